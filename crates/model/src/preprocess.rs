@@ -1,0 +1,147 @@
+//! From image bytes to the network's input: decode (any common format, EXIF orientation applied),
+//! RGB, shorter side to 8/7 of the input size (256 for 224, bilinear), centre crop, then Keras'
+//! 'caffe' preprocessing: BGR channel order minus the ImageNet mean, no scaling.
+
+use std::io::Cursor;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+/// Larger photos are refused before decoding: 40 MP of RGBA is already 160 MB in a browser tab.
+pub const MAX_PIXELS: u64 = 40_000_000;
+/// Keras' ImageNet mean, in BGR order.
+pub const CAFFE_MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("not a supported image (PNG, JPEG, WebP, GIF or BMP)")]
+    UnknownFormat,
+    #[error("the image is {width}x{height} ({megapixels:.0} megapixels); the limit is 40 megapixels")]
+    TooLarge { width: u32, height: u32, megapixels: f64 },
+    #[error("the image is {width}x{height}; it needs at least 8x8 pixels")]
+    TooSmall { width: u32, height: u32 },
+    #[error("the image could not be decoded (truncated or corrupt?): {0}")]
+    Corrupt(String),
+    #[error("input size {0} is not supported (a multiple of 32 from 64 to 1024)")]
+    InputSize(u32),
+}
+
+/// Side of the square network input. ResNet-50 is convolutional up to its global pool, so any
+/// multiple of 32 works; larger inputs give finer maps (448 gives 14x14 at layer4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputSize(u32);
+
+impl InputSize {
+    pub const STANDARD: InputSize = InputSize(224);
+
+    pub fn new(size: u32) -> Result<Self, ImageError> {
+        if size % 32 == 0 && (64..=1024).contains(&size) { Ok(Self(size)) } else { Err(ImageError::InputSize(size)) }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for InputSize {
+    fn default() -> Self {
+        Self::STANDARD
+    }
+}
+
+/// Decodes an image, checking its size from the header before any pixel is decoded.
+pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
+    if bytes.is_empty() {
+        return Err(ImageError::Empty);
+    }
+    let reader = || -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
+        let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| ImageError::UnknownFormat)?;
+        reader.format().map(|_| reader).ok_or(ImageError::UnknownFormat)
+    };
+    // The header alone first, without the decoder's memory limits, so a huge image gets our
+    // message rather than a generic allocation error.
+    let mut header = reader()?;
+    header.no_limits();
+    let (width, height) = header.into_dimensions().map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Err(ImageError::TooLarge { width, height, megapixels: pixels as f64 / 1e6 });
+    }
+    if width < 8 || height < 8 {
+        return Err(ImageError::TooSmall { width, height });
+    }
+    let mut decoder = reader()?.into_decoder().map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    let orientation = decoder.orientation().map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    image.apply_orientation(orientation);
+    Ok(image.to_rgb8())
+}
+
+/// Resizes the shorter side to 8/7 of `size` (bilinear) and crops the centre square; an image
+/// that is already `size` x `size` is used unchanged.
+pub fn center_crop(image: &RgbImage, size: InputSize) -> RgbImage {
+    let size = size.get();
+    if image.dimensions() == (size, size) {
+        return image.clone();
+    }
+    let (w, h) = image.dimensions();
+    let short = (size as f64 * 8.0 / 7.0).round();
+    let scale = short / f64::from(w.min(h));
+    let (rw, rh) = ((f64::from(w) * scale).round() as u32, (f64::from(h) * scale).round() as u32);
+    let resized = image::imageops::resize(image, rw.max(size), rh.max(size), FilterType::Triangle);
+    let (left, top) = ((resized.width() - size) / 2, (resized.height() - size) / 2);
+    image::imageops::crop_imm(&resized, left, top, size, size).to_image()
+}
+
+/// Caffe preprocessing into CHW order: BGR planes minus the mean.
+pub fn caffe_planes(image: &RgbImage) -> Vec<f32> {
+    let plane = (image.width() * image.height()) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, pixel) in image.pixels().enumerate() {
+        for (bgr, mean) in CAFFE_MEAN_BGR.iter().enumerate() {
+            out[bgr * plane + i] = f32::from(pixel[2 - bgr]) - mean;
+        }
+    }
+    out
+}
+
+/// A batch of equally sized crops as the network's input [N, 3, S, S].
+pub fn input_tensor(crops: &[RgbImage], device: &Device) -> Tensor<4> {
+    let (w, h) = crops[0].dimensions();
+    let planes: Vec<f32> = crops.iter().flat_map(caffe_planes).collect();
+    Tensor::from_data(TensorData::new(planes, [crops.len(), 3, h as usize, w as usize]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_keeps_the_centre_and_exact_sizes_pass_through() {
+        let wide = RgbImage::from_fn(600, 300, |x, _| image::Rgb([if x < 300 { 0 } else { 255 }, 0, 0]));
+        let crop = center_crop(&wide, InputSize::STANDARD);
+        assert_eq!(crop.dimensions(), (224, 224));
+        assert!(crop.get_pixel(10, 100)[0] < 10 && crop.get_pixel(213, 100)[0] > 245);
+        let exact = RgbImage::new(224, 224);
+        assert_eq!(center_crop(&exact, InputSize::STANDARD), exact);
+    }
+
+    #[test]
+    fn caffe_planes_are_bgr_minus_mean() {
+        let image = RgbImage::from_pixel(2, 1, image::Rgb([10, 20, 30]));
+        let planes = caffe_planes(&image);
+        assert_eq!(planes[0], 30.0 - 103.939);
+        assert_eq!(planes[2], 20.0 - 116.779);
+        assert_eq!(planes[5], 10.0 - 123.68);
+    }
+
+    #[test]
+    fn input_sizes_are_multiples_of_32() {
+        assert!(InputSize::new(448).is_ok());
+        assert!(InputSize::new(100).is_err());
+        assert!(InputSize::new(2048).is_err());
+    }
+}
