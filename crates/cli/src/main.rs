@@ -2,8 +2,12 @@
 //! command parses its arguments, calls the library and prints; errors end in one line on stderr.
 
 mod backend;
+mod bench;
 mod classify;
 mod convert;
+mod dff;
+mod eval;
+mod explain;
 mod model;
 
 use std::process::ExitCode;
@@ -21,13 +25,31 @@ struct Cli {
 enum Command {
     Classify(classify::Args),
     Convert(convert::Args),
+    Explain(explain::Args),
+    Dff(dff::Args),
+    Eval(eval::Args),
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(), // --help, --version
+        Err(error) => {
+            // clap's first paragraph names the bad value and the valid ones; keep it to one line.
+            let message = error.to_string();
+            let lines: Vec<&str> = message.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            eprintln!("xai: {}", lines.join(" ").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Classify(args) => classify::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Dff(args) => dff::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,

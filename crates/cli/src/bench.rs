@@ -1,0 +1,88 @@
+//! `xai bench`: in-process timings of the forward pass and of the explanations, each as a
+//! multiple of one forward pass measured in the same run. Median of `--runs` after a warm-up.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use xai_explain::dff::{factorize_concepts, DffOptions};
+use xai_explain::{readback, Target};
+use xai_model::{preprocess, Layer};
+
+use crate::model::ModelArgs;
+
+#[derive(clap::Args)]
+/// Time the forward pass and the explanations on one photo (default: the chelsea fixture).
+pub struct Args {
+    #[arg(long, default_value = "tests/fixtures/images/chelsea.png")]
+    image: PathBuf,
+    /// Timed runs per case, after one warm-up run.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Also time Score-CAM (one run: it makes 2048 forward passes at layer4).
+    #[arg(long)]
+    scorecam: bool,
+    /// One JSON object per case instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// Median, min and max in milliseconds of `runs` calls after one warm-up call.
+fn time(runs: usize, mut run: impl FnMut() -> Result<()>) -> Result<[f64; 3]> {
+    run()?;
+    let mut times = (0..runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            run().map(|()| start.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok([times[times.len() / 2], times[0], times[times.len() - 1]])
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let model = args.model.load()?;
+    let crop = model.read_image(&args.image)?;
+    let net = &model.net;
+    let input = preprocess::input_tensor(std::slice::from_ref(&crop), net.device());
+    let block = |f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<f32>, String>> + '_>>| {
+        pollster::block_on(f).map(drop).map_err(anyhow::Error::msg)
+    };
+    let cam = |method: &str, layer: Layer| -> Result<()> {
+        let method = xai_explain::method(method)?;
+        let explanation = xai_explain::explain(net, &input, layer, &Target::TopClass, method, false)?;
+        block(Box::pin(readback::read_floats(explanation.maps)))
+    };
+    let mut cases: Vec<(&str, usize, Box<dyn Fn() -> Result<()> + '_>)> = vec![
+        ("forward", args.runs, Box::new(|| block(Box::pin(readback::read_floats(net.forward(input.clone())))))),
+        ("gradcam_layer4", args.runs, Box::new(|| cam("gradcam", Layer::Layer4))),
+        ("gradcam_layer3", args.runs, Box::new(|| cam("gradcam", Layer::Layer3))),
+        ("gradcam++_layer4", args.runs, Box::new(|| cam("gradcam++", Layer::Layer4))),
+        ("dff_k5", args.runs, Box::new(|| {
+            let options = DffOptions::default();
+            pollster::block_on(factorize_concepts(net, &input, &model.labels, options)).map(drop).map_err(Into::into)
+        })),
+    ];
+    if args.scorecam {
+        cases.push(("scorecam_layer4", 1, Box::new(|| cam("scorecam", Layer::Layer4))));
+    }
+    if !args.json {
+        println!("{:<18} {:>10} {:>10} {:>10} {:>10}", "case", "median ms", "min", "max", "x forward");
+    }
+    let mut forward = f64::NAN;
+    for (name, runs, case) in &cases {
+        let [median, min, max] = time(*runs, case)?;
+        if *name == "forward" {
+            forward = median;
+        }
+        if args.json {
+            println!("{}", serde_json::json!({"name": name, "median_ms": median, "min_ms": min, "max_ms": max, "forward_ms": forward}));
+        } else {
+            println!("{name:<18} {median:>10.1} {min:>10.1} {max:>10.1} {:>10.2}", median / forward);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,89 @@
+//! `xai explain`: a class activation map of one photo, as a PNG overlay or JSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use xai_explain::render::{overlay, Colormap, Map};
+use xai_explain::{readback, smooth, Target};
+use xai_model::{preprocess, Layer};
+
+use crate::model::ModelArgs;
+
+#[derive(clap::Args)]
+/// Explain the network's prediction for one image with a CAM method.
+pub struct Args {
+    image: PathBuf,
+    /// gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, scorecam, ablationcam or cam.
+    #[arg(long, default_value = "gradcam")]
+    method: String,
+    #[arg(long, default_value = "layer4")]
+    layer: Layer,
+    /// Class to explain (0-999); default: the top-1 class.
+    #[arg(long)]
+    class: Option<usize>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Overlay PNG to write; default: IMAGE-METHOD-LAYER.png in the current directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value = "jet")]
+    colormap: Colormap,
+    /// Opacity of the heatmap over the photo, 0 to 1.
+    #[arg(long, default_value_t = 0.5, value_parser = parse_alpha)]
+    alpha: f32,
+    /// Project the weighted activations on their first principal component (less noise).
+    #[arg(long)]
+    eigen_smooth: bool,
+    /// Average over flips and brightness changes; the map is then at the input's resolution.
+    #[arg(long)]
+    aug_smooth: bool,
+    /// Print the raw map as JSON instead of writing a PNG.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_alpha(s: &str) -> Result<f32, String> {
+    let alpha: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&alpha) { Ok(alpha) } else { Err("alpha must be between 0 and 1".into()) }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let method = xai_explain::method(&args.method)?;
+    let model = args.model.load()?;
+    let crop = model.read_image(&args.image)?;
+    let input = preprocess::input_tensor(std::slice::from_ref(&crop), model.net.device());
+    // The class is fixed first, so smoothing's augmented copies all explain the same one.
+    let class = match args.class {
+        Some(class) => class,
+        None => model.labels.top(&model.logits(&crop)?, 1)[0].class,
+    };
+    let target = Target::Classes(vec![class]);
+    let explanation = xai_explain::explain(&model.net, &input, args.layer, &target, method, args.eigen_smooth)?;
+    let logits = pollster::block_on(readback::read_floats(explanation.logits)).map_err(anyhow::Error::msg)?;
+    let map: Map = if args.aug_smooth {
+        let maps = smooth::augmented_maps(&model.net, &input, args.layer, &target, method, args.eigen_smooth);
+        pollster::block_on(maps)?.remove(0)
+    } else {
+        pollster::block_on(readback::read_maps(explanation.maps)).map_err(anyhow::Error::msg)?.remove(0)
+    };
+    let probs = xai_model::labels::softmax(&logits);
+    let label = model.labels.name(class).unwrap_or_default();
+    if args.json {
+        let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
+        let line = serde_json::json!({
+            "image": args.image, "class": class, "label": label, "prob": probs[class],
+            "method": method.name(), "layer": args.layer.to_string(),
+            "map": rows, "map_size": [map.height, map.width],
+        });
+        println!("{line}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = args.out.unwrap_or_else(|| {
+        let stem = args.image.file_stem().unwrap_or_default().to_string_lossy();
+        PathBuf::from(format!("{stem}-{}-{}.png", method.name(), args.layer))
+    });
+    overlay(&crop, &map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
+    println!("{}: {} {label} ({:.3}), {} at {}", out.display(), class, probs[class], method.name(), args.layer);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,127 @@
+//! Every CAM method and DFF against pytorch-grad-cam 1.5.7 and scikit-learn's NMF on the same
+//! weights (f32) and inputs: tests/fixtures/explanations.json, made by
+//! tests/fixtures/generate_explanations.py.
+
+mod common;
+
+use common::{fixtures, weights, xai};
+use serde_json::Value;
+
+fn reference() -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join("explanations.json")).unwrap()).unwrap()
+}
+
+fn flatten(map: &Value) -> Vec<f64> {
+    map.as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap())).collect()
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb): (f64, f64) = (a.iter().map(|x| (x - ma).powi(2)).sum(), b.iter().map(|y| (y - mb).powi(2)).sum());
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn every_method_matches_pytorch_grad_cam() {
+    let reference = reference();
+    let weights = weights("f32").display().to_string();
+    let mut failures = Vec::new();
+    for case in reference["cams"].as_array().unwrap() {
+        let image = case["image"].as_str().unwrap();
+        let file = fixtures().join(reference["images"][image]["file"].as_str().unwrap());
+        let size = image::image_dimensions(&file).unwrap().0.to_string();
+        let (method, layer) = (case["method"].as_str().unwrap(), case["layer"].as_str().unwrap());
+        let class = case["class"].to_string();
+        let file = file.display().to_string();
+        let mut args: Vec<&str> = vec![
+            "explain", &file, "--json", "--weights", &weights, "--method", method, "--layer", layer, "--class", &class,
+            "--input-size", &size,
+        ];
+        let options: Vec<&str> = ["eigen_smooth", "aug_smooth"].into_iter().filter(|o| case[o] == true).collect();
+        let flags: Vec<String> = options.iter().map(|o| format!("--{}", o.replace('_', "-"))).collect();
+        args.extend(flags.iter().map(String::as_str));
+        let output = xai(&args);
+        assert!(output.status.success(), "{method} {layer}: {}", common::stderr(&output));
+        let ours: Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+        assert_eq!(ours["map_size"], case["map_size"], "{image} {method} {layer}");
+        // Full-resolution reference maps keep every `map_stride`-th row and column.
+        let stride = case["map_stride"].as_u64().unwrap_or(1) as usize;
+        let rows: Vec<Value> = ours["map"].as_array().unwrap().iter().step_by(stride).map(|row| {
+            row.as_array().unwrap().iter().step_by(stride).cloned().collect()
+        }).collect();
+        let r = pearson(&flatten(&Value::Array(rows)), &flatten(&case["map"]));
+        let name = format!("{image} {method} {layer} {}", options.join(" "));
+        println!("{name:<40} r = {r:.6}");
+        if !(r >= 0.999) {
+            failures.push(format!("{name}: r = {r}"));
+        }
+    }
+    assert!(failures.is_empty(), "below r = 0.999: {failures:?}");
+}
+
+#[test]
+fn dff_reconstructs_as_well_as_scikit_learn() {
+    let weights = weights("f32").display().to_string();
+    for case in reference()["dff"].as_array().unwrap() {
+        let files: Vec<String> = case["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| fixtures().join(format!("images/{}.png", i.as_str().unwrap())).display().to_string())
+            .collect();
+        let k = case["k"].to_string();
+        let mut args: Vec<&str> = vec!["dff", "--json", "--weights", &weights, "-k", &k];
+        args.extend(files.iter().map(String::as_str));
+        let output = xai(&args);
+        assert!(output.status.success(), "{}", common::stderr(&output));
+        let ours: Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+        let (error, theirs) = (ours["rel_error"].as_f64().unwrap(), case["rel_error"].as_f64().unwrap());
+        println!("dff {:?}: relative error {error:.4} (scikit-learn {theirs:.4})", case["images"]);
+        assert!(error <= theirs * 1.02, "{error} vs scikit-learn's {theirs}");
+        let shares: f64 = ours["concepts"].as_array().unwrap().iter().map(|c| c["share"].as_f64().unwrap()).sum();
+        assert!((shares - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn overlays_and_composites_are_written() {
+    let dir = std::env::temp_dir().join(format!("xai-png-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let weights = weights("int8").display().to_string();
+    let (chelsea, coffee) = (fixtures().join("images/chelsea.png"), fixtures().join("images/coffee.png"));
+    let (chelsea, coffee) = (chelsea.display().to_string(), coffee.display().to_string());
+    let cam = dir.join("cam.png").display().to_string();
+    let output = xai(&["explain", &chelsea, "--method", "gradcam", "--out", &cam, "--weights", &weights]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert!(common::stdout(&output).contains("Egyptian_cat"));
+    assert_eq!(image::image_dimensions(&cam).unwrap(), (224, 224));
+
+    let composite = dir.join("dff.png").display().to_string();
+    let output = xai(&["dff", &chelsea, &coffee, "--out", &composite, "--weights", &weights]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let legend = common::stdout(&output);
+    assert_eq!(legend.lines().filter(|l| l.starts_with("concept")).count(), 5, "{legend}");
+    assert!(legend.contains("Egyptian_cat") && legend.contains("espresso"), "{legend}");
+    assert_eq!(image::image_dimensions(&composite).unwrap().0, 448);
+}
+
+#[test]
+fn bad_explanation_options_name_the_valid_values() {
+    let chelsea = fixtures().join("images/chelsea.png").display().to_string();
+    let weights = weights("int8").display().to_string();
+    for (args, expected) in [
+        (vec!["explain", &chelsea, "--method", "nope"], "valid: gradcam, gradcam++"),
+        (vec!["explain", &chelsea, "--layer", "layer9"], "valid: layer1, layer2, layer3, layer4"),
+        (vec!["explain", &chelsea, "--class", "1000"], "valid: 0 to 999"),
+        (vec!["explain", &chelsea, "--method", "cam", "--layer", "layer3"], "layer4 only"),
+        (vec!["dff", &chelsea, "-k", "40"], "valid: 1 to 16"),
+    ] {
+        let mut args = args;
+        args.extend(["--weights", &weights]);
+        let output = xai(&args);
+        let stderr = common::stderr(&output);
+        assert!(!output.status.success() && stderr.lines().count() == 1 && stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

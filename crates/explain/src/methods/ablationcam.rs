@@ -1,0 +1,45 @@
+use burn::tensor::{Tensor, TensorData};
+
+use crate::cam::{CamMethod, Signals, Weights};
+
+/// Ablation-CAM: Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional
+/// Network via Gradient-free Localization" (WACV 2020), eq. 3: w_k = (y_c - y_c^k) / y_c, where
+/// y_c^k is the score with channel k of the layer set to zero.
+pub struct AblationCam;
+
+/// Ablated copies of the activations per pass through the tail.
+const BATCH: usize = 32;
+
+impl CamMethod for AblationCam {
+    fn name(&self) -> &'static str {
+        "ablationcam"
+    }
+
+    fn needs_gradients(&self) -> bool {
+        false
+    }
+
+    fn weights(&self, s: &Signals) -> Weights {
+        let [n, c, h, w] = s.activations.dims();
+        let device = s.net.device();
+        let logits = s.net.logits_from(s.activations.clone(), s.layer);
+        let original = (logits * s.target.clone()).sum_dim(1);
+        let ablated: Vec<Tensor<1>> = (0..n)
+            .map(|i| {
+                let activations = s.activations.clone().slice_dim(0, i..i + 1);
+                let chunks = (0..c).step_by(BATCH).map(|start| {
+                    let count = BATCH.min(c - start);
+                    // Row r keeps every channel but start + r. The layer follows a ReLU, so
+                    // its minimum is 0 and pytorch-grad-cam ablates with 0 too.
+                    let keep: Vec<f32> =
+                        (0..count * c).map(|k| if k % c == start + k / c { 0.0 } else { 1.0 }).collect();
+                    let keep = Tensor::<4>::from_data(TensorData::new(keep, [count, c, 1, 1]), device);
+                    let ablated = activations.clone().expand([count, c, h, w]) * keep;
+                    s.target_scores(s.net.logits_from(ablated, s.layer), i)
+                });
+                Tensor::cat(chunks.collect(), 0)
+            })
+            .collect();
+        Weights::PerChannel((original.clone() - Tensor::stack(ablated, 0)) / original)
+    }
+}

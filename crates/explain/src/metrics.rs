@@ -1,0 +1,89 @@
+//! Faithfulness of a map to the network: does what it highlights carry the prediction?
+//!
+//! - Average drop / increase in confidence: Chattopadhay et al., Grad-CAM++ (WACV 2018), section
+//!   6.2: the input multiplied by the normalised map, against the full input (like
+//!   pytorch-grad-cam's `CamMultImageConfidenceChange`, on the preprocessed input).
+//! - Deletion / insertion AUC: Petsiuk et al., "RISE" (BMVC 2018), section 4.1: pixels removed
+//!   from (or added to) the input in order of saliency; the area under the class probability
+//!   curve. Removed pixels take the mean colour (0 after preprocessing) and insertion starts from
+//!   that blank canvas. All steps of a curve run as one batch.
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::readback::read_floats;
+use crate::render::Map;
+use xai_model::ResNet;
+
+/// Scores of one image and its explanation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Faithfulness {
+    /// max(0, Y - O) / Y in percent, Y the class probability on the input, O on input x map.
+    pub drop: f32,
+    /// Whether O > Y: averaged over images, the "increase in confidence".
+    pub increase: bool,
+    /// Area under the probability curve as the most salient pixels are deleted (lower is better).
+    pub deletion: f32,
+    /// Area under the curve as they are inserted into a blank canvas (higher is better).
+    pub insertion: f32,
+}
+
+/// Fractions of pixels changed between curve points.
+pub const STEPS: usize = 16;
+
+async fn class_probabilities(net: &ResNet, batch: Tensor<4>, class: usize) -> Result<Vec<f32>, String> {
+    let probs = softmax(net.forward(batch), 1);
+    read_floats(probs.slice_dim(1, class..class + 1)).await
+}
+
+/// Trapezoidal area under evenly spaced points over [0, 1].
+fn area(curve: &[f32]) -> f32 {
+    let steps = (curve.len() - 1) as f32;
+    curve.windows(2).map(|w| (w[0] + w[1]) / 2.0).sum::<f32>() / steps
+}
+
+/// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class`.
+pub async fn faithfulness(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map) -> Result<Faithfulness, String> {
+    let [_, _, height, width] = input.dims();
+    let device = input.device();
+    let saliency = map.normalised().resized(height, width);
+    let mask = |values: Vec<f32>| Tensor::<4>::from_data(TensorData::new(values, [1, 1, height, width]), &device);
+
+    let explained = input.clone() * mask(saliency.values.clone());
+    let confidence = class_probabilities(net, Tensor::cat(vec![input.clone(), explained], 0), class).await?;
+    let (y, o) = (confidence[0], confidence[1]);
+
+    // Rank of each pixel by saliency, most salient first; ties keep pixel order.
+    let mut order: Vec<usize> = (0..saliency.values.len()).collect();
+    order.sort_by(|&a, &b| saliency.values[b].total_cmp(&saliency.values[a]));
+    let mut rank = vec![0usize; order.len()];
+    for (r, &pixel) in order.iter().enumerate() {
+        rank[pixel] = r;
+    }
+    let pixels = rank.len();
+    let keep_top = |step: usize| -> Vec<f32> {
+        let cut = pixels * step / STEPS;
+        rank.iter().map(|&r| if r < cut { 1.0 } else { 0.0 }).collect()
+    };
+    let top_masks: Vec<Tensor<4>> = (0..=STEPS).map(|s| mask(keep_top(s))).collect();
+    let top = Tensor::cat(top_masks, 0);
+    let inserted = class_probabilities(net, input.clone() * top.clone(), class).await?;
+    let deleted = class_probabilities(net, input.clone() * (top.neg() + 1.0), class).await?;
+    Ok(Faithfulness {
+        drop: 100.0 * (y - o).max(0.0) / y,
+        increase: o > y,
+        deletion: area(&deleted),
+        insertion: area(&inserted),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::area;
+
+    #[test]
+    fn area_of_a_line_from_one_to_zero_is_a_half() {
+        assert!((area(&[1.0, 0.5, 0.0]) - 0.5).abs() < 1e-6);
+        assert!((area(&[1.0; 5]) - 1.0).abs() < 1e-6);
+    }
+}

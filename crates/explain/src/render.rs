@@ -1,0 +1,186 @@
+//! Maps to pixels, on the host, shared by the CLI and the web app: bilinear resizing, min-max
+//! normalisation, colormaps, alpha blending and the DFF composite. Output is RGBA.
+
+use colorgrad::Gradient;
+use image::{Rgb, RgbImage, RgbaImage};
+
+/// A map of `height` x `width` values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Map {
+    pub height: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
+}
+
+impl Map {
+    pub fn new(height: usize, width: usize, values: Vec<f32>) -> Self {
+        assert_eq!(values.len(), height * width, "map size");
+        Self { height, width, values }
+    }
+
+    /// Bilinear resize with half-pixel centres and clamped borders (OpenCV's INTER_LINEAR when
+    /// enlarging, as pytorch-grad-cam uses to bring maps to the image).
+    pub fn resized(&self, height: usize, width: usize) -> Map {
+        let axis = |out: usize, len: usize| -> Vec<(usize, usize, f32)> {
+            (0..out)
+                .map(|o| {
+                    let x = ((o as f32 + 0.5) * len as f32 / out as f32 - 0.5).clamp(0.0, (len - 1) as f32);
+                    let lo = x.floor() as usize;
+                    (lo, (lo + 1).min(len - 1), x - lo as f32)
+                })
+                .collect()
+        };
+        let (rows, cols) = (axis(height, self.height), axis(width, self.width));
+        let at = |y: usize, x: usize| self.values[y * self.width + x];
+        let values = rows
+            .iter()
+            .flat_map(|&(y0, y1, fy)| {
+                cols.iter().map(move |&(x0, x1, fx)| {
+                    let top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx;
+                    let bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx;
+                    top * (1.0 - fy) + bottom * fy
+                })
+            })
+            .collect();
+        Map::new(height, width, values)
+    }
+
+    /// Min-max scaled to [0, 1] (pytorch-grad-cam's `scale_cam_image`, same epsilon).
+    pub fn normalised(&self) -> Map {
+        let min = self.values.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = self.values.iter().map(|v| v - min).fold(0.0, f32::max);
+        Map::new(self.height, self.width, self.values.iter().map(|v| (v - min) / (max + 1e-7)).collect())
+    }
+}
+
+/// Colormaps for heatmaps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colormap {
+    Jet,
+    Turbo,
+    Viridis,
+    Inferno,
+}
+
+impl Colormap {
+    pub const ALL: [Colormap; 4] = [Colormap::Jet, Colormap::Turbo, Colormap::Viridis, Colormap::Inferno];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Colormap::Jet => "jet",
+            Colormap::Turbo => "turbo",
+            Colormap::Viridis => "viridis",
+            Colormap::Inferno => "inferno",
+        }
+    }
+
+    fn gradient(self) -> Box<dyn Gradient> {
+        match self {
+            // Jet is piecewise linear through these colours (MATLAB's definition); colorgrad
+            // has no preset for it.
+            Colormap::Jet => Box::new(
+                colorgrad::GradientBuilder::new()
+                    .html_colors(&["#00007f", "#0000ff", "#00ffff", "#7fff7f", "#ffff00", "#ff0000", "#7f0000"])
+                    .domain(&[0.0, 0.125, 0.375, 0.5, 0.625, 0.875, 1.0])
+                    .build::<colorgrad::LinearGradient>()
+                    .expect("valid colours"),
+            ),
+            Colormap::Turbo => Box::new(colorgrad::preset::turbo()),
+            Colormap::Viridis => Box::new(colorgrad::preset::viridis()),
+            Colormap::Inferno => Box::new(colorgrad::preset::inferno()),
+        }
+    }
+
+    /// A 256-entry lookup table.
+    pub fn lut(self) -> Vec<[u8; 3]> {
+        let gradient = self.gradient();
+        (0..256).map(|i| {
+            let [r, g, b, _] = gradient.at(i as f32 / 255.0).to_rgba8();
+            [r, g, b]
+        }).collect()
+    }
+}
+
+impl std::str::FromStr for Colormap {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Colormap::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
+            format!("unknown colormap '{s}' (valid: {})", Colormap::ALL.map(Colormap::name).join(", "))
+        })
+    }
+}
+
+/// The photo with the heatmap blended over it: `alpha` of the colour, `1 - alpha` of the photo.
+/// The map is resized to the photo and normalised first.
+pub fn overlay(photo: &RgbImage, map: &Map, colormap: Colormap, alpha: f32) -> RgbaImage {
+    let (w, h) = photo.dimensions();
+    let heat = map.resized(h as usize, w as usize).normalised();
+    let lut = colormap.lut();
+    RgbaImage::from_fn(w, h, |x, y| {
+        let colour = lut[(heat.values[(y * w + x) as usize] * 255.0).round() as usize];
+        let Rgb(pixel) = *photo.get_pixel(x, y);
+        let mix = |c: u8, p: u8| (alpha * f32::from(c) + (1.0 - alpha) * f32::from(p)).round() as u8;
+        image::Rgba([mix(colour[0], pixel[0]), mix(colour[1], pixel[1]), mix(colour[2], pixel[2]), 255])
+    })
+}
+
+/// `count` evenly spaced, fully saturated hues, one per DFF concept.
+pub fn concept_colours(count: usize) -> Vec<[u8; 3]> {
+    (0..count)
+        .map(|i| {
+            let [r, g, b, _] = colorgrad::Color::from_hsva(360.0 * i as f32 / count as f32, 1.0, 1.0, 1.0).to_rgba8();
+            [r, g, b]
+        })
+        .collect()
+}
+
+/// The DFF composite: each pixel takes the colour of its strongest concept, with brightness from
+/// that concept's map (in [0, 1]), blended over the photo, as pytorch-grad-cam's
+/// `show_factorization_on_image`; the maps come scaled over all photos, not each on its own.
+pub fn concept_composite(photo: &RgbImage, concept_maps: &[Map], alpha: f32) -> RgbaImage {
+    let (w, h) = photo.dimensions();
+    let maps: Vec<Map> = concept_maps.iter().map(|m| m.resized(h as usize, w as usize)).collect();
+    let colours = concept_colours(maps.len());
+    RgbaImage::from_fn(w, h, |x, y| {
+        let i = (y * w + x) as usize;
+        let (best, value) = maps
+            .iter()
+            .enumerate()
+            .map(|(k, m)| (k, m.values[i].clamp(0.0, 1.0)))
+            .fold((0, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+        let Rgb(pixel) = *photo.get_pixel(x, y);
+        let mix = |c: u8, p: u8| (alpha * f32::from(c) * value + (1.0 - alpha) * f32::from(p)).round() as u8;
+        let c = colours[best];
+        image::Rgba([mix(c[0], pixel[0]), mix(c[1], pixel[1]), mix(c[2], pixel[2]), 255])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_keeps_constant_maps_and_interpolates_between_centres() {
+        let map = Map::new(1, 2, vec![0.0, 1.0]);
+        let big = map.resized(1, 4);
+        assert_eq!(big.values, vec![0.0, 0.25, 0.75, 1.0]);
+        let flat = Map::new(2, 2, vec![3.0; 4]).resized(5, 7);
+        assert!(flat.values.iter().all(|v| *v == 3.0));
+    }
+
+    #[test]
+    fn normalised_spans_zero_to_one() {
+        let map = Map::new(1, 3, vec![2.0, 4.0, 6.0]).normalised();
+        assert!(map.values[0] == 0.0 && (map.values[2] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn colormaps_run_from_dark_or_blue_to_bright_or_red() {
+        let jet = Colormap::Jet.lut();
+        assert_eq!((jet[0], jet[255]), ([0, 0, 127], [127, 0, 0]));
+        assert!("plasma".parse::<Colormap>().unwrap_err().contains("jet, turbo, viridis, inferno"));
+        let colours = concept_colours(3);
+        assert_eq!(colours[0], [255, 0, 0]);
+    }
+}
