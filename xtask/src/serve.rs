@@ -1,12 +1,10 @@
-//! `cargo xtask serve`: a static file server on 127.0.0.1. Until the web app lands it serves a
-//! placeholder page listing what `xai classify` sees in the demo photos.
+//! `cargo xtask serve`: builds the site and serves `dist/` on 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Component, Path, PathBuf};
-use std::process::Command;
+use std::path::{Component, Path};
 
-use crate::{build_cli, root, target_dir, weights, Result};
+use crate::{build, root, Result};
 
 pub fn serve(args: &[String]) -> Result {
     let port = match args {
@@ -14,39 +12,8 @@ pub fn serve(args: &[String]) -> Result {
         [flag, port] if flag == "--port" => port.parse().map_err(|_| format!("bad port '{port}'"))?,
         _ => return Err("usage: cargo xtask serve [--port 8080]".into()),
     };
-    let site = placeholder_site()?;
-    serve_dir(&site, port)
-}
-
-/// Classifies the demo photos with the CLI and writes a page showing the results.
-fn placeholder_site() -> Result<PathBuf> {
-    let weights = weights()?;
-    let xai = build_cli()?;
-    let site = target_dir().join("placeholder-site");
-    std::fs::create_dir_all(&site).map_err(|e| e.to_string())?;
-    let demo = root().join("tests/fixtures/images");
-    let mut rows = String::new();
-    for name in ["chelsea", "coffee", "rocket", "astronaut"] {
-        let photo = demo.join(format!("{name}.png"));
-        std::fs::copy(&photo, site.join(format!("{name}.png"))).map_err(|e| format!("{}: {e}", photo.display()))?;
-        let output = Command::new(&xai)
-            .arg("classify")
-            .arg(&photo)
-            .arg("--weights")
-            .arg(weights.join("resnet50-int8.safetensors"))
-            .output()
-            .map_err(|e| e.to_string())?;
-        let top5 = String::from_utf8_lossy(&output.stdout);
-        rows.push_str(&format!("<figure><img src=\"{name}.png\" alt=\"demo photo: {name}\"><figcaption><pre>{top5}</pre></figcaption></figure>\n"));
-    }
-    let page = format!(
-        "<!doctype html><meta charset=utf-8><title>xai-lens</title>\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\">\
-         <h1>xai-lens</h1><p>What a real ImageNet ResNet-50 (int8 weights) sees in the demo photos. \
-         The in-browser app replaces this page.</p>\n{rows}"
-    );
-    std::fs::write(site.join("index.html"), page).map_err(|e| e.to_string())?;
-    Ok(site)
+    build()?;
+    serve_dir(&root().join("dist"), port)
 }
 
 fn content_type(path: &Path) -> &'static str {

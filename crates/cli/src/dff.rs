@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use image::{imageops, RgbaImage};
 use xai_explain::dff::{factorize_concepts, DffOptions};
-use xai_explain::render::{concept_colours, concept_composite};
+use xai_explain::render::{concept_colours, concept_composites};
 use xai_model::preprocess;
 
 use crate::model::ModelArgs;
@@ -55,9 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let size = crops[0].width();
     let colours = concept_colours(args.k);
     let mut canvas = RgbaImage::from_pixel(size * crops.len() as u32, size + SWATCH * args.k as u32, image::Rgba([255; 4]));
-    for (i, (crop, maps)) in crops.iter().zip(&result.maps).enumerate() {
-        imageops::replace(&mut canvas, &concept_composite(crop, maps, 0.5), i as i64 * size as i64, 0);
-    }
+    imageops::replace(&mut canvas, &concept_composites(&crops, &result.maps, 0.5), 0, 0);
     for (k, (concept, colour)) in result.concepts.iter().zip(&colours).enumerate() {
         let width = (canvas.width() as f32 * concept.share).round().max(1.0) as u32;
         let swatch = RgbaImage::from_pixel(width, SWATCH - 2, image::Rgba([colour[0], colour[1], colour[2], 255]));

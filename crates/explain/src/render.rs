@@ -156,6 +156,16 @@ pub fn concept_composite(photo: &RgbImage, concept_maps: &[Map], alpha: f32) -> 
     })
 }
 
+/// The composites of several photos factorised together, side by side in one image.
+pub fn concept_composites(photos: &[RgbImage], maps: &[Vec<Map>], alpha: f32) -> RgbaImage {
+    let (w, h) = photos[0].dimensions();
+    let mut canvas = RgbaImage::new(w * photos.len() as u32, h);
+    for (i, (photo, maps)) in photos.iter().zip(maps).enumerate() {
+        image::imageops::replace(&mut canvas, &concept_composite(photo, maps, alpha), i as i64 * i64::from(w), 0);
+    }
+    canvas
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

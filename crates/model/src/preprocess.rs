@@ -21,6 +21,8 @@ pub enum ImageError {
     UnknownFormat,
     #[error("the image is {width}x{height} ({megapixels:.0} megapixels); the limit is 40 megapixels")]
     TooLarge { width: u32, height: u32, megapixels: f64 },
+    #[error("the image is too large to decode; the limit is 40 megapixels")]
+    TooLargeToRead,
     #[error("the image is {width}x{height}; it needs at least 8x8 pixels")]
     TooSmall { width: u32, height: u32 },
     #[error("the image could not be decoded (truncated or corrupt?): {0}")]
@@ -65,7 +67,11 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
     // message rather than a generic allocation error.
     let mut header = reader()?;
     header.no_limits();
-    let (width, height) = header.into_dimensions().map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    let (width, height) = header.into_dimensions().map_err(|e| match e {
+        // Some decoders refuse absurd sizes themselves (on wasm32, before we see them).
+        image::ImageError::Limits(_) => ImageError::TooLargeToRead,
+        e => ImageError::Corrupt(e.to_string()),
+    })?;
     let pixels = u64::from(width) * u64::from(height);
     if pixels > MAX_PIXELS {
         return Err(ImageError::TooLarge { width, height, megapixels: pixels as f64 / 1e6 });

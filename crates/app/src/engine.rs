@@ -1,0 +1,125 @@
+//! The model in the browser: which backend runs it, and the analyses the page shows. Everything
+//! here calls the same core as the CLI; results come back from the device asynchronously.
+
+use burn::tensor::Device;
+use image::{RgbImage, RgbaImage};
+use xai_explain::dff::{factorize_concepts, DffOptions};
+use xai_explain::readback::{read_floats, read_maps};
+use xai_explain::render::{concept_composites, overlay, Colormap, Map};
+use xai_explain::{Concept, Target};
+use xai_model::{preprocess, Labels, Layer, Prediction, ResNet};
+
+/// The compute backend in use, as the page names it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backend {
+    WebGpu,
+    Cpu,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::WebGpu => "WebGPU",
+            Backend::Cpu => "CPU",
+        }
+    }
+}
+
+/// WebGPU when the browser grants an adapter, else burn's CPU backend compiled to wasm; the
+/// second value says why WebGPU was not used.
+pub async fn pick_device() -> (Device, Backend, Option<String>) {
+    use burn::tensor::wgpu::WgpuBackend;
+    // `navigator.gpu` is still behind web-sys' unstable flag, so look it up by name.
+    let has_gpu = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"gpu".into()).ok())
+        .is_some_and(|gpu| !gpu.is_undefined());
+    if !has_gpu {
+        return (Device::flex(), Backend::Cpu, Some("this browser has no WebGPU".into()));
+    }
+    match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_async().await {
+        Ok(device) => (device, Backend::WebGpu, None),
+        Err(error) => (Device::flex(), Backend::Cpu, Some(format!("WebGPU was refused ({error})"))),
+    }
+}
+
+pub struct Engine {
+    pub net: ResNet,
+    pub labels: Labels,
+    pub backend: Backend,
+}
+
+/// What the page shows for one photo.
+#[derive(Clone, PartialEq)]
+pub struct Analysis {
+    pub top5: Vec<Prediction>,
+    pub class: usize,
+    pub overlay: RgbaImage,
+    pub inference_ms: f64,
+    pub explanation_ms: f64,
+}
+
+/// What the page shows for a factorisation of one or several photos.
+#[derive(Clone, PartialEq)]
+pub struct Factorization {
+    pub concepts: Vec<Concept>,
+    /// Per photo, one map per concept.
+    pub maps: Vec<Vec<Map>>,
+    pub rel_error: f32,
+}
+
+/// The explanation settings the page lets the visitor choose.
+#[derive(Clone, PartialEq)]
+pub struct Settings {
+    pub method: String,
+    pub layer: Layer,
+    pub class: Option<usize>,
+    pub colormap: Colormap,
+    pub opacity: u8,
+    pub k: usize,
+}
+
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+impl Engine {
+    /// Classifies the crop, then explains the chosen (or top-1) class.
+    pub async fn analyse(&self, crop: &RgbImage, settings: &Settings) -> Result<Analysis, String> {
+        let method = xai_explain::method(&settings.method).map_err(|e| e.to_string())?;
+        let input = preprocess::input_tensor(std::slice::from_ref(crop), self.net.device());
+        let start = now_ms();
+        let logits = read_floats(self.net.forward(input.clone())).await?;
+        let top5 = self.labels.top(&logits, 5);
+        let inference_ms = now_ms() - start;
+        let class = settings.class.unwrap_or(top5[0].class);
+        let start = now_ms();
+        let explanation = xai_explain::explain(&self.net, &input, settings.layer, &Target::Classes(vec![class]), method, false)
+            .map_err(|e| e.to_string())?;
+        let map = read_maps(explanation.maps).await?.remove(0);
+        let overlay = overlay(crop, &map, settings.colormap, f32::from(settings.opacity) / 100.0);
+        Ok(Analysis { top5, class, overlay, inference_ms, explanation_ms: now_ms() - start })
+    }
+
+    /// One factorisation over all the crops' layer4 features.
+    pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Factorization, String> {
+        let input = preprocess::input_tensor(crops, self.net.device());
+        let options = DffOptions { k, ..DffOptions::default() };
+        let result = factorize_concepts(&self.net, &input, &self.labels, options).await.map_err(|e| e.to_string())?;
+        Ok(Factorization { concepts: result.concepts, maps: result.maps, rel_error: result.rel_error })
+    }
+}
+
+/// The composite of the crops side by side; with `only`, that concept alone.
+pub fn dff_composite(crops: &[RgbImage], factorization: &Factorization, only: Option<usize>) -> RgbaImage {
+    let keep = |maps: &Vec<Map>| -> Vec<Map> {
+        maps.iter()
+            .enumerate()
+            .map(|(k, m)| match only {
+                Some(kept) if kept != k => Map::new(m.height, m.width, vec![0.0; m.values.len()]),
+                _ => m.clone(),
+            })
+            .collect()
+    };
+    let maps: Vec<Vec<Map>> = factorization.maps.iter().map(keep).collect();
+    concept_composites(crops, &maps, 0.5)
+}

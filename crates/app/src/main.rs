@@ -1,0 +1,30 @@
+//! The xai-lens web app (built by Trunk from the repository's `index.html`). The code lives in
+//! the modules below; natively this crate is empty, the browser is its only target.
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod canvas;
+#[cfg(target_arch = "wasm32")]
+mod engine;
+#[cfg(target_arch = "wasm32")]
+mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod photo;
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    // A panic must never leave a blank or silent page: show it where errors go.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let document = web_sys::window().and_then(|w| w.document());
+        if let Some(element) = document.and_then(|d| d.query_selector("[data-testid=error]").ok().flatten()) {
+            element.set_text_content(Some(&format!("Something broke inside the app ({info}). Reload the page to start again.")));
+            let _ = element.remove_attribute("hidden");
+        }
+    }));
+    yew::Renderer::<app::App>::new().render();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {}

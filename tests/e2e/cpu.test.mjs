@@ -1,0 +1,125 @@
+// The app on its CPU fallback (burn's flex backend in wasm), which is what a browser without
+// WebGPU gets: uploads, share links, bad input, cached weights, and the newest photo winning.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { serveDist, launch, openPage, runDemo, settled, heatByHalf, canvasPixels, text } from './harness.mjs';
+
+const fixture = (name) => readFileSync(new URL(`../fixtures/images/${name}`, import.meta.url));
+let server, origin, browser, page;
+
+let opened;
+before(async () => {
+  ({ server, origin } = await serveDist());
+  browser = await launch({ webgpu: false });
+  opened = Date.now();
+  page = await openPage(browser, origin);
+  await page.waitForSelector('[data-testid=demo-chelsea]:not([disabled])', { timeout: 300_000 });
+});
+after(async () => { await browser?.close(); server?.close(); });
+
+async function upload(name, buffer, mimeType = 'image/png') {
+  await page.setInputFiles('[data-testid=upload]', { name, mimeType, buffer });
+}
+
+async function expectError(fragment) {
+  await page.waitForSelector('[data-testid=error]:not([hidden])', { timeout: 60_000 });
+  const message = await text(page, 'error');
+  assert.ok(message.includes(fragment), `"${message}" should mention "${fragment}"`);
+}
+
+test('without WebGPU the page says so and still explains', { timeout: 600_000 }, async () => {
+  assert.equal(await text(page, 'backend'), 'CPU');
+  assert.ok((await page.textContent('.notice')).includes('CPU'));
+  await runDemo(page, 'chelsea');
+  console.log(`CPU fallback, cold cache: page open to first heatmap ${Date.now() - opened} ms`);
+  assert.equal(await text(page, 'prediction'), 'Egyptian cat');
+  const heat = await heatByHalf(page);
+  // pytorch-grad-cam puts chelsea's layer4 Grad-CAM mostly in the bottom half (cheeks, whiskers).
+  assert.ok(heat.bottom > heat.top, JSON.stringify(heat));
+  const start = Date.now();
+  await page.reload();
+  await runDemo(page, 'chelsea');
+  console.log(`CPU fallback, warm cache: page open to first heatmap ${Date.now() - start} ms`);
+});
+
+test('an uploaded photo is classified', { timeout: 600_000 }, async () => {
+  await upload('my-coffee.png', fixture('coffee.png'));
+  await page.waitForFunction(() => document.querySelector('[data-testid=prediction]')?.textContent === 'espresso',
+    null, { timeout: 300_000 });
+  await settled(page);
+});
+
+test('a share link reproduces the same overlay', { timeout: 600_000 }, async () => {
+  await page.selectOption('[data-testid=method]', 'gradcam++');
+  await settled(page);
+  const before = await canvasPixels(page, 'overlay');
+  const link = await page.getAttribute('[data-testid=share]', 'href');
+  assert.ok(link.startsWith(origin) && link.includes('#v=1') && link.includes('photo=jpeg:'), link);
+  const other = await openPage(browser, link);
+  await other.waitForFunction(() => document.querySelector('[data-testid=prediction]')?.textContent === 'espresso',
+    null, { timeout: 300_000 });
+  await settled(other);
+  assert.equal(await other.inputValue('[data-testid=method]'), 'gradcam++');
+  const after = await canvasPixels(other, 'overlay');
+  assert.equal(after.length, before.length);
+  const worst = after.reduce((m, v, i) => Math.max(m, Math.abs(v - before[i])), 0);
+  assert.ok(worst <= 2, `largest pixel difference ${worst}`);
+  await other.close();
+});
+
+test('bad files and tampered links give a clear message and the page stays usable', { timeout: 600_000 }, async () => {
+  await upload('notes.jpg', Buffer.from('not a photo at all'), 'image/jpeg');
+  await expectError('not a supported image');
+  const png = fixture('chelsea.png');
+  await upload('cut.png', png.subarray(0, png.length / 3));
+  await expectError('truncated or corrupt');
+  // A PNG claiming 100000 x 100000 pixels: signature, header, the start of its pixel data.
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const length = Buffer.alloc(4); length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.from([0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0]);
+  const huge = Buffer.concat([png.subarray(0, 8), chunk('IHDR', header), chunk('IDAT', Buffer.from([0x78, 0x9c, 0x63, 0, 0]))]);
+  await upload('huge.png', huge);
+  await expectError('40 megapixels');
+  for (const [fragment, expected] of [['#v=1&method=gradcam&layer=layer4&colormap=jet&opacity=50&k=5&photo=jpeg:!!!', 'damaged'],
+    ['#v=1&method=nope&layer=layer4&colormap=jet&opacity=50&k=5&photo=demo:chelsea', 'unknown method'],
+    [`#${'x'.repeat(300_000)}`, 'too long']]) {
+    const tampered = await openPage(browser, origin + '/' + fragment);
+    await tampered.waitForSelector('[data-testid=error]:not([hidden])', { timeout: 300_000 });
+    assert.ok((await text(tampered, 'error')).includes(expected), await text(tampered, 'error'));
+    await tampered.close();
+  }
+  await runDemo(page, 'rocket');
+  assert.ok((await text(page, 'prediction')).length > 0);
+});
+
+test('the newest photo wins when two are picked in a row', { timeout: 600_000 }, async () => {
+  await page.click('[data-testid=demo-astronaut]');
+  await page.click('[data-testid=demo-coffee]');
+  await page.waitForTimeout(500);
+  await settled(page);
+  assert.equal(await text(page, 'prediction'), 'espresso');
+});
+
+test('damaged cached weights are fetched again', { timeout: 600_000 }, async () => {
+  await page.evaluate(async () => {
+    const cache = await caches.open('xai-lens-weights-v1');
+    await cache.put('resnet50-int8.safetensors', new Response(new Uint8Array([1, 2, 3])));
+  });
+  await page.reload();
+  await page.waitForSelector('[data-testid=demo-chelsea]:not([disabled])', { timeout: 300_000 });
+  assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
+  await page.reload();
+  await page.waitForSelector('[data-testid=demo-chelsea]:not([disabled])', { timeout: 300_000 });
+  assert.ok((await page.textContent('.weights')).includes('cache'));
+});
+
+test('the page asks for nothing but its own files', () => {
+  const foreign = page.requests.filter((url) => !url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:'));
+  assert.deepEqual(foreign, []);
+});

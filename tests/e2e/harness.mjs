@@ -1,0 +1,93 @@
+// Shared by the end-to-end tests: a static server for dist/ on loopback that records every
+// request, and Debian's Chromium driven by playwright-core (never a downloaded browser).
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const DIST = new URL('../../dist/', import.meta.url).pathname;
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
+  '.png': 'image/png', '.json': 'application/json' };
+
+export async function serveDist() {
+  const server = createServer(async (request, response) => {
+    const requested = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^\/+/, '');
+    const path = requested === '' || requested === '.' ? 'index.html' : requested;
+    try {
+      const body = await readFile(join(DIST, path));
+      response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+        'content-length': body.length });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+const FLAGS = ['--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+/** Chromium with WebGPU (SwiftShader) or, with `webgpu: false`, without it. */
+export async function launch({ webgpu }) {
+  // playwright-core gives each launch a fresh, temporary profile.
+  const args = [...FLAGS];
+  if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan');
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
+}
+
+/** A page that records every request it makes and every console error. */
+export async function openPage(browser, url) {
+  const page = await browser.newPage();
+  page.requests = [];
+  page.on('request', (request) => page.requests.push(request.url()));
+  page.on('console', (message) => { if (message.type() === 'error') console.log('[page]', message.text()); });
+  await page.goto(url);
+  return page;
+}
+
+/** Waits until the model is loaded and no job runs. */
+export async function settled(page, timeout = 600_000) {
+  await page.waitForFunction(() => {
+    const status = document.querySelector('[data-testid=status]')?.textContent;
+    return status === 'done' || status === 'idle';
+  }, null, { timeout, polling: 200 });
+}
+
+export async function runDemo(page, name, timeout = 600_000) {
+  await page.waitForSelector(`[data-testid=demo-${name}]:not([disabled])`, { timeout });
+  await page.click(`[data-testid=demo-${name}]`);
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'running',
+    null, { timeout: 30_000, polling: 50 }).catch(() => {});
+  await settled(page, timeout);
+}
+
+/** Mean heat of the overlay's top and bottom halves: the colour blended over the photo,
+ *  recovered as 2 * overlay - photo (opacity 50%), scored as red minus blue (jet runs blue to red). */
+export async function heatByHalf(page) {
+  return page.evaluate(() => {
+    const pixels = (id) => {
+      const canvas = document.querySelector(`[data-testid=${id}]`);
+      return canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    };
+    const overlay = pixels('overlay');
+    const photo = pixels('photo').data;
+    const { data, width, height } = overlay;
+    const halves = [0, 0];
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+      const i = 4 * (y * width + x);
+      halves[y < height / 2 ? 0 : 1] += (2 * data[i] - photo[i]) - (2 * data[i + 2] - photo[i + 2]);
+    }
+    return { top: halves[0] / (width * height / 2), bottom: halves[1] / (width * height / 2) };
+  });
+}
+
+export async function canvasPixels(page, testid) {
+  return page.evaluate((id) => {
+    const canvas = document.querySelector(`[data-testid=${id}]`);
+    return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+  }, testid);
+}
+
+export const text = (page, testid) => page.textContent(`[data-testid=${testid}]`);

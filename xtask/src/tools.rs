@@ -1,0 +1,66 @@
+//! Installs the tools the web build and its tests need, from the package registries only, and
+//! skips each one already there: the wasm target, wasm-bindgen-cli at the version the app locks,
+//! Trunk, Debian's Chromium, and the e2e tests' npm packages (playwright-core, binaryen's wasm-opt).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{root, run, Result};
+
+pub const WASM_BINDGEN: &str = "0.2.130";
+const TRUNK: &str = "0.21.14";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// `cargo install` with a quicker profile: these are tools, not what we ship or measure.
+fn cargo_install(args: &[&str]) -> Result {
+    run(Command::new("cargo")
+        .arg("install")
+        .args(args)
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+        .env_remove("CARGO_TARGET_DIR"))
+}
+
+pub fn e2e_dir() -> PathBuf {
+    root().join("tests/e2e")
+}
+
+/// PATH with the e2e packages' binaries (wasm-opt) first, for Trunk.
+pub fn path_with_node_bins() -> std::ffi::OsString {
+    let mut paths = vec![e2e_dir().join("node_modules/.bin")];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(paths).expect("paths without separators")
+}
+
+pub fn ensure_web_tools() -> Result {
+    if !output("rustup", &["target", "list", "--installed"]).contains("wasm32-unknown-unknown") {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    if !output("wasm-bindgen", &["--version"]).contains(WASM_BINDGEN) {
+        cargo_install(&["wasm-bindgen-cli", "--version", WASM_BINDGEN, "--force"])?;
+    }
+    if !output("trunk", &["--version"]).contains(TRUNK) {
+        cargo_install(&["trunk", "--locked", "--version", TRUNK, "--force"])?;
+    }
+    if !e2e_dir().join("node_modules/.bin/wasm-opt").exists() || !e2e_dir().join("node_modules/playwright-core").exists() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(e2e_dir()))?;
+    }
+    Ok(())
+}
+
+pub fn ensure_chromium() -> Result {
+    if std::path::Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "chromium"]).env("DEBIAN_FRONTEND", "noninteractive"))
+}
