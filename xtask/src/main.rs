@@ -131,7 +131,11 @@ fn dist_is_fresh() -> bool {
 /// the web app end to end in Chromium.
 fn test() -> Result {
     build()?;
-    run(cargo(&["test", "--release", "--workspace", "--", "--show-output"]).env("XAI_WEIGHTS_DIR", root().join("weights")))?;
+    tools::ensure_vulkan()?;
+    run(cargo(&["test", "--release", "--workspace", "--", "--show-output"])
+        .env("XAI_WEIGHTS_DIR", root().join("weights"))
+        .env("XAI_REQUIRE_WGPU", "1")
+        .env("XDG_RUNTIME_DIR", tools::runtime_dir()?))?;
     tools::ensure_chromium()?;
     run(Command::new("npm").args(["test"]).current_dir(tools::e2e_dir()).env("CHROMIUM", tools::CHROMIUM))
 }

@@ -1,6 +1,7 @@
 //! Installs the tools the web build and its tests need, from the package registries only, and
 //! skips each one already there: the wasm target, wasm-bindgen-cli at the version the app locks,
-//! Trunk, Debian's Chromium, and the e2e tests' npm packages (playwright-core, binaryen's wasm-opt).
+//! Trunk, Debian's Chromium, Mesa's Vulkan driver (lavapipe, for `--backend wgpu` without a GPU),
+//! and the e2e tests' npm packages (playwright-core, binaryen's wasm-opt).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -57,10 +58,31 @@ pub fn ensure_web_tools() -> Result {
     Ok(())
 }
 
-pub fn ensure_chromium() -> Result {
-    if std::path::Path::new(CHROMIUM).exists() {
+/// Installs Debian packages unless `marker` (a file one of them provides) is there.
+fn ensure_debian(marker: &str, packages: &[&str]) -> Result {
+    if std::path::Path::new(marker).exists() {
         return Ok(());
     }
     run(Command::new("apt-get").arg("update"))?;
-    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "chromium"]).env("DEBIAN_FRONTEND", "noninteractive"))
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+pub fn ensure_chromium() -> Result {
+    ensure_debian(CHROMIUM, &["chromium"])
+}
+
+pub fn ensure_vulkan() -> Result {
+    ensure_debian("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", &["mesa-vulkan-drivers", "libvulkan1"])
+}
+
+/// A private XDG_RUNTIME_DIR: wgpu warns without one.
+pub fn runtime_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join("xai-lens-runtime");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
+    Ok(dir)
 }

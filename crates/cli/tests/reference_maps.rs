@@ -125,3 +125,18 @@ fn bad_explanation_options_name_the_valid_values() {
         assert!(!output.status.success() && stderr.lines().count() == 1 && stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn faithfulness_metrics_favour_the_explanation() {
+    let weights = weights("int8").display().to_string();
+    let coffee = fixtures().join("images/coffee.png").display().to_string();
+    let output = xai(&["eval", &coffee, "--method", "gradcam", "--weights", &weights]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let table = common::stdout(&output);
+    let mean: Vec<f64> = table.lines().last().unwrap().split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect();
+    println!("{table}");
+    let [drop, increase, deletion, insertion] = mean[..] else { panic!("{table}") };
+    assert!((0.0..=100.0).contains(&drop) && (0.0..=100.0).contains(&increase), "{table}");
+    // Deleting the most salient pixels first must hurt more than inserting them first.
+    assert!(insertion > deletion + 0.2, "{table}");
+}
