@@ -106,6 +106,22 @@ test('the newest photo wins when two are picked in a row', { timeout: 600_000 },
   assert.equal(await text(page, 'prediction'), 'espresso');
 });
 
+test('concepts are found across two photos, and one can be shown alone', { timeout: 600_000 }, async () => {
+  await page.check('.gallery label:has-text("chelsea") input');
+  await page.check('.gallery label:has-text("coffee") >> nth=-1 >> input');
+  await page.click('button:has-text("Find concepts")');
+  await page.waitForFunction(() => document.querySelectorAll('.legend li').length === 5, null, { timeout: 300_000 });
+  await settled(page);
+  const legend = await page.textContent('.legend');
+  assert.ok(legend.includes('Egyptian cat') && legend.includes('espresso'), legend);
+  assert.equal(await page.getAttribute('[data-testid=dff]', 'width'), '448');
+  const all = await canvasPixels(page, 'dff');
+  await page.click('.legend li:first-child button');
+  await page.waitForFunction(() => document.querySelector('.legend li:first-child button').getAttribute('aria-pressed') === 'true');
+  const alone = await canvasPixels(page, 'dff');
+  assert.notDeepEqual(alone, all);
+});
+
 test('damaged cached weights are fetched again', { timeout: 600_000 }, async () => {
   await page.evaluate(async () => {
     const cache = await caches.open('xai-lens-weights-v1');

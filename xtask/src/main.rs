@@ -1,10 +1,11 @@
-//! Developer tasks: `cargo xtask weights | build | serve | test`. Each installs what it is missing
+//! Developer tasks: `cargo xtask weights | build | serve | test | bench`. Each installs what it is missing
 //! (from the package registries only), builds in one stable target directory shared by every
 //! checkout on the machine, and skips work already done.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod bench;
 mod serve;
 mod tools;
 
@@ -22,7 +23,8 @@ fn main() {
         Some("build") => build(),
         Some("serve") => serve::serve(&args[1..]),
         Some("test") => test(),
-        _ => Err("usage: cargo xtask <weights | build | serve [--port 8080] | test>".into()),
+        Some("bench") => bench::bench(),
+        _ => Err("usage: cargo xtask <weights | build | serve [--port 8080] | test | bench>".into()),
     };
     if let Err(message) = result {
         eprintln!("xtask: {message}");

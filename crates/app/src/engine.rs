@@ -6,7 +6,7 @@ use image::{RgbImage, RgbaImage};
 use xai_explain::dff::{factorize_concepts, DffOptions};
 use xai_explain::readback::{read_floats, read_maps};
 use xai_explain::render::{concept_composites, overlay, Colormap, Map};
-use xai_explain::{Concept, Target};
+use xai_explain::{CamRequest, Concept, Target};
 use xai_model::{preprocess, Labels, Layer, Prediction, ResNet};
 
 /// The compute backend in use, as the page names it.
@@ -93,8 +93,9 @@ impl Engine {
         let inference_ms = now_ms() - start;
         let class = settings.class.unwrap_or(top5[0].class);
         let start = now_ms();
-        let explanation = xai_explain::explain(&self.net, &input, settings.layer, &Target::Classes(vec![class]), method, false)
-            .map_err(|e| e.to_string())?;
+        let target = Target::Classes(vec![class]);
+        let request = CamRequest { layer: settings.layer, target: &target, method, eigen_smooth: false };
+        let explanation = xai_explain::explain(&self.net, &input, request).map_err(|e| e.to_string())?;
         let map = read_maps(explanation.maps).await?.remove(0);
         let overlay = overlay(crop, &map, settings.colormap, f32::from(settings.opacity) / 100.0);
         Ok(Analysis { top5, class, overlay, inference_ms, explanation_ms: now_ms() - start })

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use xai_explain::dff::{factorize_concepts, DffOptions};
-use xai_explain::{readback, Target};
+use xai_explain::{readback, CamRequest, Target};
 use xai_model::{preprocess, Layer};
 
 use crate::model::ModelArgs;
@@ -53,7 +53,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let cam = |method: &str, layer: Layer| -> Result<()> {
         let method = xai_explain::method(method)?;
-        let explanation = xai_explain::explain(net, &input, layer, &Target::TopClass, method, false)?;
+        let request = CamRequest { layer, target: &Target::TopClass, method, eigen_smooth: false };
+        let explanation = xai_explain::explain(net, &input, request)?;
         block(Box::pin(readback::read_floats(explanation.maps)))
     };
     let mut cases: Vec<(&str, usize, Box<dyn Fn() -> Result<()> + '_>)> = vec![

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::ValueEnum;
 use xai_explain::metrics::{faithfulness, Faithfulness};
-use xai_explain::{readback, Target};
+use xai_explain::{readback, CamRequest, Target};
 use xai_model::{preprocess, Layer};
 
 use crate::model::ModelArgs;
@@ -61,7 +61,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for path in &args.images {
         let crop = model.read_image(path)?;
         let input = preprocess::input_tensor(std::slice::from_ref(&crop), model.net.device());
-        let explanation = xai_explain::explain(&model.net, &input, args.layer, &Target::TopClass, method, false)?;
+        let request = CamRequest { layer: args.layer, target: &Target::TopClass, method, eigen_smooth: false };
+        let explanation = xai_explain::explain(&model.net, &input, request)?;
         let logits = pollster::block_on(readback::read_floats(explanation.logits)).map_err(anyhow::Error::msg)?;
         let class = model.labels.top(&logits, 1)[0].class;
         let map = pollster::block_on(readback::read_maps(explanation.maps)).map_err(anyhow::Error::msg)?.remove(0);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use xai_explain::render::{overlay, Colormap, Map};
-use xai_explain::{readback, smooth, Target};
+use xai_explain::{readback, smooth, CamRequest, Target};
 use xai_model::{preprocess, Layer};
 
 use crate::model::ModelArgs;
@@ -59,11 +59,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => model.labels.top(&model.logits(&crop)?, 1)[0].class,
     };
     let target = Target::Classes(vec![class]);
-    let explanation = xai_explain::explain(&model.net, &input, args.layer, &target, method, args.eigen_smooth)?;
+    let request = CamRequest { layer: args.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
+    let explanation = xai_explain::explain(&model.net, &input, request)?;
     let logits = pollster::block_on(readback::read_floats(explanation.logits)).map_err(anyhow::Error::msg)?;
     let map: Map = if args.aug_smooth {
-        let maps = smooth::augmented_maps(&model.net, &input, args.layer, &target, method, args.eigen_smooth);
-        pollster::block_on(maps)?.remove(0)
+        pollster::block_on(smooth::augmented_maps(&model.net, &input, request))?.remove(0)
     } else {
         pollster::block_on(readback::read_maps(explanation.maps)).map_err(anyhow::Error::msg)?.remove(0)
     };

@@ -129,19 +129,23 @@ pub struct Explanation {
     pub logits: Tensor<2>,
 }
 
-/// Runs the network once up to `layer` and explains each image's target with `method`.
+/// What to explain and how.
+#[derive(Clone, Copy)]
+pub struct CamRequest<'a> {
+    pub layer: Layer,
+    pub target: &'a Target,
+    pub method: &'a dyn CamMethod,
+    /// Project the weighted activations on their first principal component instead of summing.
+    pub eigen_smooth: bool,
+}
+
+/// Runs the network once up to the request's layer and explains each image's target.
 ///
 /// Gradients: at layer4 they have a closed form, since only the global average pool and the FC
 /// layer follow: dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs. Elsewhere the network
 /// is split at the layer and the tail is differentiated with burn's autodiff.
-pub fn explain(
-    net: &ResNet,
-    input: &Tensor<4>,
-    layer: Layer,
-    target: &Target,
-    method: &dyn CamMethod,
-    eigen_smooth: bool,
-) -> Result<Explanation, CamError> {
+pub fn explain(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> Result<Explanation, CamError> {
+    let CamRequest { layer, target, method, eigen_smooth } = request;
     if !method.supports(layer) {
         return Err(CamError::Layer { method: method.name() });
     }

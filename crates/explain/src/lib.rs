@@ -11,6 +11,6 @@ pub mod readback;
 pub mod render;
 pub mod smooth;
 
-pub use cam::{all_methods, explain, method, method_names, CamError, CamMethod, Explanation, Target};
+pub use cam::{all_methods, explain, method, method_names, CamError, CamMethod, CamRequest, Explanation, Target};
 pub use dff::{factorize_concepts, Concept, Concepts, DffError, DffOptions};
 pub use render::{Colormap, Map};

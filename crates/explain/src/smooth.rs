@@ -4,23 +4,16 @@
 //! then the six are averaged.
 
 use burn::tensor::Tensor;
-use xai_model::{Layer, ResNet};
+use xai_model::ResNet;
 
-use crate::cam::{explain, CamError, CamMethod, Target};
+use crate::cam::{explain, CamError, CamRequest};
 use crate::readback::read_maps;
 use crate::render::Map;
 
 const FACTORS: [f32; 3] = [0.9, 1.0, 1.1];
 
 /// Smoothed maps at the input's resolution, in [0, 1], one per image.
-pub async fn augmented_maps(
-    net: &ResNet,
-    input: &Tensor<4>,
-    layer: Layer,
-    target: &Target,
-    method: &dyn CamMethod,
-    eigen_smooth: bool,
-) -> Result<Vec<Map>, CamError> {
+pub async fn augmented_maps(net: &ResNet, input: &Tensor<4>, request: CamRequest<'_>) -> Result<Vec<Map>, CamError> {
     let [n, _, height, width] = input.dims();
     let mut sums = vec![Map::new(height, width, vec![0.0; height * width]); n];
     for flip in [false, true] {
@@ -29,7 +22,7 @@ pub async fn augmented_maps(
             if flip {
                 augmented = augmented.flip([3]);
             }
-            let mut maps = explain(net, &augmented, layer, target, method, eigen_smooth)?.maps;
+            let mut maps = explain(net, &augmented, request)?.maps;
             if flip {
                 maps = maps.flip([2]);
             }

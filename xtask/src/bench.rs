@@ -1,0 +1,71 @@
+//! `cargo xtask bench`: our timings beside a peer's, measured in the same run on the same
+//! machine, weights and photo; prints a table and writes target/bench.json. Timings are never
+//! pass/fail. Native for now: `xai bench` (flex) against PyTorch on the CPU (2 threads), and the
+//! explanations as multiples of our own forward pass. The peer needs a Python with torch,
+//! safetensors and pillow (`XAI_PYTHON`, default `python3`).
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::{build_cli, root, weights, Result};
+
+fn json_lines(command: &mut Command) -> Result<Vec<Value>> {
+    eprintln!("xtask: $ {command:?}");
+    let output = command.current_dir(root()).output().map_err(|e| format!("{command:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("{l}: {e}"))).collect()
+}
+
+pub fn bench() -> Result {
+    let weights = weights()?.join("resnet50-int8.safetensors");
+    let xai = build_cli()?;
+    let ours = json_lines(Command::new(&xai).args(["bench", "--json", "--runs", "10", "--weights"]).arg(&weights))?;
+    let ours_ms = |name: &str| ours.iter().find(|c| c["name"] == name).and_then(|c| c["median_ms"].as_f64());
+    let forward = ours_ms("forward").ok_or("xai bench printed no forward time")?;
+
+    let python = std::env::var("XAI_PYTHON").unwrap_or_else(|_| "python3".into());
+    let peer = json_lines(
+        Command::new(&python)
+            .arg(root().join("bench/torch_forward.py"))
+            .args(["--threads", "2", "--runs", "10", "--weights"])
+            .arg(&weights),
+    )
+    .map_err(|e| format!("{e}\n(the PyTorch peer needs torch, safetensors and pillow; set XAI_PYTHON to such a Python)"))?;
+    let peer = &peer[0];
+
+    let mut rows = vec![json!({
+        "name": "native_forward_vs_pytorch", "ours_ms": forward,
+        "peer": peer["peer"], "peer_ms": peer["median_ms"],
+        "ratio": forward / peer["median_ms"].as_f64().unwrap_or(f64::NAN),
+    })];
+    for (name, case) in [
+        ("gradcam_layer4_vs_forward", "gradcam_layer4"),
+        ("gradcam_layer3_vs_forward", "gradcam_layer3"),
+        ("gradcam++_layer4_vs_forward", "gradcam++_layer4"),
+        ("dff_k5_vs_forward", "dff_k5"),
+    ] {
+        let ms = ours_ms(case).ok_or(format!("xai bench printed no {case} time"))?;
+        rows.push(json!({"name": name, "ours_ms": ms, "peer": "one forward pass of ours", "peer_ms": forward, "ratio": ms / forward}));
+    }
+    println!("{:<30} {:>10} {:>10} {:>8}  peer", "name", "ours ms", "peer ms", "ratio");
+    for row in &rows {
+        println!(
+            "{:<30} {:>10.1} {:>10.1} {:>8.2}  {}",
+            row["name"].as_str().unwrap_or_default(),
+            row["ours_ms"].as_f64().unwrap_or(f64::NAN),
+            row["peer_ms"].as_f64().unwrap_or(f64::NAN),
+            row["ratio"].as_f64().unwrap_or(f64::NAN),
+            row["peer"].as_str().unwrap_or_default()
+        );
+    }
+    let out = root().join("target");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("bench.json"), text).map_err(|e| e.to_string())?;
+    eprintln!("xtask: wrote target/bench.json");
+    Ok(())
+}
