@@ -487,7 +487,7 @@ pub fn app() -> Html {
                 if let Some((_, result)) = &shown {
                     <p data-testid="prediction" class="prediction">{ result.top5[0].label.replace('_', " ") }</p>
                     { top5_view.unwrap_or_default() }
-                    <p class="timings">{ format!("Inference {:.0} ms · explanation {:.0} ms", result.inference_ms, result.explanation_ms) }</p>
+                    <p class="timings">{ format!("Classes after {:.0} ms · heatmap after {:.0} ms", result.logits_ms, result.heatmap_ms) }</p>
                     <p class="actions">
                         <a data-testid="share" href={share_href.clone().unwrap_or_default()}>{ "Share link" }</a>
                         <button onclick={download_overlay}>{ "Download overlay" }</button>
