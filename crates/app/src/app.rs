@@ -13,7 +13,7 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::canvas::{download, paint, report_card};
-use crate::engine::{dff_composite, now_ms, pick_device, Analysis, Engine, Factorization, Settings};
+use crate::engine::{dff_composite, now_ms, pick_device, Analysis, Engine, Settings};
 use crate::fetch::{fetch_bytes, fetch_weights, file_bytes, forget_weights};
 use crate::photo::{self, Entry, DEMOS};
 
@@ -89,7 +89,7 @@ pub fn app() -> Html {
     let current = use_state(|| None::<Rc<Entry>>);
     let settings = use_state(default_settings);
     let analysis = use_state(|| None::<(u64, Rc<Analysis>)>);
-    let factorization = use_state(|| None::<(Vec<Rc<Entry>>, Rc<Factorization>)>);
+    let factorization = use_state(|| None::<(Vec<Rc<Entry>>, Rc<xai_explain::Concepts>)>);
     let dff_picks = use_state(Vec::<u64>::new);
     let concept_only = use_state(|| None::<usize>);
     let status = use_state(|| Status::Loading);

@@ -6,7 +6,7 @@ use image::{RgbImage, RgbaImage};
 use xai_explain::dff::{factorize_concepts, DffOptions};
 use xai_explain::readback::{read_floats, read_maps};
 use xai_explain::render::{concept_composites, overlay, Colormap, Map};
-use xai_explain::{CamRequest, Concept, Target};
+use xai_explain::{CamRequest, Concepts, Target};
 use xai_model::{preprocess, Labels, Layer, Prediction, ResNet};
 
 /// The compute backend in use, as the page names it.
@@ -61,15 +61,6 @@ pub struct Analysis {
     pub heatmap_ms: f64,
 }
 
-/// What the page shows for a factorisation of one or several photos.
-#[derive(Clone, PartialEq)]
-pub struct Factorization {
-    pub concepts: Vec<Concept>,
-    /// Per photo, one map per concept.
-    pub maps: Vec<Vec<Map>>,
-    pub rel_error: f32,
-}
-
 /// The explanation settings the page lets the visitor choose.
 #[derive(Clone, PartialEq)]
 pub struct Settings {
@@ -104,16 +95,15 @@ impl Engine {
     }
 
     /// One factorisation over all the crops' layer4 features.
-    pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Factorization, String> {
+    pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Concepts, String> {
         let input = preprocess::input_tensor(crops, self.net.device());
         let options = DffOptions { k, ..DffOptions::default() };
-        let result = factorize_concepts(&self.net, &input, &self.labels, options).await.map_err(|e| e.to_string())?;
-        Ok(Factorization { concepts: result.concepts, maps: result.maps, rel_error: result.rel_error })
+        factorize_concepts(&self.net, &input, &self.labels, options).await.map_err(|e| e.to_string())
     }
 }
 
 /// The composite of the crops side by side; with `only`, that concept alone.
-pub fn dff_composite(crops: &[RgbImage], factorization: &Factorization, only: Option<usize>) -> RgbaImage {
+pub fn dff_composite(crops: &[RgbImage], factorization: &Concepts, only: Option<usize>) -> RgbaImage {
     let keep = |maps: &Vec<Map>| -> Vec<Map> {
         maps.iter()
             .enumerate()

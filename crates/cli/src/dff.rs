@@ -37,9 +37,6 @@ const SWATCH: u32 = 12;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let options = DffOptions { k: args.k, max_iterations: args.iters, ..DffOptions::default() };
-    if !xai_explain::dff::K_RANGE.contains(&args.k) {
-        return Err(xai_explain::DffError::K(args.k).into());
-    }
     let model = args.model.load()?;
     let crops = args.images.iter().map(|p| model.read_image(p)).collect::<Result<Vec<_>>>()?;
     let input = preprocess::input_tensor(&crops, model.net.device());

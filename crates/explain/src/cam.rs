@@ -29,6 +29,8 @@ pub struct Signals<'a> {
     pub layer: Layer,
     /// [N, CLASSES], one at each image's target class.
     pub target: Tensor<2>,
+    /// The logits of the pass that produced the activations, [N, CLASSES].
+    pub logits: Tensor<2>,
     /// The layer's activations A [N, C, H, W].
     pub activations: Tensor<4>,
     /// dy_c/dA [N, C, H, W], present when the method [`needs_gradients`](CamMethod::needs_gradients).
@@ -47,7 +49,7 @@ impl Signals<'_> {
 
     /// The FC row of each image's target class, [N, C]: the weights CAM uses.
     pub fn target_fc_rows(&self) -> Tensor<2> {
-        self.target.clone().matmul(self.net.fc_weight().transpose())
+        fc_rows(self.net, self.target.clone())
     }
 }
 
@@ -83,6 +85,8 @@ pub enum CamError {
     Layer { method: &'static str },
     #[error("class {0} does not exist (valid: 0 to 999)")]
     Class(usize),
+    #[error("{classes} target classes for {images} images: give one per image")]
+    Targets { classes: usize, images: usize },
     #[error("the backend failed to return results: {0}")]
     Readback(String),
 }
@@ -100,6 +104,11 @@ pub fn method(name: &str) -> Result<&'static dyn CamMethod, CamError> {
     all_methods().iter().copied().find(|m| m.name() == name).ok_or_else(|| CamError::UnknownMethod(name.into()))
 }
 
+/// The FC rows [N, C] picked by a one-hot target mask [N, CLASSES].
+fn fc_rows(net: &ResNet, mask: Tensor<2>) -> Tensor<2> {
+    mask.matmul(net.fc_weight().transpose())
+}
+
 /// The target as a one-hot [N, CLASSES] mask, for `logits` [N, CLASSES].
 fn target_mask(target: &Target, logits: Tensor<2>) -> Result<Tensor<2>, CamError> {
     let [n, classes] = logits.dims();
@@ -109,11 +118,14 @@ fn target_mask(target: &Target, logits: Tensor<2>) -> Result<Tensor<2>, CamError
             Ok(logits.equal(top).float())
         }
         Target::Classes(ids) => {
+            if ids.len() != n {
+                return Err(CamError::Targets { classes: ids.len(), images: n });
+            }
             if let Some(&class) = ids.iter().find(|&&c| c >= CLASSES) {
                 return Err(CamError::Class(class));
             }
             let mut data = vec![0f32; n * CLASSES];
-            for (row, class) in ids.iter().enumerate().take(n) {
+            for (row, class) in ids.iter().enumerate() {
                 data[row * CLASSES + class] = 1.0;
             }
             Ok(Tensor::from_data(TensorData::new(data, [n, CLASSES]), &logits.device()))
@@ -162,12 +174,11 @@ pub fn explain(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> Result<E
         let logits = net.logits_from(activations.clone(), layer);
         let mask = target_mask(target, logits.clone())?;
         let gradients = method.needs_gradients().then(|| {
-            let fc_rows = mask.clone().matmul(net.fc_weight().transpose());
-            (fc_rows / (h * w) as f32).reshape([n, c, 1, 1]).expand([n, c, h, w])
+            (fc_rows(net, mask.clone()) / (h * w) as f32).reshape([n, c, 1, 1]).expand([n, c, h, w])
         });
         (logits, mask, gradients)
     };
-    let signals = Signals { net, input, layer, target: mask, activations, gradients };
+    let signals = Signals { net, input, layer, target: mask, logits: logits.clone(), activations, gradients };
     let weighted = match method.weights(&signals) {
         Weights::PerChannel(w) => signals.activations * w.reshape([n, c, 1, 1]),
         Weights::PerElement(w) => signals.activations * w,

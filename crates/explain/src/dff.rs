@@ -49,7 +49,7 @@ pub struct Concept {
     pub share: f32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Concepts {
     pub concepts: Vec<Concept>,
     /// Per photo, one map per concept (a row of H) at layer4's resolution, scaled so each

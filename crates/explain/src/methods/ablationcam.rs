@@ -22,8 +22,7 @@ impl CamMethod for AblationCam {
     fn weights(&self, s: &Signals) -> Weights {
         let [n, c, h, w] = s.activations.dims();
         let device = s.net.device();
-        let logits = s.net.logits_from(s.activations.clone(), s.layer);
-        let original = (logits * s.target.clone()).sum_dim(1);
+        let original = (s.logits.clone() * s.target.clone()).sum_dim(1);
         let ablated: Vec<Tensor<1>> = (0..n)
             .map(|i| {
                 let activations = s.activations.clone().slice_dim(0, i..i + 1);
