@@ -6,15 +6,17 @@ import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const DIST = new URL('../../dist/', import.meta.url).pathname;
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
-  '.png': 'image/png', '.json': 'application/json' };
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.png': 'image/png', '.json': 'application/json' };
 
-export async function serveDist() {
+/** Serves dist/; `mounts` maps a path prefix (as 'ort/') to another directory. */
+export async function serveDist(mounts = {}) {
   const server = createServer(async (request, response) => {
     const requested = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^\/+/, '');
     const path = requested === '' || requested === '.' ? 'index.html' : requested;
+    const mount = Object.keys(mounts).find((prefix) => path.startsWith(prefix));
     try {
-      const body = await readFile(join(DIST, path));
+      const body = await readFile(mount ? join(mounts[mount], path.slice(mount.length)) : join(DIST, path));
       response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
         'content-length': body.length });
       response.end(body);
@@ -37,9 +39,11 @@ export async function launch({ webgpu }) {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
 }
 
-/** A page that records every request it makes and every console error. */
-export async function openPage(browser, url) {
+/** A page that records every request it makes and every console error; `beforeLoad` runs in
+ *  the page before its own scripts. */
+export async function openPage(browser, url, { beforeLoad } = {}) {
   const page = await browser.newPage();
+  if (beforeLoad) await page.addInitScript(beforeLoad);
   page.requests = [];
   page.on('request', (request) => page.requests.push(request.url()));
   page.on('console', (message) => { if (message.type() === 'error') console.log('[page]', message.text()); });

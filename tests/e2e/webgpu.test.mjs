@@ -8,7 +8,7 @@ before(async () => ({ server, origin } = await serveDist()));
 after(async () => { await browser?.close(); server?.close(); });
 
 test('a demo photo is classified and explained on WebGPU, with no request off the origin', { timeout: 1_200_000 }, async () => {
-  browser = await launch({ webgpu: true });
+  browser ??= await launch({ webgpu: true });
   let start = Date.now();
   const page = await openPage(browser, origin);
   await page.waitForFunction(() => document.querySelector('[data-testid=backend]')?.textContent, null, { timeout: 300_000 });
@@ -28,4 +28,39 @@ test('a demo photo is classified and explained on WebGPU, with no request off th
   assert.equal(await text(page, 'prediction'), 'Egyptian cat');
   const foreign = page.requests.filter((url) => !url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:'));
   assert.deepEqual(foreign, []);
+});
+
+// Keeps every GPUDevice the page asks for, so the test can destroy them: the way WebGPU itself
+// loses a device (reason "destroyed"), as when a driver resets or a tab is backgrounded too long.
+function keepGpuDevices() {
+  window.gpuDevices = [];
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    window.gpuDevices.push(device);
+    return device;
+  };
+}
+
+test('a WebGPU device lost mid-session moves the page to the CPU, which goes on explaining', { timeout: 1_200_000 }, async () => {
+  browser ??= await launch({ webgpu: true });
+  const page = await openPage(browser, origin, { beforeLoad: keepGpuDevices });
+  await runDemo(page, 'chelsea');
+  assert.equal(await text(page, 'backend'), 'WebGPU');
+  assert.equal(await text(page, 'prediction'), 'Egyptian cat');
+
+  const reason = await page.evaluate(async () => {
+    window.gpuDevices.forEach((device) => device.destroy());
+    return (await window.gpuDevices[0].lost).reason;
+  });
+  assert.equal(reason, 'destroyed');
+  await page.click('[data-testid=demo-coffee]');
+  await page.waitForFunction(() => {
+    const read = (id) => document.querySelector(`[data-testid=${id}]`)?.textContent;
+    return read('backend') === 'CPU' && read('status') === 'done' && read('prediction') === 'espresso';
+  }, null, { timeout: 600_000, polling: 200 });
+  assert.ok((await page.textContent('.notice')).includes('WebGPU stopped working'), await page.textContent('.notice'));
+  assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
+  const heat = await heatByHalf(page);
+  assert.ok(Number.isFinite(heat.top) && heat.top !== heat.bottom, JSON.stringify(heat));
 });

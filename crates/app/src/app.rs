@@ -7,17 +7,19 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
 use xai_explain::render::{concept_colours, Colormap};
+use burn::tensor::Device;
+use xai_explain::readback::ReadbackError;
 use xai_model::{Labels, Layer, ResNet};
 use xai_share::{Photo, Shared};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::canvas::{download, paint, report_card};
-use crate::engine::{dff_composite, now_ms, pick_device, Analysis, Engine, Settings};
+use crate::engine::{dff_composite, now_ms, pick_device, Analysis, Backend, Engine, Failure, Settings};
 use crate::fetch::{fetch_bytes, fetch_weights, file_bytes, forget_weights};
 use crate::photo::{self, Entry, DEMOS};
 
-const WEIGHTS_URL: &str = "resnet50-int8.safetensors";
+pub const WEIGHTS_URL: &str = "resnet50-int8.safetensors";
 
 #[derive(Clone, PartialEq)]
 enum Weights {
@@ -62,10 +64,10 @@ fn settings_from_link(link: &Shared) -> Result<Settings, String> {
     })
 }
 
-/// Downloads (or reads from the cache) and checks the weights; a cached copy that fails its
-/// checks is dropped and fetched again once.
-async fn load_engine(progress: &dyn Fn(u64, Option<u64>)) -> Result<(Engine, Option<String>, bool), String> {
-    let (device, backend, notice) = pick_device().await;
+/// Downloads (or reads from the cache) and checks the weights, and puts them on `device`; a
+/// cached copy that fails its checks is dropped and fetched again once. Says whether the
+/// weights came from the cache.
+async fn load_engine(device: Device, backend: Backend, progress: &dyn Fn(u64, Option<u64>)) -> Result<(Engine, bool), String> {
     let labels = Labels::from_json(&fetch_bytes("labels.json").await?).map_err(|e| e.to_string())?;
     let (bytes, cached) = fetch_weights(WEIGHTS_URL, progress).await?;
     let net = match ResNet::from_safetensors(&bytes, &device) {
@@ -77,7 +79,7 @@ async fn load_engine(progress: &dyn Fn(u64, Option<u64>)) -> Result<(Engine, Opt
         }
         Err(e) => return Err(format!("the weights are damaged: {e}")),
     };
-    Ok((Engine { net, labels, backend }, notice, cached))
+    Ok((Engine { net, labels, backend }, cached))
 }
 
 #[function_component(App)]
@@ -119,6 +121,37 @@ pub fn app() -> Html {
         }
     };
 
+    // A GPU that stops answering (a lost WebGPU device) hands the page to the CPU: the weights
+    // come back from Cache Storage and the new engine re-runs the current photo. Only the first
+    // of the jobs failing on that GPU moves the page.
+    let moving_to_cpu = use_mut_ref(|| Cell::new(false));
+    let on_device_failure = {
+        let (engine, notice, error, status) = (engine.clone(), notice.clone(), error.clone(), status.clone());
+        Callback::from(move |(backend, failure): (Backend, ReadbackError)| {
+            if backend != Backend::WebGpu {
+                error.set(Some(failure.to_string()));
+                status.set(Status::Done);
+                return;
+            }
+            if moving_to_cpu.borrow().replace(true) {
+                return;
+            }
+            notice.set(Some(format!(
+                "WebGPU stopped working ({}), so the page moved to the CPU. Expect seconds, not milliseconds.",
+                failure.0
+            )));
+            status.set(Status::Loading);
+            let (engine, error, status) = (engine.clone(), error.clone(), status.clone());
+            spawn_local(async move {
+                match load_engine(Device::flex(), Backend::Cpu, &|_, _| {}).await {
+                    Ok((cpu, _)) => engine.set(Some(Rc::new(cpu))),
+                    Err(e) => error.set(Some(format!("Could not move to the CPU: {e}"))),
+                }
+                status.set(Status::Idle);
+            });
+        })
+    };
+
     // Weights, backend and a share link in the URL, once.
     {
         let (engine, weights, notice, status, error) =
@@ -135,8 +168,9 @@ pub fn app() -> Html {
                         weights.set(Weights::Loading { loaded, total });
                     }
                 };
-                match load_engine(&progress).await {
-                    Ok((ready, why_cpu, cached)) => {
+                let (device, backend, why_cpu) = pick_device().await;
+                match load_engine(device, backend, &progress).await {
+                    Ok((ready, cached)) => {
                         weights.set(Weights::Ready { ms: now_ms() - start, cached });
                         notice.set(why_cpu.map(|why| format!("Running on the CPU: {why}. Expect seconds, not milliseconds.")));
                         engine.set(Some(Rc::new(ready)));
@@ -175,6 +209,7 @@ pub fn app() -> Html {
     // Analyse whenever the photo or the settings change; only the newest job's result shows.
     {
         let (analysis, status, error, job) = (analysis.clone(), status.clone(), error.clone(), job.clone());
+        let on_device_failure = on_device_failure.clone();
         let deps = ((*engine).clone().map(|e| Rc::as_ptr(&e) as usize), (*current).clone(), (*settings).clone());
         let engine = (*engine).clone();
         use_effect_with(deps, move |(_, current, settings)| {
@@ -193,7 +228,8 @@ pub fn app() -> Html {
                             analysis.set(Some((entry.id, Rc::new(result))));
                             error.set(None);
                         }
-                        Err(e) => error.set(Some(format!("{}: {e}", entry.name))),
+                        Err(Failure::Device(failure)) => return on_device_failure.emit((engine.backend, failure)),
+                        Err(Failure::Input(e)) => error.set(Some(format!("{}: {e}", entry.name))),
                     }
                     status.set(Status::Done);
                 });
@@ -320,6 +356,7 @@ pub fn app() -> Html {
             (engine.clone(), gallery.clone(), current.clone(), dff_picks.clone(), settings.clone());
         let (factorization, concept_only, error, status) =
             (factorization.clone(), concept_only.clone(), error.clone(), status.clone());
+        let on_device_failure = on_device_failure.clone();
         Callback::from(move |_| {
             let Some(engine) = (*engine).clone() else { return };
             let mut photos: Vec<Rc<Entry>> = gallery.iter().filter(|p| picks.contains(&p.id)).cloned().collect();
@@ -331,6 +368,7 @@ pub fn app() -> Html {
             }
             let (factorization, concept_only, error, status, k) =
                 (factorization.clone(), concept_only.clone(), error.clone(), status.clone(), settings.k);
+            let on_device_failure = on_device_failure.clone();
             status.set(Status::Running);
             spawn_local(async move {
                 let crops: Vec<_> = photos.iter().map(|p| p.crop.clone()).collect();
@@ -339,7 +377,8 @@ pub fn app() -> Html {
                         concept_only.set(None);
                         factorization.set(Some((photos, Rc::new(result))));
                     }
-                    Err(e) => error.set(Some(e)),
+                    Err(Failure::Device(failure)) => return on_device_failure.emit((engine.backend, failure)),
+                    Err(Failure::Input(e)) => error.set(Some(e)),
                 }
                 status.set(Status::Done);
             });

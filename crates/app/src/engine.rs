@@ -4,7 +4,8 @@
 use burn::tensor::Device;
 use image::{RgbImage, RgbaImage};
 use xai_explain::dff::{factorize_concepts, DffOptions};
-use xai_explain::readback::{read_floats, read_maps};
+use xai_explain::dff::DffError;
+use xai_explain::readback::{read_floats, read_maps, ReadbackError};
 use xai_explain::render::{concept_composites, overlay, Colormap, Map};
 use xai_explain::{CamRequest, Concepts, Target};
 use xai_model::{preprocess, Labels, Layer, Prediction, ResNet};
@@ -25,20 +26,26 @@ impl Backend {
     }
 }
 
-/// WebGPU when the browser grants an adapter, else burn's CPU backend compiled to wasm; the
-/// second value says why WebGPU was not used.
-pub async fn pick_device() -> (Device, Backend, Option<String>) {
+/// The browser's WebGPU device, or why there is none.
+pub async fn webgpu_device() -> Result<Device, String> {
     use burn::tensor::wgpu::WgpuBackend;
     // `navigator.gpu` is still behind web-sys' unstable flag, so look it up by name.
     let has_gpu = web_sys::window()
         .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"gpu".into()).ok())
         .is_some_and(|gpu| !gpu.is_undefined());
     if !has_gpu {
-        return (Device::flex(), Backend::Cpu, Some("this browser has no WebGPU".into()));
+        return Err("this browser has no WebGPU".into());
     }
-    match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_async().await {
+    let options = Device::wgpu_options().graphics_api(WgpuBackend::WebGpu);
+    options.init_async().await.map_err(|error| format!("WebGPU was refused ({error})"))
+}
+
+/// WebGPU when the browser grants it, else burn's CPU backend compiled to wasm; the third value
+/// says why WebGPU was not used.
+pub async fn pick_device() -> (Device, Backend, Option<String>) {
+    match webgpu_device().await {
         Ok(device) => (device, Backend::WebGpu, None),
-        Err(error) => (Device::flex(), Backend::Cpu, Some(format!("WebGPU was refused ({error})"))),
+        Err(why) => (Device::flex(), Backend::Cpu, Some(why)),
     }
 }
 
@@ -46,6 +53,29 @@ pub struct Engine {
     pub net: ResNet,
     pub labels: Labels,
     pub backend: Backend,
+}
+
+/// Why a job failed: the visitor's input, or the device, which the page answers by moving to
+/// the CPU.
+#[derive(Debug)]
+pub enum Failure {
+    Input(String),
+    Device(ReadbackError),
+}
+
+impl From<ReadbackError> for Failure {
+    fn from(error: ReadbackError) -> Self {
+        Failure::Device(error)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Input(message) => f.write_str(message),
+            Failure::Device(error) => write!(f, "{error}"),
+        }
+    }
 }
 
 /// What the page shows for one photo.
@@ -78,13 +108,13 @@ pub fn now_ms() -> f64 {
 
 impl Engine {
     /// Classifies the crop and explains the chosen (or top-1) class, in one pass of the network.
-    pub async fn analyse(&self, crop: &RgbImage, settings: &Settings) -> Result<Analysis, String> {
-        let method = xai_explain::method(&settings.method).map_err(|e| e.to_string())?;
+    pub async fn analyse(&self, crop: &RgbImage, settings: &Settings) -> Result<Analysis, Failure> {
+        let method = xai_explain::method(&settings.method).map_err(|e| Failure::Input(e.to_string()))?;
         let input = preprocess::input_tensor(std::slice::from_ref(crop), self.net.device());
         let target = settings.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
         let start = now_ms();
         let request = CamRequest { layer: settings.layer, target: &target, method, eigen_smooth: false };
-        let explanation = xai_explain::explain(&self.net, &input, request).map_err(|e| e.to_string())?;
+        let explanation = xai_explain::explain(&self.net, &input, request).map_err(|e| Failure::Input(e.to_string()))?;
         let logits = read_floats(explanation.logits).await?;
         let logits_ms = now_ms() - start;
         let map = read_maps(explanation.maps).await?.remove(0);
@@ -95,10 +125,13 @@ impl Engine {
     }
 
     /// One factorisation over all the crops' layer4 features.
-    pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Concepts, String> {
+    pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Concepts, Failure> {
         let input = preprocess::input_tensor(crops, self.net.device());
         let options = DffOptions { k, ..DffOptions::default() };
-        factorize_concepts(&self.net, &input, &self.labels, options).await.map_err(|e| e.to_string())
+        factorize_concepts(&self.net, &input, &self.labels, options).await.map_err(|e| match e {
+            DffError::Readback(error) => Failure::Device(error),
+            other => Failure::Input(other.to_string()),
+        })
     }
 }
 

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 use xai_explain::dff::{factorize_concepts, DffOptions};
-use xai_explain::{readback, CamRequest, Target};
+use xai_explain::readback::{self, ReadbackError};
+use xai_explain::{CamRequest, Target};
 use xai_model::{preprocess, Layer};
 
 use crate::model::ModelArgs;
@@ -48,8 +49,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let crop = model.read_image(&args.image)?;
     let net = &model.net;
     let input = preprocess::input_tensor(std::slice::from_ref(&crop), net.device());
-    let block = |f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<f32>, String>> + '_>>| {
-        pollster::block_on(f).map(drop).map_err(anyhow::Error::msg)
+    let block = |f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<f32>, ReadbackError>> + '_>>| {
+        Ok(pollster::block_on(f).map(drop)?)
     };
     let cam = |method: &str, layer: Layer| -> Result<()> {
         let method = xai_explain::method(method)?;

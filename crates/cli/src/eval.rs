@@ -63,10 +63,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let input = preprocess::input_tensor(std::slice::from_ref(&crop), model.net.device());
         let request = CamRequest { layer: args.layer, target: &Target::TopClass, method, eigen_smooth: false };
         let explanation = xai_explain::explain(&model.net, &input, request)?;
-        let logits = pollster::block_on(readback::read_floats(explanation.logits)).map_err(anyhow::Error::msg)?;
+        let logits = pollster::block_on(readback::read_floats(explanation.logits))?;
         let class = model.labels.top(&logits, 1)[0].class;
-        let map = pollster::block_on(readback::read_maps(explanation.maps)).map_err(anyhow::Error::msg)?.remove(0);
-        let scores = pollster::block_on(faithfulness(&model.net, &input, class, &map)).map_err(anyhow::Error::msg)?;
+        let map = pollster::block_on(readback::read_maps(explanation.maps))?.remove(0);
+        let scores = pollster::block_on(faithfulness(&model.net, &input, class, &map))?;
         let values: Vec<f32> = metrics.iter().map(|&m| value(&scores, m)).collect();
         totals.iter_mut().zip(&values).for_each(|(t, v)| *t += v);
         let name = path.file_name().unwrap_or_default().to_string_lossy();

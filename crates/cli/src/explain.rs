@@ -61,11 +61,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let target = Target::Classes(vec![class]);
     let request = CamRequest { layer: args.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
     let explanation = xai_explain::explain(&model.net, &input, request)?;
-    let logits = pollster::block_on(readback::read_floats(explanation.logits)).map_err(anyhow::Error::msg)?;
+    let logits = pollster::block_on(readback::read_floats(explanation.logits))?;
     let map: Map = if args.aug_smooth {
         pollster::block_on(smooth::augmented_maps(&model.net, &input, request))?.remove(0)
     } else {
-        pollster::block_on(readback::read_maps(explanation.maps)).map_err(anyhow::Error::msg)?.remove(0)
+        pollster::block_on(readback::read_maps(explanation.maps))?.remove(0)
     };
     let probs = xai_model::labels::softmax(&logits);
     let label = model.labels.name(class).unwrap_or_default();

@@ -11,6 +11,7 @@ use xai_model::{Layer, ResNet};
 
 use crate::methods;
 use crate::projection::first_component;
+use crate::readback::ReadbackError;
 
 /// Which class each image's map explains.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,8 +88,8 @@ pub enum CamError {
     Class(usize),
     #[error("{classes} target classes for {images} images: give one per image")]
     Targets { classes: usize, images: usize },
-    #[error("the backend failed to return results: {0}")]
-    Readback(String),
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
 }
 
 /// Every method, in the order the UI lists them.

@@ -10,7 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 use xai_model::{Labels, Layer, ResNet};
 
-use crate::readback::read_floats;
+use crate::readback::{read_floats, ReadbackError};
 use crate::render::Map;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,8 +37,8 @@ pub const K_RANGE: std::ops::RangeInclusive<usize> = 1..=16;
 pub enum DffError {
     #[error("k = {0} is out of range (valid: 1 to 16 concepts)")]
     K(usize),
-    #[error("the backend failed to return results: {0}")]
-    Readback(String),
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
 }
 
 /// One concept: its two most probable classes and the share of positions where its scaled map
@@ -80,7 +80,7 @@ impl SplitMix64 {
 }
 
 async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, DffError> {
-    read_floats(tensor).await.map_err(DffError::Readback)
+    Ok(read_floats(tensor).await?)
 }
 
 /// Denominator guard of the multiplicative updates.

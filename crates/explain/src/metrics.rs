@@ -11,7 +11,7 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
-use crate::readback::read_floats;
+use crate::readback::{read_floats, ReadbackError};
 use crate::render::Map;
 use xai_model::ResNet;
 
@@ -31,7 +31,7 @@ pub struct Faithfulness {
 /// Fractions of pixels changed between curve points.
 pub const STEPS: usize = 16;
 
-async fn class_probabilities(net: &ResNet, batch: Tensor<4>, class: usize) -> Result<Vec<f32>, String> {
+async fn class_probabilities(net: &ResNet, batch: Tensor<4>, class: usize) -> Result<Vec<f32>, ReadbackError> {
     let probs = softmax(net.forward(batch), 1);
     read_floats(probs.slice_dim(1, class..class + 1)).await
 }
@@ -43,7 +43,7 @@ fn area(curve: &[f32]) -> f32 {
 }
 
 /// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class`.
-pub async fn faithfulness(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map) -> Result<Faithfulness, String> {
+pub async fn faithfulness(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map) -> Result<Faithfulness, ReadbackError> {
     let [_, _, height, width] = input.dims();
     let device = input.device();
     let saliency = map.normalised().resized(height, width);

@@ -26,7 +26,7 @@ pub async fn augmented_maps(net: &ResNet, input: &Tensor<4>, request: CamRequest
             if flip {
                 maps = maps.flip([2]);
             }
-            let maps = read_maps(maps).await.map_err(CamError::Readback)?;
+            let maps = read_maps(maps).await?;
             for (sum, map) in sums.iter_mut().zip(maps) {
                 let final_map = map.normalised().resized(height, width).normalised();
                 sum.values.iter_mut().zip(final_map.values).for_each(|(s, v)| *s += v);
