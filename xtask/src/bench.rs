@@ -1,14 +1,19 @@
 //! `cargo xtask bench`: our timings beside a peer's, measured in the same run on the same
 //! machine, weights and photo; prints a table and writes target/bench.json. Timings are never
-//! pass/fail. Native for now: `xai bench` (flex) against PyTorch on the CPU (2 threads), and the
-//! explanations as multiples of our own forward pass. The peer needs a Python with torch,
-//! safetensors and pillow (`XAI_PYTHON`, default `python3`).
+//! pass/fail.
+//! - Native: `xai bench` (flex) against PyTorch on the CPU (2 threads), and the explanations as
+//!   multiples of our own forward pass.
+//! - Browser: the app's wasm against onnxruntime-web in the same headless Chromium page, on
+//!   WebGPU and on the CPU (bench/web), with an ONNX copy of the network (bench/onnx_resnet.py).
+//!
+//! The peers need a Python with torch, onnx, safetensors and pillow (`XAI_PYTHON`, default
+//! `python3`).
 
 use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::{build_cli, root, weights, Result};
+use crate::{build, build_cli, modified, root, tools, weights, Result};
 
 fn json_lines(command: &mut Command) -> Result<Vec<Value>> {
     eprintln!("xtask: $ {command:?}");
@@ -17,7 +22,10 @@ fn json_lines(command: &mut Command) -> Result<Vec<Value>> {
         return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("{l}: {e}"))).collect()
+    // Other lines (a page's console errors) are passed on, not parsed.
+    let (json, other): (Vec<&str>, Vec<&str>) = stdout.lines().partition(|l| l.starts_with('{'));
+    other.iter().for_each(|line| eprintln!("{line}"));
+    json.iter().map(|l| serde_json::from_str(l).map_err(|e| format!("{l}: {e}"))).collect()
 }
 
 pub fn bench() -> Result {
@@ -28,13 +36,14 @@ pub fn bench() -> Result {
     let forward = ours_ms("forward").ok_or("xai bench printed no forward time")?;
 
     let python = std::env::var("XAI_PYTHON").unwrap_or_else(|_| "python3".into());
+    let peer_help = "the peers need torch, onnx, safetensors and pillow; set XAI_PYTHON to such a Python";
     let peer = json_lines(
         Command::new(&python)
             .arg(root().join("bench/torch_forward.py"))
             .args(["--threads", "2", "--runs", "10", "--weights"])
             .arg(&weights),
     )
-    .map_err(|e| format!("{e}\n(the PyTorch peer needs torch, safetensors and pillow; set XAI_PYTHON to such a Python)"))?;
+    .map_err(|e| format!("{e}\n({peer_help})"))?;
     let peer = &peer[0];
 
     let mut rows = vec![json!({
@@ -51,6 +60,8 @@ pub fn bench() -> Result {
         let ms = ours_ms(case).ok_or(format!("xai bench printed no {case} time"))?;
         rows.push(json!({"name": name, "ours_ms": ms, "peer": "one forward pass of ours", "peer_ms": forward, "ratio": ms / forward}));
     }
+    rows.extend(browser_rows(&python, &weights).map_err(|e| format!("{e}\n({peer_help})"))?);
+
     println!("{:<30} {:>10} {:>10} {:>8}  peer", "name", "ours ms", "peer ms", "ratio");
     for row in &rows {
         println!(
@@ -68,4 +79,19 @@ pub fn bench() -> Result {
     std::fs::write(out.join("bench.json"), text).map_err(|e| e.to_string())?;
     eprintln!("xtask: wrote target/bench.json");
     Ok(())
+}
+
+/// Our wasm against onnxruntime-web in Chromium: the ONNX graph is rebuilt from the weights when
+/// they change, the site when its sources do.
+fn browser_rows(python: &str, weights: &std::path::Path) -> Result<Vec<Value>> {
+    build()?;
+    tools::ensure_chromium()?;
+    let dir = tools::ensure_bench_packages()?;
+    let onnx = root().join("target/resnet50.onnx");
+    if modified(&onnx).is_none_or(|built| modified(weights).is_some_and(|w| w > built)) {
+        let mut export = Command::new(python);
+        export.arg(root().join("bench/onnx_resnet.py")).arg("--weights").arg(weights).arg("-o").arg(&onnx);
+        crate::run(&mut export)?;
+    }
+    json_lines(Command::new("node").arg(dir.join("run.mjs")).args(["--runs", "10"]))
 }

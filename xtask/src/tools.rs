@@ -1,7 +1,8 @@
 //! Installs the tools the web build and its tests need, from the package registries only, and
 //! skips each one already there: the wasm target, wasm-bindgen-cli at the version the app locks,
 //! Trunk, Debian's Chromium, Mesa's Vulkan driver (lavapipe, for `--backend wgpu` without a GPU),
-//! and the e2e tests' npm packages (playwright-core, binaryen's wasm-opt).
+//! the e2e tests' npm packages (playwright-core, binaryen's wasm-opt), and for `cargo xtask
+//! bench` only, onnxruntime-web.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,6 +57,15 @@ pub fn ensure_web_tools() -> Result {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(e2e_dir()))?;
     }
     Ok(())
+}
+
+/// The browser benchmark's peer, onnxruntime-web, in bench/web.
+pub fn ensure_bench_packages() -> Result<PathBuf> {
+    let dir = root().join("bench/web");
+    if !dir.join("node_modules/onnxruntime-web").exists() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
+    }
+    Ok(dir)
 }
 
 /// Installs Debian packages unless `marker` (a file one of them provides) is there.

@@ -4,6 +4,8 @@
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
+mod bench;
+#[cfg(target_arch = "wasm32")]
 mod canvas;
 #[cfg(target_arch = "wasm32")]
 mod engine;
@@ -23,6 +25,11 @@ fn main() {
             let _ = element.remove_attribute("hidden");
         }
     }));
+    // The benchmark page (bench/web) loads this module only for `bench::bench_forward`.
+    let document = web_sys::window().and_then(|w| w.document());
+    if document.is_some_and(|d| d.get_element_by_id("bench").is_some()) {
+        return;
+    }
     yew::Renderer::<app::App>::new().render();
 }
 
