@@ -1,11 +1,14 @@
-// The browser benchmark: opens bench/web/index.html (as /bench.html) in Debian's headless Chromium (WebGPU on,
-// as the e2e tests) once per backend and prints one JSON line per comparison, with the logits
-// of both checked against each other. Run by `cargo xtask bench`, after `cargo xtask build` and
-// bench/onnx_resnet.py have written dist/ and target/resnet50.onnx.
+// The browser benchmark, in Debian's headless Chromium (WebGPU on as in the e2e tests; off for
+// the CPU), once per backend. Prints one JSON line per comparison:
+// - bench/web/index.html (served as /bench.html): our forward pass against onnxruntime-web's,
+//   their logits checked against each other;
+// - the app itself: the time from a click on a demo photo to its painted heatmap.
+// Run by `cargo xtask bench`, after `cargo xtask build` and bench/onnx_resnet.py have written
+// dist/ and target/resnet50.onnx.
 //
 // node bench/web/run.mjs [--runs 10]
 import { fileURLToPath } from 'node:url';
-import { launch, openPage, serveDist } from '../../tests/e2e/harness.mjs';
+import { launch, openPage, runDemo, serveDist } from '../../tests/e2e/harness.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 10);
@@ -21,9 +24,36 @@ const { server, origin } = await serveDist({
   'ort/': here('./node_modules/onnxruntime-web/dist/'),
   'resnet50.onnx': here('../../target/resnet50.onnx'),
 });
-const browser = await launch({ webgpu: true });
+// The time from a click on a demo photo to its heatmap painted, in the app itself.
+async function photoToHeatmap(page) {
+  const times = [];
+  for (let run = 0; run < runs; run++) {
+    times.push(await page.evaluate(async (name) => {
+      const status = () => document.querySelector('[data-testid=status]').textContent;
+      const start = performance.now();
+      document.querySelector(`[data-testid=demo-${name}]`).click();
+      let seenRunning = false;
+      while (!(seenRunning && status() === 'done')) {
+        seenRunning ||= status() === 'running';
+        await new Promise(requestAnimationFrame);
+      }
+      return performance.now() - start;
+    }, run % 2 ? 'chelsea' : 'coffee'));
+  }
+  return times;
+}
+
+const row = (name, ours, peerName, peer) => ({
+  name, ours_ms: median(ours), peer: peerName, peer_ms: median(peer), ratio: median(ours) / median(peer),
+  ours_min_ms: Math.min(...ours), ours_max_ms: Math.max(...ours),
+  peer_min_ms: Math.min(...peer), peer_max_ms: Math.max(...peer),
+});
+
+const browsers = [];
 try {
   for (const [backend, name] of CASES) {
+    const browser = await launch({ webgpu: backend === 'webgpu' });
+    browsers.push(browser);
     const page = await openPage(browser, `${origin}/bench.html?backend=${backend}&runs=${runs}`);
     const result = await page.evaluate(() => window.benchResult);
     await page.close();
@@ -31,14 +61,20 @@ try {
     const { ours, peer } = result;
     const difference = Math.max(...ours.logits.map((logit, i) => Math.abs(logit - peer.logits[i])));
     console.log(JSON.stringify({
-      name, ours_ms: median(ours.times), peer: peer.name, peer_ms: median(peer.times),
-      ratio: median(ours.times) / median(peer.times),
-      ours_min_ms: Math.min(...ours.times), ours_max_ms: Math.max(...ours.times),
-      peer_min_ms: Math.min(...peer.times), peer_max_ms: Math.max(...peer.times),
+      ...row(name, ours.times, peer.name, peer.times),
       top1: [argmax(ours.logits), argmax(peer.logits)], max_logit_difference: difference,
     }));
+
+    const app = await openPage(browser, origin);
+    await runDemo(app, 'chelsea'); // loads the weights, warms the kernels up
+    const shown = await app.textContent('[data-testid=backend]');
+    if (shown.toLowerCase() !== backend) throw new Error(`the app ran on ${shown}, not ${backend}`);
+    const clicks = await photoToHeatmap(app);
+    await app.close();
+    console.log(JSON.stringify(row(`page_photo_to_heatmap_${backend}_vs_forward`, clicks,
+      `one forward pass of ours in the page (${backend})`, ours.times)));
   }
 } finally {
-  await browser.close();
+  await Promise.all(browsers.map((browser) => browser.close()));
   server.close();
 }
