@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU benchmark, for a lent machine with an NVIDIA GPU and PyTorch but no network: `xai` on the
 # GPU through wgpu (Vulkan) beside PyTorch CUDA, on the same network, weights and photo.
-# Brings: .bench-carry/xai.gz (a stripped release build of xai, wgpu feature on),
+# Brings: .bench-carry/xai.gz (a stripped release build of xai, wgpu feature on), optionally
+# .bench-carry/xai-fusion.gz (the same with burn's fusion and autotune, to compare in the same run),
 # weights/resnet50-int8.safetensors, and .gl/*.deb (the Vulkan loader). Writes to $OUT.
 set -u
 out=${OUT:-/tmp/xai-bench}
@@ -11,16 +12,28 @@ ldconfig
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
 export XDG_RUNTIME_DIR=$(mktemp -d)
-gunzip -c .bench-carry/xai.gz > /tmp/xai && chmod +x /tmp/xai
 weights=weights/resnet50-int8.safetensors
 image=tests/fixtures/images/chelsea.png
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-timeout 120 /tmp/xai classify "$image" --backend wgpu --json --weights "$weights" > "$out/ours.json" \
-  || echo "xai on wgpu failed" | tee -a "$out/gpu.txt"
-timeout 240 /tmp/xai bench --backend wgpu --runs 20 --weights "$weights" --image "$image" | tee "$out/xai-wgpu.txt"
+for build in xai xai-fusion; do
+  [ -f ".bench-carry/$build.gz" ] || continue
+  gunzip -c ".bench-carry/$build.gz" > "/tmp/$build" && chmod +x "/tmp/$build"
+  timeout 120 "/tmp/$build" classify "$image" --backend wgpu --json --weights "$weights" > "$out/$build-logits.json" \
+    || echo "$build on wgpu failed" | tee -a "$out/gpu.txt"
+  echo "$build:" && timeout 200 "/tmp/$build" bench --backend wgpu --runs 20 --weights "$weights" --image "$image" \
+    | tee "$out/$build-wgpu.txt"
+done
 (cd bench && timeout 120 python3 torch_forward.py --weights "../$weights" --image "../$image" --device cuda \
-  --runs 50 --logits "$out/ours.json") | tee "$out/torch-cuda.json"
+  --runs 50 --logits "$out/xai-logits.json") | tee "$out/torch-cuda.json"
 (cd bench && timeout 120 python3 torch_forward.py --weights "../$weights" --image "../$image" --device cpu \
   --threads 16 --runs 20) | tee "$out/torch-cpu16.json"
 timeout 120 /tmp/xai bench --backend flex --runs 10 --weights "$weights" --image "$image" | tee "$out/xai-flex16.txt"
+if [ -s "$out/xai-fusion-logits.json" ]; then
+  python3 - "$out" <<'PY' | tee "$out/fusion-logits.txt"
+import json, sys
+read = lambda name: json.loads(open(f"{sys.argv[1]}/{name}").readline())["logits"]
+plain, fused = read("xai-logits.json"), read("xai-fusion-logits.json")
+print("fusion vs plain wgpu: max logit difference", max(abs(a - b) for a, b in zip(plain, fused)))
+PY
+fi
