@@ -28,12 +28,26 @@ fn json_lines(command: &mut Command) -> Result<Vec<Value>> {
     json.iter().map(|l| serde_json::from_str(l).map_err(|e| format!("{l}: {e}"))).collect()
 }
 
+fn ms(value: &Value, key: &str) -> f64 {
+    value[key].as_f64().unwrap_or(f64::NAN)
+}
+
+/// A row of bench.json from two `{median_ms, min_ms, max_ms}` timings.
+fn row(name: &str, ours: &Value, peer_name: &Value, peer: &Value) -> Value {
+    json!({
+        "name": name, "ours_ms": ms(ours, "median_ms"), "peer": peer_name, "peer_ms": ms(peer, "median_ms"),
+        "ratio": ms(ours, "median_ms") / ms(peer, "median_ms"),
+        "ours_min_ms": ms(ours, "min_ms"), "ours_max_ms": ms(ours, "max_ms"),
+        "peer_min_ms": ms(peer, "min_ms"), "peer_max_ms": ms(peer, "max_ms"),
+    })
+}
+
 pub fn bench() -> Result {
     let weights = weights()?.join("resnet50-int8.safetensors");
     let xai = build_cli()?;
     let ours = json_lines(Command::new(&xai).args(["bench", "--json", "--runs", "10", "--weights"]).arg(&weights))?;
-    let ours_ms = |name: &str| ours.iter().find(|c| c["name"] == name).and_then(|c| c["median_ms"].as_f64());
-    let forward = ours_ms("forward").ok_or("xai bench printed no forward time")?;
+    let case = |name: &str| ours.iter().find(|c| c["name"] == name).ok_or(format!("xai bench printed no {name} time"));
+    let forward = case("forward")?;
 
     let python = std::env::var("XAI_PYTHON").unwrap_or_else(|_| "python3".into());
     let peer_help = "the peers need torch, onnx, safetensors and pillow; set XAI_PYTHON to such a Python";
@@ -46,30 +60,29 @@ pub fn bench() -> Result {
     .map_err(|e| format!("{e}\n({peer_help})"))?;
     let peer = &peer[0];
 
-    let mut rows = vec![json!({
-        "name": "native_forward_vs_pytorch", "ours_ms": forward,
-        "peer": peer["peer"], "peer_ms": peer["median_ms"],
-        "ratio": forward / peer["median_ms"].as_f64().unwrap_or(f64::NAN),
-    })];
-    for (name, case) in [
+    let mut rows = vec![row("native_forward_vs_pytorch", forward, &peer["peer"], peer)];
+    for (name, ours) in [
         ("gradcam_layer4_vs_forward", "gradcam_layer4"),
         ("gradcam_layer3_vs_forward", "gradcam_layer3"),
         ("gradcam++_layer4_vs_forward", "gradcam++_layer4"),
         ("dff_k5_vs_forward", "dff_k5"),
     ] {
-        let ms = ours_ms(case).ok_or(format!("xai bench printed no {case} time"))?;
-        rows.push(json!({"name": name, "ours_ms": ms, "peer": "one forward pass of ours", "peer_ms": forward, "ratio": ms / forward}));
+        rows.push(row(name, case(ours)?, &json!("one forward pass of ours"), forward));
     }
     rows.extend(browser_rows(&python, &weights).map_err(|e| format!("{e}\n({peer_help})"))?);
 
-    println!("{:<30} {:>10} {:>10} {:>8}  peer", "name", "ours ms", "peer ms", "ratio");
+    println!("{:<40} {:>22} {:>22} {:>6}  peer", "name", "ours ms (min-max)", "peer ms (min-max)", "ratio");
     for row in &rows {
+        let timing = |side: &str| {
+            let median = ms(row, &format!("{side}_ms"));
+            format!("{median:.1} ({:.1}-{:.1})", ms(row, &format!("{side}_min_ms")), ms(row, &format!("{side}_max_ms")))
+        };
         println!(
-            "{:<30} {:>10.1} {:>10.1} {:>8.2}  {}",
+            "{:<40} {:>22} {:>22} {:>6.2}  {}",
             row["name"].as_str().unwrap_or_default(),
-            row["ours_ms"].as_f64().unwrap_or(f64::NAN),
-            row["peer_ms"].as_f64().unwrap_or(f64::NAN),
-            row["ratio"].as_f64().unwrap_or(f64::NAN),
+            timing("ours"),
+            timing("peer"),
+            ms(row, "ratio"),
             row["peer"].as_str().unwrap_or_default()
         );
     }
