@@ -106,22 +106,28 @@ fn build() -> Result {
     // Trunk builds offline (it must never download a tool), so the crates come first.
     run(&mut cargo(&["fetch"]))?;
     run(&mut cargo(&["build", "--release", "--target", "wasm32-unknown-unknown", "--package", "xai-app"]))?;
-    if dist_is_fresh() {
+    // Trunk and wasm-opt take minutes: skip them when dist/ was made from this very wasm and
+    // nothing else it holds changed since. A hash, since cargo may bring back an older wasm
+    // (features switched back) with its old timestamp.
+    let wasm = target_dir().join("wasm32-unknown-unknown/release/xai-app.wasm");
+    let stamp = root().join("dist/.source-wasm.sha256");
+    let source = sha256(&wasm)?;
+    if dist_is_fresh() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
         eprintln!("xtask: dist/ is up to date");
         return Ok(());
     }
-    run(Command::new("trunk").arg("build").env("CARGO_TARGET_DIR", target_dir()).env("PATH", tools::path_with_node_bins()))
+    run(Command::new("trunk").arg("build").env("CARGO_TARGET_DIR", target_dir()).env("PATH", tools::path_with_node_bins()))?;
+    std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Whether dist/ is newer than everything Trunk would put in it (wasm-opt alone takes minutes).
+/// Whether dist/ is newer than the other files Trunk puts in it.
 fn dist_is_fresh() -> bool {
     let Some(built) = modified(&root().join("dist/xai-app_bg.wasm")) else { return false };
-    let wasm = target_dir().join("wasm32-unknown-unknown/release/xai-app.wasm");
-    let mut inputs = vec![wasm, root().join("index.html"), root().join("Trunk.toml")];
+    let mut inputs = vec![root().join("index.html"), root().join("Trunk.toml")];
     for dir in ["web", "weights", "tests/fixtures/images"] {
         let entries = std::fs::read_dir(root().join(dir)).into_iter().flatten().flatten();
         inputs.extend(entries.map(|e| e.path()));
