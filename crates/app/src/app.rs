@@ -4,11 +4,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use burn::tensor::Device;
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
-use xai_explain::render::{concept_colours, Colormap};
-use burn::tensor::Device;
 use xai_explain::readback::ReadbackError;
+use xai_explain::render::{concept_colours, Colormap};
 use xai_model::{Labels, Layer, ResNet};
 use xai_share::{Photo, Shared};
 use yew::platform::spawn_local;

@@ -3,8 +3,7 @@
 
 use burn::tensor::Device;
 use image::{RgbImage, RgbaImage};
-use xai_explain::dff::{factorize_concepts, DffOptions};
-use xai_explain::dff::DffError;
+use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
 use xai_explain::readback::{read_floats, read_maps, ReadbackError};
 use xai_explain::render::{concept_composites, overlay, Colormap, Map};
 use xai_explain::{CamRequest, Concepts, Target};
@@ -66,15 +65,6 @@ pub enum Failure {
 impl From<ReadbackError> for Failure {
     fn from(error: ReadbackError) -> Self {
         Failure::Device(error)
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Input(message) => f.write_str(message),
-            Failure::Device(error) => write!(f, "{error}"),
-        }
     }
 }
 

@@ -117,6 +117,7 @@ pub async fn factorize(a: Tensor<2>, options: DffOptions) -> Result<(Tensor<2>, 
     let initial = read(error(&w, &h)).await?[0];
     let mut previous = initial;
     let mut iterations = 0;
+    let checks_per_read = checks_per_read(&device);
     // The errors at the checks, with the factors they belong to, not yet read back.
     let mut unread: Vec<(Tensor<1>, Tensor<2>, Tensor<2>, usize)> = Vec::new();
     'updates: while iterations < options.max_iterations {
@@ -129,7 +130,7 @@ pub async fn factorize(a: Tensor<2>, options: DffOptions) -> Result<(Tensor<2>, 
             continue;
         }
         unread.push((error(&w, &h), w.clone(), h.clone(), iterations));
-        if unread.len() < checks_per_read(&device) && iterations + CHECK_EVERY <= options.max_iterations {
+        if unread.len() < checks_per_read && iterations + CHECK_EVERY <= options.max_iterations {
             continue;
         }
         let errors = read(Tensor::cat(unread.iter().map(|(e, ..)| e.clone()).collect(), 0)).await?;
