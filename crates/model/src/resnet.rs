@@ -4,8 +4,8 @@
 
 use burn::tensor::activation::relu;
 use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
+use burn::tensor::{s, Device, Tensor, TensorData};
 
 use crate::architecture::{block_specs, stem_spec, ConvSpec, Layer, CLASSES, FEATURES};
 use crate::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
@@ -13,24 +13,79 @@ use crate::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
 /// A convolution with BatchNorm folded into its weight and bias.
 #[derive(Debug, Clone)]
 struct Conv {
-    weight: Tensor<4>,
+    plan: Plan,
     bias: Tensor<1>,
     options: ConvOptions<2>,
 }
 
+/// How a convolution runs. On GPUs burn's `conv2d` is the fast way. On flex (burn's CPU backend)
+/// only stride-1 1x1 convolutions take a direct matrix product; every other one transposes its
+/// weights and input, builds im2col and splits the work over tiles of 512 output pixels, so a
+/// layer3 or layer4 map (196 or 49 pixels) runs on one core. The flex plans below give it plain
+/// matrix products instead, which halves those layers (docs/benchmarks.md).
+#[derive(Debug, Clone)]
+enum Plan {
+    /// OIHW, for burn's `conv2d`.
+    Direct(Tensor<4>),
+    /// Flex, 1x1 with a stride: keep every stride-th pixel, then a stride-1 1x1 convolution.
+    Subsampled(Tensor<4>),
+    /// Flex, 3x3 with padding 1: the weight as [out, 9 * in], columns ordered (ky, kx, in), to
+    /// multiply the nine shifted copies of the input (see [`shifted_copies`]).
+    Shifted(Tensor<2>),
+}
+
+/// flex's im2col tile: a map of at most this many output pixels gets a single thread.
+const FLEX_TILE_PIXELS: usize = 512;
+
 impl Conv {
     fn new(spec: &ConvSpec, params: &LayerParams, device: &Device) -> Self {
-        let weight = TensorData::new(params.weight.clone(), spec.weight_shape());
+        let weight = Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device);
+        let flex = *device == Device::flex();
+        let plan = match (spec.kernel, spec.stride, spec.padding) {
+            (1, stride, 0) if flex && stride > 1 => Plan::Subsampled(weight),
+            (3, 1, 1) if flex => Plan::Shifted(weight.permute([0, 2, 3, 1]).reshape([spec.out_channels, 9 * spec.in_channels])),
+            _ => Plan::Direct(weight),
+        };
         Self {
-            weight: Tensor::from_data(weight, device),
+            plan,
             bias: Tensor::from_data(TensorData::new(params.bias.clone(), [spec.out_channels]), device),
             options: ConvOptions::new([spec.stride; 2], [spec.padding; 2], [1, 1], 1),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        conv2d(x, self.weight.clone(), Some(self.bias.clone()), self.options.clone())
+        let bias = Some(self.bias.clone());
+        match &self.plan {
+            Plan::Direct(weight) => conv2d(x, weight.clone(), bias, self.options.clone()),
+            Plan::Subsampled(weight) => {
+                let step = self.options.stride[0] as isize;
+                let x = x.slice(s![.., .., ..;step, ..;step]);
+                conv2d(x, weight.clone(), bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
+            }
+            Plan::Shifted(matrix) => {
+                let [n, _, h, w] = x.dims();
+                let [out, columns] = matrix.dims();
+                if h * w > FLEX_TILE_PIXELS {
+                    // Large maps are spread over the cores by flex's own convolution.
+                    let weight = matrix.clone().reshape([out, 3, 3, columns / 9]).permute([0, 3, 1, 2]);
+                    return conv2d(x, weight, bias, self.options.clone());
+                }
+                let product = matrix.clone().unsqueeze::<3>().matmul(shifted_copies(x));
+                (product + self.bias.clone().reshape([1, out, 1])).reshape([n, out, h, w])
+            }
+        }
     }
+}
+
+/// The zero-padded input [N, C, H, W] seen through each of the nine positions of a 3x3 kernel,
+/// stacked as [N, 9 * C, H * W] in (ky, kx, c) order: a 3x3 "same" convolution is then one
+/// matrix product with the weight of [`Plan::Shifted`].
+fn shifted_copies(x: Tensor<4>) -> Tensor<3> {
+    let [n, c, h, w] = x.dims();
+    let padded = x.pad((1, 1, 1, 1), PadMode::Constant(0.0));
+    let shifts = (0..3).flat_map(|ky| (0..3).map(move |kx| (ky, kx)));
+    let copies = shifts.map(|(ky, kx)| padded.clone().slice(s![.., .., ky..ky + h, kx..kx + w]).reshape([n, c, h * w]));
+    Tensor::cat(copies.collect(), 1)
 }
 
 /// 1x1 reduce, 3x3, 1x1 expand, plus the shortcut (a 1x1 projection where the shape changes).
