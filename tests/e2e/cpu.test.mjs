@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { serveDist, launch, openPage, runDemo, settled, heatByHalf, canvasPixels, text } from './harness.mjs';
+import { serveDist, launch, openPage, runDemo, settled, jobNumber, heatByHalf, canvasPixels, text } from './harness.mjs';
 
 const fixture = (name) => readFileSync(new URL(`../fixtures/images/${name}`, import.meta.url));
 let server, origin, browser, page;
@@ -52,8 +52,9 @@ test('an uploaded photo is classified', { timeout: 600_000 }, async () => {
 });
 
 test('a share link reproduces the same overlay', { timeout: 600_000 }, async () => {
+  const job = await jobNumber(page);
   await page.selectOption('[data-testid=method]', 'gradcam++');
-  await settled(page);
+  await settled(page, { after: job });
   const before = await canvasPixels(page, 'overlay');
   const link = await page.getAttribute('[data-testid=share]', 'href');
   assert.ok(link.startsWith(origin) && link.includes('#v=1') && link.includes('photo=jpeg:'), link);

@@ -51,20 +51,24 @@ export async function openPage(browser, url, { beforeLoad } = {}) {
   return page;
 }
 
-/** Waits until the model is loaded and no job runs. */
-export async function settled(page, timeout = 600_000) {
-  await page.waitForFunction(() => {
-    const status = document.querySelector('[data-testid=status]')?.textContent;
-    return status === 'done' || status === 'idle';
-  }, null, { timeout, polling: 200 });
+/** The number of the newest analysis the page started (the status element's `data-job`). */
+export const jobNumber = async (page) => Number(await page.getAttribute('[data-testid=status]', 'data-job'));
+
+/** Waits until the model is loaded and no job runs; with `after`, until a job numbered above it
+ *  has finished. A CPU job can start and finish between two polls, so seeing "running" is no
+ *  proof that it ran. */
+export async function settled(page, { after = -1, timeout = 600_000 } = {}) {
+  await page.waitForFunction((after) => {
+    const status = document.querySelector('[data-testid=status]');
+    return ['done', 'idle'].includes(status?.textContent) && Number(status.dataset.job) > after;
+  }, after, { timeout, polling: 200 });
 }
 
 export async function runDemo(page, name, timeout = 600_000) {
   await page.waitForSelector(`[data-testid=demo-${name}]:not([disabled])`, { timeout });
+  const after = await jobNumber(page);
   await page.click(`[data-testid=demo-${name}]`);
-  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'running',
-    null, { timeout: 30_000, polling: 50 }).catch(() => {});
-  await settled(page, timeout);
+  await settled(page, { after, timeout });
 }
 
 /** Mean heat of the overlay's top and bottom halves: the colour blended over the photo,

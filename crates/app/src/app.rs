@@ -477,7 +477,7 @@ pub fn app() -> Html {
                 <p>{ "What a real ImageNet ResNet-50 sees in your photo. Everything runs in this browser; your photos never leave it." }</p>
                 <p class="meta">
                     { "Backend: " }<strong data-testid="backend">{ backend_name }</strong>
-                    { " · Status: " }<span data-testid="status">{ status.name() }</span>
+                    { " · Status: " }<span data-testid="status" data-job={job.borrow().get().to_string()}>{ status.name() }</span>
                 </p>
                 if let Some(text) = &*notice { <p class="notice" role="status">{ text }</p> }
                 { weights_view }
