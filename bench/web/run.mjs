@@ -49,32 +49,35 @@ const row = (name, ours, peerName, peer) => ({
   peer_min_ms: Math.min(...peer), peer_max_ms: Math.max(...peer),
 });
 
-const browsers = [];
+// One browser per backend, closed before the next starts: a WebGPU (SwiftShader) browser left
+// open took CPU from the wasm case that followed (423 ms a forward pass instead of 303).
 try {
   for (const [backend, name] of CASES) {
     const browser = await launch({ webgpu: backend === 'webgpu' });
-    browsers.push(browser);
-    const page = await openPage(browser, `${origin}/bench.html?backend=${backend}&runs=${runs}`);
-    const result = await page.evaluate(() => window.benchResult);
-    await page.close();
-    if (result.error) throw new Error(`${name}: ${result.error}`);
-    const { ours, peer } = result;
-    const difference = Math.max(...ours.logits.map((logit, i) => Math.abs(logit - peer.logits[i])));
-    console.log(JSON.stringify({
-      ...row(name, ours.times, peer.name, peer.times),
-      top1: [argmax(ours.logits), argmax(peer.logits)], max_logit_difference: difference,
-    }));
+    try {
+      const page = await openPage(browser, `${origin}/bench.html?backend=${backend}&runs=${runs}`);
+      const result = await page.evaluate(() => window.benchResult);
+      await page.close();
+      if (result.error) throw new Error(`${name}: ${result.error}`);
+      const { ours, peer } = result;
+      const difference = Math.max(...ours.logits.map((logit, i) => Math.abs(logit - peer.logits[i])));
+      console.log(JSON.stringify({
+        ...row(name, ours.times, peer.name, peer.times),
+        top1: [argmax(ours.logits), argmax(peer.logits)], max_logit_difference: difference,
+      }));
 
-    const app = await openPage(browser, origin);
-    await runDemo(app, 'chelsea'); // loads the weights, warms the kernels up
-    const shown = await app.textContent('[data-testid=backend]');
-    if (shown.toLowerCase() !== backend) throw new Error(`the app ran on ${shown}, not ${backend}`);
-    const clicks = await photoToHeatmap(app);
-    await app.close();
-    console.log(JSON.stringify(row(`page_photo_to_heatmap_${backend}_vs_forward`, clicks,
-      `one forward pass of ours in the page (${backend})`, ours.times)));
+      const app = await openPage(browser, origin);
+      await runDemo(app, 'chelsea'); // loads the weights, warms the kernels up
+      const shown = await app.textContent('[data-testid=backend]');
+      if (shown.toLowerCase() !== backend) throw new Error(`the app ran on ${shown}, not ${backend}`);
+      const clicks = await photoToHeatmap(app);
+      await app.close();
+      console.log(JSON.stringify(row(`page_photo_to_heatmap_${backend}_vs_forward`, clicks,
+        `one forward pass of ours in the page (${backend})`, ours.times)));
+    } finally {
+      await browser.close();
+    }
   }
 } finally {
-  await Promise.all(browsers.map((browser) => browser.close()));
   server.close();
 }
