@@ -99,17 +99,20 @@ fn weights() -> Result<PathBuf> {
     Ok(out)
 }
 
+/// The cargo profile of the page's wasm; index.html names the same one for Trunk.
+const WEB_PROFILE: &str = "web";
+
 /// The static site in `dist/`: the wasm app (optimised), the int8 weights, labels, demo photos.
 fn build() -> Result {
     weights()?;
     tools::ensure_web_tools()?;
     // Trunk builds offline (it must never download a tool), so the crates come first.
     run(&mut cargo(&["fetch"]))?;
-    run(&mut cargo(&["build", "--profile", "web", "--target", "wasm32-unknown-unknown", "--package", "xai-app"]))?;
+    run(&mut cargo(&["build", "--profile", WEB_PROFILE, "--target", "wasm32-unknown-unknown", "--package", "xai-app"]))?;
     // Trunk and wasm-opt take minutes: skip them when dist/ was made from this very wasm and
     // nothing else it holds changed since. A hash, since cargo may bring back an older wasm
     // (features switched back) with its old timestamp.
-    let wasm = target_dir().join("wasm32-unknown-unknown/web/xai-app.wasm");
+    let wasm = target_dir().join("wasm32-unknown-unknown").join(WEB_PROFILE).join("xai-app.wasm");
     let stamp = root().join("dist/.source-wasm.sha256");
     let source = sha256(&wasm)?;
     if dist_is_fresh() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
