@@ -5,6 +5,7 @@
 pub mod cam;
 pub mod dff;
 pub mod metrics;
+mod nmf;
 mod methods;
 pub mod projection;
 pub mod readback;
