@@ -2,7 +2,7 @@
 //! Discovery" (ECCV 2018). The layer4 activations of one or several photos, as a
 //! (channels x positions) matrix minus each channel's minimum (as pytorch-grad-cam does), are
 //! factorised by non-negative matrix factorisation, A ~ W H, with Lee & Seung's multiplicative
-//! updates (`nmf`, on the host). Each column of W (+ the offset) is a concept, classified by
+//! updates (`xai_nmf`, on the host). Each column of W (+ the offset) is a concept, classified by
 //! the FC head; each row of H is where that concept lies. One factorisation over several photos
 //! makes the same concept light up in all of them.
 
@@ -10,29 +10,12 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 use xai_model::{Labels, Layer, ResNet};
 
-use crate::nmf::{self, Factors, Matrix};
+use xai_nmf::{Factors, Matrix};
 use crate::readback::{read_floats, ReadbackError};
 use crate::render::Map;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DffOptions {
-    /// Number of concepts.
-    pub k: usize,
-    pub max_iterations: usize,
-    /// Stop when the error improved by less than this fraction of the initial error over the
-    /// last check (checked every 10 iterations, as scikit-learn).
-    pub tolerance: f32,
-    pub seed: u64,
-}
-
-impl Default for DffOptions {
-    fn default() -> Self {
-        Self { k: 5, max_iterations: 200, tolerance: 1e-4, seed: 0 }
-    }
-}
-
-/// Valid numbers of concepts.
-pub const K_RANGE: std::ops::RangeInclusive<usize> = 1..=16;
+/// The NMF's options; k is the number of concepts.
+pub use xai_nmf::{Options as DffOptions, K_RANGE};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DffError {
@@ -79,12 +62,13 @@ pub async fn factorize_concepts(
     let activations = net.features(input.clone(), Layer::Layer4);
     let [n, c, h, w] = activations.dims();
     let positions = n * h * w;
-    // Read back as [positions, channels]; the factorisation runs on the host (`nmf` says why).
+    // Read back as [positions, channels]; the factorisation runs on the host (`xai_nmf` says why).
     let values = read(activations.permute([0, 2, 3, 1]).reshape([positions, c])).await?;
     let offset: Vec<f32> =
         (0..c).map(|ch| (0..positions).map(|p| values[p * c + ch]).fold(f32::INFINITY, f32::min)).collect();
     let matrix = Matrix::from_fn(c, positions, |ch, p| values[p * c + ch] - offset[ch]);
-    let Factors { w_t, h: coefficients, rel_error, iterations } = nmf::factorize(&matrix, options);
+    let Factors { w_t, h: coefficients, rel_error, iterations } =
+        xai_nmf::factorize(&matrix, options).ok_or(DffError::K(options.k))?;
 
     // W H = (W D^-1)(D H) for any positive diagonal D, so a row of H has no scale of its own:
     // each concept's map is scaled to peak at 1 over all photos (pytorch-grad-cam scales per

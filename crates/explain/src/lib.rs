@@ -5,7 +5,6 @@
 pub mod cam;
 pub mod dff;
 pub mod metrics;
-mod nmf;
 mod methods;
 pub mod projection;
 pub mod readback;

@@ -10,7 +10,6 @@
 
 mod lanes;
 
-use crate::dff::DffOptions;
 use lanes::Lanes;
 
 /// Channels handled together: one AVX register of f32.
@@ -63,6 +62,27 @@ impl Matrix {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Number of factors, in [`K_RANGE`].
+    pub k: usize,
+    pub max_iterations: usize,
+    /// Stop when the error improved by less than this fraction of the initial error over the
+    /// last check (checked every 10 iterations, as scikit-learn).
+    pub tolerance: f32,
+    pub seed: u64,
+}
+
+/// scikit-learn's defaults, with pytorch-grad-cam's five concepts.
+impl Default for Options {
+    fn default() -> Self {
+        Self { k: 5, max_iterations: 200, tolerance: 1e-4, seed: 0 }
+    }
+}
+
+/// Valid numbers of factors (one compiled instance each).
+pub const K_RANGE: std::ops::RangeInclusive<usize> = 1..=16;
+
 pub struct Factors {
     /// W transposed, [k, channels]: row t is factor t's channel vector.
     pub w_t: Vec<f32>,
@@ -92,13 +112,13 @@ impl SplitMix64 {
     }
 }
 
-/// Factorises `a` into `options.k` factors, 1 to 16 (`dff::K_RANGE`).
-pub fn factorize(a: &Matrix, options: DffOptions) -> Factors {
+/// Factorises `a` into `options.k` factors; `None` if k is outside [`K_RANGE`].
+pub fn factorize(a: &Matrix, options: Options) -> Option<Factors> {
     macro_rules! for_each_k {
         ($($k:literal)*) => {
             match options.k {
-                $($k => factorize_k::<$k>(a, options),)*
-                k => unreachable!("k = {k}: dff checks K_RANGE"),
+                $($k => Some(factorize_k::<$k>(a, options)),)*
+                _ => None,
             }
         };
     }
@@ -110,7 +130,7 @@ type W<const K: usize> = Vec<[Lanes; K]>;
 /// H transposed: `h[p][t]` is factor t at position p.
 type H<const K: usize> = Vec<[f32; K]>;
 
-fn factorize_k<const K: usize>(a: &Matrix, options: DffOptions) -> Factors {
+fn factorize_k<const K: usize>(a: &Matrix, options: Options) -> Factors {
     let (channels, positions) = (a.channels, a.positions);
     // scikit-learn's 'random' init: |N(0,1)| scaled by sqrt(mean(A) / k); W [C, k] is drawn
     // first, then H [k, P], both row by row.
@@ -297,8 +317,8 @@ mod tests {
         let h = |t: usize, p: usize| ((t * 5 + p * 2) % 3) as f32 + 0.25;
         let a = Matrix::from_fn(11, 4, |c, p| (0..2).map(|t| w(c, t) * h(t, p)).sum());
         // Every iteration runs: this checks the updates, not when they stop.
-        let options = DffOptions { k: 2, max_iterations: 2000, tolerance: f32::NEG_INFINITY, seed: 7 };
-        let factors = factorize(&a, options);
+        let options = Options { k: 2, max_iterations: 2000, tolerance: f32::NEG_INFINITY, seed: 7 };
+        let factors = factorize(&a, options).unwrap();
         assert!(factors.rel_error < 1e-3, "relative error {}", factors.rel_error);
         assert_eq!((factors.w_t.len(), factors.h.len(), factors.iterations), (22, 8, 2000));
     }
@@ -306,10 +326,11 @@ mod tests {
     #[test]
     fn every_k_in_range_runs() {
         let a = Matrix::from_fn(20, 6, |c, p| ((c * 13 + p * 7) % 11) as f32);
-        for k in crate::dff::K_RANGE {
-            let factors = factorize(&a, DffOptions { k, max_iterations: 20, ..DffOptions::default() });
+        for k in K_RANGE {
+            let factors = factorize(&a, Options { k, max_iterations: 20, ..Options::default() }).unwrap();
             assert_eq!((factors.w_t.len(), factors.h.len()), (k * 20, k * 6));
             assert!(factors.rel_error < 1.0, "k = {k}: relative error {}", factors.rel_error);
         }
+        assert!(factorize(&a, Options { k: 17, ..Options::default() }).is_none());
     }
 }
