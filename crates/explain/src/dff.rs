@@ -9,8 +9,8 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 use xai_model::{Labels, Layer, ResNet};
-
 use xai_nmf::{Factors, Matrix};
+
 use crate::readback::{read_floats, ReadbackError};
 use crate::render::Map;
 

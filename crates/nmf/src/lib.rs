@@ -154,16 +154,18 @@ fn factorize_k<const K: usize>(a: &Matrix, options: Options) -> Factors {
     let initial = arch.dispatch(ResidualSquared { a, w: &w, h: &h }).sqrt();
     let mut previous = initial;
     let mut iterations = 0;
+    let mut hht = gram(&h);
     while iterations < options.max_iterations {
         iterations += 1;
         // scikit-learn's order: W, then H.
-        let (wta, wtw) = arch.dispatch(UpdateW { a, w: &mut w, h: &h, hht: &gram(&h) });
+        let (wta, wtw) = arch.dispatch(UpdateW { a, w: &mut w, h: &h, hht: &hht });
         update_h(&mut h, &wta, &wtw);
+        hht = gram(&h);
         if iterations % CHECK_EVERY == 0 {
             // ||A - W H||^2 = ||A||^2 - 2 <H, W^T A> + <W^T W, H H^T>, from the products at hand:
             // the residual would cost another pass over A.
             let cross: f64 = h.iter().flatten().zip(wta.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-            let fit: f64 = wtw.iter().flatten().zip(gram(&h).iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+            let fit: f64 = wtw.iter().flatten().zip(hht.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
             let error = (norm_squared - 2.0 * cross + fit).max(0.0).sqrt();
             if (previous - error) / initial < f64::from(options.tolerance) {
                 break;
