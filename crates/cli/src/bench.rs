@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use xai_explain::dff::{factorize_concepts, DffOptions};
-use xai_explain::readback::{self, ReadbackError};
+use xai_explain::readback;
 use xai_explain::{CamRequest, Target};
 use xai_model::{preprocess, Layer};
 
@@ -31,6 +31,9 @@ pub struct Args {
     model: ModelArgs,
 }
 
+/// A timed case: its name, how many runs, and the work of one run.
+type Case<'a> = (&'static str, usize, Box<dyn Fn() -> Result<()> + 'a>);
+
 /// Median, min and max in milliseconds of `runs` calls after one warm-up call.
 fn time(runs: usize, mut run: impl FnMut() -> Result<()>) -> Result<[f64; 3]> {
     run()?;
@@ -49,24 +52,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let crop = model.read_image(&args.image)?;
     let net = &model.net;
     let input = preprocess::input_tensor(std::slice::from_ref(&crop), net.device());
-    let block = |f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<f32>, ReadbackError>> + '_>>| {
-        Ok(pollster::block_on(f).map(drop)?)
-    };
     let cam = |method: &str, layer: Layer| -> Result<()> {
         let method = xai_explain::method(method)?;
         let request = CamRequest { layer, target: &Target::TopClass, method, eigen_smooth: false };
-        let explanation = xai_explain::explain(net, &input, request)?;
-        block(Box::pin(readback::read_floats(explanation.maps)))
+        pollster::block_on(xai_explain::analyse(net, &input, request))?;
+        Ok(())
     };
-    let mut cases: Vec<(&str, usize, Box<dyn Fn() -> Result<()> + '_>)> = vec![
-        ("forward", args.runs, Box::new(|| block(Box::pin(readback::read_floats(net.forward(input.clone())))))),
+    let mut cases: Vec<Case> = vec![
+        (
+            "forward",
+            args.runs,
+            Box::new(|| {
+                pollster::block_on(readback::read_floats(net.forward(input.clone())))?;
+                Ok(())
+            }),
+        ),
         ("gradcam_layer4", args.runs, Box::new(|| cam("gradcam", Layer::Layer4))),
         ("gradcam_layer3", args.runs, Box::new(|| cam("gradcam", Layer::Layer3))),
         ("gradcam++_layer4", args.runs, Box::new(|| cam("gradcam++", Layer::Layer4))),
-        ("dff_k5", args.runs, Box::new(|| {
-            let options = DffOptions::default();
-            pollster::block_on(factorize_concepts(net, &input, &model.labels, options)).map(drop).map_err(Into::into)
-        })),
+        (
+            "dff_k5",
+            args.runs,
+            Box::new(|| {
+                let options = DffOptions::default();
+                pollster::block_on(factorize_concepts(net, &input, &model.labels, options))
+                    .map(drop)
+                    .map_err(Into::into)
+            }),
+        ),
     ];
     if args.scorecam {
         cases.push(("scorecam_layer4", 1, Box::new(|| cam("scorecam", Layer::Layer4))));
@@ -81,7 +94,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             forward = median;
         }
         if args.json {
-            println!("{}", serde_json::json!({"name": name, "median_ms": median, "min_ms": min, "max_ms": max, "forward_ms": forward}));
+            println!(
+                "{}",
+                serde_json::json!({"name": name, "median_ms": median, "min_ms": min, "max_ms": max, "forward_ms": forward})
+            );
         } else {
             println!("{name:<18} {median:>10.1} {min:>10.1} {max:>10.1} {:>10.2}", median / forward);
         }

@@ -51,7 +51,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let size = crops[0].width();
     let colours = concept_colours(args.k);
-    let mut canvas = RgbaImage::from_pixel(size * crops.len() as u32, size + SWATCH * args.k as u32, image::Rgba([255; 4]));
+    let mut canvas =
+        RgbaImage::from_pixel(size * crops.len() as u32, size + SWATCH * args.k as u32, image::Rgba([255; 4]));
     imageops::replace(&mut canvas, &concept_composites(&crops, &result.maps, 0.5), 0, 0);
     for (k, (concept, colour)) in result.concepts.iter().zip(&colours).enumerate() {
         let width = (canvas.width() as f32 * concept.share).round().max(1.0) as u32;
@@ -60,10 +61,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let labels: Vec<String> = concept.labels.iter().map(|(l, p)| format!("{l} {p:.2}")).collect();
         println!(
             "concept {} #{:02x}{:02x}{:02x} share {:>4.1}%  {}",
-            k + 1, colour[0], colour[1], colour[2], concept.share * 100.0, labels.join(", ")
+            k + 1,
+            colour[0],
+            colour[1],
+            colour[2],
+            concept.share * 100.0,
+            labels.join(", ")
         );
     }
     canvas.save(&args.out).with_context(|| args.out.display().to_string())?;
-    println!("{}: {} photo(s), k = {}, relative error {:.4}", args.out.display(), crops.len(), args.k, result.rel_error);
+    println!(
+        "{}: {} photo(s), k = {}, relative error {:.4}",
+        args.out.display(),
+        crops.len(),
+        args.k,
+        result.rel_error
+    );
     Ok(ExitCode::SUCCESS)
 }

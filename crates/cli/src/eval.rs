@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::ValueEnum;
 use xai_explain::metrics::{faithfulness, Faithfulness};
-use xai_explain::{readback, CamRequest, Target};
+use xai_explain::{CamRequest, Target};
 use xai_model::{preprocess, Layer};
 
 use crate::model::ModelArgs;
@@ -42,7 +42,13 @@ pub struct Args {
 fn value(f: &Faithfulness, metric: Metric) -> f32 {
     match metric {
         Metric::Drop => f.drop,
-        Metric::Increase => if f.increase { 100.0 } else { 0.0 },
+        Metric::Increase => {
+            if f.increase {
+                100.0
+            } else {
+                0.0
+            }
+        }
         Metric::Deletion => f.deletion,
         Metric::Insertion => f.insertion,
     }
@@ -62,11 +68,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let crop = model.read_image(path)?;
         let input = preprocess::input_tensor(std::slice::from_ref(&crop), model.net.device());
         let request = CamRequest { layer: args.layer, target: &Target::TopClass, method, eigen_smooth: false };
-        let explanation = xai_explain::explain(&model.net, &input, request)?;
-        let logits = pollster::block_on(readback::read_floats(explanation.logits))?;
-        let class = model.labels.top(&logits, 1)[0].class;
-        let map = pollster::block_on(readback::read_maps(explanation.maps))?.remove(0);
-        let scores = pollster::block_on(faithfulness(&model.net, &input, class, &map))?;
+        let analysis = pollster::block_on(xai_explain::analyse(&model.net, &input, request))?.remove(0);
+        let scores = pollster::block_on(faithfulness(&model.net, &input, analysis.class, &analysis.map))?;
         let values: Vec<f32> = metrics.iter().map(|&m| value(&scores, m)).collect();
         totals.iter_mut().zip(&values).for_each(|(t, v)| *t += v);
         let name = path.file_name().unwrap_or_default().to_string_lossy();

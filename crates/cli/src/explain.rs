@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use xai_explain::render::{overlay, Colormap, Map};
-use xai_explain::{readback, smooth, CamRequest, Target};
+use xai_explain::render::{overlay, Colormap};
+use xai_explain::{smooth, CamRequest, Target};
 use xai_model::{preprocess, Layer};
 
 use crate::model::ModelArgs;
@@ -45,7 +45,11 @@ pub struct Args {
 
 fn parse_alpha(s: &str) -> Result<f32, String> {
     let alpha: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=1.0).contains(&alpha) { Ok(alpha) } else { Err("alpha must be between 0 and 1".into()) }
+    if (0.0..=1.0).contains(&alpha) {
+        Ok(alpha)
+    } else {
+        Err("alpha must be between 0 and 1".into())
+    }
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -53,26 +57,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let crop = model.read_image(&args.image)?;
     let input = preprocess::input_tensor(std::slice::from_ref(&crop), model.net.device());
-    // The class is fixed first, so smoothing's augmented copies all explain the same one.
-    let class = match args.class {
-        Some(class) => class,
-        None => model.labels.top(&model.logits(&crop)?, 1)[0].class,
-    };
-    let target = Target::Classes(vec![class]);
+    let target = args.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
     let request = CamRequest { layer: args.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
-    let explanation = xai_explain::explain(&model.net, &input, request)?;
-    let logits = pollster::block_on(readback::read_floats(explanation.logits))?;
-    let map: Map = if args.aug_smooth {
-        pollster::block_on(smooth::augmented_maps(&model.net, &input, request))?.remove(0)
-    } else {
-        pollster::block_on(readback::read_maps(explanation.maps))?.remove(0)
-    };
-    let probs = xai_model::labels::softmax(&logits);
+    let mut analysis = pollster::block_on(xai_explain::analyse(&model.net, &input, request))?.remove(0);
+    let class = analysis.class;
+    if args.aug_smooth {
+        // Every augmented copy explains the class of the plain pass.
+        let target = Target::Classes(vec![class]);
+        let request = CamRequest { target: &target, ..request };
+        analysis.map = pollster::block_on(smooth::augmented_maps(&model.net, &input, request))?.remove(0);
+    }
+    let (map, prob) = (&analysis.map, analysis.probability());
     let label = model.labels.name(class).unwrap_or_default();
     if args.json {
         let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
         let line = serde_json::json!({
-            "image": args.image, "class": class, "label": label, "prob": probs[class],
+            "image": args.image, "class": class, "label": label, "prob": prob,
             "method": method.name(), "layer": args.layer.to_string(),
             "map": rows, "map_size": [map.height, map.width],
         });
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let stem = args.image.file_stem().unwrap_or_default().to_string_lossy();
         PathBuf::from(format!("{stem}-{}-{}.png", method.name(), args.layer))
     });
-    overlay(&crop, &map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
-    println!("{}: {} {label} ({:.3}), {} at {}", out.display(), class, probs[class], method.name(), args.layer);
+    overlay(&crop, map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
+    println!("{}: {} {label} ({:.3}), {} at {}", out.display(), class, prob, method.name(), args.layer);
     Ok(ExitCode::SUCCESS)
 }

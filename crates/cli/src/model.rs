@@ -70,4 +70,3 @@ impl Model {
         data.try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))
     }
 }
-

@@ -76,7 +76,8 @@ fn bad_images_are_refused_with_a_clear_line() {
 fn one_bad_image_does_not_stop_the_others() {
     let empty = scratch("also-empty.png", &[]);
     let weights = weights("int8").display().to_string();
-    let output = xai(&["classify", &empty.display().to_string(), &chelsea().display().to_string(), "--weights", &weights]);
+    let output =
+        xai(&["classify", &empty.display().to_string(), &chelsea().display().to_string(), "--weights", &weights]);
     assert!(!output.status.success());
     assert!(common::stdout(&output).contains("Egyptian_cat"));
     assert_eq!(common::stderr(&output).lines().count(), 1);

@@ -11,8 +11,8 @@ use burn::tensor::{Tensor, TensorData};
 use xai_model::{Labels, Layer, ResNet};
 use xai_nmf::{Factors, Matrix};
 
+use crate::map::Map;
 use crate::readback::{read_floats, ReadbackError};
-use crate::render::Map;
 
 /// The NMF's options; k is the number of concepts.
 pub use xai_nmf::{Options as DffOptions, K_RANGE};
@@ -82,7 +82,9 @@ pub async fn factorize_concepts(
         .collect();
     let concept_vectors: Vec<f32> = w_t.iter().enumerate().map(|(i, v)| v + offset[i % c]).collect();
     let concept_vectors = Tensor::<2>::from_data(TensorData::new(concept_vectors, [options.k, c]), &input.device());
-    let probabilities = read(softmax(net.classify_pooled(concept_vectors), 1)).await?;
+    let probabilities = softmax(net.classify_pooled(concept_vectors), 1);
+    let [_, classes] = probabilities.dims();
+    let probabilities = read(probabilities).await?;
 
     let k = options.k;
     let mut wins = vec![0usize; k];
@@ -92,7 +94,7 @@ pub async fn factorize_concepts(
     }
     let concepts = (0..k)
         .map(|i| {
-            let probs = &probabilities[i * 1000..(i + 1) * 1000];
+            let probs = &probabilities[i * classes..(i + 1) * classes];
             let top = labels.top_of_probabilities(probs, 2);
             Concept {
                 labels: top.into_iter().map(|p| (p.label, p.prob)).collect(),
@@ -111,4 +113,36 @@ pub async fn factorize_concepts(
         })
         .collect();
     Ok(Concepts { concepts, maps, rel_error, iterations })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{network, photos};
+
+    #[test]
+    fn concepts_share_every_position_and_map_every_photo() {
+        let net = network();
+        let options = DffOptions { k: 3, ..DffOptions::default() };
+        let concepts =
+            pollster::block_on(factorize_concepts(&net, &photos(2), &Labels::numbered(1000), options)).unwrap();
+        assert_eq!(concepts.concepts.len(), 3);
+        let shares: f32 = concepts.concepts.iter().map(|c| c.share).sum();
+        assert!((shares - 1.0).abs() < 1e-6, "shares sum to {shares}");
+        assert!(concepts.concepts.iter().all(|c| c.labels.len() == 2 && c.labels[0].1 >= c.labels[1].1));
+        assert_eq!((concepts.maps.len(), concepts.maps[0].len(), concepts.maps[0][0].width), (2, 3, 2));
+        // Each concept's map peaks at exactly 1 over both photos.
+        for k in 0..3 {
+            let peak = concepts.maps.iter().flat_map(|photo| &photo[k].values).fold(0f32, |m, v| m.max(*v));
+            assert!((peak - 1.0).abs() < 1e-5, "concept {k} peaks at {peak}");
+        }
+        assert!(concepts.rel_error.is_finite() && concepts.rel_error < 1.0);
+    }
+
+    #[test]
+    fn k_out_of_range_is_refused() {
+        let options = DffOptions { k: 17, ..DffOptions::default() };
+        let result = pollster::block_on(factorize_concepts(&network(), &photos(1), &Labels::numbered(1000), options));
+        assert_eq!(result.unwrap_err(), DffError::K(17));
+    }
 }

@@ -2,15 +2,46 @@
 //! backend-generic (flex, wgpu, WebGPU), and the rendering of their maps to RGBA. Knows nothing
 //! of browsers or terminals.
 
-pub mod cam;
+pub mod analysis;
 pub mod dff;
+pub mod map;
+pub mod methods;
 pub mod metrics;
-mod methods;
+pub mod pipeline;
 pub mod projection;
 pub mod readback;
 pub mod render;
 pub mod smooth;
 
-pub use cam::{all_methods, explain, method, method_names, CamError, CamMethod, CamRequest, Explanation, Target};
+pub use analysis::{analyse, Analysis};
 pub use dff::{factorize_concepts, Concept, Concepts, DffError, DffOptions};
-pub use render::{Colormap, Map};
+pub use map::Map;
+pub use methods::{all as all_methods, names as method_names, CamMethod, CamWeights, MethodInputs};
+pub use pipeline::{explain, method, CamError, CamRequest, Explanation, Target};
+pub use render::Colormap;
+
+/// A whole ResNet-50 with patterned weights (no weight file) and a patterned photo, for unit
+/// tests that run in seconds; the fixture tests in `crates/cli/tests` use the real weights.
+#[cfg(test)]
+pub(crate) mod testing {
+    use burn::tensor::{Device, Tensor, TensorData};
+    use xai_model::{NetworkParams, ResNet};
+
+    /// Input side: layer4 is 2 x 2 here, layer3 4 x 4.
+    pub const SIDE: usize = 64;
+
+    pub fn network() -> ResNet {
+        ResNet::new(&NetworkParams::patterned(), &Device::flex())
+    }
+
+    /// `n` preprocessed photos [n, 3, SIDE, SIDE] of smooth, different patterns.
+    pub fn photos(n: usize) -> Tensor<4> {
+        let values = (0..n * 3 * SIDE * SIDE)
+            .map(|i| {
+                let (image, channel, y, x) = (i / (3 * SIDE * SIDE), i / (SIDE * SIDE) % 3, i / SIDE % SIDE, i % SIDE);
+                60.0 * ((x as f32 * 0.11 + image as f32).sin() + (y as f32 * 0.07 * (channel + 1) as f32).cos())
+            })
+            .collect();
+        Tensor::from_data(TensorData::new(values, [n, 3, SIDE, SIDE]), &Device::flex())
+    }
+}

@@ -11,8 +11,8 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
+use crate::map::Map;
 use crate::readback::{read_floats, ReadbackError};
-use crate::render::Map;
 use xai_model::ResNet;
 
 /// Scores of one image and its explanation.
@@ -43,7 +43,12 @@ fn area(curve: &[f32]) -> f32 {
 }
 
 /// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class`.
-pub async fn faithfulness(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map) -> Result<Faithfulness, ReadbackError> {
+pub async fn faithfulness(
+    net: &ResNet,
+    input: &Tensor<4>,
+    class: usize,
+    map: &Map,
+) -> Result<Faithfulness, ReadbackError> {
     let [_, _, height, width] = input.dims();
     let device = input.device();
     let saliency = map.normalised().resized(height, width);

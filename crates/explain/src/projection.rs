@@ -31,3 +31,36 @@ pub fn first_component(activations: Tensor<4>) -> Tensor<3> {
     let sign = agreement.clone().sign() + agreement.equal_elem(0.0).float();
     (projection * sign).reshape([n, h, w])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    /// Rank-one activations: channel c at position p is a_p b_c, so the first principal
+    /// component of the centred (positions x channels) matrix is (a - mean a) |b|, up to sign.
+    fn rank_one(b: &[f32]) -> (Tensor<4>, Vec<f32>) {
+        let a: Vec<f32> = (0..6).map(|p| [0.5, 3.0, 1.0, 4.0, 0.0, 2.0][p]).collect();
+        let values = b.iter().flat_map(|bc| a.iter().map(move |ap| ap * bc)).collect();
+        let tensor = Tensor::from_data(TensorData::new(values, [1, b.len(), 2, 3]), &Device::flex());
+        let norm = b.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let mean = a.iter().sum::<f32>() / 6.0;
+        (tensor, a.iter().map(|ap| (ap - mean) * norm).collect())
+    }
+
+    #[test]
+    fn the_component_points_the_way_of_the_channel_sum() {
+        // Positive channels: the sum rises with a, so the projection must too.
+        let (activations, expected) = rank_one(&[1.0, 2.0, 0.5]);
+        let projection: Vec<f32> = first_component(activations).into_data().try_to_vec().unwrap();
+        for (got, want) in projection.iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-3, "{projection:?} against {expected:?}");
+        }
+        // Negated channels: the sum falls as a rises, so the projection flips with it.
+        let (activations, expected) = rank_one(&[-1.0, -2.0, -0.5]);
+        let projection: Vec<f32> = first_component(activations).into_data().try_to_vec().unwrap();
+        for (got, want) in projection.iter().zip(&expected) {
+            assert!((got + want).abs() < 1e-3, "{projection:?} against minus {expected:?}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use burn::tensor::Tensor;
 
-use crate::render::Map;
+use crate::map::Map;
 
 /// The device did not hand a result back: lost (a WebGPU device lost or reset), out of memory,
 /// or a kernel that failed. Nothing computed on that device since can be trusted, so callers

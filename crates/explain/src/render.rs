@@ -1,57 +1,10 @@
-//! Maps to pixels, on the host, shared by the CLI and the web app: bilinear resizing, min-max
-//! normalisation, colormaps, alpha blending and the DFF composite. Output is RGBA.
+//! Maps to pixels, on the host, shared by the CLI and the web app: colormaps, alpha blending
+//! and the DFF composite. Output is RGBA.
 
 use colorgrad::Gradient;
 use image::{Rgb, RgbImage, RgbaImage};
 
-/// A map of `height` x `width` values, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Map {
-    pub height: usize,
-    pub width: usize,
-    pub values: Vec<f32>,
-}
-
-impl Map {
-    pub fn new(height: usize, width: usize, values: Vec<f32>) -> Self {
-        assert_eq!(values.len(), height * width, "map size");
-        Self { height, width, values }
-    }
-
-    /// Bilinear resize with half-pixel centres and clamped borders (OpenCV's INTER_LINEAR when
-    /// enlarging, as pytorch-grad-cam uses to bring maps to the image).
-    pub fn resized(&self, height: usize, width: usize) -> Map {
-        let axis = |out: usize, len: usize| -> Vec<(usize, usize, f32)> {
-            (0..out)
-                .map(|o| {
-                    let x = ((o as f32 + 0.5) * len as f32 / out as f32 - 0.5).clamp(0.0, (len - 1) as f32);
-                    let lo = x.floor() as usize;
-                    (lo, (lo + 1).min(len - 1), x - lo as f32)
-                })
-                .collect()
-        };
-        let (rows, cols) = (axis(height, self.height), axis(width, self.width));
-        let at = |y: usize, x: usize| self.values[y * self.width + x];
-        let values = rows
-            .iter()
-            .flat_map(|&(y0, y1, fy)| {
-                cols.iter().map(move |&(x0, x1, fx)| {
-                    let top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx;
-                    let bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx;
-                    top * (1.0 - fy) + bottom * fy
-                })
-            })
-            .collect();
-        Map::new(height, width, values)
-    }
-
-    /// Min-max scaled to [0, 1] (pytorch-grad-cam's `scale_cam_image`, same epsilon).
-    pub fn normalised(&self) -> Map {
-        let min = self.values.iter().copied().fold(f32::INFINITY, f32::min);
-        let max = self.values.iter().map(|v| v - min).fold(0.0, f32::max);
-        Map::new(self.height, self.width, self.values.iter().map(|v| (v - min) / (max + 1e-7)).collect())
-    }
-}
+use crate::map::Map;
 
 /// Colormaps for heatmaps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,10 +47,12 @@ impl Colormap {
     /// A 256-entry lookup table.
     pub fn lut(self) -> Vec<[u8; 3]> {
         let gradient = self.gradient();
-        (0..256).map(|i| {
-            let [r, g, b, _] = gradient.at(i as f32 / 255.0).to_rgba8();
-            [r, g, b]
-        }).collect()
+        (0..256)
+            .map(|i| {
+                let [r, g, b, _] = gradient.at(i as f32 / 255.0).to_rgba8();
+                [r, g, b]
+            })
+            .collect()
     }
 }
 
@@ -105,9 +60,10 @@ impl std::str::FromStr for Colormap {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Colormap::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
-            format!("unknown colormap '{s}' (valid: {})", Colormap::ALL.map(Colormap::name).join(", "))
-        })
+        Colormap::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown colormap '{s}' (valid: {})", Colormap::ALL.map(Colormap::name).join(", ")))
     }
 }
 
@@ -171,18 +127,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resize_keeps_constant_maps_and_interpolates_between_centres() {
-        let map = Map::new(1, 2, vec![0.0, 1.0]);
-        let big = map.resized(1, 4);
-        assert_eq!(big.values, vec![0.0, 0.25, 0.75, 1.0]);
-        let flat = Map::new(2, 2, vec![3.0; 4]).resized(5, 7);
-        assert!(flat.values.iter().all(|v| *v == 3.0));
-    }
-
-    #[test]
-    fn normalised_spans_zero_to_one() {
-        let map = Map::new(1, 3, vec![2.0, 4.0, 6.0]).normalised();
-        assert!(map.values[0] == 0.0 && (map.values[2] - 1.0).abs() < 1e-6);
+    fn an_overlay_blends_the_colormap_of_the_normalised_map_over_the_photo() {
+        let photo = RgbImage::from_pixel(2, 2, Rgb([100, 100, 100]));
+        // One row, low on the left and high on the right: enlarged to 2 x 2, then scaled to [0, 1].
+        let map = Map::new(1, 2, vec![3.0, 7.0]);
+        let opaque = overlay(&photo, &map, Colormap::Jet, 1.0);
+        assert_eq!((opaque.get_pixel(0, 1).0, opaque.get_pixel(1, 0).0), ([0, 0, 127, 255], [127, 0, 0, 255]));
+        let half = overlay(&photo, &map, Colormap::Jet, 0.5);
+        assert_eq!((half.get_pixel(0, 0).0, half.get_pixel(1, 1).0), ([50, 50, 114, 255], [114, 50, 50, 255]));
+        let hidden = overlay(&photo, &map, Colormap::Jet, 0.0);
+        assert!(hidden.pixels().all(|p| p.0 == [100, 100, 100, 255]));
     }
 
     #[test]

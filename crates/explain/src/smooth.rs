@@ -6,9 +6,9 @@
 use burn::tensor::Tensor;
 use xai_model::ResNet;
 
-use crate::cam::{explain, CamError, CamRequest};
+use crate::map::Map;
+use crate::pipeline::{explain, CamError, CamRequest};
 use crate::readback::read_maps;
-use crate::render::Map;
 
 const FACTORS: [f32; 3] = [0.9, 1.0, 1.1];
 
@@ -34,5 +34,8 @@ pub async fn augmented_maps(net: &ResNet, input: &Tensor<4>, request: CamRequest
         }
     }
     let count = (2 * FACTORS.len()) as f32;
-    Ok(sums.into_iter().map(|m| Map::new(m.height, m.width, m.values.into_iter().map(|v| v / count).collect())).collect())
+    Ok(sums
+        .into_iter()
+        .map(|m| Map::new(m.height, m.width, m.values.into_iter().map(|v| v / count).collect()))
+        .collect())
 }

@@ -107,8 +107,7 @@ pub fn block_specs() -> Vec<Vec<BlockSpec>> {
                         reduce: conv("2a", in_channels, stage.width, 1, stride),
                         spatial: conv("2b", stage.width, stage.width, 3, 1),
                         expand: conv("2c", stage.width, stage.out_channels(), 1, 1),
-                        shortcut: (block == 0)
-                            .then(|| conv("1", in_channels, stage.out_channels(), 1, stride)),
+                        shortcut: (block == 0).then(|| conv("1", in_channels, stage.out_channels(), 1, stride)),
                     };
                     in_channels = stage.out_channels();
                     spec

@@ -52,7 +52,11 @@ impl TfjsTensors {
     fn get(&self, name: &str, expected: &[usize]) -> Result<&[f32], ImportError> {
         let (shape, data) = self.0.get(name).ok_or_else(|| ImportError::MissingTensor(name.into()))?;
         if shape != expected {
-            return Err(ImportError::WrongShape { name: name.into(), found: shape.clone(), expected: expected.to_vec() });
+            return Err(ImportError::WrongShape {
+                name: name.into(),
+                found: shape.clone(),
+                expected: expected.to_vec(),
+            });
         }
         Ok(data)
     }
@@ -95,8 +99,8 @@ fn folded_conv(tensors: &TfjsTensors, spec: &ConvSpec) -> Result<LayerParams, Im
     let kernel = tensors.get(&format!("{}/kernel", spec.name), &[h, w, i, o])?;
     let bias = tensors.get(&format!("{}/bias", spec.name), &[o])?;
     let bn = spec.batch_norm_name();
-    let [gamma, beta, mean, var] = ["gamma", "beta", "moving_mean", "moving_variance"]
-        .map(|p| tensors.get(&format!("{bn}/{p}"), &[o]));
+    let [gamma, beta, mean, var] =
+        ["gamma", "beta", "moving_mean", "moving_variance"].map(|p| tensors.get(&format!("{bn}/{p}"), &[o]));
     let (gamma, beta, mean, var) = (gamma?, beta?, mean?, var?);
     let scale: Vec<f32> = (0..o).map(|c| gamma[c] / (var[c] + BATCH_NORM_EPSILON).sqrt()).collect();
     let mut weight = vec![0f32; o * i * h * w];

@@ -55,6 +55,11 @@ impl Labels {
         Ok(Self(names))
     }
 
+    /// `class 0` to `class {count - 1}`: the names of a model that came without any.
+    pub fn numbered(count: usize) -> Self {
+        Self((0..count).map(|i| format!("class {i}")).collect())
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.0).expect("strings serialise")
     }
@@ -93,13 +98,14 @@ mod tests {
     use super::*;
 
     fn numbered() -> Vec<String> {
-        (0..CLASSES).map(|i| format!("class{i}")).collect()
+        Labels::numbered(CLASSES).0
     }
 
     #[test]
     fn reads_both_list_and_index_map() {
         let list = serde_json::to_vec(&numbered()).unwrap();
-        let map: BTreeMap<String, String> = numbered().into_iter().enumerate().map(|(i, n)| (i.to_string(), n)).collect();
+        let map: BTreeMap<String, String> =
+            numbered().into_iter().enumerate().map(|(i, n)| (i.to_string(), n)).collect();
         let map = serde_json::to_vec(&map).unwrap();
         assert_eq!(Labels::from_json(&list).unwrap(), Labels::from_json(&map).unwrap());
         assert!(matches!(Labels::from_json(b"[\"a\"]"), Err(LabelsError::Count(1))));

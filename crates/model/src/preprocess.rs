@@ -40,7 +40,11 @@ impl InputSize {
     pub const STANDARD: InputSize = InputSize(224);
 
     pub fn new(size: u32) -> Result<Self, ImageError> {
-        if size % 32 == 0 && (64..=1024).contains(&size) { Ok(Self(size)) } else { Err(ImageError::InputSize(size)) }
+        if size.is_multiple_of(32) && (64..=1024).contains(&size) {
+            Ok(Self(size))
+        } else {
+            Err(ImageError::InputSize(size))
+        }
     }
 
     pub fn get(self) -> u32 {
@@ -60,7 +64,8 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
         return Err(ImageError::Empty);
     }
     let reader = || -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
-        let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| ImageError::UnknownFormat)?;
+        let reader =
+            ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| ImageError::UnknownFormat)?;
         reader.format().map(|_| reader).ok_or(ImageError::UnknownFormat)
     };
     // The header alone first, without the decoder's memory limits, so a huge image gets our

@@ -43,7 +43,9 @@ impl Conv {
         let flex = *device == Device::flex();
         let plan = match (spec.kernel, spec.stride, spec.padding) {
             (1, stride, 0) if flex && stride > 1 => Plan::Subsampled(weight),
-            (3, 1, 1) if flex => Plan::Shifted(weight.permute([0, 2, 3, 1]).reshape([spec.out_channels, 9 * spec.in_channels])),
+            (3, 1, 1) if flex => {
+                Plan::Shifted(weight.permute([0, 2, 3, 1]).reshape([spec.out_channels, 9 * spec.in_channels]))
+            }
             _ => Plan::Direct(weight),
         };
         Self {

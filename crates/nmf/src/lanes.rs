@@ -4,7 +4,7 @@
 //!   opt-level "z", and rustc runs LLVM's auto-vectorisers only at opt-levels 2 and 3;
 //! - natively, a plain array: LLVM vectorises it for the AVX2 that `pulp` enables at run time.
 //!   `wide` picks its instructions at compile time, for baseline x86-64, so it would use 128-bit
-//!   halves: the NMF took 1.6x as long with it.
+//!   halves, which made the NMF slower (docs/benchmarks.md).
 
 #[cfg(target_arch = "wasm32")]
 pub use wide::f32x8 as Lanes;

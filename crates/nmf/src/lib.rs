@@ -2,8 +2,8 @@
 //! ("Algorithms for Non-negative Matrix Factorization", NIPS 2000, eq. 4), on the host.
 //!
 //! DFF's matrix is small (2048 channels x 49 positions a photo) and each update is two thin
-//! products. On a GPU an iteration was ~14 kernels, each bound by its launch: DFF took 10x a
-//! forward pass on an H200. On flex the thin products ran on one core at a third of its peak.
+//! products. On a GPU an iteration was a dozen kernels, each bound by its launch; on flex the
+//! thin products ran on one core well below its peak (docs/benchmarks.md has the numbers).
 //! Here the channels go eight at a time, so that the loops vectorise (AVX through `pulp`'s
 //! runtime dispatch, or wasm SIMD: see `lanes`), and k is a compile-time constant, so that the
 //! sums over the factors stay in registers.
@@ -21,14 +21,15 @@ const EPSILON: f32 = 1e-10;
 
 /// Factor entries below this are set to zero. On their way to zero, the multiplicative updates
 /// take entries into f32's subnormal range, where every operation costs the CPU a microcode
-/// assist: real activations had DFF's iterations 1.5x slower. At f32's precision such entries
-/// never change a sum of the factors' entries, which are of the order of 0.1.
+/// assist, which made DFF's iterations markedly slower on real activations (docs/benchmarks.md).
+/// At f32's precision such entries never change a sum of the factors' entries, which are of the
+/// order of 0.1.
 const FLUSH_BELOW: f32 = 1e-20;
 
 /// scikit-learn checks the error every 10 iterations.
 const CHECK_EVERY: usize = 10;
 
-/// A non-negative [channels, positions] matrix stored by groups of [`LANES`] channels:
+/// A non-negative `[channels, positions]` matrix stored by groups of `LANES` (eight) channels:
 /// `groups[g * positions + p]` holds channels 8g..8g+8 at position p, zero past the last channel
 /// (a zero channel keeps a zero row of W and adds nothing to any product).
 pub struct Matrix {
@@ -58,7 +59,8 @@ impl Matrix {
     }
 
     fn mean(&self) -> f64 {
-        self.groups.iter().flat_map(Lanes::as_array).map(|&v| f64::from(v)).sum::<f64>() / (self.channels * self.positions) as f64
+        self.groups.iter().flat_map(Lanes::as_array).map(|&v| f64::from(v)).sum::<f64>()
+            / (self.channels * self.positions) as f64
     }
 }
 
@@ -164,8 +166,10 @@ fn factorize_k<const K: usize>(a: &Matrix, options: Options) -> Factors {
         if iterations % CHECK_EVERY == 0 {
             // ||A - W H||^2 = ||A||^2 - 2 <H, W^T A> + <W^T W, H H^T>, from the products at hand:
             // the residual would cost another pass over A.
-            let cross: f64 = h.iter().flatten().zip(wta.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-            let fit: f64 = wtw.iter().flatten().zip(hht.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+            let cross: f64 =
+                h.iter().flatten().zip(wta.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+            let fit: f64 =
+                wtw.iter().flatten().zip(hht.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
             let error = (norm_squared - 2.0 * cross + fit).max(0.0).sqrt();
             if (previous - error) / initial < f64::from(options.tolerance) {
                 break;
@@ -176,7 +180,9 @@ fn factorize_k<const K: usize>(a: &Matrix, options: Options) -> Factors {
     // The reported error from the residual itself: near zero, the identity above loses digits.
     let residual = arch.dispatch(ResidualSquared { a, w: &w, h: &h }).sqrt();
     Factors {
-        w_t: (0..K * channels).map(|i| w[i % channels / LANES][i / channels].as_array()[i % channels % LANES]).collect(),
+        w_t: (0..K * channels)
+            .map(|i| w[i % channels / LANES][i / channels].as_array()[i % channels % LANES])
+            .collect(),
         h: (0..K * positions).map(|i| h[i % positions][i / positions]).collect(),
         rel_error: (residual / norm_squared.sqrt().max(f64::MIN_POSITIVE)) as f32,
         iterations,
@@ -201,7 +207,11 @@ fn update_h<const K: usize>(h: &mut H<K>, wta: &H<K>, wtw: &[[f32; K]; K]) {
 
 #[inline(always)]
 fn flushed(value: f32) -> f32 {
-    if value < FLUSH_BELOW { 0.0 } else { value }
+    if value < FLUSH_BELOW {
+        0.0
+    } else {
+        value
+    }
 }
 
 #[inline(always)]

@@ -1,6 +1,6 @@
 use burn::tensor::{Tensor, TensorData};
 
-use crate::cam::{CamMethod, Signals, Weights};
+use super::{CamMethod, CamWeights, MethodInputs};
 
 /// Ablation-CAM: Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional
 /// Network via Gradient-free Localization" (WACV 2020), eq. 3: w_k = (y_c - y_c^k) / y_c, where
@@ -15,11 +15,15 @@ impl CamMethod for AblationCam {
         "ablationcam"
     }
 
+    fn summary(&self) -> &'static str {
+        "Removes each channel and measures the score's fall: no gradients, slow."
+    }
+
     fn needs_gradients(&self) -> bool {
         false
     }
 
-    fn weights(&self, s: &Signals) -> Weights {
+    fn weights(&self, s: &MethodInputs) -> CamWeights {
         let [n, c, h, w] = s.activations.dims();
         let device = s.net.device();
         let original = (s.logits.clone() * s.target.clone()).sum_dim(1);
@@ -39,6 +43,6 @@ impl CamMethod for AblationCam {
                 Tensor::cat(chunks.collect(), 0)
             })
             .collect();
-        Weights::PerChannel((original.clone() - Tensor::stack(ablated, 0)) / original)
+        CamWeights::PerChannel((original.clone() - Tensor::stack(ablated, 0)) / original)
     }
 }

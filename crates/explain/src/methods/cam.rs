@@ -1,6 +1,6 @@
 use xai_model::Layer;
 
-use crate::cam::{CamMethod, Signals, Weights};
+use super::{CamMethod, CamWeights, MethodInputs};
 
 /// CAM: Zhou et al., "Learning Deep Features for Discriminative Localization" (CVPR 2016),
 /// eq. 2: M_c(x, y) = sum_k w_k^c f_k(x, y), with w^c the FC weights of class c.
@@ -11,12 +11,16 @@ impl CamMethod for Cam {
         "cam"
     }
 
+    fn summary(&self) -> &'static str {
+        "The FC head's weights on layer4, the original CAM: layer4 only."
+    }
+
     fn needs_gradients(&self) -> bool {
         false
     }
 
-    fn weights(&self, s: &Signals) -> Weights {
-        Weights::PerChannel(s.target_fc_rows())
+    fn weights(&self, s: &MethodInputs) -> CamWeights {
+        CamWeights::PerChannel(s.target_fc_rows())
     }
 
     fn supports(&self, layer: Layer) -> bool {

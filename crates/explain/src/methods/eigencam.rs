@@ -1,6 +1,6 @@
 use burn::tensor::Tensor;
 
-use crate::cam::{CamMethod, Signals, Weights};
+use super::{CamMethod, CamWeights, MethodInputs};
 
 /// Eigen-CAM: Muhammad & Yeasin, "Eigen-CAM: Class Activation Map using Principal Components"
 /// (IJCNN 2020), eq. 5: the activations projected on their first principal component. Class
@@ -12,13 +12,17 @@ impl CamMethod for EigenCam {
         "eigencam"
     }
 
+    fn summary(&self) -> &'static str {
+        "The activations' main component: no gradients and not tied to a class."
+    }
+
     fn needs_gradients(&self) -> bool {
         false
     }
 
-    fn weights(&self, s: &Signals) -> Weights {
+    fn weights(&self, s: &MethodInputs) -> CamWeights {
         let [n, c, _, _] = s.activations.dims();
-        Weights::PerChannel(Tensor::ones([n, c], s.net.device()))
+        CamWeights::PerChannel(Tensor::ones([n, c], s.net.device()))
     }
 
     fn always_projects(&self) -> bool {

@@ -1,4 +1,4 @@
-use crate::cam::{CamMethod, Signals, Weights};
+use super::{CamMethod, CamWeights, MethodInputs};
 
 /// HiResCAM: Draelos & Carin, "Use HiResCAM instead of Grad-CAM for faithful explanations of
 /// convolutional neural networks" (2020), eq. 4: the element-wise product of gradients and
@@ -10,11 +10,15 @@ impl CamMethod for HiResCam {
         "hirescam"
     }
 
+    fn summary(&self) -> &'static str {
+        "Gradient times activation at every position: faithful to the score, finer detail."
+    }
+
     fn needs_gradients(&self) -> bool {
         true
     }
 
-    fn weights(&self, s: &Signals) -> Weights {
-        Weights::PerElement(s.gradients())
+    fn weights(&self, s: &MethodInputs) -> CamWeights {
+        CamWeights::PerElement(s.gradients())
     }
 }

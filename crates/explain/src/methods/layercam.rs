@@ -1,6 +1,6 @@
 use burn::tensor::activation::relu;
 
-use crate::cam::{CamMethod, Signals, Weights};
+use super::{CamMethod, CamWeights, MethodInputs};
 
 /// LayerCAM: Jiang et al., "LayerCAM: Exploring Hierarchical Class Activation Maps for
 /// Localization" (IEEE TIP 2021), eq. 5: each activation weighted by its own positive gradient.
@@ -11,11 +11,15 @@ impl CamMethod for LayerCam {
         "layercam"
     }
 
+    fn summary(&self) -> &'static str {
+        "Positive gradient times activation per position: sharp maps at early layers."
+    }
+
     fn needs_gradients(&self) -> bool {
         true
     }
 
-    fn weights(&self, s: &Signals) -> Weights {
-        Weights::PerElement(relu(s.gradients()))
+    fn weights(&self, s: &MethodInputs) -> CamWeights {
+        CamWeights::PerElement(relu(s.gradients()))
     }
 }

@@ -1,4 +1,6 @@
-//! One file per CAM method; each defines only how it weights the target layer's activations.
+//! The CAM methods: the trait each one implements, what it is given, and the registry the CLI
+//! and the page list. One file per method; each defines only how it weights the target layer's
+//! activations (the pipeline that calls them is `crate::pipeline`).
 
 mod ablationcam;
 mod cam;
@@ -10,9 +12,73 @@ mod layercam;
 mod scorecam;
 mod xgradcam;
 
-use crate::cam::CamMethod;
+use burn::tensor::Tensor;
+use xai_model::{Layer, ResNet};
 
-pub(crate) static ALL: &[&dyn CamMethod] = &[
+/// What a method is given: the network, the batch, the layer and the target of each image.
+pub struct MethodInputs<'a> {
+    pub net: &'a ResNet,
+    /// The preprocessed batch [N, 3, S, S].
+    pub input: &'a Tensor<4>,
+    pub layer: Layer,
+    /// [N, classes], one at each image's target class.
+    pub target: Tensor<2>,
+    /// The logits of the pass that produced the activations, [N, classes].
+    pub logits: Tensor<2>,
+    /// The layer's activations A [N, C, H, W].
+    pub activations: Tensor<4>,
+    /// dy_c/dA [N, C, H, W], present when the method [`needs_gradients`](CamMethod::needs_gradients).
+    pub gradients: Option<Tensor<4>>,
+}
+
+impl MethodInputs<'_> {
+    pub fn gradients(&self) -> Tensor<4> {
+        self.gradients.clone().expect("the pipeline computes gradients for methods that need them")
+    }
+
+    /// Image `i`'s target score in each row of `logits` `[B, classes]`, as `[B]`.
+    pub fn target_scores(&self, logits: Tensor<2>, i: usize) -> Tensor<1> {
+        (logits * self.target.clone().slice_dim(0, i..i + 1)).sum_dim(1).flatten(0, 1)
+    }
+
+    /// The FC row of each image's target class, [N, C]: the weights CAM uses.
+    pub fn target_fc_rows(&self) -> Tensor<2> {
+        fc_rows(self.net, self.target.clone())
+    }
+}
+
+/// The FC rows [N, C] picked by a one-hot target mask [N, classes].
+pub(crate) fn fc_rows(net: &ResNet, mask: Tensor<2>) -> Tensor<2> {
+    mask.matmul(net.fc_weight().transpose())
+}
+
+/// How a method weights the activations before they are summed over channels.
+pub enum CamWeights {
+    /// One weight per channel, [N, C] (Grad-CAM and most others).
+    PerChannel(Tensor<2>),
+    /// One weight per activation, [N, C, H, W] (HiResCAM, LayerCAM).
+    PerElement(Tensor<4>),
+}
+
+/// One CAM method: its name and how it weights the activations.
+pub trait CamMethod: Sync {
+    /// The name used on the command line and in share links (pytorch-grad-cam's, lower case).
+    fn name(&self) -> &'static str;
+    /// One line for a person choosing a method: what it computes and when to prefer it.
+    fn summary(&self) -> &'static str;
+    fn needs_gradients(&self) -> bool;
+    fn weights(&self, inputs: &MethodInputs) -> CamWeights;
+    /// EigenCAM projects on the first principal component whatever the options say.
+    fn always_projects(&self) -> bool {
+        false
+    }
+    /// Layers the method is defined at (CAM needs the FC weights, which score layer4 only).
+    fn supports(&self, _layer: Layer) -> bool {
+        true
+    }
+}
+
+static ALL: &[&dyn CamMethod] = &[
     &gradcam::GradCam,
     &gradcam_plus_plus::GradCamPlusPlus,
     &hirescam::HiResCam,
@@ -23,3 +89,17 @@ pub(crate) static ALL: &[&dyn CamMethod] = &[
     &ablationcam::AblationCam,
     &cam::Cam,
 ];
+
+/// Every method, in the order the UI lists them.
+pub fn all() -> &'static [&'static dyn CamMethod] {
+    ALL
+}
+
+pub fn names() -> Vec<&'static str> {
+    ALL.iter().map(|m| m.name()).collect()
+}
+
+/// The method called `name`, if there is one.
+pub fn by_name(name: &str) -> Option<&'static dyn CamMethod> {
+    ALL.iter().copied().find(|m| m.name() == name)
+}

@@ -1,9 +1,9 @@
+use burn::tensor::activation::softmax;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
 
-use crate::cam::{CamMethod, Signals, Weights};
+use super::{CamMethod, CamWeights, MethodInputs};
 
 /// Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional
 /// Neural Networks" (CVPRW 2020), eq. 6-8: each channel, upsampled and min-max normalised, masks
@@ -20,11 +20,15 @@ impl CamMethod for ScoreCam {
         "scorecam"
     }
 
+    fn summary(&self) -> &'static str {
+        "Scores the photo masked by each channel: no gradients, but hundreds of passes (slow)."
+    }
+
     fn needs_gradients(&self) -> bool {
         false
     }
 
-    fn weights(&self, s: &Signals) -> Weights {
+    fn weights(&self, s: &MethodInputs) -> CamWeights {
         let [n, c, _, _] = s.activations.dims();
         let [_, _, height, width] = s.input.dims();
         // As pytorch-grad-cam: UpsamplingBilinear2d, which aligns corners.
@@ -48,6 +52,6 @@ impl CamMethod for ScoreCam {
                 Tensor::cat(chunks.collect(), 0)
             })
             .collect();
-        Weights::PerChannel(softmax(Tensor::stack(scores, 0), 1))
+        CamWeights::PerChannel(softmax(Tensor::stack(scores, 0), 1))
     }
 }

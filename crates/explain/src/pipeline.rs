@@ -1,0 +1,192 @@
+//! The pipeline every CAM method shares, after pytorch-grad-cam's `BaseCAM`: take the target
+//! layer's activations A (and, where the method asks, the gradient G of each image's target
+//! logit with respect to A), let the method weight A, sum over channels (or, with `eigen_smooth`,
+//! project on the first principal component), then ReLU. A method is one small definition of
+//! its weights: see `methods/`.
+
+use burn::tensor::activation::relu;
+use burn::tensor::{Tensor, TensorData};
+use xai_model::{Layer, ResNet};
+
+use crate::methods::{self, fc_rows, CamMethod, CamWeights, MethodInputs};
+use crate::projection::first_component;
+use crate::readback::ReadbackError;
+
+/// Which class each image's map explains.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Each image's most probable class, decided on the device from the same forward pass.
+    TopClass,
+    /// One class per image.
+    Classes(Vec<usize>),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CamError {
+    #[error("unknown method '{0}' (valid: {names})", names = methods::names().join(", "))]
+    UnknownMethod(String),
+    #[error("{method} is defined at layer4 only (it uses the FC weights)")]
+    Layer { method: &'static str },
+    #[error("class {class} does not exist (valid: 0 to {last})", last = classes - 1)]
+    Class { class: usize, classes: usize },
+    #[error("{classes} target classes for {images} images: give one per image")]
+    Targets { classes: usize, images: usize },
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+}
+
+/// The method called `name`, or an error that lists the valid names.
+pub fn method(name: &str) -> Result<&'static dyn CamMethod, CamError> {
+    methods::by_name(name).ok_or_else(|| CamError::UnknownMethod(name.into()))
+}
+
+/// The target as a one-hot [N, classes] mask, for `logits` [N, classes].
+fn target_mask(target: &Target, logits: Tensor<2>) -> Result<Tensor<2>, CamError> {
+    let [n, classes] = logits.dims();
+    match target {
+        Target::TopClass => {
+            let top = logits.clone().max_dim(1).expand([n, classes]);
+            Ok(logits.equal(top).float())
+        }
+        Target::Classes(ids) => {
+            if ids.len() != n {
+                return Err(CamError::Targets { classes: ids.len(), images: n });
+            }
+            if let Some(&class) = ids.iter().find(|&&c| c >= classes) {
+                return Err(CamError::Class { class, classes });
+            }
+            let mut data = vec![0f32; n * classes];
+            for (row, class) in ids.iter().enumerate() {
+                data[row * classes + class] = 1.0;
+            }
+            Ok(Tensor::from_data(TensorData::new(data, [n, classes]), &logits.device()))
+        }
+    }
+}
+
+/// Class activation maps and the logits of the same forward pass, still on the device.
+pub struct Explanation {
+    /// [N, H, W] at the layer's resolution, after the ReLU, before normalisation and resizing
+    /// (pytorch-grad-cam's `get_cam_image` followed by `np.maximum(cam, 0)`).
+    pub maps: Tensor<3>,
+    pub logits: Tensor<2>,
+}
+
+/// What to explain and how.
+#[derive(Clone, Copy)]
+pub struct CamRequest<'a> {
+    pub layer: Layer,
+    pub target: &'a Target,
+    pub method: &'a dyn CamMethod,
+    /// Project the weighted activations on their first principal component instead of summing.
+    pub eigen_smooth: bool,
+}
+
+/// The logits, the target mask and dy/dA for the target of each image, from `activations` of
+/// `layer`.
+///
+/// At layer4 the gradient has a closed form, since only the global average pool and the FC
+/// layer follow: dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs. Elsewhere the network
+/// is split at the layer and the tail is differentiated with burn's autodiff.
+fn logits_and_gradients(
+    net: &ResNet,
+    activations: &Tensor<4>,
+    layer: Layer,
+    target: &Target,
+) -> Result<(Tensor<2>, Tensor<2>, Tensor<4>), CamError> {
+    if layer == Layer::Layer4 {
+        let [n, c, h, w] = activations.dims();
+        let logits = net.logits_from(activations.clone(), layer);
+        let mask = target_mask(target, logits.clone())?;
+        let gradients = (fc_rows(net, mask.clone()) / (h * w) as f32).reshape([n, c, 1, 1]).expand([n, c, h, w]);
+        return Ok((logits, mask, gradients));
+    }
+    autodiff_gradients(net, activations, layer, target)
+}
+
+/// [`logits_and_gradients`] through burn's autodiff, at any layer.
+fn autodiff_gradients(
+    net: &ResNet,
+    activations: &Tensor<4>,
+    layer: Layer,
+    target: &Target,
+) -> Result<(Tensor<2>, Tensor<2>, Tensor<4>), CamError> {
+    let tracked = activations.clone().autodiff().require_grad();
+    let logits = net.logits_from(tracked.clone(), layer);
+    let mask = target_mask(target, logits.clone().inner())?;
+    let score = (logits.clone() * mask.clone().autodiff()).sum();
+    let gradients = tracked.grad(&score.backward()).expect("the tail depends on the layer");
+    Ok((logits.inner(), mask, gradients))
+}
+
+/// Runs the network once up to the request's layer and explains each image's target.
+pub fn explain(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> Result<Explanation, CamError> {
+    let CamRequest { layer, target, method, eigen_smooth } = request;
+    if !method.supports(layer) {
+        return Err(CamError::Layer { method: method.name() });
+    }
+    let activations = net.features(input.clone(), layer);
+    let [n, c, _, _] = activations.dims();
+    let (logits, mask, gradients) = if method.needs_gradients() {
+        let (logits, mask, gradients) = logits_and_gradients(net, &activations, layer, target)?;
+        (logits, mask, Some(gradients))
+    } else {
+        let logits = net.logits_from(activations.clone(), layer);
+        let mask = target_mask(target, logits.clone())?;
+        (logits, mask, None)
+    };
+    let inputs = MethodInputs { net, input, layer, target: mask, logits: logits.clone(), activations, gradients };
+    let weighted = match method.weights(&inputs) {
+        CamWeights::PerChannel(w) => inputs.activations * w.reshape([n, c, 1, 1]),
+        CamWeights::PerElement(w) => inputs.activations * w,
+    };
+    let maps = if eigen_smooth || method.always_projects() {
+        first_component(weighted)
+    } else {
+        weighted.sum_dim(1).squeeze_dim(1)
+    };
+    Ok(Explanation { maps: relu(maps), logits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{network, photos};
+    use burn::tensor::Tolerance;
+
+    #[test]
+    fn closed_form_layer4_gradients_equal_autodiff() {
+        let net = network();
+        let activations = net.features(photos(2), Layer::Layer4);
+        for target in [Target::TopClass, Target::Classes(vec![3, 998])] {
+            let (logits, mask, closed) = logits_and_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
+            let (auto_logits, auto_mask, autodiff) =
+                autodiff_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
+            assert!(closed.clone().abs().max().into_scalar::<f32>() > 0.0, "the gradients are not all zero");
+            closed.into_data().assert_approx_eq::<f32>(&autodiff.into_data(), Tolerance::rel_abs(1e-4, 1e-7));
+            logits.into_data().assert_approx_eq::<f32>(&auto_logits.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
+            mask.into_data().assert_eq(&auto_mask.into_data(), true);
+        }
+    }
+
+    #[test]
+    fn a_bad_target_is_refused_before_any_work() {
+        let net = network();
+        let request = |target| CamRequest {
+            layer: Layer::Layer3,
+            target,
+            method: method("gradcam").unwrap(),
+            eigen_smooth: false,
+        };
+        let too_many = Target::Classes(vec![1, 2]);
+        assert!(matches!(
+            explain(&net, &photos(1), request(&too_many)),
+            Err(CamError::Targets { classes: 2, images: 1 })
+        ));
+        let absent = Target::Classes(vec![1000]);
+        let error = explain(&net, &photos(1), request(&absent)).err().unwrap();
+        assert_eq!(error.to_string(), "class 1000 does not exist (valid: 0 to 999)");
+        let cam = CamRequest { method: method("cam").unwrap(), ..request(&Target::TopClass) };
+        assert!(matches!(explain(&net, &photos(1), cam), Err(CamError::Layer { method: "cam" })));
+    }
+}
