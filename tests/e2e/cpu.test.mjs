@@ -23,6 +23,14 @@ async function upload(name, buffer, mimeType = 'image/png') {
   await page.setInputFiles('[data-testid=upload]', { name, mimeType, buffer });
 }
 
+/** Moves a slider as a visitor's drag does: a new value, then an `input` event. */
+async function setRange(testid, value) {
+  await page.$eval(`[data-testid=${testid}]`, (input, value) => {
+    input.value = String(value);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
 async function expectError(fragment) {
   await page.waitForSelector('[data-testid=error]:not([hidden])', { timeout: 60_000 });
   const message = await text(page, 'error');
@@ -68,6 +76,46 @@ test('a share link reproduces the same overlay', { timeout: 600_000 }, async () 
   const worst = after.reduce((m, v, i) => Math.max(m, Math.abs(v - before[i])), 0);
   assert.ok(worst <= 2, `largest pixel difference ${worst}`);
   await other.close();
+});
+
+test('opacity and colormap repaint the overlay without running the network', { timeout: 600_000 }, async () => {
+  await settled(page);
+  const job = await jobNumber(page);
+  const before = await canvasPixels(page, 'overlay');
+  await setRange('opacity', 80);
+  await page.waitForFunction((old) => {
+    const canvas = document.querySelector('[data-testid=overlay]');
+    const first = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return first.some((v, i) => v !== old[i]);
+  }, before, { timeout: 10_000 });
+  const stronger = await canvasPixels(page, 'overlay');
+  await page.selectOption('[data-testid=colormap]', 'viridis');
+  await page.waitForFunction((old) => {
+    const canvas = document.querySelector('[data-testid=overlay]');
+    const now = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return now.some((v, i) => v !== old[i]);
+  }, stronger, { timeout: 10_000 });
+  await page.waitForTimeout(300);
+  assert.equal(await jobNumber(page), job, 'no job started');
+  assert.equal(await text(page, 'status'), 'done');
+  await setRange('opacity', 50);
+  await page.selectOption('[data-testid=colormap]', 'jet');
+  await page.waitForTimeout(500);
+  assert.deepEqual(await canvasPixels(page, 'overlay'), before, 'back to the first look, back to the first pixels');
+  assert.equal(await jobNumber(page), job, 'no job started');
+});
+
+test('the page reads at a glance at 1280 and 390 pixels wide', { timeout: 600_000 }, async () => {
+  for (const [width, height] of [[1280, 900], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(200);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${width} px: the page is ${overflow} px wider than the window`);
+    const shown = await page.evaluate(() => document.querySelector('[data-testid=overlay]').getBoundingClientRect().width);
+    assert.ok(shown >= Math.min(300, width - 60), `${width} px: the overlay is only ${shown} px wide`);
+    await page.screenshot({ path: new URL(`../../docs/screenshot-${width}.png`, import.meta.url).pathname, fullPage: width < 800 });
+  }
+  await page.setViewportSize({ width: 1280, height: 720 });
 });
 
 test('bad files and tampered links give a clear message and the page stays usable', { timeout: 600_000 }, async () => {
@@ -133,7 +181,7 @@ test('damaged cached weights are fetched again', { timeout: 600_000 }, async () 
   assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
   await page.reload();
   await page.waitForSelector('[data-testid=demo-chelsea]:not([disabled])', { timeout: 300_000 });
-  assert.ok((await page.textContent('.weights')).includes('cache'));
+  assert.ok((await text(page, 'model')).includes('cache'));
 });
 
 test('the page asks for nothing but its own files', () => {

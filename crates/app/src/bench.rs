@@ -7,9 +7,9 @@ use wasm_bindgen::prelude::*;
 use xai_explain::readback::read_floats;
 use xai_model::{preprocess, ResNet};
 
-use crate::app::WEIGHTS_URL;
 use crate::engine::{now_ms, webgpu_device};
 use crate::fetch::fetch_bytes;
+use crate::jobs::WEIGHTS_URL;
 use crate::photo;
 
 /// Times `runs` forward passes (logits read back to the host, as the page does) after
@@ -24,7 +24,7 @@ pub async fn bench_forward(backend: String, warmup: u32, runs: u32) -> Result<Js
     };
     let weights = fetch_bytes(WEIGHTS_URL).await?;
     let net = ResNet::from_safetensors(&weights, &device).map_err(|e| e.to_string())?.0;
-    let crop = photo::demo(0, "chelsea").await?.crop.clone();
+    let crop = photo::demo("chelsea").await?.crop;
     let input = preprocess::input_tensor(std::slice::from_ref(&crop), &device);
 
     let mut times = Vec::new();

@@ -12,7 +12,8 @@ fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
 pub fn paint(canvas: &HtmlCanvasElement, image: &RgbaImage) {
     canvas.set_width(image.width());
     canvas.set_height(image.height());
-    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(image.as_raw()), image.width(), image.height());
+    let data =
+        web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(image.as_raw()), image.width(), image.height());
     if let (Some(context), Ok(data)) = (context(canvas), data) {
         let _ = context.put_image_data(&data, 0.0, 0.0);
     }
@@ -41,7 +42,12 @@ pub fn report_card(photo: &RgbaImage, overlay: &RgbaImage, lines: &[String]) -> 
     context.set_fill_style_str("#ffffff");
     context.fill_rect(0.0, 0.0, f64::from(w), f64::from(h));
     for (image, x) in [(photo, 10), (overlay, photo.width() + 20)] {
-        let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(image.as_raw()), image.width(), image.height()).ok()?;
+        let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+            Clamped(image.as_raw()),
+            image.width(),
+            image.height(),
+        )
+        .ok()?;
         context.put_image_data(&data, f64::from(x), 10.0).ok()?;
     }
     context.set_fill_style_str("#111111");

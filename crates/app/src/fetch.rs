@@ -61,10 +61,10 @@ pub async fn fetch_weights(url: &str, progress: &dyn Fn(u64, Option<u64>)) -> Re
         }
     }
     let mut bytes = read_body(&response(url).await?, progress).await?;
-    if let Some(cache) = &cache {
-        if let Ok(copy) = Response::new_with_opt_u8_array(Some(&mut bytes)) {
-            let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
-        }
+    if let Some(cache) = &cache
+        && let Ok(copy) = Response::new_with_opt_u8_array(Some(&mut bytes))
+    {
+        let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
     }
     Ok((bytes, false))
 }

@@ -1,0 +1,108 @@
+//! Deep Feature Factorization: the photos to factorise together, k, and the concepts found,
+//! each painted in its own colour with its classes and share in the legend.
+
+use std::rc::Rc;
+
+use image::{RgbImage, RgbaImage};
+use web_sys::{HtmlCanvasElement, HtmlInputElement};
+use xai_explain::render::{concept_colours, concept_composites};
+use xai_explain::{Concepts, Map};
+use yew::prelude::*;
+
+use crate::canvas::{download, paint};
+use crate::state::{Action, FactorizeKey, GalleryPhoto};
+
+#[derive(Properties, PartialEq)]
+pub struct ConceptsProps {
+    pub gallery: Vec<Rc<GalleryPhoto>>,
+    pub picks: Vec<u64>,
+    pub k: usize,
+    pub found: Option<(FactorizeKey, Rc<Concepts>)>,
+    /// The one concept painted alone, if any.
+    pub shown: Option<usize>,
+    pub enabled: bool,
+    pub dispatch: Callback<Action>,
+    pub on_factorize: Callback<()>,
+}
+
+/// The composite of the photos side by side; with `only`, that concept alone.
+fn composite(crops: &[RgbImage], concepts: &Concepts, only: Option<usize>) -> RgbaImage {
+    let keep = |(k, map): (usize, &Map)| match only {
+        Some(kept) if kept != k => Map::new(map.height, map.width, vec![0.0; map.values.len()]),
+        _ => map.clone(),
+    };
+    let maps: Vec<Vec<Map>> = concepts.maps.iter().map(|maps| maps.iter().enumerate().map(keep).collect()).collect();
+    concept_composites(crops, &maps, 0.5)
+}
+
+#[function_component(ConceptsPanel)]
+pub fn concepts_panel(props: &ConceptsProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        use_effect_with((props.found.clone(), props.shown), move |(found, shown)| {
+            if let (Some((key, concepts)), Some(canvas)) = (found, canvas.cast::<HtmlCanvasElement>()) {
+                let crops: Vec<RgbImage> = key.photos.iter().map(|p| p.crop.clone()).collect();
+                paint(&canvas, &composite(&crops, concepts, *shown));
+            }
+        });
+    }
+    let on_k = props.dispatch.reform(|event: InputEvent| {
+        let input: HtmlInputElement = event.target_unchecked_into();
+        Action::SetK(input.value().parse().unwrap_or(1))
+    });
+    let on_download = {
+        let canvas = canvas.clone();
+        Callback::from(move |_| {
+            if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
+                download(&canvas, "xai-lens-concepts.png");
+            }
+        })
+    };
+    html! {
+        <section class="dff panel" aria-labelledby="dff-title">
+            <h2 id="dff-title">{ "Concepts (Deep Feature Factorization)" }</h2>
+            <p class="hint">
+                { "Splits the network's last features into k concepts, each named by the classes it votes for. Tick several photos to find the concepts they share." }
+            </p>
+            <fieldset class="gallery">
+                <legend>{ "Photos" }</legend>
+                { for props.gallery.iter().map(|photo| {
+                    let (dispatch, id) = (props.dispatch.clone(), photo.id);
+                    html! {
+                        <label>
+                            <input type="checkbox" checked={props.picks.contains(&id)}
+                                onchange={move |_| dispatch.emit(Action::TogglePick(id))}/>
+                            { format!(" {}", photo.name) }
+                        </label>
+                    }
+                }) }
+            </fieldset>
+            <label for="k">{ format!("k = {} concepts ", props.k) }</label>
+            <input id="k" data-testid="k" type="range" min="1" max="16" value={props.k.to_string()} oninput={on_k}/>
+            <button onclick={props.on_factorize.reform(|_| ())} disabled={!props.enabled || props.gallery.is_empty()}>
+                { "Find concepts" }
+            </button>
+            <div class="dff-canvas">
+                <canvas ref={canvas} data-testid="dff" role="img" aria-label="each region coloured by its concept"></canvas>
+            </div>
+            if let Some((_, concepts)) = &props.found {
+                <ul class="legend">
+                    { for concepts.concepts.iter().zip(concept_colours(concepts.concepts.len())).enumerate().map(|(i, (c, colour))| {
+                        let labels: Vec<String> =
+                            c.labels.iter().map(|(l, p)| format!("{} {:.0}%", l.replace('_', " "), 100.0 * p)).collect();
+                        let dispatch = props.dispatch.clone();
+                        html! {
+                            <li><button aria-pressed={(props.shown == Some(i)).to_string()}
+                                onclick={move |_| dispatch.emit(Action::ToggleConcept(i))}>
+                                <span class="swatch" style={format!("background: rgb({},{},{})", colour[0], colour[1], colour[2])}></span>
+                                { format!("{} · {:.0}% of the photo", labels.join(", "), 100.0 * c.share) }
+                            </button></li>
+                        }
+                    }) }
+                </ul>
+                <button onclick={on_download}>{ "Download concepts" }</button>
+            }
+        </section>
+    }
+}

@@ -1,0 +1,82 @@
+//! The explanation's settings. Method, layer and class change what the network computes;
+//! colormap and opacity only how the map is painted.
+
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use xai_explain::render::Colormap;
+use xai_model::Layer;
+use yew::prelude::*;
+
+use crate::state::{Action, Look, Question};
+
+#[derive(Properties, PartialEq)]
+pub struct ControlsProps {
+    pub question: Question,
+    pub look: Look,
+    pub dispatch: Callback<Action>,
+}
+
+/// What each layer's map shows, for a 224 px photo.
+fn layer_summary(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Layer1 => "56 x 56: edges and textures; fine detail, little about the class.",
+        Layer::Layer2 => "28 x 28: patterns and small parts.",
+        Layer::Layer3 => "14 x 14: object parts; sharper than layer4 and still class-specific.",
+        Layer::Layer4 => "7 x 7: the features the class decision is made from; coarse but most faithful.",
+    }
+}
+
+/// A callback that reads a select's or an input's value and turns it into an action.
+fn on_value<E: AsRef<Event> + 'static>(
+    dispatch: &Callback<Action>,
+    action: fn(String) -> Option<Action>,
+) -> Callback<E> {
+    let dispatch = dispatch.clone();
+    Callback::from(move |event: E| {
+        let target = event.as_ref().target();
+        let select = target.clone().and_then(|t| t.dyn_into::<HtmlSelectElement>().ok()).map(|s| s.value());
+        let value = select.or_else(|| target.and_then(|t| t.dyn_into::<HtmlInputElement>().ok()).map(|i| i.value()));
+        if let Some(action) = action(value.unwrap_or_default()) {
+            dispatch.emit(action);
+        }
+    })
+}
+
+#[function_component(Controls)]
+pub fn controls(props: &ControlsProps) -> Html {
+    let Question { method, layer, .. } = &props.question;
+    let summary = xai_explain::method(method).map(|m| m.summary()).unwrap_or_default();
+    let on_method = on_value::<Event>(&props.dispatch, |v| Some(Action::SetMethod(v)));
+    let on_layer = on_value::<Event>(&props.dispatch, |v| v.parse().ok().map(Action::SetLayer));
+    let on_colormap = on_value::<Event>(&props.dispatch, |v| v.parse().ok().map(Action::SetColormap));
+    let on_opacity = on_value::<InputEvent>(&props.dispatch, |v| v.parse().ok().map(Action::SetOpacity));
+    html! {
+        <section class="controls panel" aria-labelledby="controls-title">
+            <h2 id="controls-title">{ "2. Choose how to explain" }</h2>
+            <label for="method">{ "Method" }</label>
+            <select id="method" data-testid="method" onchange={on_method} aria-describedby="method-hint">
+                { for xai_explain::all_methods().iter().map(|m| html! {
+                    <option value={m.name()} selected={method == m.name()} disabled={!m.supports(*layer)}>{ m.name() }</option>
+                }) }
+            </select>
+            <p class="hint" id="method-hint">{ summary }</p>
+            <label for="layer">{ "Layer" }</label>
+            <select id="layer" data-testid="layer" onchange={on_layer} aria-describedby="layer-hint">
+                { for Layer::ALL.iter().map(|l| {
+                    let allowed = xai_explain::method(method).map_or(true, |m| m.supports(*l));
+                    html! { <option value={l.to_string()} selected={layer == l} disabled={!allowed}>{ l.to_string() }</option> }
+                }) }
+            </select>
+            <p class="hint" id="layer-hint">{ layer_summary(*layer) }</p>
+            <label for="colormap">{ "Colormap" }</label>
+            <select id="colormap" data-testid="colormap" onchange={on_colormap}>
+                { for Colormap::ALL.iter().map(|c| html! {
+                    <option value={c.name()} selected={props.look.colormap == *c}>{ c.name() }</option>
+                }) }
+            </select>
+            <label for="opacity">{ format!("Opacity {}%", props.look.opacity) }</label>
+            <input id="opacity" data-testid="opacity" type="range" min="0" max="100"
+                value={props.look.opacity.to_string()} oninput={on_opacity}/>
+        </section>
+    }
+}

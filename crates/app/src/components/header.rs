@@ -1,0 +1,83 @@
+//! The top of the page: what xai-lens is, the backend and job status, the model's download, and
+//! notices and errors.
+
+use yew::prelude::*;
+
+use crate::state::{ModelState, Notice, Status};
+
+#[derive(Properties, PartialEq)]
+pub struct HeaderProps {
+    pub model: ModelState,
+    pub status: Status,
+    /// Jobs started so far: tests wait for a higher number.
+    pub jobs: u64,
+    pub notice: Option<Notice>,
+    pub error: Option<String>,
+}
+
+#[function_component(Header)]
+pub fn header(props: &HeaderProps) -> Html {
+    let backend = match &props.model {
+        ModelState::Ready { backend, .. } => *backend,
+        _ => "",
+    };
+    html! {
+        <header class="masthead">
+            <div class="brand">
+                <h1>{ "xai-lens" }</h1>
+                <p class="tagline">
+                    { "What a real ImageNet ResNet-50 sees in your photo. Everything runs in this browser: your photos never leave it." }
+                </p>
+            </div>
+            <p class="meta">
+                { "Backend: " }<strong data-testid="backend">{ backend }</strong>
+                { " · Status: " }
+                <span data-testid="status" data-job={props.jobs.to_string()} aria-live="polite">{ props.status.name() }</span>
+            </p>
+            <ModelLine model={props.model.clone()} />
+            if let Some(notice) = &props.notice {
+                <div class="notice" role="status">
+                    <p>{ &notice.text }</p>
+                    if let Some(details) = &notice.details {
+                        <details><summary>{ "Details" }</summary><code>{ details }</code></details>
+                    }
+                </div>
+            }
+            <div data-testid="error" class="error" role="alert" hidden={props.error.is_none()}>
+                { props.error.clone().unwrap_or_default() }
+            </div>
+        </header>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ModelLineProps {
+    model: ModelState,
+}
+
+/// The model's download with its progress, then how long it took.
+#[function_component(ModelLine)]
+fn model_line(props: &ModelLineProps) -> Html {
+    match &props.model {
+        ModelState::Loading { loaded, total } => {
+            let percent = total.map(|t| 100.0 * *loaded as f64 / t.max(1) as f64);
+            let label = format!(
+                "Loading the model: {:.1} MB{}",
+                *loaded as f64 / 1e6,
+                percent.map(|p| format!(" ({p:.0}%)")).unwrap_or_default()
+            );
+            html! {
+                <p class="model" data-testid="model">
+                    <progress max="100" value={percent.unwrap_or(0.0).to_string()} aria-label="model download"></progress>
+                    { " " }{ label }
+                </p>
+            }
+        }
+        ModelState::Ready { ms, cached, .. } => html! {
+            <p class="model" data-testid="model">
+                { format!("Model ready in {ms:.0} ms{}", if *cached { " (from this browser's cache)" } else { "" }) }
+            </p>
+        },
+        ModelState::Failed => html! {},
+    }
+}

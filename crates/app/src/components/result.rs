@@ -1,0 +1,129 @@
+//! The photo and its explanation, large, with the heatmap's colour scale, the top-5 classes
+//! (click one to explain it) and the ways to keep the result: link, overlay, report card.
+
+use std::rc::Rc;
+
+use web_sys::HtmlCanvasElement;
+use xai_explain::render::{overlay, Colormap};
+use yew::prelude::*;
+
+use crate::canvas::{download, paint, report_card};
+use crate::state::{Explained, GalleryPhoto, Look, Question};
+
+#[derive(Properties, PartialEq)]
+pub struct ResultProps {
+    pub photo: Option<Rc<GalleryPhoto>>,
+    /// The analysis of `photo` for `question`, once it is there.
+    pub shown: Option<Rc<Explained>>,
+    pub question: Question,
+    pub look: Look,
+    /// The share link's fragment for what is shown.
+    pub share: Option<String>,
+    pub on_class: Callback<usize>,
+}
+
+/// The colormap as a CSS gradient from its low end to its high end.
+fn colour_scale(colormap: Colormap) -> String {
+    let lut = colormap.lut();
+    let stops: Vec<String> = (0..=8)
+        .map(|i| {
+            let [r, g, b] = lut[i * 255 / 8];
+            format!("rgb({r},{g},{b}) {}%", i * 100 / 8)
+        })
+        .collect();
+    format!("background: linear-gradient(to right, {})", stops.join(", "))
+}
+
+fn share_href(fragment: &str) -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let base = location.and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)));
+    format!("{}#{fragment}", base.unwrap_or_default())
+}
+
+#[function_component(ResultView)]
+pub fn result_view(props: &ResultProps) -> Html {
+    let (photo_canvas, overlay_canvas) = (use_node_ref(), use_node_ref());
+    // Painting is cheap and runs on the map already read back: a new look never reaches the
+    // network.
+    {
+        let (photo_canvas, overlay_canvas) = (photo_canvas.clone(), overlay_canvas.clone());
+        let painted = (props.photo.clone(), props.shown.clone(), props.look);
+        use_effect_with(painted, move |(photo, shown, look)| {
+            if let (Some(photo), Some(canvas)) = (photo, photo_canvas.cast::<HtmlCanvasElement>()) {
+                paint(&canvas, &image::DynamicImage::from(photo.crop.clone()).to_rgba8());
+            }
+            if let (Some(photo), Some(shown), Some(canvas)) = (photo, shown, overlay_canvas.cast::<HtmlCanvasElement>())
+            {
+                paint(&canvas, &overlay(&photo.crop, &shown.map, look.colormap, f32::from(look.opacity) / 100.0));
+            }
+        });
+    }
+    let download_overlay = {
+        let canvas = overlay_canvas.clone();
+        Callback::from(move |_| {
+            if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
+                download(&canvas, "xai-lens-overlay.png");
+            }
+        })
+    };
+    let download_report = {
+        let (photo, shown, question, look) =
+            (props.photo.clone(), props.shown.clone(), props.question.clone(), props.look);
+        Callback::from(move |_| {
+            let (Some(photo), Some(shown)) = (&photo, &shown) else { return };
+            let mut lines: Vec<String> =
+                shown.top5.iter().map(|p| format!("{:5.1}%  {}", 100.0 * p.prob, p.label)).collect();
+            lines.push(format!(
+                "{} at {}, class {}; xai-lens, Keras ResNet-50 (int8)",
+                question.method, question.layer, shown.class
+            ));
+            let photo_rgba = image::DynamicImage::from(photo.crop.clone()).to_rgba8();
+            let overlay = overlay(&photo.crop, &shown.map, look.colormap, f32::from(look.opacity) / 100.0);
+            if let Some(card) = report_card(&photo_rgba, &overlay, &lines) {
+                download(&card, "xai-lens-report.png");
+            }
+        })
+    };
+    let pending = props.shown.is_none().then_some("pending");
+    html! {
+        <section class="result panel" aria-labelledby="result-title">
+            <h2 id="result-title">{ "3. What the network looked at" }</h2>
+            <div class="images">
+                <figure>
+                    <canvas ref={photo_canvas} data-testid="photo" role="img" aria-label="the photo, cropped to 224 x 224"></canvas>
+                    <figcaption>{ "The photo as the network sees it (224 x 224)" }</figcaption>
+                </figure>
+                <figure>
+                    <canvas ref={overlay_canvas} class={classes!(pending)} data-testid="overlay" role="img"
+                        aria-label="heatmap of what the network looked at, over the photo"></canvas>
+                    <div class="scale" style={colour_scale(props.look.colormap)} aria-hidden="true"></div>
+                    <figcaption class="scale-labels"><span>{ "ignored" }</span><span>{ "looked at most" }</span></figcaption>
+                </figure>
+            </div>
+            if let Some(shown) = &props.shown {
+                <p data-testid="prediction" class="prediction">{ shown.top5[0].label.replace('_', " ") }</p>
+                <ol data-testid="top5" class="top5" aria-label="the five most probable classes; choose one to explain it">
+                    { for shown.top5.iter().map(|p| {
+                        let (class, chosen) = (p.class, shown.class == p.class);
+                        let on_class = props.on_class.clone();
+                        html! {
+                            <li>
+                                <button class={classes!("class", chosen.then_some("chosen"))} aria-pressed={chosen.to_string()}
+                                    onclick={move |_| on_class.emit(class)}>
+                                    <span class="bar" style={format!("width: {:.1}%", 100.0 * p.prob)}></span>
+                                    <span class="label">{ format!("{} {:.1}%", p.label.replace('_', " "), 100.0 * p.prob) }</span>
+                                </button>
+                            </li>
+                        }
+                    }) }
+                </ol>
+                <p class="timings">{ format!("Classified and explained in {:.0} ms", shown.ms) }</p>
+                <p class="actions">
+                    <a data-testid="share" href={props.share.as_deref().map(share_href).unwrap_or_default()}>{ "Share link" }</a>
+                    <button onclick={download_overlay}>{ "Download overlay" }</button>
+                    <button onclick={download_report}>{ "Download report card" }</button>
+                </p>
+            }
+        </section>
+    }
+}
