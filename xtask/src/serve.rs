@@ -47,7 +47,8 @@ fn serve_dir(dir: &Path, port: u16) -> Result {
             Ok(body) if safe => (format!("200 OK\r\nContent-Type: {}", content_type(&file)), body),
             _ => ("404 Not Found\r\nContent-Type: text/plain".to_string(), b"not found".to_vec()),
         };
-        let header = format!("HTTP/1.1 {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", response.0, response.1.len());
+        let header =
+            format!("HTTP/1.1 {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", response.0, response.1.len());
         let _ = stream.write_all(header.as_bytes()).and_then(|_| stream.write_all(&response.1));
     }
     Ok(())

@@ -53,7 +53,9 @@ pub fn ensure_web_tools() -> Result {
     if !output("trunk", &["--version"]).contains(TRUNK) {
         cargo_install(&["trunk", "--locked", "--version", TRUNK, "--force"])?;
     }
-    if !e2e_dir().join("node_modules/.bin/wasm-opt").exists() || !e2e_dir().join("node_modules/playwright-core").exists() {
+    if !e2e_dir().join("node_modules/.bin/wasm-opt").exists()
+        || !e2e_dir().join("node_modules/playwright-core").exists()
+    {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(e2e_dir()))?;
     }
     Ok(())
