@@ -173,7 +173,7 @@ test('concepts are found across two photos, and one can be shown alone', { timeo
 
 test('damaged cached weights are fetched again', { timeout: 600_000 }, async () => {
   await page.evaluate(async () => {
-    const cache = await caches.open('xai-lens-weights-v1');
+    const cache = await caches.open('xai-lens-weights-v2');
     await cache.put('resnet50-int8.safetensors', new Response(new Uint8Array([1, 2, 3])));
   });
   await page.reload();

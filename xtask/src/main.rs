@@ -108,7 +108,7 @@ fn weights() -> Result<PathBuf> {
 /// The cargo profile of the page's wasm; index.html names the same one for Trunk.
 const WEB_PROFILE: &str = "web";
 
-/// The static site in `dist/`: the wasm app (optimised), the int8 weights, labels, demo photos.
+/// The static site in `dist/`: the wasm app (optimised), the int8 weights (class names inside), demo photos.
 fn build() -> Result {
     weights()?;
     tools::ensure_web_tools()?;

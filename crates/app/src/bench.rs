@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use js_sys::{Float32Array, Float64Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use xai_explain::readback::read_floats;
-use xai_model::{preprocess, ResNet};
+use xai_model::ResNet;
 
 use crate::engine::{now_ms, webgpu_device};
 use crate::fetch::fetch_bytes;
@@ -25,7 +25,7 @@ pub async fn bench_forward(backend: String, warmup: u32, runs: u32) -> Result<Js
     let weights = fetch_bytes(WEIGHTS_URL).await?;
     let net = ResNet::from_safetensors(&weights, &device).map_err(|e| e.to_string())?.0;
     let crop = photo::demo("chelsea").await?.crop;
-    let input = preprocess::input_tensor(std::slice::from_ref(&crop), &device);
+    let input = net.input(std::slice::from_ref(&crop));
 
     let mut times = Vec::new();
     let mut logits = Vec::new();

@@ -6,7 +6,7 @@ use image::RgbImage;
 use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
 use xai_explain::readback::ReadbackError;
 use xai_explain::{CamError, CamRequest, Concepts, Target};
-use xai_model::{preprocess, Labels, ResNet};
+use xai_model::{Labels, ResNet};
 
 use crate::state::{AnalysisKey, Explained, GalleryPhoto};
 
@@ -81,7 +81,7 @@ impl Engine {
     pub async fn analyse(&self, photo: &GalleryPhoto, key: AnalysisKey) -> Result<Explained, Failure> {
         let question = &key.question;
         let method = xai_explain::method(&question.method)?;
-        let input = preprocess::input_tensor(std::slice::from_ref(&photo.crop), self.net.device());
+        let input = self.net.input(std::slice::from_ref(&photo.crop));
         let target = question.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
         let start = now_ms();
         let request = CamRequest { layer: question.layer, target: &target, method, eigen_smooth: false };
@@ -92,7 +92,7 @@ impl Engine {
 
     /// One factorisation over all the crops' layer4 features.
     pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Concepts, Failure> {
-        let input = preprocess::input_tensor(crops, self.net.device());
+        let input = self.net.input(crops);
         let options = DffOptions { k, ..DffOptions::default() };
         factorize_concepts(&self.net, &input, &self.labels, options).await.map_err(|e| match e {
             DffError::Readback(error) => Failure::Device(error),

@@ -7,7 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, ReadableStreamDefaultReader, Response};
 
 /// Bump when the weight file changes, so visitors drop the old copy.
-const CACHE_NAME: &str = "xai-lens-weights-v1";
+const CACHE_NAME: &str = "xai-lens-weights-v2";
 
 fn js_error(value: JsValue) -> String {
     value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string())).unwrap_or_default()

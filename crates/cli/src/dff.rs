@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use image::{imageops, RgbaImage};
 use xai_explain::dff::{factorize_concepts, DffOptions};
 use xai_explain::render::{concept_colours, concept_composites};
-use xai_model::preprocess;
 
 use crate::model::ModelArgs;
 
@@ -39,7 +38,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let options = DffOptions { k: args.k, max_iterations: args.iters, ..DffOptions::default() };
     let model = args.model.load()?;
     let crops = args.images.iter().map(|p| model.read_image(p)).collect::<Result<Vec<_>>>()?;
-    let input = preprocess::input_tensor(&crops, model.net.device());
+    let input = model.net.input(&crops);
     let result = pollster::block_on(factorize_concepts(&model.net, &input, &model.labels, options))?;
     if args.json {
         let line = serde_json::json!({
@@ -58,7 +57,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let width = (canvas.width() as f32 * concept.share).round().max(1.0) as u32;
         let swatch = RgbaImage::from_pixel(width, SWATCH - 2, image::Rgba([colour[0], colour[1], colour[2], 255]));
         imageops::replace(&mut canvas, &swatch, 0, i64::from(size + SWATCH * k as u32));
-        let labels: Vec<String> = concept.labels.iter().map(|(l, p)| format!("{l} {p:.2}")).collect();
+        let labels: Vec<String> =
+            concept.labels.iter().map(|(l, p)| format!("{} {p:.2}", crate::printable(l))).collect();
         println!(
             "concept {} #{:02x}{:02x}{:02x} share {:>4.1}%  {}",
             k + 1,

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 use xai_explain::metrics::{faithfulness, Faithfulness};
 use xai_explain::{CamRequest, Target};
-use xai_model::{preprocess, Layer};
+use xai_model::Layer;
 
 use crate::model::ModelArgs;
 
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut totals = vec![0.0; metrics.len()];
     for path in &args.images {
         let crop = model.read_image(path)?;
-        let input = preprocess::input_tensor(std::slice::from_ref(&crop), model.net.device());
+        let input = model.net.input(std::slice::from_ref(&crop));
         let request = CamRequest { layer: args.layer, target: &Target::TopClass, method, eigen_smooth: false };
         let analysis = pollster::block_on(xai_explain::analyse(&model.net, &input, request))?.remove(0);
         let scores = pollster::block_on(faithfulness(&model.net, &input, analysis.class, &analysis.map))?;

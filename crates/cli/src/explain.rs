@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use xai_explain::render::{overlay, Colormap};
 use xai_explain::{smooth, CamRequest, Target};
-use xai_model::{preprocess, Layer};
+use xai_model::Layer;
 
 use crate::model::ModelArgs;
 
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let method = xai_explain::method(&args.method)?;
     let model = args.model.load()?;
     let crop = model.read_image(&args.image)?;
-    let input = preprocess::input_tensor(std::slice::from_ref(&crop), model.net.device());
+    let input = model.net.input(std::slice::from_ref(&crop));
     let target = args.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
     let request = CamRequest { layer: args.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
     let mut analysis = pollster::block_on(xai_explain::analyse(&model.net, &input, request))?.remove(0);
@@ -84,6 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         PathBuf::from(format!("{stem}-{}-{}.png", method.name(), args.layer))
     });
     overlay(&crop, map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
+    let label = crate::printable(label);
     println!("{}: {} {label} ({:.3}), {} at {}", out.display(), class, prob, method.name(), args.layer);
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,12 @@ mod model;
 
 use std::process::ExitCode;
 
+/// A name from a file (a class name, say) as a terminal can show it: control characters, which
+/// could forge lines or recolour the terminal, are escaped.
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -116,3 +116,99 @@ fn unknown_options_name_the_valid_values() {
     let output = xai(&["classify", "x.png", "--input-size", "100"]);
     assert!(common::stderr(&output).contains("multiple of 32"));
 }
+
+/// Runs `xai convert` and returns its single stderr line, checking the exit code.
+fn convert_error(source: &Path, extra: &[&str]) -> String {
+    let out = source.with_extension("converted.safetensors").display().to_string();
+    let mut args = vec!["convert", source.to_str().unwrap(), "-o", &out];
+    args.extend(extra);
+    let output = xai(&args);
+    assert!(!output.status.success(), "expected failure for {}", source.display());
+    let stderr = common::stderr(&output);
+    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// A safetensors state dict of zeros with these (name, shape) tensors.
+fn state_dict(tensors: &[(&str, &[usize])]) -> Vec<u8> {
+    let data: Vec<Vec<u8>> = tensors.iter().map(|(_, shape)| vec![0u8; 4 * shape.iter().product::<usize>()]).collect();
+    let views = tensors.iter().zip(&data).map(|((name, shape), bytes)| {
+        (
+            name.to_string(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), bytes).unwrap(),
+        )
+    });
+    safetensors::serialize(views, None).unwrap()
+}
+
+/// A torch.save archive whose pickle calls `os.system`, as a malicious checkpoint would.
+fn pickle_with_code() -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("archive/data.pkl", options).unwrap();
+    zip.write_all(b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo owned\x85q\x01Rq\x02.").unwrap();
+    zip.start_file("archive/version", options).unwrap();
+    zip.write_all(b"3\n").unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn bad_model_files_are_refused_by_convert() {
+    let dir = std::env::temp_dir().join(format!("xai-bad-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pth = common::torchvision::rebuild("resnet18", "resnet18.pth", &dir);
+    let bytes = std::fs::read(&pth).unwrap();
+    let labels = scratch("three-labels.txt", b"cat\ndog\nbird\n");
+    let cases: [(PathBuf, Vec<&str>, &str); 7] = [
+        (scratch("half.pth", &bytes[..bytes.len() / 2]), vec![], "not a readable PyTorch file"),
+        (scratch("owned.pth", &pickle_with_code()), vec![], "never runs code"),
+        (pth.clone(), vec!["--labels", labels.to_str().unwrap()], "3 class names for a head of 7 classes"),
+        (pth.clone(), vec!["--arch", "resnet50"], "holds a resnet18, not the resnet50"),
+        (
+            scratch(
+                "vgg.safetensors",
+                &state_dict(&[("features.0.weight", &[64, 3, 3, 3]), ("classifier.6.weight", &[10, 4096])]),
+            ),
+            vec![],
+            "looks like a VGG",
+        ),
+        (
+            scratch(
+                "headless.safetensors",
+                &state_dict(&[
+                    ("conv1.weight", &[64, 3, 7, 7]),
+                    ("layer1.0.conv1.weight", &[64, 64, 3, 3]),
+                    ("fc.weight", &[0, 512]),
+                ]),
+            ),
+            vec![],
+            "0 classes",
+        ),
+        (chelsea(), vec![], "not a model file xai convert reads"),
+    ];
+    for (source, extra, expected) in cases {
+        let line = convert_error(&source, &extra);
+        assert!(line.contains(expected), "{}: {line}", source.display());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn class_names_from_a_labels_file_are_printed_with_control_characters_escaped() {
+    let dir = std::env::temp_dir().join(format!("xai-escaped-labels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pth = common::torchvision::rebuild("resnet18", "resnet18.pth", &dir);
+    let names = ["cat\u{1b}[2J", "coffee\nforged line", "rocket", "astronaut", "dog", "bicycle", "tree"];
+    let labels = scratch("escape-labels.json", serde_json::to_string(&names).unwrap().as_bytes());
+    let weights = dir.join("escaped.safetensors");
+    let output =
+        xai(&["convert", pth.to_str().unwrap(), "--labels", labels.to_str().unwrap(), "-o", weights.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let output = xai(&["classify", chelsea().to_str().unwrap(), "--weights", weights.to_str().unwrap(), "--top", "2"]);
+    let printed = common::stdout(&output);
+    assert!(!printed.contains('\u{1b}') && printed.lines().count() == 2, "{printed:?}");
+    assert!(printed.contains("cat\\u{1b}[2J") && printed.contains("coffee\\nforged line"), "{printed}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

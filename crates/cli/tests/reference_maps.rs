@@ -4,23 +4,11 @@
 
 mod common;
 
-use common::{fixtures, weights, xai};
+use common::{fixtures, flatten, pearson, weights, xai};
 use serde_json::Value;
 
 fn reference() -> Value {
     serde_json::from_slice(&std::fs::read(fixtures().join("explanations.json")).unwrap()).unwrap()
-}
-
-fn flatten(map: &Value) -> Vec<f64> {
-    map.as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap())).collect()
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let (va, vb): (f64, f64) = (a.iter().map(|x| (x - ma).powi(2)).sum(), b.iter().map(|y| (y - mb).powi(2)).sum());
-    cov / (va * vb).sqrt()
 }
 
 #[test]

@@ -25,13 +25,13 @@ pub use render::Colormap;
 #[cfg(test)]
 pub(crate) mod testing {
     use burn::tensor::{Device, Tensor, TensorData};
-    use xai_model::{NetworkParams, ResNet};
+    use xai_model::{Architecture, NetworkParams, Preprocessing, ResNet};
 
     /// Input side: layer4 is 2 x 2 here, layer3 4 x 4.
     pub const SIDE: usize = 64;
 
     pub fn network() -> ResNet {
-        ResNet::new(&NetworkParams::patterned(), &Device::flex())
+        ResNet::new(&NetworkParams::patterned(Architecture::keras_resnet50()), Preprocessing::Caffe, &Device::flex())
     }
 
     /// `n` preprocessed photos [n, 3, SIDE, SIDE] of smooth, different patterns.

@@ -1,15 +1,12 @@
-//! Keras' ImageNet ResNet-50 on burn: the weight file, the network, preprocessing and labels.
-//! Knows nothing of browsers or terminals; the CLI and the web app both call into it.
+//! The ResNet family on burn: the network (`resnet`), over the files `xai-files` reads (weight
+//! files, PyTorch and Keras imports, labels, photos), which are re-exported here. Knows nothing of
+//! browsers or terminals; the CLI and the web app both call into it.
 
-pub mod architecture;
-pub mod keras;
-pub mod labels;
-pub mod preprocess;
 pub mod resnet;
-pub mod weights;
 
-pub use architecture::Layer;
-pub use labels::{Labels, Prediction};
-pub use preprocess::{ImageError, InputSize};
 pub use resnet::ResNet;
-pub use weights::{NetworkParams, Precision, WeightsError, WeightsInfo};
+pub use xai_files::{
+    architecture, keras, labels, photo, preprocessing, pytorch, torchvision, weights, Architecture, ImageError,
+    InputSize, Labels, Layer, ModelInfo, NetworkParams, Precision, Prediction, Preprocessing, WeightsError,
+    WeightsInfo,
+};

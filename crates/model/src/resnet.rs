@@ -1,4 +1,5 @@
-//! The network on burn tensors: the same code runs on flex (CPU), native wgpu and WebGPU.
+//! The network on burn tensors, any ResNet of the family (`xai_files::architecture`): the same
+//! code runs on flex (CPU), native wgpu and WebGPU.
 //! It can be split at any [`Layer`] into a head (pixels to that layer's activations) and a tail
 //! (activations to logits), which is what gradient-based explanations differentiate through.
 
@@ -7,8 +8,10 @@ use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{s, Device, Tensor, TensorData};
 
-use crate::architecture::{block_specs, stem_spec, ConvSpec, Layer, CLASSES, FEATURES};
-use crate::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
+use image::RgbImage;
+use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer};
+use xai_files::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
+use xai_files::Preprocessing;
 
 /// A convolution with BatchNorm folded into its weight and bias.
 #[derive(Debug, Clone)]
@@ -40,7 +43,8 @@ const FLEX_TILE_PIXELS: usize = 512;
 impl Conv {
     fn new(spec: &ConvSpec, params: &LayerParams, device: &Device) -> Self {
         let weight = Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device);
-        let flex = *device == Device::flex();
+        // The flex plans are plain matrix products, which grouped convolutions are not.
+        let flex = *device == Device::flex() && spec.groups == 1;
         let plan = match (spec.kernel, spec.stride, spec.padding) {
             (1, stride, 0) if flex && stride > 1 => Plan::Subsampled(weight),
             (3, 1, 1) if flex => {
@@ -51,7 +55,7 @@ impl Conv {
         Self {
             plan,
             bias: Tensor::from_data(TensorData::new(params.bias.clone(), [spec.out_channels]), device),
-            options: ConvOptions::new([spec.stride; 2], [spec.padding; 2], [1, 1], 1),
+            options: ConvOptions::new([spec.stride; 2], [spec.padding; 2], [1, 1], spec.groups),
         }
     }
 
@@ -90,63 +94,59 @@ fn shifted_copies(x: Tensor<4>) -> Tensor<3> {
     Tensor::cat(copies.collect(), 1)
 }
 
-/// 1x1 reduce, 3x3, 1x1 expand, plus the shortcut (a 1x1 projection where the shape changes).
+/// A residual block: its convolutions with a ReLU between them, plus the shortcut (a 1x1
+/// projection where the shape changes), then the ReLU of the sum.
 #[derive(Debug, Clone)]
-struct Bottleneck {
-    reduce: Conv,
-    spatial: Conv,
-    expand: Conv,
+struct Block {
+    main: Vec<Conv>,
     shortcut: Option<Conv>,
 }
 
-impl Bottleneck {
+impl Block {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let reduced = relu(self.reduce.forward(x.clone()));
-        let residual = self.expand.forward(relu(self.spatial.forward(reduced)));
+        let (last, first) = self.main.split_last().expect("a block has convolutions");
+        let inner = first.iter().fold(x.clone(), |y, conv| relu(conv.forward(y)));
         let shortcut = match &self.shortcut {
             Some(projection) => projection.forward(x),
             None => x,
         };
-        relu(residual + shortcut)
+        relu(last.forward(inner) + shortcut)
     }
 }
 
-/// Keras' ImageNet ResNet-50 v1, ready for inference on one device.
+/// A ResNet ready for inference on one device, with the preprocessing it was trained with.
 #[derive(Debug, Clone)]
 pub struct ResNet {
+    architecture: Architecture,
+    preprocessing: Preprocessing,
     stem: Conv,
-    stages: Vec<Vec<Bottleneck>>,
-    /// FC weight as [FEATURES, CLASSES], so pooled features multiply it directly.
+    stages: Vec<Vec<Block>>,
+    /// FC weight as `[features, classes]`, so pooled features multiply it directly.
     fc_weight: Tensor<2>,
     fc_bias: Tensor<1>,
     device: Device,
 }
 
 impl ResNet {
-    pub fn new(params: &NetworkParams, device: &Device) -> Self {
+    pub fn new(params: &NetworkParams, preprocessing: Preprocessing, device: &Device) -> Self {
+        let architecture = params.architecture.clone();
         let mut convs = params.convs.iter();
         let mut conv = |spec: &ConvSpec| Conv::new(spec, convs.next().expect("one params per conv"), device);
-        let stem = conv(&stem_spec());
-        let stages = block_specs()
-            .iter()
-            .map(|blocks| {
-                blocks
-                    .iter()
-                    .map(|b| Bottleneck {
-                        reduce: conv(&b.reduce),
-                        spatial: conv(&b.spatial),
-                        expand: conv(&b.expand),
-                        shortcut: b.shortcut.as_ref().map(&mut conv),
-                    })
-                    .collect()
-            })
-            .collect();
-        let fc_weight = Tensor::<2>::from_data(TensorData::new(params.fc.weight.clone(), [CLASSES, FEATURES]), device);
+        let stem = conv(&architecture.stem_spec());
+        let mut block = |b: &BlockSpec| Block {
+            main: b.main.iter().map(&mut conv).collect(),
+            shortcut: b.shortcut.as_ref().map(&mut conv),
+        };
+        let stages = architecture.block_specs().iter().map(|blocks| blocks.iter().map(&mut block).collect()).collect();
+        let (classes, features) = (architecture.classes, architecture.features());
+        let fc_weight = Tensor::<2>::from_data(TensorData::new(params.fc.weight.clone(), [classes, features]), device);
         Self {
+            architecture,
+            preprocessing,
             stem,
             stages,
             fc_weight: fc_weight.transpose(),
-            fc_bias: Tensor::from_data(TensorData::new(params.fc.bias.clone(), [CLASSES]), device),
+            fc_bias: Tensor::from_data(TensorData::new(params.fc.bias.clone(), [classes]), device),
             device: device.clone(),
         }
     }
@@ -154,7 +154,24 @@ impl ResNet {
     /// Loads a weight file from memory onto `device`.
     pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<(Self, WeightsInfo), WeightsError> {
         let (params, info) = NetworkParams::from_safetensors(bytes)?;
-        Ok((Self::new(&params, device), info))
+        Ok((Self::new(&params, info.model.preprocessing, device), info))
+    }
+
+    pub fn architecture(&self) -> &Architecture {
+        &self.architecture
+    }
+
+    /// The number of classes the head scores.
+    pub fn classes(&self) -> usize {
+        self.architecture.classes
+    }
+
+    /// A batch of equally sized crops as the network's input `[N, 3, S, S]`, preprocessed as the
+    /// model was trained.
+    pub fn input(&self, crops: &[RgbImage]) -> Tensor<4> {
+        let (w, h) = crops[0].dimensions();
+        let planes: Vec<f32> = crops.iter().flat_map(|crop| self.preprocessing.planes(crop)).collect();
+        Tensor::from_data(TensorData::new(planes, [crops.len(), 3, h as usize, w as usize]), &self.device)
     }
 
     pub fn device(&self) -> &Device {
@@ -172,23 +189,23 @@ impl ResNet {
         self.run_stages(x, 0..=layer.stage_index())
     }
 
-    /// The tail: activations of `layer` to logits [N, CLASSES].
+    /// The tail: activations of `layer` to logits `[N, classes]`.
     pub fn logits_from(&self, activations: Tensor<4>, layer: Layer) -> Tensor<2> {
         let last = self.run_stages(activations, layer.stage_index() + 1..self.stages.len());
         self.classify_pooled(last.mean_dims(&[2, 3]).flatten(1, 3))
     }
 
-    /// The FC head on globally pooled layer4 features [N, FEATURES].
+    /// The FC head on globally pooled layer4 features `[N, features]`.
     pub fn classify_pooled(&self, pooled: Tensor<2>) -> Tensor<2> {
         pooled.matmul(self.fc_weight.clone()) + self.fc_bias.clone().unsqueeze()
     }
 
-    /// FC weights as [FEATURES, CLASSES]: column c scores class c (the weights of CAM).
+    /// FC weights as `[features, classes]`: column c scores class c (the weights of CAM).
     pub fn fc_weight(&self) -> Tensor<2> {
         self.fc_weight.clone()
     }
 
-    /// Logits [N, CLASSES] for a preprocessed batch [N, 3, S, S].
+    /// Logits `[N, classes]` for a preprocessed batch [N, 3, S, S].
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         self.logits_from(self.features(input, Layer::Layer4), Layer::Layer4)
     }

@@ -2,7 +2,11 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod torchvision;
+
 use std::path::PathBuf;
+
+use serde_json::Value;
 use std::process::{Command, Output};
 
 pub fn repo() -> PathBuf {
@@ -31,4 +35,16 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn flatten(map: &Value) -> Vec<f64> {
+    map.as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap())).collect()
+}
+
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb): (f64, f64) = (a.iter().map(|x| (x - ma).powi(2)).sum(), b.iter().map(|y| (y - mb).powi(2)).sum());
+    cov / (va * vb).sqrt()
 }

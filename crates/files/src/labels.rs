@@ -1,21 +1,21 @@
-//! ImageNet class names and the top-k of a logit vector.
+//! Class names (ImageNet's, or a model's own) and the top-k of a logit vector.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use crate::architecture::CLASSES;
-
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, PartialEq)]
 pub enum LabelsError {
     #[error("labels file is not valid JSON: {0}")]
     Json(String),
-    #[error("labels file holds {0} classes, expected 1000 in index order")]
-    Count(usize),
-    #[error("labels file keys must be the indices 0 to 999")]
-    Keys,
+    #[error("labels file holds no class names")]
+    Empty,
+    #[error("labels file keys must be the indices 0 to {0}")]
+    Keys(usize),
+    #[error("labels file is not UTF-8 text")]
+    Text,
 }
 
-/// The 1000 class names in index order (0 = tench).
+/// Class names in index order (ImageNet's start with 0 = tench).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labels(Vec<String>);
 
@@ -41,18 +41,46 @@ impl Labels {
         let names = match serde_json::from_slice(bytes).map_err(|e| LabelsError::Json(e.to_string()))? {
             LabelsJson::List(names) => names,
             LabelsJson::ByIndex(map) => {
+                let last = map.len().saturating_sub(1);
                 let mut names = vec![None; map.len()];
                 for (key, name) in map {
                     let slot = key.parse::<usize>().ok().and_then(|i| names.get_mut(i));
-                    *slot.ok_or(LabelsError::Keys)? = Some(name);
+                    *slot.ok_or(LabelsError::Keys(last))? = Some(name);
                 }
-                names.into_iter().collect::<Option<Vec<_>>>().ok_or(LabelsError::Keys)?
+                names.into_iter().collect::<Option<Vec<_>>>().ok_or(LabelsError::Keys(last))?
             }
         };
-        if names.len() != CLASSES {
-            return Err(LabelsError::Count(names.len()));
+        Self::new(names)
+    }
+
+    /// Reads a labels file as people write them: a JSON list or index map, or plain text with
+    /// one name a line (blank lines at the end ignored).
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<Self, LabelsError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| LabelsError::Text)?;
+        let trimmed = text.trim_start_matches('\u{feff}').trim();
+        if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            return Self::from_json(trimmed.as_bytes());
+        }
+        Self::new(trimmed.lines().map(|line| line.trim_end_matches('\r').to_string()).collect())
+    }
+
+    fn new(names: Vec<String>) -> Result<Self, LabelsError> {
+        if names.is_empty() {
+            return Err(LabelsError::Empty);
         }
         Ok(Self(names))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.0
     }
 
     /// `class 0` to `class {count - 1}`: the names of a model that came without any.
@@ -97,6 +125,8 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    const CLASSES: usize = 1000;
+
     fn numbered() -> Vec<String> {
         Labels::numbered(CLASSES).0
     }
@@ -108,7 +138,17 @@ mod tests {
             numbered().into_iter().enumerate().map(|(i, n)| (i.to_string(), n)).collect();
         let map = serde_json::to_vec(&map).unwrap();
         assert_eq!(Labels::from_json(&list).unwrap(), Labels::from_json(&map).unwrap());
-        assert!(matches!(Labels::from_json(b"[\"a\"]"), Err(LabelsError::Count(1))));
+        assert_eq!(Labels::from_json(b"[]"), Err(LabelsError::Empty));
+        assert_eq!(Labels::from_json(br#"{"0": "a", "2": "b"}"#), Err(LabelsError::Keys(1)));
+    }
+
+    #[test]
+    fn reads_plain_text_one_name_a_line() {
+        let labels = Labels::from_file_bytes(b"cat\r\ndog\nhot dog\n\n").unwrap();
+        assert_eq!(labels.names(), ["cat", "dog", "hot dog"]);
+        assert_eq!(Labels::from_file_bytes(b"[\"cat\", \"dog\"]").unwrap().len(), 2);
+        assert_eq!(Labels::from_file_bytes(b"\n \n"), Err(LabelsError::Empty));
+        assert_eq!(Labels::from_file_bytes(&[0xff, 0xfe]), Err(LabelsError::Text));
     }
 
     #[test]

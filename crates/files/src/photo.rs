@@ -1,17 +1,13 @@
-//! From image bytes to the network's input: decode (any common format, EXIF orientation applied),
-//! RGB, shorter side to 8/7 of the input size (256 for 224, bilinear), centre crop, then Keras'
-//! 'caffe' preprocessing: BGR channel order minus the ImageNet mean, no scaling.
+//! From image bytes to the crop the network sees: decode (any common format, EXIF orientation
+//! applied), RGB, shorter side to 8/7 of the input size (256 for 224, bilinear), centre crop.
 
 use std::io::Cursor;
 
-use burn::tensor::{Device, Tensor, TensorData};
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 /// Larger photos are refused before decoding: 40 MP of RGBA is already 160 MB in a browser tab.
 pub const MAX_PIXELS: u64 = 40_000_000;
-/// Keras' ImageNet mean, in BGR order.
-pub const CAFFE_MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -107,25 +103,6 @@ pub fn center_crop(image: &RgbImage, size: InputSize) -> RgbImage {
     image::imageops::crop_imm(&resized, left, top, size, size).to_image()
 }
 
-/// Caffe preprocessing into CHW order: BGR planes minus the mean.
-pub fn caffe_planes(image: &RgbImage) -> Vec<f32> {
-    let plane = (image.width() * image.height()) as usize;
-    let mut out = vec![0f32; 3 * plane];
-    for (i, pixel) in image.pixels().enumerate() {
-        for (bgr, mean) in CAFFE_MEAN_BGR.iter().enumerate() {
-            out[bgr * plane + i] = f32::from(pixel[2 - bgr]) - mean;
-        }
-    }
-    out
-}
-
-/// A batch of equally sized crops as the network's input [N, 3, S, S].
-pub fn input_tensor(crops: &[RgbImage], device: &Device) -> Tensor<4> {
-    let (w, h) = crops[0].dimensions();
-    let planes: Vec<f32> = crops.iter().flat_map(caffe_planes).collect();
-    Tensor::from_data(TensorData::new(planes, [crops.len(), 3, h as usize, w as usize]), device)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,15 +115,6 @@ mod tests {
         assert!(crop.get_pixel(10, 100)[0] < 10 && crop.get_pixel(213, 100)[0] > 245);
         let exact = RgbImage::new(224, 224);
         assert_eq!(center_crop(&exact, InputSize::STANDARD), exact);
-    }
-
-    #[test]
-    fn caffe_planes_are_bgr_minus_mean() {
-        let image = RgbImage::from_pixel(2, 1, image::Rgb([10, 20, 30]));
-        let planes = caffe_planes(&image);
-        assert_eq!(planes[0], 30.0 - 103.939);
-        assert_eq!(planes[2], 20.0 - 116.779);
-        assert_eq!(planes[5], 10.0 - 123.68);
     }
 
     #[test]

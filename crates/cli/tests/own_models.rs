@@ -1,0 +1,123 @@
+//! Own models: torchvision ResNets with their own classes (a basic-block resnet18 and a grouped
+//! bottleneck resnext50_32x4d), saved as a `.pth` state dict, a `.safetensors` and a
+//! DataParallel training checkpoint, converted by `xai convert` and run by every command, against
+//! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::torchvision::{rebuild, reference};
+use common::{fixtures, flatten, pearson, stderr, stdout, xai};
+use serde_json::Value;
+
+const PHOTOS: [&str; 4] = ["chelsea", "coffee", "rocket", "astronaut"];
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xai-own-models-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn photo(name: &str) -> String {
+    fixtures().join(format!("images/{name}.png")).display().to_string()
+}
+
+fn convert(source: &Path, precision: &str, out: &Path) -> String {
+    let labels = common::torchvision::dir().join("labels.txt");
+    let output = xai(&[
+        "convert",
+        &source.display().to_string(),
+        "--labels",
+        &labels.display().to_string(),
+        "--precision",
+        precision,
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+/// Each photo's classification, as `xai classify --json` prints it.
+fn classify(weights: &Path) -> Vec<Value> {
+    let mut args = vec!["classify".to_string(), "--json".into(), "--weights".into(), weights.display().to_string()];
+    args.extend(PHOTOS.map(photo));
+    let output = xai(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn logits(line: &Value) -> Vec<f64> {
+    line["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+}
+
+fn check_model(arch: &str) {
+    let reference = reference();
+    let expected = &reference["models"][arch]["images"];
+    let dir = scratch(arch);
+    let converted = |file: &str, precision: &str| {
+        let out = dir.join(format!("{file}-{precision}.safetensors"));
+        let said = convert(&rebuild(arch, file, &dir), precision, &out);
+        assert!(said.contains(&format!("{arch}, 7 classes (cat, coffee, rocket, astronaut, ...)")), "{said}");
+        out
+    };
+
+    // Logits of the f32 conversion against float64 torch, and the class names.
+    let pth = converted(&format!("{arch}.pth"), "f32");
+    let lines = classify(&pth);
+    for (line, name) in lines.iter().zip(PHOTOS) {
+        let (ours, theirs) = (logits(line), flatten(&Value::Array(vec![expected[name]["logits"].clone()])));
+        assert_eq!(ours.len(), 7);
+        let scale = theirs.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let worst = ours.iter().zip(&theirs).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        println!("{arch} {name}: largest logit difference {worst:.2e} of {scale:.2}");
+        assert!(worst <= 1e-3 * scale, "{arch} {name}: {worst} against logits up to {scale}");
+        assert_eq!(line["top"][0]["class"], expected[name]["class"], "{arch} {name}");
+        assert_eq!(line["top"][0]["label"], reference["labels"][expected[name]["class"].as_u64().unwrap() as usize]);
+    }
+
+    // The same model from a .safetensors and from a DataParallel checkpoint.
+    for file in [format!("{arch}.safetensors"), format!("{arch}-checkpoint.pth")] {
+        let same = classify(&converted(&file, "f32"));
+        for (a, b) in same.iter().zip(&lines) {
+            assert_eq!(logits(a), logits(b), "{file}");
+        }
+    }
+
+    // int8 keeps every top-1.
+    let int8 = classify(&converted(&format!("{arch}.pth"), "int8"));
+    for (line, name) in int8.iter().zip(PHOTOS) {
+        assert_eq!(line["top"][0]["class"], expected[name]["class"], "{arch} {name} in int8");
+    }
+
+    // Maps at layer3 and layer4 against pytorch-grad-cam.
+    let weights = pth.display().to_string();
+    for name in PHOTOS {
+        for (key, map) in expected[name]["maps"].as_object().unwrap() {
+            let (method, layer) = key.split_once('@').unwrap();
+            let args = ["explain", &photo(name), "--weights", &weights, "--method", method, "--layer", layer, "--json"];
+            let output = xai(&args);
+            assert!(output.status.success(), "{}", stderr(&output));
+            let ours: Value = serde_json::from_str(&stdout(&output)).unwrap();
+            let (ours, theirs) = (flatten(&ours["map"]), flatten(map));
+            // A random network's class evidence can be negative everywhere at layer3: then both
+            // maps are blank after the ReLU, and agree, though a correlation is undefined.
+            let blank = |m: &[f64]| m.iter().all(|v| *v == 0.0);
+            let r = if blank(&ours) && blank(&theirs) { 1.0 } else { pearson(&ours, &theirs) };
+            println!("{arch} {name} {key}: r = {r:.6}");
+            assert!(r >= 0.999, "{arch} {name} {key}: r = {r}");
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_basic_block_resnet18_with_its_own_classes() {
+    check_model("resnet18");
+}
+
+#[test]
+fn a_grouped_bottleneck_resnext50_with_its_own_classes() {
+    check_model("resnext50_32x4d");
+}

@@ -1,0 +1,336 @@
+//! The ResNet family as data: He et al., "Deep Residual Learning for Image Recognition" (CVPR
+//! 2016), Table 1, with the wide (Zagoruyko & Komodakis 2016) and ResNeXt (Xie et al. 2017)
+//! variants as torchvision builds them, and Keras' ResNet-50. BatchNorm is folded into each
+//! convolution when a model is converted, so every conv here has a bias.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A residual block: two 3x3 convolutions, or 1x1 reduce, 3x3 (grouped), 1x1 expand by 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    Basic,
+    Bottleneck,
+}
+
+/// Where a model puts the stride of a downsampling block and how it names its layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Keras' ResNet-50: stride on the first 1x1 conv, names like `res3a_branch2a`, `fc1000`.
+    Keras,
+    /// torchvision (ResNet v1.5): stride on the 3x3 conv, names like `layer2.0.conv1`, `fc`.
+    Torchvision,
+}
+
+/// One network of the family, with its head's number of classes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Architecture {
+    /// The name in weight files and on the command line (`resnet50`, `resnet50-keras-v1`).
+    pub name: &'static str,
+    pub block: Block,
+    /// Blocks in each of the four stages.
+    pub blocks: [usize; 4],
+    /// Groups of the 3x3 convs (ResNeXt's cardinality) and channels per group at stage 1.
+    pub groups: usize,
+    pub width_per_group: usize,
+    pub layout: Layout,
+    pub classes: usize,
+}
+
+/// Every architecture xai-lens reads, with ImageNet's 1000 classes.
+pub const VARIANTS: [Architecture; 10] = [
+    variant("resnet50-keras-v1", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Keras),
+    variant("resnet18", Block::Basic, [2, 2, 2, 2], 1, 64, Layout::Torchvision),
+    variant("resnet34", Block::Basic, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
+    variant("resnet50", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
+    variant("resnet101", Block::Bottleneck, [3, 4, 23, 3], 1, 64, Layout::Torchvision),
+    variant("resnet152", Block::Bottleneck, [3, 8, 36, 3], 1, 64, Layout::Torchvision),
+    variant("wide_resnet50_2", Block::Bottleneck, [3, 4, 6, 3], 1, 128, Layout::Torchvision),
+    variant("wide_resnet101_2", Block::Bottleneck, [3, 4, 23, 3], 1, 128, Layout::Torchvision),
+    variant("resnext50_32x4d", Block::Bottleneck, [3, 4, 6, 3], 32, 4, Layout::Torchvision),
+    variant("resnext101_32x8d", Block::Bottleneck, [3, 4, 23, 3], 32, 8, Layout::Torchvision),
+];
+
+const fn variant(
+    name: &'static str,
+    block: Block,
+    blocks: [usize; 4],
+    groups: usize,
+    width_per_group: usize,
+    layout: Layout,
+) -> Architecture {
+    Architecture { name, block, blocks, groups, width_per_group, layout, classes: 1000 }
+}
+
+/// The names `--arch` accepts.
+pub fn variant_names() -> Vec<&'static str> {
+    VARIANTS.iter().map(|v| v.name).collect()
+}
+
+/// A convolution as the weight file names it; BatchNorm is already folded in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvSpec {
+    pub name: String,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub groups: usize,
+}
+
+impl ConvSpec {
+    /// Weight shape in burn's and PyTorch's OIHW layout (I per group).
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [self.out_channels, self.in_channels / self.groups, self.kernel, self.kernel]
+    }
+}
+
+/// The convolutions of one block, ReLU between them, and the projection shortcut where the
+/// shape changes.
+#[derive(Debug, Clone)]
+pub struct BlockSpec {
+    pub main: Vec<ConvSpec>,
+    pub shortcut: Option<ConvSpec>,
+}
+
+impl BlockSpec {
+    pub fn convs(&self) -> impl Iterator<Item = &ConvSpec> {
+        self.main.iter().chain(self.shortcut.as_ref())
+    }
+}
+
+impl Architecture {
+    /// The Keras ResNet-50 the page ships.
+    pub fn keras_resnet50() -> Self {
+        VARIANTS[0].clone()
+    }
+
+    /// The variant called `name`, with `classes` classes.
+    pub fn named(name: &str, classes: usize) -> Option<Self> {
+        VARIANTS.iter().find(|v| v.name == name).map(|v| Architecture { classes, ..v.clone() })
+    }
+
+    fn expansion(&self) -> usize {
+        match self.block {
+            Block::Basic => 1,
+            Block::Bottleneck => 4,
+        }
+    }
+
+    /// Output channels of stage `s` (0 to 3).
+    pub fn stage_channels(&self, s: usize) -> usize {
+        (64 << s) * self.expansion()
+    }
+
+    /// Channels inside a bottleneck of stage `s` (torchvision's `width`).
+    fn inner_channels(&self, s: usize) -> usize {
+        (64 << s) * self.width_per_group / 64 * self.groups
+    }
+
+    /// Channels of the last stage, pooled into the head.
+    pub fn features(&self) -> usize {
+        self.stage_channels(3)
+    }
+
+    /// The head's name: `fc1000` in Keras, `fc` in torchvision.
+    pub fn fc_name(&self) -> &'static str {
+        match self.layout {
+            Layout::Keras => "fc1000",
+            Layout::Torchvision => "fc",
+        }
+    }
+
+    /// The stem: a 7x7/2 conv padded by 3 (then ReLU and a 3x3/2 max pool).
+    pub fn stem_spec(&self) -> ConvSpec {
+        ConvSpec { name: "conv1".into(), in_channels: 3, out_channels: 64, kernel: 7, stride: 2, padding: 3, groups: 1 }
+    }
+
+    /// Every block of every stage, in forward order.
+    pub fn block_specs(&self) -> Vec<Vec<BlockSpec>> {
+        let mut in_channels = 64;
+        (0..4)
+            .map(|s| {
+                (0..self.blocks[s])
+                    .map(|b| {
+                        let stride = if b == 0 && s > 0 { 2 } else { 1 };
+                        let out = self.stage_channels(s);
+                        let spec = self.block_spec(s, b, in_channels, out, stride);
+                        in_channels = out;
+                        spec
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn block_spec(&self, s: usize, b: usize, cin: usize, out: usize, stride: usize) -> BlockSpec {
+        let name = |conv: usize| match self.layout {
+            // Keras numbers stages 2..=5 and blocks a, b, c...; branch 2a-2c is the main path.
+            Layout::Keras => {
+                format!("res{}{}_branch2{}", s + 2, char::from(b'a' + b as u8), char::from(b'a' + conv as u8))
+            }
+            Layout::Torchvision => format!("layer{}.{b}.conv{}", s + 1, conv + 1),
+        };
+        let conv = |conv: usize, cin, cout, kernel, stride, groups| ConvSpec {
+            name: name(conv),
+            in_channels: cin,
+            out_channels: cout,
+            kernel,
+            stride,
+            padding: kernel / 2,
+            groups,
+        };
+        let main = match self.block {
+            Block::Basic => vec![conv(0, cin, out, 3, stride, 1), conv(1, out, out, 3, 1, 1)],
+            Block::Bottleneck => {
+                let width = self.inner_channels(s);
+                let (reduce_stride, spatial_stride) = match self.layout {
+                    Layout::Keras => (stride, 1),
+                    Layout::Torchvision => (1, stride),
+                };
+                vec![
+                    conv(0, cin, width, 1, reduce_stride, 1),
+                    conv(1, width, width, 3, spatial_stride, self.groups),
+                    conv(2, width, out, 1, 1, 1),
+                ]
+            }
+        };
+        let shortcut = (stride != 1 || cin != out).then(|| ConvSpec {
+            name: match self.layout {
+                Layout::Keras => format!("res{}{}_branch1", s + 2, char::from(b'a' + b as u8)),
+                Layout::Torchvision => format!("layer{}.{b}.downsample.0", s + 1),
+            },
+            in_channels: cin,
+            out_channels: out,
+            kernel: 1,
+            stride,
+            padding: 0,
+            groups: 1,
+        });
+        BlockSpec { main, shortcut }
+    }
+
+    /// Every conv of the network in forward order: the stem, then each block's.
+    pub fn conv_specs(&self) -> Vec<ConvSpec> {
+        let mut specs = vec![self.stem_spec()];
+        specs.extend(self.block_specs().iter().flatten().flat_map(|b| b.convs().cloned()));
+        specs
+    }
+
+    /// Output channels of `layer`.
+    pub fn layer_channels(&self, layer: Layer) -> usize {
+        self.stage_channels(layer.stage_index())
+    }
+}
+
+/// Where explanations hook the network, in torchvision's naming: `layerN` is the output of stage
+/// N (after its last block's add and ReLU): 56, 28, 14 and 7 px at 224 input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    Layer1,
+    Layer2,
+    Layer3,
+    Layer4,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 4] = [Layer::Layer1, Layer::Layer2, Layer::Layer3, Layer::Layer4];
+
+    /// Index of the stage, 0 to 3.
+    pub fn stage_index(self) -> usize {
+        self as usize
+    }
+
+    /// Spatial size of this layer's maps for a square input of `input_size` pixels.
+    pub fn map_size(self, input_size: usize) -> usize {
+        input_size / (4 << self.stage_index())
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "layer{}", self.stage_index() + 1)
+    }
+}
+
+impl FromStr for Layer {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Layer::ALL
+            .into_iter()
+            .find(|layer| layer.to_string() == s)
+            .ok_or_else(|| format!("unknown layer '{s}' (valid: layer1, layer2, layer3, layer4)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parameters(arch: &Architecture) -> usize {
+        let convs: usize = arch.conv_specs().iter().map(|s| s.weight_shape().iter().product::<usize>()).sum();
+        convs + arch.features() * arch.classes + arch.classes
+    }
+
+    /// BatchNorm's weights and biases: two per output channel of every conv.
+    fn batch_norm_affine(arch: &Architecture) -> usize {
+        arch.conv_specs().iter().map(|s| 2 * s.out_channels).sum()
+    }
+
+    #[test]
+    fn keras_resnet50_has_53_convs_and_keras_names() {
+        let arch = Architecture::keras_resnet50();
+        let specs = arch.conv_specs();
+        assert_eq!(specs.len(), 53);
+        assert_eq!((specs[1].name.as_str(), specs[1].stride), ("res2a_branch2a", 1));
+        assert_eq!((specs[11].name.as_str(), specs[11].stride), ("res3a_branch2a", 2));
+        // 25,636,712 parameters in Keras, of which 4 * 26,560 are BatchNorm's; each conv has a bias.
+        let biases: usize = specs.iter().map(|s| s.out_channels).sum();
+        assert_eq!(parameters(&arch) + biases, 25_636_712 - 4 * 26_560);
+    }
+
+    #[test]
+    fn torchvision_variants_have_torchvisions_parameter_counts() {
+        // torchvision's own counts (its `num_params`), which include BatchNorm's weights and biases.
+        for (name, count) in [
+            ("resnet18", 11_689_512),
+            ("resnet34", 21_797_672),
+            ("resnet50", 25_557_032),
+            ("resnet101", 44_549_160),
+            ("resnet152", 60_192_808),
+            ("wide_resnet50_2", 68_883_240),
+            ("wide_resnet101_2", 126_886_696),
+            ("resnext50_32x4d", 25_028_904),
+            ("resnext101_32x8d", 88_791_336),
+        ] {
+            let arch = Architecture::named(name, 1000).unwrap();
+            assert_eq!(parameters(&arch) + batch_norm_affine(&arch), count, "{name}");
+        }
+    }
+
+    #[test]
+    fn torchvision_strides_sit_on_the_3x3_and_names_follow_its_modules() {
+        let arch = Architecture::named("resnet50", 10).unwrap();
+        let block = &arch.block_specs()[1][0];
+        let strides: Vec<usize> = block.main.iter().map(|c| c.stride).collect();
+        assert_eq!(strides, [1, 2, 1]);
+        assert_eq!(block.main[1].name, "layer2.0.conv2");
+        assert_eq!(block.shortcut.as_ref().unwrap().name, "layer2.0.downsample.0");
+        assert_eq!((arch.features(), arch.fc_name()), (2048, "fc"));
+        let resnext = Architecture::named("resnext50_32x4d", 10).unwrap();
+        assert_eq!(resnext.block_specs()[0][0].main[1].weight_shape(), [128, 4, 3, 3]);
+        let basic = Architecture::named("resnet18", 10).unwrap();
+        assert!(basic.block_specs()[0][0].shortcut.is_none());
+        assert_eq!(basic.features(), 512);
+    }
+
+    #[test]
+    fn layers_parse_and_print() {
+        assert_eq!("layer3".parse::<Layer>(), Ok(Layer::Layer3));
+        assert!("layer5".parse::<Layer>().unwrap_err().contains("layer1, layer2"));
+        assert_eq!(Layer::Layer4.map_size(224), 7);
+        assert_eq!(Layer::Layer1.map_size(448), 112);
+    }
+}

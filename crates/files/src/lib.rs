@@ -1,0 +1,18 @@
+//! The files users bring, read and checked without burn (so fuzzing them builds quickly): our
+//! weight file, the PyTorch and Keras files it is converted from, class names, and photos. The
+//! ResNet family is described here as data; `xai-model` runs it.
+
+pub mod architecture;
+pub mod keras;
+pub mod labels;
+pub mod photo;
+pub mod preprocessing;
+pub mod pytorch;
+pub mod torchvision;
+pub mod weights;
+
+pub use architecture::{Architecture, Layer};
+pub use labels::{Labels, Prediction};
+pub use photo::{ImageError, InputSize};
+pub use preprocessing::Preprocessing;
+pub use weights::{ModelInfo, NetworkParams, Precision, WeightsError, WeightsInfo};

@@ -1,0 +1,81 @@
+//! How a model wants its pixels: the convention it was trained with, stored in its weight file.
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+/// Keras' ImageNet mean, in BGR order.
+pub const CAFFE_MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Preprocessing {
+    /// Keras 'caffe': RGB to BGR, minus the ImageNet mean, no scaling.
+    Caffe,
+    /// torchvision's `Normalize`: RGB scaled to [0, 1], minus `mean`, over `std`, per channel.
+    Normalize { mean: [f32; 3], std: [f32; 3] },
+}
+
+impl Preprocessing {
+    /// torchvision's ImageNet statistics, which fine-tuned models keep.
+    pub const IMAGENET: Preprocessing =
+        Preprocessing::Normalize { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+    /// The crop as three planes in the network's channel order (CHW).
+    pub fn planes(&self, image: &RgbImage) -> Vec<f32> {
+        let plane = (image.width() * image.height()) as usize;
+        let mut out = vec![0f32; 3 * plane];
+        for (i, pixel) in image.pixels().enumerate() {
+            for channel in 0..3 {
+                out[channel * plane + i] = match self {
+                    Preprocessing::Caffe => f32::from(pixel[2 - channel]) - CAFFE_MEAN_BGR[channel],
+                    Preprocessing::Normalize { mean, std } => {
+                        (f32::from(pixel[channel]) / 255.0 - mean[channel]) / std[channel]
+                    }
+                };
+            }
+        }
+        out
+    }
+
+    /// One line for people: what the network is fed.
+    pub fn describe(&self) -> String {
+        match self {
+            Preprocessing::Caffe => "caffe: RGB to BGR, minus mean [103.939, 116.779, 123.68], no scaling".into(),
+            Preprocessing::Normalize { mean, std } => {
+                format!("normalize: RGB in [0, 1], minus mean {mean:?}, divided by std {std:?}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caffe_planes_are_bgr_minus_mean() {
+        let image = RgbImage::from_pixel(2, 1, image::Rgb([10, 20, 30]));
+        let planes = Preprocessing::Caffe.planes(&image);
+        assert_eq!(planes[0], 30.0 - 103.939);
+        assert_eq!(planes[2], 20.0 - 116.779);
+        assert_eq!(planes[5], 10.0 - 123.68);
+    }
+
+    #[test]
+    fn normalize_planes_are_rgb_scaled_then_standardised() {
+        let image = RgbImage::from_pixel(1, 1, image::Rgb([255, 0, 51]));
+        let planes = Preprocessing::IMAGENET.planes(&image);
+        assert!((planes[0] - (1.0 - 0.485) / 0.229).abs() < 1e-6);
+        assert!((planes[1] - (0.0 - 0.456) / 0.224).abs() < 1e-6);
+        assert!((planes[2] - (0.2 - 0.406) / 0.225).abs() < 1e-6);
+    }
+
+    #[test]
+    fn it_round_trips_through_json() {
+        for p in [Preprocessing::Caffe, Preprocessing::IMAGENET] {
+            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(serde_json::from_str::<Preprocessing>(&json).unwrap(), p);
+        }
+        assert_eq!(serde_json::to_string(&Preprocessing::Caffe).unwrap(), r#"{"mode":"caffe"}"#);
+    }
+}

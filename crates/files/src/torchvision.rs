@@ -1,0 +1,279 @@
+//! Import of torchvision ResNets from a `state_dict` (as `.pth` or `.safetensors` hold it): the
+//! architecture is recognised from the tensors' names and shapes, and each BatchNorm (epsilon
+//! 1e-5, torchvision's) is folded into the conv before it: w' = w s, b' = (b - mean) s + beta,
+//! s = gamma / sqrt(var + eps).
+
+use std::collections::BTreeMap;
+
+use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, VARIANTS};
+use crate::weights::{LayerParams, NetworkParams};
+
+/// torchvision's `nn.BatchNorm2d` default.
+const BATCH_NORM_EPSILON: f32 = 1e-5;
+
+/// A float tensor of a state dict, as f32 whatever it was stored as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatTensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// A model's floating-point tensors by name (integer buffers such as BatchNorm's
+/// `num_batches_tracked` are left out), with any nesting prefix still on.
+pub type StateDict = BTreeMap<String, FloatTensor>;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ImportError {
+    #[error("not a torchvision ResNet: it looks like {0}. Supported: {supported}", supported = supported())]
+    NotResNet(String),
+    #[error(
+        "a ResNet of {block:?} blocks {blocks:?} with {groups} groups of {width} channels is none of the supported variants ({supported})",
+        supported = supported()
+    )]
+    UnknownVariant { block: Block, blocks: [usize; 4], groups: usize, width: usize },
+    #[error("the file holds a {found}, not the {asked} asked for with --arch")]
+    OtherArchitecture { found: &'static str, asked: String },
+    #[error("unknown architecture '{0}' (valid: {supported})", supported = supported())]
+    UnknownArchitecture(String),
+    #[error("the head ('fc') scores 0 classes: there is nothing to explain")]
+    NoClasses,
+    #[error("tensor '{0}' is missing")]
+    Missing(String),
+    #[error("tensor '{name}' has shape {found:?}, expected {expected:?} for a {architecture}")]
+    WrongShape { name: String, found: Vec<usize>, expected: Vec<usize>, architecture: &'static str },
+    #[error("tensor '{0}' holds NaN or infinite values")]
+    NotFinite(String),
+}
+
+fn supported() -> String {
+    variant_names().into_iter().filter(|n| !n.contains("keras")).collect::<Vec<_>>().join(", ")
+}
+
+/// The prefix in front of the model's own names: `state_dict.`, `model.` or
+/// `model_state_dict.` in a training checkpoint, `module.` from DataParallel, or none.
+fn root(state: &StateDict) -> Option<&str> {
+    let head = state
+        .keys()
+        .filter_map(|k| k.strip_suffix("fc.weight"))
+        .find(|p| state.contains_key(&format!("{p}conv1.weight")));
+    head.or_else(|| state.keys().find_map(|k| k.strip_suffix("layer1.0.conv1.weight")))
+}
+
+/// What a state dict that is not a ResNet looks like, for the error message.
+fn look_of(state: &StateDict) -> String {
+    let has = |part: &str| state.keys().any(|k| k.contains(part));
+    if has("denseblock") {
+        "a DenseNet".into()
+    } else if has("features.") && has("classifier.") {
+        "a VGG or AlexNet (layers named 'features.N' and 'classifier.N')".into()
+    } else if has("patch_embed") || has("class_token") || has("encoder.layers") {
+        "a vision transformer".into()
+    } else if has("inverted_residual") || has("features.1.conv") {
+        "a MobileNet".into()
+    } else if state.is_empty() {
+        "nothing: it holds no floating-point tensors".into()
+    } else {
+        let first: Vec<&str> = state.keys().take(3).map(String::as_str).collect();
+        format!("another network (its first tensors: {})", first.join(", "))
+    }
+}
+
+/// The state dict's names without their prefix.
+fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
+    let prefix = root(state).ok_or_else(|| ImportError::NotResNet(look_of(state)))?;
+    Ok(state.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect())
+}
+
+fn shape<'a>(state: &'a StateDict, name: &str) -> Result<&'a [usize], ImportError> {
+    state.get(name).map(|t| t.shape.as_slice()).ok_or_else(|| ImportError::Missing(name.into()))
+}
+
+/// Recognises the variant from the names and shapes of an unprefixed state dict.
+fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
+    let block = if state.contains_key("layer1.0.conv3.weight") { Block::Bottleneck } else { Block::Basic };
+    let blocks =
+        [1, 2, 3, 4].map(|s| (0..).take_while(|b| state.contains_key(&format!("layer{s}.{b}.conv1.weight"))).count());
+    let (groups, width) = match block {
+        Block::Basic => (1, 64),
+        Block::Bottleneck => {
+            let inner = shape(state, "layer1.0.conv1.weight")?[0];
+            let per_group = shape(state, "layer1.0.conv2.weight")?.get(1).copied().unwrap_or(0).max(1);
+            (inner / per_group, per_group)
+        }
+    };
+    let classes = shape(state, "fc.weight")?[0];
+    if classes == 0 {
+        return Err(ImportError::NoClasses);
+    }
+    VARIANTS
+        .iter()
+        .find(|v| {
+            v.layout == Layout::Torchvision
+                && (v.block, v.blocks, v.groups, v.width_per_group) == (block, blocks, groups, width)
+        })
+        .map(|v| Architecture { classes, ..v.clone() })
+        .ok_or(ImportError::UnknownVariant { block, blocks, groups, width })
+}
+
+/// Name of the BatchNorm after a conv: `conv1` -> `bn1`, `layer1.0.conv2` -> `layer1.0.bn2`,
+/// `layer2.0.downsample.0` -> `layer2.0.downsample.1`.
+fn batch_norm_name(conv: &str) -> String {
+    match conv.strip_suffix("downsample.0") {
+        Some(block) => format!("{block}downsample.1"),
+        None => match conv.rsplit_once("conv") {
+            Some((block, number)) => format!("{block}bn{number}"),
+            None => format!("{conv}.bn"),
+        },
+    }
+}
+
+fn folded_conv(state: &StateDict, spec: &ConvSpec, architecture: &Architecture) -> Result<LayerParams, ImportError> {
+    let get = |name: String, expected: &[usize]| -> Result<&[f32], ImportError> {
+        let tensor = state.get(&name).ok_or_else(|| ImportError::Missing(name.clone()))?;
+        if tensor.shape != expected {
+            let (found, expected) = (tensor.shape.clone(), expected.to_vec());
+            return Err(ImportError::WrongShape { name, found, expected, architecture: architecture.name });
+        }
+        if !tensor.values.iter().all(|v| v.is_finite()) {
+            return Err(ImportError::NotFinite(name));
+        }
+        Ok(&tensor.values)
+    };
+    let out = spec.out_channels;
+    let kernel = get(format!("{}.weight", spec.name), &spec.weight_shape())?;
+    let bn = batch_norm_name(&spec.name);
+    let [gamma, beta, mean, var] =
+        ["weight", "bias", "running_mean", "running_var"].map(|p| get(format!("{bn}.{p}"), &[out]));
+    let (gamma, beta, mean, var) = (gamma?, beta?, mean?, var?);
+    let conv_bias = state.get(&format!("{}.bias", spec.name)).map(|t| t.values.as_slice());
+    let scale: Vec<f32> = (0..out).map(|c| gamma[c] / (var[c] + BATCH_NORM_EPSILON).sqrt()).collect();
+    let per_channel = kernel.len() / out;
+    let weight = kernel.iter().enumerate().map(|(i, w)| w * scale[i / per_channel]).collect();
+    let bias = (0..out).map(|c| (conv_bias.map_or(0.0, |b| b[c]) - mean[c]) * scale[c] + beta[c]).collect();
+    Ok(LayerParams { weight, bias })
+}
+
+/// The network's parameters from a state dict, BatchNorm folded. `arch` names the variant;
+/// `None` recognises it.
+pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<NetworkParams, ImportError> {
+    let state = strip(state)?;
+    let found = detect(&state);
+    let architecture = match (arch, found) {
+        (None, found) => found?,
+        (Some(asked), found) => {
+            let classes = shape(&state, "fc.weight")?[0];
+            let named = Architecture::named(asked, classes)
+                .filter(|a| a.layout == Layout::Torchvision)
+                .ok_or_else(|| ImportError::UnknownArchitecture(asked.into()))?;
+            match found {
+                Ok(found) if found.name != named.name => {
+                    return Err(ImportError::OtherArchitecture { found: found.name, asked: asked.into() });
+                }
+                _ => named,
+            }
+        }
+    };
+    let convs = architecture
+        .conv_specs()
+        .iter()
+        .map(|spec| folded_conv(&state, spec, &architecture))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fc_weight = state.get("fc.weight").ok_or_else(|| ImportError::Missing("fc.weight".into()))?;
+    let expected = [architecture.classes, architecture.features()];
+    if fc_weight.shape != expected {
+        let (found, expected) = (fc_weight.shape.clone(), expected.to_vec());
+        return Err(ImportError::WrongShape {
+            name: "fc.weight".into(),
+            found,
+            expected,
+            architecture: architecture.name,
+        });
+    }
+    let fc_bias = match state.get("fc.bias") {
+        Some(bias) if bias.shape == [architecture.classes] => bias.values.clone(),
+        Some(bias) => {
+            let (found, expected) = (bias.shape.clone(), vec![architecture.classes]);
+            return Err(ImportError::WrongShape {
+                name: "fc.bias".into(),
+                found,
+                expected,
+                architecture: architecture.name,
+            });
+        }
+        None => vec![0.0; architecture.classes],
+    };
+    if !fc_weight.values.iter().chain(&fc_bias).all(|v| v.is_finite()) {
+        return Err(ImportError::NotFinite("fc".into()));
+    }
+    Ok(NetworkParams { architecture, convs, fc: LayerParams { weight: fc_weight.values.clone(), bias: fc_bias } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state dict of the right names and shapes, BatchNorm at identity, under `prefix`.
+    fn state_dict(architecture: &Architecture, prefix: &str) -> StateDict {
+        let tensor = |shape: Vec<usize>, value: f32| FloatTensor { values: vec![value; shape.iter().product()], shape };
+        let mut state = StateDict::new();
+        for spec in architecture.conv_specs() {
+            state.insert(format!("{prefix}{}.weight", spec.name), tensor(spec.weight_shape().to_vec(), 0.01));
+            let bn = batch_norm_name(&spec.name);
+            for (param, value) in [("weight", 2.0), ("bias", 0.5), ("running_mean", 0.0), ("running_var", 1.0)] {
+                state.insert(format!("{prefix}{bn}.{param}"), tensor(vec![spec.out_channels], value));
+            }
+        }
+        state.insert(format!("{prefix}fc.weight"), tensor(vec![architecture.classes, architecture.features()], 0.1));
+        state.insert(format!("{prefix}fc.bias"), tensor(vec![architecture.classes], 0.0));
+        state
+    }
+
+    #[test]
+    fn every_variant_is_recognised_under_any_prefix() {
+        for variant in VARIANTS.iter().filter(|v| v.layout == Layout::Torchvision) {
+            let architecture = Architecture { classes: 7, ..variant.clone() };
+            let params = import_state_dict(&state_dict(&architecture, ""), None).unwrap();
+            assert_eq!(params.architecture, architecture);
+        }
+        let resnet18 = Architecture::named("resnet18", 7).unwrap();
+        for prefix in ["module.", "state_dict.module.", "model.", "model_state_dict."] {
+            let params = import_state_dict(&state_dict(&resnet18, prefix), None).unwrap();
+            assert_eq!(params.architecture, resnet18, "{prefix}");
+        }
+    }
+
+    #[test]
+    fn batch_norm_is_folded_with_torchvisions_epsilon() {
+        let architecture = Architecture::named("resnet18", 3).unwrap();
+        let params = import_state_dict(&state_dict(&architecture, ""), None).unwrap();
+        let scale = 2.0 / (1.0 + BATCH_NORM_EPSILON).sqrt();
+        assert_eq!(params.convs[0].weight[0], 0.01 * scale);
+        assert_eq!(params.convs[0].bias[0], 0.5);
+        assert_eq!(batch_norm_name("layer3.1.conv2"), "layer3.1.bn2");
+        assert_eq!(batch_norm_name("layer3.0.downsample.0"), "layer3.0.downsample.1");
+    }
+
+    #[test]
+    fn other_networks_and_broken_heads_are_named() {
+        let mut vgg = StateDict::new();
+        let tensor = FloatTensor { shape: vec![1], values: vec![0.0] };
+        vgg.insert("features.0.weight".into(), tensor.clone());
+        vgg.insert("classifier.6.weight".into(), tensor);
+        let error = import_state_dict(&vgg, None).unwrap_err().to_string();
+        assert!(error.starts_with("not a torchvision ResNet: it looks like a VGG"), "{error}");
+        assert!(error.contains("resnet18, resnet34, resnet50"), "{error}");
+
+        let empty_head = state_dict(&Architecture::named("resnet18", 0).unwrap(), "");
+        assert_eq!(import_state_dict(&empty_head, None), Err(ImportError::NoClasses));
+
+        let resnet18 = state_dict(&Architecture::named("resnet18", 3).unwrap(), "");
+        let error = import_state_dict(&resnet18, Some("resnet50")).unwrap_err();
+        assert_eq!(error.to_string(), "the file holds a resnet18, not the resnet50 asked for with --arch");
+        let mut cut = resnet18.clone();
+        cut.remove("layer4.1.bn2.running_var");
+        assert_eq!(import_state_dict(&cut, None), Err(ImportError::Missing("layer4.1.bn2.running_var".into())));
+        let mut wrong = resnet18;
+        wrong.get_mut("layer2.0.conv1.weight").unwrap().shape = vec![128, 64, 1, 1];
+        assert!(matches!(import_state_dict(&wrong, None), Err(ImportError::WrongShape { .. })));
+    }
+}
