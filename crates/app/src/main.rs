@@ -17,7 +17,7 @@ mod fetch;
 mod jobs;
 #[cfg(target_arch = "wasm32")]
 mod photo;
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 mod state;
 
 #[cfg(target_arch = "wasm32")]

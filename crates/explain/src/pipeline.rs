@@ -82,6 +82,9 @@ pub struct CamRequest<'a> {
     pub eigen_smooth: bool,
 }
 
+/// The logits `[N, classes]`, the one-hot target mask and dy/dA `[N, C, H, W]`.
+type Gradients = (Tensor<2>, Tensor<2>, Tensor<4>);
+
 /// The logits, the target mask and dy/dA for the target of each image, from `activations` of
 /// `layer`.
 ///
@@ -93,7 +96,7 @@ fn logits_and_gradients(
     activations: &Tensor<4>,
     layer: Layer,
     target: &Target,
-) -> Result<(Tensor<2>, Tensor<2>, Tensor<4>), CamError> {
+) -> Result<Gradients, CamError> {
     if layer == Layer::Layer4 {
         let [n, c, h, w] = activations.dims();
         let logits = net.logits_from(activations.clone(), layer);
@@ -110,7 +113,7 @@ fn autodiff_gradients(
     activations: &Tensor<4>,
     layer: Layer,
     target: &Target,
-) -> Result<(Tensor<2>, Tensor<2>, Tensor<4>), CamError> {
+) -> Result<Gradients, CamError> {
     let tracked = activations.clone().autodiff().require_grad();
     let logits = net.logits_from(tracked.clone(), layer);
     let mask = target_mask(target, logits.clone().inner())?;

@@ -1,0 +1,241 @@
+//! The page's state: one value that only [`Action`]s change, behind yew's `use_reducer` (as in
+//! yew's `function_todomvc`). Plain Rust, so it is tested natively.
+//!
+//! What the network computes ([`Question`]) is kept apart from how its map is painted
+//! ([`Look`]): changing the colormap or the opacity repaints the map already read back, and
+//! only a new photo, method, layer or class runs the network again.
+
+mod link;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use std::rc::Rc;
+
+use xai_explain::render::Colormap;
+use xai_explain::Concepts;
+use xai_model::Layer;
+
+pub use link::settings_from_link;
+pub use values::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppState {
+    pub model: ModelState,
+    /// Counts the models loaded so far; the current one is number `model_number`.
+    pub model_number: u64,
+    pub notice: Option<Notice>,
+    pub error: Option<String>,
+    pub gallery: Vec<Rc<GalleryPhoto>>,
+    pub current: Option<Rc<GalleryPhoto>>,
+    pub question: Question,
+    pub look: Look,
+    /// DFF's number of concepts.
+    pub k: usize,
+    /// Photos ticked for DFF, by id.
+    pub picks: Vec<u64>,
+    /// Jobs started so far (the status element's `data-job`).
+    pub jobs: u64,
+    /// The newest analysis answered, and its result if it succeeded.
+    pub answered: Option<AnalysisKey>,
+    pub explained: Option<Rc<Explained>>,
+    pub factorizing: Option<FactorizeKey>,
+    pub concepts: Option<(FactorizeKey, Rc<Concepts>)>,
+    /// The one concept painted alone, if any.
+    pub concept_shown: Option<usize>,
+    next_photo: u64,
+}
+
+pub enum Action {
+    ModelProgress {
+        loaded: u64,
+        total: Option<u64>,
+    },
+    ModelReady {
+        backend: &'static str,
+        ms: f64,
+        cached: bool,
+        notice: Option<Notice>,
+    },
+    ModelFailed(String),
+    /// The device stopped answering; another model is being loaded on the CPU.
+    DeviceLost(Notice),
+    AddPhoto(NewPhoto),
+    /// A share link: its photo, shown with its settings.
+    OpenLink(NewPhoto, LinkSettings),
+    SetMethod(String),
+    SetLayer(Layer),
+    SetClass(Option<usize>),
+    SetColormap(Colormap),
+    SetOpacity(u8),
+    SetK(usize),
+    TogglePick(u64),
+    /// Paint one concept alone, or all of them again when it is the one shown.
+    ToggleConcept(usize),
+    AnalysisStarted,
+    Analysed(Result<Explained, (AnalysisKey, String)>),
+    FactorizeStarted(FactorizeKey),
+    Factorized(FactorizeKey, Result<Rc<Concepts>, String>),
+    Error(String),
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self {
+            model: ModelState::Loading { loaded: 0, total: None },
+            model_number: 0,
+            notice: None,
+            error: None,
+            gallery: Vec::new(),
+            current: None,
+            question: Question { method: "gradcam".into(), layer: Layer::Layer4, class: None },
+            look: Look { colormap: Colormap::Jet, opacity: 50 },
+            k: 5,
+            picks: Vec::new(),
+            jobs: 0,
+            answered: None,
+            explained: None,
+            factorizing: None,
+            concepts: None,
+            concept_shown: None,
+            next_photo: 0,
+        }
+    }
+}
+
+impl AppState {
+    /// The analysis the page should show now, if the model and a photo are there.
+    pub fn analysis_key(&self) -> Option<AnalysisKey> {
+        let photo = self.current.as_ref()?;
+        matches!(self.model, ModelState::Ready { .. }).then(|| AnalysisKey {
+            model: self.model_number,
+            photo: photo.id,
+            question: self.question.clone(),
+        })
+    }
+
+    /// The result for the current photo and question, once it is there.
+    pub fn shown(&self) -> Option<&Rc<Explained>> {
+        self.explained.as_ref().filter(|e| Some(&e.key) == self.analysis_key().as_ref())
+    }
+
+    pub fn status(&self) -> Status {
+        match self.model {
+            ModelState::Loading { .. } => Status::Loading,
+            ModelState::Failed => Status::Idle,
+            ModelState::Ready { .. } if self.factorizing.is_some() => Status::Running,
+            ModelState::Ready { .. } => match self.analysis_key() {
+                Some(key) if self.answered.as_ref() != Some(&key) => Status::Running,
+                _ if self.jobs > 0 => Status::Done,
+                _ => Status::Idle,
+            },
+        }
+    }
+
+    /// The photos DFF factorises: the ticked ones, else the current one.
+    pub fn dff_photos(&self) -> Vec<Rc<GalleryPhoto>> {
+        let picked: Vec<_> = self.gallery.iter().filter(|p| self.picks.contains(&p.id)).cloned().collect();
+        if picked.is_empty() {
+            self.current.iter().cloned().collect()
+        } else {
+            picked
+        }
+    }
+
+    fn add_photo(&mut self, photo: NewPhoto) {
+        self.next_photo += 1;
+        let photo =
+            Rc::new(GalleryPhoto { id: self.next_photo, name: photo.name, crop: photo.crop, source: photo.source });
+        // The same demo (or the same JPEG) twice is one photo.
+        self.gallery.retain(|p| p.source != photo.source);
+        self.gallery.push(photo.clone());
+        self.current = Some(photo);
+        self.question.class = None;
+        self.error = None;
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::ModelProgress { loaded, total } => self.model = ModelState::Loading { loaded, total },
+            Action::ModelReady { backend, ms, cached, notice } => {
+                self.model = ModelState::Ready { backend, ms, cached };
+                self.model_number += 1;
+                if notice.is_some() {
+                    self.notice = notice;
+                }
+            }
+            Action::ModelFailed(error) => {
+                self.model = ModelState::Failed;
+                self.error = Some(format!("Could not load the model: {error}"));
+            }
+            Action::DeviceLost(notice) => {
+                self.model = ModelState::Loading { loaded: 0, total: None };
+                self.notice = Some(notice);
+                self.factorizing = None;
+            }
+            Action::AddPhoto(photo) => self.add_photo(photo),
+            Action::OpenLink(photo, settings) => {
+                self.add_photo(photo);
+                self.question = settings.question;
+                self.look = settings.look;
+                self.k = settings.k;
+            }
+            Action::SetMethod(method) => self.question.method = method,
+            Action::SetLayer(layer) => self.question.layer = layer,
+            Action::SetClass(class) => self.question.class = class,
+            Action::SetColormap(colormap) => self.look.colormap = colormap,
+            Action::SetOpacity(opacity) => self.look.opacity = opacity.min(100),
+            Action::SetK(k) => self.k = k.clamp(1, 16),
+            Action::TogglePick(id) => match self.picks.iter().position(|p| *p == id) {
+                Some(i) => drop(self.picks.remove(i)),
+                None => self.picks.push(id),
+            },
+            Action::ToggleConcept(i) => {
+                self.concept_shown = if self.concept_shown == Some(i) { None } else { Some(i) };
+            }
+            Action::AnalysisStarted => self.jobs += 1,
+            Action::Analysed(result) => {
+                let key = match &result {
+                    Ok(explained) => &explained.key,
+                    Err((key, _)) => key,
+                };
+                if Some(key) != self.analysis_key().as_ref() {
+                    return; // a newer photo or question took over
+                }
+                self.answered = Some(key.clone());
+                match result {
+                    Ok(explained) => {
+                        self.explained = Some(Rc::new(explained));
+                        self.error = None;
+                    }
+                    Err((_, error)) => self.error = Some(error),
+                }
+            }
+            Action::FactorizeStarted(key) => {
+                self.jobs += 1;
+                self.factorizing = Some(key);
+            }
+            Action::Factorized(key, result) => {
+                if self.factorizing.as_ref() != Some(&key) {
+                    return;
+                }
+                self.factorizing = None;
+                match result {
+                    Ok(concepts) => {
+                        self.concepts = Some((key, concepts));
+                        self.concept_shown = None;
+                    }
+                    Err(error) => self.error = Some(error),
+                }
+            }
+            Action::Error(error) => self.error = Some(error),
+        }
+    }
+
+    /// The reducer: the state after `action`.
+    pub fn after(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        next.apply(action);
+        Rc::new(next)
+    }
+}

@@ -1,0 +1,141 @@
+//! The state's behaviour, natively: no browser needed.
+
+use image::RgbImage;
+use xai_explain::Map;
+use xai_share::{Photo as PhotoSource, Shared};
+
+use super::*;
+
+fn photo(name: &str) -> NewPhoto {
+    NewPhoto { name: name.into(), crop: RgbImage::new(4, 4), source: PhotoSource::Demo(name.into()) }
+}
+
+fn ready() -> Rc<AppState> {
+    let ready = Action::ModelReady { backend: "CPU", ms: 1.0, cached: false, notice: None };
+    Rc::new(AppState::default()).after(ready)
+}
+
+fn explained(key: AnalysisKey, class: usize) -> Explained {
+    Explained { key, top5: Vec::new(), class, map: Map::new(1, 1, vec![1.0]), ms: 1.0 }
+}
+
+#[test]
+fn only_the_answer_to_the_newest_question_is_shown() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    assert_eq!(state.status(), Status::Running);
+    let first = state.analysis_key().unwrap();
+    let state = state.after(Action::AnalysisStarted).after(Action::AddPhoto(photo("coffee")));
+    let second = state.analysis_key().unwrap();
+    let state = state.after(Action::AnalysisStarted);
+    assert_eq!(state.jobs, 2);
+    // The first photo's result comes last: it is dropped.
+    let state = state.after(Action::Analysed(Ok(explained(second.clone(), 967))));
+    let state = state.after(Action::Analysed(Ok(explained(first, 285))));
+    assert_eq!(state.shown().map(|e| e.class), Some(967));
+    assert_eq!(state.status(), Status::Done);
+    assert_eq!(state.gallery.len(), 2);
+}
+
+#[test]
+fn painting_settings_do_not_change_the_question() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let key = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Ok(explained(key.clone(), 285))));
+    let state = state.after(Action::SetOpacity(80)).after(Action::SetColormap(Colormap::Turbo));
+    assert_eq!(state.analysis_key(), Some(key));
+    assert!(state.shown().is_some());
+    let state = state.after(Action::SetLayer(Layer::Layer3));
+    assert_eq!(state.shown(), None);
+    assert_eq!(state.status(), Status::Running);
+}
+
+#[test]
+fn a_failed_analysis_ends_the_job_with_its_message() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let key = state.analysis_key().unwrap();
+    let state = state.after(Action::AnalysisStarted).after(Action::Analysed(Err((key, "broken".into()))));
+    assert_eq!((state.status(), state.error.as_deref()), (Status::Done, Some("broken")));
+    let state = state.after(Action::AddPhoto(photo("coffee")));
+    assert_eq!(state.error, None);
+}
+
+#[test]
+fn the_same_photo_twice_is_one_gallery_entry_and_clears_the_class() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetClass(Some(3)));
+    let state = state.after(Action::AddPhoto(photo("coffee"))).after(Action::AddPhoto(photo("chelsea")));
+    let names: Vec<&str> = state.gallery.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["coffee", "chelsea"]);
+    assert_eq!(state.question.class, None);
+    assert_eq!(state.current.as_ref().map(|p| p.id), Some(3));
+}
+
+#[test]
+fn dff_uses_the_ticked_photos_or_else_the_current_one() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::AddPhoto(photo("coffee")));
+    assert_eq!(state.dff_photos().iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
+    let state = state.after(Action::TogglePick(1)).after(Action::TogglePick(2)).after(Action::TogglePick(2));
+    assert_eq!(state.dff_photos().iter().map(|p| p.id).collect::<Vec<_>>(), [1]);
+    let key = FactorizeKey { model: 1, photos: state.dff_photos(), k: 5 };
+    let state = state.after(Action::FactorizeStarted(key.clone()));
+    assert_eq!(state.status(), Status::Running);
+    let stale = FactorizeKey { k: 3, ..key.clone() };
+    let state = state.after(Action::Factorized(stale, Err("old".into())));
+    assert_eq!((state.status(), state.error.clone()), (Status::Running, None));
+    let state = state.after(Action::Factorized(key, Err("failed".into())));
+    assert_eq!((state.factorizing.is_none(), state.error.as_deref()), (true, Some("failed")));
+}
+
+#[test]
+fn a_lost_device_reloads_and_asks_again() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let before = state.analysis_key().unwrap();
+    let lost = Notice { text: "moved".into(), details: None };
+    let state = state.after(Action::DeviceLost(lost));
+    assert_eq!((state.status(), state.analysis_key()), (Status::Loading, None));
+    let state = state.after(Action::ModelReady { backend: "CPU", ms: 1.0, cached: true, notice: None });
+    assert_ne!(state.analysis_key(), Some(before));
+    assert_eq!(state.notice.as_ref().map(|n| n.text.as_str()), Some("moved"));
+}
+
+fn link(method: &str, layer: &str) -> Shared {
+    Shared {
+        photo: PhotoSource::Demo("chelsea".into()),
+        method: method.into(),
+        layer: layer.into(),
+        class: Some(281),
+        colormap: "turbo".into(),
+        opacity: 60,
+        k: 4,
+    }
+}
+
+#[test]
+fn links_are_checked_as_a_whole() {
+    let settings = settings_from_link(&link("gradcam++", "layer3")).unwrap();
+    let question = Question { method: "gradcam++".into(), layer: Layer::Layer3, class: Some(281) };
+    assert_eq!(settings, LinkSettings { question, look: Look { colormap: Colormap::Turbo, opacity: 60 }, k: 4 });
+    for (method, layer, expected) in [
+        ("cam", "layer3", "cam is not defined at layer3"),
+        ("nope", "layer4", "unknown method 'nope'"),
+        ("gradcam", "layer9", "unknown layer 'layer9'"),
+    ] {
+        let error = settings_from_link(&link(method, layer)).unwrap_err();
+        assert!(error.starts_with("share link: ") && error.contains(expected), "{error}");
+    }
+    let bad_colormap = Shared { colormap: "plasma".into(), ..link("gradcam", "layer4") };
+    assert!(settings_from_link(&bad_colormap).unwrap_err().contains("unknown colormap"));
+}
+
+#[test]
+fn a_shared_view_opens_as_it_was_shared() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetMethod("layercam".into()));
+    let state = state.after(Action::SetLayer(Layer::Layer2)).after(Action::SetOpacity(70));
+    let key = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Ok(explained(key, 285))));
+    let fragment = state.share_fragment().unwrap();
+    let shared = Shared::from_fragment(&fragment).unwrap();
+    let settings = settings_from_link(&shared).unwrap();
+    let opened = ready().after(Action::OpenLink(photo("chelsea"), settings));
+    assert_eq!(opened.question, Question { class: Some(285), ..state.question.clone() });
+    assert_eq!((opened.look, opened.k), (state.look, state.k));
+}

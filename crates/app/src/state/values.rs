@@ -1,0 +1,121 @@
+//! The values the state holds: photos, what is asked of the network and how its answer is
+//! painted, the model's state, and the keys that tie results to what they answer.
+
+use std::rc::Rc;
+
+use image::RgbImage;
+use xai_explain::render::Colormap;
+use xai_explain::Map;
+use xai_model::{Layer, Prediction};
+use xai_share::Photo as PhotoSource;
+
+/// A photo the page can explain: its crop for the network, and how a share link names it.
+#[derive(Debug)]
+pub struct GalleryPhoto {
+    /// Unique within the page, so a result can be matched to the photo it was made for.
+    pub id: u64,
+    pub name: String,
+    pub crop: RgbImage,
+    pub source: PhotoSource,
+}
+
+impl PartialEq for GalleryPhoto {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+/// A photo before it joins the gallery (the gallery numbers it).
+pub struct NewPhoto {
+    pub name: String,
+    pub crop: RgbImage,
+    pub source: PhotoSource,
+}
+
+/// What the network computes: changing any of these runs it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub method: String,
+    pub layer: Layer,
+    /// The class to explain; `None` is the top-1 class.
+    pub class: Option<usize>,
+}
+
+/// How a map is painted: changing these only repaints.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Look {
+    pub colormap: Colormap,
+    /// Heatmap opacity over the photo, in percent.
+    pub opacity: u8,
+}
+
+/// Settings a share link carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkSettings {
+    pub question: Question,
+    pub look: Look,
+    pub k: usize,
+}
+
+/// The model: downloading, ready on a backend, or failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelState {
+    Loading { loaded: u64, total: Option<u64> },
+    Ready { backend: &'static str, ms: f64, cached: bool },
+    Failed,
+}
+
+/// A message for the visitor in plain words, with the technical reason behind a toggle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub details: Option<String>,
+}
+
+/// What identifies an analysis: a result is shown only while it answers the current one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisKey {
+    /// Which loaded model (a move to the CPU loads another).
+    pub model: u64,
+    pub photo: u64,
+    pub question: Question,
+}
+
+/// One photo's classes and raw map, as read back from the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explained {
+    pub key: AnalysisKey,
+    pub top5: Vec<Prediction>,
+    /// The class the map explains.
+    pub class: usize,
+    pub map: Map,
+    /// From the start of the pass to the map on the host.
+    pub ms: f64,
+}
+
+/// The photos of a factorisation, and its `k`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactorizeKey {
+    pub model: u64,
+    pub photos: Vec<Rc<GalleryPhoto>>,
+    pub k: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Status {
+    Loading,
+    Idle,
+    Running,
+    Done,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Loading => "loading",
+            Status::Idle => "idle",
+            Status::Running => "running",
+            Status::Done => "done",
+        }
+    }
+}
