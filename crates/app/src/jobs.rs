@@ -50,12 +50,6 @@ pub struct Jobs {
     moving_to_cpu: Rc<Cell<bool>>,
 }
 
-impl PartialEq for Jobs {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.moving_to_cpu, &other.moving_to_cpu)
-    }
-}
-
 impl Jobs {
     pub fn new(
         dispatch: UseReducerDispatcher<AppState>,

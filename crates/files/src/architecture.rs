@@ -217,11 +217,6 @@ impl Architecture {
         specs.extend(self.block_specs().iter().flatten().flat_map(|b| b.convs().cloned()));
         specs
     }
-
-    /// Output channels of `layer`.
-    pub fn layer_channels(&self, layer: Layer) -> usize {
-        self.stage_channels(layer.stage_index())
-    }
 }
 
 /// Where explanations hook the network, in torchvision's naming: `layerN` is the output of stage

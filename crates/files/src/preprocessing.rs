@@ -36,16 +36,6 @@ impl Preprocessing {
         }
         out
     }
-
-    /// One line for people: what the network is fed.
-    pub fn describe(&self) -> String {
-        match self {
-            Preprocessing::Caffe => "caffe: RGB to BGR, minus mean [103.939, 116.779, 123.68], no scaling".into(),
-            Preprocessing::Normalize { mean, std } => {
-                format!("normalize: RGB in [0, 1], minus mean {mean:?}, divided by std {std:?}")
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -157,10 +157,6 @@ impl ResNet {
         Ok((Self::new(&params, info.model.preprocessing, device), info))
     }
 
-    pub fn architecture(&self) -> &Architecture {
-        &self.architecture
-    }
-
     /// The number of classes the head scores.
     pub fn classes(&self) -> usize {
         self.architecture.classes
