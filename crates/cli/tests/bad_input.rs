@@ -186,7 +186,7 @@ fn bad_model_files_are_refused_by_convert() {
             vec![],
             "0 classes",
         ),
-        (chelsea(), vec![], "not a model file xai convert reads"),
+        (chelsea(), vec![], "not a model file xai-lens reads"),
     ];
     for (source, extra, expected) in cases {
         let line = convert_error(&source, &extra);

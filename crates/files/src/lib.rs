@@ -3,9 +3,11 @@
 //! ResNet family is described here as data; `xai-model` runs it.
 
 pub mod architecture;
+pub mod convert;
 pub mod keras;
 pub mod labels;
 pub mod photo;
+pub mod pickle;
 pub mod preprocessing;
 pub mod pytorch;
 pub mod torchvision;

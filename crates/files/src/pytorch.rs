@@ -1,22 +1,25 @@
-//! PyTorch's files as a state dict: `.pth`/`.pt` through burn's `pytorch-reader`, which parses
-//! the pickle without running it, and `.safetensors`. Floating-point tensors of any precision
+//! PyTorch's files as a state dict, from their bytes (the page has no file system): `.pth`/`.pt`
+//! as `torch.save` writes them (a zip of a pickle and the tensors' storages; the pickle is parsed
+//! by [`crate::pickle`], never run), and `.safetensors`. Floating-point tensors of any precision
 //! come back as f32; integer buffers are left out.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
 
-use pytorch_reader::{DType, PickleError, PickleValue, PytorchError, PytorchReader};
 use safetensors::{Dtype, SafeTensors};
+use zip::ZipArchive;
 
+use crate::pickle::{self, PickleError, StorageType, TensorRef};
 use crate::torchvision::{FloatTensor, StateDict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error(
-        "the file holds a Python object that is not a tensor or a plain container ({0}): xai-lens reads weights and never runs code from a model file"
-    )]
-    NotPlainData(String),
+    #[error("{0}")]
+    Pickle(#[from] PickleError),
     #[error("not a readable PyTorch file (truncated or corrupt?): {0}")]
     Pytorch(String),
+    #[error("a PyTorch file in the format before PyTorch 1.6: load it and save it again with a current torch.save")]
+    Legacy,
     #[error("not a readable safetensors file (truncated or corrupt?): {0}")]
     Safetensors(String),
     #[error("tensor '{0}' could not be read: {1}")]
@@ -44,45 +47,122 @@ fn bf16_from(bytes: &[u8]) -> f32 {
     half::bf16::from_le_bytes([bytes[0], bytes[1]]).to_f32()
 }
 
-fn pytorch_error(error: PytorchError) -> ReadError {
-    match error {
-        PytorchError::Pickle(PickleError::UnsupportedType(name)) => ReadError::NotPlainData(name),
-        other => ReadError::Pytorch(other.to_string()),
+fn decoder(dtype: StorageType) -> Option<fn(&[u8]) -> f32> {
+    match dtype {
+        StorageType::F32 => Some(f32_from),
+        StorageType::F64 => Some(f64_from),
+        StorageType::F16 => Some(f16_from),
+        StorageType::BF16 => Some(bf16_from),
+        StorageType::Other(_) => None,
     }
 }
 
-/// The first object in the pickle that is neither plain data (numbers, strings, lists,
-/// dicts) nor a torch or numpy value: a call such as `os.system` or an arbitrary class.
-fn foreign_object(value: &PickleValue) -> Option<&str> {
-    match value {
-        PickleValue::Unsupported(name) if !name.starts_with("torch.") && !name.starts_with("numpy.") => Some(name),
-        PickleValue::List(items) => items.iter().find_map(foreign_object),
-        PickleValue::Dict(entries) => entries.values().find_map(foreign_object),
-        _ => None,
+/// The largest pickle read: a state dict's pickle is a few hundred KB.
+const MAX_PICKLE_BYTES: u64 = 64 << 20;
+
+/// The zip that `torch.save` writes: `<root>/data.pkl` and one `<root>/data/<key>` per storage.
+struct Archive<'a> {
+    zip: ZipArchive<Cursor<&'a [u8]>>,
+    root: String,
+}
+
+impl<'a> Archive<'a> {
+    fn open(bytes: &'a [u8]) -> Result<Self, ReadError> {
+        if bytes.starts_with(&[0x80]) {
+            return Err(ReadError::Legacy);
+        }
+        let zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::Pytorch(e.to_string()))?;
+        let pickle = zip
+            .file_names()
+            .filter_map(Result::ok)
+            .filter(|name| *name == "data.pkl" || name.ends_with("/data.pkl"))
+            .min_by_key(|name| name.len())
+            .ok_or_else(|| ReadError::Pytorch("a zip without data.pkl, so not from torch.save".into()))?;
+        let root = pickle.strip_suffix("data.pkl").unwrap_or_default().to_string();
+        Ok(Self { zip, root })
+    }
+
+    /// At most `limit` bytes of an entry: the limit, not the entry's declared size, bounds memory.
+    fn entry(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
+        let path = format!("{}{name}", self.root);
+        let entry = self.zip.by_name(&path).map_err(|e| ReadError::Pytorch(format!("{path}: {e}")))?;
+        let mut bytes = Vec::with_capacity(entry.size().min(limit) as usize);
+        entry.take(limit).read_to_end(&mut bytes).map_err(|e| ReadError::Pytorch(format!("{path}: {e}")))?;
+        Ok(bytes)
+    }
+}
+
+/// The tensor's elements in order, gathered through its strides from the storage's bytes.
+fn gather(name: &str, tensor: &TensorRef, storage: &[u8], decode: fn(&[u8]) -> f32) -> Result<Vec<f32>, ReadError> {
+    let width = tensor.dtype.width();
+    let count = tensor.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
+    // The furthest element the tensor reaches, which must lie inside the storage's bytes.
+    let reach = tensor
+        .shape
+        .iter()
+        .zip(&tensor.strides)
+        .try_fold(tensor.offset, |end, (d, s)| end.checked_add(d.checked_sub(1)?.checked_mul(*s)?));
+    let available = storage.len() / width;
+    match (count, reach) {
+        (Some(0), _) => return Ok(Vec::new()),
+        (Some(_), Some(reach)) if reach < available.min(tensor.storage_len) => {}
+        _ => {
+            return Err(ReadError::Tensor(
+                name.into(),
+                format!(
+                    "its shape {:?} reaches past its storage, which holds {available} of the {} elements declared",
+                    tensor.shape, tensor.storage_len
+                ),
+            ));
+        }
+    }
+    let count = count.unwrap_or(0);
+    // Row-major strides, which every saved parameter has: the bytes are the tensor.
+    let dense: Vec<usize> =
+        tensor.shape.iter().rev().scan(1, |step, d| Some(std::mem::replace(step, *step * d))).collect();
+    if dense.iter().rev().eq(&tensor.strides) {
+        return Ok(floats(&storage[tensor.offset * width..(tensor.offset + count) * width], width, decode));
+    }
+    let element = |index: usize| decode(&storage[index * width..(index + 1) * width]);
+    let mut values = Vec::with_capacity(count);
+    let mut position = vec![0usize; tensor.shape.len()];
+    loop {
+        let index = tensor.offset + position.iter().zip(&tensor.strides).map(|(p, s)| p * s).sum::<usize>();
+        values.push(element(index));
+        // Odometer step over the shape, last dimension fastest.
+        let mut dim = tensor.shape.len();
+        loop {
+            if dim == 0 {
+                return Ok(values);
+            }
+            dim -= 1;
+            position[dim] += 1;
+            if position[dim] < tensor.shape[dim] {
+                break;
+            }
+            position[dim] = 0;
+        }
     }
 }
 
 /// A `.pth` / `.pt` file: a bare state dict, or a checkpoint that nests one (its names then
 /// keep their `state_dict.` or `module.` prefixes, which the import strips). A pickle that
-/// builds anything but tensors and plain data is refused, though it would never be run.
-pub fn read_pth(path: &Path) -> Result<StateDict, ReadError> {
-    let objects = PytorchReader::read_pickle_data(path, None).map_err(pytorch_error)?;
-    if let Some(name) = foreign_object(&objects) {
-        return Err(ReadError::NotPlainData(name.to_string()));
-    }
-    let reader = PytorchReader::new(path).map_err(pytorch_error)?;
+/// names anything but tensors and plain data is refused, though it would never be run.
+pub fn read_pth(bytes: &[u8]) -> Result<StateDict, ReadError> {
+    let mut archive = Archive::open(bytes)?;
+    let pickle = archive.entry("data.pkl", MAX_PICKLE_BYTES)?;
+    let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     let mut state = StateDict::new();
-    for (name, tensor) in reader.tensors() {
-        let decode: fn(&[u8]) -> f32 = match tensor.dtype() {
-            DType::F32 => f32_from,
-            DType::F64 => f64_from,
-            DType::F16 => f16_from,
-            DType::BF16 => bf16_from,
-            _ => continue,
-        };
-        let bytes = tensor.read().map_err(|e| ReadError::Tensor(name.clone(), e.to_string()))?;
-        let values = floats(&bytes, tensor.dtype().size(), decode);
-        state.insert(name.clone(), FloatTensor { shape: tensor.shape().to_vec(), values });
+    for (name, tensor) in pickle::tensors(&pickle)? {
+        let Some(decode) = decoder(tensor.dtype) else { continue };
+        if !storages.contains_key(&tensor.storage) {
+            // A storage never holds more than it declares, and the file bounds what it declares.
+            let declared = tensor.storage_len.saturating_mul(tensor.dtype.width()) as u64;
+            let entry = archive.entry(&format!("data/{}", tensor.storage), declared.min(bytes.len() as u64))?;
+            storages.insert(tensor.storage.clone(), entry);
+        }
+        let values = gather(&name, &tensor, &storages[&tensor.storage], decode)?;
+        state.insert(name, FloatTensor { shape: tensor.shape.clone(), values });
     }
     Ok(state)
 }
@@ -92,14 +172,18 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<StateDict, ReadError> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| ReadError::Safetensors(e.to_string()))?;
     let mut state = StateDict::new();
     for (name, view) in file.tensors() {
-        let (width, decode): (usize, fn(&[u8]) -> f32) = match view.dtype() {
-            Dtype::F32 => (4, f32_from),
-            Dtype::F64 => (8, f64_from),
-            Dtype::F16 => (2, f16_from),
-            Dtype::BF16 => (2, bf16_from),
+        let dtype = match view.dtype() {
+            Dtype::F32 => StorageType::F32,
+            Dtype::F64 => StorageType::F64,
+            Dtype::F16 => StorageType::F16,
+            Dtype::BF16 => StorageType::BF16,
             _ => continue,
         };
-        state.insert(name, FloatTensor { shape: view.shape().to_vec(), values: floats(view.data(), width, decode) });
+        let Some(decode) = decoder(dtype) else { continue };
+        state.insert(
+            name,
+            FloatTensor { shape: view.shape().to_vec(), values: floats(view.data(), dtype.width(), decode) },
+        );
     }
     Ok(state)
 }

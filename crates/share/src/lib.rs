@@ -2,6 +2,7 @@
 //! to a server. A demo photo travels as its name; an uploaded one as the JPEG of its centre crop
 //! (the app explains that same JPEG, so the link reproduces exactly what was seen).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Cursor;
 
@@ -12,6 +13,10 @@ use image::RgbImage;
 /// Links longer than this are refused before any decoding (a 224x224 JPEG needs about 25 KB).
 pub const MAX_FRAGMENT: usize = 200_000;
 const VERSION: &str = "1";
+/// Every key a link may hold.
+const KEYS: [&str; 10] = ["v", "method", "layer", "class", "colormap", "opacity", "k", "photo", "model", "model_name"];
+/// The largest class index a link may name; the app checks it against the model's head.
+const MAX_CLASS: usize = 99_999;
 /// JPEG quality of shared crops: small links, differences far below what a heatmap shows.
 const JPEG_QUALITY: u8 = 90;
 
@@ -23,9 +28,20 @@ pub enum Photo {
     Jpeg(Vec<u8>),
 }
 
+/// A visitor's own model, named in a link by its file and that file's SHA-256: the weights
+/// themselves never travel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRef {
+    pub name: String,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
 /// Everything needed to reproduce a view.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shared {
+    /// `None` is the built-in ImageNet model.
+    pub model: Option<ModelRef>,
     pub photo: Photo,
     pub method: String,
     pub layer: String,
@@ -71,6 +87,10 @@ impl Shared {
             Photo::Jpeg(bytes) => format!("jpeg:{}", URL_SAFE_NO_PAD.encode(bytes)),
         };
         let mut fragment = format!("v={VERSION}&method={}&layer={}", self.method, self.layer);
+        if let Some(model) = &self.model {
+            let name = URL_SAFE_NO_PAD.encode(&model.name);
+            write!(fragment, "&model={}&model_name={name}", model.sha256).expect("writing to a String");
+        }
         if let Some(class) = self.class {
             write!(fragment, "&class={class}").expect("writing to a String");
         }
@@ -80,21 +100,34 @@ impl Shared {
     }
 
     /// Parses a fragment (with or without its `#`). Names are checked by the app, which knows
-    /// the valid methods, layers and colormaps; numbers and the photo are checked here.
+    /// the valid methods, layers and colormaps; numbers, the model and the photo are checked
+    /// here. A key given twice, or one this version does not know, makes the link damaged.
     pub fn from_fragment(fragment: &str) -> Result<Self, ShareError> {
         let fragment = fragment.trim_start_matches('#');
         if fragment.len() > MAX_FRAGMENT {
             return Err(ShareError::TooLong(fragment.len()));
         }
         let damaged = |what: &str| ShareError::Damaged(what.to_string());
-        let field = |key: &str| {
-            fragment
-                .split('&')
-                .find_map(|pair| pair.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
-                .ok_or_else(|| damaged(&format!("'{key}' is missing")))
-        };
+        let mut fields = HashMap::new();
+        for pair in fragment.split('&') {
+            let (key, value) = pair.split_once('=').ok_or_else(|| damaged("a setting without '='"))?;
+            if !KEYS.contains(&key) {
+                return Err(damaged(&format!("unknown setting '{key:.20}'")));
+            }
+            if fields.insert(key, value).is_some() {
+                return Err(damaged(&format!("'{key}' is given twice")));
+            }
+        }
+        let field = |key: &str| fields.get(key).copied().ok_or_else(|| damaged(&format!("'{key}' is missing")));
+        // Digits only: no sign, no spaces, at most `max`.
         let number = |key: &str, max: usize| -> Result<usize, ShareError> {
-            field(key)?.parse::<usize>().ok().filter(|n| *n <= max).ok_or_else(|| damaged(&format!("bad '{key}'")))
+            let text = field(key)?;
+            text.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| text.parse::<usize>().ok())
+                .flatten()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| damaged(&format!("bad '{key}'")))
         };
         if field("v")? != VERSION {
             return Err(damaged("made by another version of xai-lens"));
@@ -110,11 +143,28 @@ impl Shared {
             }
             _ => return Err(damaged("unknown photo")),
         };
+        let model = match (fields.get("model"), fields.get("model_name")) {
+            (None, None) => None,
+            (Some(sha256), Some(name)) => {
+                let name = URL_SAFE_NO_PAD
+                    .decode(name)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .filter(|name| !name.is_empty() && name.len() <= 255 && !name.chars().any(char::is_control))
+                    .ok_or_else(|| damaged("bad 'model_name'"))?;
+                if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                    return Err(damaged("bad 'model'"));
+                }
+                Some(ModelRef { name, sha256: sha256.to_string() })
+            }
+            _ => return Err(damaged("'model' and 'model_name' go together")),
+        };
         Ok(Shared {
+            model,
             photo,
             method: field("method")?.to_string(),
             layer: field("layer")?.to_string(),
-            class: fragment.contains("&class=").then(|| number("class", 999)).transpose()?,
+            class: fields.contains_key("class").then(|| number("class", MAX_CLASS)).transpose()?,
             colormap: field("colormap")?.to_string(),
             opacity: number("opacity", 100)? as u8,
             k: number("k", 16)?,
@@ -128,6 +178,7 @@ mod tests {
 
     fn sample(photo: Photo) -> Shared {
         Shared {
+            model: None,
             photo,
             method: "gradcam++".into(),
             layer: "layer3".into(),
@@ -147,8 +198,11 @@ mod tests {
         let fragment = format!("#{}", jpeg.to_fragment());
         assert!(fragment.len() < 40_000, "{}", fragment.len());
         assert_eq!(Shared::from_fragment(&fragment), Ok(jpeg));
-        let top = Shared { class: None, ..demo };
+        let top = Shared { class: None, ..demo.clone() };
         assert_eq!(Shared::from_fragment(&top.to_fragment()).unwrap().class, None);
+        let model = ModelRef { name: "dermatology résnet & co.pth".into(), sha256: "ab".repeat(32) };
+        let own = Shared { model: Some(model), ..demo };
+        assert_eq!(Shared::from_fragment(&own.to_fragment()), Ok(own));
     }
 
     #[test]
@@ -162,7 +216,14 @@ mod tests {
             (good.replace("demo:chelsea", "jpeg:!!!"), "not valid base64"),
             (good.replace("demo:chelsea", "jpeg:AAAA"), "cannot be read"),
             ("x".repeat(MAX_FRAGMENT + 1), "too long"),
-            (String::new(), "missing"),
+            (format!("{good}&opacity=10"), "'opacity' is given twice"),
+            (good.replace("opacity=60", "opacity=+60"), "bad 'opacity'"),
+            (good.replace("k=5", "k=-5"), "bad 'k'"),
+            (format!("{good}&evil=1"), "unknown setting 'evil'"),
+            (format!("{good}&model={}", "a".repeat(64)), "go together"),
+            (format!("{good}&model=xyz&model_name=bmFtZQ"), "bad 'model'"),
+            (format!("{good}&model={}&model_name=!", "a".repeat(64)), "bad 'model_name'"),
+            (String::new(), "without '='"),
         ] {
             let error = Shared::from_fragment(&bad).unwrap_err().to_string();
             assert!(error.contains(expected), "{bad:.60}: {error}");

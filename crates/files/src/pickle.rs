@@ -1,0 +1,570 @@
+//! The pickle inside a `torch.save` file, parsed and never run. Only what a state dict or a
+//! training checkpoint is made of is understood: numbers, strings, tuples, lists, dicts
+//! (`collections.OrderedDict` too) and tensors (`torch._utils._rebuild_tensor_v2` over
+//! `torch.*Storage`). Any other Python name the pickle imports, such as `os.system` or a class
+//! of the training script, is refused as soon as it is named.
+//!
+//! burn's `pytorch-reader` does the same, but only from a file on disk, and the page has none:
+//! it holds the visitor's file as bytes.
+//!
+//! Containers live in an arena and values point into it, so a pickle that refers to one object
+//! many times (or to itself) costs one copy, and the walk over the result is bounded.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The element types of `torch.*Storage`; only the floating-point ones hold weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StorageType {
+    F32,
+    F64,
+    F16,
+    BF16,
+    /// Integers and booleans (`num_batches_tracked`, masks), with their width in bytes.
+    Other(usize),
+}
+
+impl StorageType {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "FloatStorage" => Self::F32,
+            "DoubleStorage" => Self::F64,
+            "HalfStorage" => Self::F16,
+            "BFloat16Storage" => Self::BF16,
+            "LongStorage" => Self::Other(8),
+            "IntStorage" => Self::Other(4),
+            "ShortStorage" => Self::Other(2),
+            "CharStorage" | "ByteStorage" | "BoolStorage" => Self::Other(1),
+            _ => return None,
+        })
+    }
+
+    pub fn width(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F64 => 8,
+            Self::F16 | Self::BF16 => 2,
+            Self::Other(width) => width,
+        }
+    }
+}
+
+/// A tensor as the pickle describes it: a window of a storage saved beside the pickle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorRef {
+    /// The storage's entry name under `data/` in the archive.
+    pub storage: String,
+    pub dtype: StorageType,
+    /// Elements the storage holds, as declared.
+    pub storage_len: usize,
+    /// In elements, as are the strides.
+    pub offset: usize,
+    pub shape: Vec<usize>,
+    pub strides: Vec<usize>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PickleError {
+    #[error(
+        "the file refers to the Python name {0}, which is not a tensor or a plain container: xai-lens reads weights and never runs code from a model file (save the model's state_dict() alone)"
+    )]
+    NotPlainData(String),
+    #[error("the pickle is damaged at byte {at}: {what}")]
+    Damaged { at: usize, what: String },
+    #[error("the pickle nests containers more than {MAX_DEPTH} deep or holds over {MAX_TENSORS} tensors")]
+    TooDeep,
+}
+
+/// The deepest nesting of dicts searched for tensors: a state dict inside a checkpoint inside
+/// another is three.
+const MAX_DEPTH: usize = 16;
+const MAX_TENSORS: usize = 100_000;
+
+/// A callable the pickle may name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Callable {
+    OrderedDict,
+    RebuildTensor,
+    RebuildParameter,
+    Storage(StorageType),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<str>),
+    Bytes(Rc<[u8]>),
+    /// An object in the arena.
+    Node(usize),
+}
+
+#[derive(Debug)]
+enum Node {
+    Dict(Vec<(Value, Value)>),
+    List(Vec<Value>),
+    Tuple(Vec<Value>),
+    Callable(Callable),
+    Storage { dtype: StorageType, key: String, len: usize },
+    Tensor(TensorRef),
+}
+
+struct Machine<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: HashMap<u32, Value>,
+    arena: Vec<Node>,
+}
+
+/// Parses a pickle and returns the tensors reachable through dicts, named by their keys joined
+/// with dots (`state_dict.module.conv1.weight`), in the pickle's order.
+pub fn tensors(bytes: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
+    let mut machine =
+        Machine { bytes, at: 0, stack: Vec::new(), marks: Vec::new(), memo: HashMap::new(), arena: Vec::new() };
+    let root = machine.run()?;
+    let mut found = Vec::new();
+    machine.collect(&root, "", 0, &mut found)?;
+    Ok(found)
+}
+
+impl Machine<'_> {
+    fn damaged<T>(&self, what: impl Into<String>) -> Result<T, PickleError> {
+        Err(PickleError::Damaged { at: self.at, what: what.into() })
+    }
+
+    fn take(&mut self, len: usize) -> Result<&[u8], PickleError> {
+        match self.at.checked_add(len).filter(|end| *end <= self.bytes.len()) {
+            Some(end) => {
+                let slice = &self.bytes[self.at..end];
+                self.at = end;
+                Ok(slice)
+            }
+            None => self.damaged(format!("{len} more bytes were promised than the pickle has")),
+        }
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], PickleError> {
+        Ok(self.take(N)?.try_into().expect("took N bytes"))
+    }
+
+    fn u8(&mut self) -> Result<u8, PickleError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, PickleError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn len_u64(&mut self) -> Result<usize, PickleError> {
+        let len = u64::from_le_bytes(self.array()?);
+        usize::try_from(len).or_else(|_| self.damaged("a length beyond memory"))
+    }
+
+    fn line(&mut self) -> Result<String, PickleError> {
+        let rest = &self.bytes[self.at..];
+        let Some(end) = rest.iter().position(|b| *b == b'\n') else { return self.damaged("an unterminated name") };
+        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+        self.at += end + 1;
+        Ok(line)
+    }
+
+    fn text(&mut self, len: usize) -> Result<Value, PickleError> {
+        let bytes = self.take(len)?;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(Value::Str(text.into())),
+            Err(_) => self.damaged("a string that is not UTF-8"),
+        }
+    }
+
+    fn pop(&mut self) -> Result<Value, PickleError> {
+        match self.stack.pop() {
+            Some(value) => Ok(value),
+            None => self.damaged("an empty stack"),
+        }
+    }
+
+    /// The values pushed since the last mark, and the mark removed.
+    fn pop_mark(&mut self) -> Result<Vec<Value>, PickleError> {
+        match self.marks.pop() {
+            Some(mark) if mark <= self.stack.len() => Ok(self.stack.split_off(mark)),
+            _ => self.damaged("a missing mark"),
+        }
+    }
+
+    fn top(&self) -> Result<&Value, PickleError> {
+        match self.stack.last() {
+            Some(value) => Ok(value),
+            None => self.damaged("an empty stack"),
+        }
+    }
+
+    fn push_node(&mut self, node: Node) {
+        self.arena.push(node);
+        self.stack.push(Value::Node(self.arena.len() - 1));
+    }
+
+    fn node(&self, value: &Value) -> Option<&Node> {
+        match value {
+            Value::Node(index) => self.arena.get(*index),
+            _ => None,
+        }
+    }
+
+    fn memo_get(&mut self, key: u32) -> Result<(), PickleError> {
+        match self.memo.get(&key) {
+            Some(value) => {
+                self.stack.push(value.clone());
+                Ok(())
+            }
+            None => self.damaged(format!("memo {key} used before it was set")),
+        }
+    }
+
+    fn memo_put(&mut self, key: u32) -> Result<(), PickleError> {
+        let value = self.top()?.clone();
+        self.memo.insert(key, value);
+        Ok(())
+    }
+
+    fn global(&mut self, module: &str, name: &str) -> Result<(), PickleError> {
+        let callable = match (module, name) {
+            ("collections", "OrderedDict") => Callable::OrderedDict,
+            ("torch._utils", "_rebuild_tensor_v2") => Callable::RebuildTensor,
+            ("torch._utils", "_rebuild_parameter") => Callable::RebuildParameter,
+            ("torch", storage) => match StorageType::from_name(storage) {
+                Some(dtype) => Callable::Storage(dtype),
+                None => return Err(PickleError::NotPlainData(format!("{module}.{name}"))),
+            },
+            _ => return Err(PickleError::NotPlainData(format!("{module}.{name}"))),
+        };
+        self.push_node(Node::Callable(callable));
+        Ok(())
+    }
+
+    /// The dict or list at `index`, to add to in place (a pickle memoizes a container before
+    /// filling it).
+    fn container(&mut self, value: &Value) -> Result<&mut Node, PickleError> {
+        let at = self.at;
+        match value {
+            Value::Node(index) => match self.arena.get_mut(*index) {
+                Some(node @ (Node::Dict(_) | Node::List(_))) => Ok(node),
+                _ => Err(PickleError::Damaged { at, what: "items added to something not a dict or list".into() }),
+            },
+            _ => Err(PickleError::Damaged { at, what: "items added to something not a dict or list".into() }),
+        }
+    }
+
+    fn extend(&mut self, items: Vec<Value>) -> Result<(), PickleError> {
+        let target = self.top()?.clone();
+        let at = self.at;
+        match self.container(&target)? {
+            Node::List(list) => list.extend(items),
+            Node::Dict(dict) => {
+                if items.len() % 2 != 0 {
+                    return Err(PickleError::Damaged { at, what: "a key without a value".into() });
+                }
+                let mut items = items.into_iter();
+                while let (Some(key), Some(value)) = (items.next(), items.next()) {
+                    dict.push((key, value));
+                }
+            }
+            _ => unreachable!("container() returns dicts and lists"),
+        }
+        Ok(())
+    }
+
+    fn tuple(&self, value: &Value) -> Option<Vec<Value>> {
+        match self.node(value)? {
+            Node::Tuple(items) => Some(items.clone()),
+            _ => None,
+        }
+    }
+
+    fn usizes(&self, value: &Value) -> Option<Vec<usize>> {
+        self.tuple(value)?.iter().map(|v| usize_of(v)).collect()
+    }
+
+    /// `callable(*args)` for the few callables a state dict needs.
+    fn reduce(&mut self) -> Result<(), PickleError> {
+        let args = self.pop()?;
+        let callable = self.pop()?;
+        let Some(Node::Callable(callable)) = self.node(&callable) else {
+            return self.damaged("a call of a non-callable");
+        };
+        let Some(args) = self.tuple(&args) else { return self.damaged("call arguments that are not a tuple") };
+        match (callable, args.as_slice()) {
+            (Callable::OrderedDict, []) => self.push_node(Node::Dict(Vec::new())),
+            (Callable::RebuildTensor, [storage, offset, shape, strides, ..]) => {
+                let Some(Node::Storage { dtype, key, len }) = self.node(storage) else {
+                    return self.damaged("a tensor without a storage");
+                };
+                let (dtype, storage, storage_len) = (*dtype, key.clone(), *len);
+                let (Some(offset), Some(shape), Some(strides)) =
+                    (usize_of(offset), self.usizes(shape), self.usizes(strides))
+                else {
+                    return self.damaged("a tensor with a malformed offset, shape or strides");
+                };
+                if shape.len() != strides.len() {
+                    return self.damaged("a tensor with as many strides as dimensions");
+                }
+                self.push_node(Node::Tensor(TensorRef { storage, dtype, storage_len, offset, shape, strides }));
+            }
+            (Callable::RebuildParameter, [tensor, ..]) => self.stack.push(tensor.clone()),
+            (callable, _) => return self.damaged(format!("{callable:?} called with the wrong arguments")),
+        }
+        Ok(())
+    }
+
+    /// `BINPERSID`: `('storage', torch.FloatStorage, key, location, length)`.
+    fn persistent_id(&mut self) -> Result<(), PickleError> {
+        let id = self.pop()?;
+        let fields = self.tuple(&id).unwrap_or_default();
+        let [Value::Str(kind), storage_type, Value::Str(key), _location, len, ..] = fields.as_slice() else {
+            return self.damaged("a persistent id that is not a storage");
+        };
+        let (Some(Node::Callable(Callable::Storage(dtype))), Some(len)) = (self.node(storage_type), usize_of(len))
+        else {
+            return self.damaged("a storage of unknown type or length");
+        };
+        if &**kind != "storage" {
+            return self.damaged(format!("a persistent id of kind {kind}"));
+        }
+        self.push_node(Node::Storage { dtype: *dtype, key: key.to_string(), len });
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<Value, PickleError> {
+        loop {
+            let opcode = self.u8()?;
+            match opcode {
+                0x80 => _ = self.u8()?,                    // PROTO
+                0x95 => _ = self.len_u64()?,               // FRAME
+                b'.' => return self.pop(),                 // STOP
+                b'(' => self.marks.push(self.stack.len()), // MARK
+                b'N' => self.stack.push(Value::None),
+                0x88 => self.stack.push(Value::Bool(true)),
+                0x89 => self.stack.push(Value::Bool(false)),
+                b'J' => {
+                    let value = i32::from_le_bytes(self.array()?);
+                    self.stack.push(Value::Int(value.into()));
+                }
+                b'K' => {
+                    let value = self.u8()?;
+                    self.stack.push(Value::Int(value.into()));
+                }
+                b'M' => {
+                    let value = u16::from_le_bytes(self.array()?);
+                    self.stack.push(Value::Int(value.into()));
+                }
+                0x8a => {
+                    // LONG1: a little-endian two's complement integer of n bytes.
+                    let len = usize::from(self.u8()?);
+                    let bytes = self.take(len)?;
+                    if len > 8 {
+                        return self.damaged("an integer wider than 64 bits");
+                    }
+                    let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 };
+                    let mut wide = [fill; 8];
+                    wide[..len].copy_from_slice(bytes);
+                    self.stack.push(Value::Int(i64::from_le_bytes(wide)));
+                }
+                b'G' => {
+                    let value = f64::from_be_bytes(self.array()?);
+                    self.stack.push(Value::Float(value));
+                }
+                b'X' => {
+                    let len = self.u32()? as usize;
+                    let text = self.text(len)?;
+                    self.stack.push(text);
+                }
+                0x8c => {
+                    let len = usize::from(self.u8()?);
+                    let text = self.text(len)?;
+                    self.stack.push(text);
+                }
+                0x8d => {
+                    let len = self.len_u64()?;
+                    let text = self.text(len)?;
+                    self.stack.push(text);
+                }
+                b'C' | b'B' | 0x8e => {
+                    let len = match opcode {
+                        b'C' => usize::from(self.u8()?),
+                        b'B' => self.u32()? as usize,
+                        _ => self.len_u64()?,
+                    };
+                    let bytes = self.take(len)?.into();
+                    self.stack.push(Value::Bytes(bytes));
+                }
+                b'}' => self.push_node(Node::Dict(Vec::new())),
+                b']' => self.push_node(Node::List(Vec::new())),
+                b')' => self.push_node(Node::Tuple(Vec::new())),
+                b't' => {
+                    let items = self.pop_mark()?;
+                    self.push_node(Node::Tuple(items));
+                }
+                0x85..=0x87 => {
+                    let count = usize::from(opcode - 0x84);
+                    if self.stack.len() < count {
+                        return self.damaged("a tuple of missing items");
+                    }
+                    let items = self.stack.split_off(self.stack.len() - count);
+                    self.push_node(Node::Tuple(items));
+                }
+                b'l' => {
+                    let items = self.pop_mark()?;
+                    self.push_node(Node::List(items));
+                }
+                b'd' => {
+                    let items = self.pop_mark()?;
+                    self.push_node(Node::Dict(Vec::new()));
+                    self.extend(items)?;
+                }
+                b'a' | b's' => {
+                    let count = if opcode == b'a' { 1 } else { 2 };
+                    if self.stack.len() < count + 1 {
+                        return self.damaged("items added to nothing");
+                    }
+                    let items = self.stack.split_off(self.stack.len() - count);
+                    self.extend(items)?;
+                }
+                b'e' | b'u' => {
+                    let items = self.pop_mark()?;
+                    self.extend(items)?;
+                }
+                b'q' => {
+                    let key = self.u8()?;
+                    self.memo_put(key.into())?;
+                }
+                b'r' => {
+                    let key = self.u32()?;
+                    self.memo_put(key)?;
+                }
+                0x94 => {
+                    let key = u32::try_from(self.memo.len()).unwrap_or(u32::MAX);
+                    self.memo_put(key)?;
+                }
+                b'h' => {
+                    let key = self.u8()?;
+                    self.memo_get(key.into())?;
+                }
+                b'j' => {
+                    let key = self.u32()?;
+                    self.memo_get(key)?;
+                }
+                b'c' => {
+                    let (module, name) = (self.line()?, self.line()?);
+                    self.global(&module, &name)?;
+                }
+                0x93 => {
+                    let (Value::Str(name), Value::Str(module)) = (self.pop()?, self.pop()?) else {
+                        return self.damaged("an import by a name that is not a string");
+                    };
+                    self.global(&module, &name)?;
+                }
+                b'R' => self.reduce()?,
+                b'Q' => self.persistent_id()?,
+                b'b' => {
+                    // BUILD sets an object's attributes: `_metadata` on a state dict's
+                    // OrderedDict, which only the training code reads.
+                    self.pop()?;
+                    if !matches!(self.node(self.top()?), Some(Node::Dict(_))) {
+                        return self.damaged("attributes set on something not a dict");
+                    }
+                }
+                b'0' => _ = self.pop()?,
+                b'1' => _ = self.pop_mark()?,
+                b'2' => {
+                    let top = self.top()?.clone();
+                    self.stack.push(top);
+                }
+                0x81 | 0x92 | b'i' | b'o' => return self.damaged("an object built from a class"),
+                other => return self.damaged(format!("unsupported opcode 0x{other:02x}")),
+            }
+        }
+    }
+
+    /// Tensors under `value`, found through dicts with string keys.
+    fn collect(
+        &self,
+        value: &Value,
+        prefix: &str,
+        depth: usize,
+        found: &mut Vec<(String, TensorRef)>,
+    ) -> Result<(), PickleError> {
+        let Some(Node::Dict(entries)) = self.node(value) else { return Ok(()) };
+        if depth >= MAX_DEPTH {
+            return Err(PickleError::TooDeep);
+        }
+        for (key, value) in entries {
+            let key = match key {
+                Value::Str(key) => format!("{prefix}{key}"),
+                Value::Int(key) => format!("{prefix}{key}"),
+                _ => continue,
+            };
+            match self.node(value) {
+                Some(Node::Tensor(tensor)) if found.len() < MAX_TENSORS => found.push((key, tensor.clone())),
+                Some(Node::Tensor(_)) => return Err(PickleError::TooDeep),
+                Some(Node::Dict(_)) => self.collect(value, &format!("{key}."), depth + 1, found)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn usize_of(value: &Value) -> Option<usize> {
+    match value {
+        Value::Int(v) => usize::try_from(*v).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pickle.dumps(..., protocol=2)` of what the test names, assembled by hand.
+    fn pickle(body: &[u8]) -> Vec<u8> {
+        [&[0x80, 2][..], body, b"."].concat()
+    }
+
+    #[test]
+    fn code_is_refused_when_it_is_named() {
+        let code = pickle(b"cposix\nsystem\nX\x02\x00\x00\x00ls\x85R");
+        assert_eq!(tensors(&code), Err(PickleError::NotPlainData("posix.system".into())));
+        let stacked = [&[0x80, 4][..], b"\x8c\x08builtins\x8c\x04eval\x93.".as_slice()].concat();
+        assert_eq!(tensors(&stacked), Err(PickleError::NotPlainData("builtins.eval".into())));
+    }
+
+    #[test]
+    fn self_reference_and_sharing_stay_bounded() {
+        // d = {}; d['a'] = d: the walk stops at the depth bound instead of recursing forever.
+        let cycle = pickle(b"}q\x00X\x01\x00\x00\x00ah\x00s");
+        assert_eq!(tensors(&cycle), Err(PickleError::TooDeep));
+        // A list shared a thousand times is one list.
+        let mut shared = b"]q\x00(".to_vec();
+        shared.extend(std::iter::repeat_n(*b"h\x00", 1000).flatten());
+        shared.extend(b"l");
+        assert_eq!(tensors(&pickle(&shared)), Ok(vec![]));
+    }
+
+    #[test]
+    fn damage_is_reported_not_panicked() {
+        for bad in [
+            &b""[..],
+            b"\x80",
+            b"\x80\x02X\xff\xff\xff\xff",
+            b"\x80\x02h\x05.",
+            b"\x80\x02u.",
+            b"\x80\x02s.",
+            b"\x80\x02\x8a\x09",
+        ] {
+            assert!(matches!(tensors(bad), Err(PickleError::Damaged { .. })), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The `.pth` reader on files `torch.save` wrote (`tests/fixtures/pickles.py`): every
+//! floating-point tensor, views included, as torch holds it, and what must be refused.
+
+use std::path::PathBuf;
+
+use xai_files::pytorch::{read_pth, ReadError};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn tensors_match_torch() {
+    let expected: serde_json::Value = serde_json::from_slice(&fixture("pickles.json")).unwrap();
+    for (file, tensors) in expected.as_object().unwrap() {
+        let state = read_pth(&fixture(&format!("pickles/{file}"))).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let tensors = tensors.as_object().unwrap();
+        let mut names: Vec<_> = state.keys().collect();
+        names.sort();
+        let mut wanted: Vec<_> = tensors.keys().collect();
+        wanted.sort();
+        assert_eq!(names, wanted, "{file}");
+        for (name, tensor) in tensors {
+            let shape: Vec<usize> = serde_json::from_value(tensor["shape"].clone()).unwrap();
+            let values: Vec<f64> = serde_json::from_value(tensor["values"].clone()).unwrap();
+            assert_eq!(state[name].shape, shape, "{file}: {name}");
+            let read: Vec<f64> = state[name].values.iter().map(|v| f64::from(*v)).collect();
+            // Exact up to f32 (float64 tensors are narrowed).
+            let narrowed: Vec<f64> = values.iter().map(|v| f64::from(*v as f32)).collect();
+            assert_eq!(read, narrowed, "{file}: {name}");
+        }
+    }
+}
+
+#[test]
+fn a_class_beside_the_weights_is_named_and_refused() {
+    let error = read_pth(&fixture("pickles/namespace.pth")).unwrap_err().to_string();
+    assert!(error.contains("argparse.Namespace") && error.contains("never runs code"), "{error}");
+}
+
+#[test]
+fn the_format_before_pytorch_1_6_is_named() {
+    assert!(matches!(read_pth(&fixture("pickles/legacy.pth")), Err(ReadError::Legacy)));
+}
+
+#[test]
+fn damage_anywhere_is_an_error() {
+    let whole = fixture("pickles/state_dict.pth");
+    // Every truncation, and a byte flipped at every 7th position.
+    for end in 0..whole.len() {
+        let _ = read_pth(&whole[..end]);
+    }
+    for at in (0..whole.len()).step_by(7) {
+        let mut bytes = whole.clone();
+        bytes[at] ^= 0x5a;
+        let _ = read_pth(&bytes);
+    }
+    assert!(read_pth(&whole[..whole.len() / 2]).is_err());
+}
+
+/// A `torch.save`-like archive: `archive/data.pkl` and the given storages under `archive/data/`.
+fn archive(pickle: &[u8], storages: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("archive/data.pkl", options).unwrap();
+    zip.write_all(pickle).unwrap();
+    for (key, bytes) in storages {
+        zip.start_file(format!("archive/data/{key}"), options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// `{'w': tensor}` over storage '0', with the storage length and shape the pickle declares.
+fn one_tensor_pickle(declared: i32, rows: i32) -> Vec<u8> {
+    let int = |v: i32| [&b"J"[..], &v.to_le_bytes()].concat();
+    [
+        &b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpu"[..],
+        &int(declared),
+        b"tQK\x00",
+        &int(rows),
+        b"K\x03\x86K\x03K\x01\x86\x89tRs.",
+    ]
+    .concat()
+}
+
+#[test]
+fn a_tensor_larger_than_its_storage_is_refused_without_allocating_it() {
+    let six_floats = [0u8; 24];
+    let fine = read_pth(&archive(&one_tensor_pickle(6, 2), &[("0", &six_floats)])).unwrap();
+    assert_eq!(fine["w"].shape, [2, 3]);
+    // Declares 8 GB of floats over 24 bytes: refused by reading at most the file's size.
+    let huge = archive(&one_tensor_pickle(i32::MAX, i32::MAX / 3), &[("0", &six_floats)]);
+    let error = read_pth(&huge).unwrap_err().to_string();
+    assert!(error.contains("reaches past its storage"), "{error}");
+    let missing = read_pth(&archive(&one_tensor_pickle(6, 2), &[])).unwrap_err().to_string();
+    assert!(error.contains("tensor 'w'") && missing.contains("data/0"), "{missing}");
+}
