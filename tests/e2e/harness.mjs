@@ -39,6 +39,18 @@ export async function launch({ webgpu }) {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
 }
 
+/** Collects on `page.uploads` every request that could carry data away: any with a body, or
+ *  with a method other than GET or HEAD. */
+export function recordUploads(page) {
+  page.uploads = [];
+  page.on('request', (request) => {
+    if (request.postDataBuffer()?.length || !['GET', 'HEAD'].includes(request.method())) {
+      page.uploads.push(`${request.method()} ${request.url()}`);
+    }
+  });
+  return page;
+}
+
 /** A page that records every request it makes and every console error; `beforeLoad` runs in
  *  the page before its own scripts. */
 export async function openPage(browser, url, { beforeLoad } = {}) {
@@ -46,6 +58,7 @@ export async function openPage(browser, url, { beforeLoad } = {}) {
   if (beforeLoad) await page.addInitScript(beforeLoad);
   page.requests = [];
   page.on('request', (request) => page.requests.push(request.url()));
+  recordUploads(page);
   page.on('console', (message) => { if (message.type() === 'error') console.log('[page]', message.text()); });
   await page.goto(url);
   return page;

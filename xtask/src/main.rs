@@ -174,7 +174,16 @@ fn test() -> Result {
     tests(&["--lib", "--bins"])?;
     tests(&["--test", "*"])?;
     tools::ensure_chromium()?;
-    run(Command::new("npm").args(["test"]).current_dir(tools::e2e_dir()).env("CHROMIUM", tools::CHROMIUM))
+    // A visitor's own model, as torch.save wrote it, for the page to convert.
+    let own_model = std::env::temp_dir().join("xai-lens-e2e-own-model");
+    std::fs::create_dir_all(&own_model).map_err(|e| e.to_string())?;
+    xai_fixtures::rebuild("resnet18", "resnet18.pth", &own_model);
+    std::fs::copy(xai_fixtures::dir().join("labels.txt"), own_model.join("labels.txt")).map_err(|e| e.to_string())?;
+    run(Command::new("npm")
+        .args(["test"])
+        .current_dir(tools::e2e_dir())
+        .env("CHROMIUM", tools::CHROMIUM)
+        .env("OWN_MODEL_DIR", own_model))
 }
 
 /// Clippy (natively, and for the page on wasm) and the docs, with every warning an error.

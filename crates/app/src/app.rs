@@ -1,7 +1,6 @@
 //! The page: one [`AppState`] behind `use_reducer`, the model's handle, the effects that start
 //! jobs when what the network must compute changes, and the layout of the components.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
 use web_sys::DragEvent;
@@ -10,6 +9,7 @@ use yew::prelude::*;
 use crate::components::concepts::ConceptsPanel;
 use crate::components::controls::Controls;
 use crate::components::header::Header;
+use crate::components::models::ModelsPanel;
 use crate::components::picker::PhotoPicker;
 use crate::components::result::ResultView;
 use crate::engine::Engine;
@@ -28,8 +28,12 @@ impl Reducible for AppState {
 pub fn app() -> Html {
     let state = use_reducer(AppState::default);
     let engine = use_state(|| None::<Rc<Engine>>);
-    let moving_to_cpu = use_memo((), |_| Cell::new(false));
-    let jobs = Jobs::new(state.dispatcher(), engine.clone(), Rc::clone(&moving_to_cpu));
+    // Made once: its counters and the waiting link must outlive re-renders.
+    let jobs = (*use_memo((), {
+        let (dispatch, engine) = (state.dispatcher(), engine.clone());
+        move |_| Jobs::new(dispatch, engine)
+    }))
+    .clone();
 
     {
         let jobs = jobs.clone();
@@ -70,10 +74,16 @@ pub fn app() -> Html {
     let ready = engine.is_some();
     html! {
         <main ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
-            <Header model={state.model.clone()} status={state.status()} jobs={state.jobs}
+            <Header model={state.model.clone()} using={state.using.clone()} status={state.status()} jobs={state.jobs}
                 notice={state.notice.clone()} error={state.error.clone()} />
             <div class="dashboard">
                 <div class="side">
+                    <ModelsPanel own_models={state.own_models.clone()} using={state.using.clone()}
+                        conversion={state.conversion.clone()} wanted={state.wanted.clone()} enabled={ready}
+                        on_use={Callback::from({ let jobs = jobs.clone(); move |own| jobs.use_model(own) })}
+                        on_add={Callback::from({ let jobs = jobs.clone(); move |(model, labels)| jobs.add_model(model, labels) })}
+                        on_cancel={Callback::from({ let jobs = jobs.clone(); move |()| jobs.cancel_conversion() })}
+                        on_delete={Callback::from({ let jobs = jobs.clone(); move |model| jobs.delete_model(model) })} />
                     <PhotoPicker enabled={ready} on_demo={Callback::from({ let jobs = jobs.clone(); move |name| jobs.open_demo(name) })}
                         on_files={Callback::from({ let jobs = jobs.clone(); move |files| jobs.open_files(files) })} />
                     <Controls question={state.question.clone()} look={state.look} dispatch={dispatch.clone()} />

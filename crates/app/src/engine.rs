@@ -8,7 +8,7 @@ use xai_explain::readback::ReadbackError;
 use xai_explain::{CamError, CamRequest, Concepts, Target};
 use xai_model::{Labels, ResNet};
 
-use crate::state::{AnalysisKey, Explained, GalleryPhoto};
+use crate::state::{AnalysisKey, Explained, GalleryPhoto, StoredModel};
 
 /// The compute backend in use, as the page names it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +53,10 @@ pub struct Engine {
     pub net: ResNet,
     pub labels: Labels,
     pub backend: Backend,
+    /// Where the network lives, for the next model to load onto.
+    pub device: Device,
+    /// The visitor's own model, or `None` for the built-in one.
+    pub own: Option<StoredModel>,
 }
 
 /// Why a job failed: the visitor's input, or the device, which the page answers by moving to

@@ -9,7 +9,7 @@ use web_sys::{Cache, ReadableStreamDefaultReader, Response};
 /// Bump when the weight file changes, so visitors drop the old copy.
 const CACHE_NAME: &str = "xai-lens-weights-v2";
 
-fn js_error(value: JsValue) -> String {
+pub fn js_error(value: JsValue) -> String {
     value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string())).unwrap_or_default()
 }
 
@@ -23,7 +23,7 @@ async fn response(url: &str) -> Result<Response, String> {
 }
 
 /// Reads a response body chunk by chunk, reporting (bytes so far, total if known).
-async fn read_body(response: &Response, progress: &dyn Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+pub async fn read_body(response: &Response, progress: &dyn Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
     let total = response.headers().get("content-length").ok().flatten().and_then(|l| l.parse().ok());
     let body = response.body().ok_or("empty response")?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
@@ -45,9 +45,14 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     read_body(&response(url).await?, &|_, _| {}).await
 }
 
-async fn cache() -> Option<Cache> {
+/// One of the page's caches in Cache Storage, if the browser gives it.
+pub async fn open_cache(name: &str) -> Option<Cache> {
     let caches = web_sys::window()?.caches().ok()?;
-    JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(JsCast::unchecked_into)
+    JsFuture::from(caches.open(name)).await.ok().map(JsCast::unchecked_into)
+}
+
+async fn cache() -> Option<Cache> {
+    open_cache(CACHE_NAME).await
 }
 
 /// The weights from Cache Storage if there, else from the network (then cached). Returns the

@@ -9,6 +9,8 @@ mod bench;
 mod canvas;
 #[cfg(target_arch = "wasm32")]
 mod components;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod convert;
 #[cfg(target_arch = "wasm32")]
 mod engine;
 #[cfg(target_arch = "wasm32")]
@@ -19,6 +21,8 @@ mod jobs;
 mod photo;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 mod state;
+#[cfg(target_arch = "wasm32")]
+mod store;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

@@ -142,28 +142,19 @@ fn state_dict(tensors: &[(&str, &[usize])]) -> Vec<u8> {
     safetensors::serialize(views, None).unwrap()
 }
 
-/// A torch.save archive whose pickle calls `os.system`, as a malicious checkpoint would.
-fn pickle_with_code() -> Vec<u8> {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    zip.start_file("archive/data.pkl", options).unwrap();
-    zip.write_all(b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo owned\x85q\x01Rq\x02.").unwrap();
-    zip.start_file("archive/version", options).unwrap();
-    zip.write_all(b"3\n").unwrap();
-    zip.finish().unwrap().into_inner()
-}
+/// A pickle that calls `os.system`, as a malicious checkpoint would.
+const CALLS_OS_SYSTEM: &[u8] = b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo owned\x85q\x01Rq\x02.";
 
 #[test]
 fn bad_model_files_are_refused_by_convert() {
     let dir = std::env::temp_dir().join(format!("xai-bad-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pth = common::torchvision::rebuild("resnet18", "resnet18.pth", &dir);
+    let pth = xai_fixtures::rebuild("resnet18", "resnet18.pth", &dir);
     let bytes = std::fs::read(&pth).unwrap();
     let labels = scratch("three-labels.txt", b"cat\ndog\nbird\n");
     let cases: [(PathBuf, Vec<&str>, &str); 7] = [
         (scratch("half.pth", &bytes[..bytes.len() / 2]), vec![], "not a readable PyTorch file"),
-        (scratch("owned.pth", &pickle_with_code()), vec![], "never runs code"),
+        (scratch("owned.pth", &xai_fixtures::torch_archive(CALLS_OS_SYSTEM, &[])), vec![], "never runs code"),
         (pth.clone(), vec!["--labels", labels.to_str().unwrap()], "3 class names for a head of 7 classes"),
         (pth.clone(), vec!["--arch", "resnet50"], "holds a resnet18, not the resnet50"),
         (
@@ -199,7 +190,7 @@ fn bad_model_files_are_refused_by_convert() {
 fn class_names_from_a_labels_file_are_printed_with_control_characters_escaped() {
     let dir = std::env::temp_dir().join(format!("xai-escaped-labels-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pth = common::torchvision::rebuild("resnet18", "resnet18.pth", &dir);
+    let pth = xai_fixtures::rebuild("resnet18", "resnet18.pth", &dir);
     let names = ["cat\u{1b}[2J", "coffee\nforged line", "rocket", "astronaut", "dog", "bicycle", "tree"];
     let labels = scratch("escape-labels.json", serde_json::to_string(&names).unwrap().as_bytes());
     let weights = dir.join("escaped.safetensors");

@@ -7,9 +7,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::torchvision::{rebuild, reference};
 use common::{fixtures, flatten, pearson, stderr, stdout, xai};
 use serde_json::Value;
+use xai_fixtures::{rebuild, reference};
 
 const PHOTOS: [&str; 4] = ["chelsea", "coffee", "rocket", "astronaut"];
 
@@ -24,7 +24,7 @@ fn photo(name: &str) -> String {
 }
 
 fn convert(source: &Path, precision: &str, out: &Path) -> String {
-    let labels = common::torchvision::dir().join("labels.txt");
+    let labels = xai_fixtures::dir().join("labels.txt");
     let output = xai(&[
         "convert",
         &source.display().to_string(),

@@ -264,7 +264,7 @@ impl Machine<'_> {
         match self.container(&target)? {
             Node::List(list) => list.extend(items),
             Node::Dict(dict) => {
-                if items.len() % 2 != 0 {
+                if !items.len().is_multiple_of(2) {
                     return Err(PickleError::Damaged { at, what: "a key without a value".into() });
                 }
                 let mut items = items.into_iter();
@@ -285,7 +285,7 @@ impl Machine<'_> {
     }
 
     fn usizes(&self, value: &Value) -> Option<Vec<usize>> {
-        self.tuple(value)?.iter().map(|v| usize_of(v)).collect()
+        self.tuple(value)?.iter().map(usize_of).collect()
     }
 
     /// `callable(*args)` for the few callables a state dict needs.

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use xai_files::pytorch::{read_pth, ReadError};
+use xai_fixtures::torch_archive as archive;
 
 fn fixture(name: &str) -> Vec<u8> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
@@ -57,20 +58,6 @@ fn damage_anywhere_is_an_error() {
         let _ = read_pth(&bytes);
     }
     assert!(read_pth(&whole[..whole.len() / 2]).is_err());
-}
-
-/// A `torch.save`-like archive: `archive/data.pkl` and the given storages under `archive/data/`.
-fn archive(pickle: &[u8], storages: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    zip.start_file("archive/data.pkl", options).unwrap();
-    zip.write_all(pickle).unwrap();
-    for (key, bytes) in storages {
-        zip.start_file(format!("archive/data/{key}"), options).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
 }
 
 /// `{'w': tensor}` over storage '0', with the storage length and shape the pickle declares.

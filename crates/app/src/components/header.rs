@@ -3,11 +3,12 @@
 
 use yew::prelude::*;
 
-use crate::state::{ModelState, Notice, Status};
+use crate::state::{ModelState, Notice, Status, StoredModel};
 
 #[derive(Properties, PartialEq)]
 pub struct HeaderProps {
     pub model: ModelState,
+    pub using: Option<StoredModel>,
     pub status: Status,
     /// Jobs started so far: tests wait for a higher number.
     pub jobs: u64,
@@ -34,7 +35,7 @@ pub fn header(props: &HeaderProps) -> Html {
                 { " · Status: " }
                 <span data-testid="status" data-job={props.jobs.to_string()} aria-live="polite">{ props.status.name() }</span>
             </p>
-            <ModelLine model={props.model.clone()} />
+            <ModelLine model={props.model.clone()} using={props.using.clone()} />
             if let Some(notice) = &props.notice {
                 <div class="notice" role="status">
                     <p>{ &notice.text }</p>
@@ -53,6 +54,7 @@ pub fn header(props: &HeaderProps) -> Html {
 #[derive(Properties, PartialEq)]
 struct ModelLineProps {
     model: ModelState,
+    using: Option<StoredModel>,
 }
 
 /// The model's download with its progress, then how long it took.
@@ -73,11 +75,18 @@ fn model_line(props: &ModelLineProps) -> Html {
                 </p>
             }
         }
-        ModelState::Ready { ms, cached, .. } => html! {
-            <p class="model" data-testid="model">
-                { format!("Model ready in {ms:.0} ms{}", if *cached { " (from this browser's cache)" } else { "" }) }
-            </p>
-        },
+        ModelState::Ready { ms, cached, .. } => {
+            let name = match &props.using {
+                Some(own) => format!("{} ({}, {} classes)", own.name, own.architecture, own.classes),
+                None => "ResNet-50, ImageNet".into(),
+            };
+            let origin = if *cached { " (from this browser)" } else { "" };
+            html! {
+                <p class="model" data-testid="model">
+                    { "Model: " }<strong data-testid="model-name">{ name }</strong>{ format!(" · ready in {ms:.0} ms{origin}") }
+                </p>
+            }
+        }
         ModelState::Failed => html! {},
     }
 }

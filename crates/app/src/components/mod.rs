@@ -4,5 +4,6 @@
 pub mod concepts;
 pub mod controls;
 pub mod header;
+pub mod models;
 pub mod picker;
 pub mod result;

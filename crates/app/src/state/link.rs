@@ -1,7 +1,7 @@
 //! Share links: the fragment for what the page shows, and a link's settings checked as a whole.
 
 use xai_model::Layer;
-use xai_share::Shared;
+use xai_share::{ModelRef, Shared};
 
 use super::{AppState, LinkSettings, Look, Question};
 
@@ -11,6 +11,7 @@ impl AppState {
     pub fn share_fragment(&self) -> Option<String> {
         let (photo, shown) = (self.current.as_ref()?, self.shown()?);
         let link = Shared {
+            model: self.using.as_ref().map(|m| ModelRef { name: m.name.clone(), sha256: m.sha256.clone() }),
             photo: photo.source.clone(),
             method: self.question.method.clone(),
             layer: self.question.layer.to_string(),

@@ -15,6 +15,7 @@ use std::rc::Rc;
 use xai_explain::render::Colormap;
 use xai_explain::Concepts;
 use xai_model::Layer;
+use xai_share::ModelRef;
 
 pub use link::settings_from_link;
 pub use values::*;
@@ -22,6 +23,13 @@ pub use values::*;
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppState {
     pub model: ModelState,
+    /// The visitor's own model in use; `None` is the built-in one.
+    pub using: Option<StoredModel>,
+    /// The visitor's own models kept in this browser.
+    pub own_models: Vec<StoredModel>,
+    pub conversion: Conversion,
+    /// The model a share link was made with, when this browser does not have it.
+    pub wanted: Option<ModelRef>,
     /// Counts the models loaded so far; the current one is number `model_number`.
     pub model_number: u64,
     pub notice: Option<Notice>,
@@ -56,7 +64,22 @@ pub enum Action {
         ms: f64,
         cached: bool,
         notice: Option<Notice>,
+        /// The visitor's own model, or `None` for the built-in one.
+        own: Option<StoredModel>,
     },
+    /// Another model is being loaded.
+    SwitchModel,
+    ModelsListed(Vec<StoredModel>),
+    /// A share link names a model this browser does not have.
+    WantModel(ModelRef),
+    Converting(String),
+    Converted {
+        model: StoredModel,
+        ms: f64,
+    },
+    ConvertFailed(String),
+    ConvertCancelled,
+    ModelDeleted(String),
     ModelFailed(String),
     /// The device stopped answering; another model is being loaded on the CPU.
     DeviceLost(Notice),
@@ -83,6 +106,10 @@ impl Default for AppState {
     fn default() -> Self {
         Self {
             model: ModelState::Loading { loaded: 0, total: None },
+            using: None,
+            own_models: Vec::new(),
+            conversion: Conversion::Idle,
+            wanted: None,
             model_number: 0,
             notice: None,
             error: None,
@@ -157,13 +184,38 @@ impl AppState {
     fn apply(&mut self, action: Action) {
         match action {
             Action::ModelProgress { loaded, total } => self.model = ModelState::Loading { loaded, total },
-            Action::ModelReady { backend, ms, cached, notice } => {
+            Action::ModelReady { backend, ms, cached, notice, own } => {
                 self.model = ModelState::Ready { backend, ms, cached };
                 self.model_number += 1;
                 if notice.is_some() {
                     self.notice = notice;
                 }
+                if own != self.using {
+                    // Another head: its classes and concepts are not this one's.
+                    self.question.class = None;
+                    self.concepts = None;
+                }
+                if own.as_ref().is_some_and(|m| self.wanted.as_ref().is_some_and(|w| w.sha256 == m.sha256)) {
+                    self.wanted = None;
+                }
+                self.using = own;
             }
+            Action::SwitchModel => {
+                self.model = ModelState::Loading { loaded: 0, total: None };
+                self.factorizing = None;
+            }
+            Action::ModelsListed(models) => self.own_models = models,
+            Action::WantModel(model) => self.wanted = Some(model),
+            Action::Converting(step) => self.conversion = Conversion::Running(step),
+            Action::Converted { model, ms } => {
+                self.conversion = Conversion::Done { name: model.name.clone(), ms };
+                // The same file converted again (with other class names, say) replaces the first.
+                self.own_models.retain(|m| m.sha256 != model.sha256);
+                self.own_models.push(model);
+            }
+            Action::ConvertFailed(error) => self.conversion = Conversion::Failed(error),
+            Action::ConvertCancelled => self.conversion = Conversion::Idle,
+            Action::ModelDeleted(sha256) => self.own_models.retain(|m| m.sha256 != sha256),
             Action::ModelFailed(error) => {
                 self.model = ModelState::Failed;
                 self.error = Some(format!("Could not load the model: {error}"));

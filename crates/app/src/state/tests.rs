@@ -2,7 +2,7 @@
 
 use image::RgbImage;
 use xai_explain::Map;
-use xai_share::{Photo as PhotoSource, Shared};
+use xai_share::{ModelRef, Photo as PhotoSource, Shared};
 
 use super::*;
 
@@ -11,7 +11,7 @@ fn photo(name: &str) -> NewPhoto {
 }
 
 fn ready() -> Rc<AppState> {
-    let ready = Action::ModelReady { backend: "CPU", ms: 1.0, cached: false, notice: None };
+    let ready = Action::ModelReady { backend: "CPU", ms: 1.0, cached: false, notice: None, own: None };
     Rc::new(AppState::default()).after(ready)
 }
 
@@ -92,13 +92,14 @@ fn a_lost_device_reloads_and_asks_again() {
     let lost = Notice { text: "moved".into(), details: None };
     let state = state.after(Action::DeviceLost(lost));
     assert_eq!((state.status(), state.analysis_key()), (Status::Loading, None));
-    let state = state.after(Action::ModelReady { backend: "CPU", ms: 1.0, cached: true, notice: None });
+    let state = state.after(Action::ModelReady { backend: "CPU", ms: 1.0, cached: true, notice: None, own: None });
     assert_ne!(state.analysis_key(), Some(before));
     assert_eq!(state.notice.as_ref().map(|n| n.text.as_str()), Some("moved"));
 }
 
 fn link(method: &str, layer: &str) -> Shared {
     Shared {
+        model: None,
         photo: PhotoSource::Demo("chelsea".into()),
         method: method.into(),
         layer: layer.into(),
@@ -138,4 +139,62 @@ fn a_shared_view_opens_as_it_was_shared() {
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings));
     assert_eq!(opened.question, Question { class: Some(285), ..state.question.clone() });
     assert_eq!((opened.look, opened.k), (state.look, state.k));
+}
+
+fn own_model(name: &str, sha: char) -> StoredModel {
+    StoredModel { name: name.into(), sha256: sha.to_string().repeat(64), architecture: "resnet18".into(), classes: 7 }
+}
+
+#[test]
+fn an_own_model_is_listed_used_shared_and_deleted() {
+    let mine = own_model("mine.pth", 'a');
+    let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetClass(Some(900)));
+    let state = state.after(Action::Converting("Converting".into()));
+    assert_eq!(state.conversion, Conversion::Running("Converting".into()));
+    let state = state.after(Action::Converted { model: mine.clone(), ms: 900.0 });
+    // Converting the same file again replaces it in the list.
+    let state = state.after(Action::Converted { model: mine.clone(), ms: 800.0 });
+    assert_eq!(
+        (state.own_models.len(), &state.conversion),
+        (1, &Conversion::Done { name: "mine.pth".into(), ms: 800.0 })
+    );
+    let before = state.analysis_key().unwrap();
+    let state = state.after(Action::SwitchModel);
+    assert_eq!((state.status(), state.analysis_key()), (Status::Loading, None));
+    let state = state.after(Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: true,
+        notice: None,
+        own: Some(mine.clone()),
+    });
+    // Another head: the ImageNet class asked before is dropped, and the photo is asked again.
+    let key = state.analysis_key().unwrap();
+    assert_eq!((key.question.class, key.model == before.model), (None, false));
+    let state = state.after(Action::Analysed(Ok(explained(key, 3))));
+    let link = Shared::from_fragment(&state.share_fragment().unwrap()).unwrap();
+    assert_eq!(link.model, Some(ModelRef { name: "mine.pth".into(), sha256: mine.sha256.clone() }));
+    let state = state.after(Action::ModelDeleted(mine.sha256.clone()));
+    assert!(state.own_models.is_empty());
+}
+
+#[test]
+fn a_link_to_a_missing_model_waits_for_it() {
+    let wanted = ModelRef { name: "mine.pth".into(), sha256: "b".repeat(64) };
+    let state = ready().after(Action::WantModel(wanted.clone()));
+    assert_eq!(state.wanted.as_ref(), Some(&wanted));
+    let other =
+        Action::ModelReady { backend: "CPU", ms: 1.0, cached: true, notice: None, own: Some(own_model("x.pth", 'c')) };
+    let state = state.after(other);
+    assert!(state.wanted.is_some());
+    let right = Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: true,
+        notice: None,
+        own: Some(own_model("mine.pth", 'b')),
+    };
+    assert_eq!(state.clone().after(right).wanted, None);
+    let failed = state.after(Action::ConvertFailed("not a ResNet".into()));
+    assert_eq!(failed.conversion, Conversion::Failed("not a ResNet".into()));
 }

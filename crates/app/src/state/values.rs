@@ -65,6 +65,37 @@ pub enum ModelState {
     Failed,
 }
 
+/// A visitor's own model, kept in this browser and listed by the page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredModel {
+    /// The file it was converted from.
+    pub name: String,
+    /// SHA-256 of that file, in hex: how a share link names the model.
+    pub sha256: String,
+    pub architecture: String,
+    pub classes: usize,
+}
+
+impl StoredModel {
+    /// Enough of the hash to tell models apart at a glance.
+    pub fn short_hash(&self) -> &str {
+        &self.sha256[..self.sha256.len().min(12)]
+    }
+}
+
+/// Turning a visitor's model file into a model of the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conversion {
+    Idle,
+    /// The step under way, in words.
+    Running(String),
+    Done {
+        name: String,
+        ms: f64,
+    },
+    Failed(String),
+}
+
 /// A message for the visitor in plain words, with the technical reason behind a toggle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {

@@ -2,8 +2,6 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-pub mod torchvision;
-
 use std::path::PathBuf;
 
 use serde_json::Value;

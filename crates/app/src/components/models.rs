@@ -1,0 +1,142 @@
+//! Which model explains: the built-in ImageNet ResNet-50 or one of the visitor's own, kept in
+//! this browser; adding one (picked or dropped, with its class names), with the conversion's
+//! steps; and the model a share link needs when this browser does not have it.
+
+use web_sys::{DragEvent, File, HtmlInputElement};
+use xai_share::ModelRef;
+use yew::prelude::*;
+
+use crate::state::{Conversion, StoredModel};
+
+#[derive(Properties, PartialEq)]
+pub struct ModelsProps {
+    pub own_models: Vec<StoredModel>,
+    pub using: Option<StoredModel>,
+    pub conversion: Conversion,
+    pub wanted: Option<ModelRef>,
+    /// False while a model loads.
+    pub enabled: bool,
+    pub on_use: Callback<Option<StoredModel>>,
+    pub on_add: Callback<(File, Option<File>)>,
+    pub on_cancel: Callback<()>,
+    pub on_delete: Callback<StoredModel>,
+}
+
+fn is_model_file(name: &str) -> bool {
+    [".pth", ".pt", ".safetensors", ".bin"].iter().any(|ext| name.to_lowercase().ends_with(ext))
+}
+
+fn first_file(input: &NodeRef) -> Option<File> {
+    input.cast::<HtmlInputElement>()?.files()?.get(0)
+}
+
+#[function_component(ModelsPanel)]
+pub fn models_panel(props: &ModelsProps) -> Html {
+    let (model_input, labels_input) = (use_node_ref(), use_node_ref());
+    let on_convert = {
+        let (model_input, labels_input, on_add) = (model_input.clone(), labels_input.clone(), props.on_add.clone());
+        Callback::from(move |_| {
+            if let Some(model) = first_file(&model_input) {
+                on_add.emit((model, first_file(&labels_input)));
+            }
+        })
+    };
+    // A drop here is a model (and perhaps its class names), not a photo for the page.
+    let on_drop = {
+        let on_add = props.on_add.clone();
+        Callback::from(move |event: DragEvent| {
+            event.prevent_default();
+            event.stop_propagation();
+            let Some(list) = event.data_transfer().and_then(|d| d.files()) else { return };
+            let files: Vec<File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+            let (models, others): (Vec<File>, Vec<File>) = files.into_iter().partition(|f| is_model_file(&f.name()));
+            if let Some(model) = models.into_iter().next() {
+                on_add.emit((model, others.into_iter().next()));
+            }
+        })
+    };
+    let busy = matches!(props.conversion, Conversion::Running(_));
+    let choice = |own: Option<StoredModel>, label: Html, testid: String| {
+        let checked = own == props.using;
+        let on_use = props.on_use.clone();
+        let onchange = Callback::from(move |_| on_use.emit(own.clone()));
+        html! {
+            <label class="choice">
+                <input type="radio" name="model" data-testid={testid} {checked} {onchange} disabled={!props.enabled}/>
+                { label }
+            </label>
+        }
+    };
+    html! {
+        <section class="models panel" aria-labelledby="models-title" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
+            <h2 id="models-title">{ "Model" }</h2>
+            if let Some(wanted) = &props.wanted {
+                <p class="notice" data-testid="wanted-model">
+                    { "This link was made with the model " }<strong>{ &wanted.name }</strong>
+                    { format!(" (SHA-256 {}…), which this browser does not have. Load that file below to see the view.", &wanted.sha256[..12]) }
+                </p>
+            }
+            <ul class="model-list">
+                <li>{ choice(None, html! { { "ResNet-50, ImageNet (1000 classes), built in" } }, "model-builtin".into()) }</li>
+                { for props.own_models.iter().map(|model| {
+                    let on_delete = props.on_delete.clone();
+                    let deleted = model.clone();
+                    let label = html! {
+                        <span>
+                            <strong>{ &model.name }</strong>
+                            { format!(" · {} · {} classes · ", model.architecture, model.classes) }
+                            <code title={model.sha256.clone()}>{ model.short_hash() }</code>
+                        </span>
+                    };
+                    html! {
+                        <li data-testid="own-model" data-sha256={model.sha256.clone()}>
+                            { choice(Some(model.clone()), label, format!("use-{}", model.short_hash())) }
+                            <button class="delete" data-testid="delete-model" onclick={move |_| on_delete.emit(deleted.clone())}
+                                aria-label={format!("Delete {} from this browser", model.name)}>{ "Delete" }</button>
+                        </li>
+                    }
+                }) }
+            </ul>
+            <details class="own" open={props.own_models.is_empty() && props.wanted.is_some() || busy}>
+                <summary>{ "Use your own model" }</summary>
+                <p class="hint">
+                    { "A torchvision ResNet (18 to 152, wide or ResNeXt) with your own classes: a .pth or .pt from torch.save, a .safetensors state dict, or a file made by xai convert. It is converted and kept in this browser; nothing is uploaded. Pick the files or drop them here." }
+                </p>
+                <label>{ "Model file" }<input ref={model_input} data-testid="model-file" type="file" accept=".pth,.pt,.safetensors,.bin"/></label>
+                <label>{ "Class names (optional: one a line, or a JSON list)" }<input ref={labels_input} data-testid="labels-file" type="file" accept=".txt,.json"/></label>
+                <button data-testid="add-model" onclick={on_convert} disabled={busy}>{ "Convert and use" }</button>
+                <ConversionLine conversion={props.conversion.clone()} on_cancel={props.on_cancel.clone()} />
+            </details>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ConversionLineProps {
+    conversion: Conversion,
+    on_cancel: Callback<()>,
+}
+
+#[function_component(ConversionLine)]
+fn conversion_line(props: &ConversionLineProps) -> Html {
+    match &props.conversion {
+        Conversion::Idle => html! {},
+        Conversion::Running(step) => {
+            let on_cancel = props.on_cancel.reform(|_| ());
+            html! {
+                <p class="conversion" data-testid="conversion" aria-live="polite">
+                    <progress aria-label="conversion"></progress>{ format!(" {step}…") }
+                    <button data-testid="cancel-conversion" onclick={on_cancel}>{ "Cancel" }</button>
+                </p>
+            }
+        }
+        Conversion::Done { name, ms } => html! {
+            <p class="conversion" data-testid="conversion" data-ms={format!("{ms:.0}")}>
+                { format!("Converted {name} in {:.1} s.", ms / 1000.0) }
+            </p>
+        },
+        Conversion::Failed(error) => html! {
+            <p class="error" data-testid="conversion-error" role="alert">{ error }</p>
+        },
+    }
+}

@@ -1,0 +1,102 @@
+//! The visitor's own models, kept in this browser's Cache Storage (never sent anywhere): each
+//! converted weight file under a key of its own, and an index that lists them and says which is
+//! in use, so the list shows without reading the files.
+
+use js_sys::Uint8Array;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, Response};
+
+use crate::fetch::{js_error, open_cache, read_body};
+use crate::state::StoredModel;
+
+/// Bump when the weight file's format changes, so stored models are not misread.
+const CACHE_NAME: &str = "xai-lens-own-models-v1";
+/// Keys are URLs of the page's origin that are never fetched: Cache Storage only files them.
+const INDEX: &str = "own-models/index.json";
+
+fn key(sha256: &str) -> String {
+    format!("own-models/{sha256}.safetensors")
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Index {
+    /// The model in use, by its SHA-256; `None` is the built-in one.
+    pub active: Option<String>,
+    pub models: Vec<StoredModel>,
+}
+
+impl Index {
+    pub fn active_model(&self) -> Option<&StoredModel> {
+        let active = self.active.as_deref()?;
+        self.find(active)
+    }
+
+    pub fn find(&self, sha256: &str) -> Option<&StoredModel> {
+        self.models.iter().find(|m| m.sha256 == sha256)
+    }
+}
+
+async fn cache() -> Result<Cache, String> {
+    open_cache(CACHE_NAME).await.ok_or_else(|| "this browser does not let the page keep files (Cache Storage)".into())
+}
+
+async fn read(cache: &Cache, key: &str) -> Option<Vec<u8>> {
+    let found = JsFuture::from(cache.match_with_str(key)).await.ok()?;
+    let response: Response = found.dyn_into().ok()?;
+    read_body(&response, &|_, _| {}).await.ok()
+}
+
+async fn write(cache: &Cache, key: &str, bytes: &[u8]) -> Result<(), String> {
+    let body = Uint8Array::from(bytes);
+    let response = Response::new_with_opt_buffer_source(Some(&*body)).map_err(js_error)?;
+    JsFuture::from(cache.put_with_str(key, &response))
+        .await
+        .map_err(|e| format!("could not keep it: {}", js_error(e)))?;
+    Ok(())
+}
+
+/// The list, or an empty one where there is none yet (or it cannot be read).
+pub async fn index() -> Index {
+    let Ok(cache) = cache().await else { return Index::default() };
+    read(&cache, INDEX).await.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+}
+
+async fn write_index(cache: &Cache, index: &Index) -> Result<(), String> {
+    write(cache, INDEX, &serde_json::to_vec(index).expect("plain data serialises")).await
+}
+
+/// Keeps a converted model, replacing one converted from the same file.
+pub async fn save(model: &StoredModel, weights: &[u8]) -> Result<(), String> {
+    let cache = cache().await?;
+    write(&cache, &key(&model.sha256), weights).await?;
+    let mut index = index().await;
+    index.models.retain(|m| m.sha256 != model.sha256);
+    index.models.push(model.clone());
+    write_index(&cache, &index).await
+}
+
+pub async fn load(sha256: &str) -> Result<Vec<u8>, String> {
+    let cache = cache().await?;
+    read(&cache, &key(sha256)).await.ok_or_else(|| "this browser no longer has it: load its file again".into())
+}
+
+pub async fn delete(sha256: &str) -> Result<(), String> {
+    let cache = cache().await?;
+    let _ = JsFuture::from(cache.delete_with_str(&key(sha256))).await;
+    let mut index = index().await;
+    index.models.retain(|m| m.sha256 != sha256);
+    if index.active.as_deref() == Some(sha256) {
+        index.active = None;
+    }
+    write_index(&cache, &index).await
+}
+
+/// Remembers the model in use for the next visit.
+pub async fn set_active(sha256: Option<&str>) {
+    let Ok(cache) = cache().await else { return };
+    let mut index = index().await;
+    index.active = sha256.map(str::to_string);
+    let _ = write_index(&cache, &index).await;
+}

@@ -1,0 +1,128 @@
+// A visitor's own model in the page (on the CPU fallback): a torchvision resnet18 with seven
+// classes, as torch.save wrote it (cargo xtask test rebuilds it from the committed fixture into
+// OWN_MODEL_DIR), converted in the page, kept across a reload, shared by a link that names it,
+// and never uploaded.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { serveDist, launch, openPage, recordUploads, runDemo, settled, canvasPixels, text } from './harness.mjs';
+
+const dir = process.env.OWN_MODEL_DIR;
+const file = (name) => ({ name, mimeType: 'application/octet-stream', buffer: readFileSync(join(dir, name)) });
+let server, origin, browser, page;
+/** Every page opened, for the last test to check what each requested. */
+const pages = [];
+
+function record(page) {
+  if (!page.requests) {
+    page.requests = [];
+    page.on('request', (request) => page.requests.push(request.url()));
+    recordUploads(page);
+  }
+  pages.push(page);
+  return page;
+}
+
+async function ready(page) {
+  await page.waitForSelector('[data-testid=demo-chelsea]:not([disabled])', { timeout: 300_000 });
+}
+
+/** Picks the model file (and class names), converts, and waits for the page to use it. */
+async function addModel(page, model, labels) {
+  await page.$eval('details.own', (details) => { details.open = true; });
+  await page.setInputFiles('[data-testid=model-file]', file(model));
+  if (labels) await page.setInputFiles('[data-testid=labels-file]', file(labels));
+  await page.click('[data-testid=add-model]');
+}
+
+async function prediction(page) {
+  await page.waitForFunction(() => document.querySelector('[data-testid=prediction]')?.textContent, null,
+    { timeout: 300_000 });
+  return text(page, 'prediction');
+}
+
+before(async () => {
+  assert.ok(dir, 'OWN_MODEL_DIR names the folder with resnet18.pth (cargo xtask test sets it)');
+  ({ server, origin } = await serveDist());
+  browser = await launch({ webgpu: false });
+  page = record(await openPage(browser, origin));
+  await ready(page);
+});
+after(async () => { await browser?.close(); server?.close(); });
+
+test('a wrong file or class list is refused with a message, and the page goes on', { timeout: 300_000 }, async () => {
+  await addModel(page, 'labels.txt');
+  await page.waitForSelector('[data-testid=conversion-error]', { timeout: 60_000 });
+  assert.match(await text(page, 'conversion-error'), /not a model file/);
+  await page.setInputFiles('[data-testid=model-file]', file('resnet18.pth'));
+  await page.setInputFiles('[data-testid=labels-file]', { name: 'two.txt', mimeType: 'text/plain', buffer: Buffer.from('a\nb\n') });
+  await page.click('[data-testid=add-model]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=conversion-error]')?.textContent.includes('2 class names'),
+    null, { timeout: 120_000 });
+  assert.equal(await page.locator('[data-testid=own-model]').count(), 0);
+  assert.match(await text(page, 'model-name'), /ResNet-50, ImageNet/);
+});
+
+let shared, sharedOverlay;
+test('an own model is converted in the page and explains with its own classes', { timeout: 600_000 }, async () => {
+  await addModel(page, 'resnet18.pth', 'labels.txt');
+  await page.waitForSelector('[data-testid=conversion][data-ms]', { timeout: 300_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet18.pth'),
+    null, { timeout: 300_000 });
+  console.log(`resnet18 .pth (${readFileSync(join(dir, 'resnet18.pth')).length} bytes) converted in the page in ` +
+    `${await page.getAttribute('[data-testid=conversion]', 'data-ms')} ms`);
+  assert.match(await text(page, 'model-name'), /resnet18\.pth \(resnet18, 7 classes\)/);
+  const listed = await text(page, 'own-model');
+  assert.ok(listed.includes('resnet18.pth') && listed.includes('7 classes'), listed);
+  await runDemo(page, 'chelsea');
+  assert.equal(await prediction(page), 'cat');
+  shared = await page.getAttribute('[data-testid=share]', 'href');
+  sharedOverlay = await canvasPixels(page, 'overlay');
+  assert.match(shared, /&model=[0-9a-f]{64}&model_name=/);
+});
+
+test('the model is still there after a reload, and still in use', { timeout: 600_000 }, async () => {
+  await page.reload();
+  await ready(page);
+  assert.match(await text(page, 'model-name'), /resnet18\.pth/);
+  assert.equal(await page.locator('[data-testid=own-model]').count(), 1);
+  await runDemo(page, 'coffee');
+  assert.equal(await prediction(page), 'coffee');
+});
+
+test('its share link reproduces the view where the model is stored', { timeout: 600_000 }, async () => {
+  const again = record(await page.context().newPage());
+  await again.goto(shared);
+  await ready(again);
+  assert.equal(await prediction(again), 'cat');
+  await settled(again);
+  assert.deepEqual(await canvasPixels(again, 'overlay'), sharedOverlay);
+  await again.close();
+});
+
+test('where the model is not stored, the link names the file, and opens once it is loaded', { timeout: 600_000 }, async () => {
+  const fresh = record(await openPage(browser, shared));
+  await fresh.waitForSelector('[data-testid=wanted-model]', { timeout: 300_000 });
+  const wanted = await text(fresh, 'wanted-model');
+  assert.ok(wanted.includes('resnet18.pth') && /SHA-256 [0-9a-f]{12}/.test(wanted), wanted);
+  await ready(fresh);
+  await addModel(fresh, 'resnet18.pth', 'labels.txt');
+  assert.equal(await prediction(fresh), 'cat');
+  await fresh.waitForSelector('[data-testid=wanted-model]', { state: 'detached', timeout: 60_000 });
+  await fresh.close();
+});
+
+test('a deleted model is gone, and the built-in one is back', { timeout: 600_000 }, async () => {
+  await page.click('[data-testid=delete-model]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=own-model]').length === 0, null, { timeout: 60_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('ImageNet'),
+    null, { timeout: 300_000 });
+});
+
+test('nothing was uploaded: no request left the origin, and none had a body', () => {
+  const urls = pages.flatMap((p) => p.requests);
+  assert.ok(urls.some((url) => url.endsWith('.wasm')), 'requests were recorded');
+  assert.deepEqual(urls.filter((url) => !url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:')), []);
+  assert.deepEqual(pages.flatMap((p) => p.uploads), []);
+});
