@@ -54,7 +54,8 @@ export function recordUploads(page) {
 /** A page that records every request it makes and every console error; `beforeLoad` runs in
  *  the page before its own scripts. */
 export async function openPage(browser, url, { beforeLoad } = {}) {
-  const page = await browser.newPage();
+  // A context of its own (a fresh profile: no cache, no stored models), which more pages can join.
+  const page = await (await browser.newContext()).newPage();
   if (beforeLoad) await page.addInitScript(beforeLoad);
   page.requests = [];
   page.on('request', (request) => page.requests.push(request.url()));

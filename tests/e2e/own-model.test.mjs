@@ -15,7 +15,7 @@ let server, origin, browser, page;
 const pages = [];
 
 function record(page) {
-  if (!page.requests) {
+  if (!page.uploads) {
     page.requests = [];
     page.on('request', (request) => page.requests.push(request.url()));
     recordUploads(page);
@@ -30,7 +30,6 @@ async function ready(page) {
 
 /** Picks the model file (and class names), converts, and waits for the page to use it. */
 async function addModel(page, model, labels) {
-  await page.$eval('details.own', (details) => { details.open = true; });
   await page.setInputFiles('[data-testid=model-file]', file(model));
   if (labels) await page.setInputFiles('[data-testid=labels-file]', file(labels));
   await page.click('[data-testid=add-model]');

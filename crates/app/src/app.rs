@@ -13,7 +13,7 @@ use crate::components::models::ModelsPanel;
 use crate::components::picker::PhotoPicker;
 use crate::components::result::ResultView;
 use crate::engine::Engine;
-use crate::jobs::Jobs;
+use crate::jobs::{Jobs, JobsMemory};
 use crate::state::{Action, AppState, FactorizeKey};
 
 impl Reducible for AppState {
@@ -28,12 +28,8 @@ impl Reducible for AppState {
 pub fn app() -> Html {
     let state = use_reducer(AppState::default);
     let engine = use_state(|| None::<Rc<Engine>>);
-    // Made once: its counters and the waiting link must outlive re-renders.
-    let jobs = (*use_memo((), {
-        let (dispatch, engine) = (state.dispatcher(), engine.clone());
-        move |_| Jobs::new(dispatch, engine)
-    }))
-    .clone();
+    let memory = use_memo((), |_| JobsMemory::default());
+    let jobs = Jobs::new(state.dispatcher(), engine.clone(), Rc::clone(&memory));
 
     {
         let jobs = jobs.clone();

@@ -68,32 +68,36 @@ async fn let_the_page_paint() {
     let _ = JsFuture::from(promise).await;
 }
 
-/// Starts jobs; cheap to clone into callbacks.
+/// What jobs share across renders (the page keeps one, see `app`).
+#[derive(Default)]
+pub struct JobsMemory {
+    /// Set once the page has begun moving to the CPU, so that only the first of the jobs
+    /// failing on the lost GPU moves it.
+    moving_to_cpu: Cell<bool>,
+    /// Count model loads and conversions: only the newest of each may finish, so a cancelled
+    /// conversion or a model switched away from never takes over.
+    loads: Cell<u64>,
+    conversions: Cell<u64>,
+    /// A share link waiting for the model it was made with.
+    pending_link: RefCell<Option<String>>,
+}
+
+/// Starts jobs; cheap to clone into callbacks. Made at each render, so `engine` is the
+/// model of that render.
 #[derive(Clone)]
 pub struct Jobs {
     dispatch: UseReducerDispatcher<AppState>,
     engine: UseStateHandle<Option<Rc<Engine>>>,
-    /// Set once the page has begun moving to the CPU, so that only the first of the jobs
-    /// failing on the lost GPU moves it.
-    moving_to_cpu: Rc<Cell<bool>>,
-    /// Counts model loads and conversions: only the newest of each may finish, so a cancelled
-    /// conversion or a model switched away from never takes over.
-    loads: Rc<Cell<u64>>,
-    conversions: Rc<Cell<u64>>,
-    /// A share link waiting for the model it was made with.
-    pending_link: Rc<RefCell<Option<String>>>,
+    memory: Rc<JobsMemory>,
 }
 
 impl Jobs {
-    pub fn new(dispatch: UseReducerDispatcher<AppState>, engine: UseStateHandle<Option<Rc<Engine>>>) -> Self {
-        Self {
-            dispatch,
-            engine,
-            moving_to_cpu: Rc::default(),
-            loads: Rc::default(),
-            conversions: Rc::default(),
-            pending_link: Rc::default(),
-        }
+    pub fn new(
+        dispatch: UseReducerDispatcher<AppState>,
+        engine: UseStateHandle<Option<Rc<Engine>>>,
+        memory: Rc<JobsMemory>,
+    ) -> Self {
+        Self { dispatch, engine, memory }
     }
 
     fn send(&self, action: Action) {
@@ -114,7 +118,7 @@ impl Jobs {
                     Some(model) => Some(model.clone()),
                     None => {
                         jobs.send(Action::WantModel(wanted.clone()));
-                        jobs.pending_link.replace(Some(hash.clone()));
+                        jobs.memory.pending_link.replace(Some(hash.clone()));
                         index.active_model().cloned()
                     }
                 },
@@ -131,7 +135,7 @@ impl Jobs {
             }
             match link {
                 Some(Err(error)) => jobs.send(Action::Error(error.to_string())),
-                Some(Ok(_)) if jobs.pending_link.borrow().is_none() => jobs.open_link(&hash).await,
+                Some(Ok(_)) if jobs.memory.pending_link.borrow().is_none() => jobs.open_link(&hash).await,
                 _ => {}
             }
         });
@@ -140,8 +144,8 @@ impl Jobs {
     /// Loads a model and makes it the page's; says whether it did. A load overtaken by a newer
     /// one ends quietly.
     async fn load(&self, device: Device, backend: Backend, own: Option<StoredModel>, notice: Option<Notice>) -> bool {
-        let load = self.loads.get() + 1;
-        self.loads.set(load);
+        let load = self.memory.loads.get() + 1;
+        self.memory.loads.set(load);
         let start = now_ms();
         let last = Cell::new(0u64);
         let progress = |loaded: u64, total: Option<u64>| {
@@ -152,7 +156,7 @@ impl Jobs {
             }
         };
         let loaded = load_engine(device, backend, own.clone(), &progress).await;
-        if self.loads.get() != load {
+        if self.memory.loads.get() != load {
             return false;
         }
         match loaded {
@@ -161,12 +165,12 @@ impl Jobs {
                 let ms = now_ms() - start;
                 self.send(Action::ModelReady { backend: backend.name(), ms, cached, notice, own: own.clone() });
                 // A link that waited for this model opens now.
-                let waiting = self.pending_link.borrow().clone();
+                let waiting = self.memory.pending_link.borrow().clone();
                 if let (Some(hash), Some(own)) = (waiting, own) {
                     let names_it =
                         Shared::from_fragment(&hash).is_ok_and(|l| l.model.is_some_and(|m| m.sha256 == own.sha256));
                     if names_it {
-                        self.pending_link.replace(None);
+                        self.memory.pending_link.replace(None);
                         self.open_link(&hash).await;
                     }
                 }
@@ -194,12 +198,18 @@ impl Jobs {
     /// Switches to one of the visitor's models, or back to the built-in one (`None`), on the
     /// device in use.
     pub fn use_model(&self, own: Option<StoredModel>) {
-        let Some(engine) = (*self.engine).clone() else { return };
-        let jobs = self.clone();
+        let (jobs, engine) = (self.clone(), (*self.engine).clone());
         spawn_local(async move {
             jobs.send(Action::SwitchModel);
             store::set_active(own.as_ref().map(|m| m.sha256.as_str())).await;
-            jobs.load(engine.device.clone(), engine.backend, own, None).await;
+            let (device, backend) = match engine {
+                Some(engine) => (engine.device.clone(), engine.backend),
+                None => {
+                    let (device, backend, _) = pick_device().await;
+                    (device, backend)
+                }
+            };
+            jobs.load(device, backend, own, None).await;
         });
     }
 
@@ -207,11 +217,11 @@ impl Jobs {
     /// this browser and uses it. Steps are reported as they start; `cancel_conversion` stops it
     /// between them.
     pub fn add_model(&self, model: web_sys::File, labels: Option<web_sys::File>) {
-        let conversion = self.conversions.get() + 1;
-        self.conversions.set(conversion);
+        let conversion = self.memory.conversions.get() + 1;
+        self.memory.conversions.set(conversion);
         let jobs = self.clone();
         spawn_local(async move {
-            let current = || jobs.conversions.get() == conversion;
+            let current = || jobs.memory.conversions.get() == conversion;
             let name = model.name();
             let failed = |error: String| Action::ConvertFailed(format!("{name}: {error}"));
             if model.size() > MAX_MODEL_BYTES {
@@ -258,7 +268,7 @@ impl Jobs {
     }
 
     pub fn cancel_conversion(&self) {
-        self.conversions.set(self.conversions.get() + 1);
+        self.memory.conversions.set(self.memory.conversions.get() + 1);
         self.send(Action::ConvertCancelled);
     }
 
@@ -346,7 +356,7 @@ impl Jobs {
         if engine.backend != Backend::WebGpu {
             return false;
         }
-        if self.moving_to_cpu.replace(true) {
+        if self.memory.moving_to_cpu.replace(true) {
             return true;
         }
         self.send(Action::DeviceLost(Notice {

@@ -97,8 +97,8 @@ pub fn models_panel(props: &ModelsProps) -> Html {
                     }
                 }) }
             </ul>
-            <details class="own" open={props.own_models.is_empty() && props.wanted.is_some() || busy}>
-                <summary>{ "Use your own model" }</summary>
+            <div class="own">
+                <h3>{ "Use your own model" }</h3>
                 <p class="hint">
                     { "A torchvision ResNet (18 to 152, wide or ResNeXt) with your own classes: a .pth or .pt from torch.save, a .safetensors state dict, or a file made by xai convert. It is converted and kept in this browser; nothing is uploaded. Pick the files or drop them here." }
                 </p>
@@ -106,7 +106,7 @@ pub fn models_panel(props: &ModelsProps) -> Html {
                 <label>{ "Class names (optional: one a line, or a JSON list)" }<input ref={labels_input} data-testid="labels-file" type="file" accept=".txt,.json"/></label>
                 <button data-testid="add-model" onclick={on_convert} disabled={busy}>{ "Convert and use" }</button>
                 <ConversionLine conversion={props.conversion.clone()} on_cancel={props.on_cancel.clone()} />
-            </details>
+            </div>
         </section>
     }
 }
