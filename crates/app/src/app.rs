@@ -70,19 +70,19 @@ pub fn app() -> Html {
     let ready = engine.is_some();
     html! {
         <main ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
-            <Header model={state.model.clone()} using={state.using.clone()} status={state.status()} jobs={state.jobs}
+            <Header model={state.model.clone()} using={state.using.clone()} wanted={state.wanted.clone()} status={state.status()} jobs={state.jobs}
                 notice={state.notice.clone()} error={state.error.clone()} />
             <div class="dashboard">
                 <div class="side">
+                    <PhotoPicker enabled={ready} on_demo={Callback::from({ let jobs = jobs.clone(); move |name| jobs.open_demo(name) })}
+                        on_files={Callback::from({ let jobs = jobs.clone(); move |files| jobs.open_files(files) })} />
+                    <Controls question={state.question.clone()} look={state.look} dispatch={dispatch.clone()} />
                     <ModelsPanel own_models={state.own_models.clone()} using={state.using.clone()}
-                        conversion={state.conversion.clone()} wanted={state.wanted.clone()} enabled={ready}
+                        conversion={state.conversion.clone()} enabled={ready}
                         on_use={Callback::from({ let jobs = jobs.clone(); move |own| jobs.use_model(own) })}
                         on_add={Callback::from({ let jobs = jobs.clone(); move |(model, labels)| jobs.add_model(model, labels) })}
                         on_cancel={Callback::from({ let jobs = jobs.clone(); move |()| jobs.cancel_conversion() })}
                         on_delete={Callback::from({ let jobs = jobs.clone(); move |model| jobs.delete_model(model) })} />
-                    <PhotoPicker enabled={ready} on_demo={Callback::from({ let jobs = jobs.clone(); move |name| jobs.open_demo(name) })}
-                        on_files={Callback::from({ let jobs = jobs.clone(); move |files| jobs.open_files(files) })} />
-                    <Controls question={state.question.clone()} look={state.look} dispatch={dispatch.clone()} />
                 </div>
                 <ResultView photo={state.current.clone()} shown={state.shown().cloned()} question={state.question.clone()}
                     look={state.look} share={state.share_fragment()}

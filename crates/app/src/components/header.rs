@@ -1,7 +1,9 @@
-//! The top of the page: what xai-lens is, the backend and job status, the model's download, and
-//! notices and errors.
+//! The top of the page: what xai-lens is, the backend and job status, the model's download, the
+//! model a share link needs, and notices and errors.
 
 use yew::prelude::*;
+
+use xai_share::ModelRef;
 
 use crate::state::{ModelState, Notice, Status, StoredModel};
 
@@ -9,6 +11,8 @@ use crate::state::{ModelState, Notice, Status, StoredModel};
 pub struct HeaderProps {
     pub model: ModelState,
     pub using: Option<StoredModel>,
+    /// The model a share link was made with, when this browser does not have it.
+    pub wanted: Option<ModelRef>,
     pub status: Status,
     /// Jobs started so far: tests wait for a higher number.
     pub jobs: u64,
@@ -27,7 +31,7 @@ pub fn header(props: &HeaderProps) -> Html {
             <div class="brand">
                 <h1>{ "xai-lens" }</h1>
                 <p class="tagline">
-                    { "What a real ImageNet ResNet-50 sees in your photo. Everything runs in this browser: your photos never leave it." }
+                    { "What a ResNet sees in your photo: a real ImageNet ResNet-50, or your own model. Everything runs in this browser: your photos and models never leave it." }
                 </p>
             </div>
             <p class="meta">
@@ -36,6 +40,12 @@ pub fn header(props: &HeaderProps) -> Html {
                 <span data-testid="status" data-job={props.jobs.to_string()} aria-live="polite">{ props.status.name() }</span>
             </p>
             <ModelLine model={props.model.clone()} using={props.using.clone()} />
+            if let Some(wanted) = &props.wanted {
+                <p class="notice" data-testid="wanted-model" role="status">
+                    { "This link was made with the model " }<strong>{ &wanted.name }</strong>
+                    { format!(" (SHA-256 {}…), which this browser does not have. Load that file under \"Use your own model\" to see the view.", &wanted.sha256[..12]) }
+                </p>
+            }
             if let Some(notice) = &props.notice {
                 <div class="notice" role="status">
                     <p>{ &notice.text }</p>

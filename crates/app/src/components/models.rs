@@ -1,9 +1,8 @@
 //! Which model explains: the built-in ImageNet ResNet-50 or one of the visitor's own, kept in
 //! this browser; adding one (picked or dropped, with its class names), with the conversion's
-//! steps; and the model a share link needs when this browser does not have it.
+//! steps.
 
 use web_sys::{DragEvent, File, HtmlInputElement};
-use xai_share::ModelRef;
 use yew::prelude::*;
 
 use crate::state::{Conversion, StoredModel};
@@ -13,7 +12,6 @@ pub struct ModelsProps {
     pub own_models: Vec<StoredModel>,
     pub using: Option<StoredModel>,
     pub conversion: Conversion,
-    pub wanted: Option<ModelRef>,
     /// False while a model loads.
     pub enabled: bool,
     pub on_use: Callback<Option<StoredModel>>,
@@ -70,12 +68,6 @@ pub fn models_panel(props: &ModelsProps) -> Html {
     html! {
         <section class="models panel" aria-labelledby="models-title" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
             <h2 id="models-title">{ "Model" }</h2>
-            if let Some(wanted) = &props.wanted {
-                <p class="notice" data-testid="wanted-model">
-                    { "This link was made with the model " }<strong>{ &wanted.name }</strong>
-                    { format!(" (SHA-256 {}…), which this browser does not have. Load that file below to see the view.", &wanted.sha256[..12]) }
-                </p>
-            }
             <ul class="model-list">
                 <li>{ choice(None, html! { { "ResNet-50, ImageNet (1000 classes), built in" } }, "model-builtin".into()) }</li>
                 { for props.own_models.iter().map(|model| {
