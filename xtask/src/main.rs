@@ -156,7 +156,8 @@ fn dist_is_fresh() -> bool {
 }
 
 /// Every test: the quality gates, the unit tests (no weights needed), the fixture tests on the
-/// real weights and the CLI's bad-input tests, then the web app end to end in Chromium.
+/// real weights and the CLI's bad-input tests, the fuzz targets, then the web app end to end in
+/// Chromium.
 fn test() -> Result {
     run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
     build()?;
@@ -173,6 +174,7 @@ fn test() -> Result {
     };
     tests(&["--lib", "--bins"])?;
     tests(&["--test", "*"])?;
+    fuzz()?;
     tools::ensure_chromium()?;
     // A visitor's own model, as torch.save wrote it, for the page to convert.
     let own_model = std::env::temp_dir().join("xai-lens-e2e-own-model");
@@ -184,6 +186,40 @@ fn test() -> Result {
         .current_dir(tools::e2e_dir())
         .env("CHROMIUM", tools::CHROMIUM)
         .env("OWN_MODEL_DIR", own_model))
+}
+
+/// The fuzz targets (`fuzz/`), each for a bounded time from the committed seeds, under
+/// AddressSanitizer: a crash, a hang or an allocation beyond the limits fails the run. What the
+/// fuzzer learns is kept beside the build, so later runs start from it.
+fn fuzz() -> Result {
+    const TARGETS: [&str; 7] = ["pickle", "pth", "safetensors", "weights", "image", "share_link", "labels"];
+    const SECONDS: &str = "20";
+    tools::ensure_cargo_fuzz()?;
+    // Its own target dir: the sanitizer's flags would otherwise rebuild the main one.
+    let target = target_dir().join("fuzz");
+    // cargo-fuzz asks for nightly flags; the stable toolchain accepts them with this.
+    let fuzz = |args: &[&str]| {
+        let mut command = Command::new("cargo");
+        command.arg("fuzz").args(args).env("RUSTC_BOOTSTRAP", "1").env("CARGO_TARGET_DIR", &target);
+        command
+    };
+    run(&mut fuzz(&["build"]))?;
+    for name in TARGETS {
+        let corpus = target.join("corpus").join(name);
+        std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+        let seeds = root().join("fuzz/seeds").join(name);
+        let limits = [
+            &format!("-max_total_time={SECONDS}"),
+            "-timeout=10",
+            "-rss_limit_mb=3000",
+            "-malloc_limit_mb=700",
+            "-print_final_stats=1",
+        ];
+        let mut command = fuzz(&["run", name]);
+        command.arg(&corpus).arg(&seeds).arg("--").args(limits);
+        run(&mut command)?;
+    }
+    Ok(())
 }
 
 /// Clippy (natively, and for the page on wasm) and the docs, with every warning an error.

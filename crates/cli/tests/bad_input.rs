@@ -14,9 +14,14 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// The address space `xai classify` gets for one bad photo: the weights and the network, not
+/// what a hostile file claims.
+const CLASSIFY_MB: u64 = 3000;
+
 /// Runs `xai classify` and returns its single stderr line, checking the exit code.
 fn classify_error(image: &Path, weights: &Path) -> String {
-    let output = xai(&["classify", &image.display().to_string(), "--weights", &weights.display().to_string()]);
+    let args = ["classify", &image.display().to_string(), "--weights", &weights.display().to_string()];
+    let output = common::xai_within(CLASSIFY_MB, &args);
     assert!(!output.status.success(), "expected failure for {}", image.display());
     assert!(output.stdout.is_empty());
     let stderr = common::stderr(&output);
@@ -29,25 +34,55 @@ fn chelsea() -> PathBuf {
     common::fixtures().join("images/chelsea.png")
 }
 
-/// A PNG claiming the given size: signature, header and the start of its pixel data.
-fn png_header(width: u32, height: u32) -> Vec<u8> {
-    let chunk = |kind: &[u8], data: &[u8]| {
-        let mut crc = flate2::Crc::new();
-        crc.update(kind);
-        crc.update(data);
-        let mut bytes = (data.len() as u32).to_be_bytes().to_vec();
-        bytes.extend(kind);
-        bytes.extend(data);
-        bytes.extend(crc.sum().to_be_bytes());
-        bytes
-    };
+fn png_chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    let mut bytes = (data.len() as u32).to_be_bytes().to_vec();
+    bytes.extend(kind);
+    bytes.extend(data);
+    bytes.extend(crc.sum().to_be_bytes());
+    bytes
+}
+
+/// A greyscale PNG of the given size, whole (its rows are zeros, so it is small), with `extra`
+/// chunks before its pixels.
+fn grey_png(width: u32, height: u32, extra: &[u8]) -> Vec<u8> {
+    use std::io::Write;
     let mut header = width.to_be_bytes().to_vec();
     header.extend(height.to_be_bytes());
-    header.extend([8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
+    header.extend([8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    let mut pixels = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let row = vec![0u8; width as usize + 1];
+    for _ in 0..height {
+        pixels.write_all(&row).unwrap();
+    }
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend(chunk(b"IHDR", &header));
-    png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00]));
+    png.extend(png_chunk(b"IHDR", &header));
+    png.extend(extra);
+    png.extend(png_chunk(b"IDAT", &pixels.finish().unwrap()));
+    png.extend(png_chunk(b"IEND", &[]));
     png
+}
+
+/// An ICC profile chunk whose compressed profile inflates to `bytes` of zeros.
+fn icc_chunk(bytes: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut profile = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..bytes >> 20 {
+        profile.write_all(&block).unwrap();
+    }
+    let mut data = b"icc\0\0".to_vec();
+    data.extend(profile.finish().unwrap());
+    png_chunk(b"iCCP", &data)
+}
+
+fn jpeg_of_chelsea() -> Vec<u8> {
+    let image = image::open(chelsea()).unwrap();
+    let mut jpeg = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    jpeg
 }
 
 #[test]
@@ -56,17 +91,34 @@ fn bad_images_are_refused_with_a_clear_line() {
     let png = std::fs::read(chelsea()).unwrap();
     let mut tiny = Vec::new();
     image::RgbImage::new(1, 1).write_to(&mut std::io::Cursor::new(&mut tiny), image::ImageFormat::Png).unwrap();
-    let cases: [(&str, Vec<u8>, &str); 5] = [
+    let jpeg = jpeg_of_chelsea();
+    let cases: [(&str, Vec<u8>, &str); 10] = [
         ("empty.png", vec![], "empty"),
         ("notes.jpg", b"shopping list: milk, eggs\n".to_vec(), "not a supported image"),
         ("truncated.png", png[..png.len() / 3].to_vec(), "truncated or corrupt"),
         ("tiny.png", tiny, "1x1"),
-        ("huge.png", png_header(100_000, 100_000), "limit is 40 megapixels"),
+        ("huge.png", grey_png(10_000, 10_000, &[]), "limit is 40 megapixels"),
+        // Thin strips pass the pixel limit; their resize would not fit in memory.
+        ("thin.png", grey_png(8, 5_000_000, &[]), "too large to decode"),
+        ("wide.png", grey_png(300_000, 8, &[]), "too large to decode"),
+        ("strip.png", grey_png(16, 4_000, &[]), "at most 16 times the other"),
+        ("half.jpg", jpeg[..jpeg.len() / 2].to_vec(), "truncated"),
+        ("headers-only.jpg", jpeg[..700].to_vec(), "truncated"),
     ];
     for (name, bytes, expected) in cases {
         let path = scratch(name, &bytes);
         let line = classify_error(&path, &weights);
         assert!(line.contains(name) && line.contains(expected), "{name}: {line}");
+    }
+    // An ICC profile that inflates past the decoder's 400 MB bound is dropped, and the photo
+    // explained within the same memory.
+    let icc = scratch("icc.png", &grey_png(64, 64, &icc_chunk(600 << 20))).display().to_string();
+    let output = common::xai_within(CLASSIFY_MB, &["classify", &icc, "--weights", &weights.display().to_string()]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    // Devices and pipes are refused by type, before any read (a FIFO would block forever).
+    for special in ["/dev/zero", "/dev/null"] {
+        let line = classify_error(Path::new(special), &weights);
+        assert!(line.contains("not a regular file"), "{special}: {line}");
     }
     let missing = classify_error(Path::new("no-such-photo.png"), &weights);
     assert!(missing.contains("no-such-photo.png"), "{missing}");

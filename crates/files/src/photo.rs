@@ -8,6 +8,29 @@ use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 /// Larger photos are refused before decoding: 40 MP of RGBA is already 160 MB in a browser tab.
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// The longest side, and how many times longer than the other it may be: a thin strip passes
+/// the pixel limit, but the resize of its shorter side to the network's would take gigabytes.
+pub const MAX_SIDE: u32 = 16_384;
+pub const MAX_ASPECT: u32 = 16;
+/// What a decoder may allocate in all, metadata (an ICC profile, EXIF) included: a 40 MP photo
+/// with 16-bit RGBA channels is 320 MB.
+const MAX_ALLOC: u64 = 400 << 20;
+
+/// The decoder's limits, on the header read as on the decode.
+fn limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    limits
+}
+
+/// A JPEG ends with its end-of-image marker; a decoder given one cut short fills the missing
+/// part with grey and says nothing, so the marker is looked for (trailing padding allowed).
+fn jpeg_is_whole(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(4096)..];
+    tail.windows(2).any(|w| w == [0xff, 0xd9])
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -17,8 +40,14 @@ pub enum ImageError {
     UnknownFormat,
     #[error("the image is {width}x{height} ({megapixels:.0} megapixels); the limit is 40 megapixels")]
     TooLarge { width: u32, height: u32, megapixels: f64 },
-    #[error("the image is too large to decode; the limit is 40 megapixels")]
+    #[error(
+        "the image is too large to decode: the limits are 40 megapixels, {MAX_SIDE} pixels a side and 400 MB with its metadata (an ICC profile or EXIF)"
+    )]
     TooLargeToRead,
+    #[error("the image is {width}x{height}; one side may be at most {MAX_ASPECT} times the other")]
+    TooThin { width: u32, height: u32 },
+    #[error("the image is truncated: its file ends before the picture does")]
+    Truncated,
     #[error("the image is {width}x{height}; it needs at least 8x8 pixels")]
     TooSmall { width: u32, height: u32 },
     #[error("the image could not be decoded (truncated or corrupt?): {0}")]
@@ -64,12 +93,14 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
             ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| ImageError::UnknownFormat)?;
         reader.format().map(|_| reader).ok_or(ImageError::UnknownFormat)
     };
-    // The header alone first, without the decoder's memory limits, so a huge image gets our
-    // message rather than a generic allocation error.
+    // The header alone first, so a huge image gets a message of its own before any pixel or
+    // metadata is read beyond the limits.
     let mut header = reader()?;
-    header.no_limits();
+    if header.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_whole(bytes) {
+        return Err(ImageError::Truncated);
+    }
+    header.limits(limits());
     let (width, height) = header.into_dimensions().map_err(|e| match e {
-        // Some decoders refuse absurd sizes themselves (on wasm32, before we see them).
         image::ImageError::Limits(_) => ImageError::TooLargeToRead,
         e => ImageError::Corrupt(e.to_string()),
     })?;
@@ -80,7 +111,15 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
     if width < 8 || height < 8 {
         return Err(ImageError::TooSmall { width, height });
     }
-    let mut decoder = reader()?.into_decoder().map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    if u64::from(width.max(height)) > u64::from(width.min(height)) * u64::from(MAX_ASPECT) {
+        return Err(ImageError::TooThin { width, height });
+    }
+    let mut reader = reader()?;
+    reader.limits(limits());
+    let mut decoder = reader.into_decoder().map_err(|e| match e {
+        image::ImageError::Limits(_) => ImageError::TooLargeToRead,
+        e => ImageError::Corrupt(e.to_string()),
+    })?;
     let orientation = decoder.orientation().map_err(|e| ImageError::Corrupt(e.to_string()))?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Corrupt(e.to_string()))?;
     image.apply_orientation(orientation);

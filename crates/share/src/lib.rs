@@ -72,11 +72,21 @@ pub fn encode_jpeg(crop: &RgbImage) -> Vec<u8> {
     bytes
 }
 
-/// Decodes a shared JPEG crop.
+/// The side of the crops the page shares.
+pub const CROP_SIDE: u32 = 224;
+
+/// Decodes a shared JPEG crop, which must be the size the page writes: its header is read
+/// first, so a link cannot make the page decode a large image.
 pub fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, ShareError> {
-    let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
-        .map_err(|e| ShareError::Photo(e.to_string()))?;
-    Ok(image.to_rgb8())
+    let photo = |e: image::ImageError| ShareError::Photo(e.to_string());
+    let reader = || image::ImageReader::with_format(Cursor::new(bytes), image::ImageFormat::Jpeg);
+    let (width, height) = reader().into_dimensions().map_err(photo)?;
+    if (width, height) != (CROP_SIDE, CROP_SIDE) {
+        return Err(ShareError::Photo(format!(
+            "it is {width}x{height}, not the {CROP_SIDE}x{CROP_SIDE} crop the page shares"
+        )));
+    }
+    Ok(reader().decode().map_err(photo)?.to_rgb8())
 }
 
 impl Shared {
@@ -215,6 +225,13 @@ mod tests {
             (good.replace("demo:chelsea", "demo:../etc"), "unknown photo"),
             (good.replace("demo:chelsea", "jpeg:!!!"), "not valid base64"),
             (good.replace("demo:chelsea", "jpeg:AAAA"), "cannot be read"),
+            (
+                good.replace(
+                    "demo:chelsea",
+                    &format!("jpeg:{}", URL_SAFE_NO_PAD.encode(encode_jpeg(&RgbImage::new(64, 8)))),
+                ),
+                "64x8",
+            ),
             ("x".repeat(MAX_FRAGMENT + 1), "too long"),
             (format!("{good}&opacity=10"), "'opacity' is given twice"),
             (good.replace("opacity=60", "opacity=+60"), "bad 'opacity'"),

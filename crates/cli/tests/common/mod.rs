@@ -27,6 +27,18 @@ pub fn xai(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xai")).args(args).output().expect("xai runs")
 }
 
+/// `xai` with its address space capped at `max_mb`: an allocation beyond it aborts the
+/// process, which the caller sees as a failure without the expected message.
+pub fn xai_within(max_mb: u64, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", max_mb * 1024))
+        .arg(env!("CARGO_BIN_EXE_xai"))
+        .args(args)
+        .output()
+        .expect("xai runs")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
