@@ -32,7 +32,11 @@ async function setRange(testid, value) {
 }
 
 async function expectError(fragment) {
-  await page.waitForSelector('[data-testid=error]:not([hidden])', { timeout: 60_000 });
+  // The message of the file just given, not the one before it.
+  await page.waitForFunction((fragment) => {
+    const error = document.querySelector('[data-testid=error]:not([hidden])');
+    return error?.textContent.includes(fragment);
+  }, fragment, { timeout: 60_000 }).catch(() => {});
   const message = await text(page, 'error');
   assert.ok(message.includes(fragment), `"${message}" should mention "${fragment}"`);
 }
@@ -131,13 +135,22 @@ test('bad files and tampered links give a clear message and the page stays usabl
     const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(body));
     return Buffer.concat([length, body, crc]);
   };
-  const header = Buffer.from([0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0]);
-  const huge = Buffer.concat([png.subarray(0, 8), chunk('IHDR', header), chunk('IDAT', Buffer.from([0x78, 0x9c, 0x63, 0, 0]))]);
-  await upload('huge.png', huge);
-  await expectError('40 megapixels');
+  const claiming = (width, height) => {
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(width, 0); header.writeUInt32BE(height, 4); header.set([8, 2, 0, 0, 0], 8);
+    return Buffer.concat([png.subarray(0, 8), chunk('IHDR', header), chunk('IDAT', Buffer.from([0x78, 0x9c, 0x63, 0, 0]))]);
+  };
+  // Each refused from its header alone: a thin strip passes the pixel limit but would not fit
+  // in the tab once resized.
+  for (const [name, width, height, expected] of [['huge.png', 100_000, 100_000, '40 megapixels'],
+    ['thin.png', 8, 5_000_000, 'too large to decode'], ['strip.png', 16, 4_000, 'at most 16 times']]) {
+    await upload(name, claiming(width, height));
+    await expectError(expected);
+  }
   for (const [fragment, expected] of [['#v=1&method=gradcam&layer=layer4&colormap=jet&opacity=50&k=5&photo=jpeg:!!!', 'damaged'],
     ['#v=1&method=nope&layer=layer4&colormap=jet&opacity=50&k=5&photo=demo:chelsea', 'unknown method'],
-    [`#${'x'.repeat(300_000)}`, 'too long']]) {
+    [`#${'x'.repeat(300_000)}`, 'too long'],
+    ['#v=1&method=gradcam&layer=layer4&colormap=jet&opacity=50&opacity=60&k=5&photo=demo:chelsea', 'given twice']]) {
     const tampered = await openPage(browser, origin + '/' + fragment);
     await tampered.waitForSelector('[data-testid=error]:not([hidden])', { timeout: 300_000 });
     assert.ok((await text(tampered, 'error')).includes(expected), await text(tampered, 'error'));

@@ -112,7 +112,13 @@ test('where the model is not stored, the link names the file, and opens once it 
   await fresh.close();
 });
 
-test('a deleted model is gone, and the built-in one is back', { timeout: 600_000 }, async () => {
+test('the visitor switches between the built-in model and theirs, and deletes theirs', { timeout: 600_000 }, async () => {
+  const modelName = (part) => page.waitForFunction((part) =>
+    document.querySelector('[data-testid=model-name]')?.textContent.includes(part), part, { timeout: 300_000 });
+  await page.check('[data-testid=model-builtin]');
+  await modelName('ImageNet');
+  await page.check('[data-testid=own-model] input[type=radio]');
+  await modelName('resnet18.pth');
   await page.click('[data-testid=delete-model]');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=own-model]').length === 0, null, { timeout: 60_000 });
   await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('ImageNet'),

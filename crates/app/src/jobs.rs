@@ -200,7 +200,7 @@ impl Jobs {
     pub fn use_model(&self, own: Option<StoredModel>) {
         let (jobs, engine) = (self.clone(), (*self.engine).clone());
         spawn_local(async move {
-            jobs.send(Action::SwitchModel);
+            jobs.send(Action::SwitchModel(own.clone()));
             store::set_active(own.as_ref().map(|m| m.sha256.as_str())).await;
             let (device, backend) = match engine {
                 Some(engine) => (engine.device.clone(), engine.backend),

@@ -67,8 +67,8 @@ pub enum Action {
         /// The visitor's own model, or `None` for the built-in one.
         own: Option<StoredModel>,
     },
-    /// Another model is being loaded.
-    SwitchModel,
+    /// Another model is being loaded: the built-in one (`None`) or the visitor's own.
+    SwitchModel(Option<StoredModel>),
     ModelsListed(Vec<StoredModel>),
     /// A share link names a model this browser does not have.
     WantModel(ModelRef),
@@ -181,6 +181,16 @@ impl AppState {
         self.error = None;
     }
 
+    /// The model the page shows as chosen from now on (while it loads, too).
+    fn choose_model(&mut self, own: Option<StoredModel>) {
+        if own != self.using {
+            // Another head: its classes and concepts are not this one's.
+            self.question.class = None;
+            self.concepts = None;
+        }
+        self.using = own;
+    }
+
     fn apply(&mut self, action: Action) {
         match action {
             Action::ModelProgress { loaded, total } => self.model = ModelState::Loading { loaded, total },
@@ -190,19 +200,15 @@ impl AppState {
                 if notice.is_some() {
                     self.notice = notice;
                 }
-                if own != self.using {
-                    // Another head: its classes and concepts are not this one's.
-                    self.question.class = None;
-                    self.concepts = None;
-                }
                 if own.as_ref().is_some_and(|m| self.wanted.as_ref().is_some_and(|w| w.sha256 == m.sha256)) {
                     self.wanted = None;
                 }
-                self.using = own;
+                self.choose_model(own);
             }
-            Action::SwitchModel => {
+            Action::SwitchModel(own) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
                 self.factorizing = None;
+                self.choose_model(own);
             }
             Action::ModelsListed(models) => self.own_models = models,
             Action::WantModel(model) => self.wanted = Some(model),

@@ -159,8 +159,9 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
         (1, &Conversion::Done { name: "mine.pth".into(), ms: 800.0 })
     );
     let before = state.analysis_key().unwrap();
-    let state = state.after(Action::SwitchModel);
-    assert_eq!((state.status(), state.analysis_key()), (Status::Loading, None));
+    let state = state.after(Action::SwitchModel(Some(mine.clone())));
+    // Shown as chosen while it loads.
+    assert_eq!((state.status(), state.analysis_key(), state.using.as_ref()), (Status::Loading, None, Some(&mine)));
     let state = state.after(Action::ModelReady {
         backend: "CPU",
         ms: 1.0,
