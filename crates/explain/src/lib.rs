@@ -3,6 +3,7 @@
 //! of browsers or terminals.
 
 pub mod analysis;
+pub mod budget;
 pub mod dff;
 pub mod map;
 pub mod methods;

@@ -6,11 +6,13 @@
 //! - Deletion / insertion AUC: Petsiuk et al., "RISE" (BMVC 2018), section 4.1: pixels removed
 //!   from (or added to) the input in order of saliency; the area under the class probability
 //!   curve. Removed pixels take the mean colour (0 after preprocessing) and insertion starts from
-//!   that blank canvas. All steps of a curve run as one batch.
+//!   that blank canvas. The steps of a curve run as one batch, or as few as the memory budget
+//!   allows (`budget`).
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
+use crate::budget::images_per_pass;
 use crate::map::Map;
 use crate::readback::{read_floats, ReadbackError};
 use xai_model::ResNet;
@@ -31,9 +33,17 @@ pub struct Faithfulness {
 /// Fractions of pixels changed between curve points.
 pub const STEPS: usize = 16;
 
+/// The class's probability for each image of `batch`, in passes within the memory budget.
 async fn class_probabilities(net: &ResNet, batch: Tensor<4>, class: usize) -> Result<Vec<f32>, ReadbackError> {
-    let probs = softmax(net.forward(batch), 1);
-    read_floats(probs.slice_dim(1, class..class + 1)).await
+    let [images, _, height, width] = batch.dims();
+    let per_pass = images_per_pass(height, width, images);
+    let mut probabilities = Vec::with_capacity(images);
+    for start in (0..images).step_by(per_pass) {
+        let part = batch.clone().slice_dim(0, start..(start + per_pass).min(images));
+        let probs = softmax(net.forward(part), 1);
+        probabilities.extend(read_floats(probs.slice_dim(1, class..class + 1)).await?);
+    }
+    Ok(probabilities)
 }
 
 /// Trapezoidal area under evenly spaced points over [0, 1].

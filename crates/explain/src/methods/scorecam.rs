@@ -4,13 +4,14 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::Tensor;
 
 use super::{CamMethod, CamWeights, MethodInputs};
+use crate::budget::images_per_pass;
 
 /// Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional
 /// Neural Networks" (CVPRW 2020), eq. 6-8: each channel, upsampled and min-max normalised, masks
 /// the input; the channel's weight is the softmax over channels of the masked inputs' scores.
 pub struct ScoreCam;
 
-/// Masked inputs per forward pass.
+/// Masked inputs per forward pass, at most (fewer for large inputs: `budget`).
 const BATCH: usize = 16;
 /// pytorch-grad-cam's guard for constant channels.
 const EPSILON: f32 = 1e-8;
@@ -35,19 +36,22 @@ impl CamMethod for ScoreCam {
         let options = InterpolateOptions::new(InterpolateMode::Bilinear)
             .with_align_corners(true)
             .with_output_size([height, width]);
-        let masks = interpolate(s.activations.clone(), options);
-        let flat = masks.clone().reshape([n, c, height * width]);
-        let (min, max) = (flat.clone().min_dim(2).reshape([n, c, 1, 1]), flat.max_dim(2).reshape([n, c, 1, 1]));
-        let masks = (masks - min.clone()) / (max - min + EPSILON);
-
+        let batch = images_per_pass(height, width, BATCH);
         let scores: Vec<Tensor<1>> = (0..n)
             .map(|i| {
                 let image = s.input.clone().slice_dim(0, i..i + 1);
-                let image_masks = masks.clone().slice_dim(0, i..i + 1).reshape([c, 1, height, width]);
-                let chunks = (0..c).step_by(BATCH).map(|start| {
-                    let end = (start + BATCH).min(c);
-                    let masked = image.clone() * image_masks.clone().slice_dim(0, start..end);
-                    s.target_scores(s.net.forward(masked), i)
+                let activations = s.activations.clone().slice_dim(0, i..i + 1);
+                let chunks = (0..c).step_by(batch).map(|start| {
+                    let count = batch.min(c - start);
+                    // Upsampled a batch at a time: every channel at once would be [C, S, S]
+                    // floats, 8 GB at layer4 for a 1024 px input.
+                    let masks = interpolate(activations.clone().slice_dim(1, start..start + count), options.clone())
+                        .reshape([count, 1, height, width]);
+                    let flat = masks.clone().reshape([count, height * width]);
+                    let (min, max) = (flat.clone().min_dim(1), flat.max_dim(1));
+                    let (min, max) = (min.reshape([count, 1, 1, 1]), max.reshape([count, 1, 1, 1]));
+                    let masks = (masks - min.clone()) / (max - min + EPSILON);
+                    s.target_scores(s.net.forward(image.clone() * masks), i)
                 });
                 Tensor::cat(chunks.collect(), 0)
             })
