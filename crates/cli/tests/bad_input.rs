@@ -14,14 +14,14 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// The address space `xai classify` gets for one bad photo: the weights and the network, not
-/// what a hostile file claims.
-const CLASSIFY_MB: u64 = 3000;
+/// The address space `xai` gets for one bad input: the weights and the network, not what a
+/// hostile file claims.
+const BOUND_MB: u64 = 3000;
 
 /// Runs `xai classify` and returns its single stderr line, checking the exit code.
 fn classify_error(image: &Path, weights: &Path) -> String {
     let args = ["classify", &image.display().to_string(), "--weights", &weights.display().to_string()];
-    let output = common::xai_within(CLASSIFY_MB, &args);
+    let output = common::xai_within(BOUND_MB, &args);
     assert!(!output.status.success(), "expected failure for {}", image.display());
     assert!(output.stdout.is_empty());
     let stderr = common::stderr(&output);
@@ -113,13 +113,16 @@ fn bad_images_are_refused_with_a_clear_line() {
     // An ICC profile that inflates past the decoder's 400 MB bound is dropped, and the photo
     // explained within the same memory.
     let icc = scratch("icc.png", &grey_png(64, 64, &icc_chunk(600 << 20))).display().to_string();
-    let output = common::xai_within(CLASSIFY_MB, &["classify", &icc, "--weights", &weights.display().to_string()]);
+    let output = common::xai_within(BOUND_MB, &["classify", &icc, "--weights", &weights.display().to_string()]);
     assert!(output.status.success(), "{}", common::stderr(&output));
     // Devices and pipes are refused by type, before any read (a FIFO would block forever).
-    for special in ["/dev/zero", "/dev/null"] {
-        let line = classify_error(Path::new(special), &weights);
-        assert!(line.contains("not a regular file"), "{special}: {line}");
+    let fifo = std::env::temp_dir().join(format!("xai-bad-input-fifo-{}", std::process::id()));
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for special in [Path::new("/dev/zero"), Path::new("/dev/null"), &fifo] {
+        let line = classify_error(special, &weights);
+        assert!(line.contains("not a regular file"), "{}: {line}", special.display());
     }
+    std::fs::remove_file(fifo).unwrap();
     let missing = classify_error(Path::new("no-such-photo.png"), &weights);
     assert!(missing.contains("no-such-photo.png"), "{missing}");
 }
@@ -174,7 +177,7 @@ fn convert_error(source: &Path, extra: &[&str]) -> String {
     let out = source.with_extension("converted.safetensors").display().to_string();
     let mut args = vec!["convert", source.to_str().unwrap(), "-o", &out];
     args.extend(extra);
-    let output = xai(&args);
+    let output = common::xai_within(BOUND_MB, &args);
     assert!(!output.status.success(), "expected failure for {}", source.display());
     let stderr = common::stderr(&output);
     assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
@@ -194,6 +197,46 @@ fn state_dict(tensors: &[(&str, &[usize])]) -> Vec<u8> {
     safetensors::serialize(views, None).unwrap()
 }
 
+/// A gzipped npm-style tarball whose one weight shard is `size` zero bytes: 12 GB fit in 12 MB.
+/// The deflate stream repeats one compressed 16 MiB piece (each piece ends on a byte, after a
+/// sync flush, and refers only to itself), so it is made in a moment.
+fn tarball_of_zeros(size: u64) -> Vec<u8> {
+    use std::io::Write;
+    const PIECE: u64 = 16 << 20;
+    assert_eq!(size % PIECE, 0);
+    let deflate = |bytes: &[u8]| {
+        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).unwrap();
+        encoder.flush().unwrap();
+        encoder.get_ref().clone()
+    };
+    let mut header = tar::Header::new_gnu();
+    header.set_path("package/ResNet50/group1-shard1of1.bin").unwrap();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_cksum();
+    // The entry, then the two empty blocks that end an archive.
+    let (zeros, end) = (vec![0u8; PIECE as usize], vec![0u8; 1024]);
+    let mut crc = flate2::Crc::new();
+    crc.update(header.as_bytes());
+    let mut piece_crc = flate2::Crc::new();
+    piece_crc.update(&zeros);
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    gz.extend(deflate(header.as_bytes()));
+    let piece = deflate(&zeros);
+    for _ in 0..size / PIECE {
+        gz.extend(&piece);
+        crc.combine(&piece_crc);
+    }
+    gz.extend(deflate(&end));
+    crc.update(&end);
+    // An empty final block, then the trailer.
+    gz.extend([3, 0]);
+    gz.extend(crc.sum().to_le_bytes());
+    gz.extend(crc.amount().to_le_bytes());
+    gz
+}
+
 /// A pickle that calls `os.system`, as a malicious checkpoint would.
 const CALLS_OS_SYSTEM: &[u8] = b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo owned\x85q\x01Rq\x02.";
 
@@ -204,7 +247,10 @@ fn bad_model_files_are_refused_by_convert() {
     let pth = xai_fixtures::rebuild("resnet18", "resnet18.pth", &dir);
     let bytes = std::fs::read(&pth).unwrap();
     let labels = scratch("three-labels.txt", b"cat\ndog\nbird\n");
-    let cases: [(PathBuf, Vec<&str>, &str); 7] = [
+    let bomb = dir.join("bomb.tgz");
+    std::fs::write(&bomb, tarball_of_zeros(12 << 30)).unwrap();
+    let cases: [(PathBuf, Vec<&str>, &str); 8] = [
+        (bomb, vec![], "inflates to over 1000 MB"),
         (scratch("half.pth", &bytes[..bytes.len() / 2]), vec![], "not a readable PyTorch file"),
         (scratch("owned.pth", &xai_fixtures::torch_archive(CALLS_OS_SYSTEM, &[])), vec![], "never runs code"),
         (pth.clone(), vec!["--labels", labels.to_str().unwrap()], "3 class names for a head of 7 classes"),
@@ -254,4 +300,23 @@ fn class_names_from_a_labels_file_are_printed_with_control_characters_escaped() 
     assert!(!printed.contains('\u{1b}') && printed.lines().count() == 2, "{printed:?}");
     assert!(printed.contains("cat\\u{1b}[2J") && printed.contains("coffee\\nforged line"), "{printed}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn a_missing_gpu_is_reported_at_once() {
+    let started = std::time::Instant::now();
+    // The Vulkan and GL drivers hidden, as on a machine without them.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["classify", chelsea().to_str().unwrap(), "--backend", "wgpu"])
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+        .output()
+        .unwrap();
+    println!("reported after {:.2} s", started.elapsed().as_secs_f64());
+    assert!(!output.status.success());
+    let stderr = common::stderr(&output);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no GPU") && stderr.contains("use --backend flex"), "{stderr}");
 }
