@@ -157,7 +157,7 @@ fn dist_is_fresh() -> bool {
 
 /// Every test: the quality gates, the unit tests (no weights needed), the fixture tests on the
 /// real weights and the CLI's bad-input tests, the fuzz targets, then the web app end to end in
-/// Chromium.
+/// Chromium, and its essentials in Firefox and WebKitGTK.
 fn test() -> Result {
     run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
     build()?;
@@ -185,7 +185,13 @@ fn test() -> Result {
         .args(["test"])
         .current_dir(tools::e2e_dir())
         .env("CHROMIUM", tools::CHROMIUM)
-        .env("OWN_MODEL_DIR", own_model))
+        .env("OWN_MODEL_DIR", own_model))?;
+    // The essentials in the other engines, each bounded by the script itself (240 s).
+    tools::ensure_other_engines()?;
+    for engine in ["firefox", "webkit"] {
+        run(Command::new("node").args(["engines/smoke.mjs", engine]).current_dir(tools::e2e_dir()))?;
+    }
+    Ok(())
 }
 
 /// The fuzz targets (`fuzz/`), each for a bounded time from the committed seeds, under

@@ -1,8 +1,9 @@
 //! Installs the tools the web build and its tests need, from the package registries only, and
 //! skips each one already there: the wasm target, wasm-bindgen-cli at the version the app locks,
-//! Trunk, Debian's Chromium, Mesa's Vulkan driver (lavapipe, for `--backend wgpu` without a GPU),
-//! the e2e tests' npm packages (playwright-core, binaryen's wasm-opt), cargo-fuzz, and for
-//! `cargo xtask bench` only, onnxruntime-web.
+//! Trunk, Debian's Chromium (and Firefox ESR and WebKitGTK for the smoke runs), Mesa's Vulkan
+//! driver (lavapipe, for `--backend wgpu` without a GPU), the e2e tests' npm packages
+//! (playwright-core, puppeteer-core, binaryen's wasm-opt), cargo-fuzz, and for `cargo xtask bench`
+//! only, onnxruntime-web.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -54,9 +55,8 @@ pub fn ensure_web_tools() -> Result {
     if !output("trunk", &["--version"]).contains(TRUNK) {
         cargo_install(&["trunk", "--locked", "--version", TRUNK, "--force"])?;
     }
-    if !e2e_dir().join("node_modules/.bin/wasm-opt").exists()
-        || !e2e_dir().join("node_modules/playwright-core").exists()
-    {
+    let packages = ["node_modules/.bin/wasm-opt", "node_modules/playwright-core", "node_modules/puppeteer-core"];
+    if !packages.iter().all(|package| e2e_dir().join(package).exists()) {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(e2e_dir()))?;
     }
     Ok(())
@@ -93,6 +93,14 @@ fn ensure_debian(marker: &str, packages: &[&str]) -> Result {
 
 pub fn ensure_chromium() -> Result {
     ensure_debian(CHROMIUM, &["chromium"])
+}
+
+/// The smoke runs' other engines: Firefox ESR, and WebKitGTK (Safari's engine) with its
+/// WebDriver and a virtual display.
+pub fn ensure_other_engines() -> Result {
+    ensure_debian("/usr/bin/firefox-esr", &["firefox-esr"])?;
+    ensure_debian("/usr/bin/WebKitWebDriver", &["webkit2gtk-driver", "libwebkit2gtk-4.1-0"])?;
+    ensure_debian("/usr/bin/Xvfb", &["xvfb"])
 }
 
 pub fn ensure_vulkan() -> Result {
