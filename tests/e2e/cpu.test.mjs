@@ -197,6 +197,17 @@ test('damaged cached weights are fetched again', { timeout: 600_000 }, async () 
   assert.ok((await text(page, 'model')).includes('from this browser'));
 });
 
+test('a panic shows its message and a button that brings the page back', { timeout: 600_000 }, async () => {
+  // The app's own module, as the page loaded it: the call runs in the page's wasm instance.
+  await page.evaluate(async () => (await import('/xai-app.js')).break_on_purpose()).catch(() => {});
+  await expectError('broken on purpose');
+  await page.click('[data-testid=reload]');
+  await page.waitForSelector('[data-testid=demo-chelsea]:not([disabled])', { timeout: 300_000 });
+  assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
+  await runDemo(page, 'coffee');
+  assert.ok((await text(page, 'prediction')).length > 0);
+});
+
 test('the page asks for nothing but its own files', () => {
   const foreign = page.requests.filter((url) => !url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:'));
   assert.deepEqual(foreign, []);

@@ -26,17 +26,10 @@ mod store;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    // A panic must never leave a blank or silent page: show it where errors go. Installed
-    // through yew, which would otherwise replace any hook set before it renders.
+    // Installed through yew, which would otherwise replace any hook set before it renders.
     yew::set_custom_panic_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        let document = web_sys::window().and_then(|w| w.document());
-        if let Some(element) = document.and_then(|d| d.query_selector("[data-testid=error]").ok().flatten()) {
-            element.set_text_content(Some(&format!(
-                "Something broke inside the app ({info}). Reload the page to start again."
-            )));
-            let _ = element.remove_attribute("hidden");
-        }
+        report_panic(&info.to_string());
     }));
     // The benchmark page (bench/web) loads this module only for `bench::bench_forward`.
     let document = web_sys::window().and_then(|w| w.document());
@@ -44,6 +37,42 @@ fn main() {
         return;
     }
     yew::Renderer::<app::App>::new().render();
+}
+
+/// A panic must never leave a blank or silent page: its message goes where errors go, with a
+/// button that reloads the page (the app's state after a panic cannot be trusted).
+#[cfg(target_arch = "wasm32")]
+fn report_panic(message: &str) {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let element = document.query_selector("[data-testid=error]").ok().flatten().or_else(|| {
+        // Before the app has rendered there is no error element yet.
+        let element = document.create_element("div").ok()?;
+        element.set_attribute("data-testid", "error").ok()?;
+        element.set_attribute("role", "alert").ok()?;
+        document.body()?.prepend_with_node_1(&element).ok()?;
+        Some(element)
+    });
+    let Some(element) = element else { return };
+    element.set_text_content(Some(&format!("Something broke inside the app ({message}). ")));
+    let _ = element.remove_attribute("hidden");
+    if let Ok(button) = document.create_element("button") {
+        button.set_text_content(Some("Reload the page"));
+        let _ = button.set_attribute("data-testid", "reload");
+        let reload = wasm_bindgen::closure::Closure::once_into_js(|| {
+            let _ = web_sys::window().map(|w| w.location().reload());
+        });
+        let _ = button.add_event_listener_with_callback("click", reload.unchecked_ref());
+        let _ = element.append_child(&button);
+    }
+}
+
+/// Panics on purpose, so that what a visitor sees when the app breaks can be checked (the e2e
+/// test calls it, as anyone can from the console).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn break_on_purpose() {
+    panic!("broken on purpose, to show how a panic is reported");
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,5 +1,5 @@
 //! How many images one pass of the network may take. Batched work (Score-CAM's masked inputs,
-//! Ablation-CAM's ablated copies, the metrics' curves) is split so that a pass stays within a
+//! Ablation-CAM's ablated copies, the metrics' curves, DFF over many photos) is split so that a pass stays within a
 //! memory budget: large inputs run in more, smaller passes instead of failing to allocate.
 
 /// 1 GB natively; 256 MB in the page, where wasm32's 4 GB hold everything else too.
@@ -10,7 +10,7 @@ const BYTES_PER_INPUT_PIXEL: usize = 200;
 
 /// Images of `height` x `width` that one pass may take: at most `at_most`, at least one.
 pub fn images_per_pass(height: usize, width: usize, at_most: usize) -> usize {
-    (BUDGET_BYTES / (BYTES_PER_INPUT_PIXEL * height * width).max(1)).clamp(1, at_most)
+    (BUDGET_BYTES / (BYTES_PER_INPUT_PIXEL * height * width).max(1)).clamp(1, at_most.max(1))
 }
 
 #[cfg(test)]

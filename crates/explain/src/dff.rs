@@ -11,6 +11,7 @@ use burn::tensor::{Tensor, TensorData};
 use xai_model::{Labels, Layer, ResNet};
 use xai_nmf::{Factors, Matrix};
 
+use crate::budget::images_per_pass;
 use crate::map::Map;
 use crate::readback::{read_floats, ReadbackError};
 
@@ -59,14 +60,23 @@ pub async fn factorize_concepts(
     if !K_RANGE.contains(&options.k) {
         return Err(DffError::K(options.k));
     }
-    let activations = net.features(input.clone(), Layer::Layer4);
-    let [n, c, h, w] = activations.dims();
+    // Read back as [positions, channels], in passes within the memory budget (many photos at a
+    // large input size would not fit in one); the factorisation runs on the host (`xai_nmf` says why).
+    let [n, _, height, width] = input.dims();
+    let per_pass = images_per_pass(height, width, n);
+    let (mut values, mut shape) = (Vec::new(), [0; 3]);
+    for start in (0..n).step_by(per_pass) {
+        let activations = net.features(input.clone().slice_dim(0, start..(start + per_pass).min(n)), Layer::Layer4);
+        let [images, c, h, w] = activations.dims();
+        shape = [c, h, w];
+        values.extend(read(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c])).await?);
+    }
+    let [c, h, w] = shape;
     let positions = n * h * w;
-    // Read back as [positions, channels]; the factorisation runs on the host (`xai_nmf` says why).
-    let values = read(activations.permute([0, 2, 3, 1]).reshape([positions, c])).await?;
     let offset: Vec<f32> =
         (0..c).map(|ch| (0..positions).map(|p| values[p * c + ch]).fold(f32::INFINITY, f32::min)).collect();
     let matrix = Matrix::from_fn(c, positions, |ch, p| values[p * c + ch] - offset[ch]);
+    drop(values);
     let Factors { w_t, h: coefficients, rel_error, iterations } =
         xai_nmf::factorize(&matrix, options).ok_or(DffError::K(options.k))?;
 
