@@ -122,15 +122,17 @@ fn autodiff_gradients(
     Ok((logits.inner(), mask, gradients))
 }
 
-/// Runs the network once up to the request's layer and explains each image's target.
-pub fn explain(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> Result<Explanation, CamError> {
-    let CamRequest { layer, target, method, eigen_smooth } = request;
-    if !method.supports(layer) {
-        return Err(CamError::Layer { method: method.name() });
-    }
+/// What every method weighs: the layer's activations, the logits and the target mask from one
+/// forward pass, and with `gradients` dy/dA from at most one backward pass.
+fn method_inputs<'a>(
+    net: &'a ResNet,
+    input: &'a Tensor<4>,
+    layer: Layer,
+    target: &Target,
+    gradients: bool,
+) -> Result<MethodInputs<'a>, CamError> {
     let activations = net.features(input.clone(), layer);
-    let [n, c, _, _] = activations.dims();
-    let (logits, mask, gradients) = if method.needs_gradients() {
+    let (logits, target, gradients) = if gradients {
         let (logits, mask, gradients) = logits_and_gradients(net, &activations, layer, target)?;
         (logits, mask, Some(gradients))
     } else {
@@ -138,17 +140,52 @@ pub fn explain(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> Result<E
         let mask = target_mask(target, logits.clone())?;
         (logits, mask, None)
     };
-    let inputs = MethodInputs { net, input, layer, target: mask, logits: logits.clone(), activations, gradients };
-    let weighted = match method.weights(&inputs) {
-        CamWeights::PerChannel(w) => inputs.activations * w.reshape([n, c, 1, 1]),
-        CamWeights::PerElement(w) => inputs.activations * w,
+    Ok(MethodInputs { net, input, layer, target, logits, activations, gradients })
+}
+
+/// `method`'s maps: the activations as it weights them, summed over channels (or projected on
+/// their first principal component), then the ReLU.
+fn cam(method: &dyn CamMethod, inputs: &MethodInputs, eigen_smooth: bool) -> Tensor<3> {
+    let [n, c, _, _] = inputs.activations.dims();
+    let weighted = match method.weights(inputs) {
+        CamWeights::PerChannel(w) => inputs.activations.clone() * w.reshape([n, c, 1, 1]),
+        CamWeights::PerElement(w) => inputs.activations.clone() * w,
     };
     let maps = if eigen_smooth || method.always_projects() {
         first_component(weighted)
     } else {
         weighted.sum_dim(1).squeeze_dim(1)
     };
-    Ok(Explanation { maps: relu(maps), logits })
+    relu(maps)
+}
+
+/// Runs the network once up to the request's layer and explains each image's target.
+pub fn explain(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> Result<Explanation, CamError> {
+    let CamRequest { layer, target, method, eigen_smooth } = request;
+    Ok(explain_each(net, input, layer, target, &[method], eigen_smooth)?.remove(0))
+}
+
+/// Each of `methods` for the same layer and target, from one forward pass and at most one
+/// backward pass, which the gradient methods share (EigenCAM needs none, and at layer4 the
+/// gradient has a closed form). Score-CAM and Ablation-CAM still add their own batched passes.
+/// One explanation per method, in order.
+pub fn explain_each(
+    net: &ResNet,
+    input: &Tensor<4>,
+    layer: Layer,
+    target: &Target,
+    methods: &[&dyn CamMethod],
+    eigen_smooth: bool,
+) -> Result<Vec<Explanation>, CamError> {
+    if let Some(method) = methods.iter().find(|method| !method.supports(layer)) {
+        return Err(CamError::Layer { method: method.name() });
+    }
+    let gradients = methods.iter().any(|method| method.needs_gradients());
+    let inputs = method_inputs(net, input, layer, target, gradients)?;
+    let explanations = methods
+        .iter()
+        .map(|method| Explanation { maps: cam(*method, &inputs, eigen_smooth), logits: inputs.logits.clone() });
+    Ok(explanations.collect())
 }
 
 #[cfg(test)]
@@ -169,6 +206,32 @@ mod tests {
             closed.into_data().assert_approx_eq::<f32>(&autodiff.into_data(), Tolerance::rel_abs(1e-4, 1e-7));
             logits.into_data().assert_approx_eq::<f32>(&auto_logits.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
             mask.into_data().assert_eq(&auto_mask.into_data(), true);
+        }
+    }
+
+    #[test]
+    fn one_pass_for_every_method_gives_each_method_s_own_maps() {
+        let net = network();
+        let input = photos(2);
+        let cheap: Vec<&dyn CamMethod> = methods::all()
+            .iter()
+            .copied()
+            .filter(|m| !["scorecam", "ablationcam", "cam"].contains(&m.name()))
+            .collect();
+        for layer in [Layer::Layer3, Layer::Layer4] {
+            let target = Target::Classes(vec![3, 998]);
+            let together = explain_each(&net, &input, layer, &target, &cheap, false).unwrap();
+            for (method, shared) in cheap.iter().zip(together) {
+                let alone =
+                    explain(&net, &input, CamRequest { layer, target: &target, method: *method, eigen_smooth: false })
+                        .unwrap();
+                assert!(alone.maps.clone().max().into_scalar::<f32>() > 0.0, "{} maps nothing", method.name());
+                // The same arithmetic on the same tensors: equal, which is stronger than r >= 0.9999.
+                alone
+                    .maps
+                    .into_data()
+                    .assert_approx_eq::<f32>(&shared.maps.into_data(), Tolerance::rel_abs(1e-6, 1e-7));
+            }
         }
     }
 
