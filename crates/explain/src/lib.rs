@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod budget;
 pub mod dff;
+pub mod imputation;
 pub mod map;
 pub mod methods;
 pub mod metrics;
@@ -12,6 +13,7 @@ pub mod pipeline;
 pub mod projection;
 pub mod readback;
 pub mod render;
+pub mod road;
 pub mod smooth;
 
 pub use analysis::{analyse, Analysis};

@@ -34,7 +34,11 @@ pub struct Faithfulness {
 pub const STEPS: usize = 16;
 
 /// The class's probability for each image of `batch`, in passes within the memory budget.
-async fn class_probabilities(net: &ResNet, batch: Tensor<4>, class: usize) -> Result<Vec<f32>, ReadbackError> {
+pub(crate) async fn class_probabilities(
+    net: &ResNet,
+    batch: Tensor<4>,
+    class: usize,
+) -> Result<Vec<f32>, ReadbackError> {
     let [images, _, height, width] = batch.dims();
     let per_pass = images_per_pass(height, width, images);
     let mut probabilities = Vec::with_capacity(images);

@@ -1,0 +1,83 @@
+//! ROAD, "Remove And Debias" (Rong et al., ICML 2022), as pytorch-grad-cam's `metrics/road.py`
+//! scores a map: remove the most (or the least) relevant pixels, fill them in by noisy linear
+//! imputation (`imputation`), and see how the class probability changes; averaged over removing
+//! 10% to 90% of the pixels. Imputing instead of blanking keeps the removed region's shape from
+//! telling the network what was there.
+
+use burn::tensor::{Tensor, TensorData};
+use xai_model::ResNet;
+
+use crate::imputation::impute;
+use crate::map::Map;
+use crate::metrics::class_probabilities;
+use crate::readback::{read_floats, ReadbackError};
+
+/// The share of pixels kept below the threshold, in percent: ROAD's defaults.
+pub const PERCENTILES: [u32; 9] = [10, 20, 30, 40, 50, 60, 70, 80, 90];
+/// The imputation noise road.py adds (standard deviation, after preprocessing).
+pub const NOISE: f32 = 0.01;
+
+/// The change in the class probability as pixels are imputed, averaged over [`PERCENTILES`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Road {
+    /// Most relevant first removed: a faithful map makes the probability fall (lower is better).
+    pub most_relevant_first: f32,
+    /// Least relevant first removed: a faithful map keeps it (higher is better).
+    pub least_relevant_first: f32,
+    /// (least - most) / 2, pytorch-grad-cam's `ROADCombined` (higher is better).
+    pub combined: f32,
+}
+
+/// NumPy's default (linear) percentile, `q` in percent, rounded to f32 as torch compares it.
+fn percentile(values: &[f32], q: u32) -> f32 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let position = f64::from(q) / 100.0 * (sorted.len() - 1) as f64;
+    let (below, t) = (position.floor() as usize, position.fract());
+    let (a, b) = (f64::from(sorted[below]), f64::from(sorted[(below + 1).min(sorted.len() - 1)]));
+    // NumPy's lerp, which is exact at both ends.
+    (if t < 0.5 { a + (b - a) * t } else { b - (b - a) * (1.0 - t) }) as f32
+}
+
+/// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class`, the imputed pixels
+/// getting Gaussian noise of deviation `noise` ([`NOISE`] as road.py; seeded, so a map always
+/// gets the same scores). The imputed images run as one batch, within the memory budget.
+pub async fn road(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map, noise: f32) -> Result<Road, ReadbackError> {
+    let [_, channels, height, width] = input.dims();
+    let image = read_floats(input.clone()).await?;
+    let saliency = map.normalised().resized(height, width).values;
+    // Least relevant first is most relevant first on the inverted map.
+    let inverted: Vec<f32> = saliency.iter().map(|v| 1.0 - v).collect();
+    let mut imputed = Vec::with_capacity(2 * PERCENTILES.len() * image.len());
+    for (order, values) in [&saliency, &inverted].into_iter().enumerate() {
+        for (i, &q) in PERCENTILES.iter().enumerate() {
+            // Pixels at or above the threshold are removed.
+            let threshold = percentile(values, q);
+            let keep: Vec<bool> = values.iter().map(|v| *v < threshold).collect();
+            let seed = (order * PERCENTILES.len() + i) as u64;
+            imputed.extend(impute(&image, height, width, &keep, noise, seed));
+        }
+    }
+    let images = 2 * PERCENTILES.len();
+    let batch = Tensor::from_data(TensorData::new(imputed, [images, channels, height, width]), &input.device());
+    let before = class_probabilities(net, input.clone(), class).await?[0];
+    let after = class_probabilities(net, batch, class).await?;
+    let change =
+        |probabilities: &[f32]| probabilities.iter().map(|p| p - before).sum::<f32>() / probabilities.len() as f32;
+    let (most, least) = (change(&after[..PERCENTILES.len()]), change(&after[PERCENTILES.len()..]));
+    Ok(Road { most_relevant_first: most, least_relevant_first: least, combined: (least - most) / 2.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_interpolate_as_numpy_does() {
+        let values = [3.0, 1.0, 4.0, 1.5, 9.0];
+        // np.percentile([3, 1, 4, 1.5, 9], [10, 50, 90]) = [1.2, 3.0, 7.0]
+        assert!((percentile(&values, 10) - 1.2).abs() < 1e-6);
+        assert_eq!(percentile(&values, 50), 3.0);
+        assert!((percentile(&values, 90) - 7.0).abs() < 1e-6);
+    }
+}
