@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use xai_model::{photo, InputSize, Labels, ResNet};
+use xai_model::{photo, InputSize, Labels, ModelInfo, ResNet};
 
 use crate::backend::Backend;
 use crate::read::{read_file, Ceiling};
@@ -36,6 +36,8 @@ pub struct Model {
     /// Its class names, from the weight file.
     pub labels: Labels,
     pub input_size: InputSize,
+    /// Where the weights came from, for evidence.
+    pub info: ModelInfo,
 }
 
 impl ModelArgs {
@@ -49,7 +51,7 @@ impl ModelArgs {
             Some(size) => InputSize::new(size)?,
             None => info.model.input_size,
         };
-        Ok(Model { net, labels: info.model.labels, input_size })
+        Ok(Model { net, labels: info.model.labels.clone(), input_size, info: info.model })
     }
 }
 

@@ -133,16 +133,36 @@ fn bad_explanation_options_name_the_valid_values() {
 }
 
 #[test]
-fn faithfulness_metrics_favour_the_explanation() {
+fn eval_scores_every_method_from_one_pass_as_evidence() {
     let weights = weights("int8").display().to_string();
     let coffee = fixtures().join("images/coffee.png").display().to_string();
-    let output = xai(&["eval", &coffee, "--method", "gradcam", "--weights", &weights]);
+    let output = xai(&["eval", &coffee, "--method", "all", "--json", "--weights", &weights]);
     assert!(output.status.success(), "{}", common::stderr(&output));
-    let table = common::stdout(&output);
-    let mean: Vec<f64> = table.lines().last().unwrap().split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect();
-    println!("{table}");
-    let [drop, increase, deletion, insertion] = mean[..] else { panic!("{table}") };
-    assert!((0.0..=100.0).contains(&drop) && (0.0..=100.0).contains(&increase), "{table}");
-    // Deleting the most salient pixels first must hurt more than inserting them first.
-    assert!(insertion > deletion + 0.2, "{table}");
+    let lines: Vec<Value> = common::stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let methods: Vec<&str> = lines.iter().map(|l| l["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "cam"]);
+    for line in &lines {
+        let method = line["method"].as_str().unwrap();
+        assert_eq!((line["class"].as_u64(), line["label"].as_str()), (Some(967), Some("espresso")), "{method}");
+        assert_eq!(line["model_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(line["photo_sha256"], lines[0]["photo_sha256"]);
+        // The shared pass gives each method's own map.
+        let alone = xai(&["explain", &coffee, "--method", method, "--json", "--weights", &weights]);
+        let alone: Value = serde_json::from_slice(&alone.stdout).unwrap();
+        let r = pearson(
+            &flatten(&alone["map"]),
+            &line["map"]["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>(),
+        );
+        println!("{method}: r = {r:.6} against the method alone; scores {}", line["scores"]);
+        assert!(r >= 0.9999, "{method}: r = {r}");
+        let scores = &line["scores"];
+        assert!((0.0..=100.0).contains(&scores["drop"].as_f64().unwrap()), "{method}: {scores}");
+        // Deleting the most salient pixels first must hurt more than inserting them first, and
+        // imputing them must lower the probability more than imputing the least salient.
+        assert!(
+            scores["insertion"].as_f64().unwrap() > scores["deletion"].as_f64().unwrap() + 0.2,
+            "{method}: {scores}"
+        );
+        assert!(scores["road"]["combined"].as_f64().unwrap() > 0.0, "{method}: {scores}");
+    }
 }

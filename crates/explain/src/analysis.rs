@@ -1,13 +1,15 @@
 //! The one path from a preprocessed batch to what every front end shows: explain, read the
 //! logits and the maps back, and name the class each map explains. The page, `xai explain`,
 //! `xai eval` and `xai bench` all go through [`analyse`], so one pass of the network gives both
-//! the classification and the explanation.
+//! the classification and the explanation; the compare view and `xai eval --method all` go
+//! through [`analyse_each`], one pass for every method.
 
 use burn::tensor::Tensor;
-use xai_model::{Labels, Prediction};
+use xai_model::{Labels, Layer, Prediction};
 
 use crate::map::Map;
-use crate::pipeline::{explain, CamError, CamRequest, Target};
+use crate::methods::CamMethod;
+use crate::pipeline::{explain_each, CamError, CamRequest, Target};
 use crate::readback::{read_floats, read_maps};
 
 /// One image's classification and explanation, on the host.
@@ -39,17 +41,40 @@ pub async fn analyse(
     input: &Tensor<4>,
     request: CamRequest<'_>,
 ) -> Result<Vec<Analysis>, CamError> {
-    let explanation = explain(net, input, request)?;
-    let [_, classes] = explanation.logits.dims();
-    let logits = read_floats(explanation.logits).await?;
-    let maps = read_maps(explanation.maps).await?;
-    let analyses = logits.chunks(classes).zip(maps).enumerate().map(|(i, (logits, map))| {
-        let class = match request.target {
+    let CamRequest { layer, target, method, eigen_smooth } = request;
+    Ok(analyse_each(net, input, layer, target, &[method], eigen_smooth).await?.remove(0))
+}
+
+/// [`analyse`] for each of `methods` from one shared pass ([`explain_each`]): per method, one
+/// [`Analysis`] per image.
+pub async fn analyse_each(
+    net: &xai_model::ResNet,
+    input: &Tensor<4>,
+    layer: Layer,
+    target: &Target,
+    methods: &[&dyn CamMethod],
+    eigen_smooth: bool,
+) -> Result<Vec<Vec<Analysis>>, CamError> {
+    let explanations = explain_each(net, input, layer, target, methods, eigen_smooth)?;
+    let Some(first) = explanations.first() else { return Ok(Vec::new()) };
+    let [_, classes] = first.logits.dims();
+    // The same logits for every method: read once.
+    let logits = read_floats(first.logits.clone()).await?;
+    let classes_explained: Vec<usize> = logits
+        .chunks(classes)
+        .enumerate()
+        .map(|(i, logits)| match target {
             Target::Classes(ids) => ids[i],
             // The device picked the same maximum for the map's target.
             Target::TopClass => (0..classes).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap_or(0),
-        };
-        Analysis { logits: logits.to_vec(), class, map }
-    });
-    Ok(analyses.collect())
+        })
+        .collect();
+    let mut analyses = Vec::with_capacity(methods.len());
+    for explanation in explanations {
+        let maps = read_maps(explanation.maps).await?;
+        let per_image = logits.chunks(classes).zip(maps).zip(&classes_explained);
+        analyses
+            .push(per_image.map(|((logits, map), &class)| Analysis { logits: logits.to_vec(), class, map }).collect());
+    }
+    Ok(analyses)
 }

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod budget;
 pub mod dff;
+pub mod evidence;
 pub mod imputation;
 pub mod map;
 pub mod methods;
@@ -16,11 +17,11 @@ pub mod render;
 pub mod road;
 pub mod smooth;
 
-pub use analysis::{analyse, Analysis};
+pub use analysis::{analyse, analyse_each, Analysis};
 pub use dff::{factorize_concepts, Concept, Concepts, DffError, DffOptions};
 pub use map::Map;
 pub use methods::{all as all_methods, names as method_names, CamMethod, CamWeights, MethodInputs};
-pub use pipeline::{explain, method, CamError, CamRequest, Explanation, Target};
+pub use pipeline::{explain, explain_each, method, CamError, CamRequest, Explanation, Target};
 pub use render::Colormap;
 
 /// A whole ResNet-50 with patterned weights (no weight file) and a patterned photo, for unit

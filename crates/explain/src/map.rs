@@ -2,7 +2,7 @@
 //! bilinear resizing (OpenCV's convention) and min-max normalisation.
 
 /// A map of `height` x `width` values, row-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Map {
     pub height: usize,
     pub width: usize,

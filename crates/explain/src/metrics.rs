@@ -15,6 +15,7 @@ use burn::tensor::{Tensor, TensorData};
 use crate::budget::images_per_pass;
 use crate::map::Map;
 use crate::readback::{read_floats, ReadbackError};
+use crate::road::{road, Road, NOISE};
 use xai_model::ResNet;
 
 /// Scores of one image and its explanation.
@@ -28,6 +29,21 @@ pub struct Faithfulness {
     pub deletion: f32,
     /// Area under the curve as they are inserted into a blank canvas (higher is better).
     pub insertion: f32,
+}
+
+/// Every score of one map: the faithfulness metrics above and ROAD (`crate::road`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Scores {
+    #[serde(flatten)]
+    pub faithfulness: Faithfulness,
+    pub road: Road,
+}
+
+/// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class` by every metric,
+/// ROAD with its default noise.
+pub async fn scores(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map) -> Result<Scores, ReadbackError> {
+    let faithfulness = faithfulness(net, input, class, map).await?;
+    Ok(Scores { faithfulness, road: road(net, input, class, map, NOISE).await? })
 }
 
 /// Fractions of pixels changed between curve points.

@@ -21,6 +21,10 @@ impl CamMethod for AblationCam {
         "Removes each channel and measures the score's fall: no gradients, slow."
     }
 
+    fn runs_own_passes(&self) -> bool {
+        true
+    }
+
     fn needs_gradients(&self) -> bool {
         false
     }

@@ -76,6 +76,11 @@ pub trait CamMethod: Sync {
     fn supports(&self, _layer: Layer) -> bool {
         true
     }
+    /// Whether it runs passes of its own beyond the shared one (hundreds, for Score-CAM and
+    /// Ablation-CAM): the compare view runs those only on request.
+    fn runs_own_passes(&self) -> bool {
+        false
+    }
 }
 
 static ALL: &[&dyn CamMethod] = &[
@@ -97,6 +102,11 @@ pub fn all() -> &'static [&'static dyn CamMethod] {
 
 pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|m| m.name()).collect()
+}
+
+/// The methods one shared pass explains at `layer`, in the UI's order.
+pub fn one_pass(layer: Layer) -> Vec<&'static dyn CamMethod> {
+    ALL.iter().copied().filter(|m| !m.runs_own_passes() && m.supports(layer)).collect()
 }
 
 /// The method called `name`, if there is one.

@@ -25,6 +25,10 @@ impl CamMethod for ScoreCam {
         "Scores the photo masked by each channel: no gradients, but hundreds of passes (slow)."
     }
 
+    fn runs_own_passes(&self) -> bool {
+        true
+    }
+
     fn needs_gradients(&self) -> bool {
         false
     }

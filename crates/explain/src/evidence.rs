@@ -1,0 +1,36 @@
+//! What a report says about one explanation: which model and photo, which class, target, method
+//! and layer, the raw map and every score, and the xai-lens that made it. `xai eval --json`
+//! writes one per photo and method; the page's report holds the same.
+
+use crate::map::Map;
+use crate::metrics::Scores;
+use image::RgbImage;
+use xai_model::convert::sha256_hex;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evidence {
+    pub xai_lens: &'static str,
+    /// Where the weights came from (a package or a file name) and that file's SHA-256.
+    pub model: String,
+    pub model_sha256: String,
+    /// SHA-256 of the crop the network saw (its RGB bytes, row by row), the same in the page
+    /// and the CLI for the same photo.
+    pub photo_sha256: String,
+    pub class: usize,
+    pub label: String,
+    /// "top-1" when the class was the network's first choice, else "chosen".
+    pub target: &'static str,
+    pub method: &'static str,
+    pub layer: String,
+    /// The raw map at the layer's resolution (after the ReLU, before normalising).
+    pub map: Map,
+    pub scores: Option<Scores>,
+}
+
+/// The `xai_lens` of every report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `photo_sha256` of a crop.
+pub fn crop_sha256(crop: &RgbImage) -> String {
+    sha256_hex(crop.as_raw())
+}
