@@ -69,6 +69,12 @@ pub fn bench() -> Result {
     ] {
         rows.push(row(name, case(ours)?, &json!("one forward pass of ours"), forward));
     }
+    // The compare view's maps (every one-pass method from one pass) against one method alone.
+    for layer in ["layer4", "layer3"] {
+        let name = format!("compare_maps_{layer}_vs_gradcam");
+        let peer = json!(format!("one Grad-CAM of ours at {layer}"));
+        rows.push(row(&name, case(&format!("compare_maps_{layer}"))?, &peer, case(&format!("gradcam_{layer}"))?));
+    }
     rows.extend(browser_rows(&python, &weights).map_err(|e| format!("{e}\n({peer_help})"))?);
 
     println!("{:<40} {:>22} {:>22} {:>6}  peer", "name", "ours ms (min-max)", "peer ms (min-max)", "ratio");

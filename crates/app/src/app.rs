@@ -6,6 +6,7 @@ use std::rc::Rc;
 use web_sys::DragEvent;
 use yew::prelude::*;
 
+use crate::components::compare::ComparePanel;
 use crate::components::concepts::ConceptsPanel;
 use crate::components::controls::Controls;
 use crate::components::header::Header;
@@ -58,6 +59,23 @@ pub fn app() -> Html {
             }
         })
     };
+    let on_compare = {
+        let (jobs, engine, state) = (jobs.clone(), (*engine).clone(), state.clone());
+        Callback::from(move |()| {
+            if let (Some(engine), Some(photo), Some(key)) = (engine.clone(), state.current.clone(), state.compare_key())
+            {
+                jobs.compare(engine, photo, key);
+            }
+        })
+    };
+    let on_cancel_compare = {
+        let (jobs, comparing) = (jobs.clone(), state.comparing.clone());
+        Callback::from(move |()| {
+            if let Some(key) = comparing.clone() {
+                jobs.cancel_compare(key);
+            }
+        })
+    };
     let on_drop = {
         let jobs = jobs.clone();
         Callback::from(move |event: DragEvent| {
@@ -88,6 +106,9 @@ pub fn app() -> Html {
                     look={state.look} share={state.share_fragment()}
                     on_class={dispatch.reform(|class| Action::SetClass(Some(class)))} />
             </div>
+            <ComparePanel photo={state.current.clone()} comparison={state.compared().cloned()} running={state.comparing.is_some()}
+                sort={state.sort} look={state.look} enabled={ready} dispatch={dispatch.clone()}
+                on_compare={on_compare} on_cancel={on_cancel_compare} />
             <ConceptsPanel gallery={state.gallery.clone()} picks={state.picks.clone()} k={state.k}
                 found={state.concepts.clone()} shown={state.concept_shown} enabled={ready}
                 dispatch={dispatch} on_factorize={on_factorize} />

@@ -1,14 +1,17 @@
-//! The model in the browser: which backend runs it, and the two analyses the page shows. Both
-//! call the same core as the CLI; results come back from the device asynchronously.
+//! The model in the browser: which backend runs it, and the analyses the page shows (one
+//! method, every method compared and scored, concepts). They call the same core as the CLI;
+//! results come back from the device asynchronously.
 
 use burn::tensor::Device;
 use image::RgbImage;
 use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
+use xai_explain::metrics::{faithfulness, Faithfulness};
 use xai_explain::readback::ReadbackError;
-use xai_explain::{CamError, CamRequest, Concepts, Target};
+use xai_explain::road::{road, Road, NOISE};
+use xai_explain::{CamError, CamRequest, Concepts, Map, Target};
 use xai_model::{Labels, ResNet};
 
-use crate::state::{AnalysisKey, Explained, GalleryPhoto, StoredModel};
+use crate::state::{AnalysisKey, CompareKey, Compared, Comparison, Explained, GalleryPhoto, StoredModel};
 
 /// The compute backend in use, as the page names it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,6 +95,34 @@ impl Engine {
         let analysis = xai_explain::analyse(&self.net, &input, request).await?.remove(0);
         let top5 = analysis.top(&self.labels, 5);
         Ok(Explained { key, top5, class: analysis.class, map: analysis.map, ms: now_ms() - start })
+    }
+
+    /// Every one-pass method's map of the photo for the key's layer and class, from one pass.
+    pub async fn compare(&self, photo: &GalleryPhoto, key: CompareKey) -> Result<Comparison, Failure> {
+        let input = self.net.input(std::slice::from_ref(&photo.crop));
+        let target = key.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
+        let methods = xai_explain::methods::one_pass(key.layer);
+        let start = now_ms();
+        let analyses = xai_explain::analyse_each(&self.net, &input, key.layer, &target, &methods, false).await?;
+        let maps_ms = now_ms() - start;
+        let class = analyses.first().and_then(|a| a.first()).map_or(0, |a| a.class);
+        let methods = methods
+            .iter()
+            .zip(analyses)
+            .map(|(method, mut analysis)| Compared { method: method.name(), map: analysis.remove(0).map, scores: None })
+            .collect();
+        Ok(Comparison { key, class, maps_ms, methods })
+    }
+
+    /// The faithfulness scores of one map (the curves run as batches); ROAD apart, see [`Self::road`].
+    pub async fn faithfulness(&self, photo: &GalleryPhoto, class: usize, map: &Map) -> Result<Faithfulness, Failure> {
+        let input = self.net.input(std::slice::from_ref(&photo.crop));
+        faithfulness(&self.net, &input, class, map).await.map_err(Failure::Device)
+    }
+
+    pub async fn road(&self, photo: &GalleryPhoto, class: usize, map: &Map) -> Result<Road, Failure> {
+        let input = self.net.input(std::slice::from_ref(&photo.crop));
+        road(&self.net, &input, class, map, NOISE).await.map_err(Failure::Device)
     }
 
     /// One factorisation over all the crops' layer4 features.

@@ -1,13 +1,14 @@
-//! The page's asynchronous work: loading a model (the built-in one or the visitor's own, and moving
-//! to the CPU when WebGPU fails), converting and keeping the visitor's models,
-//! opening photos and share links, analysing and factorising. Each job reports through
-//! [`Action`]s; the state decides whether its result is still wanted.
+//! The page's asynchronous work: loading a model (the built-in one or the visitor's own, and
+//! moving to the CPU when WebGPU fails), converting and keeping the visitor's models, opening
+//! photos and share links, analysing, comparing the methods and factorising. Each job reports
+//! through [`Action`]s; the state decides whether its result is still wanted.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::tensor::Device;
 use wasm_bindgen_futures::JsFuture;
+use xai_explain::metrics::Scores;
 use xai_explain::readback::ReadbackError;
 use xai_model::{ResNet, WeightsError};
 use xai_share::Shared;
@@ -19,7 +20,7 @@ use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::photo;
 use crate::state::{
-    settings_from_link, Action, AnalysisKey, AppState, FactorizeKey, GalleryPhoto, Notice, StoredModel,
+    settings_from_link, Action, AnalysisKey, AppState, CompareKey, FactorizeKey, GalleryPhoto, Notice, StoredModel,
 };
 use crate::store;
 
@@ -78,6 +79,8 @@ pub struct JobsMemory {
     /// conversion or a model switched away from never takes over.
     loads: Cell<u64>,
     conversions: Cell<u64>,
+    /// Counts comparisons, so that a cancelled one (or one a newer one replaced) stops.
+    comparisons: Cell<u64>,
     /// A share link waiting for the model it was made with: its fragment, and the model's
     /// SHA-256.
     pending_link: RefCell<Option<(String, String)>>,
@@ -348,6 +351,62 @@ impl Jobs {
             };
             jobs.send(Action::Factorized(key, result));
         });
+    }
+
+    /// Compares every one-pass method on the photo: the maps from one pass, shown at once, then
+    /// each method's scores in turn (dozens of passes each). `cancel_compare` stops it between
+    /// steps.
+    pub fn compare(&self, engine: Rc<Engine>, photo: Rc<GalleryPhoto>, key: CompareKey) {
+        let run = self.memory.comparisons.get() + 1;
+        self.memory.comparisons.set(run);
+        self.send(Action::CompareStarted(key.clone()));
+        let jobs = self.clone();
+        spawn_local(async move {
+            let current = || jobs.memory.comparisons.get() == run;
+            let failed = |failure: Failure| match failure {
+                Failure::Input(error) => Some(error),
+                Failure::Device(error) if jobs.move_to_cpu(&engine, &error) => None,
+                Failure::Device(error) => Some(error.to_string()),
+            };
+            let comparison = match engine.compare(&photo, key.clone()).await {
+                Ok(comparison) => comparison,
+                Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
+            };
+            let (class, maps) =
+                (comparison.class, comparison.methods.iter().map(|m| m.map.clone()).collect::<Vec<_>>());
+            jobs.send(Action::ComparedMaps(key.clone(), Ok(comparison)));
+            for (index, map) in maps.iter().enumerate() {
+                // The page paints and takes a cancel click between steps.
+                let_the_page_paint().await;
+                if !current() {
+                    return;
+                }
+                let start = now_ms();
+                let faithfulness = match engine.faithfulness(&photo, class, map).await {
+                    Ok(scores) => scores,
+                    Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
+                };
+                let ms = now_ms() - start;
+                let_the_page_paint().await;
+                if !current() {
+                    return;
+                }
+                let start = now_ms();
+                match engine.road(&photo, class, map).await {
+                    Ok(road) => {
+                        let ms = ms + now_ms() - start;
+                        jobs.send(Action::Scored(key.clone(), index, Scores { faithfulness, road }, ms));
+                    }
+                    Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
+                }
+            }
+            jobs.send(Action::CompareEnded(key, None));
+        });
+    }
+
+    pub fn cancel_compare(&self, key: CompareKey) {
+        self.memory.comparisons.set(self.memory.comparisons.get() + 1);
+        self.send(Action::CompareEnded(key, None));
     }
 
     /// A GPU that stops answering (a lost WebGPU device) hands the page to the CPU: the weights

@@ -58,6 +58,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         pollster::block_on(xai_explain::analyse(net, &input, request))?;
         Ok(())
     };
+    // The compare view's maps: every one-pass method from one shared pass.
+    let compare = |layer: Layer| -> Result<()> {
+        let methods = xai_explain::methods::one_pass(layer);
+        pollster::block_on(xai_explain::analyse_each(net, &input, layer, &Target::TopClass, &methods, false))?;
+        Ok(())
+    };
     let mut cases: Vec<Case> = vec![
         (
             "forward",
@@ -70,6 +76,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ("gradcam_layer4", args.runs, Box::new(|| cam("gradcam", Layer::Layer4))),
         ("gradcam_layer3", args.runs, Box::new(|| cam("gradcam", Layer::Layer3))),
         ("gradcam++_layer4", args.runs, Box::new(|| cam("gradcam++", Layer::Layer4))),
+        ("compare_maps_layer4", args.runs, Box::new(|| compare(Layer::Layer4))),
+        ("compare_maps_layer3", args.runs, Box::new(|| compare(Layer::Layer3))),
         (
             "dff_k5",
             args.runs,
@@ -85,7 +93,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cases.push(("scorecam_layer4", 1, Box::new(|| cam("scorecam", Layer::Layer4))));
     }
     if !args.json {
-        println!("{:<18} {:>10} {:>10} {:>10} {:>10}", "case", "median ms", "min", "max", "x forward");
+        println!("{:<20} {:>10} {:>10} {:>10} {:>10}", "case", "median ms", "min", "max", "x forward");
     }
     let mut forward = f64::NAN;
     for (name, runs, case) in &cases {
@@ -99,7 +107,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 serde_json::json!({"name": name, "median_ms": median, "min_ms": min, "max_ms": max, "forward_ms": forward})
             );
         } else {
-            println!("{name:<18} {median:>10.1} {min:>10.1} {max:>10.1} {:>10.2}", median / forward);
+            println!("{name:<20} {median:>10.1} {min:>10.1} {max:>10.1} {:>10.2}", median / forward);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -5,32 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::ValueEnum;
 use xai_explain::evidence::{crop_sha256, Evidence, VERSION};
-use xai_explain::metrics::{scores, Scores};
+use xai_explain::metrics::{scores, Metric};
 use xai_explain::{CamMethod, Target};
 use xai_model::Layer;
 
 use crate::model::ModelArgs;
 use crate::printable;
-
-#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
-enum Metric {
-    /// Average drop in confidence, % (lower is better).
-    Drop,
-    /// Increase in confidence, % of photos (higher is better).
-    Increase,
-    /// Deletion AUC (lower is better).
-    Deletion,
-    /// Insertion AUC (higher is better).
-    Insertion,
-    /// ROAD, most relevant pixels imputed first: change in probability (lower is better).
-    RoadMost,
-    /// ROAD, least relevant first (higher is better).
-    RoadLeast,
-    /// ROAD combined, (least - most) / 2 (higher is better).
-    Road,
-}
 
 #[derive(clap::Args)]
 /// Score CAM methods' faithfulness on your own photos (each explained for its top-1 class).
@@ -43,8 +24,9 @@ pub struct Args {
     method: String,
     #[arg(long, default_value = "layer4")]
     layer: Layer,
-    /// One metric; default: all of them.
-    #[arg(long, value_enum)]
+    /// One metric (drop, increase, deletion, insertion, road-most, road-least, road); default:
+    /// all of them.
+    #[arg(long, value_parser = parse_metric)]
     metric: Option<Metric>,
     /// One JSON object per photo and method (model, photo and map hashes, the raw map, every
     /// score), instead of the table.
@@ -54,17 +36,8 @@ pub struct Args {
     model: ModelArgs,
 }
 
-fn value(s: &Scores, metric: Metric) -> f32 {
-    let f = &s.faithfulness;
-    match metric {
-        Metric::Drop => f.drop,
-        Metric::Increase => 100.0 * f32::from(u8::from(f.increase)),
-        Metric::Deletion => f.deletion,
-        Metric::Insertion => f.insertion,
-        Metric::RoadMost => s.road.most_relevant_first,
-        Metric::RoadLeast => s.road.least_relevant_first,
-        Metric::Road => s.road.combined,
-    }
+fn parse_metric(name: &str) -> Result<Metric, String> {
+    Metric::by_name(name).ok_or_else(|| format!("valid: {}", Metric::ALL.map(Metric::name).join(", ")))
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -75,10 +48,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let metrics: Vec<Metric> = match args.metric {
         Some(metric) => vec![metric],
-        None => Metric::value_variants().to_vec(),
+        None => Metric::ALL.to_vec(),
     };
     if !args.json {
-        let names = metrics.iter().map(|m| format!("{:>11}", format!("{m:?}").to_lowercase())).collect::<String>();
+        let names = metrics.iter().map(|m| format!("{:>11}", m.name())).collect::<String>();
         println!("{:<24} {:<12} {names}", "image", "method");
     }
     let mut totals = vec![vec![0.0; metrics.len()]; methods.len()];
@@ -90,7 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         for ((method, mut analyses), totals) in methods.iter().zip(pollster::block_on(each)?).zip(&mut totals) {
             let analysis = analyses.remove(0);
             let scores = pollster::block_on(scores(&model.net, &input, analysis.class, &analysis.map))?;
-            let values: Vec<f32> = metrics.iter().map(|&m| value(&scores, m)).collect();
+            let values: Vec<f32> = metrics.iter().map(|m| m.value(&scores)).collect();
             totals.iter_mut().zip(&values).for_each(|(t, v)| *t += v);
             if args.json {
                 let evidence = Evidence {

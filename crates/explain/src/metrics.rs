@@ -46,6 +46,91 @@ pub async fn scores(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map) ->
     Ok(Scores { faithfulness, road: road(net, input, class, map, NOISE).await? })
 }
 
+/// One score of [`Scores`], as the compare view and `xai eval` list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Drop,
+    Increase,
+    Deletion,
+    Insertion,
+    RoadMost,
+    RoadLeast,
+    Road,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 7] = [
+        Metric::Drop,
+        Metric::Increase,
+        Metric::Deletion,
+        Metric::Insertion,
+        Metric::RoadMost,
+        Metric::RoadLeast,
+        Metric::Road,
+    ];
+
+    /// The name on the command line and in the page's tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Drop => "drop",
+            Metric::Increase => "increase",
+            Metric::Deletion => "deletion",
+            Metric::Insertion => "insertion",
+            Metric::RoadMost => "road-most",
+            Metric::RoadLeast => "road-least",
+            Metric::Road => "road",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// A column heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::Drop => "Average drop %",
+            Metric::Increase => "Increase",
+            Metric::Deletion => "Deletion",
+            Metric::Insertion => "Insertion",
+            Metric::RoadMost => "ROAD most",
+            Metric::RoadLeast => "ROAD least",
+            Metric::Road => "ROAD",
+        }
+    }
+
+    /// One line on what it measures, and which way is better.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Metric::Drop => "How much the class's probability falls when the photo is dimmed by the map: lower is better.",
+            Metric::Increase => "Whether the photo dimmed by the map is more confidently the class than the photo itself.",
+            Metric::Deletion => "Area under the probability as the most highlighted pixels are removed first: lower is better.",
+            Metric::Insertion => "Area under the probability as the most highlighted pixels are added to a blank first: higher is better.",
+            Metric::RoadMost => "Change in probability when the most highlighted pixels are filled in from their surroundings (ROAD): lower is better.",
+            Metric::RoadLeast => "Change in probability when the least highlighted pixels are filled in (ROAD): higher is better.",
+            Metric::Road => "ROAD combined, (least - most) / 2: higher is better.",
+        }
+    }
+
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::Increase | Metric::Insertion | Metric::RoadLeast | Metric::Road)
+    }
+
+    /// Its value in `scores` (the increase as 100 or 0, so that it averages to a percentage).
+    pub fn value(self, scores: &Scores) -> f32 {
+        let f = &scores.faithfulness;
+        match self {
+            Metric::Drop => f.drop,
+            Metric::Increase => 100.0 * f32::from(u8::from(f.increase)),
+            Metric::Deletion => f.deletion,
+            Metric::Insertion => f.insertion,
+            Metric::RoadMost => scores.road.most_relevant_first,
+            Metric::RoadLeast => scores.road.least_relevant_first,
+            Metric::Road => scores.road.combined,
+        }
+    }
+}
+
 /// Fractions of pixels changed between curve points.
 pub const STEPS: usize = 16;
 

@@ -12,6 +12,7 @@ mod values;
 
 use std::rc::Rc;
 
+use xai_explain::metrics::{Metric, Scores};
 use xai_explain::render::Colormap;
 use xai_explain::Concepts;
 use xai_model::Layer;
@@ -51,6 +52,11 @@ pub struct AppState {
     pub concepts: Option<(FactorizeKey, Rc<Concepts>)>,
     /// The one concept painted alone, if any.
     pub concept_shown: Option<usize>,
+    /// The comparison of the methods under way, and the newest one made.
+    pub comparing: Option<CompareKey>,
+    pub comparison: Option<Rc<Comparison>>,
+    /// The score the comparison is sorted by (best first); `None` keeps the methods' order.
+    pub sort: Option<Metric>,
     next_photo: u64,
 }
 
@@ -99,6 +105,14 @@ pub enum Action {
     Analysed(Result<Explained, (AnalysisKey, String)>),
     FactorizeStarted(FactorizeKey),
     Factorized(FactorizeKey, Result<Rc<Concepts>, String>),
+    CompareStarted(CompareKey),
+    /// The maps of a comparison (or why there are none).
+    ComparedMaps(CompareKey, Result<Comparison, String>),
+    /// One method's scores, by its place in the comparison, and how long they took.
+    Scored(CompareKey, usize, Scores, f64),
+    /// The comparison finished, failed at scoring, or was cancelled.
+    CompareEnded(CompareKey, Option<String>),
+    SortBy(Option<Metric>),
     Error(String),
 }
 
@@ -125,6 +139,9 @@ impl Default for AppState {
             factorizing: None,
             concepts: None,
             concept_shown: None,
+            comparing: None,
+            comparison: None,
+            sort: None,
             next_photo: 0,
         }
     }
@@ -146,11 +163,22 @@ impl AppState {
         self.explained.as_ref().filter(|e| Some(&e.key) == self.analysis_key().as_ref())
     }
 
+    /// The comparison the page should show now: the current photo, layer and class.
+    pub fn compare_key(&self) -> Option<CompareKey> {
+        let key = self.analysis_key()?;
+        Some(CompareKey { model: key.model, photo: key.photo, layer: key.question.layer, class: key.question.class })
+    }
+
+    /// The comparison of the current photo, layer and class, once its maps are there.
+    pub fn compared(&self) -> Option<&Rc<Comparison>> {
+        self.comparison.as_ref().filter(|c| Some(&c.key) == self.compare_key().as_ref())
+    }
+
     pub fn status(&self) -> Status {
         match self.model {
             ModelState::Loading { .. } => Status::Loading,
             ModelState::Failed => Status::Idle,
-            ModelState::Ready { .. } if self.factorizing.is_some() => Status::Running,
+            ModelState::Ready { .. } if self.factorizing.is_some() || self.comparing.is_some() => Status::Running,
             ModelState::Ready { .. } => match self.analysis_key() {
                 Some(key) if self.answered.as_ref() != Some(&key) => Status::Running,
                 _ if self.jobs > 0 => Status::Done,
@@ -208,6 +236,7 @@ impl AppState {
             Action::SwitchModel(own) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
                 self.factorizing = None;
+                self.comparing = None;
                 self.choose_model(own);
             }
             Action::ModelsListed(models) => self.own_models = models,
@@ -230,6 +259,7 @@ impl AppState {
                 self.model = ModelState::Loading { loaded: 0, total: None };
                 self.notice = Some(notice);
                 self.factorizing = None;
+                self.comparing = None;
             }
             Action::AddPhoto(photo) => self.add_photo(photo),
             Action::OpenLink(photo, settings) => {
@@ -286,6 +316,38 @@ impl AppState {
                     Err(error) => self.error = Some(error),
                 }
             }
+            Action::CompareStarted(key) => {
+                self.jobs += 1;
+                self.comparing = Some(key);
+            }
+            Action::ComparedMaps(key, result) => {
+                if self.comparing.as_ref() != Some(&key) {
+                    return;
+                }
+                match result {
+                    Ok(comparison) => self.comparison = Some(Rc::new(comparison)),
+                    Err(error) => {
+                        self.comparing = None;
+                        self.error = Some(error);
+                    }
+                }
+            }
+            Action::Scored(key, index, scores, ms) => {
+                if let Some(comparison) = self.comparison.as_mut().filter(|c| c.key == key)
+                    && let Some(method) = Rc::make_mut(comparison).methods.get_mut(index)
+                {
+                    method.scores = Some((scores, ms));
+                }
+            }
+            Action::CompareEnded(key, error) => {
+                if self.comparing.as_ref() == Some(&key) {
+                    self.comparing = None;
+                    if error.is_some() {
+                        self.error = error;
+                    }
+                }
+            }
+            Action::SortBy(metric) => self.sort = metric,
             Action::Error(error) => self.error = Some(error),
         }
     }

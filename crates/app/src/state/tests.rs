@@ -199,3 +199,60 @@ fn a_link_to_a_missing_model_waits_for_it() {
     let failed = state.after(Action::ConvertFailed("not a ResNet".into()));
     assert_eq!(failed.conversion, Conversion::Failed("not a ResNet".into()));
 }
+
+fn scores(drop: f32) -> Scores {
+    use xai_explain::metrics::Faithfulness;
+    use xai_explain::road::Road;
+    let faithfulness = Faithfulness { drop, increase: false, deletion: 0.1, insertion: 0.8 };
+    Scores { faithfulness, road: Road { most_relevant_first: -0.5, least_relevant_first: -0.1, combined: 0.2 } }
+}
+
+fn comparison(key: CompareKey) -> Comparison {
+    let compared = |method| Compared { method, map: Map::new(1, 1, vec![1.0]), scores: None };
+    Comparison { key, class: 285, maps_ms: 1.0, methods: vec![compared("gradcam"), compared("eigencam")] }
+}
+
+#[test]
+fn a_comparison_fills_in_its_scores_and_answers_only_its_photo_and_layer() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let analysed = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Ok(explained(analysed, 285))));
+    let key = state.compare_key().unwrap();
+    let state = state.after(Action::CompareStarted(key.clone()));
+    assert_eq!(state.status(), Status::Running);
+    let state = state.after(Action::ComparedMaps(key.clone(), Ok(comparison(key.clone()))));
+    let state = state.after(Action::Scored(key.clone(), 1, scores(12.0), 900.0));
+    let methods = &state.compared().unwrap().methods;
+    assert_eq!((methods[0].scores.as_ref(), methods[1].scores.as_ref().map(|s| s.1)), (None, Some(900.0)));
+    let state = state.after(Action::CompareEnded(key.clone(), None));
+    assert_eq!(state.status(), Status::Done);
+    // Another layer is another question: the comparison is kept, but not shown for it.
+    let state = state.after(Action::SetLayer(Layer::Layer3));
+    assert!(state.compared().is_none() && state.comparison.is_some());
+    let state = state.after(Action::SetLayer(Layer::Layer4));
+    assert!(state.compared().is_some());
+}
+
+#[test]
+fn a_cancelled_or_replaced_comparison_is_not_taken() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let first = state.compare_key().unwrap();
+    let state = state.after(Action::CompareStarted(first.clone())).after(Action::CompareEnded(first.clone(), None));
+    // Maps that arrive after the cancel are dropped.
+    let state = state.after(Action::ComparedMaps(first.clone(), Ok(comparison(first.clone()))));
+    assert_eq!((state.comparison.as_ref(), state.comparing.as_ref()), (None, None));
+    let state = state.after(Action::SetClass(Some(3)));
+    let second = state.compare_key().unwrap();
+    let state = state.after(Action::CompareStarted(second.clone()));
+    let state = state.after(Action::CompareEnded(first, Some("stale".into())));
+    assert_eq!((state.comparing.as_ref(), state.error.as_deref()), (Some(&second), None));
+    let state = state.after(Action::CompareEnded(second, Some("the device failed".into())));
+    assert_eq!((state.comparing.as_ref(), state.error.as_deref()), (None, Some("the device failed")));
+}
+
+#[test]
+fn sorting_keeps_the_choice() {
+    let state = ready().after(Action::SortBy(Some(Metric::Road)));
+    assert_eq!(state.sort, Some(Metric::Road));
+    assert_eq!(state.after(Action::SortBy(None)).sort, None);
+}

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use image::RgbImage;
+use xai_explain::metrics::Scores;
 use xai_explain::render::Colormap;
 use xai_explain::Map;
 use xai_model::{Layer, Prediction};
@@ -130,6 +131,35 @@ pub struct FactorizeKey {
     pub model: u64,
     pub photos: Vec<Rc<GalleryPhoto>>,
     pub k: usize,
+}
+
+/// What a comparison of the methods answers: the photo, layer and class (and the model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareKey {
+    pub model: u64,
+    pub photo: u64,
+    pub layer: Layer,
+    /// The class asked for; `None` is the top-1 class.
+    pub class: Option<usize>,
+}
+
+/// One method in the comparison: its map, then its scores and how long they took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compared {
+    pub method: &'static str,
+    pub map: Map,
+    pub scores: Option<(Scores, f64)>,
+}
+
+/// Every one-pass method's map of one photo, from one pass, scored one method at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub key: CompareKey,
+    /// The class the maps explain.
+    pub class: usize,
+    /// The shared pass and every map read back.
+    pub maps_ms: f64,
+    pub methods: Vec<Compared>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,0 +1,71 @@
+// The compare view on the CPU fallback: every one-pass method's overlay from one pass, each
+// scored (drop, increase, deletion, insertion, ROAD), sorted by a score, and a cancel.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveDist, launch, openPage, runDemo, settled, jobNumber, text } from './harness.mjs';
+
+let server, browser, page;
+before(async () => {
+  let origin;
+  ({ server, origin } = await serveDist());
+  browser = await launch({ webgpu: false });
+  page = await openPage(browser, origin);
+});
+after(async () => { await browser?.close(); server?.close(); });
+
+const METHODS = ['gradcam', 'gradcam++', 'hirescam', 'xgradcam', 'layercam', 'eigencam', 'cam'];
+const rows = () => page.$$eval('[data-testid^=compare-row-]', (rows) => rows.map((r) => r.dataset.testid.slice('compare-row-'.length)));
+// Quoted: method names such as gradcam++ are not CSS identifiers.
+const cell = (method, metric) => page.textContent(`[data-testid="score-${method}-${metric}"]`);
+const score = async (method, metric) => Number(await cell(method, metric));
+
+test('every method is compared from one pass, scored, and sorted by a score', { timeout: 1_200_000 }, async () => {
+  await runDemo(page, 'coffee');
+  const single = await page.textContent('.result .timings');
+  const before = await jobNumber(page);
+  const start = Date.now();
+  await page.click('[data-testid=compare]');
+  await page.waitForSelector('[data-testid=compare-table]', { timeout: 120_000 });
+  // The first scoring step holds the thread after the maps are painted, so the test sees them late.
+  console.log(`CPU fallback: ${await text(page, 'compare-maps-ms')} (one method: ${single}); the test saw them ${Date.now() - start} ms after the click`);
+  assert.deepEqual(await rows(), METHODS);
+  await settled(page, { after: before, timeout: 1_100_000 });
+  console.log(`CPU fallback: the whole compare view with its scores in ${Date.now() - start} ms`);
+  assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
+  for (const method of METHODS) {
+    const [drop, deletion, insertion, road] = await Promise.all(['drop', 'deletion', 'insertion', 'road'].map((m) => score(method, m)));
+    console.log(`${method}: drop ${drop}, deletion ${deletion}, insertion ${insertion}, ROAD ${road}`);
+    assert.ok(drop >= 0 && drop <= 100, `${method}: drop ${drop}`);
+    // As natively (crates/cli/tests/reference_maps.rs): removing what the map highlights hurts
+    // more than keeping it, by every measure.
+    assert.ok(insertion > deletion + 0.2, `${method}: deletion ${deletion}, insertion ${insertion}`);
+    assert.ok(road > 0, `${method}: ROAD ${road}`);
+    assert.ok(['yes', 'no'].includes(await cell(method, 'increase')));
+  }
+  const explanation = await page.getAttribute('th:has([data-testid=sort-deletion])', 'title');
+  assert.ok(explanation.includes('lower is better'), explanation);
+  await page.click('[data-testid=sort-deletion]');
+  const order = await rows();
+  const deletions = await Promise.all(order.map((m) => score(m, 'deletion')));
+  assert.deepEqual(deletions, [...deletions].sort((a, b) => a - b), `sorted by deletion: ${order} ${deletions}`);
+  await page.click('[data-testid=sort-insertion]');
+  const insertions = await Promise.all((await rows()).map((m) => score(m, 'insertion')));
+  assert.deepEqual(insertions, [...insertions].sort((a, b) => b - a), `sorted by insertion: ${insertions}`);
+});
+
+test('a comparison can be cancelled, and the page goes on', { timeout: 600_000 }, async () => {
+  await runDemo(page, 'chelsea');
+  const before = await jobNumber(page);
+  await page.click('[data-testid=compare]');
+  await page.waitForSelector('[data-testid=compare-cancel]', { timeout: 120_000 });
+  await page.waitForSelector('[data-testid=compare-table]', { timeout: 120_000 });
+  // Scoring holds the page's thread for seconds at a time, between which a click is taken: one
+  // dispatched click, as a visitor's, not Playwright's several round trips.
+  await page.$eval('[data-testid=compare-cancel]', (button) => button.click());
+  await settled(page, { after: before, timeout: 300_000 });
+  assert.equal(await page.isHidden('[data-testid=compare-progress]'), true);
+  // Some methods were never scored, and the view says so rather than showing numbers.
+  assert.equal(await cell('cam', 'road'), '…');
+  await runDemo(page, 'rocket');
+  assert.ok((await text(page, 'prediction')).length > 0);
+});
