@@ -171,8 +171,9 @@ mod tests {
         let keep: Vec<bool> =
             (0..height * width).map(|p| !(3..9).contains(&(p / width)) || !(4..12).contains(&(p % width))).collect();
         let filled = impute(&ramp, height, width, &keep, 0.0, 0);
+        // The solve stops at a relative residual of 1e-4.
         for (a, b) in ramp.iter().zip(&filled) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         }
     }
 
