@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use xai_explain::evidence::{crop_sha256, Evidence, VERSION};
+use xai_explain::evidence::Evidence;
 use xai_explain::metrics::{scores, Metric};
-use xai_explain::{CamMethod, Target};
+use xai_explain::Target;
 use xai_model::Layer;
 
 use crate::model::ModelArgs;
@@ -41,10 +41,7 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let methods: Vec<&'static dyn CamMethod> = match args.method.as_str() {
-        "all" => xai_explain::methods::one_pass(args.layer),
-        name => vec![xai_explain::method(name)?],
-    };
+    let methods = xai_explain::methods_named(&args.method, args.layer)?;
     let model = args.model.load()?;
     let metrics: Vec<Metric> = match args.metric {
         Some(metric) => vec![metric],
@@ -66,19 +63,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let values: Vec<f32> = metrics.iter().map(|m| m.value(&scores)).collect();
             totals.iter_mut().zip(&values).for_each(|(t, v)| *t += v);
             if args.json {
-                let evidence = Evidence {
-                    xai_lens: VERSION,
-                    model: model.info.source.clone(),
-                    model_sha256: model.info.source_sha256.clone(),
-                    photo_sha256: crop_sha256(&crop),
-                    class: analysis.class,
-                    label: model.labels.name(analysis.class).unwrap_or_default().to_string(),
-                    target: "top-1",
-                    method: method.name(),
-                    layer: args.layer.to_string(),
-                    map: analysis.map,
-                    scores: Some(scores),
-                };
+                let evidence =
+                    Evidence { scores: Some(scores), ..model.evidence(&crop, analysis, false, *method, args.layer) };
                 println!("{}", serde_json::to_string(&evidence)?);
             } else {
                 let row = values.iter().map(|v| format!("{v:>11.4}")).collect::<String>();

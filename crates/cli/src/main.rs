@@ -10,6 +10,7 @@ mod eval;
 mod explain;
 mod model;
 mod read;
+mod sanity;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,7 @@ enum Command {
     Explain(explain::Args),
     Dff(dff::Args),
     Eval(eval::Args),
+    Sanity(sanity::Args),
     Bench(bench::Args),
 }
 
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Dff(args) => dff::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Sanity(args) => sanity::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

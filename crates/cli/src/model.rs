@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use xai_model::{photo, InputSize, Labels, ModelInfo, ResNet};
+use xai_explain::evidence::{crop_sha256, Evidence, VERSION};
+use xai_explain::{Analysis, CamMethod};
+use xai_model::{photo, InputSize, Labels, Layer, ModelInfo, ResNet};
 
 use crate::backend::Backend;
 use crate::read::{read_file, Ceiling};
@@ -67,5 +69,30 @@ impl Model {
     pub fn logits(&self, crop: &image::RgbImage) -> Result<Vec<f32>> {
         let data = self.net.forward(self.net.input(std::slice::from_ref(crop))).into_data();
         data.try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))
+    }
+
+    /// The evidence of one analysis of `crop`, without scores or sanity checks yet.
+    pub fn evidence(
+        &self,
+        crop: &image::RgbImage,
+        analysis: Analysis,
+        chosen: bool,
+        method: &dyn CamMethod,
+        layer: Layer,
+    ) -> Evidence {
+        Evidence {
+            xai_lens: VERSION,
+            model: self.info.source.clone(),
+            model_sha256: self.info.source_sha256.clone(),
+            photo_sha256: crop_sha256(crop),
+            class: analysis.class,
+            label: self.labels.name(analysis.class).unwrap_or_default().to_string(),
+            target: if chosen { "chosen" } else { "top-1" },
+            method: method.name(),
+            layer: layer.to_string(),
+            map: analysis.map,
+            scores: None,
+            sanity: None,
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! What a report says about one explanation: which model and photo, which class, target, method
-//! and layer, the raw map and every score, and the xai-lens that made it. `xai eval --json`
-//! writes one per photo and method; the page's report holds the same.
+//! and layer, the raw map, every score and the sanity checks, and the xai-lens that made it.
+//! `xai eval --json` and `xai sanity --json` write one per photo and method; the page's report
+//! holds the same.
 
 use crate::map::Map;
 use crate::metrics::Scores;
+use crate::sanity::Sanity;
 use image::RgbImage;
 use xai_model::convert::sha256_hex;
 
@@ -25,6 +27,7 @@ pub struct Evidence {
     /// The raw map at the layer's resolution (after the ReLU, before normalising).
     pub map: Map,
     pub scores: Option<Scores>,
+    pub sanity: Option<Sanity>,
 }
 
 /// The `xai_lens` of every report.

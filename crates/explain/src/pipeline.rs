@@ -82,6 +82,15 @@ pub struct CamRequest<'a> {
     pub eigen_smooth: bool,
 }
 
+/// The method called `name`, or with `all` every method one shared pass explains at `layer`
+/// (all but Score-CAM and Ablation-CAM), as the CLI's `--method` takes them.
+pub fn methods_named(name: &str, layer: Layer) -> Result<Vec<&'static dyn CamMethod>, CamError> {
+    match name {
+        "all" => Ok(methods::one_pass(layer)),
+        name => Ok(vec![method(name)?]),
+    }
+}
+
 /// The logits `[N, classes]`, the one-hot target mask and dy/dA `[N, C, H, W]`.
 type Gradients = (Tensor<2>, Tensor<2>, Tensor<4>);
 

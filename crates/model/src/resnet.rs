@@ -9,6 +9,8 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{s, Device, Tensor, TensorData};
 
 use image::RgbImage;
+use rand::{rngs::StdRng, SeedableRng};
+use rand_distr::{Distribution, Normal, Uniform};
 use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer};
 use xai_files::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
 use xai_files::Preprocessing;
@@ -94,6 +96,14 @@ fn shifted_copies(x: Tensor<4>) -> Tensor<3> {
     Tensor::cat(copies.collect(), 1)
 }
 
+/// A convolution as torchvision initialises it (see [`ResNet::with_random_part`]).
+fn random_conv(spec: &ConvSpec, rng: &mut StdRng, device: &Device) -> Conv {
+    let shape = spec.weight_shape();
+    let normal = Normal::new(0.0, (2.0 / (shape[0] * shape[2] * shape[3]) as f32).sqrt()).expect("a positive spread");
+    let weight = normal.sample_iter(rng).take(shape.iter().product()).collect();
+    Conv::new(spec, &LayerParams { weight, bias: vec![0.0; spec.out_channels] }, device)
+}
+
 /// A residual block: its convolutions with a ReLU between them, plus the shortcut (a 1x1
 /// projection where the shape changes), then the ReLU of the sum.
 #[derive(Debug, Clone)]
@@ -113,6 +123,10 @@ impl Block {
         relu(last.forward(inner) + shortcut)
     }
 }
+
+/// The parts of the network from the top down, in the order the model randomization test
+/// re-initialises them ([`ResNet::with_random_part`]): the head, each stage, the stem.
+pub const CASCADE: [&str; 6] = ["fc", "layer4", "layer3", "layer2", "layer1", "conv1"];
 
 /// A ResNet ready for inference on one device, with the preprocessing it was trained with.
 #[derive(Debug, Clone)]
@@ -204,6 +218,40 @@ impl ResNet {
     /// Logits `[N, classes]` for a preprocessed batch [N, 3, S, S].
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         self.logits_from(self.features(input, Layer::Layer4), Layer::Layer4)
+    }
+
+    /// Part `part` of [`CASCADE`] re-initialised as torchvision initialises a new ResNet (each
+    /// convolution's weight from N(0, 2 / fan_out), its folded BatchNorm the identity, so no
+    /// bias; the FC layer's weight and bias from U(+-1 / sqrt(features))), drawn from `seed`.
+    /// The rest keeps its learned weights. For Adebayo et al.'s model randomization test.
+    pub fn with_random_part(mut self, part: usize, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed.wrapping_add(part as u64));
+        let device = self.device.clone();
+        match CASCADE[part] {
+            "fc" => {
+                let (classes, features) = (self.architecture.classes, self.architecture.features());
+                let bound = 1.0 / (features as f32).sqrt();
+                let uniform = Uniform::new_inclusive(-bound, bound).expect("a positive bound");
+                let mut draw = |len: usize| uniform.sample_iter(&mut rng).take(len).collect::<Vec<f32>>();
+                let weight = draw(classes * features);
+                self.fc_weight = Tensor::from_data(TensorData::new(weight, [features, classes]), &device);
+                self.fc_bias = Tensor::from_data(TensorData::new(draw(classes), [classes]), &device);
+            }
+            "conv1" => self.stem = random_conv(&self.architecture.stem_spec(), &mut rng, &device),
+            _ => {
+                let stage = CASCADE.len() - 2 - part;
+                let mut conv = |spec: &ConvSpec| random_conv(spec, &mut rng, &device);
+                let blocks = self.architecture.block_specs().swap_remove(stage);
+                self.stages[stage] = blocks
+                    .iter()
+                    .map(|b| Block {
+                        main: b.main.iter().map(&mut conv).collect(),
+                        shortcut: b.shortcut.as_ref().map(&mut conv),
+                    })
+                    .collect();
+            }
+        }
+        self
     }
 
     fn run_stages(&self, x: Tensor<4>, stages: impl Iterator<Item = usize>) -> Tensor<4> {
