@@ -45,20 +45,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let crop = model.read_image(&args.image)?;
     let input = model.net.input(std::slice::from_ref(&crop));
     let target = args.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
-    let analyses =
-        pollster::block_on(xai_explain::analyse_each(&model.net, &input, args.layer, &target, &methods, false))?;
-    let class = analyses[0][0].class;
-    let check = SanityCheck::start(&model.net, &input, args.layer, class, &methods, args.seed);
-    let results = pollster::block_on(async { check.await?.run().await })?;
+    let check = pollster::block_on(SanityCheck::start(&model.net, &input, args.layer, &target, &methods, args.seed))?;
+    let (class, originals) = (check.class(), check.originals().to_vec());
+    let results = pollster::block_on(check.run())?;
     let label = |class: usize| printable(model.labels.name(class).unwrap_or_default());
     if !args.json {
         let name = printable(&args.image.file_name().unwrap_or_default().to_string_lossy());
         println!("{name}: {} (class {class}) at {}, seed {}", label(class), args.layer, args.seed);
         println!("Spearman rank correlation with the original map (SSIM); above {SIMILAR} the map kept its order");
     }
-    for ((method, mut analyses), sanity) in methods.iter().zip(analyses).zip(results) {
+    for ((method, original), sanity) in methods.iter().zip(originals).zip(results) {
         if args.json {
-            let evidence = model.evidence(&crop, analyses.remove(0), args.class.is_some(), *method, args.layer);
+            let evidence = model.evidence(&crop, original, args.class.is_some(), *method, args.layer);
             println!("{}", serde_json::to_string(&Evidence { sanity: Some(sanity), ..evidence })?);
             continue;
         }

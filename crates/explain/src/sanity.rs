@@ -16,7 +16,7 @@ use rand::{rngs::StdRng, RngExt, SeedableRng};
 use serde::Serialize;
 use xai_model::{Layer, ResNet, CASCADE};
 
-use crate::analysis::analyse_each;
+use crate::analysis::{analyse_each, Analysis};
 use crate::map::Map;
 use crate::methods::CamMethod;
 use crate::pipeline::{CamError, Target};
@@ -96,16 +96,16 @@ impl Sanity {
     }
 }
 
-/// Both checks for `methods` on one preprocessed photo [1, 3, S, S] and `class`, one step at a
-/// time so that a caller can show progress and stop between steps.
+/// Both checks for `methods` on one preprocessed photo [1, 3, S, S], one step at a time so that
+/// a caller can show progress and stop between steps.
 pub struct SanityCheck<'a> {
     net: &'a ResNet,
     input: &'a Tensor<4>,
     layer: Layer,
-    class: usize,
     methods: &'a [&'a dyn CamMethod],
     seed: u64,
-    originals: Vec<Map>,
+    /// Each method's analysis by the learned network: the class and the map every step keeps.
+    originals: Vec<Analysis>,
     /// The network as randomized so far.
     randomized: Option<ResNet>,
     cascade: Vec<Vec<Randomized>>,
@@ -115,24 +115,35 @@ impl<'a> SanityCheck<'a> {
     /// The cascade's parts, then the random logit.
     pub const STEPS: usize = CASCADE.len() + 1;
 
-    /// Explains `class` on the learned network, the maps every step compares with. `seed` draws
-    /// the random weights and the random class, so a check always gives the same numbers.
+    /// Explains `target` with the learned network: the maps every step compares with. `seed`
+    /// draws the random weights and the random class, so a check always gives the same numbers.
     pub async fn start(
         net: &'a ResNet,
         input: &'a Tensor<4>,
         layer: Layer,
-        class: usize,
+        target: &Target,
         methods: &'a [&'a dyn CamMethod],
         seed: u64,
     ) -> Result<Self, CamError> {
-        let originals = maps(net, input, layer, class, methods).await?;
+        let analyses = analyse_each(net, input, layer, target, methods, false).await?;
+        let originals = analyses.into_iter().map(|mut per_image| per_image.remove(0)).collect();
         let cascade = vec![Vec::new(); methods.len()];
-        Ok(Self { net, input, layer, class, methods, seed, originals, randomized: None, cascade })
+        Ok(Self { net, input, layer, methods, seed, originals, randomized: None, cascade })
+    }
+
+    /// Each method's analysis by the learned network, in the order of the methods.
+    pub fn originals(&self) -> &[Analysis] {
+        &self.originals
+    }
+
+    /// The class the maps explain.
+    pub fn class(&self) -> usize {
+        self.originals[0].class
     }
 
     /// How many steps are done.
     pub fn done(&self) -> usize {
-        self.cascade[0].len()
+        self.cascade.first().map_or(Self::STEPS, Vec::len)
     }
 
     /// Runs the next step; after the last, every method's result.
@@ -141,19 +152,21 @@ impl<'a> SanityCheck<'a> {
         let side = self.input.dims()[2];
         if part < CASCADE.len() {
             let net = self.randomized.take().unwrap_or_else(|| self.net.clone()).with_random_part(part, self.seed);
-            let maps = maps(&net, self.input, self.layer, self.class, self.methods).await?;
+            let maps = maps(&net, self.input, self.layer, self.class(), self.methods).await?;
             for ((cascade, original), map) in self.cascade.iter_mut().zip(&self.originals).zip(&maps) {
-                cascade
-                    .push(Randomized { down_to: CASCADE[part], similarity: Similarity::between(original, map, side) });
+                cascade.push(Randomized {
+                    down_to: CASCADE[part],
+                    similarity: Similarity::between(&original.map, map, side),
+                });
             }
             self.randomized = Some(net);
             return Ok(None);
         }
-        let class = random_other_class(self.class, self.net.classes(), self.seed);
+        let class = random_other_class(self.class(), self.net.classes(), self.seed);
         let maps = maps(self.net, self.input, self.layer, class, self.methods).await?;
         let decided_by = CASCADE.iter().find(|part| **part == self.layer.to_string()).expect("every layer is a part");
         let results = self.cascade.drain(..).zip(&self.originals).zip(&maps).map(|((cascade, original), map)| {
-            let random_logit = RandomLogit { class, similarity: Similarity::between(original, map, side) };
+            let random_logit = RandomLogit { class, similarity: Similarity::between(&original.map, map, side) };
             Sanity::new(cascade, decided_by, random_logit)
         });
         Ok(Some(results.collect()))
@@ -211,8 +224,10 @@ mod tests {
     fn every_step_is_measured_for_every_method() {
         let (net, input) = (network(), photos(1));
         let methods = [methods::by_name("gradcam").unwrap(), methods::by_name("eigencam").unwrap()];
-        let check = SanityCheck::start(&net, &input, Layer::Layer4, 3, &methods, 7);
-        let results = pollster::block_on(async { check.await?.run().await }).unwrap();
+        let target = Target::Classes(vec![3]);
+        let check = pollster::block_on(SanityCheck::start(&net, &input, Layer::Layer4, &target, &methods, 7)).unwrap();
+        assert_eq!((check.class(), check.done()), (3, 0));
+        let results = pollster::block_on(check.run()).unwrap();
         assert_eq!(results.len(), 2);
         for sanity in &results {
             let parts: Vec<&str> = sanity.cascade.iter().map(|step| step.down_to).collect();
