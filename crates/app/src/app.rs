@@ -13,9 +13,10 @@ use crate::components::header::Header;
 use crate::components::models::ModelsPanel;
 use crate::components::picker::PhotoPicker;
 use crate::components::result::ResultView;
+use crate::components::sanity::SanityPanel;
 use crate::engine::Engine;
 use crate::jobs::{Jobs, JobsMemory};
-use crate::state::{Action, AppState, FactorizeKey};
+use crate::state::{Action, AppState, CompareKey, FactorizeKey, GalleryPhoto};
 
 impl Reducible for AppState {
     type Action = Action;
@@ -59,20 +60,31 @@ pub fn app() -> Html {
             }
         })
     };
-    let on_compare = {
+    // A job on the current photo, layer and class (the compare view's and the sanity check's).
+    let on_current = |job: fn(&Jobs, Rc<Engine>, Rc<GalleryPhoto>, CompareKey)| {
         let (jobs, engine, state) = (jobs.clone(), (*engine).clone(), state.clone());
         Callback::from(move |()| {
             if let (Some(engine), Some(photo), Some(key)) = (engine.clone(), state.current.clone(), state.compare_key())
             {
-                jobs.compare(engine, photo, key);
+                job(&jobs, engine, photo, key);
             }
         })
     };
+    let on_compare = on_current(Jobs::compare);
     let on_cancel_compare = {
         let (jobs, comparing) = (jobs.clone(), state.comparing.clone());
         Callback::from(move |()| {
             if let Some(key) = comparing.clone() {
                 jobs.cancel_compare(key);
+            }
+        })
+    };
+    let on_check_sanity = on_current(Jobs::check_sanity);
+    let on_cancel_sanity = {
+        let (jobs, checking) = (jobs.clone(), state.checking.clone());
+        Callback::from(move |()| {
+            if let Some((key, _)) = checking.clone() {
+                jobs.cancel_sanity(key);
             }
         })
     };
@@ -109,6 +121,8 @@ pub fn app() -> Html {
             <ComparePanel photo={state.current.clone()} comparison={state.compared().cloned()} running={state.comparing.is_some()}
                 sort={state.sort} look={state.look} enabled={ready} dispatch={dispatch.clone()}
                 on_compare={on_compare} on_cancel={on_cancel_compare} />
+            <SanityPanel report={state.checked().cloned()} running={state.checking.as_ref().map(|(_, done)| *done)}
+                enabled={ready && state.current.is_some()} on_check={on_check_sanity} on_cancel={on_cancel_sanity} />
             <ConceptsPanel gallery={state.gallery.clone()} picks={state.picks.clone()} k={state.k}
                 found={state.concepts.clone()} shown={state.concept_shown} enabled={ready}
                 dispatch={dispatch} on_factorize={on_factorize} />

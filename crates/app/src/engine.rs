@@ -89,7 +89,7 @@ impl Engine {
         let question = &key.question;
         let method = xai_explain::method(&question.method)?;
         let input = self.net.input(std::slice::from_ref(&photo.crop));
-        let target = question.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
+        let target = Target::chosen(question.class);
         let start = now_ms();
         let request = CamRequest { layer: question.layer, target: &target, method, eigen_smooth: false };
         let analysis = xai_explain::analyse(&self.net, &input, request).await?.remove(0);
@@ -100,7 +100,7 @@ impl Engine {
     /// Every one-pass method's map of the photo for the key's layer and class, from one pass.
     pub async fn compare(&self, photo: &GalleryPhoto, key: CompareKey) -> Result<Comparison, Failure> {
         let input = self.net.input(std::slice::from_ref(&photo.crop));
-        let target = key.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
+        let target = key.target();
         let methods = xai_explain::methods::one_pass(key.layer);
         let start = now_ms();
         let analyses = xai_explain::analyse_each(&self.net, &input, key.layer, &target, &methods, false).await?;

@@ -10,6 +10,8 @@ use burn::tensor::Device;
 use wasm_bindgen_futures::JsFuture;
 use xai_explain::metrics::Scores;
 use xai_explain::readback::ReadbackError;
+use xai_explain::sanity::SanityCheck;
+use xai_explain::CamError;
 use xai_model::{ResNet, WeightsError};
 use xai_share::Shared;
 use yew::platform::spawn_local;
@@ -20,11 +22,15 @@ use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::photo;
 use crate::state::{
-    settings_from_link, Action, AnalysisKey, AppState, CompareKey, FactorizeKey, GalleryPhoto, Notice, StoredModel,
+    settings_from_link, Action, AnalysisKey, AppState, CompareKey, FactorizeKey, GalleryPhoto, Notice, SanityReport,
+    StoredModel,
 };
 use crate::store;
 
 pub const WEIGHTS_URL: &str = "resnet50-int8.safetensors";
+
+/// The sanity check's random weights and class: the same for every visitor, as in `xai sanity`.
+const SANITY_SEED: u64 = 0;
 
 /// The weights of `own` (from this browser's store) or of the built-in model (downloaded, or
 /// from the cache), checked and put on `device`. A cached built-in copy that fails its checks is
@@ -79,8 +85,10 @@ pub struct JobsMemory {
     /// conversion or a model switched away from never takes over.
     loads: Cell<u64>,
     conversions: Cell<u64>,
-    /// Counts comparisons, so that a cancelled one (or one a newer one replaced) stops.
+    /// Count comparisons and sanity checks, so that a cancelled one (or one a newer one
+    /// replaced) stops.
     comparisons: Cell<u64>,
+    sanity_checks: Cell<u64>,
     /// A share link waiting for the model it was made with: its fragment, and the model's
     /// SHA-256.
     pending_link: RefCell<Option<(String, String)>>,
@@ -363,11 +371,7 @@ impl Jobs {
         let jobs = self.clone();
         spawn_local(async move {
             let current = || jobs.memory.comparisons.get() == run;
-            let failed = |failure: Failure| match failure {
-                Failure::Input(error) => Some(error),
-                Failure::Device(error) if jobs.move_to_cpu(&engine, &error) => None,
-                Failure::Device(error) => Some(error.to_string()),
-            };
+            let failed = |failure| jobs.failure_text(&engine, failure);
             let comparison = match engine.compare(&photo, key.clone()).await {
                 Ok(comparison) => comparison,
                 Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
@@ -407,6 +411,64 @@ impl Jobs {
     pub fn cancel_compare(&self, key: CompareKey) {
         self.memory.comparisons.set(self.memory.comparisons.get() + 1);
         self.send(Action::CompareEnded(key, None));
+    }
+
+    /// Adebayo et al.'s sanity checks of every one-pass method on the photo, all methods from one
+    /// pass per step: the network randomized part by part from the top, then a random class.
+    /// `cancel_sanity` stops it between steps.
+    pub fn check_sanity(&self, engine: Rc<Engine>, photo: Rc<GalleryPhoto>, key: CompareKey) {
+        let run = self.memory.sanity_checks.get() + 1;
+        self.memory.sanity_checks.set(run);
+        self.send(Action::SanityStarted(key.clone()));
+        let jobs = self.clone();
+        spawn_local(async move {
+            let current = || jobs.memory.sanity_checks.get() == run;
+            let failed = |error: CamError| Action::SanityEnded(key.clone(), jobs.failure_text(&engine, error.into()));
+            let start = now_ms();
+            let input = engine.net.input(std::slice::from_ref(&photo.crop));
+            let methods = xai_explain::methods::one_pass(key.layer);
+            let target = key.target();
+            let check = SanityCheck::start(&engine.net, &input, key.layer, &target, &methods, SANITY_SEED).await;
+            let mut check = match check {
+                Ok(check) => check,
+                Err(error) => return jobs.send(failed(error)),
+            };
+            let results = loop {
+                jobs.send(Action::SanityStepped(key.clone(), check.done()));
+                let_the_page_paint().await;
+                if !current() {
+                    return;
+                }
+                match check.step().await {
+                    Ok(Some(results)) => break results,
+                    Ok(None) => {}
+                    Err(error) => return jobs.send(failed(error)),
+                }
+            };
+            let random_class = results.first().map_or(0, |sanity| sanity.random_logit.class);
+            jobs.send(Action::SanityChecked(SanityReport {
+                key: key.clone(),
+                class: check.class(),
+                random_label: engine.labels.name(random_class).unwrap_or_default().to_string(),
+                methods: methods.iter().map(|m| m.name()).zip(results).collect(),
+                ms: now_ms() - start,
+            }));
+        });
+    }
+
+    pub fn cancel_sanity(&self, key: CompareKey) {
+        self.memory.sanity_checks.set(self.memory.sanity_checks.get() + 1);
+        self.send(Action::SanityEnded(key, None));
+    }
+
+    /// What to tell the visitor about a failed job; `None` when the page handles it by moving
+    /// to the CPU.
+    fn failure_text(&self, engine: &Engine, failure: Failure) -> Option<String> {
+        match failure {
+            Failure::Input(error) => Some(error),
+            Failure::Device(error) if self.move_to_cpu(engine, &error) => None,
+            Failure::Device(error) => Some(error.to_string()),
+        }
     }
 
     /// A GPU that stops answering (a lost WebGPU device) hands the page to the CPU: the weights

@@ -54,14 +54,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let input = net.input(std::slice::from_ref(&crop));
     let cam = |method: &str, layer: Layer| -> Result<()> {
         let method = xai_explain::method(method)?;
-        let request = CamRequest { layer, target: &Target::TopClass, method, eigen_smooth: false };
+        let request = CamRequest { layer, target: &Target::TOP_CLASS, method, eigen_smooth: false };
         pollster::block_on(xai_explain::analyse(net, &input, request))?;
         Ok(())
     };
     // The compare view's maps: every one-pass method from one shared pass.
     let compare = |layer: Layer| -> Result<()> {
         let methods = xai_explain::methods::one_pass(layer);
-        pollster::block_on(xai_explain::analyse_each(net, &input, layer, &Target::TopClass, &methods, false))?;
+        pollster::block_on(xai_explain::analyse_each(net, &input, layer, &Target::TOP_CLASS, &methods, false))?;
         Ok(())
     };
     let mut cases: Vec<Case> = vec![

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for path in &args.images {
         let crop = model.read_image(path)?;
         let input = model.net.input(std::slice::from_ref(&crop));
-        let each = xai_explain::analyse_each(&model.net, &input, args.layer, &Target::TopClass, &methods, false);
+        let each = xai_explain::analyse_each(&model.net, &input, args.layer, &Target::TOP_CLASS, &methods, false);
         let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
         for ((method, mut analyses), totals) in methods.iter().zip(pollster::block_on(each)?).zip(&mut totals) {
             let analysis = analyses.remove(0);
@@ -63,8 +63,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let values: Vec<f32> = metrics.iter().map(|m| m.value(&scores)).collect();
             totals.iter_mut().zip(&values).for_each(|(t, v)| *t += v);
             if args.json {
-                let evidence =
-                    Evidence { scores: Some(scores), ..model.evidence(&crop, analysis, false, *method, args.layer) };
+                let evidence = Evidence {
+                    scores: Some(scores),
+                    ..model.evidence(&crop, analysis, &Target::TOP_CLASS, *method, args.layer)
+                };
                 println!("{}", serde_json::to_string(&evidence)?);
             } else {
                 let row = values.iter().map(|v| format!("{v:>11.4}")).collect::<String>();

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use xai_explain::render::{overlay, Colormap};
-use xai_explain::{smooth, CamRequest, Target};
+use xai_explain::{smooth, CamRequest, Score, Target};
 use xai_model::Layer;
 
 use crate::model::ModelArgs;
+use crate::target::TargetArgs;
 
 #[derive(clap::Args)]
 /// Explain the network's prediction for one image with a CAM method.
@@ -19,9 +20,8 @@ pub struct Args {
     method: String,
     #[arg(long, default_value = "layer4")]
     layer: Layer,
-    /// Class to explain (0-999); default: the top-1 class.
-    #[arg(long)]
-    class: Option<usize>,
+    #[command(flatten)]
+    target: TargetArgs,
     #[command(flatten)]
     model: ModelArgs,
     /// Overlay PNG to write; default: IMAGE-METHOD-LAYER.png in the current directory.
@@ -57,13 +57,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let crop = model.read_image(&args.image)?;
     let input = model.net.input(std::slice::from_ref(&crop));
-    let target = args.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
+    let target = args.target.target();
     let request = CamRequest { layer: args.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
     let mut analysis = pollster::block_on(xai_explain::analyse(&model.net, &input, request))?.remove(0);
     let class = analysis.class;
     if args.aug_smooth {
         // Every augmented copy explains the class of the plain pass.
-        let target = Target::Classes(vec![class]);
+        let target = Target { classes: Some(vec![class]), ..target.clone() };
         let request = CamRequest { target: &target, ..request };
         analysis.map = pollster::block_on(smooth::augmented_maps(&model.net, &input, request))?.remove(0);
     }
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
         let line = serde_json::json!({
             "image": args.image, "class": class, "label": label, "prob": prob,
-            "method": method.name(), "layer": args.layer.to_string(),
+            "method": method.name(), "layer": args.layer.to_string(), "score": target.score,
             "map": rows, "map_size": [map.height, map.width],
         });
         println!("{line}");
@@ -85,6 +85,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     });
     overlay(&crop, map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
     let label = crate::printable(label);
-    println!("{}: {} {label} ({:.3}), {} at {}", out.display(), class, prob, method.name(), args.layer);
+    let score = match target.score {
+        Score::Logit => String::new(),
+        score => format!(", explaining its {score}"),
+    };
+    println!("{}: {} {label} ({:.3}), {} at {}{score}", out.display(), class, prob, method.name(), args.layer);
     Ok(ExitCode::SUCCESS)
 }

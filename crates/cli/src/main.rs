@@ -11,6 +11,7 @@ mod explain;
 mod model;
 mod read;
 mod sanity;
+mod target;
 
 use std::process::ExitCode;
 

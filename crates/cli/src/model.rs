@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use xai_explain::evidence::{crop_sha256, Evidence, VERSION};
-use xai_explain::{Analysis, CamMethod};
+use xai_explain::{Analysis, CamMethod, Target};
 use xai_model::{photo, InputSize, Labels, Layer, ModelInfo, ResNet};
 
 use crate::backend::Backend;
@@ -76,7 +76,7 @@ impl Model {
         &self,
         crop: &image::RgbImage,
         analysis: Analysis,
-        chosen: bool,
+        target: &Target,
         method: &dyn CamMethod,
         layer: Layer,
     ) -> Evidence {
@@ -87,7 +87,8 @@ impl Model {
             photo_sha256: crop_sha256(crop),
             class: analysis.class,
             label: self.labels.name(analysis.class).unwrap_or_default().to_string(),
-            target: if chosen { "chosen" } else { "top-1" },
+            target: if target.classes.is_some() { "chosen" } else { "top-1" },
+            score: target.score,
             method: method.name(),
             layer: layer.to_string(),
             map: analysis.map,

@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xai_explain::evidence::Evidence;
 use xai_explain::sanity::{SanityCheck, SIMILAR};
-use xai_explain::Target;
 use xai_model::Layer;
 
 use crate::model::ModelArgs;
 use crate::printable;
+use crate::target::TargetArgs;
 
 #[derive(clap::Args)]
 /// Sanity-check CAM methods on a photo: model parameter randomization (cascading from the head
@@ -26,9 +26,8 @@ pub struct Args {
     method: String,
     #[arg(long, default_value = "layer4")]
     layer: Layer,
-    /// Class to explain (0-999); default: the top-1 class.
-    #[arg(long)]
-    class: Option<usize>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Draws the random weights and the random class: the same seed gives the same numbers.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -44,7 +43,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let crop = model.read_image(&args.image)?;
     let input = model.net.input(std::slice::from_ref(&crop));
-    let target = args.class.map_or(Target::TopClass, |class| Target::Classes(vec![class]));
+    let target = args.target.target();
     let check = pollster::block_on(SanityCheck::start(&model.net, &input, args.layer, &target, &methods, args.seed))?;
     let (class, originals) = (check.class(), check.originals().to_vec());
     let results = pollster::block_on(check.run())?;
@@ -56,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     for ((method, original), sanity) in methods.iter().zip(originals).zip(results) {
         if args.json {
-            let evidence = model.evidence(&crop, original, args.class.is_some(), *method, args.layer);
+            let evidence = model.evidence(&crop, original, &target, *method, args.layer);
             println!("{}", serde_json::to_string(&Evidence { sanity: Some(sanity), ..evidence })?);
             continue;
         }

@@ -1,6 +1,7 @@
 //! Every CAM method and DFF against pytorch-grad-cam 1.5.7 and scikit-learn's NMF on the same
 //! weights (f32) and inputs: tests/fixtures/explanations.json, made by
-//! tests/fixtures/generate_explanations.py.
+//! tests/fixtures/generate_explanations.py, and maps of a class's probability and of a contrast
+//! of two classes: tests/fixtures/targets.json, made by tests/fixtures/generate_targets.py.
 
 mod common;
 
@@ -8,12 +9,25 @@ use common::{fixtures, flatten, pearson, weights, xai};
 use serde_json::Value;
 
 fn reference() -> Value {
-    serde_json::from_slice(&std::fs::read(fixtures().join("explanations.json")).unwrap()).unwrap()
+    fixture("explanations.json")
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join(name)).unwrap()).unwrap()
 }
 
 #[test]
 fn every_method_matches_pytorch_grad_cam() {
-    let reference = reference();
+    matches_pytorch_grad_cam(&reference());
+}
+
+#[test]
+fn probability_and_contrast_targets_match_pytorch_grad_cam() {
+    matches_pytorch_grad_cam(&fixture("targets.json"));
+}
+
+/// Each map of `reference` from `xai explain --json`, by Pearson's r.
+fn matches_pytorch_grad_cam(reference: &Value) {
     let weights = weights("f32").display().to_string();
     let mut failures = Vec::new();
     for case in reference["cams"].as_array().unwrap() {
@@ -39,7 +53,13 @@ fn every_method_matches_pytorch_grad_cam() {
             &size,
         ];
         let options: Vec<&str> = ["eigen_smooth", "aug_smooth"].into_iter().filter(|o| case[o] == true).collect();
-        let flags: Vec<String> = options.iter().map(|o| format!("--{}", o.replace('_', "-"))).collect();
+        let mut flags: Vec<String> = options.iter().map(|o| format!("--{}", o.replace('_', "-"))).collect();
+        let score = &case["score"];
+        if score == "probability" {
+            flags.push("--probability".into());
+        } else if let Some(other) = score.get("versus") {
+            flags.extend(["--versus".to_string(), other.to_string()]);
+        }
         args.extend(flags.iter().map(String::as_str));
         let output = xai(&args);
         assert!(output.status.success(), "{method} {layer}: {}", common::stderr(&output));
@@ -55,7 +75,7 @@ fn every_method_matches_pytorch_grad_cam() {
             .map(|row| row.as_array().unwrap().iter().step_by(stride).cloned().collect())
             .collect();
         let r = pearson(&flatten(&Value::Array(rows)), &flatten(&case["map"]));
-        let name = format!("{image} {method} {layer} {}", options.join(" "));
+        let name = format!("{image} {method} {layer} {} {}", options.join(" "), flags.join(" "));
         println!("{name:<40} r = {r:.6}");
         if r.is_nan() || r < 0.999 {
             failures.push(format!("{name}: r = {r}"));

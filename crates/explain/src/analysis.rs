@@ -9,7 +9,7 @@ use xai_model::{Labels, Layer, Prediction};
 
 use crate::map::Map;
 use crate::methods::CamMethod;
-use crate::pipeline::{explain_each, CamError, CamRequest, Target};
+use crate::pipeline::{explain_each, CamError, CamRequest, Score, Target};
 use crate::readback::{read_floats, read_maps};
 
 /// One image's classification and explanation, on the host.
@@ -63,12 +63,18 @@ pub async fn analyse_each(
     let classes_explained: Vec<usize> = logits
         .chunks(classes)
         .enumerate()
-        .map(|(i, logits)| match target {
-            Target::Classes(ids) => ids[i],
+        .map(|(i, logits)| match &target.classes {
+            Some(ids) => ids[i],
             // The device picked the same maximum for the map's target.
-            Target::TopClass => (0..classes).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap_or(0),
+            None => (0..classes).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap_or(0),
         })
         .collect();
+    // Known only now for the top class: a contrast with itself, whose map is empty.
+    if let Score::Versus(other) = target.score
+        && classes_explained.contains(&other)
+    {
+        return Err(CamError::VersusItself(other));
+    }
     let mut analyses = Vec::with_capacity(methods.len());
     for explanation in explanations {
         let maps = read_maps(explanation.maps).await?;

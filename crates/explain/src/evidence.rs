@@ -5,6 +5,7 @@
 
 use crate::map::Map;
 use crate::metrics::Scores;
+use crate::pipeline::Score;
 use crate::sanity::Sanity;
 use image::RgbImage;
 use xai_model::convert::sha256_hex;
@@ -22,6 +23,8 @@ pub struct Evidence {
     pub label: String,
     /// "top-1" when the class was the network's first choice, else "chosen".
     pub target: &'static str,
+    /// Which of the class's scores the map explains.
+    pub score: Score,
     pub method: &'static str,
     pub layer: String,
     /// The raw map at the layer's resolution (after the ReLU, before normalising).

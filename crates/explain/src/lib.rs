@@ -23,7 +23,7 @@ pub use analysis::{analyse, analyse_each, Analysis};
 pub use dff::{factorize_concepts, Concept, Concepts, DffError, DffOptions};
 pub use map::Map;
 pub use methods::{all as all_methods, names as method_names, CamMethod, CamWeights, MethodInputs};
-pub use pipeline::{explain, explain_each, method, methods_named, CamError, CamRequest, Explanation, Target};
+pub use pipeline::{explain, explain_each, method, methods_named, CamError, CamRequest, Explanation, Score, Target};
 pub use render::Colormap;
 
 /// A whole ResNet-50 with patterned weights (no weight file) and a patterned photo, for unit

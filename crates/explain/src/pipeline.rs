@@ -4,7 +4,7 @@
 //! project on the first principal component), then ReLU. A method is one small definition of
 //! its weights: see `methods/`.
 
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Tensor, TensorData};
 use xai_model::{Layer, ResNet};
 
@@ -12,13 +12,56 @@ use crate::methods::{self, fc_rows, CamMethod, CamWeights, MethodInputs};
 use crate::projection::first_component;
 use crate::readback::ReadbackError;
 
-/// Which class each image's map explains.
+/// What each image's map explains: which class, and which of its scores.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    /// Each image's most probable class, decided on the device from the same forward pass.
-    TopClass,
-    /// One class per image.
-    Classes(Vec<usize>),
+pub struct Target {
+    /// One class per image; `None` is each image's most probable class, decided on the device
+    /// from the same forward pass.
+    pub classes: Option<Vec<usize>>,
+    pub score: Score,
+}
+
+impl Target {
+    /// Each image's most probable class, by its logit.
+    pub const TOP_CLASS: Target = Target { classes: None, score: Score::Logit };
+
+    /// One image's `class`, or its most probable class.
+    pub fn chosen(class: Option<usize>) -> Self {
+        Self { classes: class.map(|class| vec![class]), ..Self::TOP_CLASS }
+    }
+
+    pub fn classes(classes: Vec<usize>) -> Self {
+        Self { classes: Some(classes), ..Self::TOP_CLASS }
+    }
+
+    pub fn scoring(self, score: Score) -> Self {
+        Self { score, ..self }
+    }
+}
+
+/// Which score of the target class a map explains: what the gradient methods differentiate and
+/// what Score-CAM and Ablation-CAM measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Score {
+    /// The class's logit (pytorch-grad-cam's `ClassifierOutputTarget`).
+    #[default]
+    Logit,
+    /// Its softmax probability (`ClassifierOutputSoftmaxTarget`): what makes the photo this class
+    /// rather than any other.
+    Probability,
+    /// Its logit minus the logit of this other class: why the class and not that one.
+    Versus(usize),
+}
+
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Score::Logit => write!(f, "logit"),
+            Score::Probability => write!(f, "probability"),
+            Score::Versus(other) => write!(f, "logit minus the logit of class {other}"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -31,6 +74,8 @@ pub enum CamError {
     Class { class: usize, classes: usize },
     #[error("{classes} target classes for {images} images: give one per image")]
     Targets { classes: usize, images: usize },
+    #[error("class {0} against itself explains nothing: choose another class to contrast with")]
+    VersusItself(usize),
     #[error(transparent)]
     Readback(#[from] ReadbackError),
 }
@@ -40,28 +85,44 @@ pub fn method(name: &str) -> Result<&'static dyn CamMethod, CamError> {
     methods::by_name(name).ok_or_else(|| CamError::UnknownMethod(name.into()))
 }
 
-/// The target as a one-hot [N, classes] mask, for `logits` [N, classes].
-fn target_mask(target: &Target, logits: Tensor<2>) -> Result<Tensor<2>, CamError> {
+/// The target of each image as a one-hot [N, classes] mask of its class, and the derivative of
+/// its score with respect to the logits, [N, classes]: the mask itself for the logit, the mask
+/// minus the other class's for a contrast, p_c (mask - p) for the probability p_c = softmax_c.
+fn target_weights(target: &Target, logits: Tensor<2>) -> Result<(Tensor<2>, Tensor<2>), CamError> {
     let [n, classes] = logits.dims();
-    match target {
-        Target::TopClass => {
+    let one_hot = |ids: &[usize]| {
+        if let Some(&class) = ids.iter().find(|&&c| c >= classes) {
+            return Err(CamError::Class { class, classes });
+        }
+        let mut data = vec![0f32; n * classes];
+        for (row, class) in ids.iter().enumerate() {
+            data[row * classes + class] = 1.0;
+        }
+        Ok(Tensor::from_data(TensorData::new(data, [n, classes]), &logits.device()))
+    };
+    let mask = match &target.classes {
+        None => {
             let top = logits.clone().max_dim(1).expand([n, classes]);
-            Ok(logits.equal(top).float())
+            logits.clone().equal(top).float()
         }
-        Target::Classes(ids) => {
-            if ids.len() != n {
-                return Err(CamError::Targets { classes: ids.len(), images: n });
+        Some(ids) if ids.len() != n => return Err(CamError::Targets { classes: ids.len(), images: n }),
+        Some(ids) => one_hot(ids)?,
+    };
+    let weights = match target.score {
+        Score::Logit => mask.clone(),
+        Score::Versus(other) => {
+            if target.classes.as_ref().is_some_and(|ids| ids.contains(&other)) {
+                return Err(CamError::VersusItself(other));
             }
-            if let Some(&class) = ids.iter().find(|&&c| c >= classes) {
-                return Err(CamError::Class { class, classes });
-            }
-            let mut data = vec![0f32; n * classes];
-            for (row, class) in ids.iter().enumerate() {
-                data[row * classes + class] = 1.0;
-            }
-            Ok(Tensor::from_data(TensorData::new(data, [n, classes]), &logits.device()))
+            mask.clone() - one_hot(&vec![other; n])?
         }
-    }
+        Score::Probability => {
+            let probabilities = softmax(logits, 1);
+            let own = (probabilities.clone() * mask.clone()).sum_dim(1);
+            (mask.clone() - probabilities) * own
+        }
+    };
+    Ok((mask, weights))
 }
 
 /// Class activation maps and the logits of the same forward pass, still on the device.
@@ -91,48 +152,62 @@ pub fn methods_named(name: &str, layer: Layer) -> Result<Vec<&'static dyn CamMet
     }
 }
 
-/// The logits `[N, classes]`, the one-hot target mask and dy/dA `[N, C, H, W]`.
-type Gradients = (Tensor<2>, Tensor<2>, Tensor<4>);
+/// The logits [N, classes] of one pass, and what the target makes of them ([`target_weights`]).
+struct Targeted {
+    logits: Tensor<2>,
+    mask: Tensor<2>,
+    weights: Tensor<2>,
+}
 
-/// The logits, the target mask and dy/dA for the target of each image, from `activations` of
-/// `layer`.
+impl Targeted {
+    fn new(logits: Tensor<2>, target: &Target) -> Result<Self, CamError> {
+        let (mask, weights) = target_weights(target, logits.clone())?;
+        Ok(Self { logits, mask, weights })
+    }
+}
+
+/// The logits and target, and d(score)/dA `[N, C, H, W]` for the target of each image, from
+/// `activations` of `layer`.
 ///
 /// At layer4 the gradient has a closed form, since only the global average pool and the FC
-/// layer follow: dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs. Elsewhere the network
+/// layer follow: dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs (and a score that is
+/// not a logit only weighs the FC rows differently, by d(score)/d(logits)). Elsewhere the network
 /// is split at the layer and the tail is differentiated with burn's autodiff.
 fn logits_and_gradients(
     net: &ResNet,
     activations: &Tensor<4>,
     layer: Layer,
     target: &Target,
-) -> Result<Gradients, CamError> {
+) -> Result<(Targeted, Tensor<4>), CamError> {
     if layer == Layer::Layer4 {
         let [n, c, h, w] = activations.dims();
-        let logits = net.logits_from(activations.clone(), layer);
-        let mask = target_mask(target, logits.clone())?;
-        let gradients = (fc_rows(net, mask.clone()) / (h * w) as f32).reshape([n, c, 1, 1]).expand([n, c, h, w]);
-        return Ok((logits, mask, gradients));
+        let targeted = Targeted::new(net.logits_from(activations.clone(), layer), target)?;
+        let rows = fc_rows(net, targeted.weights.clone());
+        let gradients = (rows / (h * w) as f32).reshape([n, c, 1, 1]).expand([n, c, h, w]);
+        return Ok((targeted, gradients));
     }
     autodiff_gradients(net, activations, layer, target)
 }
 
-/// [`logits_and_gradients`] through burn's autodiff, at any layer.
+/// [`logits_and_gradients`] through burn's autodiff, at any layer. The score's derivative with
+/// respect to the logits is taken at this pass's logits and held constant, so the chain rule
+/// gives the gradient of the score itself.
 fn autodiff_gradients(
     net: &ResNet,
     activations: &Tensor<4>,
     layer: Layer,
     target: &Target,
-) -> Result<Gradients, CamError> {
+) -> Result<(Targeted, Tensor<4>), CamError> {
     let tracked = activations.clone().autodiff().require_grad();
     let logits = net.logits_from(tracked.clone(), layer);
-    let mask = target_mask(target, logits.clone().inner())?;
-    let score = (logits.clone() * mask.clone().autodiff()).sum();
+    let targeted = Targeted::new(logits.clone().inner(), target)?;
+    let score = (logits * targeted.weights.clone().autodiff()).sum();
     let gradients = tracked.grad(&score.backward()).expect("the tail depends on the layer");
-    Ok((logits.inner(), mask, gradients))
+    Ok((targeted, gradients))
 }
 
-/// What every method weighs: the layer's activations, the logits and the target mask from one
-/// forward pass, and with `gradients` dy/dA from at most one backward pass.
+/// What every method weighs: the layer's activations, the logits and the target from one
+/// forward pass, and with `gradients` d(score)/dA from at most one backward pass.
 fn method_inputs<'a>(
     net: &'a ResNet,
     input: &'a Tensor<4>,
@@ -141,15 +216,24 @@ fn method_inputs<'a>(
     gradients: bool,
 ) -> Result<MethodInputs<'a>, CamError> {
     let activations = net.features(input.clone(), layer);
-    let (logits, target, gradients) = if gradients {
-        let (logits, mask, gradients) = logits_and_gradients(net, &activations, layer, target)?;
-        (logits, mask, Some(gradients))
+    let (targeted, gradients) = if gradients {
+        let (targeted, gradients) = logits_and_gradients(net, &activations, layer, target)?;
+        (targeted, Some(gradients))
     } else {
-        let logits = net.logits_from(activations.clone(), layer);
-        let mask = target_mask(target, logits.clone())?;
-        (logits, mask, None)
+        (Targeted::new(net.logits_from(activations.clone(), layer), target)?, None)
     };
-    Ok(MethodInputs { net, input, layer, target, logits, activations, gradients })
+    let Targeted { logits, mask, weights } = targeted;
+    Ok(MethodInputs {
+        net,
+        input,
+        layer,
+        target: weights,
+        class_mask: mask,
+        score: target.score,
+        logits,
+        activations,
+        gradients,
+    })
 }
 
 /// `method`'s maps: the activations as it weights them, summed over channels (or projected on
@@ -207,14 +291,21 @@ mod tests {
     fn closed_form_layer4_gradients_equal_autodiff() {
         let net = network();
         let activations = net.features(photos(2), Layer::Layer4);
-        for target in [Target::TopClass, Target::Classes(vec![3, 998])] {
-            let (logits, mask, closed) = logits_and_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
-            let (auto_logits, auto_mask, autodiff) =
-                autodiff_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
-            assert!(closed.clone().abs().max().into_scalar::<f32>() > 0.0, "the gradients are not all zero");
-            closed.into_data().assert_approx_eq::<f32>(&autodiff.into_data(), Tolerance::rel_abs(1e-4, 1e-7));
-            logits.into_data().assert_approx_eq::<f32>(&auto_logits.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
-            mask.into_data().assert_eq(&auto_mask.into_data(), true);
+        let targets = [
+            Target::TOP_CLASS,
+            Target::classes(vec![3, 998]),
+            Target::TOP_CLASS.scoring(Score::Probability),
+            Target::classes(vec![3, 998]).scoring(Score::Versus(5)),
+        ];
+        for target in targets {
+            let (closed, closed_gradients) = logits_and_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
+            let (auto, autodiff) = autodiff_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
+            let largest = closed_gradients.clone().abs().max().into_scalar::<f32>();
+            assert!(largest > 0.0, "the gradients are not all zero");
+            let tolerance = Tolerance::rel_abs(1e-4, 1e-4 * largest as f64);
+            closed_gradients.into_data().assert_approx_eq::<f32>(&autodiff.into_data(), tolerance);
+            closed.logits.into_data().assert_approx_eq::<f32>(&auto.logits.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
+            closed.mask.into_data().assert_eq(&auto.mask.into_data(), true);
         }
     }
 
@@ -228,7 +319,7 @@ mod tests {
             .filter(|m| !["scorecam", "ablationcam", "cam"].contains(&m.name()))
             .collect();
         for layer in [Layer::Layer3, Layer::Layer4] {
-            let target = Target::Classes(vec![3, 998]);
+            let target = Target::classes(vec![3, 998]);
             let together = explain_each(&net, &input, layer, &target, &cheap, false).unwrap();
             for (method, shared) in cheap.iter().zip(together) {
                 let alone =
@@ -253,15 +344,19 @@ mod tests {
             method: method("gradcam").unwrap(),
             eigen_smooth: false,
         };
-        let too_many = Target::Classes(vec![1, 2]);
+        let too_many = Target::classes(vec![1, 2]);
         assert!(matches!(
             explain(&net, &photos(1), request(&too_many)),
             Err(CamError::Targets { classes: 2, images: 1 })
         ));
-        let absent = Target::Classes(vec![1000]);
+        let absent = Target::classes(vec![1000]);
         let error = explain(&net, &photos(1), request(&absent)).err().unwrap();
         assert_eq!(error.to_string(), "class 1000 does not exist (valid: 0 to 999)");
-        let cam = CamRequest { method: method("cam").unwrap(), ..request(&Target::TopClass) };
+        let itself = Target::classes(vec![7]).scoring(Score::Versus(7));
+        assert_eq!(explain(&net, &photos(1), request(&itself)).err(), Some(CamError::VersusItself(7)));
+        let absent = Target::TOP_CLASS.scoring(Score::Versus(1000));
+        assert!(matches!(explain(&net, &photos(1), request(&absent)), Err(CamError::Class { class: 1000, .. })));
+        let cam = CamRequest { method: method("cam").unwrap(), ..request(&Target::TOP_CLASS) };
         assert!(matches!(explain(&net, &photos(1), cam), Err(CamError::Layer { method: "cam" })));
     }
 }

@@ -19,7 +19,7 @@ use xai_model::{Layer, ResNet, CASCADE};
 use crate::analysis::{analyse_each, Analysis};
 use crate::map::Map;
 use crate::methods::CamMethod;
-use crate::pipeline::{CamError, Target};
+use crate::pipeline::{CamError, Score, Target};
 use crate::similarity::Similarity;
 
 /// Above this rank correlation a map has kept most of its order: the check fails. Adebayo et al.
@@ -104,6 +104,8 @@ pub struct SanityCheck<'a> {
     layer: Layer,
     methods: &'a [&'a dyn CamMethod],
     seed: u64,
+    /// The target's score (a logit, a probability, a contrast), kept for every map compared.
+    score: Score,
     /// Each method's analysis by the learned network: the class and the map every step keeps.
     originals: Vec<Analysis>,
     /// The network as randomized so far.
@@ -128,7 +130,7 @@ impl<'a> SanityCheck<'a> {
         let analyses = analyse_each(net, input, layer, target, methods, false).await?;
         let originals = analyses.into_iter().map(|mut per_image| per_image.remove(0)).collect();
         let cascade = vec![Vec::new(); methods.len()];
-        Ok(Self { net, input, layer, methods, seed, originals, randomized: None, cascade })
+        Ok(Self { net, input, layer, methods, seed, score: target.score, originals, randomized: None, cascade })
     }
 
     /// Each method's analysis by the learned network, in the order of the methods.
@@ -152,7 +154,7 @@ impl<'a> SanityCheck<'a> {
         let side = self.input.dims()[2];
         if part < CASCADE.len() {
             let net = self.randomized.take().unwrap_or_else(|| self.net.clone()).with_random_part(part, self.seed);
-            let maps = maps(&net, self.input, self.layer, self.class(), self.methods).await?;
+            let maps = maps(&net, self.input, self.layer, self.target(self.class()), self.methods).await?;
             for ((cascade, original), map) in self.cascade.iter_mut().zip(&self.originals).zip(&maps) {
                 cascade.push(Randomized {
                     down_to: CASCADE[part],
@@ -162,14 +164,25 @@ impl<'a> SanityCheck<'a> {
             self.randomized = Some(net);
             return Ok(None);
         }
-        let class = random_other_class(self.class(), self.net.classes(), self.seed);
-        let maps = maps(self.net, self.input, self.layer, class, self.methods).await?;
+        // A contrast's other class is not drawn: its contrast with itself would map nothing.
+        let mut excluded = vec![self.class()];
+        excluded.extend(match self.score {
+            Score::Versus(other) => Some(other),
+            Score::Logit | Score::Probability => None,
+        });
+        let class = random_other_class(&excluded, self.net.classes(), self.seed);
+        let maps = maps(self.net, self.input, self.layer, self.target(class), self.methods).await?;
         let decided_by = CASCADE.iter().find(|part| **part == self.layer.to_string()).expect("every layer is a part");
         let results = self.cascade.drain(..).zip(&self.originals).zip(&maps).map(|((cascade, original), map)| {
             let random_logit = RandomLogit { class, similarity: Similarity::between(&original.map, map, side) };
             Sanity::new(cascade, decided_by, random_logit)
         });
         Ok(Some(results.collect()))
+    }
+
+    /// `class` scored as the check's target is.
+    fn target(&self, class: usize) -> Target {
+        Target::classes(vec![class]).scoring(self.score)
     }
 
     /// Every step at once.
@@ -182,26 +195,31 @@ impl<'a> SanityCheck<'a> {
     }
 }
 
-/// Each method's raw map of `class`.
+/// Each method's raw map of `target`.
 async fn maps(
     net: &ResNet,
     input: &Tensor<4>,
     layer: Layer,
-    class: usize,
+    target: Target,
     methods: &[&dyn CamMethod],
 ) -> Result<Vec<Map>, CamError> {
-    let analyses = analyse_each(net, input, layer, &Target::Classes(vec![class]), methods, false).await?;
+    let analyses = analyse_each(net, input, layer, &target, methods, false).await?;
     Ok(analyses.into_iter().map(|mut per_image| per_image.remove(0).map).collect())
 }
 
-/// A class other than `class`, uniformly, from `seed`.
-pub fn random_other_class(class: usize, classes: usize, seed: u64) -> usize {
-    let other = StdRng::seed_from_u64(seed).random_range(0..classes - 1);
-    if other >= class {
-        other + 1
-    } else {
-        other
+/// A class not among `excluded`, uniformly, from `seed`.
+pub fn random_other_class(excluded: &[usize], classes: usize, seed: u64) -> usize {
+    let mut excluded = excluded.to_vec();
+    excluded.sort_unstable();
+    excluded.dedup();
+    let mut class = StdRng::seed_from_u64(seed).random_range(0..classes - excluded.len());
+    // Step over each excluded class at or below the draw, in order.
+    for skipped in excluded {
+        if skipped <= class {
+            class += 1;
+        }
     }
+    class
 }
 
 #[cfg(test)]
@@ -213,18 +231,20 @@ mod tests {
     #[test]
     fn the_random_class_is_never_the_explained_one() {
         for seed in 0..50 {
-            for class in [0, 1, 998, 999] {
-                let other = random_other_class(class, 1000, seed);
-                assert!(other != class && other < 1000);
+            for excluded in [[0, 1], [998, 999], [5, 5], [999, 0]] {
+                let other = random_other_class(&excluded, 1000, seed);
+                assert!(!excluded.contains(&other) && other < 1000);
             }
         }
+        // Only one class is left to draw.
+        assert_eq!(random_other_class(&[0, 2], 3, 9), 1);
     }
 
     #[test]
     fn every_step_is_measured_for_every_method() {
         let (net, input) = (network(), photos(1));
         let methods = [methods::by_name("gradcam").unwrap(), methods::by_name("eigencam").unwrap()];
-        let target = Target::Classes(vec![3]);
+        let target = Target::classes(vec![3]);
         let check = pollster::block_on(SanityCheck::start(&net, &input, Layer::Layer4, &target, &methods, 7)).unwrap();
         assert_eq!((check.class(), check.done()), (3, 0));
         let results = pollster::block_on(check.run()).unwrap();

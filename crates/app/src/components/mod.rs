@@ -8,3 +8,4 @@ pub mod header;
 pub mod models;
 pub mod picker;
 pub mod result;
+pub mod sanity;

@@ -57,6 +57,9 @@ pub struct AppState {
     pub comparison: Option<Rc<Comparison>>,
     /// The score the comparison is sorted by (best first); `None` keeps the methods' order.
     pub sort: Option<Metric>,
+    /// The sanity check under way and how many of its steps are done, and the newest one made.
+    pub checking: Option<(CompareKey, usize)>,
+    pub sanity: Option<Rc<SanityReport>>,
     next_photo: u64,
 }
 
@@ -113,6 +116,12 @@ pub enum Action {
     /// The comparison finished, failed at scoring, or was cancelled.
     CompareEnded(CompareKey, Option<String>),
     SortBy(Option<Metric>),
+    SanityStarted(CompareKey),
+    /// How many steps of the sanity check are done.
+    SanityStepped(CompareKey, usize),
+    SanityChecked(SanityReport),
+    /// The sanity check failed or was cancelled.
+    SanityEnded(CompareKey, Option<String>),
     Error(String),
 }
 
@@ -142,6 +151,8 @@ impl Default for AppState {
             comparing: None,
             comparison: None,
             sort: None,
+            checking: None,
+            sanity: None,
             next_photo: 0,
         }
     }
@@ -174,11 +185,27 @@ impl AppState {
         self.comparison.as_ref().filter(|c| Some(&c.key) == self.compare_key().as_ref())
     }
 
+    /// The sanity check of the current photo, layer and class, once it is done.
+    pub fn checked(&self) -> Option<&Rc<SanityReport>> {
+        self.sanity.as_ref().filter(|s| Some(&s.key) == self.compare_key().as_ref())
+    }
+
+    /// Stops waiting for the jobs that the model's device ran.
+    fn forget_device_jobs(&mut self) {
+        self.factorizing = None;
+        self.comparing = None;
+        self.checking = None;
+    }
+
     pub fn status(&self) -> Status {
         match self.model {
             ModelState::Loading { .. } => Status::Loading,
             ModelState::Failed => Status::Idle,
-            ModelState::Ready { .. } if self.factorizing.is_some() || self.comparing.is_some() => Status::Running,
+            ModelState::Ready { .. }
+                if self.factorizing.is_some() || self.comparing.is_some() || self.checking.is_some() =>
+            {
+                Status::Running
+            }
             ModelState::Ready { .. } => match self.analysis_key() {
                 Some(key) if self.answered.as_ref() != Some(&key) => Status::Running,
                 _ if self.jobs > 0 => Status::Done,
@@ -235,8 +262,7 @@ impl AppState {
             }
             Action::SwitchModel(own) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
-                self.factorizing = None;
-                self.comparing = None;
+                self.forget_device_jobs();
                 self.choose_model(own);
             }
             Action::ModelsListed(models) => self.own_models = models,
@@ -258,8 +284,7 @@ impl AppState {
             Action::DeviceLost(notice) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
                 self.notice = Some(notice);
-                self.factorizing = None;
-                self.comparing = None;
+                self.forget_device_jobs();
             }
             Action::AddPhoto(photo) => self.add_photo(photo),
             Action::OpenLink(photo, settings) => {
@@ -348,6 +373,29 @@ impl AppState {
                 }
             }
             Action::SortBy(metric) => self.sort = metric,
+            Action::SanityStarted(key) => {
+                self.jobs += 1;
+                self.checking = Some((key, 0));
+            }
+            Action::SanityStepped(key, done) => {
+                if let Some((_, steps)) = self.checking.as_mut().filter(|(k, _)| *k == key) {
+                    *steps = done;
+                }
+            }
+            Action::SanityChecked(report) => {
+                if self.checking.as_ref().is_some_and(|(k, _)| *k == report.key) {
+                    self.checking = None;
+                    self.sanity = Some(Rc::new(report));
+                }
+            }
+            Action::SanityEnded(key, error) => {
+                if self.checking.as_ref().is_some_and(|(k, _)| *k == key) {
+                    self.checking = None;
+                    if error.is_some() {
+                        self.error = error;
+                    }
+                }
+            }
             Action::Error(error) => self.error = Some(error),
         }
     }

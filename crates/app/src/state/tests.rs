@@ -1,7 +1,10 @@
 //! The state's behaviour, natively: no browser needed.
 
 use image::RgbImage;
+use xai_explain::sanity::{RandomLogit, Randomized, Sanity};
+use xai_explain::similarity::Similarity;
 use xai_explain::Map;
+use xai_model::CASCADE;
 use xai_share::{ModelRef, Photo as PhotoSource, Shared};
 
 use super::*;
@@ -255,4 +258,41 @@ fn sorting_keeps_the_choice() {
     let state = ready().after(Action::SortBy(Some(Metric::Road)));
     assert_eq!(state.sort, Some(Metric::Road));
     assert_eq!(state.after(Action::SortBy(None)).sort, None);
+}
+
+fn report(key: CompareKey) -> SanityReport {
+    let similarity = Similarity { spearman: 0.2, ssim: 0.3 };
+    let cascade = CASCADE.iter().map(|&down_to| Randomized { down_to, similarity }).collect();
+    let sanity = Sanity {
+        cascade,
+        decided_by: "layer4",
+        random_logit: RandomLogit { class: 801, similarity },
+        verdict: "passes".into(),
+    };
+    SanityReport { key, class: 285, random_label: "snorkel".into(), methods: vec![("gradcam", sanity)], ms: 900.0 }
+}
+
+#[test]
+fn a_sanity_check_shows_its_steps_then_answers_only_its_photo_layer_and_class() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let key = state.compare_key().unwrap();
+    let state = state.after(Action::SanityStarted(key.clone())).after(Action::SanityStepped(key.clone(), 3));
+    assert_eq!((state.checking.as_ref().map(|(_, done)| *done), state.status()), (Some(3), Status::Running));
+    let state = state.after(Action::SanityChecked(report(key.clone())));
+    assert!(state.checking.is_none() && state.checked().is_some());
+    let state = state.after(Action::SetClass(Some(1)));
+    assert!(state.checked().is_none(), "another class is another check");
+}
+
+#[test]
+fn a_cancelled_sanity_check_is_not_taken_and_a_failure_is_shown() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let key = state.compare_key().unwrap();
+    let state = state.after(Action::SanityStarted(key.clone())).after(Action::SanityEnded(key.clone(), None));
+    let state = state.after(Action::SanityChecked(report(key.clone())));
+    assert!(state.checked().is_none() && state.error.is_none());
+    let state = state.after(Action::SanityStarted(key.clone()));
+    let state = state.after(Action::SanityEnded(key, Some("the device failed".into())));
+    assert!(state.checking.is_none());
+    assert_eq!(state.error.as_deref(), Some("the device failed"));
 }

@@ -6,7 +6,8 @@ use std::rc::Rc;
 use image::RgbImage;
 use xai_explain::metrics::Scores;
 use xai_explain::render::Colormap;
-use xai_explain::Map;
+use xai_explain::sanity::Sanity;
+use xai_explain::{Map, Target};
 use xai_model::{Layer, Prediction};
 use xai_share::Photo as PhotoSource;
 
@@ -143,6 +144,13 @@ pub struct CompareKey {
     pub class: Option<usize>,
 }
 
+impl CompareKey {
+    /// What the maps explain: the class asked for, else the top-1 class.
+    pub fn target(&self) -> Target {
+        Target::chosen(self.class)
+    }
+}
+
 /// One method in the comparison: its map, then its scores and how long they took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compared {
@@ -160,6 +168,19 @@ pub struct Comparison {
     /// The shared pass and every map read back.
     pub maps_ms: f64,
     pub methods: Vec<Compared>,
+}
+
+/// The sanity checks of every one-pass method on one photo, layer and class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SanityReport {
+    pub key: CompareKey,
+    /// The class the maps explain, and the name of the random other class (the same for every
+    /// method).
+    pub class: usize,
+    pub random_label: String,
+    pub methods: Vec<(&'static str, Sanity)>,
+    /// The whole check: its nine passes and comparisons.
+    pub ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -34,7 +34,7 @@ impl CamMethod for AblationCam {
         let [_, _, height, width] = s.input.dims();
         let batch = images_per_pass(height, width, BATCH);
         let device = s.net.device();
-        let original = (s.logits.clone() * s.target.clone()).sum_dim(1);
+        let original = s.pass_scores().reshape([n, 1]);
         let ablated: Vec<Tensor<1>> = (0..n)
             .map(|i| {
                 let activations = s.activations.clone().slice_dim(0, i..i + 1);

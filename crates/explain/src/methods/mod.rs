@@ -12,8 +12,13 @@ mod layercam;
 mod scorecam;
 mod xgradcam;
 
+use std::ops::Range;
+
+use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
 use xai_model::{Layer, ResNet};
+
+use crate::pipeline::Score;
 
 /// What a method is given: the network, the batch, the layer and the target of each image.
 pub struct MethodInputs<'a> {
@@ -21,8 +26,11 @@ pub struct MethodInputs<'a> {
     /// The preprocessed batch [N, 3, S, S].
     pub input: &'a Tensor<4>,
     pub layer: Layer,
-    /// [N, classes], one at each image's target class.
+    /// d(score)/d(logits) of each image's target, [N, classes]: for a logit, one at the class.
     pub target: Tensor<2>,
+    /// One at each image's target class, [N, classes].
+    pub class_mask: Tensor<2>,
+    pub score: Score,
     /// The logits of the pass that produced the activations, [N, classes].
     pub logits: Tensor<2>,
     /// The layer's activations A [N, C, H, W].
@@ -38,16 +46,32 @@ impl MethodInputs<'_> {
 
     /// Image `i`'s target score in each row of `logits` `[B, classes]`, as `[B]`.
     pub fn target_scores(&self, logits: Tensor<2>, i: usize) -> Tensor<1> {
-        (logits * self.target.clone().slice_dim(0, i..i + 1)).sum_dim(1).flatten(0, 1)
+        self.scores(logits, i..i + 1)
     }
 
-    /// The FC row of each image's target class, [N, C]: the weights CAM uses.
+    /// Each image's target score on the logits of this pass, as `[N]`.
+    pub fn pass_scores(&self) -> Tensor<1> {
+        self.scores(self.logits.clone(), 0..self.logits.dims()[0])
+    }
+
+    /// The score of each row of `logits` for the targets of `images` (one, or one per row). A
+    /// logit or a contrast is linear in the logits; the probability is not.
+    fn scores(&self, logits: Tensor<2>, images: Range<usize>) -> Tensor<1> {
+        let scored = match self.score {
+            Score::Probability => softmax(logits, 1) * self.class_mask.clone().slice_dim(0, images),
+            Score::Logit | Score::Versus(_) => logits * self.target.clone().slice_dim(0, images),
+        };
+        scored.sum_dim(1).flatten(0, 1)
+    }
+
+    /// The FC weights the target gives each image, [N, C]: the class's row for a logit (the
+    /// weights of CAM), the difference of two rows for a contrast.
     pub fn target_fc_rows(&self) -> Tensor<2> {
         fc_rows(self.net, self.target.clone())
     }
 }
 
-/// The FC rows [N, C] picked by a one-hot target mask [N, classes].
+/// The FC rows [N, C] weighted by `mask` [N, classes] (a one-hot mask picks one row each).
 pub(crate) fn fc_rows(net: &ResNet, mask: Tensor<2>) -> Tensor<2> {
     mask.matmul(net.fc_weight().transpose())
 }

@@ -1,0 +1,28 @@
+//! What a map explains, as `xai explain` and `xai sanity` take it: a class (or the top-1), and
+//! which of its scores (the logit, the probability, or the contrast with another class).
+
+use xai_explain::{Score, Target};
+
+#[derive(clap::Args)]
+pub struct TargetArgs {
+    /// Class to explain (0-999); default: the top-1 class.
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// Why the class and not this one: explain the class's logit minus this class's.
+    #[arg(long, conflicts_with = "probability")]
+    versus: Option<usize>,
+    /// Explain the class's softmax probability instead of its logit.
+    #[arg(long)]
+    probability: bool,
+}
+
+impl TargetArgs {
+    pub fn target(&self) -> Target {
+        let score = match (self.versus, self.probability) {
+            (Some(other), _) => Score::Versus(other),
+            (None, true) => Score::Probability,
+            (None, false) => Score::Logit,
+        };
+        Target::chosen(self.class).scoring(score)
+    }
+}
