@@ -1,8 +1,10 @@
 // The sanity checks on the CPU fallback: every one-pass method checked by the model
-// randomization cascade and a random class, read back as numbers with a verdict, and a cancel.
+// randomization cascade and a random class, read back as numbers with a verdict, downloaded as
+// evidence, and a cancel. Then a contrast ("versus") and a share link that opens the compare view.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, openPage, runDemo, settled, jobNumber, text } from './harness.mjs';
+import { readFile } from 'node:fs/promises';
+import { serveDist, launch, openPage, runDemo, settled, jobNumber, text, canvasPixels } from './harness.mjs';
 
 let server, browser, page;
 before(async () => {
@@ -50,7 +52,35 @@ test('every method is sanity-checked, with numbers and a verdict', { timeout: 60
   assert.ok((await similarity('eigencam', 'fc')).spearman > 0.99);
   assert.match(await verdict('eigencam'), /^fails the randomization test/);
   assert.ok((await page.$$('.sanity-plot polyline')).length === 2 * METHODS.length);
+
+  // The report: the evidence as `xai sanity --json` writes it, one object per method, and a card.
+  const files = await downloads(() => page.click('[data-testid=sanity-report]'), 2);
+  const evidence = JSON.parse(files['xai-lens-evidence.json']);
+  assert.deepEqual(evidence.map((e) => e.method), METHODS);
+  for (const e of evidence) {
+    assert.equal(e.class, 285);
+    assert.equal(e.photo_sha256.length, 64);
+    assert.equal(e.sanity.cascade.length, PARTS.length);
+    assert.equal(e.scores, null, 'no comparison was made');
+  }
+  assert.equal(evidence[0].sanity.cascade[1].spearman.toFixed(3), String(gradcam.spearman));
+  assert.ok(files['xai-lens-report.png'].subarray(1, 4).toString() === 'PNG');
 });
+
+/** The files `action` downloads, `count` of them, by name. */
+async function downloads(action, count) {
+  const files = {};
+  const done = new Promise((resolve) => {
+    page.on('download', async (download) => {
+      files[download.suggestedFilename()] = await readFile(await download.path());
+      if (Object.keys(files).length === count) resolve();
+    });
+  });
+  await action();
+  await done;
+  page.removeAllListeners('download');
+  return files;
+}
 
 test('a sanity check can be cancelled, and the page goes on', { timeout: 600_000 }, async () => {
   await runDemo(page, 'coffee');
@@ -71,4 +101,31 @@ test('a sanity check can be cancelled, and the page goes on', { timeout: 600_000
   assert.equal(await page.isHidden('[data-testid=sanity-table]'), true, 'no check of this photo was finished');
   await runDemo(page, 'rocket');
   assert.ok((await text(page, 'prediction')).length > 0);
+});
+
+test('a contrast is explained, shared, and its link opens the compare view', { timeout: 600_000 }, async () => {
+  await runDemo(page, 'chelsea');
+  const logit = await canvasPixels(page, 'overlay');
+  const before = await jobNumber(page);
+  // Why an Egyptian cat and not a tabby (281, second in chelsea's top five).
+  await page.selectOption('[data-testid=score]', 'versus-281');
+  await settled(page, { after: before });
+  assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
+  const contrast = await canvasPixels(page, 'overlay');
+  const changed = contrast.filter((v, i) => Math.abs(v - logit[i]) > 8).length / contrast.length;
+  assert.ok(changed > 0.1, `the contrast repainted ${(100 * changed).toFixed(1)}% of the overlay's values`);
+  const compared = await jobNumber(page);
+  await page.click('[data-testid=compare]');
+  await page.waitForSelector('[data-testid=compare-table]', { timeout: 120_000 });
+  await page.$eval('[data-testid=compare-cancel]', (button) => button.click());
+  await settled(page, { after: compared, timeout: 300_000 });
+  const link = await page.getAttribute('[data-testid=share]', 'href');
+  assert.match(link, /versus=281/);
+  assert.match(link, /compare=1/);
+
+  const opened = await openPage(browser, link);
+  await opened.waitForSelector('[data-testid=compare-table]', { timeout: 300_000 });
+  assert.equal(await opened.inputValue('[data-testid=score]'), 'versus-281');
+  await opened.$eval('[data-testid=compare-cancel]', (button) => button.click()).catch(() => {});
+  await opened.close();
 });

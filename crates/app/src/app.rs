@@ -16,7 +16,8 @@ use crate::components::result::ResultView;
 use crate::components::sanity::SanityPanel;
 use crate::engine::Engine;
 use crate::jobs::{Jobs, JobsMemory};
-use crate::state::{Action, AppState, CompareKey, FactorizeKey, GalleryPhoto};
+use crate::report::Report;
+use crate::state::{model_name, Action, AppState, CompareKey, FactorizeKey, GalleryPhoto};
 
 impl Reducible for AppState {
     type Action = Action;
@@ -80,12 +81,31 @@ pub fn app() -> Html {
         })
     };
     let on_check_sanity = on_current(Jobs::check_sanity);
+    // A share link made with the comparison open opens it again, once the photo is explained.
+    {
+        let on_compare = on_compare.clone();
+        let wanted = state.compare_on_open && state.shown().is_some() && engine.is_some();
+        use_effect_with(wanted, move |wanted| {
+            if *wanted {
+                on_compare.emit(());
+            }
+        });
+    }
     let on_cancel_sanity = {
         let (jobs, checking) = (jobs.clone(), state.checking.clone());
         Callback::from(move |()| {
             if let Some((key, _)) = checking.clone() {
                 jobs.cancel_sanity(key);
             }
+        })
+    };
+    // The evidence of what the compare view and the sanity checks show now.
+    let on_report = {
+        let (engine, state) = ((*engine).clone(), state.clone());
+        Callback::from(move |()| {
+            let (Some(engine), Some(photo)) = (engine.as_deref(), state.current.as_deref()) else { return };
+            let (comparison, sanity) = (state.compared().map(|c| &**c), state.checked().map(|s| &**s));
+            Report { engine, photo, comparison, sanity }.download(state.look, &model_name(state.using.as_ref()));
         })
     };
     let on_drop = {
@@ -106,7 +126,7 @@ pub fn app() -> Html {
                 <div class="side">
                     <PhotoPicker enabled={ready} on_demo={Callback::from({ let jobs = jobs.clone(); move |name| jobs.open_demo(name) })}
                         on_files={Callback::from({ let jobs = jobs.clone(); move |files| jobs.open_files(files) })} />
-                    <Controls question={state.question.clone()} look={state.look} dispatch={dispatch.clone()} />
+                    <Controls question={state.question.clone()} look={state.look} others={state.contrast_classes()} dispatch={dispatch.clone()} />
                     <ModelsPanel own_models={state.own_models.clone()} using={state.using.clone()}
                         conversion={state.conversion.clone()} enabled={ready}
                         on_use={Callback::from({ let jobs = jobs.clone(); move |own| jobs.use_model(own) })}
@@ -115,14 +135,15 @@ pub fn app() -> Html {
                         on_delete={Callback::from({ let jobs = jobs.clone(); move |model| jobs.delete_model(model) })} />
                 </div>
                 <ResultView photo={state.current.clone()} shown={state.shown().cloned()} question={state.question.clone()}
-                    look={state.look} share={state.share_fragment()}
+                    look={state.look} share={state.share_fragment()} model={model_name(state.using.as_ref())}
                     on_class={dispatch.reform(|class| Action::SetClass(Some(class)))} />
             </div>
             <ComparePanel photo={state.current.clone()} comparison={state.compared().cloned()} running={state.comparing.is_some()}
                 sort={state.sort} look={state.look} enabled={ready} dispatch={dispatch.clone()}
-                on_compare={on_compare} on_cancel={on_cancel_compare} />
+                on_compare={on_compare} on_cancel={on_cancel_compare} on_report={on_report.clone()} />
             <SanityPanel report={state.checked().cloned()} running={state.checking.as_ref().map(|(_, done)| *done)}
-                enabled={ready && state.current.is_some()} on_check={on_check_sanity} on_cancel={on_cancel_sanity} />
+                enabled={ready && state.current.is_some()} on_check={on_check_sanity} on_cancel={on_cancel_sanity}
+                on_report={on_report} />
             <ConceptsPanel gallery={state.gallery.clone()} picks={state.picks.clone()} k={state.k}
                 found={state.concepts.clone()} shown={state.concept_shown} enabled={ready}
                 dispatch={dispatch} on_factorize={on_factorize} />

@@ -31,29 +31,53 @@ pub fn download(canvas: &HtmlCanvasElement, file_name: &str) {
     }
 }
 
-/// A one-image report card: photo and overlay side by side, the top-5 and the settings below.
-pub fn report_card(photo: &RgbaImage, overlay: &RgbaImage, lines: &[String]) -> Option<HtmlCanvasElement> {
+/// Saves `text` as a file through a temporary link.
+pub fn download_text(text: &str, mime: &str, file_name: &str) {
+    let url = format!("data:{mime};charset=utf-8,{}", js_sys::encode_uri_component(text));
+    let document = web_sys::window().and_then(|w| w.document());
+    if let Some(link) = document.and_then(|d| d.create_element("a").ok()) {
+        let link: HtmlAnchorElement = link.unchecked_into();
+        link.set_href(&url);
+        link.set_download(file_name);
+        link.click();
+    }
+}
+
+/// Images per row of a report card.
+const CARD_COLUMNS: u32 = 4;
+const LINE: u32 = 18;
+
+/// A report card: the images in rows of four, each with its caption lines below, then `lines`.
+/// Every image is `side` x `side`.
+pub fn report_card(side: u32, images: &[(Vec<String>, RgbaImage)], lines: &[String]) -> Option<HtmlCanvasElement> {
     let document = web_sys::window()?.document()?;
     let canvas: HtmlCanvasElement = document.create_element("canvas").ok()?.unchecked_into();
-    let (w, h) = (photo.width() + overlay.width() + 30, photo.height() + 30 + 20 * lines.len() as u32);
+    let captions = images.iter().map(|(caption, _)| caption.len() as u32).max().unwrap_or(0);
+    let (columns, rows) = (CARD_COLUMNS.min(images.len() as u32).max(1), (images.len() as u32).div_ceil(CARD_COLUMNS));
+    let cell = (side + 10, side + 10 + LINE * captions);
+    let (w, h) = (10 + columns * cell.0, 10 + rows * cell.1 + 10 + LINE * lines.len() as u32);
     canvas.set_width(w);
     canvas.set_height(h);
     let context = context(&canvas)?;
     context.set_fill_style_str("#ffffff");
     context.fill_rect(0.0, 0.0, f64::from(w), f64::from(h));
-    for (image, x) in [(photo, 10), (overlay, photo.width() + 20)] {
+    context.set_font("13px sans-serif");
+    context.set_fill_style_str("#111111");
+    for (i, (caption, image)) in images.iter().enumerate() {
+        let (x, y) = (10 + i as u32 % CARD_COLUMNS * cell.0, 10 + i as u32 / CARD_COLUMNS * cell.1);
         let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
             Clamped(image.as_raw()),
             image.width(),
             image.height(),
         )
         .ok()?;
-        context.put_image_data(&data, f64::from(x), 10.0).ok()?;
+        context.put_image_data(&data, f64::from(x), f64::from(y)).ok()?;
+        for (j, line) in caption.iter().enumerate() {
+            context.fill_text(line, f64::from(x), f64::from(y + side + LINE * (j as u32 + 1) - 4)).ok()?;
+        }
     }
-    context.set_fill_style_str("#111111");
-    context.set_font("14px sans-serif");
     for (i, line) in lines.iter().enumerate() {
-        context.fill_text(line, 10.0, f64::from(photo.height() + 35 + 20 * i as u32)).ok()?;
+        context.fill_text(line, 10.0, f64::from(10 + rows * cell.1 + LINE * (i as u32 + 1))).ok()?;
     }
     Some(canvas)
 }

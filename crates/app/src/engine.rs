@@ -8,8 +8,8 @@ use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
 use xai_explain::metrics::{faithfulness, Faithfulness};
 use xai_explain::readback::ReadbackError;
 use xai_explain::road::{road, Road, NOISE};
-use xai_explain::{CamError, CamRequest, Concepts, Map, Target};
-use xai_model::{Labels, ResNet};
+use xai_explain::{CamError, CamRequest, Concepts, Map};
+use xai_model::{ModelInfo, ResNet};
 
 use crate::state::{AnalysisKey, CompareKey, Compared, Comparison, Explained, GalleryPhoto, StoredModel};
 
@@ -54,7 +54,8 @@ pub async fn pick_device() -> (Device, Backend, Option<String>) {
 
 pub struct Engine {
     pub net: ResNet,
-    pub labels: Labels,
+    /// Its class names and where its weights came from (for evidence).
+    pub model: ModelInfo,
     pub backend: Backend,
     /// Where the network lives, for the next model to load onto.
     pub device: Device,
@@ -89,11 +90,11 @@ impl Engine {
         let question = &key.question;
         let method = xai_explain::method(&question.method)?;
         let input = self.net.input(std::slice::from_ref(&photo.crop));
-        let target = Target::chosen(question.class);
+        let target = question.target();
         let start = now_ms();
         let request = CamRequest { layer: question.layer, target: &target, method, eigen_smooth: false };
         let analysis = xai_explain::analyse(&self.net, &input, request).await?.remove(0);
-        let top5 = analysis.top(&self.labels, 5);
+        let top5 = analysis.top(&self.model.labels, 5);
         Ok(Explained { key, top5, class: analysis.class, map: analysis.map, ms: now_ms() - start })
     }
 
@@ -129,7 +130,7 @@ impl Engine {
     pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Concepts, Failure> {
         let input = self.net.input(crops);
         let options = DffOptions { k, ..DffOptions::default() };
-        factorize_concepts(&self.net, &input, &self.labels, options).await.map_err(|e| match e {
+        factorize_concepts(&self.net, &input, &self.model.labels, options).await.map_err(|e| match e {
             DffError::Readback(error) => Failure::Device(error),
             other => Failure::Input(other.to_string()),
         })

@@ -62,7 +62,7 @@ async fn load_engine(
             }
         }
     };
-    Ok((Engine { net, labels: info.model.labels, backend, device, own }, cached))
+    Ok((Engine { net, model: info.model, backend, device, own }, cached))
 }
 
 /// Lets the browser paint what was dispatched before a step that holds the thread.
@@ -449,8 +449,13 @@ impl Jobs {
             jobs.send(Action::SanityChecked(SanityReport {
                 key: key.clone(),
                 class: check.class(),
-                random_label: engine.labels.name(random_class).unwrap_or_default().to_string(),
-                methods: methods.iter().map(|m| m.name()).zip(results).collect(),
+                random_label: engine.model.labels.name(random_class).unwrap_or_default().to_string(),
+                methods: methods
+                    .iter()
+                    .zip(check.originals())
+                    .zip(results)
+                    .map(|((m, a), s)| (m.name(), a.map.clone(), s))
+                    .collect(),
                 ms: now_ms() - start,
             }));
         });

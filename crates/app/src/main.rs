@@ -19,6 +19,8 @@ mod fetch;
 mod jobs;
 #[cfg(target_arch = "wasm32")]
 mod photo;
+#[cfg(target_arch = "wasm32")]
+mod report;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 mod state;
 #[cfg(target_arch = "wasm32")]

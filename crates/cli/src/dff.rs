@@ -8,6 +8,7 @@ use image::{imageops, RgbaImage};
 use xai_explain::dff::{factorize_concepts, DffOptions};
 use xai_explain::render::{concept_colours, concept_composites};
 
+use crate::legend;
 use crate::model::ModelArgs;
 
 #[derive(clap::Args)]
@@ -23,7 +24,8 @@ pub struct Args {
     iters: usize,
     #[command(flatten)]
     model: ModelArgs,
-    /// Composite PNG (the photos side by side, a colour strip per concept below); default dff.png.
+    /// Composite PNG (the photos side by side, then each concept's colour, share and top labels);
+    /// default dff.png.
     #[arg(long, default_value = "dff.png")]
     out: PathBuf,
     /// Print the concepts as JSON instead of writing a PNG.
@@ -31,8 +33,9 @@ pub struct Args {
     json: bool,
 }
 
-/// Height of each concept's colour swatch under the composite.
-const SWATCH: u32 = 12;
+/// The legend's colour squares, and the space around them.
+const SWATCH: u32 = 16;
+const MARGIN: u32 = 8;
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let options = DffOptions { k: args.k, max_iterations: args.iters, ..DffOptions::default() };
@@ -50,24 +53,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let size = crops[0].width();
     let colours = concept_colours(args.k);
-    let mut canvas =
-        RgbaImage::from_pixel(size * crops.len() as u32, size + SWATCH * args.k as u32, image::Rgba([255; 4]));
+    // The legend, on stdout and drawn under the composites: colour, share, top labels.
+    let lines: Vec<String> = result
+        .concepts
+        .iter()
+        .enumerate()
+        .map(|(k, concept)| {
+            let labels: Vec<String> =
+                concept.labels.iter().map(|(l, p)| format!("{} {p:.2}", crate::printable(l))).collect();
+            format!("{} {:>5.1}%  {}", k + 1, concept.share * 100.0, labels.join(", "))
+        })
+        .collect();
+    let text_width = lines.iter().map(|line| SWATCH + 2 * MARGIN + legend::width(line)).max().unwrap_or(0);
+    let width = (size * crops.len() as u32).max(text_width + MARGIN);
+    let height = size + MARGIN + legend::LINE * args.k as u32;
+    let mut canvas = RgbaImage::from_pixel(width, height, image::Rgba([255; 4]));
     imageops::replace(&mut canvas, &concept_composites(&crops, &result.maps, 0.5), 0, 0);
-    for (k, (concept, colour)) in result.concepts.iter().zip(&colours).enumerate() {
-        let width = (canvas.width() as f32 * concept.share).round().max(1.0) as u32;
-        let swatch = RgbaImage::from_pixel(width, SWATCH - 2, image::Rgba([colour[0], colour[1], colour[2], 255]));
-        imageops::replace(&mut canvas, &swatch, 0, i64::from(size + SWATCH * k as u32));
-        let labels: Vec<String> =
-            concept.labels.iter().map(|(l, p)| format!("{} {p:.2}", crate::printable(l))).collect();
-        println!(
-            "concept {} #{:02x}{:02x}{:02x} share {:>4.1}%  {}",
-            k + 1,
-            colour[0],
-            colour[1],
-            colour[2],
-            concept.share * 100.0,
-            labels.join(", ")
-        );
+    for (k, (line, colour)) in lines.iter().zip(&colours).enumerate() {
+        let top = size + MARGIN + legend::LINE * k as u32;
+        let swatch = RgbaImage::from_pixel(SWATCH, SWATCH, image::Rgba([colour[0], colour[1], colour[2], 255]));
+        imageops::replace(&mut canvas, &swatch, i64::from(MARGIN), i64::from(top));
+        legend::draw(&mut canvas, line, 2 * MARGIN + SWATCH, top, image::Rgba([20, 20, 20, 255]));
+        println!("concept {line} #{:02x}{:02x}{:02x}", colour[0], colour[1], colour[2]);
     }
     canvas.save(&args.out).with_context(|| args.out.display().to_string())?;
     println!(

@@ -65,7 +65,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if args.json {
                 let evidence = Evidence {
                     scores: Some(scores),
-                    ..model.evidence(&crop, analysis, &Target::TOP_CLASS, *method, args.layer)
+                    ..Evidence::new(
+                        &model.info,
+                        &crop,
+                        analysis.class,
+                        &Target::TOP_CLASS,
+                        *method,
+                        args.layer,
+                        analysis.map,
+                    )
                 };
                 println!("{}", serde_json::to_string(&evidence)?);
             } else {

@@ -24,7 +24,8 @@ pub struct Args {
     target: TargetArgs,
     #[command(flatten)]
     model: ModelArgs,
-    /// Overlay PNG to write; default: IMAGE-METHOD-LAYER.png in the current directory.
+    /// Overlay PNG to write, over the photo's centre square at its own resolution (what the
+    /// network saw); default: IMAGE-METHOD-LAYER.png in the current directory.
     #[arg(long)]
     out: Option<PathBuf>,
     #[arg(long, default_value = "jet")]
@@ -55,7 +56,8 @@ fn parse_alpha(s: &str) -> Result<f32, String> {
 pub fn run(args: Args) -> Result<ExitCode> {
     let method = xai_explain::method(&args.method)?;
     let model = args.model.load()?;
-    let crop = model.read_image(&args.image)?;
+    let photo = model.read_photo(&args.image)?;
+    let crop = xai_model::photo::center_crop(&photo, model.input_size);
     let input = model.net.input(std::slice::from_ref(&crop));
     let target = args.target.target();
     let request = CamRequest { layer: args.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
@@ -83,7 +85,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let stem = args.image.file_stem().unwrap_or_default().to_string_lossy();
         PathBuf::from(format!("{stem}-{}-{}.png", method.name(), args.layer))
     });
-    overlay(&crop, map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
+    // Drawn over the photo's own pixels where the network looked, not over its small crop.
+    let (left, top, side) = xai_model::photo::crop_region(photo.width(), photo.height(), model.input_size);
+    let region = image::imageops::crop_imm(&photo, left, top, side, side).to_image();
+    drop(photo);
+    overlay(&region, map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
     let label = crate::printable(label);
     let score = match target.score {
         Score::Logit => String::new(),

@@ -8,6 +8,7 @@ mod convert;
 mod dff;
 mod eval;
 mod explain;
+mod legend;
 mod model;
 mod read;
 mod sanity;

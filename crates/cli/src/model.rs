@@ -3,9 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use xai_explain::evidence::{crop_sha256, Evidence, VERSION};
-use xai_explain::{Analysis, CamMethod, Target};
-use xai_model::{photo, InputSize, Labels, Layer, ModelInfo, ResNet};
+use xai_model::{photo, InputSize, Labels, ModelInfo, ResNet};
 
 use crate::backend::Backend;
 use crate::read::{read_file, Ceiling};
@@ -60,40 +58,18 @@ impl ModelArgs {
 impl Model {
     /// Reads, decodes and crops one image file into the network's input.
     pub fn read_image(&self, path: &Path) -> Result<image::RgbImage> {
+        Ok(photo::center_crop(&self.read_photo(path)?, self.input_size))
+    }
+
+    /// Reads and decodes one image file at its own resolution.
+    pub fn read_photo(&self, path: &Path) -> Result<image::RgbImage> {
         let bytes = read_file(path, Ceiling::Photo)?;
-        let image = photo::decode_image(&bytes).with_context(|| path.display().to_string())?;
-        Ok(photo::center_crop(&image, self.input_size))
+        Ok(photo::decode_image(&bytes).with_context(|| path.display().to_string())?)
     }
 
     /// The logits of one cropped image, one per class.
     pub fn logits(&self, crop: &image::RgbImage) -> Result<Vec<f32>> {
         let data = self.net.forward(self.net.input(std::slice::from_ref(crop))).into_data();
         data.try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))
-    }
-
-    /// The evidence of one analysis of `crop`, without scores or sanity checks yet.
-    pub fn evidence(
-        &self,
-        crop: &image::RgbImage,
-        analysis: Analysis,
-        target: &Target,
-        method: &dyn CamMethod,
-        layer: Layer,
-    ) -> Evidence {
-        Evidence {
-            xai_lens: VERSION,
-            model: self.info.source.clone(),
-            model_sha256: self.info.source_sha256.clone(),
-            photo_sha256: crop_sha256(crop),
-            class: analysis.class,
-            label: self.labels.name(analysis.class).unwrap_or_default().to_string(),
-            target: if target.classes.is_some() { "chosen" } else { "top-1" },
-            score: target.score,
-            method: method.name(),
-            layer: layer.to_string(),
-            map: analysis.map,
-            scores: None,
-            sanity: None,
-        }
     }
 }

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     for ((method, original), sanity) in methods.iter().zip(originals).zip(results) {
         if args.json {
-            let evidence = model.evidence(&crop, original, &target, *method, args.layer);
+            let evidence = Evidence::new(&model.info, &crop, class, &target, *method, args.layer, original.map);
             println!("{}", serde_json::to_string(&Evidence { sanity: Some(sanity), ..evidence })?);
             continue;
         }

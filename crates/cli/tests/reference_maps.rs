@@ -120,6 +120,15 @@ fn overlays_and_composites_are_written() {
     assert!(output.status.success(), "{}", common::stderr(&output));
     assert!(common::stdout(&output).contains("Egyptian_cat"));
     assert_eq!(image::image_dimensions(&cam).unwrap(), (224, 224));
+    // A larger photo keeps its resolution: the overlay covers the centre square the network saw.
+    let large = dir.join("large.png");
+    let photo = image::open(&chelsea).unwrap().resize_exact(600, 450, image::imageops::FilterType::Triangle);
+    photo.save(&large).unwrap();
+    let large_cam = dir.join("large-cam.png").display().to_string();
+    let large = large.display().to_string();
+    let output = xai(&["explain", &large, "--out", &large_cam, "--weights", &weights]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert_eq!(image::image_dimensions(&large_cam).unwrap(), (394, 394));
 
     let composite = dir.join("dff.png").display().to_string();
     let output = xai(&["dff", &chelsea, &coffee, "--out", &composite, "--weights", &weights]);
@@ -127,7 +136,13 @@ fn overlays_and_composites_are_written() {
     let legend = common::stdout(&output);
     assert_eq!(legend.lines().filter(|l| l.starts_with("concept")).count(), 5, "{legend}");
     assert!(legend.contains("Egyptian_cat") && legend.contains("espresso"), "{legend}");
-    assert_eq!(image::image_dimensions(&composite).unwrap().0, 448);
+    // The two composites side by side, and the legend drawn under them: five lines of dark text
+    // (the canvas widens to fit them).
+    let png = image::open(&composite).unwrap().to_rgba8();
+    assert!(png.width() >= 448 && png.height() > 224 + 5 * 16, "{:?}", png.dimensions());
+    let legend = (224..png.height()).flat_map(|y| (0..png.width()).map(move |x| (x, y)));
+    let dark = legend.filter(|&(x, y)| png.get_pixel(x, y).0[..3] == [20, 20, 20]).count();
+    assert!(dark > 2_000, "{dark} legend pixels");
 }
 
 #[test]

@@ -4,11 +4,13 @@
 //! holds the same.
 
 use crate::map::Map;
+use crate::methods::CamMethod;
 use crate::metrics::Scores;
-use crate::pipeline::Score;
+use crate::pipeline::{Score, Target};
 use crate::sanity::Sanity;
 use image::RgbImage;
 use xai_model::convert::sha256_hex;
+use xai_model::{Layer, ModelInfo};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Evidence {
@@ -31,6 +33,36 @@ pub struct Evidence {
     pub map: Map,
     pub scores: Option<Scores>,
     pub sanity: Option<Sanity>,
+}
+
+impl Evidence {
+    /// The evidence of `map`, which explains `class` of `crop` for `target` with `method` at
+    /// `layer`, without scores or sanity checks yet.
+    pub fn new(
+        model: &ModelInfo,
+        crop: &RgbImage,
+        class: usize,
+        target: &Target,
+        method: &dyn CamMethod,
+        layer: Layer,
+        map: Map,
+    ) -> Self {
+        Self {
+            xai_lens: VERSION,
+            model: model.source.clone(),
+            model_sha256: model.source_sha256.clone(),
+            photo_sha256: crop_sha256(crop),
+            class,
+            label: model.labels.name(class).unwrap_or_default().to_string(),
+            target: if target.classes.is_some() { "chosen" } else { "top-1" },
+            score: target.score,
+            method: method.name(),
+            layer: layer.to_string(),
+            map,
+            scores: None,
+            sanity: None,
+        }
+    }
 }
 
 /// The `xai_lens` of every report.

@@ -144,9 +144,28 @@ pub fn center_crop(image: &RgbImage, size: InputSize) -> RgbImage {
     image::imageops::crop_imm(&resized, left, top, size, size).to_image()
 }
 
+/// The square of the photo, in its own pixels, that [`center_crop`] shows the network: its
+/// left, top and side. Evidence drawn there keeps the photo's resolution.
+pub fn crop_region(width: u32, height: u32, size: InputSize) -> (u32, u32, u32) {
+    let size = size.get();
+    if (width, height) == (size, size) {
+        return (0, 0, size);
+    }
+    let short = (size as f64 * 8.0 / 7.0).round();
+    let side = (f64::from(width.min(height)) * size as f64 / short).round() as u32;
+    ((width - side) / 2, (height - side) / 2, side)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_crop_region_is_the_centre_square_the_network_sees() {
+        assert_eq!(crop_region(224, 224, InputSize::STANDARD), (0, 0, 224));
+        // 600 x 450: the short side becomes 256, and the centre 224 of those is 394 pixels here.
+        assert_eq!(crop_region(600, 450, InputSize::STANDARD), (103, 28, 394));
+    }
 
     #[test]
     fn crop_keeps_the_centre_and_exact_sizes_pass_through() {

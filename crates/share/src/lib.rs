@@ -14,7 +14,21 @@ use image::RgbImage;
 pub const MAX_FRAGMENT: usize = 200_000;
 const VERSION: &str = "1";
 /// Every key a link may hold.
-const KEYS: [&str; 10] = ["v", "method", "layer", "class", "colormap", "opacity", "k", "photo", "model", "model_name"];
+const KEYS: [&str; 13] = [
+    "v",
+    "method",
+    "layer",
+    "class",
+    "versus",
+    "probability",
+    "colormap",
+    "opacity",
+    "k",
+    "photo",
+    "model",
+    "model_name",
+    "compare",
+];
 /// The largest class index a link may name; the app checks it against the model's head.
 const MAX_CLASS: usize = 99_999;
 /// JPEG quality of shared crops: small links, differences far below what a heatmap shows.
@@ -47,11 +61,17 @@ pub struct Shared {
     pub layer: String,
     /// The explained class; `None` is the top-1 class.
     pub class: Option<usize>,
+    /// Explain the class against this one (the difference of their logits).
+    pub versus: Option<usize>,
+    /// Explain the class's probability instead of its logit.
+    pub probability: bool,
     pub colormap: String,
     /// Overlay opacity in percent.
     pub opacity: u8,
     /// DFF concepts.
     pub k: usize,
+    /// Open the comparison of every method too.
+    pub compare: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -103,6 +123,15 @@ impl Shared {
         }
         if let Some(class) = self.class {
             write!(fragment, "&class={class}").expect("writing to a String");
+        }
+        if let Some(versus) = self.versus {
+            write!(fragment, "&versus={versus}").expect("writing to a String");
+        }
+        if self.probability {
+            fragment.push_str("&probability=1");
+        }
+        if self.compare {
+            fragment.push_str("&compare=1");
         }
         write!(fragment, "&colormap={}&opacity={}&k={}&photo={photo}", self.colormap, self.opacity, self.k)
             .expect("writing to a String");
@@ -169,15 +198,29 @@ impl Shared {
             }
             _ => return Err(damaged("'model' and 'model_name' go together")),
         };
+        let optional = |key: &str, max: usize| fields.contains_key(key).then(|| number(key, max)).transpose();
+        // A flag is present as "1" or absent.
+        let flag = |key: &str| match fields.get(key) {
+            None => Ok(false),
+            Some(&"1") => Ok(true),
+            Some(_) => Err(damaged(&format!("bad '{key}'"))),
+        };
+        let (versus, probability) = (optional("versus", MAX_CLASS)?, flag("probability")?);
+        if versus.is_some() && probability {
+            return Err(damaged("'versus' and 'probability' do not go together"));
+        }
         Ok(Shared {
             model,
             photo,
             method: field("method")?.to_string(),
             layer: field("layer")?.to_string(),
-            class: fields.contains_key("class").then(|| number("class", MAX_CLASS)).transpose()?,
+            class: optional("class", MAX_CLASS)?,
+            versus,
+            probability,
             colormap: field("colormap")?.to_string(),
             opacity: number("opacity", 100)? as u8,
             k: number("k", 16)?,
+            compare: flag("compare")?,
         })
     }
 }
@@ -193,9 +236,12 @@ mod tests {
             method: "gradcam++".into(),
             layer: "layer3".into(),
             class: Some(281),
+            versus: None,
+            probability: false,
             colormap: "turbo".into(),
             opacity: 60,
             k: 5,
+            compare: false,
         }
     }
 
@@ -211,8 +257,12 @@ mod tests {
         let top = Shared { class: None, ..demo.clone() };
         assert_eq!(Shared::from_fragment(&top.to_fragment()).unwrap().class, None);
         let model = ModelRef { name: "dermatology résnet & co.pth".into(), sha256: "ab".repeat(32) };
-        let own = Shared { model: Some(model), ..demo };
+        let own = Shared { model: Some(model), ..demo.clone() };
         assert_eq!(Shared::from_fragment(&own.to_fragment()), Ok(own));
+        let contrast = Shared { versus: Some(285), compare: true, ..demo.clone() };
+        assert_eq!(Shared::from_fragment(&contrast.to_fragment()), Ok(contrast));
+        let probability = Shared { probability: true, ..demo };
+        assert_eq!(Shared::from_fragment(&probability.to_fragment()), Ok(probability));
     }
 
     #[test]
@@ -241,6 +291,10 @@ mod tests {
             (format!("{good}&model=xyz&model_name=bmFtZQ"), "bad 'model'"),
             (format!("{good}&model={}&model_name=!", "a".repeat(64)), "bad 'model_name'"),
             (String::new(), "without '='"),
+            (format!("{good}&probability=0"), "bad 'probability'"),
+            (format!("{good}&compare=2"), "bad 'compare'"),
+            (format!("{good}&versus=285&probability=1"), "do not go together"),
+            (format!("{good}&versus=100000"), "bad 'versus'"),
         ] {
             let error = Shared::from_fragment(&bad).unwrap_err().to_string();
             assert!(error.contains(expected), "{bad:.60}: {error}");

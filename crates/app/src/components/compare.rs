@@ -24,6 +24,8 @@ pub struct CompareProps {
     pub dispatch: Callback<Action>,
     pub on_compare: Callback<()>,
     pub on_cancel: Callback<()>,
+    /// Downloads the evidence (JSON) and the report card (PNG).
+    pub on_report: Callback<()>,
 }
 
 #[derive(Properties, PartialEq)]
@@ -125,6 +127,12 @@ pub fn compare_panel(props: &CompareProps) -> Html {
             if let Some(comparison) = &props.comparison {
                 <p class="timings" data-testid="compare-maps-ms">
                     { format!("{} maps from one pass in {:.0} ms", comparison.methods.len(), comparison.maps_ms) }
+                </p>
+                <p class="actions">
+                    <button data-testid="compare-report" onclick={props.on_report.reform(|_| ())}
+                        title="Every map, score and sanity check as JSON (as xai eval --json writes it), and a PNG report card">
+                        { "Download report" }
+                    </button>
                 </p>
                 <div class="table-scroll">
                     <table data-testid="compare-table">

@@ -1,9 +1,10 @@
-//! The explanation's settings. Method, layer and class change what the network computes;
+//! The explanation's settings. Method, layer, class and score change what the network computes;
 //! colormap and opacity only how the map is painted.
 
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use xai_explain::render::Colormap;
+use xai_explain::Score;
 use xai_model::Layer;
 use yew::prelude::*;
 
@@ -13,7 +14,35 @@ use crate::state::{Action, Look, Question};
 pub struct ControlsProps {
     pub question: Question,
     pub look: Look,
+    /// The classes a contrast can name (the top five but the explained one), with their labels.
+    pub others: Vec<(usize, String)>,
     pub dispatch: Callback<Action>,
+}
+
+/// The score select's value for `score`, and back.
+fn score_value(score: Score) -> String {
+    match score {
+        Score::Logit => "logit".into(),
+        Score::Probability => "probability".into(),
+        Score::Versus(other) => format!("versus-{other}"),
+    }
+}
+
+fn parse_score(value: &str) -> Option<Score> {
+    match value {
+        "logit" => Some(Score::Logit),
+        "probability" => Some(Score::Probability),
+        _ => value.strip_prefix("versus-")?.parse().ok().map(Score::Versus),
+    }
+}
+
+/// What each score makes the map show.
+fn score_summary(score: Score) -> &'static str {
+    match score {
+        Score::Logit => "The class's logit: everything that speaks for the class.",
+        Score::Probability => "The class's probability: what speaks for it rather than for any other class.",
+        Score::Versus(_) => "The class's logit minus the other's: why this class and not that one.",
+    }
 }
 
 /// What each layer's map shows, for a 224 px photo.
@@ -50,6 +79,15 @@ pub fn controls(props: &ControlsProps) -> Html {
     let on_layer = on_value::<Event>(&props.dispatch, |v| v.parse().ok().map(Action::SetLayer));
     let on_colormap = on_value::<Event>(&props.dispatch, |v| v.parse().ok().map(Action::SetColormap));
     let on_opacity = on_value::<InputEvent>(&props.dispatch, |v| v.parse().ok().map(Action::SetOpacity));
+    let on_score = on_value::<Event>(&props.dispatch, |v| parse_score(&v).map(Action::SetScore));
+    let score = props.question.score;
+    let mut others = props.others.clone();
+    // A contrast from a share link may name a class outside the top five.
+    if let Score::Versus(other) = score
+        && !others.iter().any(|(class, _)| *class == other)
+    {
+        others.push((other, format!("class {other}")));
+    }
     html! {
         <section class="controls panel" aria-labelledby="controls-title">
             <h2 id="controls-title">{ "2. Choose how to explain" }</h2>
@@ -68,6 +106,17 @@ pub fn controls(props: &ControlsProps) -> Html {
                 }) }
             </select>
             <p class="hint" id="layer-hint">{ layer_summary(*layer) }</p>
+            <label for="score">{ "Explain" }</label>
+            <select id="score" data-testid="score" onchange={on_score} aria-describedby="score-hint">
+                { for [Score::Logit, Score::Probability].into_iter().map(|s| html! {
+                    <option value={score_value(s)} selected={score == s}>{ format!("its {}", if s == Score::Logit { "logit" } else { "probability" }) }</option>
+                }) }
+                { for others.iter().map(|(class, label)| {
+                    let s = Score::Versus(*class);
+                    html! { <option value={score_value(s)} selected={score == s}>{ format!("versus {}", label.replace('_', " ")) }</option> }
+                }) }
+            </select>
+            <p class="hint" id="score-hint">{ score_summary(score) }</p>
             <label for="colormap">{ "Colormap" }</label>
             <select id="colormap" data-testid="colormap" onchange={on_colormap}>
                 { for Colormap::ALL.iter().map(|c| html! {

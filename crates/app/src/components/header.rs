@@ -5,7 +5,7 @@ use yew::prelude::*;
 
 use xai_share::ModelRef;
 
-use crate::state::{ModelState, Notice, Status, StoredModel};
+use crate::state::{model_name, ModelState, Notice, Status, StoredModel};
 
 #[derive(Properties, PartialEq)]
 pub struct HeaderProps {
@@ -86,10 +86,7 @@ fn model_line(props: &ModelLineProps) -> Html {
             }
         }
         ModelState::Ready { ms, cached, .. } => {
-            let name = match &props.using {
-                Some(own) => format!("{} ({}, {} classes)", own.name, own.architecture, own.classes),
-                None => "ResNet-50, ImageNet".into(),
-            };
+            let name = model_name(props.using.as_ref());
             let origin = if *cached { " (from this browser)" } else { "" };
             html! {
                 <p class="model" data-testid="model">

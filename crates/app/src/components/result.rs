@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use web_sys::HtmlCanvasElement;
+use xai_explain::evidence::VERSION;
 use xai_explain::render::{overlay, Colormap};
 use yew::prelude::*;
 
@@ -19,6 +20,8 @@ pub struct ResultProps {
     pub look: Look,
     /// The share link's fragment for what is shown.
     pub share: Option<String>,
+    /// The model's name, for the report card.
+    pub model: AttrValue,
     pub on_class: Callback<usize>,
 }
 
@@ -67,19 +70,20 @@ pub fn result_view(props: &ResultProps) -> Html {
         })
     };
     let download_report = {
-        let (photo, shown, question, look) =
-            (props.photo.clone(), props.shown.clone(), props.question.clone(), props.look);
+        let (photo, shown, question, look, model) =
+            (props.photo.clone(), props.shown.clone(), props.question.clone(), props.look, props.model.clone());
         Callback::from(move |_| {
             let (Some(photo), Some(shown)) = (&photo, &shown) else { return };
             let mut lines: Vec<String> =
                 shown.top5.iter().map(|p| format!("{:5.1}%  {}", 100.0 * p.prob, p.label)).collect();
             lines.push(format!(
-                "{} at {}, class {}; xai-lens, Keras ResNet-50 (int8)",
-                question.method, question.layer, shown.class
+                "{} at {}, class {}, its {}; {model} (xai-lens {VERSION})",
+                question.method, question.layer, shown.class, question.score
             ));
             let photo_rgba = image::DynamicImage::from(photo.crop.clone()).to_rgba8();
             let overlay = overlay(&photo.crop, &shown.map, look.colormap, f32::from(look.opacity) / 100.0);
-            if let Some(card) = report_card(&photo_rgba, &overlay, &lines) {
+            let images = [(vec!["the photo".into()], photo_rgba), (vec![question.method.clone()], overlay)];
+            if let Some(card) = report_card(photo.crop.width(), &images, &lines) {
                 download(&card, "xai-lens-report.png");
             }
         })

@@ -19,6 +19,8 @@ pub struct SanityProps {
     pub enabled: bool,
     pub on_check: Callback<()>,
     pub on_cancel: Callback<()>,
+    /// Downloads the evidence (JSON) and the report card (PNG), the compare view's scores too.
+    pub on_report: Callback<()>,
 }
 
 const PLOT_WIDTH: f32 = 120.0;
@@ -116,6 +118,11 @@ pub fn sanity_panel(props: &SanityProps) -> Html {
                 <p class="timings" data-testid="sanity-ms">
                     { format!("{} methods checked in {:.1} s; the random class is {}", report.methods.len(), report.ms / 1000.0,
                         report.random_label) }
+                    { " " }
+                    <button data-testid="sanity-report" onclick={props.on_report.reform(|_| ())}
+                        title="Every map and check as JSON (as xai sanity --json writes it), with the compare view's scores, and a PNG report card">
+                        { "Download report" }
+                    </button>
                 </p>
                 <div class="table-scroll">
                     <table data-testid="sanity-table">
@@ -131,7 +138,7 @@ pub fn sanity_panel(props: &SanityProps) -> Html {
                                 <th scope="col">{ "Verdict" }</th>
                             </tr>
                         </thead>
-                        <tbody>{ for report.methods.iter().map(|(method, sanity)| row(method, sanity)) }</tbody>
+                        <tbody>{ for report.methods.iter().map(|(method, _, sanity)| row(method, sanity)) }</tbody>
                     </table>
                 </div>
             }

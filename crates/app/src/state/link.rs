@@ -1,5 +1,6 @@
 //! Share links: the fragment for what the page shows, and a link's settings checked as a whole.
 
+use xai_explain::Score;
 use xai_model::Layer;
 use xai_share::{ModelRef, Shared};
 
@@ -7,7 +8,7 @@ use super::{AppState, LinkSettings, Look, Question};
 
 impl AppState {
     /// The share link's fragment for what is shown: the photo, the question with its class
-    /// fixed, the look and k.
+    /// fixed, the look, k, and whether the comparison of every method is open.
     pub fn share_fragment(&self) -> Option<String> {
         let (photo, shown) = (self.current.as_ref()?, self.shown()?);
         let link = Shared {
@@ -16,9 +17,15 @@ impl AppState {
             method: self.question.method.clone(),
             layer: self.question.layer.to_string(),
             class: Some(shown.class),
+            versus: match self.question.score {
+                Score::Versus(other) => Some(other),
+                Score::Logit | Score::Probability => None,
+            },
+            probability: self.question.score == Score::Probability,
             colormap: self.look.colormap.name().into(),
             opacity: self.look.opacity,
             k: self.k,
+            compare: self.compared().is_some(),
         };
         Some(link.to_fragment())
     }
@@ -33,9 +40,15 @@ pub fn settings_from_link(link: &Shared) -> Result<LinkSettings, String> {
     if !method.supports(layer) {
         return Err(invalid(format!("{} is not defined at {layer}", method.name())));
     }
+    let score = match (link.versus, link.probability) {
+        (Some(other), _) => Score::Versus(other),
+        (None, true) => Score::Probability,
+        (None, false) => Score::Logit,
+    };
     Ok(LinkSettings {
-        question: Question { method: link.method.clone(), layer, class: link.class },
+        question: Question { method: link.method.clone(), layer, class: link.class, score },
         look: Look { colormap: link.colormap.parse().map_err(invalid)?, opacity: link.opacity },
         k: link.k.clamp(1, 16),
+        compare: link.compare,
     })
 }

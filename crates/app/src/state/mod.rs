@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use xai_explain::metrics::{Metric, Scores};
 use xai_explain::render::Colormap;
-use xai_explain::Concepts;
+use xai_explain::{Concepts, Score};
 use xai_model::Layer;
 use xai_share::ModelRef;
 
@@ -57,6 +57,8 @@ pub struct AppState {
     pub comparison: Option<Rc<Comparison>>,
     /// The score the comparison is sorted by (best first); `None` keeps the methods' order.
     pub sort: Option<Metric>,
+    /// A share link asked for the comparison: it starts once the page can run it.
+    pub compare_on_open: bool,
     /// The sanity check under way and how many of its steps are done, and the newest one made.
     pub checking: Option<(CompareKey, usize)>,
     pub sanity: Option<Rc<SanityReport>>,
@@ -98,6 +100,7 @@ pub enum Action {
     SetMethod(String),
     SetLayer(Layer),
     SetClass(Option<usize>),
+    SetScore(Score),
     SetColormap(Colormap),
     SetOpacity(u8),
     SetK(usize),
@@ -138,7 +141,7 @@ impl Default for AppState {
             error: None,
             gallery: Vec::new(),
             current: None,
-            question: Question { method: "gradcam".into(), layer: Layer::Layer4, class: None },
+            question: Question { method: "gradcam".into(), layer: Layer::Layer4, class: None, score: Score::Logit },
             look: Look { colormap: Colormap::Jet, opacity: 50 },
             k: 5,
             picks: Vec::new(),
@@ -151,6 +154,7 @@ impl Default for AppState {
             comparing: None,
             comparison: None,
             sort: None,
+            compare_on_open: false,
             checking: None,
             sanity: None,
             next_photo: 0,
@@ -177,12 +181,23 @@ impl AppState {
     /// The comparison the page should show now: the current photo, layer and class.
     pub fn compare_key(&self) -> Option<CompareKey> {
         let key = self.analysis_key()?;
-        Some(CompareKey { model: key.model, photo: key.photo, layer: key.question.layer, class: key.question.class })
+        let Question { layer, class, score, .. } = key.question;
+        Some(CompareKey { model: key.model, photo: key.photo, layer, class, score })
     }
 
     /// The comparison of the current photo, layer and class, once its maps are there.
     pub fn compared(&self) -> Option<&Rc<Comparison>> {
         self.comparison.as_ref().filter(|c| Some(&c.key) == self.compare_key().as_ref())
+    }
+
+    /// The classes a contrast can name: the photo's top five but the explained class. Any
+    /// answer for this photo and model has them, so they stay while a new question runs.
+    pub fn contrast_classes(&self) -> Vec<(usize, String)> {
+        let Some(key) = self.analysis_key() else { return Vec::new() };
+        let same_photo = |e: &&Rc<Explained>| (e.key.model, e.key.photo) == (key.model, key.photo);
+        let Some(top5) = self.explained.as_ref().filter(same_photo).map(|e| &e.top5) else { return Vec::new() };
+        let explained = self.question.class.or(top5.first().map(|p| p.class));
+        top5.iter().filter(|p| Some(p.class) != explained).map(|p| (p.class, p.label.clone())).collect()
     }
 
     /// The sanity check of the current photo, layer and class, once it is done.
@@ -232,7 +247,9 @@ impl AppState {
         self.gallery.retain(|p| p.source != photo.source);
         self.gallery.push(photo.clone());
         self.current = Some(photo);
+        // Another photo has its own classes: a contrast with one of the last photo's is not asked.
         self.question.class = None;
+        self.question.score = Score::Logit;
         self.error = None;
     }
 
@@ -241,6 +258,7 @@ impl AppState {
         if own != self.using {
             // Another head: its classes and concepts are not this one's.
             self.question.class = None;
+            self.question.score = Score::Logit;
             self.concepts = None;
         }
         self.using = own;
@@ -292,10 +310,18 @@ impl AppState {
                 self.question = settings.question;
                 self.look = settings.look;
                 self.k = settings.k;
+                self.compare_on_open = settings.compare;
             }
             Action::SetMethod(method) => self.question.method = method,
             Action::SetLayer(layer) => self.question.layer = layer,
-            Action::SetClass(class) => self.question.class = class,
+            Action::SetClass(class) => {
+                // A class against itself explains nothing.
+                if matches!(self.question.score, Score::Versus(other) if Some(other) == class) {
+                    self.question.score = Score::Logit;
+                }
+                self.question.class = class;
+            }
+            Action::SetScore(score) => self.question.score = score,
             Action::SetColormap(colormap) => self.look.colormap = colormap,
             Action::SetOpacity(opacity) => self.look.opacity = opacity.min(100),
             Action::SetK(k) => self.k = k.clamp(1, 16),
@@ -343,6 +369,7 @@ impl AppState {
             }
             Action::CompareStarted(key) => {
                 self.jobs += 1;
+                self.compare_on_open = false;
                 self.comparing = Some(key);
             }
             Action::ComparedMaps(key, result) => {

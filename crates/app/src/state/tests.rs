@@ -107,17 +107,21 @@ fn link(method: &str, layer: &str) -> Shared {
         method: method.into(),
         layer: layer.into(),
         class: Some(281),
+        versus: None,
+        probability: false,
         colormap: "turbo".into(),
         opacity: 60,
         k: 4,
+        compare: false,
     }
 }
 
 #[test]
 fn links_are_checked_as_a_whole() {
     let settings = settings_from_link(&link("gradcam++", "layer3")).unwrap();
-    let question = Question { method: "gradcam++".into(), layer: Layer::Layer3, class: Some(281) };
-    assert_eq!(settings, LinkSettings { question, look: Look { colormap: Colormap::Turbo, opacity: 60 }, k: 4 });
+    let question = Question { method: "gradcam++".into(), layer: Layer::Layer3, class: Some(281), score: Score::Logit };
+    let look = Look { colormap: Colormap::Turbo, opacity: 60 };
+    assert_eq!(settings, LinkSettings { question, look, k: 4, compare: false });
     for (method, layer, expected) in [
         ("cam", "layer3", "cam is not defined at layer3"),
         ("nope", "layer4", "unknown method 'nope'"),
@@ -134,14 +138,36 @@ fn links_are_checked_as_a_whole() {
 fn a_shared_view_opens_as_it_was_shared() {
     let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetMethod("layercam".into()));
     let state = state.after(Action::SetLayer(Layer::Layer2)).after(Action::SetOpacity(70));
+    let state = state.after(Action::SetScore(Score::Versus(281)));
     let key = state.analysis_key().unwrap();
     let state = state.after(Action::Analysed(Ok(explained(key, 285))));
+    let compare = state.compare_key().unwrap();
+    let state = state.after(Action::CompareStarted(compare.clone()));
+    let state = state.after(Action::ComparedMaps(compare.clone(), Ok(comparison(compare))));
     let fragment = state.share_fragment().unwrap();
     let shared = Shared::from_fragment(&fragment).unwrap();
     let settings = settings_from_link(&shared).unwrap();
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings));
     assert_eq!(opened.question, Question { class: Some(285), ..state.question.clone() });
+    assert_eq!(opened.question.score, Score::Versus(281));
     assert_eq!((opened.look, opened.k), (state.look, state.k));
+    // The comparison was open: the link opens it, once.
+    assert!(opened.compare_on_open);
+    let key = opened.compare_key().unwrap();
+    let started = opened.after(Action::CompareStarted(key));
+    assert!(!started.compare_on_open);
+}
+
+#[test]
+fn a_contrast_ends_when_its_class_is_chosen_or_the_photo_changes() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetScore(Score::Versus(281)));
+    assert_eq!(state.compare_key().unwrap().score, Score::Versus(281));
+    let state = state.after(Action::SetClass(Some(285)));
+    assert_eq!(state.question.score, Score::Versus(281));
+    let state = state.after(Action::SetClass(Some(281)));
+    assert_eq!(state.question.score, Score::Logit, "281 against itself");
+    let state = state.after(Action::SetScore(Score::Probability)).after(Action::AddPhoto(photo("coffee")));
+    assert_eq!(state.question.score, Score::Logit);
 }
 
 fn own_model(name: &str, sha: char) -> StoredModel {
@@ -269,7 +295,13 @@ fn report(key: CompareKey) -> SanityReport {
         random_logit: RandomLogit { class: 801, similarity },
         verdict: "passes".into(),
     };
-    SanityReport { key, class: 285, random_label: "snorkel".into(), methods: vec![("gradcam", sanity)], ms: 900.0 }
+    SanityReport {
+        key,
+        class: 285,
+        random_label: "snorkel".into(),
+        methods: vec![("gradcam", Map::new(1, 1, vec![1.0]), sanity)],
+        ms: 900.0,
+    }
 }
 
 #[test]

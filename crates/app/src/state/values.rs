@@ -7,7 +7,7 @@ use image::RgbImage;
 use xai_explain::metrics::Scores;
 use xai_explain::render::Colormap;
 use xai_explain::sanity::Sanity;
-use xai_explain::{Map, Target};
+use xai_explain::{Map, Score, Target};
 use xai_model::{Layer, Prediction};
 use xai_share::Photo as PhotoSource;
 
@@ -41,6 +41,14 @@ pub struct Question {
     pub layer: Layer,
     /// The class to explain; `None` is the top-1 class.
     pub class: Option<usize>,
+    /// Which of the class's scores: its logit, its probability, or its contrast with another.
+    pub score: Score,
+}
+
+impl Question {
+    pub fn target(&self) -> Target {
+        Target::chosen(self.class).scoring(self.score)
+    }
 }
 
 /// How a map is painted: changing these only repaints.
@@ -57,6 +65,8 @@ pub struct LinkSettings {
     pub question: Question,
     pub look: Look,
     pub k: usize,
+    /// Open the comparison of every method too.
+    pub compare: bool,
 }
 
 /// The model: downloading, ready on a backend, or failed.
@@ -142,12 +152,13 @@ pub struct CompareKey {
     pub layer: Layer,
     /// The class asked for; `None` is the top-1 class.
     pub class: Option<usize>,
+    pub score: Score,
 }
 
 impl CompareKey {
-    /// What the maps explain: the class asked for, else the top-1 class.
+    /// What the maps explain: the class asked for (else the top-1 class) and its score.
     pub fn target(&self) -> Target {
-        Target::chosen(self.class)
+        Target::chosen(self.class).scoring(self.score)
     }
 }
 
@@ -170,6 +181,14 @@ pub struct Comparison {
     pub methods: Vec<Compared>,
 }
 
+/// The model in use as the page names it: the visitor's own (`using`) or the built-in one.
+pub fn model_name(using: Option<&StoredModel>) -> String {
+    match using {
+        Some(own) => format!("{} ({}, {} classes)", own.name, own.architecture, own.classes),
+        None => "ResNet-50, ImageNet".into(),
+    }
+}
+
 /// The sanity checks of every one-pass method on one photo, layer and class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SanityReport {
@@ -178,7 +197,8 @@ pub struct SanityReport {
     /// method).
     pub class: usize,
     pub random_label: String,
-    pub methods: Vec<(&'static str, Sanity)>,
+    /// Each method's name, its map by the learned network, and its checks.
+    pub methods: Vec<(&'static str, Map, Sanity)>,
     /// The whole check: its nine passes and comparisons.
     pub ms: f64,
 }
