@@ -53,6 +53,29 @@ test('every method is compared from one pass, scored, and sorted by a score', { 
   assert.deepEqual(insertions, [...insertions].sort((a, b) => b - a), `sorted by insertion: ${insertions}`);
 });
 
+test('Ablation-CAM and Score-CAM join on request, with their progress, and stop on cancel', { timeout: 900_000 }, async () => {
+  // The coffee comparison of the test above is still shown.
+  const before = await jobNumber(page);
+  await page.click('[data-testid=compare-own]');
+  // Ablation-CAM at layer4 runs only the FC head on its ablated copies: seconds. Then its scores.
+  await page.waitForSelector('[data-testid="compare-row-ablationcam"]', { timeout: 300_000 });
+  const road = '[data-testid="score-ablationcam-road"]';
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent !== '…', road, { timeout: 300_000 });
+  // Score-CAM: 2,048 masked photos, its progress shown a batch at a time; cancelled.
+  const progress = '[data-testid=compare-progress]';
+  await page.waitForFunction((sel) => /scorecam: [1-9]\d* of 2048 channels scored/.test(document.querySelector(sel)?.textContent ?? ''),
+    progress, { timeout: 300_000 });
+  console.log(`CPU fallback: ${await page.textContent(progress)}; ${await text(page, 'compare-maps-ms')}`);
+  await page.$eval('[data-testid=compare-cancel]', (button) => button.click());
+  await settled(page, { after: before, timeout: 300_000 });
+  assert.deepEqual(await rows(), [...METHODS, 'ablationcam']);
+  const [deletion, insertion] = await Promise.all(['deletion', 'insertion'].map((m) => score('ablationcam', m)));
+  console.log(`ablationcam: deletion ${deletion}, insertion ${insertion}, ROAD ${await score('ablationcam', 'road')}`);
+  assert.ok(insertion > deletion + 0.2, `ablationcam: deletion ${deletion}, insertion ${insertion}`);
+  assert.match(await text(page, 'compare-maps-ms'), /ablationcam in [\d.]+ s/);
+  assert.equal(await page.textContent('[data-testid=compare-own]'), 'Finish Score-CAM');
+});
+
 test('a comparison can be cancelled, and the page goes on', { timeout: 600_000 }, async () => {
   await runDemo(page, 'chelsea');
   const before = await jobNumber(page);

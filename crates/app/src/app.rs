@@ -81,6 +81,16 @@ pub fn app() -> Html {
         })
     };
     let on_check_sanity = on_current(Jobs::check_sanity);
+    let on_own_passes = {
+        let (jobs, engine, state) = (jobs.clone(), (*engine).clone(), state.clone());
+        Callback::from(move |()| {
+            if let (Some(engine), Some(photo), Some(comparison)) =
+                (engine.clone(), state.current.clone(), state.compared())
+            {
+                jobs.compare_own_passes(engine, photo, comparison, comparison.missing_own_passes());
+            }
+        })
+    };
     // A share link made with the comparison open opens it again, once the photo is explained.
     {
         let on_compare = on_compare.clone();
@@ -139,6 +149,7 @@ pub fn app() -> Html {
                     on_class={dispatch.reform(|class| Action::SetClass(Some(class)))} />
             </div>
             <ComparePanel photo={state.current.clone()} comparison={state.compared().cloned()} running={state.comparing.is_some()}
+                channels_scored={state.channels_scored} on_own_passes={on_own_passes}
                 sort={state.sort} look={state.look} enabled={ready} dispatch={dispatch.clone()}
                 on_compare={on_compare} on_cancel={on_cancel_compare} on_report={on_report.clone()} />
             <SanityPanel report={state.checked().cloned()} running={state.checking.as_ref().map(|(_, done)| *done)}

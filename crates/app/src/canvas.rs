@@ -19,25 +19,24 @@ pub fn paint(canvas: &HtmlCanvasElement, image: &RgbaImage) {
     }
 }
 
-/// Saves the canvas as a PNG file through a temporary link.
+/// Saves the canvas as a PNG file.
 pub fn download(canvas: &HtmlCanvasElement, file_name: &str) {
-    let Ok(url) = canvas.to_data_url_with_type("image/png") else { return };
-    let document = web_sys::window().and_then(|w| w.document());
-    if let Some(link) = document.and_then(|d| d.create_element("a").ok()) {
-        let link: HtmlAnchorElement = link.unchecked_into();
-        link.set_href(&url);
-        link.set_download(file_name);
-        link.click();
+    if let Ok(url) = canvas.to_data_url_with_type("image/png") {
+        save_url(&url, file_name);
     }
 }
 
 /// Saves `text` as a file through a temporary link.
 pub fn download_text(text: &str, mime: &str, file_name: &str) {
-    let url = format!("data:{mime};charset=utf-8,{}", js_sys::encode_uri_component(text));
+    save_url(&format!("data:{mime};charset=utf-8,{}", js_sys::encode_uri_component(text)), file_name);
+}
+
+/// Saves what a data URL holds as `file_name`, through a temporary link.
+fn save_url(url: &str, file_name: &str) {
     let document = web_sys::window().and_then(|w| w.document());
     if let Some(link) = document.and_then(|d| d.create_element("a").ok()) {
         let link: HtmlAnchorElement = link.unchecked_into();
-        link.set_href(&url);
+        link.set_href(url);
         link.set_download(file_name);
         link.click();
     }

@@ -3,12 +3,15 @@
 //! results come back from the device asynchronously.
 
 use burn::tensor::Device;
+use burn::tensor::Tensor;
 use image::RgbImage;
+use xai_explain::channels::ChannelByChannel;
 use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
 use xai_explain::metrics::{faithfulness, Faithfulness};
 use xai_explain::readback::ReadbackError;
 use xai_explain::road::{road, Road, NOISE};
-use xai_explain::{CamError, CamRequest, Concepts, Map};
+use xai_explain::{CamError, CamMethod, CamRequest, Concepts, Map, Target};
+use xai_model::Layer;
 use xai_model::{ModelInfo, ResNet};
 
 use crate::state::{AnalysisKey, CompareKey, Compared, Comparison, Explained, GalleryPhoto, StoredModel};
@@ -112,7 +115,19 @@ impl Engine {
             .zip(analyses)
             .map(|(method, mut analysis)| Compared { method: method.name(), map: analysis.remove(0).map, scores: None })
             .collect();
-        Ok(Comparison { key, class, maps_ms, methods })
+        Ok(Comparison { key, class, maps_ms, own_passes_ms: Vec::new(), methods })
+    }
+
+    /// `method` (one that runs passes of its own) on the photo's input, a batch of channels at a
+    /// time.
+    pub fn channel_by_channel<'a>(
+        &'a self,
+        input: &'a Tensor<4>,
+        layer: Layer,
+        target: &Target,
+        method: &'a dyn CamMethod,
+    ) -> Result<ChannelByChannel<'a>, Failure> {
+        Ok(ChannelByChannel::start(&self.net, input, layer, target, method)?)
     }
 
     /// The faithfulness scores of one map (the curves run as batches); ROAD apart, see [`Self::road`].

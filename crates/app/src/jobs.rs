@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use xai_explain::metrics::Scores;
 use xai_explain::readback::ReadbackError;
 use xai_explain::sanity::SanityCheck;
-use xai_explain::CamError;
+use xai_explain::{CamError, CamMethod, Map};
 use xai_model::{ResNet, WeightsError};
 use xai_share::Shared;
 use yew::platform::spawn_local;
@@ -22,8 +22,8 @@ use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::photo;
 use crate::state::{
-    settings_from_link, Action, AnalysisKey, AppState, CompareKey, FactorizeKey, GalleryPhoto, Notice, SanityReport,
-    StoredModel,
+    settings_from_link, Action, AnalysisKey, AppState, CompareKey, Compared, Comparison, FactorizeKey, GalleryPhoto,
+    Notice, SanityReport, StoredModel,
 };
 use crate::store;
 
@@ -73,6 +73,13 @@ async fn let_the_page_paint() {
         }
     });
     let _ = JsFuture::from(promise).await;
+}
+
+/// The number of a new run of the jobs `runs` counts: a newer run, or a cancel, moves the count
+/// on, and a run that sees another number stops.
+fn new_run(runs: &Cell<u64>) -> u64 {
+    runs.set(runs.get() + 1);
+    runs.get()
 }
 
 /// What jobs share across renders (the page keeps one, see `app`).
@@ -365,8 +372,7 @@ impl Jobs {
     /// each method's scores in turn (dozens of passes each). `cancel_compare` stops it between
     /// steps.
     pub fn compare(&self, engine: Rc<Engine>, photo: Rc<GalleryPhoto>, key: CompareKey) {
-        let run = self.memory.comparisons.get() + 1;
-        self.memory.comparisons.set(run);
+        let run = new_run(&self.memory.comparisons);
         self.send(Action::CompareStarted(key.clone()));
         let jobs = self.clone();
         spawn_local(async move {
@@ -376,31 +382,13 @@ impl Jobs {
                 Ok(comparison) => comparison,
                 Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
             };
-            let (class, maps) =
-                (comparison.class, comparison.methods.iter().map(|m| m.map.clone()).collect::<Vec<_>>());
+            let class = comparison.class;
+            let maps: Vec<_> = comparison.methods.iter().map(|m| (m.method, m.map.clone())).collect();
             jobs.send(Action::ComparedMaps(key.clone(), Ok(comparison)));
-            for (index, map) in maps.iter().enumerate() {
-                // The page paints and takes a cancel click between steps.
-                let_the_page_paint().await;
-                if !current() {
-                    return;
-                }
-                let start = now_ms();
-                let faithfulness = match engine.faithfulness(&photo, class, map).await {
-                    Ok(scores) => scores,
-                    Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
-                };
-                let ms = now_ms() - start;
-                let_the_page_paint().await;
-                if !current() {
-                    return;
-                }
-                let start = now_ms();
-                match engine.road(&photo, class, map).await {
-                    Ok(road) => {
-                        let ms = ms + now_ms() - start;
-                        jobs.send(Action::Scored(key.clone(), index, Scores { faithfulness, road }, ms));
-                    }
+            for (method, map) in &maps {
+                match jobs.score(&engine, &photo, &key, class, method, map, &current).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
                     Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
                 }
             }
@@ -408,8 +396,88 @@ impl Jobs {
         });
     }
 
+    /// Adds `methods`, which run passes of their own (Ablation-CAM, Score-CAM), to the
+    /// comparison: each a batch of channels at a time with its progress, then scored like the
+    /// others. `cancel_compare` stops it between batches.
+    pub fn compare_own_passes(
+        &self,
+        engine: Rc<Engine>,
+        photo: Rc<GalleryPhoto>,
+        comparison: &Comparison,
+        methods: Vec<&'static dyn CamMethod>,
+    ) {
+        let (key, class) = (comparison.key.clone(), comparison.class);
+        let run = new_run(&self.memory.comparisons);
+        self.send(Action::CompareStarted(key.clone()));
+        let jobs = self.clone();
+        spawn_local(async move {
+            let current = || jobs.memory.comparisons.get() == run;
+            let failed = |failure| jobs.failure_text(&engine, failure);
+            let input = engine.net.input(std::slice::from_ref(&photo.crop));
+            let target = key.target();
+            for method in methods {
+                let start = now_ms();
+                let analysis = match engine.channel_by_channel(&input, key.layer, &target, method) {
+                    Ok(mut steps) => loop {
+                        let (done, channels) = steps.progress();
+                        jobs.send(Action::ChannelsScored(key.clone(), method.name(), done, channels));
+                        let_the_page_paint().await;
+                        if !current() {
+                            return;
+                        }
+                        match steps.step().await {
+                            Ok(Some(analysis)) => break analysis,
+                            Ok(None) => {}
+                            Err(error) => return jobs.send(Action::CompareEnded(key, failed(error.into()))),
+                        }
+                    },
+                    Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
+                };
+                let compared = Compared { method: method.name(), map: analysis.map.clone(), scores: None };
+                jobs.send(Action::ComparedMap(key.clone(), compared, now_ms() - start));
+                match jobs.score(&engine, &photo, &key, class, method.name(), &analysis.map, &current).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
+                }
+            }
+            jobs.send(Action::CompareEnded(key, None));
+        });
+    }
+
+    /// Scores one method's map of the comparison: the faithfulness curves, then ROAD, the page
+    /// painting (and taking a cancel click) before each. `Ok(false)` when it was cancelled.
+    #[allow(clippy::too_many_arguments)]
+    async fn score(
+        &self,
+        engine: &Engine,
+        photo: &GalleryPhoto,
+        key: &CompareKey,
+        class: usize,
+        method: &'static str,
+        map: &Map,
+        current: &dyn Fn() -> bool,
+    ) -> Result<bool, Failure> {
+        let_the_page_paint().await;
+        if !current() {
+            return Ok(false);
+        }
+        let start = now_ms();
+        let faithfulness = engine.faithfulness(photo, class, map).await?;
+        let ms = now_ms() - start;
+        let_the_page_paint().await;
+        if !current() {
+            return Ok(false);
+        }
+        let start = now_ms();
+        let road = engine.road(photo, class, map).await?;
+        let ms = ms + now_ms() - start;
+        self.send(Action::Scored(key.clone(), method, Scores { faithfulness, road }, ms));
+        Ok(true)
+    }
+
     pub fn cancel_compare(&self, key: CompareKey) {
-        self.memory.comparisons.set(self.memory.comparisons.get() + 1);
+        new_run(&self.memory.comparisons);
         self.send(Action::CompareEnded(key, None));
     }
 
@@ -417,8 +485,7 @@ impl Jobs {
     /// pass per step: the network randomized part by part from the top, then a random class.
     /// `cancel_sanity` stops it between steps.
     pub fn check_sanity(&self, engine: Rc<Engine>, photo: Rc<GalleryPhoto>, key: CompareKey) {
-        let run = self.memory.sanity_checks.get() + 1;
-        self.memory.sanity_checks.set(run);
+        let run = new_run(&self.memory.sanity_checks);
         self.send(Action::SanityStarted(key.clone()));
         let jobs = self.clone();
         spawn_local(async move {
@@ -462,7 +529,7 @@ impl Jobs {
     }
 
     pub fn cancel_sanity(&self, key: CompareKey) {
-        self.memory.sanity_checks.set(self.memory.sanity_checks.get() + 1);
+        new_run(&self.memory.sanity_checks);
         self.send(Action::SanityEnded(key, None));
     }
 

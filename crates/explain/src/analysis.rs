@@ -9,7 +9,7 @@ use xai_model::{Labels, Layer, Prediction};
 
 use crate::map::Map;
 use crate::methods::CamMethod;
-use crate::pipeline::{explain_each, CamError, CamRequest, Score, Target};
+use crate::pipeline::{explain_each, CamError, CamRequest, Explanation, Score, Target};
 use crate::readback::{read_floats, read_maps};
 
 /// One image's classification and explanation, on the host.
@@ -55,7 +55,15 @@ pub async fn analyse_each(
     methods: &[&dyn CamMethod],
     eigen_smooth: bool,
 ) -> Result<Vec<Vec<Analysis>>, CamError> {
-    let explanations = explain_each(net, input, layer, target, methods, eigen_smooth)?;
+    read_explanations(explain_each(net, input, layer, target, methods, eigen_smooth)?, target).await
+}
+
+/// Explanations of the same pass, for `target`, read back: per explanation, one [`Analysis`] per
+/// image.
+pub(crate) async fn read_explanations(
+    explanations: Vec<Explanation>,
+    target: &Target,
+) -> Result<Vec<Vec<Analysis>>, CamError> {
     let Some(first) = explanations.first() else { return Ok(Vec::new()) };
     let [_, classes] = first.logits.dims();
     // The same logits for every method: read once.
@@ -75,7 +83,7 @@ pub async fn analyse_each(
     {
         return Err(CamError::VersusItself(other));
     }
-    let mut analyses = Vec::with_capacity(methods.len());
+    let mut analyses = Vec::with_capacity(explanations.len());
     for explanation in explanations {
         let maps = read_maps(explanation.maps).await?;
         let per_image = logits.chunks(classes).zip(maps).zip(&classes_explained);

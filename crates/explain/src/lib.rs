@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod channels;
 pub mod dff;
 pub mod evidence;
 pub mod imputation;

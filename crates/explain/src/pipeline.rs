@@ -74,6 +74,8 @@ pub enum CamError {
     Class { class: usize, classes: usize },
     #[error("{classes} target classes for {images} images: give one per image")]
     Targets { classes: usize, images: usize },
+    #[error("{0} needs no passes of its own: it is explained with the others, from one pass")]
+    NoOwnPasses(&'static str),
     #[error("class {0} against itself explains nothing: choose another class to contrast with")]
     VersusItself(usize),
     #[error(transparent)]
@@ -208,7 +210,7 @@ fn autodiff_gradients(
 
 /// What every method weighs: the layer's activations, the logits and the target from one
 /// forward pass, and with `gradients` d(score)/dA from at most one backward pass.
-fn method_inputs<'a>(
+pub(crate) fn method_inputs<'a>(
     net: &'a ResNet,
     input: &'a Tensor<4>,
     layer: Layer,
@@ -239,16 +241,18 @@ fn method_inputs<'a>(
 /// `method`'s maps: the activations as it weights them, summed over channels (or projected on
 /// their first principal component), then the ReLU.
 fn cam(method: &dyn CamMethod, inputs: &MethodInputs, eigen_smooth: bool) -> Tensor<3> {
+    weighted_maps(method.weights(inputs), inputs, eigen_smooth || method.always_projects())
+}
+
+/// The activations weighted by `weights`, summed over channels (or with `project`, projected on
+/// their first principal component), then the ReLU.
+pub(crate) fn weighted_maps(weights: CamWeights, inputs: &MethodInputs, project: bool) -> Tensor<3> {
     let [n, c, _, _] = inputs.activations.dims();
-    let weighted = match method.weights(inputs) {
+    let weighted = match weights {
         CamWeights::PerChannel(w) => inputs.activations.clone() * w.reshape([n, c, 1, 1]),
         CamWeights::PerElement(w) => inputs.activations.clone() * w,
     };
-    let maps = if eigen_smooth || method.always_projects() {
-        first_component(weighted)
-    } else {
-        weighted.sum_dim(1).squeeze_dim(1)
-    };
+    let maps = if project { first_component(weighted) } else { weighted.sum_dim(1).squeeze_dim(1) };
     relu(maps)
 }
 

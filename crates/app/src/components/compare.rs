@@ -18,12 +18,16 @@ pub struct CompareProps {
     /// The comparison of the current photo, layer and class, once its maps are there.
     pub comparison: Option<Rc<Comparison>>,
     pub running: bool,
+    /// A method that runs passes of its own, under way: its channels scored, of how many.
+    pub channels_scored: Option<(&'static str, usize, usize)>,
     pub sort: Option<Metric>,
     pub look: Look,
     pub enabled: bool,
     pub dispatch: Callback<Action>,
     pub on_compare: Callback<()>,
     pub on_cancel: Callback<()>,
+    /// Adds Ablation-CAM and Score-CAM, which run passes of their own.
+    pub on_own_passes: Callback<()>,
     /// Downloads the evidence (JSON) and the report card (PNG).
     pub on_report: Callback<()>,
 }
@@ -117,16 +121,26 @@ pub fn compare_panel(props: &CompareProps) -> Html {
             <p class="actions">
                 <button data-testid="compare" disabled={!props.enabled || props.photo.is_none() || props.running}
                     onclick={props.on_compare.reform(|_| ())}>{ "Compare all methods" }</button>
+                if let Some(missing) = props.comparison.as_ref().map(|c| c.missing_own_passes()).filter(|m| !props.running && !m.is_empty()) {
+                    <button data-testid="compare-own" onclick={props.on_own_passes.reform(|_| ())}
+                        title="Hundreds of passes of the network each: minutes on a CPU">
+                        { format!("Add {}", missing.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and ")) }
+                    </button>
+                }
                 if props.running {
                     <span data-testid="compare-progress" role="status">
-                        { format!("Scoring: {scored} of {} methods done", props.comparison.as_ref().map_or(0, |c| c.methods.len())) }
+                        { match props.channels_scored {
+                            Some((method, done, channels)) => format!("{method}: {done} of {channels} channels scored"),
+                            None => format!("Scoring: {scored} of {} methods done", props.comparison.as_ref().map_or(0, |c| c.methods.len())),
+                        } }
                     </span>
                     <button data-testid="compare-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
                 }
             </p>
             if let Some(comparison) = &props.comparison {
                 <p class="timings" data-testid="compare-maps-ms">
-                    { format!("{} maps from one pass in {:.0} ms", comparison.methods.len(), comparison.maps_ms) }
+                    { format!("{} maps from one pass in {:.0} ms", comparison.methods.len() - comparison.own_passes_ms.len(), comparison.maps_ms) }
+                    { for comparison.own_passes_ms.iter().map(|(method, ms)| format!("; {method} in {:.1} s", ms / 1000.0)) }
                 </p>
                 <p class="actions">
                     <button data-testid="compare-report" onclick={props.on_report.reform(|_| ())}

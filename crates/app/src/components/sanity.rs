@@ -118,7 +118,8 @@ pub fn sanity_panel(props: &SanityProps) -> Html {
                 <p class="timings" data-testid="sanity-ms">
                     { format!("{} methods checked in {:.1} s; the random class is {}", report.methods.len(), report.ms / 1000.0,
                         report.random_label) }
-                    { " " }
+                </p>
+                <p class="actions">
                     <button data-testid="sanity-report" onclick={props.on_report.reform(|_| ())}
                         title="Every map and check as JSON (as xai sanity --json writes it), with the compare view's scores, and a PNG report card">
                         { "Download report" }

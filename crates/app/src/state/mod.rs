@@ -55,6 +55,9 @@ pub struct AppState {
     /// The comparison of the methods under way, and the newest one made.
     pub comparing: Option<CompareKey>,
     pub comparison: Option<Rc<Comparison>>,
+    /// A method that runs passes of its own, under way in the comparison: its channels scored,
+    /// of how many.
+    pub channels_scored: Option<(&'static str, usize, usize)>,
     /// The score the comparison is sorted by (best first); `None` keeps the methods' order.
     pub sort: Option<Metric>,
     /// A share link asked for the comparison: it starts once the page can run it.
@@ -114,8 +117,12 @@ pub enum Action {
     CompareStarted(CompareKey),
     /// The maps of a comparison (or why there are none).
     ComparedMaps(CompareKey, Result<Comparison, String>),
-    /// One method's scores, by its place in the comparison, and how long they took.
-    Scored(CompareKey, usize, Scores, f64),
+    /// One method's scores, and how long they took.
+    Scored(CompareKey, &'static str, Scores, f64),
+    /// How many of its channels a method that runs passes of its own has scored, of how many.
+    ChannelsScored(CompareKey, &'static str, usize, usize),
+    /// A method that ran passes of its own joins the comparison, after so many milliseconds.
+    ComparedMap(CompareKey, Compared, f64),
     /// The comparison finished, failed at scoring, or was cancelled.
     CompareEnded(CompareKey, Option<String>),
     SortBy(Option<Metric>),
@@ -153,6 +160,7 @@ impl Default for AppState {
             concept_shown: None,
             comparing: None,
             comparison: None,
+            channels_scored: None,
             sort: None,
             compare_on_open: false,
             checking: None,
@@ -384,16 +392,31 @@ impl AppState {
                     }
                 }
             }
-            Action::Scored(key, index, scores, ms) => {
+            Action::Scored(key, name, scores, ms) => {
                 if let Some(comparison) = self.comparison.as_mut().filter(|c| c.key == key)
-                    && let Some(method) = Rc::make_mut(comparison).methods.get_mut(index)
+                    && let Some(method) = Rc::make_mut(comparison).methods.iter_mut().find(|m| m.method == name)
                 {
                     method.scores = Some((scores, ms));
+                }
+            }
+            Action::ChannelsScored(key, method, done, channels) => {
+                if self.comparing.as_ref() == Some(&key) {
+                    self.channels_scored = Some((method, done, channels));
+                }
+            }
+            Action::ComparedMap(key, compared, ms) => {
+                self.channels_scored = None;
+                if let Some(comparison) = self.comparison.as_mut().filter(|c| c.key == key) {
+                    let comparison = Rc::make_mut(comparison);
+                    comparison.methods.retain(|m| m.method != compared.method);
+                    comparison.own_passes_ms.push((compared.method, ms));
+                    comparison.methods.push(compared);
                 }
             }
             Action::CompareEnded(key, error) => {
                 if self.comparing.as_ref() == Some(&key) {
                     self.comparing = None;
+                    self.channels_scored = None;
                     if error.is_some() {
                         self.error = error;
                     }

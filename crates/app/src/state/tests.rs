@@ -238,7 +238,8 @@ fn scores(drop: f32) -> Scores {
 
 fn comparison(key: CompareKey) -> Comparison {
     let compared = |method| Compared { method, map: Map::new(1, 1, vec![1.0]), scores: None };
-    Comparison { key, class: 285, maps_ms: 1.0, methods: vec![compared("gradcam"), compared("eigencam")] }
+    let methods = vec![compared("gradcam"), compared("eigencam")];
+    Comparison { key, class: 285, maps_ms: 1.0, own_passes_ms: Vec::new(), methods }
 }
 
 #[test]
@@ -250,7 +251,7 @@ fn a_comparison_fills_in_its_scores_and_answers_only_its_photo_and_layer() {
     let state = state.after(Action::CompareStarted(key.clone()));
     assert_eq!(state.status(), Status::Running);
     let state = state.after(Action::ComparedMaps(key.clone(), Ok(comparison(key.clone()))));
-    let state = state.after(Action::Scored(key.clone(), 1, scores(12.0), 900.0));
+    let state = state.after(Action::Scored(key.clone(), "eigencam", scores(12.0), 900.0));
     let methods = &state.compared().unwrap().methods;
     assert_eq!((methods[0].scores.as_ref(), methods[1].scores.as_ref().map(|s| s.1)), (None, Some(900.0)));
     let state = state.after(Action::CompareEnded(key.clone(), None));
@@ -327,4 +328,32 @@ fn a_cancelled_sanity_check_is_not_taken_and_a_failure_is_shown() {
     let state = state.after(Action::SanityEnded(key, Some("the device failed".into())));
     assert!(state.checking.is_none());
     assert_eq!(state.error.as_deref(), Some("the device failed"));
+}
+
+#[test]
+fn methods_with_passes_of_their_own_join_the_comparison_with_their_progress() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let key = state.compare_key().unwrap();
+    let state = state.after(Action::CompareStarted(key.clone()));
+    let state = state
+        .after(Action::ComparedMaps(key.clone(), Ok(comparison(key.clone()))))
+        .after(Action::CompareEnded(key.clone(), None));
+    let state = state.after(Action::CompareStarted(key.clone())).after(Action::ChannelsScored(
+        key.clone(),
+        "ablationcam",
+        64,
+        2048,
+    ));
+    assert_eq!(state.channels_scored, Some(("ablationcam", 64, 2048)));
+    let ablation = Compared { method: "ablationcam", map: Map::new(1, 1, vec![2.0]), scores: None };
+    let state = state.after(Action::ComparedMap(key.clone(), ablation, 5000.0));
+    let state = state.after(Action::Scored(key.clone(), "ablationcam", scores(3.0), 700.0));
+    let comparison = state.compared().unwrap();
+    let names: Vec<&str> = comparison.methods.iter().map(|m| m.method).collect();
+    assert_eq!(names, ["gradcam", "eigencam", "ablationcam"]);
+    assert_eq!(comparison.methods[2].scores.as_ref().map(|s| s.1), Some(700.0));
+    assert_eq!(comparison.own_passes_ms, [("ablationcam", 5000.0)]);
+    let state =
+        state.after(Action::ChannelsScored(key.clone(), "scorecam", 16, 2048)).after(Action::CompareEnded(key, None));
+    assert!(state.channels_scored.is_none() && state.comparing.is_none());
 }

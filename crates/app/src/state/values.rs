@@ -7,7 +7,7 @@ use image::RgbImage;
 use xai_explain::metrics::Scores;
 use xai_explain::render::Colormap;
 use xai_explain::sanity::Sanity;
-use xai_explain::{Map, Score, Target};
+use xai_explain::{CamMethod, Map, Score, Target};
 use xai_model::{Layer, Prediction};
 use xai_share::Photo as PhotoSource;
 
@@ -178,7 +178,21 @@ pub struct Comparison {
     pub class: usize,
     /// The shared pass and every map read back.
     pub maps_ms: f64,
+    /// The time each method that runs passes of its own took for its map.
+    pub own_passes_ms: Vec<(&'static str, f64)>,
     pub methods: Vec<Compared>,
+}
+
+impl Comparison {
+    /// The methods that run passes of their own (Ablation-CAM, Score-CAM) not in it yet.
+    pub fn missing_own_passes(&self) -> Vec<&'static dyn CamMethod> {
+        let present = |name: &str| self.methods.iter().any(|m| m.method == name);
+        let own = xai_explain::all_methods().iter().filter(|m| m.runs_own_passes() && m.supports(self.key.layer));
+        // Ablation-CAM first: at layer4 it takes seconds, Score-CAM minutes.
+        let mut missing: Vec<&'static dyn CamMethod> = own.filter(|m| !present(m.name())).copied().collect();
+        missing.sort_by_key(|m| m.name() != "ablationcam");
+        missing
+    }
 }
 
 /// The model in use as the page names it: the visitor's own (`using`) or the built-in one.

@@ -1,6 +1,8 @@
 use burn::tensor::{Tensor, TensorData};
 
-use super::{CamMethod, CamWeights, MethodInputs};
+use std::ops::Range;
+
+use super::{score_channels, CamMethod, CamWeights, ChannelScoring, MethodInputs};
 use crate::budget::images_per_pass;
 
 /// Ablation-CAM: Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional
@@ -21,36 +23,38 @@ impl CamMethod for AblationCam {
         "Removes each channel and measures the score's fall: no gradients, slow."
     }
 
-    fn runs_own_passes(&self) -> bool {
-        true
-    }
-
     fn needs_gradients(&self) -> bool {
         false
     }
 
     fn weights(&self, s: &MethodInputs) -> CamWeights {
-        let [n, c, h, w] = s.activations.dims();
+        score_channels(self, s)
+    }
+
+    fn channel_scoring(&self) -> Option<&dyn ChannelScoring> {
+        Some(self)
+    }
+}
+
+impl ChannelScoring for AblationCam {
+    fn batch(&self, s: &MethodInputs) -> usize {
         let [_, _, height, width] = s.input.dims();
-        let batch = images_per_pass(height, width, BATCH);
-        let device = s.net.device();
-        let original = s.pass_scores().reshape([n, 1]);
-        let ablated: Vec<Tensor<1>> = (0..n)
-            .map(|i| {
-                let activations = s.activations.clone().slice_dim(0, i..i + 1);
-                let chunks = (0..c).step_by(batch).map(|start| {
-                    let count = batch.min(c - start);
-                    // Row r keeps every channel but start + r. The layer follows a ReLU, so
-                    // its minimum is 0 and pytorch-grad-cam ablates with 0 too.
-                    let keep: Vec<f32> =
-                        (0..count * c).map(|k| if k % c == start + k / c { 0.0 } else { 1.0 }).collect();
-                    let keep = Tensor::<4>::from_data(TensorData::new(keep, [count, c, 1, 1]), device);
-                    let ablated = activations.clone().expand([count, c, h, w]) * keep;
-                    s.target_scores(s.net.logits_from(ablated, s.layer), i)
-                });
-                Tensor::cat(chunks.collect(), 0)
-            })
-            .collect();
-        CamWeights::PerChannel((original.clone() - Tensor::stack(ablated, 0)) / original)
+        images_per_pass(height, width, BATCH)
+    }
+
+    fn scores(&self, s: &MethodInputs, i: usize, channels: Range<usize>) -> Tensor<1> {
+        let [_, c, h, w] = s.activations.dims();
+        let (start, count) = (channels.start, channels.len());
+        // Row r keeps every channel but start + r. The layer follows a ReLU, so its minimum is 0
+        // and pytorch-grad-cam ablates with 0 too.
+        let keep: Vec<f32> = (0..count * c).map(|k| if k % c == start + k / c { 0.0 } else { 1.0 }).collect();
+        let keep = Tensor::<4>::from_data(TensorData::new(keep, [count, c, 1, 1]), s.net.device());
+        let ablated = s.activations.clone().slice_dim(0, i..i + 1).expand([count, c, h, w]) * keep;
+        s.target_scores(s.net.logits_from(ablated, s.layer), i)
+    }
+
+    fn weights_from(&self, s: &MethodInputs, ablated: Tensor<2>) -> Tensor<2> {
+        let original = s.pass_scores().reshape([ablated.dims()[0], 1]);
+        (original.clone() - ablated) / original
     }
 }

@@ -103,8 +103,35 @@ pub trait CamMethod: Sync {
     /// Whether it runs passes of its own beyond the shared one (hundreds, for Score-CAM and
     /// Ablation-CAM): the compare view runs those only on request.
     fn runs_own_passes(&self) -> bool {
-        false
+        self.channel_scoring().is_some()
     }
+    /// How a method that runs passes of its own scores the layer's channels.
+    fn channel_scoring(&self) -> Option<&dyn ChannelScoring> {
+        None
+    }
+}
+
+/// A method that runs passes of its own: it scores the layer's channels a batch at a time, then
+/// turns every channel's score into its weight. [`CamMethod::weights`] does both at once
+/// ([`score_channels`]); `crate::channels` runs one batch at a time, for progress and a cancel.
+pub trait ChannelScoring {
+    /// Channels per batch, for this input size (`crate::budget`).
+    fn batch(&self, s: &MethodInputs) -> usize;
+    /// Image `i`'s scores for `channels`, `[channels.len()]`.
+    fn scores(&self, s: &MethodInputs, i: usize, channels: Range<usize>) -> Tensor<1>;
+    /// The weights [N, C] from every channel's scores [N, C].
+    fn weights_from(&self, s: &MethodInputs, scores: Tensor<2>) -> Tensor<2>;
+}
+
+/// Every image's channels scored a batch at a time, then weighted.
+pub(crate) fn score_channels(scoring: &dyn ChannelScoring, s: &MethodInputs) -> CamWeights {
+    let [n, c, _, _] = s.activations.dims();
+    let batch = scoring.batch(s);
+    let scores = (0..n).map(|i| {
+        let batches = (0..c).step_by(batch).map(|start| scoring.scores(s, i, start..(start + batch).min(c)));
+        Tensor::cat(batches.collect(), 0)
+    });
+    CamWeights::PerChannel(scoring.weights_from(s, Tensor::stack(scores.collect(), 0)))
 }
 
 static ALL: &[&dyn CamMethod] = &[

@@ -3,7 +3,9 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::Tensor;
 
-use super::{CamMethod, CamWeights, MethodInputs};
+use std::ops::Range;
+
+use super::{score_channels, CamMethod, CamWeights, ChannelScoring, MethodInputs};
 use crate::budget::images_per_pass;
 
 /// Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional
@@ -25,41 +27,45 @@ impl CamMethod for ScoreCam {
         "Scores the photo masked by each channel: no gradients, but hundreds of passes (slow)."
     }
 
-    fn runs_own_passes(&self) -> bool {
-        true
-    }
-
     fn needs_gradients(&self) -> bool {
         false
     }
 
     fn weights(&self, s: &MethodInputs) -> CamWeights {
-        let [n, c, _, _] = s.activations.dims();
+        score_channels(self, s)
+    }
+
+    fn channel_scoring(&self) -> Option<&dyn ChannelScoring> {
+        Some(self)
+    }
+}
+
+impl ChannelScoring for ScoreCam {
+    fn batch(&self, s: &MethodInputs) -> usize {
         let [_, _, height, width] = s.input.dims();
+        images_per_pass(height, width, BATCH)
+    }
+
+    fn scores(&self, s: &MethodInputs, i: usize, channels: Range<usize>) -> Tensor<1> {
+        let [_, _, height, width] = s.input.dims();
+        let count = channels.len();
         // As pytorch-grad-cam: UpsamplingBilinear2d, which aligns corners.
         let options = InterpolateOptions::new(InterpolateMode::Bilinear)
             .with_align_corners(true)
             .with_output_size([height, width]);
-        let batch = images_per_pass(height, width, BATCH);
-        let scores: Vec<Tensor<1>> = (0..n)
-            .map(|i| {
-                let image = s.input.clone().slice_dim(0, i..i + 1);
-                let activations = s.activations.clone().slice_dim(0, i..i + 1);
-                let chunks = (0..c).step_by(batch).map(|start| {
-                    let count = batch.min(c - start);
-                    // Upsampled a batch at a time: every channel at once would be [C, S, S]
-                    // floats, 8 GB at layer4 for a 1024 px input.
-                    let masks = interpolate(activations.clone().slice_dim(1, start..start + count), options.clone())
-                        .reshape([count, 1, height, width]);
-                    let flat = masks.clone().reshape([count, height * width]);
-                    let (min, max) = (flat.clone().min_dim(1), flat.max_dim(1));
-                    let (min, max) = (min.reshape([count, 1, 1, 1]), max.reshape([count, 1, 1, 1]));
-                    let masks = (masks - min.clone()) / (max - min + EPSILON);
-                    s.target_scores(s.net.forward(image.clone() * masks), i)
-                });
-                Tensor::cat(chunks.collect(), 0)
-            })
-            .collect();
-        CamWeights::PerChannel(softmax(Tensor::stack(scores, 0), 1))
+        let image = s.input.clone().slice_dim(0, i..i + 1);
+        let activations = s.activations.clone().slice_dim(0, i..i + 1);
+        // Upsampled a batch at a time: every channel at once would be [C, S, S] floats, 8 GB at
+        // layer4 for a 1024 px input.
+        let masks = interpolate(activations.slice_dim(1, channels), options).reshape([count, 1, height, width]);
+        let flat = masks.clone().reshape([count, height * width]);
+        let (min, max) = (flat.clone().min_dim(1), flat.max_dim(1));
+        let (min, max) = (min.reshape([count, 1, 1, 1]), max.reshape([count, 1, 1, 1]));
+        let masks = (masks - min.clone()) / (max - min + EPSILON);
+        s.target_scores(s.net.forward(image * masks), i)
+    }
+
+    fn weights_from(&self, _s: &MethodInputs, scores: Tensor<2>) -> Tensor<2> {
+        softmax(scores, 1)
     }
 }
