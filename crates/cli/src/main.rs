@@ -1,6 +1,7 @@
 //! `xai`: the command-line front end of xai-lens. A thin shell over the `xai-model` crate: every
 //! command parses its arguments, calls the library and prints; errors end in one line on stderr.
 
+mod audit;
 mod backend;
 mod bench;
 mod classify;
@@ -38,6 +39,7 @@ enum Command {
     Explain(explain::Args),
     Dff(dff::Args),
     Eval(eval::Args),
+    Audit(audit::Args),
     Sanity(sanity::Args),
     Bench(bench::Args),
 }
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Dff(args) => dff::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Sanity(args) => sanity::run(args),
         Command::Bench(args) => bench::run(args),
     };

@@ -1,0 +1,204 @@
+//! The folder audit: what a folder of photos says about a model. Photos arrive one at a time
+//! (the folder is streamed, never held decoded), each with its true class when it sits in a
+//! folder named after one (the ImageFolder convention), and its top five or why it could not be
+//! read. The report counts and ranks them: accuracy and top-5 accuracy, the most confused pairs,
+//! the most confident mistakes and the least confident right answers. Plain data: the CLI and
+//! the page build the same report and write the same JSON lines and HTML.
+
+pub mod html;
+
+use serde::Serialize;
+use xai_files::{Labels, Prediction};
+
+/// How many of each ranked list a report keeps.
+pub const LISTED: usize = 10;
+
+/// One photo of the folder, as classified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Photo {
+    /// Its path inside the folder, with '/' between the parts.
+    pub path: String,
+    /// The class its folder names, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth: Option<usize>,
+    /// The five most probable classes, most probable first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub top5: Vec<Prediction>,
+    /// Why it could not be classified (not an image, unreadable, too large...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Photo {
+    pub fn predicted(&self) -> Option<&Prediction> {
+        self.top5.first()
+    }
+
+    /// Whether the first choice is the true class, for a labelled photo that was read.
+    pub fn right(&self) -> Option<bool> {
+        Some(self.predicted()?.class == self.truth?)
+    }
+}
+
+/// The class a folder's name means: the label itself, or the label with case, spaces, hyphens
+/// and underscores ignored ("Egyptian cat" and "egyptian_cat" are "Egyptian_cat").
+pub fn class_of_folder(name: &str, labels: &Labels) -> Option<usize> {
+    let plain = |text: &str| -> String {
+        text.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
+    };
+    let wanted = plain(name);
+    labels
+        .names()
+        .iter()
+        .position(|label| label == name)
+        .or_else(|| labels.names().iter().position(|l| plain(l) == wanted))
+}
+
+/// A confusion: photos of `truth` taken for `predicted`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Confusion {
+    pub truth: usize,
+    pub predicted: usize,
+    pub count: usize,
+}
+
+/// Everything the audit found, ready to show.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Report {
+    pub photos: Vec<Photo>,
+    /// Folders that name no class of the model, and folders nested deeper than the convention:
+    /// their photos were classified without a true class, or skipped, as `note` says.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn add(&mut self, photo: Photo) {
+        self.photos.push(photo);
+    }
+
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
+    /// The photos that could not be classified.
+    pub fn bad(&self) -> impl Iterator<Item = &Photo> {
+        self.photos.iter().filter(|p| p.error.is_some())
+    }
+
+    /// Read photos with a true class.
+    fn labelled(&self) -> impl Iterator<Item = &Photo> {
+        self.photos.iter().filter(|p| p.truth.is_some() && !p.top5.is_empty())
+    }
+
+    pub fn labelled_count(&self) -> usize {
+        self.labelled().count()
+    }
+
+    /// The share of labelled photos whose first choice is right; `None` without any.
+    pub fn accuracy(&self) -> Option<f64> {
+        self.share(|p| p.right() == Some(true))
+    }
+
+    /// The share of labelled photos whose top five hold the true class.
+    pub fn top5_accuracy(&self) -> Option<f64> {
+        self.share(|p| p.top5.iter().any(|q| Some(q.class) == p.truth))
+    }
+
+    fn share(&self, counts: impl Fn(&Photo) -> bool) -> Option<f64> {
+        let total = self.labelled_count();
+        (total > 0).then(|| self.labelled().filter(|p| counts(p)).count() as f64 / total as f64)
+    }
+
+    /// The most frequent (true, predicted) pairs among the mistakes, most frequent first.
+    pub fn confusions(&self) -> Vec<Confusion> {
+        let mut confusions: Vec<Confusion> = Vec::new();
+        for photo in self.labelled().filter(|p| p.right() == Some(false)) {
+            let (truth, predicted) = (photo.truth.unwrap_or_default(), photo.top5[0].class);
+            match confusions.iter_mut().find(|c| (c.truth, c.predicted) == (truth, predicted)) {
+                Some(confusion) => confusion.count += 1,
+                None => confusions.push(Confusion { truth, predicted, count: 1 }),
+            }
+        }
+        confusions.sort_by(|a, b| b.count.cmp(&a.count).then((a.truth, a.predicted).cmp(&(b.truth, b.predicted))));
+        confusions.truncate(LISTED);
+        confusions
+    }
+
+    /// Wrong first choices, the most probable first.
+    pub fn confident_mistakes(&self) -> Vec<&Photo> {
+        self.ranked(false, |a, b| b.total_cmp(&a))
+    }
+
+    /// Right first choices, the least probable first.
+    pub fn unsure_right_answers(&self) -> Vec<&Photo> {
+        self.ranked(true, |a, b| a.total_cmp(&b))
+    }
+
+    fn ranked(&self, right: bool, order: impl Fn(f32, f32) -> std::cmp::Ordering) -> Vec<&Photo> {
+        let mut photos: Vec<&Photo> = self.labelled().filter(|p| p.right() == Some(right)).collect();
+        photos.sort_by(|a, b| order(a.top5[0].prob, b.top5[0].prob).then(a.path.cmp(&b.path)));
+        photos.truncate(LISTED);
+        photos
+    }
+
+    /// One JSON object per photo, one per line.
+    pub fn json_lines(&self) -> String {
+        self.photos.iter().filter_map(|p| serde_json::to_string(p).ok()).map(|line| line + "\n").collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Labels {
+        Labels::from_json(br#"["Egyptian_cat", "tabby", "espresso"]"#).unwrap()
+    }
+
+    fn photo(path: &str, truth: Option<usize>, first: (usize, f32)) -> Photo {
+        let second = Prediction { class: (first.0 + 1) % 3, label: String::new(), prob: 1.0 - first.1 };
+        let top5 = vec![Prediction { class: first.0, label: String::new(), prob: first.1 }, second];
+        Photo { path: path.into(), truth, top5, error: None }
+    }
+
+    #[test]
+    fn folder_names_match_labels_loosely() {
+        let labels = labels();
+        assert_eq!(class_of_folder("Egyptian_cat", &labels), Some(0));
+        assert_eq!(class_of_folder("egyptian cat", &labels), Some(0));
+        assert_eq!(class_of_folder("Espresso", &labels), Some(2));
+        assert_eq!(class_of_folder("dogs", &labels), None);
+    }
+
+    #[test]
+    fn accuracy_confusions_and_rankings() {
+        let mut report = Report::default();
+        report.add(photo("cat/1.jpg", Some(0), (0, 0.9)));
+        report.add(photo("cat/2.jpg", Some(0), (1, 0.8)));
+        report.add(photo("cat/3.jpg", Some(0), (1, 0.6)));
+        report.add(photo("cat/4.jpg", Some(0), (2, 0.7)));
+        report.add(photo("tabby/1.jpg", Some(1), (1, 0.55)));
+        report.add(photo("loose.jpg", None, (2, 0.99)));
+        report.add(Photo {
+            path: "cat/bad.jpg".into(),
+            truth: Some(0),
+            top5: Vec::new(),
+            error: Some("not an image".into()),
+        });
+        assert_eq!(report.labelled_count(), 5);
+        assert_eq!(report.accuracy(), Some(0.4));
+        // cat/4 has the truth second in its top five.
+        assert_eq!(report.top5_accuracy(), Some(0.6));
+        let confusions =
+            [Confusion { truth: 0, predicted: 1, count: 2 }, Confusion { truth: 0, predicted: 2, count: 1 }];
+        assert_eq!(report.confusions(), confusions);
+        let paths = |photos: Vec<&Photo>| photos.iter().map(|p| p.path.clone()).collect::<Vec<_>>();
+        assert_eq!(paths(report.confident_mistakes()), ["cat/2.jpg", "cat/4.jpg", "cat/3.jpg"]);
+        assert_eq!(paths(report.unsure_right_answers()), ["tabby/1.jpg", "cat/1.jpg"]);
+        assert_eq!(report.bad().count(), 1);
+        let lines = report.json_lines();
+        assert_eq!(lines.lines().count(), 7);
+        assert!(lines.lines().last().unwrap().contains("\"error\":\"not an image\""));
+        assert_eq!(Report::default().accuracy(), None);
+    }
+}

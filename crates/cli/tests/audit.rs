@@ -1,0 +1,95 @@
+//! `xai audit` on a folder made of the fixture photos in the ImageFolder layout, with mistakes,
+//! a file that is not an image, a broken JPEG, a folder naming no class and one nested too deep.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{fixtures, stderr, stdout, weights, xai};
+use serde_json::Value;
+
+fn folder() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xai-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let photo = |name: &str| fixtures().join(format!("images/{name}.png"));
+    let put = |path: &str, from: &Path| {
+        let to = dir.join(path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    };
+    put("Egyptian_cat/chelsea.png", &photo("chelsea"));
+    put("espresso/coffee.png", &photo("coffee"));
+    // Mistakes: chelsea is an Egyptian cat to the network, not a tabby; the rocket no espresso.
+    put("tabby/chelsea.png", &photo("chelsea"));
+    put("espresso/rocket.png", &photo("rocket"));
+    put("my photos/astronaut.png", &photo("astronaut"));
+    put("astronaut.png", &photo("astronaut"));
+    put("Egyptian_cat/deeper/chelsea.png", &photo("chelsea"));
+    std::fs::write(dir.join("espresso/notes.txt"), "not a photo").unwrap();
+    let jpeg = std::fs::read(fixtures().join("images/chelsea.png")).unwrap();
+    std::fs::write(dir.join("espresso/broken.png"), &jpeg[..jpeg.len() / 3]).unwrap();
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    dir
+}
+
+fn audit(dir: &Path, more: &[&str]) -> std::process::Output {
+    let (weights, dir) = (weights("int8"), dir.display().to_string());
+    let out = std::env::temp_dir().join(format!("xai-audit-{}.html", std::process::id())).display().to_string();
+    xai(&[&["audit", &dir, "--weights", weights.to_str().unwrap(), "--out", &out, "--batch", "3"][..], more].concat())
+}
+
+#[test]
+fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
+    let dir = folder();
+    let output = audit(&dir, &["--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let photos: Vec<Value> = stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let paths: Vec<&str> = photos.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "Egyptian_cat/chelsea.png",
+            "astronaut.png",
+            "espresso/broken.png",
+            "espresso/coffee.png",
+            "espresso/notes.txt",
+            "espresso/rocket.png",
+            "my photos/astronaut.png",
+            "tabby/chelsea.png",
+        ]
+    );
+    let errors: Vec<&str> =
+        photos.iter().filter_map(|p| p["path"].as_str().filter(|_| p.get("error").is_some())).collect();
+    assert_eq!(errors, ["espresso/broken.png", "espresso/notes.txt"]);
+    assert!(photos[1].get("truth").is_none() && photos[6].get("truth").is_none(), "no class in their folder");
+    assert_eq!(photos[0]["top5"][0]["label"], "Egyptian_cat");
+    assert_eq!(photos[0]["top5"].as_array().unwrap().len(), 5);
+    // Progress went to stderr as plain lines (not a terminal), batch by batch.
+    assert!(stderr(&output).contains("audit: 8/8 photos"), "{}", stderr(&output));
+
+    let output = audit(&dir, &[]);
+    let summary = stdout(&output);
+    assert!(summary.contains("8 photos (4 with a true class), 2 not classified"), "{summary}");
+    assert!(summary.contains("accuracy 50.0%"), "{summary}");
+    assert!(summary.contains("confused: tabby taken for Egyptian_cat (1 photos)"), "{summary}");
+    assert!(summary.contains("not classified: espresso/notes.txt"), "{summary}");
+    assert!(summary.contains("folder 'my photos' names no class"), "{summary}");
+    assert!(summary.contains("folder 'Egyptian_cat/deeper' is deeper than class/photo"), "{summary}");
+    let html_path = summary.lines().last().unwrap().trim_start_matches("report: ");
+    let html = std::fs::read_to_string(html_path).unwrap();
+    assert!(html.contains("Accuracy 50.0%") && html.contains("data:image/png;base64,"), "overlays inline");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_empty_folder_reports_nothing_and_a_missing_one_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("xai-audit-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = audit(&dir, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("0 photos (0 with a true class), 0 not classified"));
+    let output = audit(&dir.join("absent"), &[]);
+    assert!(!output.status.success());
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    std::fs::remove_dir_all(dir).unwrap();
+}
