@@ -102,7 +102,7 @@ pub fn render(report: &Report, labels: &Labels, title: &str, thumbnails: &HashMa
             first.prob
         );
     }
-    let _ = write!(html, "</tbody></table><script>{SCRIPT}</script></html>\n");
+    let _ = writeln!(html, "</tbody></table><script>{SCRIPT}</script></html>");
     html
 }
 

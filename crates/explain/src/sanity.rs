@@ -52,7 +52,7 @@ pub struct Sanity {
     /// a random network still follows the photo's edges (Adebayo et al., figure 2).
     pub decided_by: &'static str,
     pub random_logit: RandomLogit,
-    /// Both outcomes in one line a reader can act on ([`Sanity::verdict`]).
+    /// Both outcomes in one line a reader can act on.
     pub verdict: String,
 }
 

@@ -113,7 +113,7 @@ pub trait CamMethod: Sync {
 
 /// A method that runs passes of its own: it scores the layer's channels a batch at a time, then
 /// turns every channel's score into its weight. [`CamMethod::weights`] does both at once
-/// ([`score_channels`]); `crate::channels` runs one batch at a time, for progress and a cancel.
+/// (`score_channels`); `crate::channels` runs one batch at a time, for progress and a cancel.
 pub trait ChannelScoring {
     /// Channels per batch, for this input size (`crate::budget`).
     fn batch(&self, s: &MethodInputs) -> usize;
