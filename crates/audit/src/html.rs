@@ -3,10 +3,29 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::Cursor;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use image::{ImageFormat, RgbaImage};
 use xai_files::Labels;
 
 use crate::{Photo, Report};
+
+/// The pictures a report shows, as data URLs: overlays of the photos the rankings list, by
+/// path, and each class's concepts' example regions, by (class, concept).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pictures {
+    pub overlays: HashMap<String, String>,
+    pub regions: HashMap<(usize, usize), String>,
+}
+
+/// An image as a PNG data URL, to inline in HTML.
+pub fn png_data_url(image: &RgbaImage) -> String {
+    let mut png = Vec::new();
+    image.write_to(&mut Cursor::new(&mut png), ImageFormat::Png).expect("PNG encoding into memory cannot fail");
+    format!("data:image/png;base64,{}", STANDARD.encode(&png))
+}
 
 /// Text safe inside HTML elements and attributes.
 pub fn escape(text: &str) -> String {
@@ -25,7 +44,7 @@ pub fn escape(text: &str) -> String {
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#111}table{border-collapse:collapse}\
 th,td{padding:.25rem .5rem;border-bottom:1px solid #e4e6ea;text-align:left;vertical-align:top}th{cursor:pointer}\
 .shots{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;width:180px}figure img{width:180px;height:180px}\
-figcaption{font-size:12px;overflow-wrap:anywhere}.bad{color:#a1261b}";
+figcaption{font-size:12px;overflow-wrap:anywhere}.bad{color:#a1261b}.concepts figure,.concepts figure img{width:112px;height:auto}";
 
 /// Sorting by a clicked heading (numbers as numbers) and filtering rows by the text typed.
 const SCRIPT: &str = "const t=document.getElementById('photos'),f=document.getElementById('filter');\
@@ -34,9 +53,8 @@ t.tHead.onclick=e=>{const i=e.target.cellIndex;if(i===undefined)return;const row
 const k=r=>{const v=r.cells[i].textContent;return isNaN(parseFloat(v))?v:parseFloat(v)};\
 const d=t.dataset.col==i?-1:1;t.dataset.col=d===1?i:'';rows.sort((a,b)=>k(a)>k(b)?d:k(a)<k(b)?-d:0);t.tBodies[0].append(...rows)};";
 
-/// The report as HTML: `thumbnails` holds a data URL (an overlay, say) for the photos listed
-/// in the rankings, by path.
-pub fn render(report: &Report, labels: &Labels, title: &str, thumbnails: &HashMap<String, String>) -> String {
+/// The report as HTML, with what `pictures` holds inline.
+pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures) -> String {
     let name = |class: usize| escape(labels.name(class).unwrap_or("?"));
     let percent = |share: Option<f64>| share.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s));
     let mut html = format!(
@@ -62,7 +80,7 @@ pub fn render(report: &Report, labels: &Labels, title: &str, thumbnails: &HashMa
         let _ = write!(html, "<h2>{heading}</h2><div class=shots>");
         for p in photos {
             let image =
-                thumbnails.get(&p.path).map_or(String::new(), |url| format!("<img src=\"{}\" alt=\"\">", escape(url)));
+                pictures.overlays.get(&p.path).map_or(String::new(), |url| format!("<img src=\"{}\" alt=\"\">", escape(url)));
             let (first, truth) = (&p.top5[0], p.truth.map_or(String::new(), name));
             let _ = write!(
                 html,
@@ -76,6 +94,7 @@ pub fn render(report: &Report, labels: &Labels, title: &str, thumbnails: &HashMa
     };
     shots(&mut html, "The most confident mistakes", report.confident_mistakes());
     shots(&mut html, "The least confident right answers", report.unsure_right_answers());
+    concepts(&mut html, report, pictures, &name);
     if report.bad().next().is_some() || !report.notes.is_empty() {
         html.push_str("<h2>Not classified, and notes</h2><ul>");
         for p in report.bad() {
@@ -106,6 +125,33 @@ pub fn render(report: &Report, labels: &Labels, title: &str, thumbnails: &HashMa
     html
 }
 
+/// Per predicted class, its shared concepts: each one's example region, classes and share.
+fn concepts(html: &mut String, report: &Report, pictures: &Pictures, name: &dyn Fn(usize) -> String) {
+    if report.concepts.is_empty() {
+        return;
+    }
+    html.push_str("<h2>What the photos of each class share</h2>");
+    for class in &report.concepts {
+        let _ = write!(html, "<h3>{} ({} photos)</h3><div class=\"shots concepts\">", name(class.class), class.photos.len());
+        for (i, concept) in class.concepts.iter().enumerate() {
+            let image = pictures
+                .regions
+                .get(&(class.class, i))
+                .map_or(String::new(), |url| format!("<img src=\"{}\" alt=\"\">", escape(url)));
+            let labels: Vec<String> =
+                concept.labels.iter().map(|(label, p)| format!("{} {:.0}%", escape(label), 100.0 * p)).collect();
+            let _ = write!(
+                html,
+                "<figure>{image}<figcaption>{}<br>{:.0}% of the photos, strongest in {}</figcaption></figure>",
+                labels.join(", "),
+                100.0 * concept.share,
+                escape(&concept.example)
+            );
+        }
+        html.push_str("</div>");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,9 +164,20 @@ mod tests {
         let top5 = vec![Prediction { class: 1, label: "dog".into(), prob: 0.7 }];
         report.add(Photo { path: "<b>cat</b>/a&b.jpg".into(), truth: Some(0), top5, error: None });
         report.add(Photo { path: "x.txt".into(), truth: None, top5: Vec::new(), error: Some("not an image".into()) });
-        let html = render(&report, &labels, "audit", &HashMap::new());
+        report.concepts.push(crate::ClassConcepts {
+            class: 1,
+            photos: vec!["<b>cat</b>/a&b.jpg".into()],
+            concepts: vec![crate::SharedConcept {
+                labels: vec![("<i>dog</i>".into(), 0.5)],
+                share: 1.0,
+                example: "<b>cat</b>/a&b.jpg".into(),
+            }],
+        });
+        let regions = HashMap::from([((1, 0), png_data_url(&RgbaImage::new(1, 1)))]);
+        let html = render(&report, &labels, "audit", &Pictures { regions, ..Pictures::default() });
         assert!(!html.contains("<b>cat"), "a label or path written as markup");
         assert!(html.contains("&lt;b&gt;cat&lt;/b&gt;/a&amp;b.jpg"));
         assert!(html.contains("Accuracy 0.0%") && html.contains("x.txt: not an image"));
+        assert!(html.contains("&lt;i&gt;dog&lt;/i&gt; 50%") && html.contains("<img src=\"data:image/png;base64,"));
     }
 }

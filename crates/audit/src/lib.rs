@@ -2,9 +2,13 @@
 //! (the folder is streamed, never held decoded), each with its true class when it sits in a
 //! folder named after one (the ImageFolder convention), and its top five or why it could not be
 //! read. The report counts and ranks them: accuracy and top-5 accuracy, the most confused pairs,
-//! the most confident mistakes and the least confident right answers. Plain data: the CLI and
-//! the page build the same report and write the same JSON lines and HTML.
+//! the most confident mistakes and the least confident right answers, and per predicted class
+//! the concepts its photos share. Plain data: the CLI and the page build the same report and
+//! write the same JSON lines and HTML.
 
+#[cfg(feature = "compute")]
+pub mod compute;
+pub mod folder;
 pub mod html;
 
 use serde::Serialize;
@@ -12,6 +16,11 @@ use xai_files::{Labels, Prediction};
 
 /// How many of each ranked list a report keeps.
 pub const LISTED: usize = 10;
+
+/// How many photos of a predicted class one factorisation takes (its most confident ones), and
+/// how many concepts it finds.
+pub const CONCEPT_SAMPLE: usize = 8;
+pub const CLASS_CONCEPTS: usize = 3;
 
 /// One photo of the folder, as classified.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -62,13 +71,35 @@ pub struct Confusion {
     pub count: usize,
 }
 
+/// The concepts the photos predicted as one class share (Deep Feature Factorization over a
+/// sample of them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassConcepts {
+    pub class: usize,
+    /// The photos factorised together, the most confident first.
+    pub photos: Vec<String>,
+    pub concepts: Vec<SharedConcept>,
+}
+
+/// One concept of a class: the head's two most probable classes for it, its share of the
+/// sample's positions, and the photo where it is strongest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SharedConcept {
+    pub labels: Vec<(String, f32)>,
+    pub share: f32,
+    pub example: String,
+}
+
 /// Everything the audit found, ready to show.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Report {
     pub photos: Vec<Photo>,
-    /// Folders that name no class of the model, and folders nested deeper than the convention:
-    /// their photos were classified without a true class, or skipped, as `note` says.
+    /// Folders that name no class of the model, folders nested deeper than the convention, the
+    /// same path twice: their photos were classified without a true class, or skipped, as the
+    /// note says.
     pub notes: Vec<String>,
+    /// Per predicted class (see [`Report::concept_samples`]), the concepts its photos share.
+    pub concepts: Vec<ClassConcepts>,
 }
 
 impl Report {
@@ -141,6 +172,27 @@ impl Report {
         photos
     }
 
+    /// The predicted classes with at least two photos, the most photos first (at most
+    /// [`LISTED`]), each with its [`CONCEPT_SAMPLE`] most confident photos.
+    pub fn concept_samples(&self) -> Vec<(usize, Vec<&Photo>)> {
+        let mut classes: Vec<(usize, Vec<&Photo>)> = Vec::new();
+        for photo in &self.photos {
+            let Some(first) = photo.predicted() else { continue };
+            match classes.iter_mut().find(|(class, _)| *class == first.class) {
+                Some((_, photos)) => photos.push(photo),
+                None => classes.push((first.class, vec![photo])),
+            }
+        }
+        classes.retain(|(_, photos)| photos.len() >= 2);
+        classes.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+        classes.truncate(LISTED);
+        for (_, photos) in &mut classes {
+            photos.sort_by(|a, b| b.top5[0].prob.total_cmp(&a.top5[0].prob).then(a.path.cmp(&b.path)));
+            photos.truncate(CONCEPT_SAMPLE);
+        }
+        classes
+    }
+
     /// One JSON object per photo, one per line.
     pub fn json_lines(&self) -> String {
         self.photos.iter().filter_map(|p| serde_json::to_string(p).ok()).map(|line| line + "\n").collect()
@@ -200,5 +252,16 @@ mod tests {
         assert_eq!(lines.lines().count(), 7);
         assert!(lines.lines().last().unwrap().contains("\"error\":\"not an image\""));
         assert_eq!(Report::default().accuracy(), None);
+        // Predicted as class 1: cat/2, cat/3, tabby/1 (the most confident first); as class 2:
+        // cat/4 and loose; class 0 has one photo, too few to share anything.
+        let samples: Vec<(usize, Vec<String>)> =
+            report.concept_samples().into_iter().map(|(class, photos)| (class, paths(photos))).collect();
+        assert_eq!(
+            samples,
+            [(1, vec!["cat/2.jpg".into(), "cat/3.jpg".into(), "tabby/1.jpg".into()]), (2, vec![
+                "loose.jpg".into(),
+                "cat/4.jpg".into()
+            ])]
+        );
     }
 }

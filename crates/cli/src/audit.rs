@@ -4,26 +4,25 @@
 //! and, with `--json`, one JSON object per photo.
 
 use std::collections::HashMap;
-use std::io::{Cursor, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use xai_audit::{class_of_folder, Photo, Report};
-use xai_explain::render::{overlay, Colormap};
-use xai_explain::{CamRequest, Target};
-use xai_model::Layer;
+use pollster::block_on;
+use xai_audit::folder::{entries, Entry};
+use xai_audit::html::{png_data_url, Pictures};
+use xai_audit::{compute, Photo, Report};
 
 use crate::model::{Model, ModelArgs};
 use crate::printable;
 
 #[derive(clap::Args)]
 /// Audit a folder of photos. Photos in subfolders named after classes (DIR/tabby/1.jpg, the
-/// ImageFolder layout) are checked against that class: accuracy, confusions, mistakes.
+/// ImageFolder layout) are checked against that class: accuracy, confusions, mistakes; the
+/// photos of each predicted class are factorised together into the concepts they share.
 pub struct Args {
     dir: PathBuf,
     /// The report: one self-contained HTML file, overlays inline.
@@ -40,28 +39,26 @@ pub struct Args {
     model: ModelArgs,
 }
 
-/// A photo to classify: where it is, its path in the report, and its true class if known.
-struct Entry {
-    file: PathBuf,
-    path: String,
-    truth: Option<usize>,
-}
-
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let mut report = Report::default();
-    let entries = list(&args.dir, &model, &mut report)?;
+    let (files, paths) = list(&args.dir, &mut report)?;
+    let entries = entries(&paths, &model.labels, &mut report);
     let side = model.input_size.get() as usize;
     let batch = args.batch.map_or_else(|| xai_explain::budget::images_per_pass(side, side, 16), usize::from);
     let mut progress = Progress::new(entries.len() as u64);
     for chunk in entries.chunks(batch) {
-        classify(&model, chunk, &mut report);
+        let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
+        let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("reading the logits")?;
+        photos.into_iter().for_each(|photo| report.add(photo));
         progress.advance(chunk.len() as u64);
     }
     progress.finish();
-    let thumbnails = overlays(&model, &entries, &report);
+    let by_path: HashMap<&str, &Path> = entries.iter().map(|e| (e.path.as_str(), files[e.index].as_path())).collect();
+    let mut pictures = Pictures { overlays: overlays(&model, &by_path, &report), ..Pictures::default() };
+    class_concepts(&model, &by_path, &mut report, &mut pictures);
     let title = format!("xai audit of {}", args.dir.display());
-    std::fs::write(&args.out, xai_audit::html::render(&report, &model.labels, &title, &thumbnails))
+    std::fs::write(&args.out, xai_audit::html::render(&report, &model.labels, &title, &pictures))
         .with_context(|| args.out.display().to_string())?;
     if args.json {
         print!("{}", report.json_lines());
@@ -71,36 +68,36 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The folder's photos: its own files (no true class), and the files of each subfolder named
-/// after a class. What does not fit (a folder naming no class, a deeper folder, one that cannot
-/// be read) is noted in the report; only an unreadable `dir` itself is an error.
-fn list(dir: &Path, model: &Model, report: &mut Report) -> Result<Vec<Entry>> {
-    let mut entries = Vec::new();
+fn photo(entry: &Entry) -> Photo {
+    Photo { path: entry.path.clone(), truth: entry.truth, top5: Vec::new(), error: None }
+}
+
+fn read(model: &Model, file: &Path) -> Result<image::RgbImage, String> {
+    model.read_image(file).map_err(|error| format!("{error:#}"))
+}
+
+/// The folder's files and their paths inside it: its own files and its subfolders' files. A
+/// subfolder's own folders are given as `a/b/`, for the report to note as deeper than the
+/// layout; a subfolder that cannot be read is noted here. Only an unreadable `dir` is an error.
+fn list(dir: &Path, report: &mut Report) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let (mut files, mut paths) = (Vec::new(), Vec::new());
     for (name, path, is_dir) in sorted_entries(dir).with_context(|| dir.display().to_string())? {
         if !is_dir {
-            entries.push(Entry { file: path, path: name, truth: None });
+            files.push(path);
+            paths.push(name);
             continue;
         }
-        let truth = class_of_folder(&name, &model.labels);
-        if truth.is_none() {
-            report.note(format!("folder '{name}' names no class of the model: its photos have no true class"));
-        }
-        let inside = match sorted_entries(&path) {
-            Ok(inside) => inside,
-            Err(error) => {
-                report.note(format!("folder '{name}' cannot be read: {error}"));
-                continue;
+        match sorted_entries(&path) {
+            Ok(inside) => {
+                for (inner, path, nested) in inside {
+                    paths.push(if nested { format!("{name}/{inner}/") } else { format!("{name}/{inner}") });
+                    files.push(path);
+                }
             }
-        };
-        for (file, path, nested) in inside {
-            if nested {
-                report.note(format!("folder '{name}/{file}' is deeper than class/photo: skipped"));
-            } else {
-                entries.push(Entry { file: path, path: format!("{name}/{file}"), truth });
-            }
+            Err(error) => report.note(format!("folder '{name}' cannot be read: {error}")),
         }
     }
-    Ok(entries)
+    Ok((files, paths))
 }
 
 /// A folder's entries sorted by name, as (printable name, path, is a folder); links are followed.
@@ -116,52 +113,38 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, bool)>> {
     Ok(entries)
 }
 
-/// Reads and classifies one batch, in order; a photo that cannot be read is reported with its
-/// error.
-fn classify(model: &Model, chunk: &[Entry], report: &mut Report) {
-    let mut photos: Vec<Photo> = Vec::with_capacity(chunk.len());
-    let mut crops = Vec::with_capacity(chunk.len());
-    for entry in chunk {
-        let mut photo = Photo { path: entry.path.clone(), truth: entry.truth, top5: Vec::new(), error: None };
-        match model.read_image(&entry.file) {
-            Ok(crop) => crops.push(crop),
-            Err(error) => photo.error = Some(format!("{error:#}")),
-        }
-        photos.push(photo);
-    }
-    if !crops.is_empty() {
-        let logits = model.net.forward(model.net.input(&crops)).into_data().try_into_vec::<f32>();
-        let classes = model.net.classes();
-        for (i, photo) in photos.iter_mut().filter(|p| p.error.is_none()).enumerate() {
-            match &logits {
-                Ok(logits) => photo.top5 = model.labels.top(&logits[i * classes..(i + 1) * classes], 5),
-                Err(error) => photo.error = Some(format!("reading the logits: {error:?}")),
-            }
-        }
-    }
-    photos.into_iter().for_each(|photo| report.add(photo));
-}
-
-/// Grad-CAM overlays (of the first choice, at layer4) of the photos the report lists, as data
-/// URLs by path.
-fn overlays(model: &Model, entries: &[Entry], report: &Report) -> HashMap<String, String> {
-    let files: HashMap<&str, &Path> = entries.iter().map(|e| (e.path.as_str(), e.file.as_path())).collect();
+/// Grad-CAM overlays (of the first choice) of the photos the report lists, by path.
+fn overlays(model: &Model, files: &HashMap<&str, &Path>, report: &Report) -> HashMap<String, String> {
     let listed = report.confident_mistakes().into_iter().chain(report.unsure_right_answers());
-    let method = xai_explain::method("gradcam").expect("Grad-CAM is a method");
-    let mut thumbnails = HashMap::new();
+    let mut overlays = HashMap::new();
     for photo in listed {
         let Some(Ok(crop)) = files.get(photo.path.as_str()).map(|file| model.read_image(file)) else { continue };
-        let target = Target::classes(vec![photo.top5[0].class]);
-        let request = CamRequest { layer: Layer::Layer4, target: &target, method, eigen_smooth: false };
-        let input = model.net.input(std::slice::from_ref(&crop));
-        let Ok(mut analyses) = pollster::block_on(xai_explain::analyse(&model.net, &input, request)) else { continue };
-        let mut png = Vec::new();
-        let image = overlay(&crop, &analyses.remove(0).map, Colormap::Jet, 0.5);
-        if image.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).is_ok() {
-            thumbnails.insert(photo.path.clone(), format!("data:image/png;base64,{}", STANDARD.encode(&png)));
+        if let Ok(image) = block_on(compute::overlay(&model.net, &crop, photo.top5[0].class)) {
+            overlays.insert(photo.path.clone(), png_data_url(&image));
         }
     }
-    thumbnails
+    overlays
+}
+
+/// The concepts each predicted class's photos share, with their example regions.
+fn class_concepts(model: &Model, files: &HashMap<&str, &Path>, report: &mut Report, pictures: &mut Pictures) {
+    let samples: Vec<(usize, Vec<String>)> = report
+        .concept_samples()
+        .into_iter()
+        .map(|(class, photos)| (class, photos.iter().map(|p| p.path.clone()).collect()))
+        .collect();
+    for (class, paths) in samples {
+        let photos: Vec<(String, image::RgbImage)> = paths
+            .into_iter()
+            .filter_map(|path| Some((path.clone(), model.read_image(files.get(path.as_str())?).ok()?)))
+            .collect();
+        if let Ok((concepts, regions)) = block_on(compute::class_concepts(&model.net, &model.labels, class, &photos)) {
+            for (k, region) in regions.iter().enumerate() {
+                pictures.regions.insert((class, k), png_data_url(region));
+            }
+            report.concepts.push(concepts);
+        }
+    }
 }
 
 fn summary(report: &Report, model: &Model, out: &Path) {
@@ -179,6 +162,14 @@ fn summary(report: &Report, model: &Model, out: &Path) {
     }
     for p in report.bad() {
         println!("not classified: {}: {}", printable(&p.path), p.error.as_deref().unwrap_or_default());
+    }
+    for class in &report.concepts {
+        let concepts: Vec<String> = class
+            .concepts
+            .iter()
+            .map(|c| format!("{} ({:.0}%)", printable(&c.labels[0].0), 100.0 * c.share))
+            .collect();
+        println!("{} shares: {}", label(class.class), concepts.join(", "));
     }
     for note in &report.notes {
         println!("note: {note}");

@@ -1,5 +1,6 @@
 //! `xai audit` on a folder made of the fixture photos in the ImageFolder layout, with mistakes,
-//! a file that is not an image, a broken JPEG, a folder naming no class and one nested too deep.
+//! a file that is not an image, a broken JPEG, a folder naming no class and one nested too deep;
+//! the classes with two photos get the concepts they share.
 
 mod common;
 
@@ -75,9 +76,15 @@ fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
     assert!(summary.contains("not classified: espresso/notes.txt"), "{summary}");
     assert!(summary.contains("folder 'my photos' names no class"), "{summary}");
     assert!(summary.contains("folder 'Egyptian_cat/deeper' is deeper than class/photo"), "{summary}");
+    // Two photos taken for an Egyptian cat (chelsea in two folders), two for whatever the
+    // astronaut is: each pair factorised into the concepts it shares.
+    let shares: Vec<&str> = summary.lines().filter(|l| l.contains(" shares: ")).collect();
+    assert_eq!(shares.len(), 2, "{summary}");
+    assert!(shares[0].starts_with("Egyptian_cat shares: ") && shares[0].matches('%').count() == 3, "{summary}");
     let html_path = summary.lines().last().unwrap().trim_start_matches("report: ");
     let html = std::fs::read_to_string(html_path).unwrap();
     assert!(html.contains("Accuracy 50.0%") && html.contains("data:image/png;base64,"), "overlays inline");
+    assert!(html.contains("What the photos of each class share"), "concepts in the report");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

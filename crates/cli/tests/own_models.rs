@@ -1,7 +1,8 @@
 //! Own models: torchvision ResNets with their own classes (a basic-block resnet18 and a grouped
 //! bottleneck resnext50_32x4d), saved as a `.pth` state dict, a `.safetensors` and a
 //! DataParallel training checkpoint, converted by `xai convert` and run by every command, against
-//! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py).
+//! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py); the sanity
+//! checks and the folder audit run on them too.
 
 mod common;
 
@@ -108,6 +109,33 @@ fn check_model(arch: &str) {
             println!("{arch} {name} {key}: r = {r:.6}");
             assert!(r >= 0.999, "{arch} {name} {key}: r = {r}");
         }
+    }
+
+    // The sanity checks run on its head and layers: a random class among its own seven.
+    let output = xai(&["sanity", &photo("chelsea"), "--weights", &weights, "--method", "gradcam", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let sanity = &evidence["sanity"];
+    assert_eq!(sanity["cascade"].as_array().unwrap().len(), 6, "{sanity}");
+    let random = sanity["random_logit"]["class"].as_u64().unwrap();
+    assert!(random < 7 && Some(random) != evidence["class"].as_u64(), "{sanity}");
+
+    // A folder audit matches its folders to the model's own class names: each photo in the
+    // folder of the class torch gives it is right.
+    let folder = dir.join("audit");
+    for name in PHOTOS {
+        let class = expected[name]["class"].as_u64().unwrap() as usize;
+        let label = reference["labels"][class].as_str().unwrap();
+        std::fs::create_dir_all(folder.join(label)).unwrap();
+        std::fs::copy(photo(name), folder.join(label).join(format!("{name}.png"))).unwrap();
+    }
+    let out = dir.join("audit.html").display().to_string();
+    let output = xai(&["audit", &folder.display().to_string(), "--weights", &weights, "--out", &out, "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let photos: Vec<Value> = stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(photos.len(), PHOTOS.len());
+    for photo in &photos {
+        assert_eq!(photo["truth"], photo["top5"][0]["class"], "{photo}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

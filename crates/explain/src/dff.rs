@@ -45,6 +45,21 @@ pub struct Concepts {
     pub iterations: usize,
 }
 
+impl Concepts {
+    /// Where concept `k` is strongest: the photo, and the row and column of its map there.
+    pub fn strongest(&self, k: usize) -> (usize, usize, usize) {
+        let mut best = (0, 0, 0, f32::NEG_INFINITY);
+        for (photo, maps) in self.maps.iter().enumerate() {
+            for (i, &value) in maps[k].values.iter().enumerate() {
+                if value > best.3 {
+                    best = (photo, i / maps[k].width, i % maps[k].width, value);
+                }
+            }
+        }
+        (best.0, best.1, best.2)
+    }
+}
+
 async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, DffError> {
     Ok(read_floats(tensor).await?)
 }
@@ -145,6 +160,8 @@ mod tests {
         for k in 0..3 {
             let peak = concepts.maps.iter().flat_map(|photo| &photo[k].values).fold(0f32, |m, v| m.max(*v));
             assert!((peak - 1.0).abs() < 1e-5, "concept {k} peaks at {peak}");
+            let (photo, row, col) = concepts.strongest(k);
+            assert_eq!(concepts.maps[photo][k].values[row * 2 + col], peak);
         }
         assert!(concepts.rel_error.is_finite() && concepts.rel_error < 1.0);
     }

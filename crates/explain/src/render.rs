@@ -112,6 +112,24 @@ pub fn concept_composite(photo: &RgbImage, concept_maps: &[Map], alpha: f32) -> 
     })
 }
 
+/// Concept `k`'s maps alone: the others' maps zero, so a composite paints only that concept.
+pub fn only_concept(maps: &[Map], k: usize) -> Vec<Map> {
+    let zero = |map: &Map| Map::new(map.height, map.width, vec![0.0; map.values.len()]);
+    maps.iter().enumerate().map(|(i, map)| if i == k { map.clone() } else { zero(map) }).collect()
+}
+
+/// An example region of concept `k` (of `maps.len()`, so it keeps its colour): a square of half
+/// the photo's side around the cell (`row`, `col`) of its map, with the concept painted alone.
+pub fn concept_region(photo: &RgbImage, maps: &[Map], k: usize, (row, col): (usize, usize)) -> RgbaImage {
+    let painted = concept_composite(photo, &only_concept(maps, k), 0.5);
+    let (w, h) = photo.dimensions();
+    let side = w.min(h) / 2;
+    let centre = |cell: usize, cells: usize, length: u32| ((cell as f32 + 0.5) * length as f32 / cells as f32) as u32;
+    let x = centre(col, maps[k].width, w).saturating_sub(side / 2).min(w - side);
+    let y = centre(row, maps[k].height, h).saturating_sub(side / 2).min(h - side);
+    image::imageops::crop_imm(&painted, x, y, side, side).to_image()
+}
+
 /// The composites of several photos factorised together, side by side in one image.
 pub fn concept_composites(photos: &[RgbImage], maps: &[Vec<Map>], alpha: f32) -> RgbaImage {
     let (w, h) = photos[0].dimensions();
@@ -146,5 +164,16 @@ mod tests {
         assert!("plasma".parse::<Colormap>().unwrap_err().contains("jet, turbo, viridis, inferno"));
         let colours = concept_colours(3);
         assert_eq!(colours[0], [255, 0, 0]);
+    }
+
+    #[test]
+    fn a_concept_region_is_half_the_photo_around_its_cell_painted_in_its_colour() {
+        let photo = RgbImage::from_pixel(8, 8, Rgb([0, 0, 0]));
+        let (low, high) = (Map::new(2, 2, vec![1.0, 0.0, 0.0, 0.0]), Map::new(2, 2, vec![0.0, 0.0, 0.0, 1.0]));
+        // Concept 1 (green of three) peaks in the bottom-right cell: the region is that quarter.
+        let region = concept_region(&photo, &[low, high, Map::new(2, 2, vec![0.0; 4])], 1, (1, 1));
+        assert_eq!(region.dimensions(), (4, 4));
+        assert_eq!(region.get_pixel(3, 3).0, [0, 128, 0, 255]);
+        assert!(region.get_pixel(0, 0).0[1] < 64, "the map fades towards the photo's centre");
     }
 }

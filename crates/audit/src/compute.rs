@@ -1,0 +1,71 @@
+//! The audit's work on the network, the same in the CLI and the page (behind the `compute`
+//! feature, so the report alone builds without burn): a batch of photos classified, a photo's
+//! Grad-CAM overlay, and the concepts the photos of a class share.
+
+use image::{RgbImage, RgbaImage};
+use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
+use xai_explain::readback::{read_floats, ReadbackError};
+use xai_explain::render::{concept_region, overlay as paint_overlay, Colormap};
+use xai_explain::{CamError, CamRequest, Target};
+use xai_model::{Labels, Layer, ResNet};
+
+use crate::{ClassConcepts, Photo, SharedConcept, CLASS_CONCEPTS};
+
+/// Classifies the photos that were read, in one pass, and gives every photo back in order: each
+/// `Err` becomes the photo's error.
+pub async fn classify(
+    net: &ResNet,
+    labels: &Labels,
+    read: Vec<(Photo, Result<RgbImage, String>)>,
+) -> Result<Vec<Photo>, ReadbackError> {
+    let (mut photos, mut crops) = (Vec::with_capacity(read.len()), Vec::new());
+    for (mut photo, crop) in read {
+        match crop {
+            Ok(crop) => crops.push(crop),
+            Err(error) => photo.error = Some(error),
+        }
+        photos.push(photo);
+    }
+    if crops.is_empty() {
+        return Ok(photos);
+    }
+    let logits = read_floats(net.forward(net.input(&crops))).await?;
+    let classes = net.classes();
+    for (photo, logits) in photos.iter_mut().filter(|p| p.error.is_none()).zip(logits.chunks(classes)) {
+        photo.top5 = labels.top(logits, 5);
+    }
+    Ok(photos)
+}
+
+/// The Grad-CAM overlay of `class` at layer4, as the report shows it.
+pub async fn overlay(net: &ResNet, crop: &RgbImage, class: usize) -> Result<RgbaImage, CamError> {
+    let target = Target::classes(vec![class]);
+    let method = xai_explain::method("gradcam")?;
+    let request = CamRequest { layer: Layer::Layer4, target: &target, method, eigen_smooth: false };
+    let input = net.input(std::slice::from_ref(crop));
+    let analysis = xai_explain::analyse(net, &input, request).await?.remove(0);
+    Ok(paint_overlay(crop, &analysis.map, Colormap::Jet, 0.5))
+}
+
+/// The concepts `photos` (paths and crops of one predicted class) share: one factorisation over
+/// all of them, each concept classified by the head, with an example region from the photo
+/// where it is strongest.
+pub async fn class_concepts(
+    net: &ResNet,
+    labels: &Labels,
+    class: usize,
+    photos: &[(String, RgbImage)],
+) -> Result<(ClassConcepts, Vec<RgbaImage>), DffError> {
+    let crops: Vec<RgbImage> = photos.iter().map(|(_, crop)| crop.clone()).collect();
+    let options = DffOptions { k: CLASS_CONCEPTS, ..DffOptions::default() };
+    let found = factorize_concepts(net, &net.input(&crops), labels, options).await?;
+    let (mut concepts, mut regions) = (Vec::new(), Vec::new());
+    for (k, concept) in found.concepts.iter().enumerate() {
+        let (photo, row, col) = found.strongest(k);
+        regions.push(concept_region(&crops[photo], &found.maps[photo], k, (row, col)));
+        let example = photos[photo].0.clone();
+        concepts.push(SharedConcept { labels: concept.labels.clone(), share: concept.share, example });
+    }
+    let paths = photos.iter().map(|(path, _)| path.clone()).collect();
+    Ok((ClassConcepts { class, photos: paths, concepts }, regions))
+}

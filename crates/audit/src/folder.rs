@@ -1,0 +1,88 @@
+//! A folder's files as the audit's entries: the ImageFolder layout read from their paths, the
+//! same for a folder on disk (the CLI) and one picked or dropped in the page.
+
+use std::collections::{BTreeSet, HashMap};
+
+use xai_files::Labels;
+
+use crate::{class_of_folder, Report};
+
+/// A file to classify: its index among the paths given, its path in the report, and its true
+/// class when its folder names one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub index: usize,
+    pub path: String,
+    pub truth: Option<usize>,
+}
+
+/// The entries of a folder's files, given by their paths inside it ('/' between the parts),
+/// sorted by path. A file at the top has no true class, a file in a subfolder named after a
+/// class has that class, a file deeper down is skipped. What does not fit the layout (a folder
+/// naming no class, a deeper folder, the same path twice) is noted in `report`, never fatal.
+pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<Entry> {
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by(|&a, &b| paths[a].cmp(&paths[b]));
+    let mut classes: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut deeper = BTreeSet::new();
+    let mut entries: Vec<Entry> = Vec::with_capacity(paths.len());
+    for index in order {
+        let path = paths[index].as_str();
+        let truth = match path.split('/').collect::<Vec<_>>()[..] {
+            [] | [_] => None,
+            [folder, _] => *classes.entry(folder).or_insert_with(|| {
+                let class = class_of_folder(folder, labels);
+                if class.is_none() {
+                    report.note(format!("folder '{folder}' names no class of the model: its photos have no true class"));
+                }
+                class
+            }),
+            [folder, inner, ..] => {
+                if deeper.insert(format!("{folder}/{inner}")) {
+                    report.note(format!("folder '{folder}/{inner}' is deeper than class/photo: skipped"));
+                }
+                continue;
+            }
+        };
+        if entries.last().is_some_and(|last| last.path == path) {
+            report.note(format!("two files at '{path}': both classified"));
+        }
+        entries.push(Entry { index, path: path.to_string(), truth });
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_imagefolder_layout_gives_classes_and_notes_what_does_not_fit() {
+        let labels = Labels::from_json(br#"["Egyptian_cat", "tabby"]"#).unwrap();
+        let paths = ["tabby/b.jpg", "loose.png", "Egyptian cat/a.jpg", "dogs/d.jpg", "tabby/x/y/z.jpg", "tabby/x/w.jpg"];
+        let paths: Vec<String> = [&paths[..], &["tabby/b.jpg"]].concat().iter().map(|p| p.to_string()).collect();
+        let mut report = Report::default();
+        let found: Vec<(usize, &str, Option<usize>)> = entries(&paths, &labels, &mut report)
+            .iter()
+            .map(|e| (e.index, paths[e.index].as_str(), e.truth))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (2, "Egyptian cat/a.jpg", Some(0)),
+                (3, "dogs/d.jpg", None),
+                (1, "loose.png", None),
+                (0, "tabby/b.jpg", Some(1)),
+                (6, "tabby/b.jpg", Some(1)),
+            ]
+        );
+        assert_eq!(
+            report.notes,
+            [
+                "folder 'dogs' names no class of the model: its photos have no true class",
+                "two files at 'tabby/b.jpg': both classified",
+                "folder 'tabby/x' is deeper than class/photo: skipped",
+            ]
+        );
+    }
+}
