@@ -20,7 +20,7 @@ use crate::analysis::{analyse_each, Analysis};
 use crate::map::Map;
 use crate::methods::CamMethod;
 use crate::pipeline::{CamError, Score, Target};
-use crate::similarity::Similarity;
+use crate::similarity::{Reference, Similarity};
 
 /// Above this rank correlation a map has kept most of its order: the check fails. Adebayo et al.
 /// give no threshold; this one is ours, and the numbers are always shown beside the verdict.
@@ -108,6 +108,8 @@ pub struct SanityCheck<'a> {
     score: Score,
     /// Each method's analysis by the learned network: the class and the map every step keeps.
     originals: Vec<Analysis>,
+    /// Their maps as every step compares them.
+    references: Vec<Reference>,
     /// The network as randomized so far.
     randomized: Option<ResNet>,
     cascade: Vec<Vec<Randomized>>,
@@ -128,9 +130,12 @@ impl<'a> SanityCheck<'a> {
         seed: u64,
     ) -> Result<Self, CamError> {
         let analyses = analyse_each(net, input, layer, target, methods, false).await?;
-        let originals = analyses.into_iter().map(|mut per_image| per_image.remove(0)).collect();
+        let originals: Vec<Analysis> = analyses.into_iter().map(|mut per_image| per_image.remove(0)).collect();
+        let side = input.dims()[2];
+        let references = originals.iter().map(|original| Reference::new(&original.map, side)).collect();
         let cascade = vec![Vec::new(); methods.len()];
-        Ok(Self { net, input, layer, methods, seed, score: target.score, originals, randomized: None, cascade })
+        let score = target.score;
+        Ok(Self { net, input, layer, methods, seed, score, originals, references, randomized: None, cascade })
     }
 
     /// Each method's analysis by the learned network, in the order of the methods.
@@ -151,15 +156,11 @@ impl<'a> SanityCheck<'a> {
     /// Runs the next step; after the last, every method's result.
     pub async fn step(&mut self) -> Result<Option<Vec<Sanity>>, CamError> {
         let part = self.done();
-        let side = self.input.dims()[2];
         if part < CASCADE.len() {
             let net = self.randomized.take().unwrap_or_else(|| self.net.clone()).with_random_part(part, self.seed);
             let maps = maps(&net, self.input, self.layer, self.target(self.class()), self.methods).await?;
-            for ((cascade, original), map) in self.cascade.iter_mut().zip(&self.originals).zip(&maps) {
-                cascade.push(Randomized {
-                    down_to: CASCADE[part],
-                    similarity: Similarity::between(&original.map, map, side),
-                });
+            for ((cascade, original), map) in self.cascade.iter_mut().zip(&self.references).zip(&maps) {
+                cascade.push(Randomized { down_to: CASCADE[part], similarity: original.similarity(map) });
             }
             self.randomized = Some(net);
             return Ok(None);
@@ -173,8 +174,8 @@ impl<'a> SanityCheck<'a> {
         let class = random_other_class(&excluded, self.net.classes(), self.seed);
         let maps = maps(self.net, self.input, self.layer, self.target(class), self.methods).await?;
         let decided_by = CASCADE.iter().find(|part| **part == self.layer.to_string()).expect("every layer is a part");
-        let results = self.cascade.drain(..).zip(&self.originals).zip(&maps).map(|((cascade, original), map)| {
-            let random_logit = RandomLogit { class, similarity: Similarity::between(&original.map, map, side) };
+        let results = self.cascade.drain(..).zip(&self.references).zip(&maps).map(|((cascade, original), map)| {
+            let random_logit = RandomLogit { class, similarity: original.similarity(map) };
             Sanity::new(cascade, decided_by, random_logit)
         });
         Ok(Some(results.collect()))

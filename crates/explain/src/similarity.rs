@@ -17,9 +17,31 @@ pub struct Similarity {
 impl Similarity {
     /// The two raw maps as a visitor sees them: resized to `side` x `side` and scaled to [0, 1].
     pub fn between(original: &Map, other: &Map, side: usize) -> Self {
-        let seen = |map: &Map| map.resized(side, side).normalised();
-        let (a, b) = (seen(original), seen(other));
-        Self { spearman: spearman(&a.values, &b.values), ssim: ssim(&a, &b, 1.0) }
+        Reference::new(original, side).similarity(other)
+    }
+}
+
+/// A map that many others are compared with (a sanity check's original map, against each
+/// step's): resized, scaled and ranked once.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    side: usize,
+    seen: Map,
+    ranks: Vec<f64>,
+}
+
+impl Reference {
+    pub fn new(map: &Map, side: usize) -> Self {
+        let seen = map.resized(side, side).normalised();
+        let ranks = ranks(&seen.values);
+        Self { side, seen, ranks }
+    }
+
+    /// [`Similarity::between`] this map and `other`.
+    pub fn similarity(&self, other: &Map) -> Similarity {
+        let other = other.resized(self.side, self.side).normalised();
+        let spearman = pearson(&self.ranks, &ranks(&other.values)) as f32;
+        Similarity { spearman, ssim: ssim(&self.seen, &other, 1.0) }
     }
 }
 
