@@ -1,23 +1,23 @@
 //! The audit's work on the network, the same in the CLI and the page (behind the `compute`
-//! feature, so the report alone builds without burn): a batch of photos classified, a photo's
-//! Grad-CAM overlay, and the concepts the photos of a class share.
+//! feature, so the report alone builds without burn): a batch of photos classified and mapped
+//! in one pass, a photo's overlay, and the concepts the photos of a class share.
 
 use image::{RgbImage, RgbaImage};
 use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
-use xai_explain::readback::{read_floats, ReadbackError};
 use xai_explain::render::{concept_region, overlay as paint_overlay, Colormap};
-use xai_explain::{CamError, CamRequest, Target};
+use xai_explain::{method, CamError, CamRequest, Map, Target};
 use xai_model::{Labels, Layer, ResNet};
 
-use crate::{ClassConcepts, Photo, SharedConcept, CLASS_CONCEPTS};
+use crate::{ClassConcepts, MapSummary, Photo, SharedConcept, CLASS_CONCEPTS};
 
-/// Classifies the photos that were read, in one pass, and gives every photo back in order: each
-/// `Err` becomes the photo's error.
+/// Classifies the photos that were read, with their Grad-CAM maps at layer4 from the same pass
+/// (there its gradients have a closed form: no backward pass), and gives every photo back in
+/// order: each `Err` becomes the photo's error.
 pub async fn classify(
     net: &ResNet,
     labels: &Labels,
     read: Vec<(Photo, Result<RgbImage, String>)>,
-) -> Result<Vec<Photo>, ReadbackError> {
+) -> Result<Vec<Photo>, CamError> {
     let (mut photos, mut crops) = (Vec::with_capacity(read.len()), Vec::new());
     for (mut photo, crop) in read {
         match crop {
@@ -29,22 +29,23 @@ pub async fn classify(
     if crops.is_empty() {
         return Ok(photos);
     }
-    let logits = read_floats(net.forward(net.input(&crops))).await?;
-    let classes = net.classes();
-    for (photo, logits) in photos.iter_mut().filter(|p| p.error.is_none()).zip(logits.chunks(classes)) {
-        photo.top5 = labels.top(logits, 5);
+    let request = CamRequest {
+        layer: Layer::Layer4,
+        target: &Target::TOP_CLASS,
+        method: method("gradcam")?,
+        eigen_smooth: false,
+    };
+    let analyses = xai_explain::analyse(net, &net.input(&crops), request).await?;
+    for (photo, analysis) in photos.iter_mut().filter(|p| p.error.is_none()).zip(analyses) {
+        photo.top5 = analysis.top(labels, 5);
+        photo.map = Some(MapSummary::new(analysis.map.height, analysis.map.width, analysis.map.values));
     }
     Ok(photos)
 }
 
-/// The Grad-CAM overlay of `class` at layer4, as the report shows it.
-pub async fn overlay(net: &ResNet, crop: &RgbImage, class: usize) -> Result<RgbaImage, CamError> {
-    let target = Target::classes(vec![class]);
-    let method = xai_explain::method("gradcam")?;
-    let request = CamRequest { layer: Layer::Layer4, target: &target, method, eigen_smooth: false };
-    let input = net.input(std::slice::from_ref(crop));
-    let analysis = xai_explain::analyse(net, &input, request).await?.remove(0);
-    Ok(paint_overlay(crop, &analysis.map, Colormap::Jet, 0.5))
+/// The photo's map over its crop, as the report shows it.
+pub fn overlay(crop: &RgbImage, map: &MapSummary) -> RgbaImage {
+    paint_overlay(crop, &Map::new(map.height, map.width, map.values.clone()), Colormap::Jet, 0.5)
 }
 
 /// The concepts `photos` (paths and crops of one predicted class) share: one factorisation over

@@ -33,7 +33,8 @@ pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<En
             [folder, _] => *classes.entry(folder).or_insert_with(|| {
                 let class = class_of_folder(folder, labels);
                 if class.is_none() {
-                    report.note(format!("folder '{folder}' names no class of the model: its photos have no true class"));
+                    report
+                        .note(format!("folder '{folder}' names no class of the model: its photos have no true class"));
                 }
                 class
             }),
@@ -59,13 +60,12 @@ mod tests {
     #[test]
     fn the_imagefolder_layout_gives_classes_and_notes_what_does_not_fit() {
         let labels = Labels::from_json(br#"["Egyptian_cat", "tabby"]"#).unwrap();
-        let paths = ["tabby/b.jpg", "loose.png", "Egyptian cat/a.jpg", "dogs/d.jpg", "tabby/x/y/z.jpg", "tabby/x/w.jpg"];
+        let paths =
+            ["tabby/b.jpg", "loose.png", "Egyptian cat/a.jpg", "dogs/d.jpg", "tabby/x/y/z.jpg", "tabby/x/w.jpg"];
         let paths: Vec<String> = [&paths[..], &["tabby/b.jpg"]].concat().iter().map(|p| p.to_string()).collect();
         let mut report = Report::default();
-        let found: Vec<(usize, &str, Option<usize>)> = entries(&paths, &labels, &mut report)
-            .iter()
-            .map(|e| (e.index, paths[e.index].as_str(), e.truth))
-            .collect();
+        let found: Vec<(usize, &str, Option<usize>)> =
+            entries(&paths, &labels, &mut report).iter().map(|e| (e.index, paths[e.index].as_str(), e.truth)).collect();
         assert_eq!(
             found,
             [

@@ -79,8 +79,10 @@ pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures
     let shots = |html: &mut String, heading: &str, photos: Vec<&Photo>| {
         let _ = write!(html, "<h2>{heading}</h2><div class=shots>");
         for p in photos {
-            let image =
-                pictures.overlays.get(&p.path).map_or(String::new(), |url| format!("<img src=\"{}\" alt=\"\">", escape(url)));
+            let image = pictures
+                .overlays
+                .get(&p.path)
+                .map_or(String::new(), |url| format!("<img src=\"{}\" alt=\"\">", escape(url)));
             let (first, truth) = (&p.top5[0], p.truth.map_or(String::new(), name));
             let _ = write!(
                 html,
@@ -132,7 +134,12 @@ fn concepts(html: &mut String, report: &Report, pictures: &Pictures, name: &dyn 
     }
     html.push_str("<h2>What the photos of each class share</h2>");
     for class in &report.concepts {
-        let _ = write!(html, "<h3>{} ({} photos)</h3><div class=\"shots concepts\">", name(class.class), class.photos.len());
+        let _ = write!(
+            html,
+            "<h3>{} ({} photos)</h3><div class=\"shots concepts\">",
+            name(class.class),
+            class.photos.len()
+        );
         for (i, concept) in class.concepts.iter().enumerate() {
             let image = pictures
                 .regions
@@ -162,8 +169,9 @@ mod tests {
         let labels = Labels::from_json(br#"["<b>cat</b>", "dog"]"#).unwrap();
         let mut report = Report::default();
         let top5 = vec![Prediction { class: 1, label: "dog".into(), prob: 0.7 }];
-        report.add(Photo { path: "<b>cat</b>/a&b.jpg".into(), truth: Some(0), top5, error: None });
-        report.add(Photo { path: "x.txt".into(), truth: None, top5: Vec::new(), error: Some("not an image".into()) });
+        report.add(Photo { path: "<b>cat</b>/a&b.jpg".into(), truth: Some(0), top5, map: None, error: None });
+        let error = Some("not an image".into());
+        report.add(Photo { path: "x.txt".into(), truth: None, top5: Vec::new(), map: None, error });
         report.concepts.push(crate::ClassConcepts {
             class: 1,
             photos: vec!["<b>cat</b>/a&b.jpg".into()],

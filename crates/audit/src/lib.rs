@@ -33,9 +33,40 @@ pub struct Photo {
     /// The five most probable classes, most probable first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub top5: Vec<Prediction>,
+    /// Where the network looked for its first choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapSummary>,
     /// Why it could not be classified (not an image, unreadable, too large...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The photo's Grad-CAM map of its first choice at layer4 (7 x 7 at 224 px, after the ReLU,
+/// from the classifying pass itself), and what it says at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapSummary {
+    /// The strongest cell's centre, as fractions of the photo's width and height from its top
+    /// left.
+    pub peak: [f32; 2],
+    /// The share of the map at half its peak or more: small when the network looked at one
+    /// spot; 0 for an empty map.
+    pub area: f32,
+    pub height: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
+}
+
+impl MapSummary {
+    pub fn new(height: usize, width: usize, values: Vec<f32>) -> Self {
+        let (best, peak) = values.iter().enumerate().fold((0, 0f32), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+        let centre = |cell: usize, cells: usize| (cell as f32 + 0.5) / cells as f32;
+        let area = if peak > 0.0 {
+            values.iter().filter(|&&v| v >= peak / 2.0).count() as f32 / values.len() as f32
+        } else {
+            0.0
+        };
+        Self { peak: [centre(best % width, width), centre(best / width, height)], area, height, width, values }
+    }
 }
 
 impl Photo {
@@ -210,7 +241,14 @@ mod tests {
     fn photo(path: &str, truth: Option<usize>, first: (usize, f32)) -> Photo {
         let second = Prediction { class: (first.0 + 1) % 3, label: String::new(), prob: 1.0 - first.1 };
         let top5 = vec![Prediction { class: first.0, label: String::new(), prob: first.1 }, second];
-        Photo { path: path.into(), truth, top5, error: None }
+        Photo { path: path.into(), truth, top5, map: None, error: None }
+    }
+
+    #[test]
+    fn a_map_summary_finds_the_peak_and_the_area_around_it() {
+        let summary = MapSummary::new(2, 3, vec![0.0, 0.2, 0.0, 0.0, 0.6, 0.4]);
+        assert_eq!((summary.peak, summary.area), ([0.5, 0.75], 2.0 / 6.0));
+        assert_eq!(MapSummary::new(1, 2, vec![0.0, 0.0]).area, 0.0);
     }
 
     #[test]
@@ -235,6 +273,7 @@ mod tests {
             path: "cat/bad.jpg".into(),
             truth: Some(0),
             top5: Vec::new(),
+            map: None,
             error: Some("not an image".into()),
         });
         assert_eq!(report.labelled_count(), 5);
@@ -258,10 +297,10 @@ mod tests {
             report.concept_samples().into_iter().map(|(class, photos)| (class, paths(photos))).collect();
         assert_eq!(
             samples,
-            [(1, vec!["cat/2.jpg".into(), "cat/3.jpg".into(), "tabby/1.jpg".into()]), (2, vec![
-                "loose.jpg".into(),
-                "cat/4.jpg".into()
-            ])]
+            [
+                (1, vec!["cat/2.jpg".into(), "cat/3.jpg".into(), "tabby/1.jpg".into()]),
+                (2, vec!["loose.jpg".into(), "cat/4.jpg".into()])
+            ]
         );
     }
 }

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut progress = Progress::new(entries.len() as u64);
     for chunk in entries.chunks(batch) {
         let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
-        let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("reading the logits")?;
+        let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("classifying a batch")?;
         photos.into_iter().for_each(|photo| report.add(photo));
         progress.advance(chunk.len() as u64);
     }
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn photo(entry: &Entry) -> Photo {
-    Photo { path: entry.path.clone(), truth: entry.truth, top5: Vec::new(), error: None }
+    Photo { path: entry.path.clone(), truth: entry.truth, top5: Vec::new(), map: None, error: None }
 }
 
 fn read(model: &Model, file: &Path) -> Result<image::RgbImage, String> {
@@ -113,14 +113,14 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, bool)>> {
     Ok(entries)
 }
 
-/// Grad-CAM overlays (of the first choice) of the photos the report lists, by path.
+/// The overlays of the photos the report lists, by path (their maps came with the classes).
 fn overlays(model: &Model, files: &HashMap<&str, &Path>, report: &Report) -> HashMap<String, String> {
     let listed = report.confident_mistakes().into_iter().chain(report.unsure_right_answers());
     let mut overlays = HashMap::new();
     for photo in listed {
         let Some(Ok(crop)) = files.get(photo.path.as_str()).map(|file| model.read_image(file)) else { continue };
-        if let Ok(image) = block_on(compute::overlay(&model.net, &crop, photo.top5[0].class)) {
-            overlays.insert(photo.path.clone(), png_data_url(&image));
+        if let Some(map) = &photo.map {
+            overlays.insert(photo.path.clone(), png_data_url(&compute::overlay(&crop, map)));
         }
     }
     overlays
@@ -164,11 +164,8 @@ fn summary(report: &Report, model: &Model, out: &Path) {
         println!("not classified: {}: {}", printable(&p.path), p.error.as_deref().unwrap_or_default());
     }
     for class in &report.concepts {
-        let concepts: Vec<String> = class
-            .concepts
-            .iter()
-            .map(|c| format!("{} ({:.0}%)", printable(&c.labels[0].0), 100.0 * c.share))
-            .collect();
+        let concepts: Vec<String> =
+            class.concepts.iter().map(|c| format!("{} ({:.0}%)", printable(&c.labels[0].0), 100.0 * c.share)).collect();
         println!("{} shares: {}", label(class.class), concepts.join(", "));
     }
     for note in &report.notes {

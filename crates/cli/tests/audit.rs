@@ -65,6 +65,10 @@ fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
     assert!(photos[1].get("truth").is_none() && photos[6].get("truth").is_none(), "no class in their folder");
     assert_eq!(photos[0]["top5"][0]["label"], "Egyptian_cat");
     assert_eq!(photos[0]["top5"].as_array().unwrap().len(), 5);
+    // Where it looked, from the same pass: Grad-CAM's 7 x 7 map, its peak and spread.
+    let map = &photos[0]["map"];
+    assert_eq!(map["values"].as_array().unwrap().len(), 49, "{map}");
+    assert!(map["area"].as_f64().unwrap() > 0.0 && map["peak"].as_array().unwrap().len() == 2, "{map}");
     // Progress went to stderr as plain lines (not a terminal), batch by batch.
     assert!(stderr(&output).contains("audit: 8/8 photos"), "{}", stderr(&output));
 
