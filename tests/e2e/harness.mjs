@@ -6,7 +6,7 @@ import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
 
 // XAI_DIST serves another build (a copy kept still while dist/ is rebuilt).
-const DIST = process.env.XAI_DIST ?? new URL('../../dist/', import.meta.url).pathname;
+export const DIST = process.env.XAI_DIST ?? new URL('../../dist/', import.meta.url).pathname;
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
   '.css': 'text/css', '.png': 'image/png', '.json': 'application/json' };
 
@@ -114,3 +114,18 @@ export async function canvasPixels(page, testid) {
 }
 
 export const text = (page, testid) => page.textContent(`[data-testid=${testid}]`);
+
+/** The files `action` makes the page download, `count` of them, by name. */
+export async function downloads(page, action, count) {
+  const files = {};
+  const done = new Promise((resolve) => {
+    page.on('download', async (download) => {
+      files[download.suggestedFilename()] = await readFile(await download.path());
+      if (Object.keys(files).length === count) resolve();
+    });
+  });
+  await action();
+  await done;
+  page.removeAllListeners('download');
+  return files;
+}

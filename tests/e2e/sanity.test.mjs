@@ -3,8 +3,7 @@
 // evidence, and a cancel. Then a contrast ("versus") and a share link that opens the compare view.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { serveDist, launch, openPage, runDemo, settled, jobNumber, text, canvasPixels } from './harness.mjs';
+import { serveDist, launch, openPage, runDemo, settled, jobNumber, text, canvasPixels, downloads } from './harness.mjs';
 
 let server, browser, page;
 before(async () => {
@@ -54,7 +53,7 @@ test('every method is sanity-checked, with numbers and a verdict', { timeout: 60
   assert.ok((await page.$$('.sanity-plot polyline')).length === 2 * METHODS.length);
 
   // The report: the evidence as `xai sanity --json` writes it, one object per method, and a card.
-  const files = await downloads(() => page.click('[data-testid=sanity-report]'), 2);
+  const files = await downloads(page, () => page.click('[data-testid=sanity-report]'), 2);
   const evidence = JSON.parse(files['xai-lens-evidence.json']);
   assert.deepEqual(evidence.map((e) => e.method), METHODS);
   for (const e of evidence) {
@@ -66,21 +65,6 @@ test('every method is sanity-checked, with numbers and a verdict', { timeout: 60
   assert.equal(evidence[0].sanity.cascade[1].spearman.toFixed(3), String(gradcam.spearman));
   assert.ok(files['xai-lens-report.png'].subarray(1, 4).toString() === 'PNG');
 });
-
-/** The files `action` downloads, `count` of them, by name. */
-async function downloads(action, count) {
-  const files = {};
-  const done = new Promise((resolve) => {
-    page.on('download', async (download) => {
-      files[download.suggestedFilename()] = await readFile(await download.path());
-      if (Object.keys(files).length === count) resolve();
-    });
-  });
-  await action();
-  await done;
-  page.removeAllListeners('download');
-  return files;
-}
 
 test('a sanity check can be cancelled, and the page goes on', { timeout: 600_000 }, async () => {
   await runDemo(page, 'coffee');

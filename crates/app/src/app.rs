@@ -6,6 +6,7 @@ use std::rc::Rc;
 use web_sys::DragEvent;
 use yew::prelude::*;
 
+use crate::components::audit::AuditPanel;
 use crate::components::compare::ComparePanel;
 use crate::components::concepts::ConceptsPanel;
 use crate::components::controls::Controls;
@@ -127,6 +128,14 @@ pub fn app() -> Html {
             }
         })
     };
+    let on_folder = {
+        let (jobs, engine) = (jobs.clone(), (*engine).clone());
+        Callback::from(move |(folder, files)| {
+            if let Some(engine) = engine.clone() {
+                jobs.audit(engine, folder, files);
+            }
+        })
+    };
     let ready = engine.is_some();
     html! {
         <main ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
@@ -158,6 +167,9 @@ pub fn app() -> Html {
             <ConceptsPanel gallery={state.gallery.clone()} picks={state.picks.clone()} k={state.k}
                 found={state.concepts.clone()} shown={state.concept_shown} enabled={ready}
                 dispatch={dispatch} on_factorize={on_factorize} />
+            <AuditPanel audit={state.audit.clone()} enabled={ready} on_folder={on_folder}
+                on_cancel={Callback::from({ let jobs = jobs.clone(); move |run| jobs.cancel_audit(run) })}
+                on_open={Callback::from({ let jobs = jobs.clone(); move |path: String| jobs.open_audited(&path) })} />
         </main>
     }
 }

@@ -4,15 +4,18 @@
 //! through [`Action`]s; the state decides whether its result is still wanted.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use burn::tensor::Device;
 use wasm_bindgen_futures::JsFuture;
+use xai_audit::html::png_data_url;
+use xai_audit::{compute, Photo as AuditedPhoto, Report};
 use xai_explain::metrics::Scores;
 use xai_explain::readback::ReadbackError;
 use xai_explain::sanity::SanityCheck;
 use xai_explain::{CamError, CamMethod, Map};
-use xai_model::{ResNet, WeightsError};
+use xai_model::{InputSize, ResNet, WeightsError};
 use xai_share::Shared;
 use yew::platform::spawn_local;
 use yew::{UseReducerDispatcher, UseStateHandle};
@@ -20,10 +23,11 @@ use yew::{UseReducerDispatcher, UseStateHandle};
 use crate::convert::{convert_model, MAX_MODEL_BYTES};
 use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
+use crate::folder::FolderFiles;
 use crate::photo;
 use crate::state::{
-    settings_from_link, Action, AnalysisKey, AppState, CompareKey, Compared, Comparison, FactorizeKey, GalleryPhoto,
-    Notice, SanityReport, StoredModel,
+    settings_from_link, Action, AnalysisKey, AppState, AuditStage, CompareKey, Compared, Comparison, FactorizeKey,
+    GalleryPhoto, Notice, SanityReport, StoredModel,
 };
 use crate::store;
 
@@ -96,6 +100,9 @@ pub struct JobsMemory {
     /// replaced) stops.
     comparisons: Cell<u64>,
     sanity_checks: Cell<u64>,
+    audits: Cell<u64>,
+    /// The audited folder's files by path, to open one in the single-photo view.
+    audited_files: RefCell<HashMap<String, web_sys::File>>,
     /// A share link waiting for the model it was made with: its fragment, and the model's
     /// SHA-256.
     pending_link: RefCell<Option<(String, String)>>,
@@ -316,16 +323,24 @@ impl Jobs {
 
     /// The first of the files picked, dropped or pasted.
     pub fn open_files(&self, files: web_sys::FileList) {
-        let Some(file) = files.get(0) else { return };
+        if let Some(file) = files.get(0) {
+            self.open_file(file);
+        }
+    }
+
+    /// One of the audited folder's photos, in the single-photo view.
+    pub fn open_audited(&self, path: &str) {
+        let file = self.memory.audited_files.borrow().get(path).cloned();
+        if let Some(file) = file {
+            self.open_file(file);
+        }
+    }
+
+    fn open_file(&self, file: web_sys::File) {
         let jobs = self.clone();
         spawn_local(async move {
             let name = file.name();
-            // Refused before it is read into memory.
-            if file.size() > xai_model::photo::MAX_FILE_BYTES as f64 {
-                let mb = xai_model::photo::MAX_FILE_BYTES / 1_000_000;
-                return jobs.send(Action::Error(format!("{name}: the file is over {mb} MB")));
-            }
-            let opened = match file_bytes(&file).await {
+            let opened = match photo::file_bytes(&file).await {
                 Ok(bytes) => photo::upload(&name, &bytes),
                 Err(error) => Err(format!("{name}: {error}")),
             };
@@ -531,6 +546,95 @@ impl Jobs {
     pub fn cancel_sanity(&self, key: CompareKey) {
         new_run(&self.memory.sanity_checks);
         self.send(Action::SanityEnded(key, None));
+    }
+
+    /// Audits a folder: its photos classified a batch at a time (read from their files only
+    /// then), then the report's overlays and each predicted class's concepts. `cancel_audit`
+    /// stops it between batches.
+    pub fn audit(&self, engine: Rc<Engine>, folder: String, files: FolderFiles) {
+        let run = new_run(&self.memory.audits);
+        let jobs = self.clone();
+        spawn_local(async move {
+            let current = || jobs.memory.audits.get() == run;
+            let mut report = Report::default();
+            let paths: Vec<String> = files.iter().map(|(path, _)| path.clone()).collect();
+            let entries = xai_audit::folder::entries(&paths, &engine.model.labels, &mut report);
+            let notes = std::mem::take(&mut report.notes);
+            let labels = Rc::new(engine.model.labels.clone());
+            jobs.send(Action::AuditStarted { run, folder, labels, total: entries.len(), notes, at_ms: now_ms() });
+            let by_path = entries.iter().filter_map(|e| Some((e.path.clone(), files[e.index].1.clone()?))).collect();
+            jobs.memory.audited_files.replace(by_path);
+            drop(files);
+            let read = |path: String| {
+                let file = jobs.memory.audited_files.borrow().get(&path).cloned();
+                async move { photo::crop_of_file(&file.ok_or("not a file")?).await }
+            };
+            let failed = |failure: Failure| {
+                let text = jobs.failure_text(&engine, failure).unwrap_or_else(|| "the page moved to the CPU".into());
+                Action::AuditEnded(run, Some(AuditStage::Failed(text)))
+            };
+            // A batch on the CPU holds the page for as long as it runs: keep it short there.
+            let most = if engine.backend == Backend::WebGpu { 16 } else { 4 };
+            let side = InputSize::STANDARD.get() as usize;
+            for chunk in entries.chunks(xai_explain::budget::images_per_pass(side, side, most)) {
+                let_the_page_paint().await;
+                if !current() {
+                    return;
+                }
+                let mut batch = Vec::with_capacity(chunk.len());
+                for entry in chunk {
+                    let (path, truth) = (entry.path.clone(), entry.truth);
+                    let photo = AuditedPhoto { path, truth, top5: Vec::new(), map: None, error: None };
+                    batch.push((photo, read(entry.path.clone()).await));
+                }
+                match compute::classify(&engine.net, &engine.model.labels, batch).await {
+                    Ok(photos) => {
+                        report.photos.extend(photos.iter().cloned());
+                        jobs.send(Action::AuditClassified(run, photos, now_ms()));
+                    }
+                    Err(error) => return jobs.send(failed(error.into())),
+                }
+            }
+            let samples = report.concept_samples();
+            jobs.send(Action::AuditExplaining(run, samples.len()));
+            let listed = report.confident_mistakes().into_iter().chain(report.unsure_right_answers());
+            for photo in listed {
+                let_the_page_paint().await;
+                if !current() {
+                    return;
+                }
+                if let (Ok(crop), Some(map)) = (read(photo.path.clone()).await, &photo.map) {
+                    let url = png_data_url(&compute::overlay(&crop, map));
+                    jobs.send(Action::AuditOverlay(run, photo.path.clone(), url));
+                }
+            }
+            for (class, photos) in samples {
+                let_the_page_paint().await;
+                if !current() {
+                    return;
+                }
+                let mut crops = Vec::with_capacity(photos.len());
+                for photo in photos {
+                    if let Ok(crop) = read(photo.path.clone()).await {
+                        crops.push((photo.path.clone(), crop));
+                    }
+                }
+                match compute::class_concepts(&engine.net, &engine.model.labels, class, &crops).await {
+                    Ok((concepts, regions)) => {
+                        let regions = regions.iter().map(png_data_url).collect();
+                        jobs.send(Action::AuditConcepts(run, concepts, regions));
+                    }
+                    Err(xai_explain::DffError::Readback(error)) => return jobs.send(failed(Failure::Device(error))),
+                    Err(error) => return jobs.send(failed(Failure::Input(error.to_string()))),
+                }
+            }
+            jobs.send(Action::AuditEnded(run, None));
+        });
+    }
+
+    pub fn cancel_audit(&self, run: u64) {
+        new_run(&self.memory.audits);
+        self.send(Action::AuditEnded(run, Some(AuditStage::Cancelled)));
     }
 
     /// What to tell the visitor about a failed job; `None` when the page handles it by moving

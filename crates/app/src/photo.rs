@@ -1,11 +1,12 @@
 //! Photos the page can explain: bundled demos, or the visitor's own (decoded and cropped here,
 //! never uploaded anywhere).
 
-use xai_model::photo::{center_crop, decode_image};
+use image::RgbImage;
+use xai_model::photo::{center_crop, decode_image, MAX_FILE_BYTES};
 use xai_model::InputSize;
 use xai_share::{decode_jpeg, encode_jpeg, Photo};
 
-use crate::fetch::fetch_bytes;
+use crate::fetch::{self, fetch_bytes};
 use crate::state::NewPhoto;
 
 /// The bundled demo photos (scikit-image's CC0 / public-domain samples), served from `demo/`.
@@ -19,6 +20,20 @@ pub async fn demo(name: &str) -> Result<NewPhoto, String> {
     let image = decode_image(&bytes).map_err(|e| e.to_string())?;
     let crop = center_crop(&image, InputSize::STANDARD);
     Ok(NewPhoto { name: name.to_string(), crop, source: Photo::Demo(name.to_string()) })
+}
+
+/// A photo file's bytes; a file too large is refused before it is read into memory.
+pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    if file.size() > MAX_FILE_BYTES as f64 {
+        return Err(format!("the file is over {} MB", MAX_FILE_BYTES / 1_000_000));
+    }
+    fetch::file_bytes(file).await
+}
+
+/// A photo file's crop for the network, as an audit reads it (no JPEG: it is not shared).
+pub async fn crop_of_file(file: &web_sys::File) -> Result<RgbImage, String> {
+    let image = decode_image(&file_bytes(file).await?).map_err(|e| e.to_string())?;
+    Ok(center_crop(&image, InputSize::STANDARD))
 }
 
 /// The visitor's photo: decoded, cropped, and passed through the JPEG its share link carries,

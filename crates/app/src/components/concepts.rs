@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use image::{RgbImage, RgbaImage};
 use web_sys::{HtmlCanvasElement, HtmlInputElement};
-use xai_explain::render::{concept_colours, concept_composites};
+use xai_explain::render::{concept_colours, concept_composites, only_concept};
 use xai_explain::{Concepts, Map};
 use yew::prelude::*;
 
@@ -27,11 +27,8 @@ pub struct ConceptsProps {
 
 /// The composite of the photos side by side; with `only`, that concept alone.
 fn composite(crops: &[RgbImage], concepts: &Concepts, only: Option<usize>) -> RgbaImage {
-    let keep = |(k, map): (usize, &Map)| match only {
-        Some(kept) if kept != k => Map::new(map.height, map.width, vec![0.0; map.values.len()]),
-        _ => map.clone(),
-    };
-    let maps: Vec<Vec<Map>> = concepts.maps.iter().map(|maps| maps.iter().enumerate().map(keep).collect()).collect();
+    let keep = |maps: &Vec<Map>| only.map_or_else(|| maps.clone(), |k| only_concept(maps, k));
+    let maps: Vec<Vec<Map>> = concepts.maps.iter().map(keep).collect();
     concept_composites(crops, &maps, 0.5)
 }
 

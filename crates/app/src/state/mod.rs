@@ -65,6 +65,8 @@ pub struct AppState {
     /// The sanity check under way and how many of its steps are done, and the newest one made.
     pub checking: Option<(CompareKey, usize)>,
     pub sanity: Option<Rc<SanityReport>>,
+    /// The newest folder audit, under way or done.
+    pub audit: Option<Rc<Audit>>,
     next_photo: u64,
 }
 
@@ -132,6 +134,26 @@ pub enum Action {
     SanityChecked(SanityReport),
     /// The sanity check failed or was cancelled.
     SanityEnded(CompareKey, Option<String>),
+    /// A folder audit began: its run, folder, photos to classify, what its layout left out, and
+    /// the time.
+    AuditStarted {
+        run: u64,
+        folder: String,
+        labels: Rc<xai_model::Labels>,
+        total: usize,
+        notes: Vec<String>,
+        at_ms: f64,
+    },
+    /// A batch of the audit's photos classified, at that time.
+    AuditClassified(u64, Vec<xai_audit::Photo>, f64),
+    /// Classification is over; the report's pictures follow, `classes` concepts to find.
+    AuditExplaining(u64, usize),
+    /// A listed photo's overlay (by path), as a data URL.
+    AuditOverlay(u64, String, String),
+    /// A class's concepts and their example regions (data URLs).
+    AuditConcepts(u64, xai_audit::ClassConcepts, Vec<String>),
+    /// The audit finished (`None`), failed, or was cancelled.
+    AuditEnded(u64, Option<AuditStage>),
     Error(String),
 }
 
@@ -165,6 +187,7 @@ impl Default for AppState {
             compare_on_open: false,
             checking: None,
             sanity: None,
+            audit: None,
             next_photo: 0,
         }
     }
@@ -225,7 +248,10 @@ impl AppState {
             ModelState::Loading { .. } => Status::Loading,
             ModelState::Failed => Status::Idle,
             ModelState::Ready { .. }
-                if self.factorizing.is_some() || self.comparing.is_some() || self.checking.is_some() =>
+                if self.factorizing.is_some()
+                    || self.comparing.is_some()
+                    || self.checking.is_some()
+                    || self.audit.as_ref().is_some_and(|a| a.running()) =>
             {
                 Status::Running
             }
@@ -446,8 +472,60 @@ impl AppState {
                     }
                 }
             }
+            Action::AuditStarted { run, folder, labels, total, notes, at_ms } => {
+                self.jobs += 1;
+                let report = xai_audit::Report { notes, ..xai_audit::Report::default() };
+                self.audit = Some(Rc::new(Audit {
+                    run,
+                    folder,
+                    labels,
+                    total,
+                    started_ms: at_ms,
+                    latest_ms: at_ms,
+                    report,
+                    pictures: xai_audit::html::Pictures::default(),
+                    stage: AuditStage::Classifying,
+                }));
+            }
+            Action::AuditClassified(run, photos, at_ms) => {
+                if let Some(audit) = self.audit_run(run) {
+                    audit.report.photos.extend(photos);
+                    audit.latest_ms = at_ms;
+                }
+            }
+            Action::AuditExplaining(run, classes) => {
+                if let Some(audit) = self.audit_run(run) {
+                    audit.stage = AuditStage::Explaining { classes_done: 0, classes };
+                }
+            }
+            Action::AuditOverlay(run, path, url) => {
+                if let Some(audit) = self.audit_run(run) {
+                    audit.pictures.overlays.insert(path, url);
+                }
+            }
+            Action::AuditConcepts(run, concepts, regions) => {
+                if let Some(audit) = self.audit_run(run) {
+                    for (k, region) in regions.into_iter().enumerate() {
+                        audit.pictures.regions.insert((concepts.class, k), region);
+                    }
+                    audit.report.concepts.push(concepts);
+                    if let AuditStage::Explaining { classes_done, .. } = &mut audit.stage {
+                        *classes_done += 1;
+                    }
+                }
+            }
+            Action::AuditEnded(run, stage) => {
+                if let Some(audit) = self.audit_run(run) {
+                    audit.stage = stage.unwrap_or(AuditStage::Done);
+                }
+            }
             Action::Error(error) => self.error = Some(error),
         }
+    }
+
+    /// The audit to change, if `run` is the newest one and it is still under way.
+    fn audit_run(&mut self, run: u64) -> Option<&mut Audit> {
+        self.audit.as_mut().filter(|a| a.run == run && a.running()).map(Rc::make_mut)
     }
 
     /// The reducer: the state after `action`.

@@ -357,3 +357,41 @@ fn methods_with_passes_of_their_own_join_the_comparison_with_their_progress() {
         state.after(Action::ChannelsScored(key.clone(), "scorecam", 16, 2048)).after(Action::CompareEnded(key, None));
     assert!(state.channels_scored.is_none() && state.comparing.is_none());
 }
+
+fn audited(path: &str) -> xai_audit::Photo {
+    xai_audit::Photo { path: path.into(), truth: None, top5: Vec::new(), map: None, error: Some("not an image".into()) }
+}
+
+#[test]
+fn an_audit_counts_its_batches_and_a_newer_or_cancelled_run_takes_nothing_more() {
+    let started = |run| Action::AuditStarted {
+        run,
+        folder: "photos".into(),
+        labels: Rc::new(xai_model::Labels::numbered(4)),
+        total: 4,
+        notes: vec!["folder 'x' names no class".into()],
+        at_ms: 1000.0,
+    };
+    let state = ready().after(started(1)).after(Action::AuditClassified(1, vec![audited("a"), audited("b")], 2000.0));
+    let audit = state.audit.clone().unwrap();
+    assert_eq!((audit.report.photos.len(), audit.report.notes.len()), (2, 1));
+    assert_eq!((audit.rate(), audit.seconds_left()), (2.0, Some(1.0)));
+    assert_eq!(state.status(), Status::Running);
+    // A second folder replaces the first; the first run's batches are dropped.
+    let state = state.after(started(2)).after(Action::AuditClassified(1, vec![audited("c")], 3000.0));
+    assert!(state.audit.as_ref().unwrap().report.photos.is_empty());
+    let state = state
+        .after(Action::AuditClassified(2, vec![audited("c")], 3000.0))
+        .after(Action::AuditExplaining(2, 1))
+        .after(Action::AuditOverlay(2, "c".into(), "data:".into()));
+    let concepts = xai_audit::ClassConcepts { class: 3, photos: vec!["c".into()], concepts: Vec::new() };
+    let state = state.after(Action::AuditConcepts(2, concepts, vec!["data:1".into()]));
+    let audit = state.audit.clone().unwrap();
+    assert_eq!(audit.stage, AuditStage::Explaining { classes_done: 1, classes: 1 });
+    assert_eq!((audit.pictures.overlays.len(), audit.pictures.regions[&(3, 0)].as_str()), (1, "data:1"));
+    let state = state.after(Action::AuditEnded(2, Some(AuditStage::Cancelled)));
+    let state = state.after(Action::AuditClassified(2, vec![audited("d")], 4000.0));
+    let audit = state.audit.clone().unwrap();
+    assert_eq!((audit.stage.clone(), audit.report.photos.len()), (AuditStage::Cancelled, 1));
+    assert_eq!(state.status(), Status::Done);
+}

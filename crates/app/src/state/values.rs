@@ -8,7 +8,7 @@ use xai_explain::metrics::Scores;
 use xai_explain::render::Colormap;
 use xai_explain::sanity::Sanity;
 use xai_explain::{CamMethod, Map, Score, Target};
-use xai_model::{Layer, Prediction};
+use xai_model::{Labels, Layer, Prediction};
 use xai_share::Photo as PhotoSource;
 
 /// A photo the page can explain: its crop for the network, and how a share link names it.
@@ -233,5 +233,54 @@ impl Status {
             Status::Running => "running",
             Status::Done => "done",
         }
+    }
+}
+
+/// A folder audit: the photos classified so far, the report's pictures as they come, and where
+/// the run stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit {
+    /// Which run this is: a newer folder or a cancel moves the count on.
+    pub run: u64,
+    pub folder: String,
+    /// The class names of the model that audits it.
+    pub labels: Rc<Labels>,
+    /// The photos to classify (files that fit the layout).
+    pub total: usize,
+    /// When it started and when the newest batch came, in the page's milliseconds.
+    pub started_ms: f64,
+    pub latest_ms: f64,
+    pub report: xai_audit::Report,
+    pub pictures: xai_audit::html::Pictures,
+    pub stage: AuditStage,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditStage {
+    Classifying,
+    /// The report's overlays and each class's concepts: so many classes done, of how many.
+    Explaining {
+        classes_done: usize,
+        classes: usize,
+    },
+    Done,
+    Cancelled,
+    Failed(String),
+}
+
+impl Audit {
+    pub fn running(&self) -> bool {
+        matches!(self.stage, AuditStage::Classifying | AuditStage::Explaining { .. })
+    }
+
+    /// Photos classified (or found unreadable) per second so far.
+    pub fn rate(&self) -> f64 {
+        self.report.photos.len() as f64 / ((self.latest_ms - self.started_ms) / 1000.0).max(1e-3)
+    }
+
+    /// Seconds left at the rate so far; `None` before the first batch.
+    pub fn seconds_left(&self) -> Option<f64> {
+        let done = self.report.photos.len();
+        (done > 0).then(|| (self.total - done.min(self.total)) as f64 / self.rate())
     }
 }

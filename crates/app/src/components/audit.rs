@@ -1,0 +1,324 @@
+//! The folder audit: a folder picked or dropped, its progress (photos done, per second, time
+//! left, cancel), and its report: accuracy, the most confused pairs, the most confident mistakes
+//! and least confident right answers with their overlays, each class's shared concepts, and every
+//! photo in a table to filter and sort. Clicking a photo opens it above; the report downloads as
+//! HTML or JSON lines, as `xai audit` writes them.
+
+use std::rc::Rc;
+
+use web_sys::{DragEvent, HtmlInputElement};
+use xai_audit::{Photo, Report, CLASS_CONCEPTS};
+use xai_explain::render::concept_colours;
+use xai_model::Labels;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use crate::canvas::download_text;
+use crate::folder::{dropped, folder_files, picked, Dropped, FolderFiles};
+use crate::state::{Audit, AuditStage};
+
+/// The photos table shows at most this many rows; the filter narrows the rest down.
+const ROWS_SHOWN: usize = 200;
+
+#[derive(Properties, PartialEq)]
+pub struct AuditProps {
+    pub audit: Option<Rc<Audit>>,
+    pub enabled: bool,
+    /// A folder's name and files, to audit.
+    pub on_folder: Callback<(String, FolderFiles)>,
+    pub on_cancel: Callback<u64>,
+    /// Opens one of the folder's photos (by path) in the single-photo view.
+    pub on_open: Callback<String>,
+}
+
+/// The photos table's columns.
+const COLUMNS: [&str; 5] = ["photo", "true class", "first choice", "probability", "right"];
+
+fn name(labels: &Labels, class: usize) -> String {
+    labels.name(class).unwrap_or("?").replace('_', " ")
+}
+
+/// A photo's cells in the table, as text (sorting and filtering read them).
+fn cells(photo: &Photo, labels: &Labels) -> [String; 5] {
+    let first = photo.predicted();
+    [
+        photo.path.clone(),
+        photo.truth.map_or(String::new(), |c| name(labels, c)),
+        first.map_or(String::new(), |p| p.label.replace('_', " ")),
+        first.map_or(String::new(), |p| format!("{:.4}", p.prob)),
+        photo.right().map_or(String::new(), |r| if r { "yes" } else { "no" }.into()),
+    ]
+}
+
+fn percent(share: Option<f64>) -> String {
+    share.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s))
+}
+
+#[function_component(AuditPanel)]
+pub fn audit_panel(props: &AuditProps) -> Html {
+    let filter = use_state(String::new);
+    // The column sorted by, and whether the order is reversed.
+    let sort = use_state(|| (0usize, false));
+    let on_pick = props.on_folder.reform(|event: Event| {
+        let input: HtmlInputElement = event.target_unchecked_into();
+        let files = input.files().map(|files| picked(&files)).unwrap_or_default();
+        input.set_value("");
+        let (folder, files) = files;
+        (if folder.is_empty() { "chosen files".into() } else { folder }, files)
+    });
+    let on_drop = {
+        let (on_folder, enabled) = (props.on_folder.clone(), props.enabled);
+        Callback::from(move |event: DragEvent| {
+            event.prevent_default();
+            event.stop_propagation();
+            let Some(transfer) = event.data_transfer().filter(|_| enabled) else { return };
+            match dropped(&transfer) {
+                Dropped::Files(files) => on_folder.emit(("dropped files".into(), files)),
+                Dropped::Folder(directory) => {
+                    let on_folder = on_folder.clone();
+                    spawn_local(async move {
+                        match folder_files(&directory).await {
+                            Ok(found) => on_folder.emit(found),
+                            Err(error) => web_sys::console::warn_1(&error.into()),
+                        }
+                    });
+                }
+            }
+        })
+    };
+    let on_filter = {
+        let filter = filter.clone();
+        Callback::from(move |event: InputEvent| filter.set(event.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    html! {
+        <section class="audit panel" aria-labelledby="audit-title">
+            <h2 id="audit-title">{ "Audit a folder" }</h2>
+            <p class="hint">{ "Classify a whole folder of photos, here in the browser. Photos in subfolders named after \
+                classes (cats/tabby/1.jpg: the ImageFolder layout) are checked against that class: accuracy, the \
+                classes the model confuses, its most confident mistakes, and the concepts each class's photos share." }</p>
+            <div class="drop-folder" ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}
+                data-testid="audit-drop">
+                <label>
+                    { "Pick a folder, or drop one here: " }
+                    <input data-testid="audit-folder" type="file" webkitdirectory=true multiple=true onchange={on_pick}
+                        disabled={!props.enabled} />
+                </label>
+            </div>
+            if let Some(audit) = &props.audit {
+                { progress(audit, &props.on_cancel) }
+                { summary(audit, props) }
+                { table(audit, &filter, &sort, on_filter, &props.on_open) }
+            }
+        </section>
+    }
+}
+
+fn progress(audit: &Audit, on_cancel: &Callback<u64>) -> Html {
+    let done = audit.report.photos.len();
+    let text = match &audit.stage {
+        AuditStage::Classifying => format!(
+            "{done} of {} photos, {:.1} photos/s, {} left",
+            audit.total,
+            audit.rate(),
+            audit.seconds_left().map_or("…".into(), |s| format!("{s:.0} s"))
+        ),
+        AuditStage::Explaining { classes_done, classes } => format!(
+            "{done} photos in {:.1} s ({:.1} photos/s); overlays, then concepts: {classes_done} of {classes} classes",
+            (audit.latest_ms - audit.started_ms) / 1000.0,
+            audit.rate()
+        ),
+        AuditStage::Done => format!(
+            "{done} photos of {} classified in {:.1} s ({:.1} photos/s)",
+            audit.folder,
+            (audit.latest_ms - audit.started_ms) / 1000.0,
+            audit.rate()
+        ),
+        AuditStage::Cancelled => format!("Cancelled after {done} of {} photos", audit.total),
+        AuditStage::Failed(error) => format!("Stopped after {done} photos: {error}"),
+    };
+    let run = audit.run;
+    html! {
+        <p class="actions" role="status">
+            if audit.running() {
+                <progress max={audit.total.max(1).to_string()} value={done.to_string()} aria-label="photos classified"></progress>
+            }
+            <span data-testid="audit-progress">{ format!(" {text} ") }</span>
+            if audit.running() {
+                <button data-testid="audit-cancel" onclick={on_cancel.reform(move |_| run)}>{ "Cancel" }</button>
+            }
+        </p>
+    }
+}
+
+fn summary(audit: &Audit, props: &AuditProps) -> Html {
+    let (report, labels) = (&audit.report, &*audit.labels);
+    let shot = |photo: &Photo| {
+        let first = &photo.top5[0];
+        let on_open = props.on_open.clone();
+        let path = photo.path.clone();
+        html! {
+            <figure>
+                <button class="open" onclick={move |_| on_open.emit(path.clone())} title="Open in the single-photo view">
+                    if let Some(url) = audit.pictures.overlays.get(&photo.path) {
+                        <img src={url.clone()} alt={format!("Grad-CAM of {}", first.label)} width="140" height="140" />
+                    }
+                    <figcaption>
+                        { &photo.path }<br/>
+                        { format!("{} {:.1}% (true: {})", first.label.replace('_', " "), 100.0 * first.prob,
+                            photo.truth.map_or(String::new(), |c| name(labels, c))) }
+                    </figcaption>
+                </button>
+            </figure>
+        }
+    };
+    let colours = concept_colours(CLASS_CONCEPTS);
+    let on_html = {
+        let audit = audit.clone();
+        Callback::from(move |_| {
+            let title = format!("xai-lens audit of {}", audit.folder);
+            let html = xai_audit::html::render(&audit.report, &audit.labels, &title, &audit.pictures);
+            download_text(&html, "text/html", "xai-lens-audit.html");
+        })
+    };
+    let on_json = {
+        let lines = report.json_lines();
+        Callback::from(move |_| download_text(&lines, "application/x-ndjson", "xai-lens-audit.jsonl"))
+    };
+    html! {
+        <>
+            <p data-testid="audit-accuracy">
+                { format!("{} photos, {} with a true class from their folder, {} could not be read. ",
+                    report.photos.len(), report.labelled_count(), report.bad().count()) }
+                <strong>{ format!("Accuracy {}", percent(report.accuracy())) }</strong>
+                { format!(", top-5 accuracy {}.", percent(report.top5_accuracy())) }
+            </p>
+            if !audit.running() {
+                <p class="actions">
+                    <button data-testid="audit-html" onclick={on_html}>{ "Download report (HTML)" }</button>
+                    <button data-testid="audit-json" onclick={on_json}>{ "Download JSON lines" }</button>
+                </p>
+            }
+            if !report.confusions().is_empty() {
+                <h3>{ "Most confused" }</h3>
+                <table data-testid="audit-confusions">
+                    <thead><tr><th scope="col">{ "true class" }</th><th scope="col">{ "taken for" }</th><th scope="col">{ "photos" }</th></tr></thead>
+                    <tbody>
+                        { for report.confusions().iter().map(|c| html! {
+                            <tr><td>{ name(labels, c.truth) }</td><td>{ name(labels, c.predicted) }</td><td>{ c.count }</td></tr>
+                        }) }
+                    </tbody>
+                </table>
+            }
+            if !report.confident_mistakes().is_empty() {
+                <h3>{ "The most confident mistakes" }</h3>
+                <div class="shots" data-testid="audit-mistakes">{ for report.confident_mistakes().into_iter().map(&shot) }</div>
+            }
+            if !report.unsure_right_answers().is_empty() {
+                <h3>{ "The least confident right answers" }</h3>
+                <div class="shots">{ for report.unsure_right_answers().into_iter().map(&shot) }</div>
+            }
+            if !report.concepts.is_empty() {
+                <h3>{ "What the photos of each class share" }</h3>
+                { for report.concepts.iter().map(|class| html! {
+                    <div class="class-concepts" data-testid={format!("audit-concepts-{}", class.class)}>
+                        <h4>{ format!("{} ({} photos)", name(labels, class.class), class.photos.len()) }</h4>
+                        <ul class="legend">
+                            { for class.concepts.iter().zip(&colours).enumerate().map(|(k, (concept, colour))| {
+                                let words: Vec<String> = concept.labels.iter()
+                                    .map(|(l, p)| format!("{} {:.0}%", l.replace('_', " "), 100.0 * p)).collect();
+                                html! {
+                                    <li>
+                                        if let Some(url) = audit.pictures.regions.get(&(class.class, k)) {
+                                            <img src={url.clone()} alt="" width="72" height="72" />
+                                        }
+                                        <span class="swatch" style={format!("background: rgb({},{},{})", colour[0], colour[1], colour[2])}></span>
+                                        { format!("{} · {:.0}% of the photos, strongest in {}", words.join(", "), 100.0 * concept.share, concept.example) }
+                                    </li>
+                                }
+                            }) }
+                        </ul>
+                    </div>
+                }) }
+            }
+            if report.bad().next().is_some() || !report.notes.is_empty() {
+                <h3>{ "Not classified, and notes" }</h3>
+                <ul data-testid="audit-notes">
+                    { for report.bad().map(|p| html! { <li class="bad">{ format!("{}: {}", p.path, p.error.as_deref().unwrap_or_default()) }</li> }) }
+                    { for report.notes.iter().map(|note| html! { <li>{ note }</li> }) }
+                </ul>
+            }
+        </>
+    }
+}
+
+/// Every photo read, filtered by the text typed and sorted by the column clicked.
+fn table(
+    audit: &Audit,
+    filter: &UseStateHandle<String>,
+    sort: &UseStateHandle<(usize, bool)>,
+    on_filter: Callback<InputEvent>,
+    on_open: &Callback<String>,
+) -> Html {
+    let report: &Report = &audit.report;
+    let wanted = filter.to_lowercase();
+    let mut rows: Vec<(&Photo, [String; 5])> = report
+        .photos
+        .iter()
+        .filter(|p| p.error.is_none())
+        .map(|p| (p, cells(p, &audit.labels)))
+        .filter(|(_, cells)| wanted.is_empty() || cells.iter().any(|c| c.to_lowercase().contains(&wanted)))
+        .collect();
+    let (column, reversed) = **sort;
+    rows.sort_by(|(_, a), (_, b)| {
+        let order = match (a[column].parse::<f64>(), b[column].parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.total_cmp(&y),
+            _ => a[column].cmp(&b[column]),
+        };
+        if reversed {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    let matching = rows.len();
+    let heading = |(i, title): (usize, &&str)| {
+        let sort = sort.clone();
+        let marker = match *sort {
+            (c, false) if c == i => " ▲",
+            (c, true) if c == i => " ▼",
+            _ => "",
+        };
+        html! {
+            <th scope="col">
+                <button class="sort" onclick={move |_| sort.set((i, sort.0 == i && !sort.1))}>{ format!("{title}{marker}") }</button>
+            </th>
+        }
+    };
+    html! {
+        <>
+            <h3>{ "Every photo" }</h3>
+            <p>
+                <input data-testid="audit-filter" placeholder="filter" aria-label="filter the photos" value={(**filter).clone()}
+                    oninput={on_filter} />
+                { format!(" {matching} photos{}", if matching > ROWS_SHOWN { format!(", the first {ROWS_SHOWN} shown") } else { String::new() }) }
+            </p>
+            <div class="table-scroll">
+                <table data-testid="audit-table">
+                    <thead><tr>{ for COLUMNS.iter().enumerate().map(heading) }</tr></thead>
+                    <tbody>
+                        { for rows.into_iter().take(ROWS_SHOWN).map(|(photo, cells)| {
+                            let (on_open, path) = (on_open.clone(), photo.path.clone());
+                            let [path_cell, rest @ ..] = cells;
+                            html! {
+                                <tr>
+                                    <td><button class="open" onclick={move |_| on_open.emit(path.clone())}>{ path_cell }</button></td>
+                                    { for rest.into_iter().map(|c| html! { <td>{ c }</td> }) }
+                                </tr>
+                            }
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+        </>
+    }
+}

@@ -1,0 +1,91 @@
+// The folder audit on the CPU fallback: a folder of the demo photos in the ImageFolder layout
+// (with two mistakes, a file that is not a photo and a folder naming no class), picked as a
+// folder (a drop of a folder reads the same files through webkitGetAsEntry, which a synthetic
+// drop cannot carry): the accuracy, a confused pair, a class's concept legend, the bad
+// file and the notes; a photo opened from the report; the report downloaded as HTML and JSON lines.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, copyFile, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serveDist, launch, openPage, settled, jobNumber, text, downloads, DIST } from './harness.mjs';
+
+let server, browser, page, folder;
+before(async () => {
+  let origin;
+  ({ server, origin } = await serveDist());
+  browser = await launch({ webgpu: false });
+  page = await openPage(browser, origin);
+  folder = join(await mkdtemp(join(tmpdir(), 'xai-audit-')), 'photos');
+  const put = async (path, demo) => {
+    await mkdir(join(folder, path, '..'), { recursive: true });
+    await copyFile(join(DIST, 'demo', `${demo}.png`), join(folder, path));
+  };
+  await put('Egyptian_cat/chelsea.png', 'chelsea');
+  await put('espresso/coffee.png', 'coffee');
+  // Mistakes: chelsea is an Egyptian cat to the network, not a tabby; the rocket no espresso.
+  await put('tabby/chelsea.png', 'chelsea');
+  await put('espresso/rocket.png', 'rocket');
+  await put('astronaut.png', 'astronaut');
+  await put('my photos/astronaut.png', 'astronaut');
+  await writeFile(join(folder, 'espresso', 'notes.txt'), 'not a photo');
+});
+after(async () => { await browser?.close(); server?.close(); await rm(join(folder, '..'), { recursive: true, force: true }); });
+
+const EGYPTIAN_CAT = 285;
+
+/** Waits for the audit to finish, and reads what its report says. */
+async function report(before) {
+  await settled(page, { after: before, timeout: 500_000 });
+  await page.waitForFunction(() => !document.querySelector('[data-testid=audit-cancel]'), null, { timeout: 500_000 });
+  assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
+  return {
+    progress: await text(page, 'audit-progress'),
+    accuracy: await text(page, 'audit-accuracy'),
+    confusions: await page.$$eval('[data-testid=audit-confusions] tbody tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))),
+    concepts: await page.$$eval(`[data-testid=audit-concepts-${EGYPTIAN_CAT}] li`, (items) => items.map((i) => i.textContent)),
+    regions: await page.$$eval(`[data-testid=audit-concepts-${EGYPTIAN_CAT}] img`, (images) => images.length),
+    notes: await text(page, 'audit-notes'),
+  };
+}
+
+function check(found) {
+  console.log(`audit: ${found.progress} | ${found.accuracy}`);
+  assert.match(found.accuracy, /^7 photos, 4 with a true class from their folder, 1 could not be read\. Accuracy 50\.0%/);
+  assert.deepEqual(found.confusions[0], ['tabby', 'Egyptian cat', '1']);
+  // Two photos taken for an Egyptian cat: three concepts they share, each with its region.
+  assert.equal(found.concepts.length, 3, found.concepts.join(' | '));
+  assert.ok(found.concepts.every((c) => / · \d+% of the photos, strongest in /.test(c)), found.concepts.join(' | '));
+  assert.equal(found.regions, 3);
+  assert.match(found.notes, /espresso\/notes\.txt: /);
+  assert.match(found.notes, /folder 'my photos' names no class/);
+}
+
+test('a picked folder is classified, scored, explained and exported', { timeout: 600_000 }, async () => {
+  await page.waitForSelector('[data-testid=audit-folder]:not([disabled])', { timeout: 600_000 });
+  const before = await jobNumber(page);
+  await page.setInputFiles('[data-testid=audit-folder]', folder);
+  const found = await report(before);
+  check(found);
+  assert.match(found.progress, /7 photos of photos classified in [\d.]+ s \([\d.]+ photos\/s\)/);
+
+  // The report as `xai audit` writes it: HTML with the pictures inline, one JSON object per photo.
+  const html = await downloads(page, () => page.click('[data-testid=audit-html]'), 1);
+  const saved = html['xai-lens-audit.html'].toString();
+  assert.match(saved, /Accuracy 50\.0%/);
+  assert.match(saved, /What the photos of each class share/);
+  assert.ok((saved.match(/data:image\/png;base64,/g) ?? []).length >= 5, 'overlays and regions inline');
+  const json = await downloads(page, () => page.click('[data-testid=audit-json]'), 1);
+  const lines = json['xai-lens-audit.jsonl'].toString().trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((l) => l.path), ['Egyptian_cat/chelsea.png', 'astronaut.png', 'espresso/coffee.png',
+    'espresso/notes.txt', 'espresso/rocket.png', 'my photos/astronaut.png', 'tabby/chelsea.png']);
+  assert.equal(lines[0].top5[0].class, EGYPTIAN_CAT);
+  assert.equal(lines[0].map.values.length, 49, 'Grad-CAM at layer4 from the classifying pass');
+
+  // A photo of the report opens in the single-photo view, explained like any other.
+  const opened = await jobNumber(page);
+  await page.click('[data-testid=audit-table] button.open >> text=espresso/coffee.png');
+  await settled(page, { after: opened });
+  assert.match(await page.textContent('[data-testid=top5]'), /espresso/);
+  assert.deepEqual(page.uploads, [], 'nothing left the page');
+});
