@@ -41,6 +41,10 @@ pub struct Model {
 }
 
 impl ModelArgs {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     pub fn load(&self) -> Result<Model> {
         let device = self.backend.device()?;
         let bytes = read_file(&self.weights, Ceiling::Weights)
