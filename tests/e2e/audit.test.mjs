@@ -1,8 +1,8 @@
 // The folder audit on the CPU fallback: a folder of the demo photos in the ImageFolder layout
 // (with two mistakes, a file that is not a photo and a folder naming no class), picked as a
-// folder (a drop of a folder reads the same files through webkitGetAsEntry, which a synthetic
-// drop cannot carry): the accuracy, a confused pair, a class's concept legend, the bad
-// file and the notes; a photo opened from the report; the report downloaded as HTML and JSON lines.
+// folder: the accuracy, a confused pair, a class's concept legend, the bad file and the notes; a
+// photo opened from the report; the report downloaded as HTML and JSON lines. Then the same
+// folder dropped on the panel, and a folder that cannot be read.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, copyFile, writeFile, rm } from 'node:fs/promises';
@@ -87,5 +87,58 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   await page.click('[data-testid=audit-table] button.open >> text=espresso/coffee.png');
   await settled(page, { after: opened });
   assert.match(await page.textContent('[data-testid=top5]'), /espresso/);
+  assert.deepEqual(page.uploads, [], 'nothing left the page');
+});
+
+// A drop of a folder hands the page directory entries (webkitGetAsEntry), which neither
+// Playwright nor CDP can put in a synthetic drop. So the page's own drop handler, traversal and
+// audit run on a drop whose item answers webkitGetAsEntry with entries in the shape the browser
+// gives (name, isDirectory, createReader().readEntries, file), over the same files.
+async function dropFolder(tree, { unreadable = false } = {}) {
+  await page.evaluate(async ({ tree, unreadable }) => {
+    const later = (callback, value) => setTimeout(() => callback(value));
+    const file = async (name, demo) => demo
+      ? new File([await (await fetch(`demo/${demo}.png`)).blob()], name, { type: 'image/png' })
+      : new File(['not a photo'], name, { type: 'text/plain' });
+    const entry = async (name, node) => {
+      if (typeof node === 'string' || node === null) {
+        const content = await file(name, node);
+        return { name, isDirectory: false, isFile: true, file: (ok) => later(ok, content) };
+      }
+      const children = await Promise.all(Object.entries(node).map(([n, child]) => entry(n, child)));
+      const createReader = () => {
+        let read = false;
+        return {
+          readEntries: (ok, failed) => unreadable ? later(failed, new DOMException('A requested file or directory could not be found', 'NotFoundError'))
+            : later(ok, read ? [] : (read = true, children)),
+        };
+      };
+      return { name, isDirectory: true, isFile: false, createReader };
+    };
+    const folder = await entry('photos', tree);
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([''], 'photos'));
+    DataTransferItem.prototype.webkitGetAsEntry = () => folder;
+    const target = document.querySelector('[data-testid=audit-drop]');
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, { tree, unreadable });
+}
+
+test('a dropped folder is read through its entries; one that cannot be read says so', { timeout: 600_000 }, async () => {
+  await dropFolder({ tabby: {} }, { unreadable: true });
+  await page.waitForSelector('[data-testid=error]:not([hidden])', { timeout: 60_000 });
+  assert.match(await text(page, 'error'), /^The dropped folder could not be read: .*could not be found/);
+
+  const before = await jobNumber(page);
+  await dropFolder({
+    Egyptian_cat: { 'chelsea.png': 'chelsea' },
+    espresso: { 'coffee.png': 'coffee', 'rocket.png': 'rocket', 'notes.txt': null },
+    tabby: { 'chelsea.png': 'chelsea' },
+    'astronaut.png': 'astronaut',
+    'my photos': { 'astronaut.png': 'astronaut' },
+  });
+  const found = await report(before);
+  check(found);
+  assert.match(found.progress, /7 photos of photos classified in /);
   assert.deepEqual(page.uploads, [], 'nothing left the page');
 });

@@ -166,10 +166,11 @@ pub fn app() -> Html {
                 on_report={on_report} />
             <ConceptsPanel gallery={state.gallery.clone()} picks={state.picks.clone()} k={state.k}
                 found={state.concepts.clone()} shown={state.concept_shown} enabled={ready}
-                dispatch={dispatch} on_factorize={on_factorize} />
+                dispatch={dispatch.clone()} on_factorize={on_factorize} />
             <AuditPanel audit={state.audit.clone()} enabled={ready} on_folder={on_folder}
                 on_cancel={Callback::from({ let jobs = jobs.clone(); move |run| jobs.cancel_audit(run) })}
-                on_open={Callback::from({ let jobs = jobs.clone(); move |path: String| jobs.open_audited(&path) })} />
+                on_open={Callback::from({ let jobs = jobs.clone(); move |path: String| jobs.open_audited(&path) })}
+                on_error={dispatch.reform(Action::Error)} />
         </main>
     }
 }

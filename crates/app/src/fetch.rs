@@ -9,8 +9,15 @@ use web_sys::{Cache, ReadableStreamDefaultReader, Response};
 /// Bump when the weight file changes, so visitors drop the old copy.
 const CACHE_NAME: &str = "xai-lens-weights-v2";
 
+/// A thrown JavaScript value as text: a string itself, an error (or DOMException) its message,
+/// anything else as JSON (an error's JSON is a bare `{}`).
 pub fn js_error(value: JsValue) -> String {
-    value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string())).unwrap_or_default()
+    let message = || Reflect::get(&value, &"message".into()).ok()?.as_string().filter(|m| !m.is_empty());
+    value
+        .as_string()
+        .or_else(message)
+        .or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()))
+        .unwrap_or_default()
 }
 
 async fn response(url: &str) -> Result<Response, String> {

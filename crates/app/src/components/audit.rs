@@ -29,6 +29,8 @@ pub struct AuditProps {
     pub on_cancel: Callback<u64>,
     /// Opens one of the folder's photos (by path) in the single-photo view.
     pub on_open: Callback<String>,
+    /// A dropped folder that could not be read.
+    pub on_error: Callback<String>,
 }
 
 /// The photos table's columns.
@@ -67,7 +69,7 @@ pub fn audit_panel(props: &AuditProps) -> Html {
         (if folder.is_empty() { "chosen files".into() } else { folder }, files)
     });
     let on_drop = {
-        let (on_folder, enabled) = (props.on_folder.clone(), props.enabled);
+        let (on_folder, on_error, enabled) = (props.on_folder.clone(), props.on_error.clone(), props.enabled);
         Callback::from(move |event: DragEvent| {
             event.prevent_default();
             event.stop_propagation();
@@ -75,11 +77,11 @@ pub fn audit_panel(props: &AuditProps) -> Html {
             match dropped(&transfer) {
                 Dropped::Files(files) => on_folder.emit(("dropped files".into(), files)),
                 Dropped::Folder(directory) => {
-                    let on_folder = on_folder.clone();
+                    let (on_folder, on_error) = (on_folder.clone(), on_error.clone());
                     spawn_local(async move {
                         match folder_files(&directory).await {
                             Ok(found) => on_folder.emit(found),
-                            Err(error) => web_sys::console::warn_1(&error.into()),
+                            Err(error) => on_error.emit(format!("The dropped folder could not be read: {error}")),
                         }
                     });
                 }
@@ -150,7 +152,7 @@ fn progress(audit: &Audit, on_cancel: &Callback<u64>) -> Html {
     }
 }
 
-fn summary(audit: &Audit, props: &AuditProps) -> Html {
+fn summary(audit: &Rc<Audit>, props: &AuditProps) -> Html {
     let (report, labels) = (&audit.report, &*audit.labels);
     let shot = |photo: &Photo| {
         let first = &photo.top5[0];
@@ -181,9 +183,11 @@ fn summary(audit: &Audit, props: &AuditProps) -> Html {
         })
     };
     let on_json = {
-        let lines = report.json_lines();
-        Callback::from(move |_| download_text(&lines, "application/x-ndjson", "xai-lens-audit.jsonl"))
+        let audit = audit.clone();
+        Callback::from(move |_| download_text(&audit.report.json_lines(), "application/x-ndjson", "xai-lens-audit.jsonl"))
     };
+    let (confusions, mistakes, unsure) =
+        (report.confusions(), report.confident_mistakes(), report.unsure_right_answers());
     html! {
         <>
             <p data-testid="audit-accuracy">
@@ -198,24 +202,24 @@ fn summary(audit: &Audit, props: &AuditProps) -> Html {
                     <button data-testid="audit-json" onclick={on_json}>{ "Download JSON lines" }</button>
                 </p>
             }
-            if !report.confusions().is_empty() {
+            if !confusions.is_empty() {
                 <h3>{ "Most confused" }</h3>
                 <table data-testid="audit-confusions">
                     <thead><tr><th scope="col">{ "true class" }</th><th scope="col">{ "taken for" }</th><th scope="col">{ "photos" }</th></tr></thead>
                     <tbody>
-                        { for report.confusions().iter().map(|c| html! {
+                        { for confusions.iter().map(|c| html! {
                             <tr><td>{ name(labels, c.truth) }</td><td>{ name(labels, c.predicted) }</td><td>{ c.count }</td></tr>
                         }) }
                     </tbody>
                 </table>
             }
-            if !report.confident_mistakes().is_empty() {
+            if !mistakes.is_empty() {
                 <h3>{ "The most confident mistakes" }</h3>
-                <div class="shots" data-testid="audit-mistakes">{ for report.confident_mistakes().into_iter().map(&shot) }</div>
+                <div class="shots" data-testid="audit-mistakes">{ for mistakes.into_iter().map(&shot) }</div>
             }
-            if !report.unsure_right_answers().is_empty() {
+            if !unsure.is_empty() {
                 <h3>{ "The least confident right answers" }</h3>
-                <div class="shots">{ for report.unsure_right_answers().into_iter().map(&shot) }</div>
+                <div class="shots">{ for unsure.into_iter().map(&shot) }</div>
             }
             if !report.concepts.is_empty() {
                 <h3>{ "What the photos of each class share" }</h3>

@@ -474,6 +474,8 @@ impl AppState {
             }
             Action::AuditStarted { run, folder, labels, total, notes, at_ms } => {
                 self.jobs += 1;
+                // A folder that could not be read before is no longer the news.
+                self.error = None;
                 let report = xai_audit::Report { notes, ..xai_audit::Report::default() };
                 self.audit = Some(Rc::new(Audit {
                     run,
