@@ -188,6 +188,9 @@ struct Progress {
     total: u64,
     done: u64,
     start: Instant,
+    /// When the last plain line was written: at most one a second, and the last batch's, so a
+    /// log of thousands of photos stays readable.
+    written: Option<Instant>,
 }
 
 impl Progress {
@@ -197,7 +200,7 @@ impl Progress {
                 .expect("a valid template");
             ProgressBar::new(total).with_style(style)
         });
-        Self { bar, total, done: 0, start: Instant::now() }
+        Self { bar, total, done: 0, start: Instant::now(), written: None }
     }
 
     fn advance(&mut self, photos: u64) {
@@ -205,6 +208,11 @@ impl Progress {
         match &self.bar {
             Some(bar) => bar.inc(photos),
             None => {
+                let due = self.written.is_none_or(|at| at.elapsed().as_secs_f64() >= 1.0);
+                if !due && self.done < self.total {
+                    return;
+                }
+                self.written = Some(Instant::now());
                 let (done, seconds) = (self.done, self.start.elapsed().as_secs_f64());
                 let rate = done as f64 / seconds.max(1e-9);
                 let left = (self.total - done) as f64 / rate.max(1e-9);
