@@ -2,13 +2,17 @@
 // the CPU), once per backend. Prints one JSON line per comparison:
 // - bench/web/index.html (served as /bench.html): our forward pass against onnxruntime-web's,
 //   their logits checked against each other;
-// - the app itself: the time from a click on a demo photo to its painted heatmap.
+// - the app itself: the time from a click on a demo photo to its painted heatmap, and its folder
+//   audit's time per photo (the rate the page shows) on a folder of the demo photos.
 // Run by `cargo xtask bench`, after `cargo xtask build` and bench/onnx_resnet.py have written
 // dist/ and target/resnet50.onnx.
 //
 // node bench/web/run.mjs [--runs 10]
 import { fileURLToPath } from 'node:url';
-import { launch, openPage, runDemo, serveDist } from '../../tests/e2e/harness.mjs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DIST, launch, openPage, runDemo, serveDist } from '../../tests/e2e/harness.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 10);
@@ -43,6 +47,25 @@ async function photoToHeatmap(page) {
   return times;
 }
 
+// The audit's folder: the four demo photos twice, in folders named after their classes.
+const folder = join(await mkdtemp(join(tmpdir(), 'xai-bench-audit-')), 'photos');
+for (const [demo, class_] of [['chelsea', 'Egyptian_cat'], ['coffee', 'espresso'], ['rocket', 'space_shuttle'], ['astronaut', 'astronaut']]) {
+  await mkdir(join(folder, class_), { recursive: true });
+  for (const copy of [1, 2]) await copyFile(join(DIST, 'demo', `${demo}.png`), join(folder, class_, `${demo}-${copy}.png`));
+}
+
+// The milliseconds per photo of the page's folder audit, from the rate it shows when done
+// (classification alone, at the batch it picks for its backend).
+async function auditPerPhoto(page) {
+  await page.setInputFiles('[data-testid=audit-folder]', folder);
+  const progress = await page.waitForFunction(() => {
+    const shown = document.querySelector('[data-testid=audit-progress]')?.textContent ?? '';
+    return / classified in /.test(shown) && shown;
+  }, null, { timeout: 900_000 });
+  const rate = Number((await progress.jsonValue()).match(/\(([\d.]+) photos\/s\)/)[1]);
+  return [1000 / rate];
+}
+
 const row = (name, ours, peerName, peer) => ({
   name, ours_ms: median(ours), peer: peerName, peer_ms: median(peer), ratio: median(ours) / median(peer),
   ours_min_ms: Math.min(...ours), ours_max_ms: Math.max(...ours),
@@ -71,13 +94,16 @@ try {
       const shown = await app.textContent('[data-testid=backend]');
       if (shown.toLowerCase() !== backend) throw new Error(`the app ran on ${shown}, not ${backend}`);
       const clicks = await photoToHeatmap(app);
+      const audit = await auditPerPhoto(app);
       await app.close();
-      console.log(JSON.stringify(row(`page_photo_to_heatmap_${backend}_vs_forward`, clicks,
-        `one forward pass of ours in the page (${backend})`, ours.times)));
+      const forward = `one forward pass of ours in the page (${backend})`;
+      console.log(JSON.stringify(row(`page_photo_to_heatmap_${backend}_vs_forward`, clicks, forward, ours.times)));
+      console.log(JSON.stringify(row(`page_audit_per_photo_${backend}_vs_forward`, audit, forward, ours.times)));
     } finally {
       await browser.close();
     }
   }
 } finally {
   server.close();
+  await rm(join(folder, '..'), { recursive: true, force: true });
 }
