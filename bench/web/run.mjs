@@ -54,16 +54,16 @@ for (const [demo, class_] of [['chelsea', 'Egyptian_cat'], ['coffee', 'espresso'
   for (const copy of [1, 2]) await copyFile(join(DIST, 'demo', `${demo}.png`), join(folder, class_, `${demo}-${copy}.png`));
 }
 
-// The milliseconds per photo of the page's folder audit, from the rate it shows when done
-// (classification alone, at the batch it picks for its backend).
+// The milliseconds per photo of the page's folder audit, from the time it shows when done
+// (classification alone, at the batch it picks for its backend; its rate has one decimal).
 async function auditPerPhoto(page) {
   await page.setInputFiles('[data-testid=audit-folder]', folder);
   const progress = await page.waitForFunction(() => {
     const shown = document.querySelector('[data-testid=audit-progress]')?.textContent ?? '';
     return / classified in /.test(shown) && shown;
   }, null, { timeout: 900_000 });
-  const rate = Number((await progress.jsonValue()).match(/\(([\d.]+) photos\/s\)/)[1]);
-  return [1000 / rate];
+  const [, photos, seconds] = (await progress.jsonValue()).match(/(\d+) photos of .* classified in ([\d.]+) s/);
+  return [(1000 * Number(seconds)) / Number(photos)];
 }
 
 const row = (name, ours, peerName, peer) => ({
