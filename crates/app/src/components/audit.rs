@@ -184,7 +184,9 @@ fn summary(audit: &Rc<Audit>, props: &AuditProps) -> Html {
     };
     let on_json = {
         let audit = audit.clone();
-        Callback::from(move |_| download_text(&audit.report.json_lines(), "application/x-ndjson", "xai-lens-audit.jsonl"))
+        Callback::from(move |_| {
+            download_text(&audit.report.json_lines(), "application/x-ndjson", "xai-lens-audit.jsonl")
+        })
     };
     let (confusions, mistakes, unsure) =
         (report.confusions(), report.confident_mistakes(), report.unsure_right_answers());
