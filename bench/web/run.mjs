@@ -3,7 +3,7 @@
 // - bench/web/index.html (served as /bench.html): our forward pass against onnxruntime-web's,
 //   their logits checked against each other;
 // - the app itself: the time from a click on a demo photo to its painted heatmap, and its folder
-//   audit's time per photo (the rate the page shows) on a folder of the demo photos.
+//   audit's time per photo (from the time the page shows) on a folder of the demo photos.
 // Run by `cargo xtask bench`, after `cargo xtask build` and bench/onnx_resnet.py have written
 // dist/ and target/resnet50.onnx.
 //

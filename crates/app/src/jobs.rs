@@ -573,10 +573,8 @@ impl Jobs {
                 let text = jobs.failure_text(&engine, failure).unwrap_or_else(|| "the page moved to the CPU".into());
                 Action::AuditEnded(run, Some(AuditStage::Failed(text)))
             };
-            // A batch on the CPU holds the page for as long as it runs: keep it short there.
-            let most = if engine.backend == Backend::WebGpu { 16 } else { 4 };
             let side = InputSize::STANDARD.get() as usize;
-            for chunk in entries.chunks(xai_explain::budget::images_per_pass(side, side, most)) {
+            for chunk in entries.chunks(compute::photos_per_pass(side, engine.backend == Backend::WebGpu)) {
                 let_the_page_paint().await;
                 if !current() {
                     return;

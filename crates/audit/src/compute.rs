@@ -10,6 +10,13 @@ use xai_model::{Labels, Layer, ResNet};
 
 use crate::{ClassConcepts, MapSummary, Photo, SharedConcept, CLASS_CONCEPTS};
 
+/// Photos of `side` x `side` one pass classifies: at most 16 on a GPU; at most 4 on the CPU,
+/// where larger batches classified no faster on 2 cores (docs/benchmarks.md) and, in the page,
+/// a batch holds the page while it runs; fewer where the memory budget says so.
+pub fn photos_per_pass(side: usize, on_gpu: bool) -> usize {
+    xai_explain::budget::images_per_pass(side, side, if on_gpu { 16 } else { 4 })
+}
+
 /// Classifies the photos that were read, with their Grad-CAM maps at layer4 from the same pass
 /// (there its gradients have a closed form: no backward pass), and gives every photo back in
 /// order: each `Err` becomes the photo's error.
@@ -69,4 +76,16 @@ pub async fn class_concepts(
     }
     let paths = photos.iter().map(|(path, _)| path.clone()).collect();
     Ok((ClassConcepts { class, photos: paths, concepts }, regions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_takes_smaller_batches_than_a_gpu_and_large_photos_fewer() {
+        assert_eq!(photos_per_pass(224, false), 4);
+        assert_eq!(photos_per_pass(224, true), 16);
+        assert_eq!(photos_per_pass(4096, true), 1);
+    }
 }

@@ -47,13 +47,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (files, paths) = list(&args.dir, &mut report)?;
     let entries = entries(&paths, &model.labels, &mut report);
     let side = model.input_size.get() as usize;
-    // On 2 cores flex classified 48 photos fastest at batch 4 to 8 (13.5 photos/s against 12.4
-    // at 16 and 12.2 at 1, docs/benchmarks.md); a GPU fills its cores with larger batches.
-    let at_most = match args.model.backend() {
-        Backend::Flex => 4,
-        Backend::Wgpu => 16,
-    };
-    let batch = args.batch.map_or_else(|| xai_explain::budget::images_per_pass(side, side, at_most), usize::from);
+    let on_gpu = matches!(args.model.backend(), Backend::Wgpu);
+    let batch = args.batch.map_or_else(|| compute::photos_per_pass(side, on_gpu), usize::from);
     let mut progress = Progress::new(entries.len() as u64);
     for chunk in entries.chunks(batch) {
         let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
