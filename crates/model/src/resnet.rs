@@ -3,6 +3,8 @@
 //! It can be split at any [`Layer`] into a head (pixels to that layer's activations) and a tail
 //! (activations to logits), which is what gradient-based explanations differentiate through.
 
+use std::sync::{Arc, OnceLock};
+
 use burn::tensor::activation::relu;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
@@ -15,6 +17,8 @@ use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer};
 use xai_files::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
 use xai_files::Preprocessing;
 
+use crate::host_conv::{self, Geometry};
+
 /// A convolution with BatchNorm folded into its weight and bias.
 #[derive(Debug, Clone)]
 struct Conv {
@@ -24,35 +28,37 @@ struct Conv {
 }
 
 /// How a convolution runs. On GPUs burn's `conv2d` is the fast way. On flex (burn's CPU backend)
-/// only stride-1 1x1 convolutions take a direct matrix product; every other one transposes its
-/// weights and input, builds im2col and splits the work over tiles of 512 output pixels, so a
-/// layer3 or layer4 map (196 or 49 pixels) runs on one core. The flex plans below give it plain
-/// matrix products instead, which halves those layers (docs/benchmarks.md).
+/// only stride-1 1x1 convolutions take a direct matrix product; the others run on the host,
+/// unless a gradient is taken through them.
 #[derive(Debug, Clone)]
 enum Plan {
     /// OIHW, for burn's `conv2d`.
     Direct(Tensor<4>),
     /// Flex, 1x1 with a stride: keep every stride-th pixel, then a stride-1 1x1 convolution.
     Subsampled(Tensor<4>),
-    /// Flex, 3x3 with padding 1: the weight as [out, 9 * in], columns ordered (ky, kx, in), to
-    /// multiply the nine shifted copies of the input (see [`shifted_copies`]).
-    Shifted(Tensor<2>),
+    /// Flex, k x k: the weight (OIHW) for [`host_conv::convolve`], and as a burn tensor for the
+    /// explanations' tails, which take gradients through burn's operations: [out, k * k * in],
+    /// columns ordered (ky, kx, in), made the first time one does.
+    Host { weight: Arc<[f32]>, geometry: Geometry, tracked: OnceLock<Tensor<2>> },
 }
 
-/// flex's im2col tile: a map of at most this many output pixels gets a single thread.
+/// flex's im2col tile: a tracked 3x3 convolution on a map of more output pixels than this runs
+/// as burn's `conv2d`, on fewer as one product with its shifted copies (docs/benchmarks.md).
 const FLEX_TILE_PIXELS: usize = 512;
 
 impl Conv {
     fn new(spec: &ConvSpec, params: &LayerParams, device: &Device) -> Self {
-        let weight = Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device);
+        let tensor = || Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device);
         // The flex plans are plain matrix products, which grouped convolutions are not.
         let flex = *device == Device::flex() && spec.groups == 1;
-        let plan = match (spec.kernel, spec.stride, spec.padding) {
-            (1, stride, 0) if flex && stride > 1 => Plan::Subsampled(weight),
-            (3, 1, 1) if flex => {
-                Plan::Shifted(weight.permute([0, 2, 3, 1]).reshape([spec.out_channels, 9 * spec.in_channels]))
-            }
-            _ => Plan::Direct(weight),
+        let plan = match (spec.kernel, spec.stride) {
+            (1, stride) if flex && stride > 1 => Plan::Subsampled(tensor()),
+            (kernel, stride) if flex && kernel > 1 => Plan::Host {
+                weight: params.weight.as_slice().into(),
+                geometry: Geometry { kernel, stride, padding: spec.padding },
+                tracked: OnceLock::new(),
+            },
+            _ => Plan::Direct(tensor()),
         };
         Self {
             plan,
@@ -70,16 +76,30 @@ impl Conv {
                 let x = x.slice(s![.., .., ..;step, ..;step]);
                 conv2d(x, weight.clone(), bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
             }
-            Plan::Shifted(matrix) => {
-                let [n, _, h, w] = x.dims();
-                let [out, columns] = matrix.dims();
-                if h * w > FLEX_TILE_PIXELS {
-                    // Large maps are spread over the cores by flex's own convolution.
-                    let weight = matrix.clone().reshape([out, 3, 3, columns / 9]).permute([0, 3, 1, 2]);
+            Plan::Host { weight, geometry, tracked } => {
+                let [n, c, h, w] = x.dims();
+                let (oh, ow) = geometry.output(h, w);
+                let [out] = self.bias.dims();
+                if x.is_autodiff() {
+                    let k = geometry.kernel;
+                    let matrix = tracked.get_or_init(|| {
+                        let oihw = TensorData::new(weight.to_vec(), [out, c, k, k]);
+                        Tensor::<4>::from_data(oihw, &self.bias.device())
+                            .permute([0, 2, 3, 1])
+                            .reshape([out, k * k * c])
+                    });
+                    if (k, geometry.stride, geometry.padding) == (3, 1, 1) && h * w <= FLEX_TILE_PIXELS {
+                        let product = matrix.clone().unsqueeze::<3>().matmul(shifted_copies(x));
+                        return (product + self.bias.clone().reshape([1, out, 1])).reshape([n, out, h, w]);
+                    }
+                    let weight = matrix.clone().reshape([out, k, k, c]).permute([0, 3, 1, 2]);
                     return conv2d(x, weight, bias, self.options.clone());
                 }
-                let product = matrix.clone().unsqueeze::<3>().matmul(shifted_copies(x));
-                (product + self.bias.clone().reshape([1, out, 1])).reshape([n, out, h, w])
+                let device = x.device();
+                let (input, bias) = (x.into_data(), self.bias.to_data());
+                let [input, bias] = [&input, &bias].map(|data| data.as_slice::<f32>().expect("f32 tensors"));
+                let output = host_conv::convolve(input, [n, c, h, w], weight, bias, *geometry);
+                Tensor::from_data(TensorData::new(output, [n, out, oh, ow]), &device)
             }
         }
     }
@@ -87,7 +107,7 @@ impl Conv {
 
 /// The zero-padded input [N, C, H, W] seen through each of the nine positions of a 3x3 kernel,
 /// stacked as [N, 9 * C, H * W] in (ky, kx, c) order: a 3x3 "same" convolution is then one
-/// matrix product with the weight of [`Plan::Shifted`].
+/// matrix product with the weight as [out, 9 * in], columns in the same order.
 fn shifted_copies(x: Tensor<4>) -> Tensor<3> {
     let [n, c, h, w] = x.dims();
     let padded = x.pad((1, 1, 1, 1), PadMode::Constant(0.0));
