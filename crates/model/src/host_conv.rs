@@ -26,8 +26,15 @@ impl Geometry {
 const TILE_FLOATS: usize = 1 << 18;
 
 /// The convolution of the images `x` (row-major [N, C, H, W] of `shape`) with `weight` (OIHW,
-/// row-major [out, C * k * k]) plus `bias`: row-major [N, out, OH, OW].
-pub fn convolve(x: &[f32], shape: [usize; 4], weight: &[f32], bias: &[f32], geometry: Geometry) -> Vec<f32> {
+/// row-major [out, C * k * k]) plus `bias`, through a ReLU if `relu`: row-major [N, out, OH, OW].
+pub fn convolve(
+    x: &[f32],
+    shape: [usize; 4],
+    weight: &[f32],
+    bias: &[f32],
+    geometry: Geometry,
+    relu: bool,
+) -> Vec<f32> {
     let [n, c, h, w] = shape;
     let (out, depth) = (bias.len(), weight.len() / bias.len());
     let (oh, ow) = geometry.output(h, w);
@@ -82,7 +89,10 @@ pub fn convolve(x: &[f32], shape: [usize; 4], weight: &[f32], bias: &[f32], geom
             );
             for (row, &b) in channels.clone().zip(&bias[first..]) {
                 let row = std::slice::from_raw_parts_mut(dst.add((row - first) * oh * ow), pixels);
-                row.iter_mut().for_each(|v| *v += b);
+                match relu {
+                    true => row.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+                    false => row.iter_mut().for_each(|v| *v += b),
+                }
             }
         }
     };
@@ -227,8 +237,10 @@ mod tests {
             let weight: Vec<f32> =
                 (0..out * shape[1] * kernel * kernel).map(|i| ((i * 104729) % 19) as f32 / 9.0 - 1.0).collect();
             let bias: Vec<f32> = (0..out).map(|o| o as f32 / 3.0).collect();
-            let ours = convolve(&x, shape, &weight, &bias, g);
+            let ours = convolve(&x, shape, &weight, &bias, g, false);
             let reference = naive(&x, shape, &weight, &bias, g);
+            let rectified = convolve(&x, shape, &weight, &bias, g, true);
+            assert!(rectified.iter().zip(&ours).all(|(r, o)| *r == o.max(0.0)));
             assert_eq!(ours.len(), reference.len());
             for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {
                 assert!(

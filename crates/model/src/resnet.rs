@@ -68,6 +68,19 @@ impl Conv {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.run(x, false)
+    }
+
+    /// The convolution through a ReLU: on the host in the same pass over the output.
+    fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
+        match self.plan {
+            Plan::Host { .. } if !x.is_autodiff() => self.run(x, true),
+            _ => relu(self.run(x, false)),
+        }
+    }
+
+    /// The convolution, through a ReLU if `rectify` (only done here on the host).
+    fn run(&self, x: Tensor<4>, rectify: bool) -> Tensor<4> {
         let bias = Some(self.bias.clone());
         match &self.plan {
             Plan::Direct(weight) => conv2d(x, weight.clone(), bias, self.options.clone()),
@@ -98,7 +111,7 @@ impl Conv {
                 let device = x.device();
                 let (input, bias) = (x.into_data(), self.bias.to_data());
                 let [input, bias] = [&input, &bias].map(|data| data.as_slice::<f32>().expect("f32 tensors"));
-                let output = host_conv::convolve(input, [n, c, h, w], weight, bias, *geometry);
+                let output = host_conv::convolve(input, [n, c, h, w], weight, bias, *geometry, rectify);
                 Tensor::from_data(TensorData::new(output, [n, out, oh, ow]), &device)
             }
         }
@@ -135,7 +148,7 @@ struct Block {
 impl Block {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (last, first) = self.main.split_last().expect("a block has convolutions");
-        let inner = first.iter().fold(x.clone(), |y, conv| relu(conv.forward(y)));
+        let inner = first.iter().fold(x.clone(), |y, conv| conv.forward_relu(y));
         let shortcut = match &self.shortcut {
             Some(projection) => projection.forward(x),
             None => x,
@@ -210,7 +223,7 @@ impl ResNet {
 
     /// The head: preprocessed input [N, 3, S, S] to the activations of `layer`.
     pub fn features(&self, input: Tensor<4>, layer: Layer) -> Tensor<4> {
-        let x = relu(self.stem.forward(input));
+        let x = self.stem.forward_relu(input);
         // Keras pads with zeros before the pool; after a ReLU that equals ignoring the border.
         let mut pool = MaxPoolOptions::new([3, 3]);
         pool.stride = [2, 2];
