@@ -51,11 +51,11 @@ impl Conv {
         let tensor = || Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device);
         // The flex plans are plain matrix products, which grouped convolutions are not.
         let flex = *device == Device::flex() && spec.groups == 1;
-        let plan = match (spec.kernel, spec.stride) {
-            (1, stride) if flex && stride > 1 => Plan::Subsampled(tensor()),
-            (kernel, stride) if flex && kernel > 1 => Plan::Host {
+        let plan = match (spec.kernel, spec.stride, spec.padding) {
+            (1, stride, 0) if flex && stride > 1 => Plan::Subsampled(tensor()),
+            (kernel, stride, padding) if flex && kernel > 1 => Plan::Host {
                 weight: params.weight.as_slice().into(),
-                geometry: Geometry { kernel, stride, padding: spec.padding },
+                geometry: Geometry { kernel, stride, padding },
                 tracked: OnceLock::new(),
             },
             _ => Plan::Direct(tensor()),
