@@ -57,7 +57,7 @@ pub fn convolve(
         let rows = tile * tile_rows..((tile + 1) * tile_rows).min(oh);
         let first = channels * block;
         let channels = first..(first + block).min(out);
-        phases[image].columns(rows.clone(), geometry, (oh, ow), cols);
+        phases[image].columns(rows.clone(), geometry, ow, cols);
         let pixels = rows.len() * ow;
         let at = (image * out + first) * oh * ow + rows.start * ow;
         // SAFETY: tasks write disjoint parts of the output (each its image, its output channels and
@@ -167,7 +167,7 @@ impl Phases {
 
     /// The columns of output rows `rows` into `cols`: row-major [C * k * k, rows * OW], rows in
     /// (c, ky, kx) order, as OIHW weights are.
-    fn columns(&self, rows: std::ops::Range<usize>, geometry: Geometry, (_, ow): (usize, usize), cols: &mut Vec<f32>) {
+    fn columns(&self, rows: std::ops::Range<usize>, geometry: Geometry, ow: usize, cols: &mut Vec<f32>) {
         let Geometry { kernel, stride, .. } = geometry;
         let (ph, pw) = self.size;
         cols.clear();

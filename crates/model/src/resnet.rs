@@ -36,10 +36,10 @@ enum Plan {
     Direct(Tensor<4>),
     /// Flex, 1x1 with a stride: keep every stride-th pixel, then a stride-1 1x1 convolution.
     Subsampled(Tensor<4>),
-    /// Flex, k x k: the weight (OIHW) for [`host_conv::convolve`], and as a burn tensor for the
-    /// explanations' tails, which take gradients through burn's operations: [out, k * k * in],
-    /// columns ordered (ky, kx, in), made the first time one does.
-    Host { weight: Arc<[f32]>, geometry: Geometry, tracked: OnceLock<Tensor<2>> },
+    /// Flex, k x k: the weight (OIHW) and bias for [`host_conv::convolve`], and the weight as a
+    /// burn tensor for the explanations' tails, which take gradients through burn's operations:
+    /// [out, k * k * in], columns ordered (ky, kx, in), made the first time one does.
+    Host { weight: Arc<[f32]>, bias: Arc<[f32]>, geometry: Geometry, tracked: OnceLock<Tensor<2>> },
 }
 
 /// flex's im2col tile: a tracked 3x3 convolution on a map of more output pixels than this runs
@@ -55,6 +55,7 @@ impl Conv {
             (1, stride, 0) if flex && stride > 1 => Plan::Subsampled(tensor()),
             (kernel, stride, padding) if flex && kernel > 1 => Plan::Host {
                 weight: params.weight.as_slice().into(),
+                bias: params.bias.as_slice().into(),
                 geometry: Geometry { kernel, stride, padding },
                 tracked: OnceLock::new(),
             },
@@ -89,7 +90,7 @@ impl Conv {
                 let x = x.slice(s![.., .., ..;step, ..;step]);
                 conv2d(x, weight.clone(), bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
             }
-            Plan::Host { weight, geometry, tracked } => {
+            Plan::Host { weight, bias: host_bias, geometry, tracked } => {
                 let [n, c, h, w] = x.dims();
                 let (oh, ow) = geometry.output(h, w);
                 let [out] = self.bias.dims();
@@ -109,9 +110,9 @@ impl Conv {
                     return conv2d(x, weight, bias, self.options.clone());
                 }
                 let device = x.device();
-                let (input, bias) = (x.into_data(), self.bias.to_data());
-                let [input, bias] = [&input, &bias].map(|data| data.as_slice::<f32>().expect("f32 tensors"));
-                let output = host_conv::convolve(input, [n, c, h, w], weight, bias, *geometry, rectify);
+                let input = x.into_data();
+                let input = input.as_slice::<f32>().expect("f32 activations");
+                let output = host_conv::convolve(input, [n, c, h, w], weight, host_bias, *geometry, rectify);
                 Tensor::from_data(TensorData::new(output, [n, out, oh, ow]), &device)
             }
         }
