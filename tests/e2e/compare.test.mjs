@@ -29,6 +29,9 @@ test('every method is compared from one pass, scored, and sorted by a score', { 
   // The first scoring step holds the thread after the maps are painted, so the test sees them late.
   console.log(`CPU fallback: ${await text(page, 'compare-maps-ms')} (one method: ${single}); the test saw them ${Date.now() - start} ms after the click`);
   assert.deepEqual(await rows(), METHODS);
+  // Scored a few images a pass, with the progress shown between passes.
+  await page.waitForFunction((sel) => /gradcam: [1-9]\d* of 49 images scored/.test(document.querySelector(sel)?.textContent ?? ''),
+    '[data-testid=compare-progress]', { timeout: 120_000 });
   await settled(page, { after: before, timeout: 1_100_000 });
   console.log(`CPU fallback: the whole compare view with its scores in ${Date.now() - start} ms`);
   assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
@@ -41,6 +44,13 @@ test('every method is compared from one pass, scored, and sorted by a score', { 
     assert.ok(insertion > deletion + 0.2, `${method}: deletion ${deletion}, insertion ${insertion}`);
     assert.ok(road > 0, `${method}: ROAD ${road}`);
     assert.ok(['yes', 'no'].includes(await cell(method, 'increase')));
+  }
+  // At layer4 HiResCAM, XGradCAM and CAM are Grad-CAM's map up to a factor: scored once.
+  for (const method of ['hirescam', 'xgradcam', 'cam']) {
+    assert.equal(await text(page, `time-${method}`), 'as gradcam');
+    for (const metric of ['drop', 'deletion', 'insertion', 'road']) {
+      assert.equal(await score(method, metric), await score('gradcam', metric), `${method} ${metric}`);
+    }
   }
   const explanation = await page.getAttribute('th:has([data-testid=sort-deletion])', 'title');
   assert.ok(explanation.includes('lower is better'), explanation);

@@ -158,7 +158,7 @@ pub fn app() -> Html {
                     on_class={dispatch.reform(|class| Action::SetClass(Some(class)))} />
             </div>
             <ComparePanel photo={state.current.clone()} comparison={state.compared().cloned()} running={state.comparing.is_some()}
-                channels_scored={state.channels_scored} on_own_passes={on_own_passes}
+                progress={state.compare_progress} on_own_passes={on_own_passes}
                 sort={state.sort} look={state.look} enabled={ready} dispatch={dispatch.clone()}
                 on_compare={on_compare} on_cancel={on_cancel_compare} on_report={on_report.clone()} />
             <SanityPanel report={state.checked().cloned()} running={state.checking.as_ref().map(|(_, done)| *done)}

@@ -7,10 +7,8 @@ use burn::tensor::Tensor;
 use image::RgbImage;
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
-use xai_explain::metrics::{faithfulness, Faithfulness};
 use xai_explain::readback::ReadbackError;
-use xai_explain::road::{road, Road, NOISE};
-use xai_explain::{CamError, CamMethod, CamRequest, Concepts, Map, Target};
+use xai_explain::{CamError, CamMethod, CamRequest, Concepts, Target};
 use xai_model::Layer;
 use xai_model::{ModelInfo, ResNet};
 
@@ -128,17 +126,6 @@ impl Engine {
         method: &'a dyn CamMethod,
     ) -> Result<ChannelByChannel<'a>, Failure> {
         Ok(ChannelByChannel::start(&self.net, input, layer, target, method)?)
-    }
-
-    /// The faithfulness scores of one map (the curves run as batches); ROAD apart, see [`Self::road`].
-    pub async fn faithfulness(&self, photo: &GalleryPhoto, class: usize, map: &Map) -> Result<Faithfulness, Failure> {
-        let input = self.net.input(std::slice::from_ref(&photo.crop));
-        faithfulness(&self.net, &input, class, map).await.map_err(Failure::Device)
-    }
-
-    pub async fn road(&self, photo: &GalleryPhoto, class: usize, map: &Map) -> Result<Road, Failure> {
-        let input = self.net.input(std::slice::from_ref(&photo.crop));
-        road(&self.net, &input, class, map, NOISE).await.map_err(Failure::Device)
     }
 
     /// One factorisation over all the crops' layer4 features.

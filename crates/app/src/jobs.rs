@@ -11,9 +11,9 @@ use burn::tensor::Device;
 use wasm_bindgen_futures::JsFuture;
 use xai_audit::html::png_data_url;
 use xai_audit::{compute, Photo as AuditedPhoto, Report};
-use xai_explain::metrics::Scores;
 use xai_explain::readback::ReadbackError;
 use xai_explain::sanity::SanityCheck;
+use xai_explain::scoring::Scorer;
 use xai_explain::{CamError, CamMethod, Map};
 use xai_model::{InputSize, ResNet, WeightsError};
 use xai_share::Shared;
@@ -26,8 +26,8 @@ use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::folder::FolderFiles;
 use crate::photo;
 use crate::state::{
-    settings_from_link, Action, AnalysisKey, AppState, AuditStage, CompareKey, Compared, Comparison, FactorizeKey,
-    GalleryPhoto, Notice, SanityReport, StoredModel,
+    settings_from_link, Action, AnalysisKey, AppState, AuditStage, CompareKey, CompareProgress, Compared, Comparison,
+    FactorizeKey, GalleryPhoto, Notice, SanityReport, ScoreCost, StoredModel,
 };
 use crate::store;
 
@@ -400,8 +400,13 @@ impl Jobs {
             let class = comparison.class;
             let maps: Vec<_> = comparison.methods.iter().map(|m| (m.method, m.map.clone())).collect();
             jobs.send(Action::ComparedMaps(key.clone(), Ok(comparison)));
-            for (method, map) in &maps {
-                match jobs.score(&engine, &photo, &key, class, method, map, &current).await {
+            let input = engine.net.input(std::slice::from_ref(&photo.crop));
+            let mut scorer = match Scorer::new(&engine.net, &input, class).await {
+                Ok(scorer) => scorer,
+                Err(error) => return jobs.send(Action::CompareEnded(key, failed(Failure::Device(error)))),
+            };
+            for (method, map) in maps {
+                match jobs.score(&mut scorer, &key, method, map, &current).await {
                     Ok(true) => {}
                     Ok(false) => return,
                     Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
@@ -430,12 +435,17 @@ impl Jobs {
             let failed = |failure| jobs.failure_text(&engine, failure);
             let input = engine.net.input(std::slice::from_ref(&photo.crop));
             let target = key.target();
+            let mut scorer = match Scorer::new(&engine.net, &input, class).await {
+                Ok(scorer) => scorer,
+                Err(error) => return jobs.send(Action::CompareEnded(key, failed(Failure::Device(error)))),
+            };
             for method in methods {
                 let start = now_ms();
                 let analysis = match engine.channel_by_channel(&input, key.layer, &target, method) {
                     Ok(mut steps) => loop {
-                        let (done, channels) = steps.progress();
-                        jobs.send(Action::ChannelsScored(key.clone(), method.name(), done, channels));
+                        let (done, of) = steps.progress();
+                        let progress = CompareProgress::Channels(method.name(), done, of);
+                        jobs.send(Action::CompareProgressed(key.clone(), progress));
                         let_the_page_paint().await;
                         if !current() {
                             return;
@@ -450,7 +460,7 @@ impl Jobs {
                 };
                 let compared = Compared { method: method.name(), map: analysis.map.clone(), scores: None };
                 jobs.send(Action::ComparedMap(key.clone(), compared, now_ms() - start));
-                match jobs.score(&engine, &photo, &key, class, method.name(), &analysis.map, &current).await {
+                match jobs.score(&mut scorer, &key, method.name(), analysis.map, &current).await {
                     Ok(true) => {}
                     Ok(false) => return,
                     Err(failure) => return jobs.send(Action::CompareEnded(key, failed(failure))),
@@ -460,34 +470,36 @@ impl Jobs {
         });
     }
 
-    /// Scores one method's map of the comparison: the faithfulness curves, then ROAD, the page
-    /// painting (and taking a cancel click) before each. `Ok(false)` when it was cancelled.
-    #[allow(clippy::too_many_arguments)]
+    /// Scores one method's map of the comparison a pass at a time, with its progress, the page
+    /// painting (and taking a cancel click) before each; a map like one scored before gets its
+    /// scores. `Ok(false)` when it was cancelled.
     async fn score(
         &self,
-        engine: &Engine,
-        photo: &GalleryPhoto,
+        scorer: &mut Scorer<'_>,
         key: &CompareKey,
-        class: usize,
         method: &'static str,
-        map: &Map,
+        map: Map,
         current: &dyn Fn() -> bool,
     ) -> Result<bool, Failure> {
-        let_the_page_paint().await;
-        if !current() {
-            return Ok(false);
+        if let Some((like, scores)) = scorer.scored_like(&map) {
+            self.send(Action::Scored(key.clone(), method, scores, ScoreCost::SameMapAs(like)));
+            return Ok(true);
         }
         let start = now_ms();
-        let faithfulness = engine.faithfulness(photo, class, map).await?;
-        let ms = now_ms() - start;
-        let_the_page_paint().await;
-        if !current() {
-            return Ok(false);
-        }
-        let start = now_ms();
-        let road = engine.road(photo, class, map).await?;
-        let ms = ms + now_ms() - start;
-        self.send(Action::Scored(key.clone(), method, Scores { faithfulness, road }, ms));
+        let mut scoring = scorer.map(&map);
+        let scores = loop {
+            let (done, of) = scoring.progress();
+            self.send(Action::CompareProgressed(key.clone(), CompareProgress::Images(method, done, of)));
+            let_the_page_paint().await;
+            if !current() {
+                return Ok(false);
+            }
+            if let Some(scores) = scoring.step().await.map_err(Failure::Device)? {
+                break scores;
+            }
+        };
+        scorer.keep(method, map, scores.clone());
+        self.send(Action::Scored(key.clone(), method, scores, ScoreCost::Ms(now_ms() - start)));
         Ok(true)
     }
 

@@ -3,6 +3,7 @@
 //! in one pass, a photo's overlay, and the concepts the photos of a class share.
 
 use image::{RgbImage, RgbaImage};
+use xai_explain::budget::CPU_IMAGES_PER_PASS;
 use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
 use xai_explain::render::{concept_region, overlay as paint_overlay, Colormap};
 use xai_explain::{method, CamError, CamRequest, Map, Target};
@@ -10,11 +11,10 @@ use xai_model::{Labels, Layer, ResNet};
 
 use crate::{ClassConcepts, MapSummary, Photo, SharedConcept, CLASS_CONCEPTS};
 
-/// Photos of `side` x `side` one pass classifies: at most 16 on a GPU; at most 4 on the CPU,
-/// where larger batches classified no faster on 2 cores (docs/benchmarks.md) and, in the page,
-/// a batch holds the page while it runs; fewer where the memory budget says so.
+/// Photos of `side` x `side` one pass classifies: at most 16 on a GPU; at most
+/// [`CPU_IMAGES_PER_PASS`] on the CPU; fewer where the memory budget says so.
 pub fn photos_per_pass(side: usize, on_gpu: bool) -> usize {
-    xai_explain::budget::images_per_pass(side, side, if on_gpu { 16 } else { 4 })
+    xai_explain::budget::images_per_pass(side, side, if on_gpu { 16 } else { CPU_IMAGES_PER_PASS })
 }
 
 /// Classifies the photos that were read, with their Grad-CAM maps at layer4 from the same pass

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use xai_explain::evidence::Evidence;
-use xai_explain::metrics::{scores, Metric};
+use xai_explain::metrics::Metric;
+use xai_explain::scoring::Scorer;
 use xai_explain::Target;
 use xai_model::Layer;
 
@@ -56,10 +57,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let crop = model.read_image(path)?;
         let input = model.net.input(std::slice::from_ref(&crop));
         let each = xai_explain::analyse_each(&model.net, &input, args.layer, &Target::TOP_CLASS, &methods, false);
+        let each = pollster::block_on(each)?;
+        // Every method explains the top class of the one shared pass.
+        let class = each[0][0].class;
+        let mut scorer = pollster::block_on(Scorer::new(&model.net, &input, class))?;
         let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
-        for ((method, mut analyses), totals) in methods.iter().zip(pollster::block_on(each)?).zip(&mut totals) {
+        for ((method, mut analyses), totals) in methods.iter().zip(each).zip(&mut totals) {
             let analysis = analyses.remove(0);
-            let scores = pollster::block_on(scores(&model.net, &input, analysis.class, &analysis.map))?;
+            let scores = pollster::block_on(scorer.scores(method.name(), analysis.map.clone()))?;
             let values: Vec<f32> = metrics.iter().map(|m| m.value(&scores)).collect();
             totals.iter_mut().zip(&values).for_each(|(t, v)| *t += v);
             if args.json {

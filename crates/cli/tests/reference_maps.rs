@@ -176,6 +176,11 @@ fn eval_scores_every_method_from_one_pass_as_evidence() {
     let lines: Vec<Value> = common::stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let methods: Vec<&str> = lines.iter().map(|l| l["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "cam"]);
+    // At layer4 HiResCAM, XGradCAM and CAM are Grad-CAM's map up to a factor: scored once.
+    for like in [2, 3, 6] {
+        assert_eq!(lines[like]["scores"], lines[0]["scores"], "{}", methods[like]);
+    }
+    assert_ne!(lines[1]["scores"], lines[0]["scores"]);
     for line in &lines {
         let method = line["method"].as_str().unwrap();
         assert_eq!((line["class"].as_u64(), line["label"].as_str()), (Some(967), Some("espresso")), "{method}");

@@ -17,6 +17,7 @@ pub mod readback;
 pub mod render;
 pub mod road;
 pub mod sanity;
+pub mod scoring;
 pub mod similarity;
 pub mod smooth;
 

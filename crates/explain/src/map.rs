@@ -48,6 +48,13 @@ impl Map {
         let max = self.values.iter().map(|v| v - min).fold(0.0, f32::max);
         Map::new(self.height, self.width, self.values.iter().map(|v| (v - min) / (max + 1e-7)).collect())
     }
+
+    /// Whether both normalise to the same values (within 1e-5): one map a positive multiple of
+    /// the other, up to rounding.
+    pub fn same_saliency(&self, other: &Map) -> bool {
+        let (a, b) = (self.normalised(), other.normalised());
+        (a.height, a.width) == (b.height, b.width) && a.values.iter().zip(&b.values).all(|(a, b)| (a - b).abs() <= 1e-5)
+    }
 }
 
 #[cfg(test)]

@@ -6,16 +6,18 @@
 //! - Deletion / insertion AUC: Petsiuk et al., "RISE" (BMVC 2018), section 4.1: pixels removed
 //!   from (or added to) the input in order of saliency; the area under the class probability
 //!   curve. Removed pixels take the mean colour (0 after preprocessing) and insertion starts from
-//!   that blank canvas. The steps of a curve run as one batch, or as few as the memory budget
-//!   allows (`budget`).
+//!   that blank canvas.
+//!
+//! Both curves start or end at the photo itself and at the blank canvas, which every map of a
+//! photo shares ([`Baseline`]); `crate::scoring` runs the rest, the altered copies of the photo,
+//! in batches.
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
-use crate::budget::images_per_pass;
 use crate::map::Map;
 use crate::readback::{read_floats, ReadbackError};
-use crate::road::{road, Road, NOISE};
+use crate::road::Road;
 use xai_model::ResNet;
 
 /// Scores of one image and its explanation.
@@ -37,13 +39,6 @@ pub struct Scores {
     #[serde(flatten)]
     pub faithfulness: Faithfulness,
     pub road: Road,
-}
-
-/// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class` by every metric,
-/// ROAD with its default noise.
-pub async fn scores(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map) -> Result<Scores, ReadbackError> {
-    let faithfulness = faithfulness(net, input, class, map).await?;
-    Ok(Scores { faithfulness, road: road(net, input, class, map, NOISE).await? })
 }
 
 /// One score of [`Scores`], as the compare view and `xai eval` list them.
@@ -133,22 +128,35 @@ impl Metric {
 
 /// Fractions of pixels changed between curve points.
 pub const STEPS: usize = 16;
+/// The images one map's faithfulness is measured on: the photo dimmed by the map, then the
+/// inner points of the insertion curve, then those of the deletion curve.
+pub const IMAGES: usize = 1 + 2 * (STEPS - 1);
 
-/// The class's probability for each image of `batch`, in passes within the memory budget.
+/// The class's probability on the photo and on the blank canvas (every pixel removed, 0 after
+/// preprocessing): the ends of both curves and what drop and ROAD compare with, the same for
+/// every map of the photo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    pub photo: f32,
+    pub blank: f32,
+}
+
+impl Baseline {
+    /// One pass of the photo [1, 3, S, S] and the blank canvas.
+    pub async fn of(net: &ResNet, input: &Tensor<4>, class: usize) -> Result<Self, ReadbackError> {
+        let both = Tensor::cat(vec![input.clone(), input.zeros_like()], 0);
+        let probabilities = class_probabilities(net, both, class).await?;
+        Ok(Self { photo: probabilities[0], blank: probabilities[1] })
+    }
+}
+
+/// The class's probability for each image of `batch`, in one pass.
 pub(crate) async fn class_probabilities(
     net: &ResNet,
     batch: Tensor<4>,
     class: usize,
 ) -> Result<Vec<f32>, ReadbackError> {
-    let [images, _, height, width] = batch.dims();
-    let per_pass = images_per_pass(height, width, images);
-    let mut probabilities = Vec::with_capacity(images);
-    for start in (0..images).step_by(per_pass) {
-        let part = batch.clone().slice_dim(0, start..(start + per_pass).min(images));
-        let probs = softmax(net.forward(part), 1);
-        probabilities.extend(read_floats(probs.slice_dim(1, class..class + 1)).await?);
-    }
-    Ok(probabilities)
+    read_floats(softmax(net.forward(batch), 1).slice_dim(1, class..class + 1)).await
 }
 
 /// Trapezoidal area under evenly spaced points over [0, 1].
@@ -157,21 +165,13 @@ fn area(curve: &[f32]) -> f32 {
     curve.windows(2).map(|w| (w[0] + w[1]) / 2.0).sum::<f32>() / steps
 }
 
-/// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class`.
-pub async fn faithfulness(
-    net: &ResNet,
-    input: &Tensor<4>,
-    class: usize,
-    map: &Map,
-) -> Result<Faithfulness, ReadbackError> {
+/// The [`IMAGES`] altered copies of one preprocessed photo [1, 3, S, S] that measure its raw
+/// `map`, as one batch.
+pub(crate) fn faithfulness_images(input: &Tensor<4>, map: &Map) -> Tensor<4> {
     let [_, _, height, width] = input.dims();
     let device = input.device();
     let saliency = map.normalised().resized(height, width);
     let mask = |values: Vec<f32>| Tensor::<4>::from_data(TensorData::new(values, [1, 1, height, width]), &device);
-
-    let explained = input.clone() * mask(saliency.values.clone());
-    let confidence = class_probabilities(net, Tensor::cat(vec![input.clone(), explained], 0), class).await?;
-    let (y, o) = (confidence[0], confidence[1]);
 
     // Rank of each pixel by saliency, most salient first; ties keep pixel order.
     let mut order: Vec<usize> = (0..saliency.values.len()).collect();
@@ -185,16 +185,27 @@ pub async fn faithfulness(
         let cut = pixels * step / STEPS;
         rank.iter().map(|&r| if r < cut { 1.0 } else { 0.0 }).collect()
     };
-    let top_masks: Vec<Tensor<4>> = (0..=STEPS).map(|s| mask(keep_top(s))).collect();
-    let top = Tensor::cat(top_masks, 0);
-    let inserted = class_probabilities(net, input.clone() * top.clone(), class).await?;
-    let deleted = class_probabilities(net, input.clone() * (top.neg() + 1.0), class).await?;
-    Ok(Faithfulness {
+    // Step 0 inserts nothing and deletes nothing, the last step everything: the baseline's.
+    let top = Tensor::cat((1..STEPS).map(|s| mask(keep_top(s))).collect(), 0);
+    let explained = input.clone() * mask(saliency.values);
+    Tensor::cat(vec![explained, input.clone() * top.clone(), input.clone() * (top.neg() + 1.0)], 0)
+}
+
+/// The scores from the class's probability on each of [`faithfulness_images`].
+pub(crate) fn faithfulness_from(baseline: Baseline, probabilities: &[f32]) -> Faithfulness {
+    let (y, o) = (baseline.photo, probabilities[0]);
+    let (inserted, deleted) = probabilities[1..].split_at(STEPS - 1);
+    let curve = |first: f32, inner: &[f32], last: f32| -> Vec<f32> {
+        std::iter::once(first).chain(inner.iter().copied()).chain([last]).collect()
+    };
+    let (inserted, deleted) =
+        (curve(baseline.blank, inserted, baseline.photo), curve(baseline.photo, deleted, baseline.blank));
+    Faithfulness {
         drop: 100.0 * (y - o).max(0.0) / y,
         increase: o > y,
         deletion: area(&deleted),
         insertion: area(&inserted),
-    })
+    }
 }
 
 #[cfg(test)]

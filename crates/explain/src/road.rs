@@ -4,16 +4,13 @@
 //! 10% to 90% of the pixels. Imputing instead of blanking keeps the removed region's shape from
 //! telling the network what was there.
 
-use burn::tensor::{Tensor, TensorData};
-use xai_model::ResNet;
-
 use crate::imputation::impute;
 use crate::map::Map;
-use crate::metrics::class_probabilities;
-use crate::readback::{read_floats, ReadbackError};
 
 /// The share of pixels kept below the threshold, in percent: ROAD's defaults.
 pub const PERCENTILES: [u32; 9] = [10, 20, 30, 40, 50, 60, 70, 80, 90];
+/// The images one map is measured on: most relevant first removed at each percentile, then least.
+pub const IMAGES: usize = 2 * PERCENTILES.len();
 /// The imputation noise road.py adds (standard deviation, after preprocessing).
 pub const NOISE: f32 = 0.01;
 
@@ -39,33 +36,35 @@ fn percentile(values: &[f32], q: u32) -> f32 {
     (if t < 0.5 { a + (b - a) * t } else { b - (b - a) * (1.0 - t) }) as f32
 }
 
-/// Scores the raw `map` of one preprocessed image [1, 3, S, S] for `class`, the imputed pixels
-/// getting Gaussian noise of deviation `noise` ([`NOISE`] as road.py; seeded, so a map always
-/// gets the same scores). The imputed images run as one batch, within the memory budget.
-pub async fn road(net: &ResNet, input: &Tensor<4>, class: usize, map: &Map, noise: f32) -> Result<Road, ReadbackError> {
-    let [_, channels, height, width] = input.dims();
-    let image = read_floats(input.clone()).await?;
+/// Which pixels each of ROAD's [`IMAGES`] keeps, for the raw `map` of a `height` x `width` photo.
+pub(crate) fn kept_pixels(map: &Map, height: usize, width: usize) -> Vec<Vec<bool>> {
     let saliency = map.normalised().resized(height, width).values;
     // Least relevant first is most relevant first on the inverted map.
     let inverted: Vec<f32> = saliency.iter().map(|v| 1.0 - v).collect();
-    let mut imputed = Vec::with_capacity(2 * PERCENTILES.len() * image.len());
-    for (order, values) in [&saliency, &inverted].into_iter().enumerate() {
-        for (i, &q) in PERCENTILES.iter().enumerate() {
+    let orders = [saliency, inverted];
+    let removal = |values: &Vec<f32>| {
+        PERCENTILES.map(|q| {
             // Pixels at or above the threshold are removed.
             let threshold = percentile(values, q);
-            let keep: Vec<bool> = values.iter().map(|v| *v < threshold).collect();
-            let seed = (order * PERCENTILES.len() + i) as u64;
-            imputed.extend(impute(&image, height, width, &keep, noise, seed));
-        }
-    }
-    let images = 2 * PERCENTILES.len();
-    let batch = Tensor::from_data(TensorData::new(imputed, [images, channels, height, width]), &input.device());
-    let before = class_probabilities(net, input.clone(), class).await?[0];
-    let after = class_probabilities(net, batch, class).await?;
-    let change =
-        |probabilities: &[f32]| probabilities.iter().map(|p| p - before).sum::<f32>() / probabilities.len() as f32;
-    let (most, least) = (change(&after[..PERCENTILES.len()]), change(&after[PERCENTILES.len()..]));
-    Ok(Road { most_relevant_first: most, least_relevant_first: least, combined: (least - most) / 2.0 })
+            values.iter().map(|v| *v < threshold).collect::<Vec<bool>>()
+        })
+    };
+    orders.iter().flat_map(removal).collect()
+}
+
+/// ROAD's image `index` of the preprocessed `photo` ([3, height, width]): the pixels `keep`
+/// leaves out imputed, with Gaussian noise of deviation `noise` ([`NOISE`] as road.py) seeded by
+/// the index, so a map always gets the same scores.
+pub(crate) fn imputed(photo: &[f32], height: usize, width: usize, keep: &[bool], noise: f32, index: usize) -> Vec<f32> {
+    impute(photo, height, width, keep, noise, index as u64)
+}
+
+/// The scores from the class's probability on the `photo` and on each of ROAD's images.
+pub(crate) fn road_from(photo: f32, probabilities: &[f32]) -> Road {
+    let change = |part: &[f32]| part.iter().map(|p| p - photo).sum::<f32>() / part.len() as f32;
+    let (most, least) = probabilities.split_at(PERCENTILES.len());
+    let (most, least) = (change(most), change(least));
+    Road { most_relevant_first: most, least_relevant_first: least, combined: (least - most) / 2.0 }
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use xai_explain::metrics::faithfulness;
-use xai_explain::road::road;
+use xai_explain::scoring::Scorer;
 use xai_explain::Map;
 use xai_model::ResNet;
 
@@ -41,7 +40,9 @@ fn metrics_match_the_reference_definitions() {
         let values = case["map"].as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap());
         let map = Map::new(size[0], size[1], values.map(|v| v.as_f64().unwrap() as f32).collect());
 
-        let scores = pollster::block_on(faithfulness(&net, &input, class, &map)).unwrap();
+        let mut scorer = pollster::block_on(Scorer::with_noise(&net, &input, class, noise)).unwrap();
+        let scores = pollster::block_on(scorer.scores("fixture", map)).unwrap();
+        let (road, scores) = (scores.road, scores.faithfulness);
         close(
             &format!("{name}: average drop / 100"),
             scores.drop / 100.0,
@@ -50,8 +51,6 @@ fn metrics_match_the_reference_definitions() {
         assert_eq!(scores.increase, case["increase_in_confidence"].as_bool().unwrap(), "{name}: increase");
         close(&format!("{name}: deletion"), scores.deletion, &case["deletion"]);
         close(&format!("{name}: insertion"), scores.insertion, &case["insertion"]);
-
-        let road = pollster::block_on(road(&net, &input, class, &map, noise)).unwrap();
         close(
             &format!("{name}: ROAD most relevant first"),
             road.most_relevant_first,

@@ -10,7 +10,7 @@ use xai_explain::Map;
 use yew::prelude::*;
 
 use crate::canvas::paint;
-use crate::state::{Action, Compared, Comparison, GalleryPhoto, Look};
+use crate::state::{Action, CompareProgress, Compared, Comparison, GalleryPhoto, Look, ScoreCost};
 
 #[derive(Properties, PartialEq)]
 pub struct CompareProps {
@@ -18,8 +18,8 @@ pub struct CompareProps {
     /// The comparison of the current photo, layer and class, once its maps are there.
     pub comparison: Option<Rc<Comparison>>,
     pub running: bool,
-    /// A method that runs passes of its own, under way: its channels scored, of how many.
-    pub channels_scored: Option<(&'static str, usize, usize)>,
+    /// How far the comparison's current step is.
+    pub progress: Option<CompareProgress>,
     pub sort: Option<Metric>,
     pub look: Look,
     pub enabled: bool,
@@ -98,7 +98,14 @@ pub fn compare_panel(props: &CompareProps) -> Html {
             });
             html! { <td data-testid={format!("score-{}-{}", compared.method, metric.name())}>{ text }</td> }
         });
-        let time = compared.scores.as_ref().map_or("…".to_string(), |(_, ms)| format!("{:.1} s", ms / 1000.0));
+        let (time, why) = match compared.scores.as_ref().map(|(_, cost)| *cost) {
+            None => ("…".to_string(), None),
+            Some(ScoreCost::Ms(ms)) => (format!("{:.1} s", ms / 1000.0), None),
+            Some(ScoreCost::SameMapAs(method)) => (
+                format!("as {method}"),
+                Some(format!("Its map is {method}'s up to a factor, so it has {method}'s scores")),
+            ),
+        };
         html! {
             <tr data-testid={format!("compare-row-{}", compared.method)}>
                 <th scope="row">{ compared.method }</th>
@@ -108,9 +115,17 @@ pub fn compare_panel(props: &CompareProps) -> Html {
                     }
                 </td>
                 { for cells }
-                <td>{ time }</td>
+                <td title={why} data-testid={format!("time-{}", compared.method)}>{ time }</td>
             </tr>
         }
+    };
+    let methods = props.comparison.as_ref().map_or(0, |c| c.methods.len());
+    let progress = match props.progress {
+        Some(CompareProgress::Channels(method, done, of)) => format!("{method}: {done} of {of} channels scored"),
+        Some(CompareProgress::Images(method, done, of)) => {
+            format!("Scoring: {scored} of {methods} methods done; {method}: {done} of {of} images scored")
+        }
+        None => format!("Scoring: {scored} of {methods} methods done"),
     };
     html! {
         <section class="compare panel" aria-labelledby="compare-title">
@@ -129,10 +144,7 @@ pub fn compare_panel(props: &CompareProps) -> Html {
                 }
                 if props.running {
                     <span data-testid="compare-progress" role="status">
-                        { match props.channels_scored {
-                            Some((method, done, channels)) => format!("{method}: {done} of {channels} channels scored"),
-                            None => format!("Scoring: {scored} of {} methods done", props.comparison.as_ref().map_or(0, |c| c.methods.len())),
-                        } }
+                        { progress }
                     </span>
                     <button data-testid="compare-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
                 }

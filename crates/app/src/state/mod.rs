@@ -55,9 +55,8 @@ pub struct AppState {
     /// The comparison of the methods under way, and the newest one made.
     pub comparing: Option<CompareKey>,
     pub comparison: Option<Rc<Comparison>>,
-    /// A method that runs passes of its own, under way in the comparison: its channels scored,
-    /// of how many.
-    pub channels_scored: Option<(&'static str, usize, usize)>,
+    /// How far the comparison's current step is.
+    pub compare_progress: Option<CompareProgress>,
     /// The score the comparison is sorted by (best first); `None` keeps the methods' order.
     pub sort: Option<Metric>,
     /// A share link asked for the comparison: it starts once the page can run it.
@@ -119,10 +118,9 @@ pub enum Action {
     CompareStarted(CompareKey),
     /// The maps of a comparison (or why there are none).
     ComparedMaps(CompareKey, Result<Comparison, String>),
-    /// One method's scores, and how long they took.
-    Scored(CompareKey, &'static str, Scores, f64),
-    /// How many of its channels a method that runs passes of its own has scored, of how many.
-    ChannelsScored(CompareKey, &'static str, usize, usize),
+    /// One method's scores, and what they cost.
+    Scored(CompareKey, &'static str, Scores, ScoreCost),
+    CompareProgressed(CompareKey, CompareProgress),
     /// A method that ran passes of its own joins the comparison, after so many milliseconds.
     ComparedMap(CompareKey, Compared, f64),
     /// The comparison finished, failed at scoring, or was cancelled.
@@ -182,7 +180,7 @@ impl Default for AppState {
             concept_shown: None,
             comparing: None,
             comparison: None,
-            channels_scored: None,
+            compare_progress: None,
             sort: None,
             compare_on_open: false,
             checking: None,
@@ -418,20 +416,21 @@ impl AppState {
                     }
                 }
             }
-            Action::Scored(key, name, scores, ms) => {
+            Action::Scored(key, name, scores, cost) => {
                 if let Some(comparison) = self.comparison.as_mut().filter(|c| c.key == key)
                     && let Some(method) = Rc::make_mut(comparison).methods.iter_mut().find(|m| m.method == name)
                 {
-                    method.scores = Some((scores, ms));
+                    method.scores = Some((scores, cost));
+                    self.compare_progress = None;
                 }
             }
-            Action::ChannelsScored(key, method, done, channels) => {
+            Action::CompareProgressed(key, progress) => {
                 if self.comparing.as_ref() == Some(&key) {
-                    self.channels_scored = Some((method, done, channels));
+                    self.compare_progress = Some(progress);
                 }
             }
             Action::ComparedMap(key, compared, ms) => {
-                self.channels_scored = None;
+                self.compare_progress = None;
                 if let Some(comparison) = self.comparison.as_mut().filter(|c| c.key == key) {
                     let comparison = Rc::make_mut(comparison);
                     comparison.methods.retain(|m| m.method != compared.method);
@@ -442,7 +441,7 @@ impl AppState {
             Action::CompareEnded(key, error) => {
                 if self.comparing.as_ref() == Some(&key) {
                     self.comparing = None;
-                    self.channels_scored = None;
+                    self.compare_progress = None;
                     if error.is_some() {
                         self.error = error;
                     }

@@ -251,9 +251,12 @@ fn a_comparison_fills_in_its_scores_and_answers_only_its_photo_and_layer() {
     let state = state.after(Action::CompareStarted(key.clone()));
     assert_eq!(state.status(), Status::Running);
     let state = state.after(Action::ComparedMaps(key.clone(), Ok(comparison(key.clone()))));
-    let state = state.after(Action::Scored(key.clone(), "eigencam", scores(12.0), 900.0));
+    let state = state.after(Action::Scored(key.clone(), "eigencam", scores(12.0), ScoreCost::Ms(900.0)));
     let methods = &state.compared().unwrap().methods;
-    assert_eq!((methods[0].scores.as_ref(), methods[1].scores.as_ref().map(|s| s.1)), (None, Some(900.0)));
+    assert_eq!(
+        (methods[0].scores.as_ref(), methods[1].scores.as_ref().map(|s| s.1)),
+        (None, Some(ScoreCost::Ms(900.0)))
+    );
     let state = state.after(Action::CompareEnded(key.clone(), None));
     assert_eq!(state.status(), Status::Done);
     // Another layer is another question: the comparison is kept, but not shown for it.
@@ -338,24 +341,23 @@ fn methods_with_passes_of_their_own_join_the_comparison_with_their_progress() {
     let state = state
         .after(Action::ComparedMaps(key.clone(), Ok(comparison(key.clone()))))
         .after(Action::CompareEnded(key.clone(), None));
-    let state = state.after(Action::CompareStarted(key.clone())).after(Action::ChannelsScored(
-        key.clone(),
-        "ablationcam",
-        64,
-        2048,
-    ));
-    assert_eq!(state.channels_scored, Some(("ablationcam", 64, 2048)));
+    let progress = |method, done| CompareProgress::Channels(method, done, 2048);
+    let state = state
+        .after(Action::CompareStarted(key.clone()))
+        .after(Action::CompareProgressed(key.clone(), progress("ablationcam", 64)));
+    assert_eq!(state.compare_progress, Some(progress("ablationcam", 64)));
     let ablation = Compared { method: "ablationcam", map: Map::new(1, 1, vec![2.0]), scores: None };
     let state = state.after(Action::ComparedMap(key.clone(), ablation, 5000.0));
-    let state = state.after(Action::Scored(key.clone(), "ablationcam", scores(3.0), 700.0));
+    let state = state.after(Action::Scored(key.clone(), "ablationcam", scores(3.0), ScoreCost::SameMapAs("gradcam")));
     let comparison = state.compared().unwrap();
     let names: Vec<&str> = comparison.methods.iter().map(|m| m.method).collect();
     assert_eq!(names, ["gradcam", "eigencam", "ablationcam"]);
-    assert_eq!(comparison.methods[2].scores.as_ref().map(|s| s.1), Some(700.0));
+    assert_eq!(comparison.methods[2].scores.as_ref().map(|s| s.1), Some(ScoreCost::SameMapAs("gradcam")));
     assert_eq!(comparison.own_passes_ms, [("ablationcam", 5000.0)]);
-    let state =
-        state.after(Action::ChannelsScored(key.clone(), "scorecam", 16, 2048)).after(Action::CompareEnded(key, None));
-    assert!(state.channels_scored.is_none() && state.comparing.is_none());
+    let state = state
+        .after(Action::CompareProgressed(key.clone(), progress("scorecam", 16)))
+        .after(Action::CompareEnded(key, None));
+    assert!(state.compare_progress.is_none() && state.comparing.is_none());
 }
 
 fn audited(path: &str) -> xai_audit::Photo {

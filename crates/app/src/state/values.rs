@@ -162,12 +162,30 @@ impl CompareKey {
     }
 }
 
-/// One method in the comparison: its map, then its scores and how long they took.
+/// One method in the comparison: its map, then its scores and what they cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compared {
     pub method: &'static str,
     pub map: Map,
-    pub scores: Option<(Scores, f64)>,
+    pub scores: Option<(Scores, ScoreCost)>,
+}
+
+/// What a method's scores cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScoreCost {
+    Ms(f64),
+    /// Nothing: its map normalises to the map of this method, scored before, so the scores are
+    /// that method's.
+    SameMapAs(&'static str),
+}
+
+/// How far the comparison's current step is, for one method: done, of how many.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CompareProgress {
+    /// A method that runs passes of its own: its channels scored.
+    Channels(&'static str, usize, usize),
+    /// A map being scored: the images it is scored on that have been through the network.
+    Images(&'static str, usize, usize),
 }
 
 /// Every one-pass method's map of one photo, from one pass, scored one method at a time.

@@ -1,0 +1,175 @@
+//! Every score of a map, `metrics`' and `road`'s, from the class's probability on altered copies
+//! of the photo: [`metrics::IMAGES`] for the faithfulness curves, then [`road::IMAGES`] imputed
+//! ones. A [`Scorer`] scores the maps of one photo for one class: what they all share (the
+//! curves' ends, [`Baseline`]) is measured once, and a map that normalises to the saliency of one
+//! already scored gets its scores (at layer4 Grad-CAM, HiResCAM, XGradCAM and CAM do: their
+//! gradients are the same at every position there). [`MapScoring`] runs one map's images a pass
+//! at a time (a whole curve on a GPU; a few images on the CPU, where larger batches are no
+//! faster), so that the page can show how far it is and take a cancel between passes.
+
+use burn::tensor::{Tensor, TensorData};
+use xai_model::ResNet;
+
+use crate::budget::images_per_pass_on;
+use crate::map::Map;
+use crate::metrics::{self, class_probabilities, faithfulness_from, faithfulness_images, Baseline, Scores};
+use crate::readback::{read_floats, ReadbackError};
+use crate::road::{self, imputed, kept_pixels, road_from};
+
+/// Scores the maps of one preprocessed photo [1, 3, S, S] for one class.
+pub struct Scorer<'a> {
+    net: &'a ResNet,
+    input: &'a Tensor<4>,
+    class: usize,
+    baseline: Baseline,
+    /// The photo's pixels [3, S, S], which ROAD imputes from, and the deviation of the noise
+    /// it adds.
+    photo: Vec<f32>,
+    noise: f32,
+    scored: Vec<(&'static str, Map, Scores)>,
+}
+
+impl<'a> Scorer<'a> {
+    /// Measures what every map of the photo shares: one pass of two images.
+    pub async fn new(net: &'a ResNet, input: &'a Tensor<4>, class: usize) -> Result<Self, ReadbackError> {
+        Self::with_noise(net, input, class, road::NOISE).await
+    }
+
+    /// As [`Self::new`], ROAD's imputed pixels getting noise of deviation `noise` instead of
+    /// road.py's.
+    pub async fn with_noise(
+        net: &'a ResNet,
+        input: &'a Tensor<4>,
+        class: usize,
+        noise: f32,
+    ) -> Result<Self, ReadbackError> {
+        let baseline = Baseline::of(net, input, class).await?;
+        let photo = read_floats(input.clone()).await?;
+        Ok(Self { net, input, class, baseline, photo, noise, scored: Vec::new() })
+    }
+
+    /// The method whose map, scored before, has the saliency of `map`, and its scores.
+    pub fn scored_like(&self, map: &Map) -> Option<(&'static str, Scores)> {
+        let same = self.scored.iter().find(|(_, scored, _)| scored.same_saliency(map));
+        same.map(|(method, _, scores)| (*method, scores.clone()))
+    }
+
+    /// Keeps `method`'s scores for the maps like its `map` that come later.
+    pub fn keep(&mut self, method: &'static str, map: Map, scores: Scores) {
+        self.scored.push((method, map, scores));
+    }
+
+    /// Starts scoring the raw `map`, a pass at a time.
+    pub fn map(&self, map: &Map) -> MapScoring<'_> {
+        let [_, _, height, width] = self.input.dims();
+        MapScoring {
+            scorer: self,
+            curves: faithfulness_images(self.input, map),
+            kept: kept_pixels(map, height, width),
+            imputed: Vec::new(),
+            probabilities: Vec::new(),
+        }
+    }
+
+    /// `method`'s raw `map` scored to the end (or given the scores of a map like it), and kept.
+    pub async fn scores(&mut self, method: &'static str, map: Map) -> Result<Scores, ReadbackError> {
+        if let Some((_, scores)) = self.scored_like(&map) {
+            return Ok(scores);
+        }
+        let mut scoring = self.map(&map);
+        let scores = loop {
+            if let Some(scores) = scoring.step().await? {
+                break scores;
+            }
+        };
+        self.keep(method, map, scores.clone());
+        Ok(scores)
+    }
+}
+
+/// One map's images, scored a pass at a time.
+pub struct MapScoring<'a> {
+    scorer: &'a Scorer<'a>,
+    curves: Tensor<4>,
+    /// What each of ROAD's images keeps of the photo.
+    kept: Vec<Vec<bool>>,
+    /// ROAD's images imputed so far.
+    imputed: Vec<Vec<f32>>,
+    probabilities: Vec<f32>,
+}
+
+impl MapScoring<'_> {
+    /// Images scored, of how many.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.probabilities.len(), metrics::IMAGES + road::IMAGES)
+    }
+
+    /// The next step: a pass, or in the page one of the imputations ROAD's next pass needs
+    /// (natively they all run at once, over the cores); after the last pass, the scores.
+    pub async fn step(&mut self) -> Result<Option<Scores>, ReadbackError> {
+        let Scorer { net, class, baseline, .. } = *self.scorer;
+        let (done, total) = self.progress();
+        let [_, channels, height, width] = self.curves.dims();
+        let device = self.curves.device();
+        // A pass never mixes the two parts, so that on a GPU each curve is one batch.
+        let part_end = if done < metrics::IMAGES { metrics::IMAGES } else { total };
+        let end = done + images_per_pass_on(&device, height, width, part_end - done);
+        let batch = if done < metrics::IMAGES {
+            self.curves.clone().slice_dim(0, done..end)
+        } else {
+            let (first, last) = (done - metrics::IMAGES, end - metrics::IMAGES);
+            self.impute(last);
+            if self.imputed.len() < last {
+                return Ok(None);
+            }
+            let pixels = self.imputed[first..last].concat();
+            Tensor::from_data(TensorData::new(pixels, [last - first, channels, height, width]), &device)
+        };
+        self.probabilities.extend(class_probabilities(net, batch, class).await?);
+        if self.probabilities.len() < total {
+            return Ok(None);
+        }
+        let (curves, road) = self.probabilities.split_at(metrics::IMAGES);
+        Ok(Some(Scores { faithfulness: faithfulness_from(baseline, curves), road: road_from(baseline.photo, road) }))
+    }
+
+    /// Imputes ROAD's images up to `last`: natively all of them over the cores, in the page the
+    /// next one (the page paints between steps).
+    fn impute(&mut self, last: usize) {
+        let [_, _, height, width] = self.curves.dims();
+        let Scorer { photo, noise, .. } = self.scorer;
+        let (kept, next) = (&self.kept, self.imputed.len());
+        let image = |index: usize| imputed(photo, height, width, &kept[index], *noise, index);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use rayon::prelude::*;
+            let images: Vec<Vec<f32>> = (next..last).into_par_iter().map(image).collect();
+            self.imputed.extend(images);
+        }
+        #[cfg(target_arch = "wasm32")]
+        if next < last {
+            self.imputed.push(image(next));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{network, photos};
+
+    #[test]
+    fn a_map_like_one_scored_gets_its_scores_and_any_other_is_scored() {
+        let (net, input) = (network(), photos(1));
+        let mut scorer = pollster::block_on(Scorer::new(&net, &input, 3)).unwrap();
+        let map = Map::new(2, 2, vec![0.0, 1.0, 2.0, 3.0]);
+        let scores = pollster::block_on(scorer.scores("a", map.clone())).unwrap();
+        // Twice the map, as CAM is Grad-CAM times the map's area at layer4.
+        let like = Map::new(2, 2, vec![0.0, 2.0, 4.0, 6.0]);
+        assert_eq!(scorer.scored_like(&like), Some(("a", scores.clone())));
+        let other = Map::new(2, 2, vec![3.0, 2.0, 1.0, 0.0]);
+        assert_eq!(scorer.scored_like(&other), None);
+        let other_scores = pollster::block_on(scorer.scores("b", other)).unwrap();
+        assert_ne!(other_scores.faithfulness, scores.faithfulness);
+    }
+}
