@@ -4,8 +4,9 @@
 //! curves' ends, [`Baseline`]) is measured once, and a map that normalises to the saliency of one
 //! already scored gets its scores (at layer4 Grad-CAM, HiResCAM, XGradCAM and CAM do: their
 //! gradients are the same at every position there). [`MapScoring`] runs one map's images a pass
-//! at a time (a whole curve on a GPU; a few images on the CPU, where larger batches are no
-//! faster), so that the page can show how far it is and take a cancel between passes.
+//! at a time (a whole curve on a GPU, memory allowing; a few images on the CPU, where larger
+//! batches are no faster), so that the page can show how far it is and take a cancel between
+//! passes.
 
 use burn::tensor::{Tensor, TensorData};
 use xai_model::ResNet;
@@ -111,9 +112,11 @@ impl MapScoring<'_> {
         let (done, total) = self.progress();
         let [_, channels, height, width] = self.curves.dims();
         let device = self.curves.device();
-        // A pass never mixes the two parts, so that on a GPU each curve is one batch.
-        let part_end = if done < metrics::IMAGES { metrics::IMAGES } else { total };
-        let end = done + images_per_pass_on(&device, height, width, part_end - done);
+        // A pass never spans two curves (the dimmed photo goes with insertion's, ROAD's two
+        // orders are one), so that on a GPU each curve is one batch.
+        let curve_ends = [1 + (metrics::STEPS - 1), metrics::IMAGES, total];
+        let curve_end = curve_ends.into_iter().find(|&end| end > done).unwrap_or(total);
+        let end = done + images_per_pass_on(&device, height, width, curve_end - done);
         let batch = if done < metrics::IMAGES {
             self.curves.clone().slice_dim(0, done..end)
         } else {
