@@ -10,7 +10,7 @@ use xai_explain::Map;
 use xai_model::ResNet;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    xai_fixtures::repo()
 }
 
 /// Within 1e-3, as the reference definitions are compared.

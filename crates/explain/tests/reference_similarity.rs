@@ -2,8 +2,6 @@
 //! scipy's Spearman rank correlation and scikit-image's SSIM of pairs of fixed maps, each seen
 //! as the page shows it (resized to 224 x 224, scaled to [0, 1]).
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 use xai_explain::similarity::Similarity;
 use xai_explain::Map;
@@ -16,7 +14,7 @@ fn map(side: &Value) -> Map {
 
 #[test]
 fn spearman_and_ssim_match_scipy_and_scikit_image() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sanity.json");
+    let path = xai_fixtures::repo().join("tests/fixtures/sanity.json");
     let fixture: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let side = fixture["side"].as_u64().unwrap() as usize;
     for case in fixture["cases"].as_array().unwrap() {

@@ -1,13 +1,11 @@
 //! The `.pth` reader on files `torch.save` wrote (`tests/fixtures/pickles.py`): every
 //! floating-point tensor, views included, as torch holds it, and what must be refused.
 
-use std::path::PathBuf;
-
 use xai_files::pytorch::{read_pth, ReadError};
 use xai_fixtures::torch_archive as archive;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let dir = xai_fixtures::repo().join("tests/fixtures");
     std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 

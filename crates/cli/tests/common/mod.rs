@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::process::{Command, Output};
 
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    xai_fixtures::repo()
 }
 
 pub fn fixtures() -> PathBuf {
