@@ -106,10 +106,14 @@ impl MapScoring<'_> {
     }
 
     /// The next step: a pass, or in the page one of the imputations ROAD's next pass needs
-    /// (natively they all run at once, over the cores); after the last pass, the scores.
+    /// (natively they all run at once, over the cores); after the last pass (and at any step
+    /// after it), the scores.
     pub async fn step(&mut self) -> Result<Option<Scores>, ReadbackError> {
-        let Scorer { net, class, baseline, .. } = *self.scorer;
+        let Scorer { net, class, .. } = *self.scorer;
         let (done, total) = self.progress();
+        if done == total {
+            return Ok(Some(self.scores()));
+        }
         let [_, channels, height, width] = self.curves.dims();
         let device = self.curves.device();
         // A pass never spans two curves (the dimmed photo goes with insertion's, ROAD's two
@@ -129,11 +133,13 @@ impl MapScoring<'_> {
             Tensor::from_data(TensorData::new(pixels, [last - first, channels, height, width]), &device)
         };
         self.probabilities.extend(class_probabilities(net, batch, class).await?);
-        if self.probabilities.len() < total {
-            return Ok(None);
-        }
+        Ok((end == total).then(|| self.scores()))
+    }
+
+    fn scores(&self) -> Scores {
+        let baseline = self.scorer.baseline;
         let (curves, road) = self.probabilities.split_at(metrics::IMAGES);
-        Ok(Some(Scores { faithfulness: faithfulness_from(baseline, curves), road: road_from(baseline.photo, road) }))
+        Scores { faithfulness: faithfulness_from(baseline, curves), road: road_from(baseline.photo, road) }
     }
 
     /// Imputes ROAD's images up to `last`: natively all of them over the cores, in the page the
