@@ -4,7 +4,6 @@
 //! 10% to 90% of the pixels. Imputing instead of blanking keeps the removed region's shape from
 //! telling the network what was there.
 
-use crate::imputation::impute;
 use crate::map::Map;
 
 /// The share of pixels kept below the threshold, in percent: ROAD's defaults.
@@ -50,13 +49,6 @@ pub(crate) fn kept_pixels(map: &Map, height: usize, width: usize) -> Vec<Vec<boo
         })
     };
     orders.iter().flat_map(removal).collect()
-}
-
-/// ROAD's image `index` of the preprocessed `photo` ([3, height, width]): the pixels `keep`
-/// leaves out imputed, with Gaussian noise of deviation `noise` ([`NOISE`] as road.py) seeded by
-/// the index, so a map always gets the same scores.
-pub(crate) fn imputed(photo: &[f32], height: usize, width: usize, keep: &[bool], noise: f32, index: usize) -> Vec<f32> {
-    impute(photo, height, width, keep, noise, index as u64)
 }
 
 /// The scores from the class's probability on the `photo` and on each of ROAD's images.

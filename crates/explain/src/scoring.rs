@@ -12,10 +12,11 @@ use burn::tensor::{Tensor, TensorData};
 use xai_model::ResNet;
 
 use crate::budget::images_per_pass_on;
+use crate::imputation::impute;
 use crate::map::Map;
 use crate::metrics::{self, class_probabilities, faithfulness_from, faithfulness_images, Baseline, Scores};
 use crate::readback::{read_floats, ReadbackError};
-use crate::road::{self, imputed, kept_pixels, road_from};
+use crate::road::{self, kept_pixels, road_from};
 
 /// Scores the maps of one preprocessed photo [1, 3, S, S] for one class.
 pub struct Scorer<'a> {
@@ -94,7 +95,8 @@ pub struct MapScoring<'a> {
     curves: Tensor<4>,
     /// What each of ROAD's images keeps of the photo.
     kept: Vec<Vec<bool>>,
-    /// ROAD's images imputed so far.
+    /// ROAD's images imputed for the next pass (only those, so that a large photo's 18 are
+    /// never held at once).
     imputed: Vec<Vec<f32>>,
     probabilities: Vec<f32>,
 }
@@ -125,11 +127,11 @@ impl MapScoring<'_> {
             self.curves.clone().slice_dim(0, done..end)
         } else {
             let (first, last) = (done - metrics::IMAGES, end - metrics::IMAGES);
-            self.impute(last);
-            if self.imputed.len() < last {
+            self.impute(first, last);
+            if self.imputed.len() < last - first {
                 return Ok(None);
             }
-            let pixels = self.imputed[first..last].concat();
+            let pixels = self.imputed.drain(..).flatten().collect();
             Tensor::from_data(TensorData::new(pixels, [last - first, channels, height, width]), &device)
         };
         self.probabilities.extend(class_probabilities(net, batch, class).await?);
@@ -142,13 +144,14 @@ impl MapScoring<'_> {
         Scores { faithfulness: faithfulness_from(baseline, curves), road: road_from(baseline.photo, road) }
     }
 
-    /// Imputes ROAD's images up to `last`: natively all of them over the cores, in the page the
-    /// next one (the page paints between steps).
-    fn impute(&mut self, last: usize) {
+    /// Imputes ROAD's images `first..last` for the next pass: natively all of them over the
+    /// cores, in the page the next one (the page paints between steps). Each image's noise is
+    /// seeded by its index, so a map always gets the same scores.
+    fn impute(&mut self, first: usize, last: usize) {
         let [_, _, height, width] = self.curves.dims();
         let Scorer { photo, noise, .. } = self.scorer;
-        let (kept, next) = (&self.kept, self.imputed.len());
-        let image = |index: usize| imputed(photo, height, width, &kept[index], *noise, index);
+        let (kept, next) = (&self.kept, first + self.imputed.len());
+        let image = |index: usize| impute(photo, height, width, &kept[index], *noise, index as u64);
         #[cfg(not(target_arch = "wasm32"))]
         {
             use rayon::prelude::*;
