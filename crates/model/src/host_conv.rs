@@ -1,10 +1,12 @@
-//! A k x k convolution on the host, for burn's CPU backend (flex). flex's own convolution converts
+//! A convolution on the host, for burn's CPU backend (flex). flex's own k x k convolution converts
 //! the input to NHWC, builds its columns one index at a time, multiplies a tile of 512 pixels and
 //! scatters the result; a layer3 or layer4 map is one tile, so one core. Here each tile of output
 //! rows gets its columns as runs of plain copies, small enough to stay in a core's L2 cache, and
 //! one `gemm` product writes them straight into the NCHW output. Tiles are spread over the cores,
 //! and on small maps blocks of output channels too, so that layer4's 7 x 7 map keeps every core
-//! busy (docs/benchmarks.md).
+//! busy (docs/benchmarks.md). A 1x1 convolution needs no columns: the product reads the input
+//! itself (or every stride-th pixel of it). The bias, a residual and the ReLU are added to each
+//! tile while it is in cache, instead of in passes of their own over the whole map.
 
 /// A convolution's kernel size, stride and zero padding (the same on both axes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,28 +27,48 @@ impl Geometry {
 /// Floats in one tile's columns: 1 MB, about a core's L2 cache.
 const TILE_FLOATS: usize = 1 << 18;
 
-/// The convolution of the images `x` (row-major [N, C, H, W] of `shape`) with `weight` (OIHW,
-/// row-major [out, C * k * k]) plus `bias`, through a ReLU if `relu`: row-major [N, out, OH, OW].
+/// A convolution's weight (OIHW, row-major [out, C * k * k]), bias and geometry.
+#[derive(Debug)]
+pub struct Kernel {
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub geometry: Geometry,
+}
+
+/// The convolution of the images `x` (row-major [N, C, H, W] of `shape`) with `kernel`, plus
+/// `residual` if any (the shortcut of a residual block, laid out as the output), through a ReLU
+/// if `relu`: row-major [N, out, OH, OW], and that shape.
 pub fn convolve(
     x: &[f32],
     shape: [usize; 4],
-    weight: &[f32],
-    bias: &[f32],
-    geometry: Geometry,
+    kernel: &Kernel,
+    residual: Option<&[f32]>,
     relu: bool,
-) -> Vec<f32> {
+) -> (Vec<f32>, [usize; 4]) {
     let [n, c, h, w] = shape;
+    let Kernel { weight, bias, geometry } = kernel;
+    let geometry = *geometry;
     let (out, depth) = (bias.len(), weight.len() / bias.len());
     let (oh, ow) = geometry.output(h, w);
-    let phases: Vec<Phases> = x.chunks_exact(c * h * w).map(|image| Phases::new(image, [c, h, w], geometry)).collect();
+    let pointwise = geometry.kernel == 1 && geometry.padding == 0;
+    let phases: Vec<Phases> = match pointwise {
+        true => Vec::new(),
+        false => x.chunks_exact(c * h * w).map(|image| Phases::new(image, [c, h, w], geometry)).collect(),
+    };
 
-    let tile_rows = (TILE_FLOATS / (depth * ow)).clamp(1, oh);
-    let tiles = oh.div_ceil(tile_rows);
-    // Too few tiles to keep the cores busy: split the output channels into blocks as well.
     let wanted = match threads() {
         1 => 1,
         cores => 2 * cores,
     };
+    let mut tile_rows = (TILE_FLOATS / (depth * ow)).clamp(1, oh);
+    if pointwise {
+        // A 1x1 convolution's tiles copy nothing, so its map is shared among the cores by rows
+        // (of at least 256 pixels, which still fill the product's kernels) rather than by blocks
+        // of output channels, each of which would pack the same input again.
+        tile_rows = tile_rows.min(oh.div_ceil(wanted.div_ceil(n)).max(256usize.div_ceil(ow)));
+    }
+    let tiles = oh.div_ceil(tile_rows);
+    // Too few tiles to keep the cores busy: split the output channels into blocks as well.
     let blocks = wanted.div_ceil((n * tiles).max(1)).clamp(1, out.div_ceil(16));
     let block = out.div_ceil(blocks);
 
@@ -57,13 +79,26 @@ pub fn convolve(
         let rows = tile * tile_rows..((tile + 1) * tile_rows).min(oh);
         let first = channels * block;
         let channels = first..(first + block).min(out);
-        phases[image].columns(rows.clone(), geometry, ow, cols);
         let pixels = rows.len() * ow;
+        let image_input = &x[image * c * h * w..][..c * h * w];
+        // The product's right-hand side: `depth` rows of `pixels`, `row_stride` apart.
+        let (rhs, row_stride) = match (pointwise, geometry.stride) {
+            // A 1x1 convolution's columns are the input's own rows.
+            (true, 1) => (image_input[rows.start * w..].as_ptr(), h * w),
+            (true, stride) => {
+                subsample(image_input, [h, w], rows.clone(), stride, ow, cols);
+                (cols.as_ptr(), pixels)
+            }
+            (false, _) => {
+                phases[image].columns(rows.clone(), geometry, ow, cols);
+                (cols.as_ptr(), pixels)
+            }
+        };
         let at = (image * out + first) * oh * ow + rows.start * ow;
         // SAFETY: tasks write disjoint parts of the output (each its image, its output channels and
-        // its rows); `weight` holds `channels` rows of `depth` floats and `cols` `depth` rows of
-        // `pixels`, as the strides say. Every element of the output is written by one task
-        // (`read_dst` false), so the output is initialised when all tasks are done.
+        // its rows); `weight` holds `out` rows of `depth` floats and `rhs` `depth` rows of
+        // `pixels`, `row_stride` apart, as the strides say. Every element of the output is written
+        // by one task (`read_dst` false), so the output is initialised when all tasks are done.
         unsafe {
             let dst = dst.get().add(at);
             gemm::gemm(
@@ -77,9 +112,9 @@ pub fn convolve(
                 weight.as_ptr().add(first * depth),
                 1,
                 depth as isize,
-                cols.as_ptr(),
+                rhs,
                 1,
-                pixels as isize,
+                row_stride as isize,
                 0.0,
                 1.0,
                 false,
@@ -87,11 +122,14 @@ pub fn convolve(
                 false,
                 gemm::Parallelism::None,
             );
-            for (row, &b) in channels.clone().zip(&bias[first..]) {
-                let row = std::slice::from_raw_parts_mut(dst.add((row - first) * oh * ow), pixels);
-                match relu {
-                    true => row.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
-                    false => row.iter_mut().for_each(|v| *v += b),
+            for (channel, &b) in channels.clone().zip(&bias[first..]) {
+                let offset = (channel - first) * oh * ow;
+                let row = std::slice::from_raw_parts_mut(dst.add(offset), pixels);
+                match (residual.map(|r| &r[at + offset..][..pixels]), relu) {
+                    (Some(r), true) => row.iter_mut().zip(r).for_each(|(v, r)| *v = (*v + b + r).max(0.0)),
+                    (Some(r), false) => row.iter_mut().zip(r).for_each(|(v, r)| *v = *v + b + r),
+                    (None, true) => row.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+                    (None, false) => row.iter_mut().for_each(|v| *v += b),
                 }
             }
         }
@@ -109,7 +147,7 @@ pub fn convolve(
     }
     // SAFETY: every element was written above.
     unsafe { output.set_len(n * out * oh * ow) };
-    output
+    (output, [n, out, oh, ow])
 }
 
 fn threads() -> usize {
@@ -131,6 +169,24 @@ impl SendPtr {
     /// Through a method, so that closures capture the whole (Sync) wrapper, not its field.
     fn get(self) -> *mut f32 {
         self.0
+    }
+}
+
+/// Every `stride`-th pixel of every `stride`-th row of `rows` (output rows) of `image` [C, H, W]
+/// into `cols`: row-major [C, rows * OW], a strided 1x1 convolution's columns.
+fn subsample(
+    image: &[f32],
+    [h, w]: [usize; 2],
+    rows: std::ops::Range<usize>,
+    stride: usize,
+    ow: usize,
+    cols: &mut Vec<f32>,
+) {
+    cols.clear();
+    for plane in image.chunks_exact(h * w) {
+        for oy in rows.clone() {
+            cols.extend(plane[oy * stride * w..].iter().step_by(stride).take(ow));
+        }
     }
 }
 
@@ -188,7 +244,7 @@ impl Phases {
 
 #[cfg(test)]
 mod tests {
-    use super::{convolve, Geometry};
+    use super::{convolve, Geometry, Kernel};
 
     /// The definition, one product at a time, in f64.
     fn naive(x: &[f32], [n, c, h, w]: [usize; 4], weight: &[f32], bias: &[f32], g: Geometry) -> Vec<f32> {
@@ -223,13 +279,16 @@ mod tests {
     #[test]
     fn convolutions_follow_the_definition() {
         // The stem (7x7, stride 2, padding 3), 3x3 "same", a strided 3x3 (torchvision's
-        // bottlenecks), on odd sizes; enough output channels and rows for several tiles and blocks.
+        // bottlenecks), 1x1 plain and strided (Keras' downsampling), on odd sizes; enough output
+        // channels and rows for several tiles and blocks. Then the same with a residual and a ReLU.
         let cases = [
             ([2, 3, 13, 11], 7, 2, 3, 40),
             ([1, 4, 5, 6], 3, 1, 1, 64),
             ([2, 2, 9, 7], 3, 2, 1, 17),
             ([1, 96, 40, 40], 3, 1, 1, 8),
             ([3, 24, 6, 5], 1, 1, 0, 48),
+            ([2, 40, 9, 8], 1, 2, 0, 24),
+            ([1, 8, 60, 60], 1, 1, 0, 100),
         ];
         for (shape, kernel, stride, padding, out) in cases {
             let g = Geometry { kernel, stride, padding };
@@ -237,16 +296,15 @@ mod tests {
             let weight: Vec<f32> =
                 (0..out * shape[1] * kernel * kernel).map(|i| ((i * 104729) % 19) as f32 / 9.0 - 1.0).collect();
             let bias: Vec<f32> = (0..out).map(|o| o as f32 / 3.0).collect();
-            let ours = convolve(&x, shape, &weight, &bias, g, false);
-            let reference = naive(&x, shape, &weight, &bias, g);
-            let rectified = convolve(&x, shape, &weight, &bias, g, true);
-            assert!(rectified.iter().zip(&ours).all(|(r, o)| *r == o.max(0.0)));
+            let kernel = Kernel { weight, bias, geometry: g };
+            let (ours, _) = convolve(&x, shape, &kernel, None, false);
+            let reference = naive(&x, shape, &kernel.weight, &kernel.bias, g);
             assert_eq!(ours.len(), reference.len());
+            let residual: Vec<f32> = (0..ours.len()).map(|i| ((i * 31) % 7) as f32 - 3.0).collect();
+            let (rectified, _) = convolve(&x, shape, &kernel, Some(&residual), true);
+            assert!(rectified.iter().zip(&ours).zip(&residual).all(|((r, o), s)| *r == (o + s).max(0.0)));
             for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {
-                assert!(
-                    (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-                    "{shape:?} k{kernel} s{stride}: {i}: {a} against {b}"
-                );
+                assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{shape:?} {g:?}: {i}: {a} against {b}");
             }
         }
     }

@@ -3,6 +3,7 @@
 //! It can be split at any [`Layer`] into a head (pixels to that layer's activations) and a tail
 //! (activations to logits), which is what gradient-based explanations differentiate through.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use burn::tensor::activation::relu;
@@ -17,7 +18,7 @@ use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer};
 use xai_files::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
 use xai_files::Preprocessing;
 
-use crate::host_conv::{self, Geometry};
+use crate::host_conv::{self, Geometry, Kernel};
 
 /// A convolution with BatchNorm folded into its weight and bias.
 #[derive(Debug, Clone)]
@@ -28,18 +29,16 @@ struct Conv {
 }
 
 /// How a convolution runs. On GPUs burn's `conv2d` is the fast way. On flex (burn's CPU backend)
-/// only stride-1 1x1 convolutions take a direct matrix product; the others run on the host,
-/// unless a gradient is taken through them.
+/// they run on the host, bias, residual and ReLU included, unless a gradient is taken through
+/// them.
 #[derive(Debug, Clone)]
 enum Plan {
     /// OIHW, for burn's `conv2d`.
     Direct(Tensor<4>),
-    /// Flex, 1x1 with a stride: keep every stride-th pixel, then a stride-1 1x1 convolution.
-    Subsampled(Tensor<4>),
-    /// Flex, k x k: the weight (OIHW) and bias for [`host_conv::convolve`], and the weight as a
-    /// burn tensor for the explanations' tails, which take gradients through burn's operations:
-    /// [out, k * k * in], columns ordered (ky, kx, in), made the first time one does.
-    Host { weight: Arc<[f32]>, bias: Arc<[f32]>, geometry: Geometry, tracked: OnceLock<Tensor<2>> },
+    /// Flex: the weight and bias for [`host_conv::convolve`], and the weight as a burn tensor for
+    /// the explanations' tails, which take gradients through burn's operations: [out, k * k * in],
+    /// columns ordered (ky, kx, in), made the first time one does.
+    Host { kernel: Arc<Kernel>, tracked: OnceLock<Tensor<2>> },
 }
 
 /// flex's im2col tile: a tracked 3x3 convolution on a map of more output pixels than this runs
@@ -48,18 +47,16 @@ const FLEX_TILE_PIXELS: usize = 512;
 
 impl Conv {
     fn new(spec: &ConvSpec, params: &LayerParams, device: &Device) -> Self {
-        let tensor = || Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device);
-        // The flex plans are plain matrix products, which grouped convolutions are not.
-        let flex = *device == Device::flex() && spec.groups == 1;
-        let plan = match (spec.kernel, spec.stride, spec.padding) {
-            (1, stride, 0) if flex && stride > 1 => Plan::Subsampled(tensor()),
-            (kernel, stride, padding) if flex && kernel > 1 => Plan::Host {
-                weight: params.weight.as_slice().into(),
-                bias: params.bias.as_slice().into(),
-                geometry: Geometry { kernel, stride, padding },
-                tracked: OnceLock::new(),
-            },
-            _ => Plan::Direct(tensor()),
+        // The host's convolutions are plain matrix products, which grouped convolutions are not.
+        let plan = match *device == Device::flex() && spec.groups == 1 {
+            true => {
+                let geometry = Geometry { kernel: spec.kernel, stride: spec.stride, padding: spec.padding };
+                let kernel = Kernel { weight: params.weight.clone(), bias: params.bias.clone(), geometry };
+                Plan::Host { kernel: kernel.into(), tracked: OnceLock::new() }
+            }
+            false => {
+                Plan::Direct(Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device))
+            }
         };
         Self {
             plan,
@@ -68,54 +65,57 @@ impl Conv {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.run(x, false)
-    }
-
-    /// The convolution through a ReLU: on the host in the same pass over the output.
-    fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
-        match self.plan {
-            Plan::Host { .. } if !x.is_autodiff() => self.run(x, true),
-            _ => relu(self.run(x, false)),
-        }
-    }
-
-    /// The convolution, through a ReLU if `rectify` (only done here on the host).
-    fn run(&self, x: Tensor<4>, rectify: bool) -> Tensor<4> {
-        let bias = Some(self.bias.clone());
-        match &self.plan {
-            Plan::Direct(weight) => conv2d(x, weight.clone(), bias, self.options.clone()),
-            Plan::Subsampled(weight) => {
-                let step = self.options.stride[0] as isize;
-                let x = x.slice(s![.., .., ..;step, ..;step]);
-                conv2d(x, weight.clone(), bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
-            }
-            Plan::Host { weight, bias: host_bias, geometry, tracked } => {
-                let [n, c, h, w] = x.dims();
-                let (oh, ow) = geometry.output(h, w);
-                let [out] = self.bias.dims();
-                if x.is_autodiff() {
-                    let k = geometry.kernel;
-                    let matrix = tracked.get_or_init(|| {
-                        let oihw = TensorData::new(weight.to_vec(), [out, c, k, k]);
-                        Tensor::<4>::from_data(oihw, &self.bias.device())
-                            .permute([0, 2, 3, 1])
-                            .reshape([out, k * k * c])
-                    });
-                    if (k, geometry.stride, geometry.padding) == (3, 1, 1) && h * w <= FLEX_TILE_PIXELS {
-                        let product = matrix.clone().unsqueeze::<3>().matmul(shifted_copies(x));
-                        return (product + self.bias.clone().reshape([1, out, 1])).reshape([n, out, h, w]);
-                    }
-                    let weight = matrix.clone().reshape([out, k, k, c]).permute([0, 3, 1, 2]);
-                    return conv2d(x, weight, bias, self.options.clone());
-                }
+    /// The convolution, through a ReLU if `rectify`: on the host in the same pass over each tile
+    /// of the output, or as burn's operations when a gradient is taken through it.
+    fn forward(&self, x: Tensor<4>, rectify: bool) -> Tensor<4> {
+        match (self.host_kernel(), x.is_autodiff()) {
+            (Some(kernel), false) => {
                 let device = x.device();
+                let shape = x.dims();
                 let input = x.into_data();
                 let input = input.as_slice::<f32>().expect("f32 activations");
-                let output = host_conv::convolve(input, [n, c, h, w], weight, host_bias, *geometry, rectify);
-                Tensor::from_data(TensorData::new(output, [n, out, oh, ow]), &device)
+                let (output, shape) = host_conv::convolve(input, shape, kernel, None, rectify);
+                Tensor::from_data(TensorData::new(output, shape), &device)
             }
+            _ if rectify => relu(self.burn_conv(x)),
+            _ => self.burn_conv(x),
         }
+    }
+
+    /// Its weight and bias for the host, where it runs there.
+    fn host_kernel(&self) -> Option<&Kernel> {
+        match &self.plan {
+            Plan::Host { kernel, .. } => Some(kernel),
+            Plan::Direct(_) => None,
+        }
+    }
+
+    /// The convolution with its bias as burn's operations, which autodiff can differentiate.
+    fn burn_conv(&self, x: Tensor<4>) -> Tensor<4> {
+        let bias = Some(self.bias.clone());
+        let (kernel, tracked) = match &self.plan {
+            Plan::Direct(weight) => return conv2d(x, weight.clone(), bias, self.options.clone()),
+            Plan::Host { kernel, tracked } => (kernel, tracked),
+        };
+        let [n, c, h, w] = x.dims();
+        let (out, geometry) = (kernel.bias.len(), kernel.geometry);
+        let k = geometry.kernel;
+        let matrix = tracked.get_or_init(|| {
+            let oihw = TensorData::new(kernel.weight.clone(), [out, c, k, k]);
+            Tensor::<4>::from_data(oihw, &self.bias.device()).permute([0, 2, 3, 1]).reshape([out, k * k * c])
+        });
+        if (k, geometry.stride, geometry.padding) == (3, 1, 1) && h * w <= FLEX_TILE_PIXELS {
+            let product = matrix.clone().unsqueeze::<3>().matmul(shifted_copies(x));
+            return (product + self.bias.clone().reshape([1, out, 1])).reshape([n, out, h, w]);
+        }
+        let weight = matrix.clone().reshape([out, k, k, c]).permute([0, 3, 1, 2]);
+        if (k, geometry.padding) == (1, 0) && geometry.stride > 1 {
+            // flex multiplies stride-1 1x1 convolutions directly: keep every stride-th pixel first.
+            let step = geometry.stride as isize;
+            let x = x.slice(s![.., .., ..;step, ..;step]);
+            return conv2d(x, weight, bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
+        }
+        conv2d(x, weight, bias, self.options.clone())
     }
 }
 
@@ -148,13 +148,38 @@ struct Block {
 
 impl Block {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let kernels: Option<Vec<&Kernel>> = self.main.iter().chain(&self.shortcut).map(Conv::host_kernel).collect();
+        if let (Some(kernels), false) = (kernels, x.is_autodiff()) {
+            return self.forward_on_host(x, &kernels);
+        }
         let (last, first) = self.main.split_last().expect("a block has convolutions");
-        let inner = first.iter().fold(x.clone(), |y, conv| conv.forward_relu(y));
+        let inner = first.iter().fold(x.clone(), |y, conv| conv.forward(y, true));
         let shortcut = match &self.shortcut {
-            Some(projection) => projection.forward(x),
+            Some(projection) => projection.forward(x, false),
             None => x,
         };
-        relu(last.forward(inner) + shortcut)
+        relu(last.forward(inner, false) + shortcut)
+    }
+
+    /// The block on the host (`kernels`: its main convolutions, then its projection if any): the
+    /// activations stay in plain memory from one convolution to the next, and the shortcut and
+    /// the last ReLU are added to the last convolution's tiles.
+    fn forward_on_host(&self, x: Tensor<4>, kernels: &[&Kernel]) -> Tensor<4> {
+        let (main, projection) = kernels.split_at(self.main.len());
+        let (last, first) = main.split_last().expect("a block has convolutions");
+        let (device, shape) = (x.device(), x.dims());
+        let input = x.into_data();
+        let input = input.as_slice::<f32>().expect("f32 activations");
+        let (inner, inner_shape) = first.iter().fold((Cow::Borrowed(input), shape), |(y, shape), kernel| {
+            let (y, shape) = host_conv::convolve(&y, shape, kernel, None, true);
+            (Cow::Owned(y), shape)
+        });
+        let shortcut = match projection.first() {
+            Some(kernel) => Cow::Owned(host_conv::convolve(input, shape, kernel, None, false).0),
+            None => Cow::Borrowed(input),
+        };
+        let (output, shape) = host_conv::convolve(&inner, inner_shape, last, Some(&shortcut), true);
+        Tensor::from_data(TensorData::new(output, shape), &device)
     }
 }
 
@@ -224,7 +249,7 @@ impl ResNet {
 
     /// The head: preprocessed input [N, 3, S, S] to the activations of `layer`.
     pub fn features(&self, input: Tensor<4>, layer: Layer) -> Tensor<4> {
-        let x = self.stem.forward_relu(input);
+        let x = self.stem.forward(input, true);
         // Keras pads with zeros before the pool; after a ReLU that equals ignoring the border.
         let mut pool = MaxPoolOptions::new([3, 3]);
         pool.stride = [2, 2];
