@@ -212,13 +212,17 @@ impl ResNet {
         };
         let stages = architecture.block_specs().iter().map(|blocks| blocks.iter().map(&mut block).collect()).collect();
         let (classes, features) = (architecture.classes, architecture.features());
-        let fc_weight = Tensor::<2>::from_data(TensorData::new(params.fc.weight.clone(), [classes, features]), device);
+        // Transposed here, once: a transposed view would be copied by every product on flex.
+        let mut fc_weight = vec![0.0; classes * features];
+        for (class, row) in params.fc.weight.chunks_exact(features).enumerate() {
+            row.iter().enumerate().for_each(|(feature, &v)| fc_weight[feature * classes + class] = v);
+        }
         Self {
             architecture,
             preprocessing,
             stem,
             stages,
-            fc_weight: fc_weight.transpose(),
+            fc_weight: Tensor::from_data(TensorData::new(fc_weight, [features, classes]), device),
             fc_bias: Tensor::from_data(TensorData::new(params.fc.bias.clone(), [classes]), device),
             device: device.clone(),
         }
