@@ -2,7 +2,6 @@
 //! files, PyTorch and Keras imports, labels, photos), which are re-exported here. Knows nothing of
 //! browsers or terminals; the CLI and the web app both call into it.
 
-mod host_conv;
 pub mod resnet;
 
 pub use resnet::{ResNet, CASCADE};

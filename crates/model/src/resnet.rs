@@ -18,7 +18,7 @@ use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer};
 use xai_files::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
 use xai_files::Preprocessing;
 
-use crate::host_conv::{self, Geometry, Kernel};
+use xai_conv::{Geometry, Kernel};
 
 /// A convolution with BatchNorm folded into its weight and bias.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ struct Conv {
 enum Plan {
     /// OIHW, for burn's `conv2d`.
     Direct(Tensor<4>),
-    /// Flex: the weight and bias for [`host_conv::convolve`], and the weight as a burn tensor for
+    /// Flex: the weight and bias for [`xai_conv::convolve`], and the weight as a burn tensor for
     /// the explanations' tails, which take gradients through burn's operations: [out, k * k * in],
     /// columns ordered (ky, kx, in), made the first time one does.
     Host { kernel: Arc<Kernel>, tracked: OnceLock<Tensor<2>> },
@@ -74,7 +74,7 @@ impl Conv {
                 let shape = x.dims();
                 let input = x.into_data();
                 let input = input.as_slice::<f32>().expect("f32 activations");
-                let (output, shape) = host_conv::convolve(input, shape, kernel, None, rectify);
+                let (output, shape) = xai_conv::convolve(input, shape, kernel, None, rectify);
                 Tensor::from_data(TensorData::new(output, shape), &device)
             }
             _ if rectify => relu(self.burn_conv(x)),
@@ -171,14 +171,14 @@ impl Block {
         let input = x.into_data();
         let input = input.as_slice::<f32>().expect("f32 activations");
         let (inner, inner_shape) = first.iter().fold((Cow::Borrowed(input), shape), |(y, shape), kernel| {
-            let (y, shape) = host_conv::convolve(&y, shape, kernel, None, true);
+            let (y, shape) = xai_conv::convolve(&y, shape, kernel, None, true);
             (Cow::Owned(y), shape)
         });
         let shortcut = match projection.first() {
-            Some(kernel) => Cow::Owned(host_conv::convolve(input, shape, kernel, None, false).0),
+            Some(kernel) => Cow::Owned(xai_conv::convolve(input, shape, kernel, None, false).0),
             None => Cow::Borrowed(input),
         };
-        let (output, shape) = host_conv::convolve(&inner, inner_shape, last, Some(&shortcut), true);
+        let (output, shape) = xai_conv::convolve(&inner, inner_shape, last, Some(&shortcut), true);
         Tensor::from_data(TensorData::new(output, shape), &device)
     }
 }

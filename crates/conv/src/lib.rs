@@ -60,7 +60,11 @@ pub fn convolve(
         1 => 1,
         cores => 2 * cores,
     };
-    let mut tile_rows = (TILE_FLOATS / (depth * ow)).clamp(1, oh);
+    // A stride-1 1x1 convolution copies no columns, so its tiles need not fit a cache.
+    let mut tile_rows = match pointwise && geometry.stride == 1 {
+        true => oh,
+        false => (TILE_FLOATS / (depth * ow)).clamp(1, oh),
+    };
     if pointwise {
         // A 1x1 convolution's tiles copy nothing, so its map is shared among the cores by rows
         // (of at least 256 pixels, which still fill the product's kernels) rather than by blocks
