@@ -7,7 +7,7 @@
 // Run by `cargo xtask bench`, after `cargo xtask build` and bench/onnx_resnet.py have written
 // dist/ and target/resnet50.onnx.
 //
-// node bench/web/run.mjs [--runs 10]
+// node bench/web/run.mjs [--runs 10] [--backend cpu|webgpu]   (XAI_DIST=DIR times another build)
 import { fileURLToPath } from 'node:url';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { DIST, launch, openPage, runDemo, serveDist } from '../../tests/e2e/harn
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 10);
+const only = process.argv.includes('--backend') ? process.argv[process.argv.indexOf('--backend') + 1] : null;
 const CASES = [['webgpu', 'webgpu_forward_vs_ort_webgpu'], ['cpu', 'cpu_wasm_forward_vs_ort_wasm']];
 
 const median = (times) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
@@ -75,7 +76,7 @@ const row = (name, ours, peerName, peer) => ({
 // One browser per backend, closed before the next starts: a WebGPU (SwiftShader) browser left
 // open took CPU from the wasm case that followed (423 ms a forward pass instead of 303).
 try {
-  for (const [backend, name] of CASES) {
+  for (const [backend, name] of CASES.filter(([backend]) => !only || backend === only)) {
     const browser = await launch({ webgpu: backend === 'webgpu' });
     try {
       const page = await openPage(browser, `${origin}/bench.html?backend=${backend}&runs=${runs}`);
