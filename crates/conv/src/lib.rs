@@ -60,17 +60,16 @@ pub fn convolve(
         1 => 1,
         cores => 2 * cores,
     };
-    // A stride-1 1x1 convolution copies no columns, so its tiles need not fit a cache.
-    let mut tile_rows = match pointwise && geometry.stride == 1 {
-        true => oh,
-        false => (TILE_FLOATS / (depth * ow)).clamp(1, oh),
+    // A tile's columns must fit a core's L2 cache; a stride-1 1x1 copies none. A 1x1's map is
+    // shared among the cores by rows (of at least 256 pixels, which still fill the product's
+    // kernels) rather than by blocks of output channels, each of which would pack the same input.
+    let cache_rows = (TILE_FLOATS / (depth * ow)).clamp(1, oh);
+    let core_rows = oh.div_ceil(wanted.div_ceil(n)).max(256usize.div_ceil(ow));
+    let tile_rows = match (pointwise, geometry.stride) {
+        (true, 1) => core_rows.min(oh),
+        (true, _) => core_rows.min(cache_rows),
+        (false, _) => cache_rows,
     };
-    if pointwise {
-        // A 1x1 convolution's tiles copy nothing, so its map is shared among the cores by rows
-        // (of at least 256 pixels, which still fill the product's kernels) rather than by blocks
-        // of output channels, each of which would pack the same input again.
-        tile_rows = tile_rows.min(oh.div_ceil(wanted.div_ceil(n)).max(256usize.div_ceil(ow)));
-    }
     let tiles = oh.div_ceil(tile_rows);
     // Too few tiles to keep the cores busy: split the output channels into blocks as well.
     let blocks = wanted.div_ceil((n * tiles).max(1)).clamp(1, out.div_ceil(16));
