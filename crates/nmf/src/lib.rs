@@ -4,17 +4,12 @@
 //! DFF's matrix is small (2048 channels x 49 positions a photo) and each update is two thin
 //! products. On a GPU an iteration was a dozen kernels, each bound by its launch; on flex the
 //! thin products ran on one core well below its peak (docs/benchmarks.md has the numbers).
-//! Here the channels go eight at a time, so that the loops vectorise (AVX through `pulp`'s
-//! runtime dispatch, or wasm SIMD: see `lanes`), and k is a compile-time constant, so that the
-//! sums over the factors stay in registers.
+//! Here the channels go in groups as wide as a vector register of the CPU that `pulp` finds at
+//! run time (AVX-512's 16 floats, AVX2's 8, NEON's or wasm SIMD's 4), in `pulp`'s vector types,
+//! and k is a compile-time constant, so that the sums over the factors stay in registers. (Plain
+//! arrays left the vectorising to LLVM, which for k >= 8 gave up and gathered scalars.)
 
-mod lanes;
-
-use lanes::Lanes;
-
-/// Channels handled together: one AVX register of f32.
-const LANES: usize = 8;
-const ZERO: Lanes = Lanes::ZERO;
+use pulp::Simd;
 
 /// Denominator guard of the multiplicative updates.
 const EPSILON: f32 = 1e-10;
@@ -29,38 +24,25 @@ const FLUSH_BELOW: f32 = 1e-20;
 /// scikit-learn checks the error every 10 iterations.
 const CHECK_EVERY: usize = 10;
 
-/// A non-negative `[channels, positions]` matrix stored by groups of `LANES` (eight) channels:
-/// `groups[g * positions + p]` holds channels 8g..8g+8 at position p, zero past the last channel
-/// (a zero channel keeps a zero row of W and adds nothing to any product).
+/// A non-negative `[channels, positions]` matrix, row-major.
 pub struct Matrix {
     channels: usize,
     positions: usize,
-    groups: Vec<Lanes>,
+    values: Vec<f32>,
 }
 
 impl Matrix {
     pub fn from_fn(channels: usize, positions: usize, value: impl Fn(usize, usize) -> f32) -> Self {
-        let mut groups = vec![ZERO; channels.div_ceil(LANES) * positions];
-        for c in 0..channels {
-            for p in 0..positions {
-                groups[c / LANES * positions + p].as_mut_array()[c % LANES] = value(c, p);
-            }
-        }
-        Self { channels, positions, groups }
-    }
-
-    /// The channel groups, each [positions].
-    fn groups(&self) -> std::slice::ChunksExact<'_, Lanes> {
-        self.groups.chunks_exact(self.positions)
+        let values = (0..channels * positions).map(|i| value(i / positions, i % positions)).collect();
+        Self { channels, positions, values }
     }
 
     fn squared_norm(&self) -> f64 {
-        self.groups.iter().flat_map(Lanes::as_array).map(|&v| f64::from(v) * f64::from(v)).sum()
+        self.values.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
     }
 
     fn mean(&self) -> f64 {
-        self.groups.iter().flat_map(Lanes::as_array).map(|&v| f64::from(v)).sum::<f64>()
-            / (self.channels * self.positions) as f64
+        self.values.iter().map(|&v| f64::from(v)).sum::<f64>() / self.values.len() as f64
     }
 }
 
@@ -116,10 +98,11 @@ impl SplitMix64 {
 
 /// Factorises `a` into `options.k` factors; `None` if k is outside [`K_RANGE`].
 pub fn factorize(a: &Matrix, options: Options) -> Option<Factors> {
+    let arch = pulp::Arch::new();
     macro_rules! for_each_k {
         ($($k:literal)*) => {
             match options.k {
-                $($k => Some(factorize_k::<$k>(a, options)),)*
+                $($k => Some(arch.dispatch(Factorize::<$k> { a, options })),)*
                 _ => None,
             }
         };
@@ -127,65 +110,89 @@ pub fn factorize(a: &Matrix, options: Options) -> Option<Factors> {
     for_each_k!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
 }
 
-/// W by channel group: `w[g][t]` is factor t on channels 8g..8g+8.
-type W<const K: usize> = Vec<[Lanes; K]>;
+/// W by channel group: `w[g][t]` is factor t on group g's channels.
+type W<S, const K: usize> = Vec<[<S as Simd>::f32s; K]>;
 /// H transposed: `h[p][t]` is factor t at position p.
 type H<const K: usize> = Vec<[f32; K]>;
 
-fn factorize_k<const K: usize>(a: &Matrix, options: Options) -> Factors {
-    let (channels, positions) = (a.channels, a.positions);
-    // scikit-learn's 'random' init: |N(0,1)| scaled by sqrt(mean(A) / k); W [C, k] is drawn
-    // first, then H [k, P], both row by row.
-    let scale = (a.mean() / K as f64).sqrt() as f32;
-    let mut rng = SplitMix64(options.seed);
-    let mut w: W<K> = vec![[ZERO; K]; channels.div_ceil(LANES)];
-    for c in 0..channels {
-        for factor in &mut w[c / LANES] {
-            factor.as_mut_array()[c % LANES] = rng.abs_normal() * scale;
-        }
-    }
-    let mut h: H<K> = vec![[0.0; K]; positions];
-    for t in 0..K {
-        for position in &mut h {
-            position[t] = rng.abs_normal() * scale;
-        }
-    }
+/// The whole factorisation as one `pulp` operation, compiled for the CPU's vector unit.
+struct Factorize<'a, const K: usize> {
+    a: &'a Matrix,
+    options: Options,
+}
 
-    let arch = pulp::Arch::new();
-    let norm_squared = a.squared_norm();
-    let initial = arch.dispatch(ResidualSquared { a, w: &w, h: &h }).sqrt();
-    let mut previous = initial;
-    let mut iterations = 0;
-    let mut hht = gram(&h);
-    while iterations < options.max_iterations {
-        iterations += 1;
-        // scikit-learn's order: W, then H.
-        let (wta, wtw) = arch.dispatch(UpdateW { a, w: &mut w, h: &h, hht: &hht });
-        update_h(&mut h, &wta, &wtw);
-        hht = gram(&h);
-        if iterations % CHECK_EVERY == 0 {
-            // ||A - W H||^2 = ||A||^2 - 2 <H, W^T A> + <W^T W, H H^T>, from the products at hand:
-            // the residual would cost another pass over A.
-            let cross: f64 =
-                h.iter().flatten().zip(wta.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-            let fit: f64 =
-                wtw.iter().flatten().zip(hht.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-            let error = (norm_squared - 2.0 * cross + fit).max(0.0).sqrt();
-            if (previous - error) / initial < f64::from(options.tolerance) {
-                break;
+impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
+    type Output = Factors;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> Factors {
+        let Self { a, options } = self;
+        let (channels, positions, lanes) = (a.channels, a.positions, S::F32_LANES);
+        // A by groups of `lanes` channels: `columns[g * positions + p]` holds the group's channels
+        // at position p, zero past the last channel (a zero channel keeps a zero row of W and adds
+        // nothing to any product).
+        let mut columns = vec![simd.splat_f32s(0.0); channels.div_ceil(lanes) * positions];
+        let grouped: &mut [f32] = bytemuck::cast_slice_mut(&mut columns);
+        for (c, row) in a.values.chunks_exact(positions).enumerate() {
+            for (p, &value) in row.iter().enumerate() {
+                grouped[(c / lanes * positions + p) * lanes + c % lanes] = value;
             }
-            previous = error;
         }
-    }
-    // The reported error from the residual itself: near zero, the identity above loses digits.
-    let residual = arch.dispatch(ResidualSquared { a, w: &w, h: &h }).sqrt();
-    Factors {
-        w_t: (0..K * channels)
-            .map(|i| w[i % channels / LANES][i / channels].as_array()[i % channels % LANES])
-            .collect(),
-        h: (0..K * positions).map(|i| h[i % positions][i / positions]).collect(),
-        rel_error: (residual / norm_squared.sqrt().max(f64::MIN_POSITIVE)) as f32,
-        iterations,
+        let kernels = Kernels::<S, K> { simd, columns: &columns, positions };
+
+        // scikit-learn's 'random' init: |N(0,1)| scaled by sqrt(mean(A) / k); W [C, k] is drawn
+        // first, then H [k, P], both row by row.
+        let scale = (a.mean() / K as f64).sqrt() as f32;
+        let mut rng = SplitMix64(options.seed);
+        let mut w: W<S, K> = vec![[simd.splat_f32s(0.0); K]; channels.div_ceil(lanes)];
+        let w_entry = |c: usize, t: usize| (c / lanes * K + t) * lanes + c % lanes;
+        let entries: &mut [f32] = bytemuck::cast_slice_mut(w.as_flattened_mut());
+        for c in 0..channels {
+            for t in 0..K {
+                entries[w_entry(c, t)] = rng.abs_normal() * scale;
+            }
+        }
+        let mut h: H<K> = vec![[0.0; K]; positions];
+        for t in 0..K {
+            for position in &mut h {
+                position[t] = rng.abs_normal() * scale;
+            }
+        }
+
+        let norm_squared = a.squared_norm();
+        let initial = kernels.residual_squared(&w, &h).sqrt();
+        let mut previous = initial;
+        let mut iterations = 0;
+        let mut hht = gram(&h);
+        while iterations < options.max_iterations {
+            iterations += 1;
+            // scikit-learn's order: W, then H.
+            let (wta, wtw) = kernels.update_w(&mut w, &h, &hht);
+            update_h(&mut h, &wta, &wtw);
+            hht = gram(&h);
+            if iterations % CHECK_EVERY == 0 {
+                // ||A - W H||^2 = ||A||^2 - 2 <H, W^T A> + <W^T W, H H^T>, from the products at
+                // hand: the residual would cost another pass over A.
+                let cross: f64 =
+                    h.iter().flatten().zip(wta.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+                let fit: f64 =
+                    wtw.iter().flatten().zip(hht.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+                let error = (norm_squared - 2.0 * cross + fit).max(0.0).sqrt();
+                if (previous - error) / initial < f64::from(options.tolerance) {
+                    break;
+                }
+                previous = error;
+            }
+        }
+        // The reported error from the residual itself: near zero, the identity above loses digits.
+        let residual = kernels.residual_squared(&w, &h).sqrt();
+        let entries: &[f32] = bytemuck::cast_slice(w.as_flattened());
+        Factors {
+            w_t: (0..K * channels).map(|i| entries[w_entry(i % channels, i / channels)]).collect(),
+            h: (0..K * positions).map(|i| h[i % positions][i / positions]).collect(),
+            rel_error: (residual / norm_squared.sqrt().max(f64::MIN_POSITIVE)) as f32,
+            iterations,
+        }
     }
 }
 
@@ -214,105 +221,181 @@ fn flushed(value: f32) -> f32 {
     }
 }
 
-#[inline(always)]
-fn add_product(sum: Lanes, x: Lanes, y: Lanes) -> Lanes {
-    sum + x * y
-}
-
-#[inline(always)]
-fn add_scaled(sum: Lanes, scale: f32, x: Lanes) -> Lanes {
-    sum + Lanes::splat(scale) * x
-}
-
-/// Channel groups taken together: a block of A (8 groups x 49 positions x 32 bytes) stays in the
-/// L1 cache from the W update to W^T A.
+/// Channel groups taken together: a block of A (8 groups x 49 positions x up to 64 bytes) stays
+/// in the L1 cache from the W update to W^T A.
 const BLOCK: usize = 8;
 
-/// W <- W * (A H^T) / (W H H^T + eps), then W^T A (by position) and W^T W of the new W for the
-/// H update. A `pulp` operation, so that the loops are compiled for the CPU's vector units.
-struct UpdateW<'a, const K: usize> {
-    a: &'a Matrix,
-    w: &'a mut W<K>,
-    h: &'a H<K>,
-    hht: &'a [[f32; K]; K],
+/// Sums a vector unit needs in flight to stay busy: an FMA waits four cycles on the sum before
+/// it, and two start every cycle. With k = 5 sums alone the units idled most of the time.
+const SUMS_IN_FLIGHT: usize = 8;
+
+/// The products over A, on one CPU's vector type.
+#[derive(Clone, Copy)]
+struct Kernels<'a, S: Simd, const K: usize> {
+    simd: S,
+    /// A by channel groups, each [positions].
+    columns: &'a [S::f32s],
+    positions: usize,
 }
 
-impl<const K: usize> pulp::WithSimd for UpdateW<'_, K> {
-    type Output = (H<K>, [[f32; K]; K]);
+impl<S: Simd, const K: usize> Kernels<'_, S, K> {
+    /// `sum + x * y`: one FMA where the CPU has it. wasm's only FMA is relaxed SIMD's, whose
+    /// rounding differs between engines, and pulp's scalar fallback computes it in software:
+    /// there a product and a sum.
+    #[inline(always)]
+    fn add_product(self, sum: S::f32s, x: S::f32s, y: S::f32s) -> S::f32s {
+        if S::IS_SCALAR || cfg!(target_arch = "wasm32") {
+            self.simd.add_f32s(self.simd.mul_f32s(x, y), sum)
+        } else {
+            self.simd.mul_add_f32s(x, y, sum)
+        }
+    }
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> Self::Output {
-        let Self { a, w, h, hht } = self;
-        let positions = a.positions;
+    fn add_scaled(self, sum: S::f32s, scale: f32, x: S::f32s) -> S::f32s {
+        self.add_product(sum, x, self.simd.splat_f32s(scale))
+    }
+
+    /// W <- W * (A H^T) / (W H H^T + eps), then W^T A (by position) and W^T W of the new W for
+    /// the H update.
+    #[inline(always)]
+    fn update_w(self, w: &mut W<S, K>, h: &H<K>, hht: &[[f32; K]; K]) -> (H<K>, [[f32; K]; K]) {
+        let zero = self.simd.splat_f32s(0.0);
         // W^T A by position, in lanes: summed across lanes at the end.
-        let mut wta = vec![[ZERO; K]; positions];
-        for (w, block) in w.chunks_mut(BLOCK).zip(a.groups.chunks(BLOCK * positions)) {
-            for (w, column) in w.iter_mut().zip(block.chunks_exact(positions)) {
-                let mut aht = [ZERO; K];
-                for (value, h) in column.iter().zip(h) {
-                    for t in 0..K {
-                        aht[t] = add_scaled(aht[t], h[t], *value);
-                    }
-                }
-                let old = *w;
-                for t in 0..K {
-                    let mut whht = ZERO;
-                    for s in 0..K {
-                        whht = add_scaled(whht, hht[t][s], old[s]);
-                    }
-                    w[t] = Lanes::new((old[t] * aht[t] / (whht + Lanes::splat(EPSILON))).to_array().map(flushed));
-                }
-            }
-            // The block's W^T A, one position at a time so that its k sums stay in registers.
-            for (p, wta) in wta.iter_mut().enumerate() {
-                let mut sums = [ZERO; K];
-                for (w, column) in w.iter().zip(block.chunks_exact(positions)) {
-                    for t in 0..K {
-                        sums[t] = add_product(sums[t], w[t], column[p]);
-                    }
-                }
-                for t in 0..K {
-                    wta[t] += sums[t];
-                }
+        let mut wta = vec![[zero; K]; self.positions];
+        for (w, block) in w.chunks_mut(BLOCK).zip(self.columns.chunks(BLOCK * self.positions)) {
+            let block = Kernels { columns: block, ..self };
+            // For k below SUMS_IN_FLIGHT, the sums of two channel groups (or two positions) kept
+            // apart: 2 (k + 1) vectors fit even AVX2's 16 registers. Each sum still adds its terms
+            // in the same order, so the result does not change.
+            if K < SUMS_IN_FLIGHT {
+                block.update_block::<2>(w, h, hht, &mut wta);
+            } else {
+                block.update_block::<1>(w, h, hht, &mut wta);
             }
         }
-        let mut wtw = [[ZERO; K]; K];
+        let mut wtw = [[zero; K]; K];
         for w in w.iter() {
             for t in 0..K {
                 for s in 0..K {
-                    wtw[t][s] = add_product(wtw[t][s], w[t], w[s]);
+                    wtw[t][s] = self.add_product(wtw[t][s], w[t], w[s]);
                 }
             }
         }
-        let total = |sums: [Lanes; K]| sums.map(Lanes::reduce_add);
-        (wta.into_iter().map(total).collect(), wtw.map(total))
+        // Loops, not closures: a closure is not compiled for the vector unit, and the reductions'
+        // intrinsics became calls in it.
+        let mut wta_totals = Vec::with_capacity(self.positions);
+        for sums in wta {
+            wta_totals.push(self.totals(sums));
+        }
+        let mut wtw_totals = [[0.0; K]; K];
+        for (totals, sums) in wtw_totals.iter_mut().zip(wtw) {
+            *totals = self.totals(sums);
+        }
+        (wta_totals, wtw_totals)
     }
-}
 
-/// ||A - W H||_F^2.
-struct ResidualSquared<'a, const K: usize> {
-    a: &'a Matrix,
-    w: &'a W<K>,
-    h: &'a H<K>,
-}
-
-impl<const K: usize> pulp::WithSimd for ResidualSquared<'_, K> {
-    type Output = f64;
-
+    /// Each sum's lanes added up.
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
-        let Self { a, w, h } = self;
+    fn totals(self, sums: [S::f32s; K]) -> [f32; K] {
+        let mut totals = [0.0; K];
+        for (total, sum) in totals.iter_mut().zip(sums) {
+            *total = self.simd.reduce_sum_f32s(sum);
+        }
+        totals
+    }
+
+    /// One block's W update, then its share of W^T A, `N` channel groups or positions at a time.
+    #[inline(always)]
+    fn update_block<const N: usize>(
+        self,
+        w: &mut [[S::f32s; K]],
+        h: &H<K>,
+        hht: &[[f32; K]; K],
+        wta: &mut [[S::f32s; K]],
+    ) {
+        let positions = self.positions;
+        for (w, columns) in w.chunks_mut(N).zip(self.columns.chunks(N * positions)) {
+            if w.len() == N {
+                self.update_groups::<N>(w, columns, h, hht);
+            } else {
+                self.update_groups::<1>(w, columns, h, hht);
+            }
+        }
+        let paired = positions / N * N;
+        for first in (0..paired).step_by(N) {
+            self.add_wta::<N>(w, first, &mut wta[first..first + N]);
+        }
+        for first in paired..positions {
+            self.add_wta::<1>(w, first, &mut wta[first..=first]);
+        }
+    }
+
+    /// W <- W * (A H^T) / (W H H^T + eps) on `N` channel groups, whose columns of A follow each
+    /// other in `columns`.
+    #[inline(always)]
+    fn update_groups<const N: usize>(self, w: &mut [[S::f32s; K]], columns: &[S::f32s], h: &H<K>, hht: &[[f32; K]; K]) {
+        let simd = self.simd;
+        let positions = h.len();
+        let columns: [&[S::f32s]; N] = std::array::from_fn(|g| &columns[g * positions..(g + 1) * positions]);
+        let mut aht = [[simd.splat_f32s(0.0); K]; N];
+        for (p, h) in h.iter().enumerate() {
+            for g in 0..N {
+                for t in 0..K {
+                    aht[g][t] = self.add_scaled(aht[g][t], h[t], columns[g][p]);
+                }
+            }
+        }
+        let (epsilon, flush_below, zero) =
+            (simd.splat_f32s(EPSILON), simd.splat_f32s(FLUSH_BELOW), simd.splat_f32s(0.0));
+        for (w, aht) in w.iter_mut().zip(aht) {
+            let old = *w;
+            for t in 0..K {
+                let mut whht = simd.splat_f32s(0.0);
+                for s in 0..K {
+                    whht = self.add_scaled(whht, hht[t][s], old[s]);
+                }
+                let updated = simd.div_f32s(simd.mul_f32s(old[t], aht[t]), simd.add_f32s(whht, epsilon));
+                w[t] = simd.select_f32s(simd.less_than_f32s(updated, flush_below), zero, updated);
+            }
+        }
+    }
+
+    /// The block's W^T A at positions `first..first + N`, each position's k sums in registers.
+    #[inline(always)]
+    fn add_wta<const N: usize>(self, w: &[[S::f32s; K]], first: usize, wta: &mut [[S::f32s; K]]) {
+        let mut sums = [[self.simd.splat_f32s(0.0); K]; N];
+        for (w, column) in w.iter().zip(self.columns.chunks_exact(self.positions)) {
+            let values = &column[first..first + N];
+            for q in 0..N {
+                for t in 0..K {
+                    sums[q][t] = self.add_product(sums[q][t], w[t], values[q]);
+                }
+            }
+        }
+        for (wta, sums) in wta.iter_mut().zip(sums) {
+            for t in 0..K {
+                wta[t] = self.simd.add_f32s(wta[t], sums[t]);
+            }
+        }
+    }
+
+    /// ||A - W H||_F^2.
+    #[inline(always)]
+    fn residual_squared(self, w: &W<S, K>, h: &H<K>) -> f64 {
+        let simd = self.simd;
         let mut sum = 0.0;
-        for (w, column) in w.iter().zip(a.groups()) {
-            let mut squares = ZERO;
+        for (w, column) in w.iter().zip(self.columns.chunks_exact(self.positions)) {
+            let mut squares = simd.splat_f32s(0.0);
             for (value, h) in column.iter().zip(h) {
                 let mut difference = *value;
                 for t in 0..K {
-                    difference = add_scaled(difference, -h[t], w[t]);
+                    difference = self.add_scaled(difference, -h[t], w[t]);
                 }
-                squares = add_product(squares, difference, difference);
+                squares = self.add_product(squares, difference, difference);
             }
-            sum += squares.as_array().iter().map(|&v| f64::from(v)).sum::<f64>();
+            let squares: &[f32] = bytemuck::cast_slice(std::slice::from_ref(&squares));
+            sum += squares.iter().map(|&v| f64::from(v)).sum::<f64>();
         }
         sum
     }
@@ -333,6 +416,27 @@ mod tests {
         let factors = factorize(&a, options).unwrap();
         assert!(factors.rel_error < 1e-3, "relative error {}", factors.rel_error);
         assert_eq!((factors.w_t.len(), factors.h.len(), factors.iterations), (22, 8, 2000));
+    }
+
+    #[test]
+    fn two_streams_update_as_one_does() {
+        // Five channel groups and seven positions: pairs and a single of each.
+        let (groups, positions) = (5, 7);
+        let columns: Vec<f32> = (0..groups * positions).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
+        let kernels = Kernels::<_, 3> { simd: pulp::Scalar::new(), columns: &columns, positions };
+        let w: Vec<[f32; 3]> = (0..groups).map(|g| [0.1 + g as f32 * 0.01, 0.2, 0.3]).collect();
+        let h: H<3> = (0..positions).map(|p| [0.5, 0.1 * p as f32, 0.2]).collect();
+        let hht = gram(&h);
+        let update = |two_streams: bool| {
+            let (mut w, mut wta) = (w.clone(), vec![[0.0; 3]; positions]);
+            if two_streams {
+                kernels.update_block::<2>(&mut w, &h, &hht, &mut wta);
+            } else {
+                kernels.update_block::<1>(&mut w, &h, &hht, &mut wta);
+            }
+            (w, wta)
+        };
+        assert_eq!(update(true), update(false));
     }
 
     #[test]
