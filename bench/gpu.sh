@@ -21,14 +21,16 @@ for build in xai xai-fusion; do
   gunzip -c ".bench-carry/$build.gz" > "/tmp/$build" && chmod +x "/tmp/$build"
   timeout 120 "/tmp/$build" classify "$image" --backend wgpu --json --weights "$weights" > "$out/$build-logits.json" \
     || echo "$build on wgpu failed" | tee -a "$out/gpu.txt"
-  echo "$build:" && timeout 200 "/tmp/$build" bench --backend wgpu --runs 20 --weights "$weights" --image "$image" \
+  echo "$build:" && timeout 200 "/tmp/$build" bench --backend wgpu --runs 20 --batch 8 --weights "$weights" --image "$image" \
     | tee "$out/$build-wgpu.txt"
 done
+# Batch 1 (its logits checked against ours) and batch 8, as issue 16 asks for both.
 (cd bench && timeout 120 python3 torch_forward.py --weights "../$weights" --image "../$image" --device cuda \
-  --runs 50 --logits "$out/xai-logits.json") | tee "$out/torch-cuda.json"
-(cd bench && timeout 120 python3 torch_forward.py --weights "../$weights" --image "../$image" --device cpu \
-  --threads 16 --runs 20) | tee "$out/torch-cpu16.json"
-timeout 120 /tmp/xai bench --backend flex --runs 10 --weights "$weights" --image "$image" | tee "$out/xai-flex16.txt"
+  --runs 50 --logits "$out/xai-logits.json" && timeout 120 python3 torch_forward.py --weights "../$weights" \
+  --image "../$image" --device cuda --runs 50 --batch 8) | tee "$out/torch-cuda.json"
+(cd bench && for batch in 1 8; do timeout 120 python3 torch_forward.py --weights "../$weights" --image "../$image" \
+  --device cpu --threads 16 --runs 20 --batch $batch; done) | tee "$out/torch-cpu16.json"
+timeout 180 /tmp/xai bench --backend flex --runs 10 --batch 8 --weights "$weights" --image "$image" | tee "$out/xai-flex16.txt"
 if [ -s "$out/xai-fusion-logits.json" ]; then
   python3 - "$out" <<'PY' | tee "$out/fusion-logits.txt"
 import json, sys

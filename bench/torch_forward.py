@@ -31,12 +31,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=1, help="copies of the photo in one forward pass")
     parser.add_argument("--logits", type=Path, help="xai classify --json output to compare with")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     model = load(args.weights).to(args.device)
-    x = caffe_input(args.image).to(args.device)
+    x = caffe_input(args.image).repeat(args.batch, 1, 1, 1).to(args.device)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     times = []
     with torch.inference_mode():
@@ -47,9 +48,9 @@ def main() -> None:
             logits = model(x)
             logits.cpu()  # read back, as xai does
             times.append((time.perf_counter() - start) * 1e3)
-    result = {"peer": f"pytorch {torch.__version__} ({args.device}, {args.threads} threads)",
+    result = {"peer": f"pytorch {torch.__version__} ({args.device}, {args.threads} threads)", "batch": args.batch,
               "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
-              "top1": int(logits.argmax())}
+              "top1": int(logits[0].argmax())}
     if args.logits:
         ours = np.array(json.loads(args.logits.read_text().splitlines()[0])["logits"])
         result["max_logit_difference"] = float(np.abs(ours - logits.cpu().numpy()[0]).max())

@@ -9,6 +9,7 @@ use anyhow::Result;
 use xai_explain::dff::{factorize_concepts, DffOptions};
 use xai_explain::readback;
 use xai_explain::{CamRequest, Target};
+use burn::tensor::Tensor;
 use xai_model::Layer;
 
 use crate::model::ModelArgs;
@@ -24,6 +25,9 @@ pub struct Args {
     /// Also time Score-CAM (one run: it makes 2048 forward passes at layer4).
     #[arg(long)]
     scorecam: bool,
+    /// Also time the forward pass of this many copies of the photo at once (`forward_batchN`).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=64))]
+    batch: Option<u16>,
     /// One JSON object per case instead of a table.
     #[arg(long)]
     json: bool,
@@ -32,7 +36,7 @@ pub struct Args {
 }
 
 /// A timed case: its name, how many runs, and the work of one run.
-type Case<'a> = (&'static str, usize, Box<dyn Fn() -> Result<()> + 'a>);
+type Case<'a> = (&'a str, usize, Box<dyn Fn() -> Result<()> + 'a>);
 
 /// Median, min and max in milliseconds of `runs` calls after one warm-up call.
 fn time(runs: usize, mut run: impl FnMut() -> Result<()>) -> Result<[f64; 3]> {
@@ -52,6 +56,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let crop = model.read_image(&args.image)?;
     let net = &model.net;
     let input = net.input(std::slice::from_ref(&crop));
+    let forward = |input: &Tensor<4>| -> Result<()> {
+        pollster::block_on(readback::read_floats(net.forward(input.clone())))?;
+        Ok(())
+    };
     let cam = |method: &str, layer: Layer| -> Result<()> {
         let method = xai_explain::method(method)?;
         let request = CamRequest { layer, target: &Target::TOP_CLASS, method, eigen_smooth: false };
@@ -64,15 +72,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         pollster::block_on(xai_explain::analyse_each(net, &input, layer, &Target::TOP_CLASS, &methods, false))?;
         Ok(())
     };
+    let batch = args.batch.map(|n| (format!("forward_batch{n}"), net.input(&vec![crop.clone(); usize::from(n)])));
     let mut cases: Vec<Case> = vec![
-        (
-            "forward",
-            args.runs,
-            Box::new(|| {
-                pollster::block_on(readback::read_floats(net.forward(input.clone())))?;
-                Ok(())
-            }),
-        ),
+        ("forward", args.runs, Box::new(|| forward(&input))),
         ("gradcam_layer4", args.runs, Box::new(|| cam("gradcam", Layer::Layer4))),
         ("gradcam_layer3", args.runs, Box::new(|| cam("gradcam", Layer::Layer3))),
         ("gradcam++_layer4", args.runs, Box::new(|| cam("gradcam++", Layer::Layer4))),
@@ -89,25 +91,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }),
         ),
     ];
+    if let Some((name, input)) = &batch {
+        cases.push((name, args.runs, Box::new(|| forward(input))));
+    }
     if args.scorecam {
         cases.push(("scorecam_layer4", 1, Box::new(|| cam("scorecam", Layer::Layer4))));
     }
     if !args.json {
         println!("{:<20} {:>10} {:>10} {:>10} {:>10}", "case", "median ms", "min", "max", "x forward");
     }
-    let mut forward = f64::NAN;
+    let mut forward_ms = f64::NAN;
     for (name, runs, case) in &cases {
         let [median, min, max] = time(*runs, case)?;
         if *name == "forward" {
-            forward = median;
+            forward_ms = median;
         }
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"name": name, "median_ms": median, "min_ms": min, "max_ms": max, "forward_ms": forward})
+                serde_json::json!({"name": name, "median_ms": median, "min_ms": min, "max_ms": max, "forward_ms": forward_ms})
             );
         } else {
-            println!("{name:<20} {median:>10.1} {min:>10.1} {max:>10.1} {:>10.2}", median / forward);
+            println!("{name:<20} {median:>10.1} {min:>10.1} {max:>10.1} {:>10.2}", median / forward_ms);
         }
     }
     Ok(ExitCode::SUCCESS)
