@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::tensor::Tensor;
 use xai_explain::dff::{factorize_concepts, DffOptions};
 use xai_explain::readback;
 use xai_explain::{CamRequest, Target};
-use burn::tensor::Tensor;
 use xai_model::Layer;
 
 use crate::model::ModelArgs;
