@@ -12,17 +12,17 @@
 use pulp::Simd;
 
 /// Denominator guard of the multiplicative updates.
-const EPSILON: f32 = 1e-10;
+pub const EPSILON: f32 = 1e-10;
 
 /// Factor entries below this are set to zero. On their way to zero, the multiplicative updates
 /// take entries into f32's subnormal range, where every operation costs the CPU a microcode
 /// assist, which made DFF's iterations markedly slower on real activations (docs/benchmarks.md).
 /// At f32's precision such entries never change a sum of the factors' entries, which are of the
 /// order of 0.1.
-const FLUSH_BELOW: f32 = 1e-20;
+pub const FLUSH_BELOW: f32 = 1e-20;
 
 /// scikit-learn checks the error every 10 iterations.
-const CHECK_EVERY: usize = 10;
+pub const CHECK_EVERY: usize = 10;
 
 /// A non-negative `[channels, positions]` matrix, row-major.
 pub struct Matrix {
@@ -37,11 +37,11 @@ impl Matrix {
         Self { channels, positions, values }
     }
 
-    fn squared_norm(&self) -> f64 {
+    pub fn squared_norm(&self) -> f64 {
         self.values.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
     }
 
-    fn mean(&self) -> f64 {
+    pub fn mean(&self) -> f64 {
         self.values.iter().map(|&v| f64::from(v)).sum::<f64>() / self.values.len() as f64
     }
 }
@@ -96,6 +96,46 @@ impl SplitMix64 {
     }
 }
 
+/// scikit-learn's 'random' init: |N(0,1)| scaled by sqrt(mean(A) / k); W [channels, k] is drawn
+/// first, then H [k, positions], both row by row. Returns them in that layout.
+pub fn initial_factors(mean: f64, channels: usize, positions: usize, options: Options) -> (Vec<f32>, Vec<f32>) {
+    let scale = (mean / options.k as f64).sqrt() as f32;
+    let mut rng = SplitMix64(options.seed);
+    let w = (0..channels * options.k).map(|_| rng.abs_normal() * scale).collect();
+    let h = (0..options.k * positions).map(|_| rng.abs_normal() * scale).collect();
+    (w, h)
+}
+
+/// scikit-learn's stopping rule: stop when the error improved by less than `tolerance` times the
+/// initial error since the last check.
+pub struct Progress {
+    initial: f64,
+    previous: f64,
+    tolerance: f64,
+}
+
+impl Progress {
+    pub fn new(initial_error: f64, tolerance: f32) -> Self {
+        Self { initial: initial_error, previous: initial_error, tolerance: f64::from(tolerance) }
+    }
+
+    /// Whether to stop, given the error at this check.
+    pub fn stalled(&mut self, error: f64) -> bool {
+        if (self.previous - error) / self.initial < self.tolerance {
+            return true;
+        }
+        self.previous = error;
+        false
+    }
+}
+
+/// ||A - W H|| = sqrt(||A||^2 - 2 <H, W^T A> + <W^T W, H H^T>), from products an iteration has at
+/// hand: the residual would cost another pass over A. In f32 it cannot see errors below about
+/// 1e-3 of ||A||, far below any DFF factorisation's; the reported error comes from the residual.
+pub fn error_from_products(norm_squared: f64, cross: f64, fit: f64) -> f64 {
+    (norm_squared - 2.0 * cross + fit).max(0.0).sqrt()
+}
+
 /// Factorises `a` into `options.k` factors; `None` if k is outside [`K_RANGE`].
 pub fn factorize(a: &Matrix, options: Options) -> Option<Factors> {
     let arch = pulp::Arch::new();
@@ -140,28 +180,17 @@ impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
         }
         let kernels = Kernels::<S, K> { simd, columns: &columns, positions };
 
-        // scikit-learn's 'random' init: |N(0,1)| scaled by sqrt(mean(A) / k); W [C, k] is drawn
-        // first, then H [k, P], both row by row.
-        let scale = (a.mean() / K as f64).sqrt() as f32;
-        let mut rng = SplitMix64(options.seed);
+        let (w_start, h_start) = initial_factors(a.mean(), channels, positions, options);
         let mut w: W<S, K> = vec![[simd.splat_f32s(0.0); K]; channels.div_ceil(lanes)];
         let w_entry = |c: usize, t: usize| (c / lanes * K + t) * lanes + c % lanes;
         let entries: &mut [f32] = bytemuck::cast_slice_mut(w.as_flattened_mut());
-        for c in 0..channels {
-            for t in 0..K {
-                entries[w_entry(c, t)] = rng.abs_normal() * scale;
-            }
+        for (i, &value) in w_start.iter().enumerate() {
+            entries[w_entry(i / K, i % K)] = value;
         }
-        let mut h: H<K> = vec![[0.0; K]; positions];
-        for t in 0..K {
-            for position in &mut h {
-                position[t] = rng.abs_normal() * scale;
-            }
-        }
+        let mut h: H<K> = (0..positions).map(|p| std::array::from_fn(|t| h_start[t * positions + p])).collect();
 
         let norm_squared = a.squared_norm();
-        let initial = kernels.residual_squared(&w, &h).sqrt();
-        let mut previous = initial;
+        let mut progress = Progress::new(kernels.residual_squared(&w, &h).sqrt(), options.tolerance);
         let mut iterations = 0;
         let mut hht = gram(&h);
         while iterations < options.max_iterations {
@@ -171,17 +200,13 @@ impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
             update_h(&mut h, &wta, &wtw);
             hht = gram(&h);
             if iterations % CHECK_EVERY == 0 {
-                // ||A - W H||^2 = ||A||^2 - 2 <H, W^T A> + <W^T W, H H^T>, from the products at
-                // hand: the residual would cost another pass over A.
                 let cross: f64 =
                     h.iter().flatten().zip(wta.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
                 let fit: f64 =
                     wtw.iter().flatten().zip(hht.iter().flatten()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-                let error = (norm_squared - 2.0 * cross + fit).max(0.0).sqrt();
-                if (previous - error) / initial < f64::from(options.tolerance) {
+                if progress.stalled(error_from_products(norm_squared, cross, fit)) {
                     break;
                 }
-                previous = error;
             }
         }
         // The reported error from the residual itself: near zero, the identity above loses digits.
