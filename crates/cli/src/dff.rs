@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use image::{imageops, RgbaImage};
-use xai_explain::dff::{factorize_concepts, DffOptions};
+use xai_explain::dff::{factorize_concepts_on, DffOptions, NmfOn};
 use xai_explain::render::{concept_colours, concept_composites};
 
 use crate::legend;
@@ -31,6 +31,27 @@ pub struct Args {
     /// Print the concepts as JSON instead of writing a PNG.
     #[arg(long)]
     json: bool,
+    /// Where the NMF runs: on the GPU for many photos when the network runs on one (auto), or
+    /// always on the host or the GPU.
+    #[arg(long, value_enum, default_value_t = Nmf::Auto)]
+    nmf: Nmf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Nmf {
+    Auto,
+    Host,
+    Gpu,
+}
+
+impl From<Nmf> for NmfOn {
+    fn from(nmf: Nmf) -> Self {
+        match nmf {
+            Nmf::Auto => NmfOn::Auto,
+            Nmf::Host => NmfOn::Host,
+            Nmf::Gpu => NmfOn::Gpu,
+        }
+    }
 }
 
 /// The legend's colour squares, and the space around them.
@@ -42,10 +63,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let crops = args.images.iter().map(|p| model.read_image(p)).collect::<Result<Vec<_>>>()?;
     let input = model.net.input(&crops);
-    let result = pollster::block_on(factorize_concepts(&model.net, &input, &model.labels, options))?;
+    let result =
+        pollster::block_on(factorize_concepts_on(&model.net, &input, &model.labels, options, args.nmf.into()))?;
     if args.json {
         let line = serde_json::json!({
             "k": args.k, "rel_error": result.rel_error, "iterations": result.iterations,
+            "nmf": if result.nmf_on_gpu { "gpu" } else { "host" },
             "concepts": result.concepts, "images": args.images,
         });
         println!("{line}");

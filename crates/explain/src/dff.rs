@@ -7,7 +7,7 @@
 //! makes the same concept light up in all of them.
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use xai_model::{Labels, Layer, ResNet};
 use xai_nmf::{Factors, Matrix};
 
@@ -22,8 +22,37 @@ pub use xai_nmf::{Options as DffOptions, K_RANGE};
 pub enum DffError {
     #[error("k = {0} is out of range (valid: 1 to 16 concepts)")]
     K(usize),
+    #[error("the NMF can run on the GPU only when the network does (this build or device has none)")]
+    NoGpu,
     #[error(transparent)]
     Readback(#[from] ReadbackError),
+}
+
+/// Where the NMF runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NmfOn {
+    /// On the GPU for large matrices (many photos) when the network runs on one, else on the host.
+    #[default]
+    Auto,
+    Host,
+    Gpu,
+}
+
+/// From this many multiply-adds a product (channels x positions x k) the NMF goes to the GPU:
+/// 8 photos at 224 x 224 with k = 5 (2048 x 392 x 5). Below it an iteration on the host takes
+/// tens of microseconds, which a GPU's two launches do not beat; the crossover is measured by
+/// `bench/gpu.sh` (docs/benchmarks.md).
+pub const GPU_NMF_FROM: usize = 4_000_000;
+
+impl NmfOn {
+    fn on_gpu(self, device: &Device, channels: usize, positions: usize, k: usize) -> bool {
+        let gpu = cfg!(feature = "gpu") && *device != Device::flex();
+        match self {
+            NmfOn::Auto => gpu && channels * positions * k >= GPU_NMF_FROM,
+            NmfOn::Host => false,
+            NmfOn::Gpu => true,
+        }
+    }
 }
 
 /// One concept: its two most probable classes and the share of positions where its scaled map
@@ -43,6 +72,8 @@ pub struct Concepts {
     /// ||A - W H||_F / ||A||_F on the offset matrix.
     pub rel_error: f32,
     pub iterations: usize,
+    /// Whether the NMF ran on the GPU.
+    pub nmf_on_gpu: bool,
 }
 
 impl Concepts {
@@ -65,35 +96,43 @@ async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, DffError> {
 }
 
 /// Factorises the layer4 activations of a batch of photos [N, 3, S, S] into `k` concepts shared
-/// by all of them, classifies each concept and reads back the maps.
+/// by all of them, classifies each concept and reads back the maps. The NMF runs where
+/// [`NmfOn::Auto`] puts it.
 pub async fn factorize_concepts(
     net: &ResNet,
     input: &Tensor<4>,
     labels: &Labels,
     options: DffOptions,
 ) -> Result<Concepts, DffError> {
+    factorize_concepts_on(net, input, labels, options, NmfOn::Auto).await
+}
+
+/// [`factorize_concepts`], with the NMF where `nmf` says.
+pub async fn factorize_concepts_on(
+    net: &ResNet,
+    input: &Tensor<4>,
+    labels: &Labels,
+    options: DffOptions,
+    nmf: NmfOn,
+) -> Result<Concepts, DffError> {
     if !K_RANGE.contains(&options.k) {
         return Err(DffError::K(options.k));
     }
-    // Read back as [positions, channels], in passes within the memory budget (many photos at a
-    // large input size would not fit in one); the factorisation runs on the host (`xai_nmf` says why).
+    // The activations as [positions, channels], in passes within the memory budget (many photos
+    // at a large input size would not fit in one); each pass's layer4 output is small.
     let [n, _, height, width] = input.dims();
     let per_pass = images_per_pass(height, width, n);
-    let (mut values, mut shape) = (Vec::new(), [0; 3]);
+    let (mut parts, mut shape) = (Vec::new(), [0; 3]);
     for start in (0..n).step_by(per_pass) {
         let activations = net.features(input.clone().slice_dim(0, start..(start + per_pass).min(n)), Layer::Layer4);
         let [images, c, h, w] = activations.dims();
         shape = [c, h, w];
-        values.extend(read(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c])).await?);
+        parts.push(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]));
     }
     let [c, h, w] = shape;
     let positions = n * h * w;
-    let offset: Vec<f32> =
-        (0..c).map(|ch| (0..positions).map(|p| values[p * c + ch]).fold(f32::INFINITY, f32::min)).collect();
-    let matrix = Matrix::from_fn(c, positions, |ch, p| values[p * c + ch] - offset[ch]);
-    drop(values);
-    let Factors { w_t, h: coefficients, rel_error, iterations } =
-        xai_nmf::factorize(&matrix, options).ok_or(DffError::K(options.k))?;
+    let Factorized { offset, factors, on_gpu } = factorize_activations(Tensor::cat(parts, 0), options, nmf).await?;
+    let Factors { w_t, h: coefficients, rel_error, iterations } = factors;
 
     // W H = (W D^-1)(D H) for any positive diagonal D, so a row of H has no scale of its own:
     // each concept's map is scaled to peak at 1 over all photos (pytorch-grad-cam scales per
@@ -137,7 +176,55 @@ pub async fn factorize_concepts(
                 .collect()
         })
         .collect();
-    Ok(Concepts { concepts, maps, rel_error, iterations })
+    Ok(Concepts { concepts, maps, rel_error, iterations, nmf_on_gpu: on_gpu })
+}
+
+/// A factorisation of activations: A - offset ~ W H.
+pub struct Factorized {
+    /// Each channel's minimum over the positions, subtracted before the NMF (as pytorch-grad-cam does).
+    pub offset: Vec<f32>,
+    pub factors: Factors,
+    /// Whether the NMF ran on the GPU.
+    pub on_gpu: bool,
+}
+
+/// The NMF of activations `a` ([positions, channels]) minus each channel's minimum, on the
+/// host or on the GPU `a` lives on, as `nmf` says.
+pub async fn factorize_activations(a: Tensor<2>, options: DffOptions, nmf: NmfOn) -> Result<Factorized, DffError> {
+    if !K_RANGE.contains(&options.k) {
+        return Err(DffError::K(options.k));
+    }
+    let [positions, channels] = a.dims();
+    if nmf.on_gpu(&a.device(), channels, positions, options.k) {
+        if let Some((offset, factors)) = factorize_on_gpu(a.clone(), options).await? {
+            return Ok(Factorized { offset, factors, on_gpu: true });
+        }
+        if nmf == NmfOn::Gpu {
+            return Err(DffError::NoGpu);
+        }
+    }
+    let values = read(a).await?;
+    let offset: Vec<f32> = (0..channels)
+        .map(|ch| (0..positions).map(|p| values[p * channels + ch]).fold(f32::INFINITY, f32::min))
+        .collect();
+    let matrix = Matrix::from_fn(channels, positions, |ch, p| values[p * channels + ch] - offset[ch]);
+    drop(values);
+    let factors = xai_nmf::factorize(&matrix, options).ok_or(DffError::K(options.k))?;
+    Ok(Factorized { offset, factors, on_gpu: false })
+}
+
+/// The offset and the NMF on the GPU `a` lives on; `None` if it lives on none.
+#[cfg(feature = "gpu")]
+async fn factorize_on_gpu(a: Tensor<2>, options: DffOptions) -> Result<Option<(Vec<f32>, Factors)>, DffError> {
+    let offset = a.clone().min_dim(0);
+    let Some(matrix) = crate::nmf_gpu::DeviceMatrix::new(a - offset.clone()).await? else { return Ok(None) };
+    let factors = crate::nmf_gpu::factorize(&matrix, options).await?;
+    Ok(Some((read(offset).await?, factors)))
+}
+
+#[cfg(not(feature = "gpu"))]
+async fn factorize_on_gpu(_: Tensor<2>, _: DffOptions) -> Result<Option<(Vec<f32>, Factors)>, DffError> {
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -164,6 +251,42 @@ mod tests {
             assert_eq!(concepts.maps[photo][k].values[row * 2 + col], peak);
         }
         assert!(concepts.rel_error.is_finite() && concepts.rel_error < 1.0);
+    }
+
+    /// The GPU's NMF is the host's, up to the order of f32 sums: the same iterations, errors and
+    /// factors, over partial cubes both ways (70 channels: 32 + 32 + 6; 37 positions: 32 + 5).
+    #[cfg(feature = "gpu")]
+    #[test]
+    fn the_gpu_factorises_as_the_host_does() {
+        let Some(gpu) = crate::testing::gpu() else { return };
+        let (positions, channels) = (37, 70);
+        let values: Vec<f32> =
+            (0..positions * channels).map(|i| ((i * 31 + i / channels * 17) % 23) as f32 * 0.1 - 0.5).collect();
+        let a = Tensor::<2>::from_data(TensorData::new(values, [positions, channels]), &gpu);
+        for k in [1, 3, 5, 16] {
+            let options = DffOptions { k, max_iterations: 60, ..DffOptions::default() };
+            let factorize = |nmf| pollster::block_on(factorize_activations(a.clone(), options, nmf)).unwrap();
+            let (host, found) = (factorize(NmfOn::Host), factorize(NmfOn::Gpu));
+            assert!(found.on_gpu && !host.on_gpu);
+            assert_eq!(found.offset, host.offset);
+            let (found, host) = (found.factors, host.factors);
+            assert_eq!(found.iterations, host.iterations, "k = {k}");
+            let errors = (found.rel_error, host.rel_error);
+            assert!((errors.0 - errors.1).abs() < 1e-4, "k = {k}: relative errors {errors:?}");
+            for (found, host) in [(&found.w_t, &host.w_t), (&found.h, &host.h)] {
+                let worst = found.iter().zip(host).map(|(x, y)| (x - y).abs() / y.abs().max(1e-2)).fold(0.0, f32::max);
+                assert!(worst < 1e-3, "k = {k}: relative difference {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_cpu_has_no_gpu_nmf() {
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0; 8], [2, 4]), &burn::tensor::Device::flex());
+        let options = DffOptions { k: 1, ..DffOptions::default() };
+        let result = pollster::block_on(factorize_activations(a.clone(), options, NmfOn::Gpu));
+        assert_eq!(result.err(), Some(DffError::NoGpu));
+        assert!(!pollster::block_on(factorize_activations(a, options, NmfOn::Auto)).unwrap().on_gpu);
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod imputation;
 pub mod map;
 pub mod methods;
 pub mod metrics;
+#[cfg(feature = "gpu")]
+mod nmf_gpu;
 pub mod pipeline;
 pub mod projection;
 pub mod readback;
@@ -40,6 +42,22 @@ pub(crate) mod testing {
 
     pub fn network() -> ResNet {
         ResNet::new(&NetworkParams::patterned(Architecture::keras_resnet50()), Preprocessing::Caffe, &Device::flex())
+    }
+
+    /// The GPU wgpu finds (lavapipe on the CI machine), one for the whole test binary (wgpu's
+    /// device can be set up once a process); `None` without an adapter, unless XAI_REQUIRE_WGPU
+    /// is set.
+    #[cfg(feature = "gpu")]
+    pub fn gpu() -> Option<Device> {
+        static GPU: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+        match GPU.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string())) {
+            Ok(device) => Some(device.clone()),
+            Err(error) => {
+                assert!(std::env::var_os("XAI_REQUIRE_WGPU").is_none(), "{error}");
+                println!("skipped: {error}");
+                None
+            }
+        }
     }
 
     /// `n` preprocessed photos [n, 3, SIDE, SIDE] of smooth, different patterns.

@@ -15,7 +15,7 @@ pub struct ReadbackError(pub String);
 impl ReadbackError {
     /// One line: burn's messages carry a backtrace and line breaks that a page or a CLI
     /// error line cannot show.
-    fn from_message(message: &str) -> Self {
+    pub(crate) fn from_message(message: &str) -> Self {
         let before_backtrace = message.split("Backtrace:").next().unwrap_or(message);
         Self(before_backtrace.split_whitespace().collect::<Vec<_>>().join(" "))
     }
