@@ -21,7 +21,9 @@ for build in xai xai-fusion; do
   gunzip -c ".bench-carry/$build.gz" > "/tmp/$build" && chmod +x "/tmp/$build"
   timeout 120 "/tmp/$build" classify "$image" --backend wgpu --json --weights "$weights" > "$out/$build-logits.json" \
     || echo "$build on wgpu failed" | tee -a "$out/gpu.txt"
-  echo "$build:" && timeout 200 "/tmp/$build" bench --backend wgpu --runs 20 --batch 8 --weights "$weights" --image "$image" \
+  # --nmf-photos: DFF's NMF on the host and on the GPU for 1 to 50 photos, where the GPU starts to pay.
+  echo "$build:" && timeout 300 "/tmp/$build" bench --backend wgpu --runs 20 --batch 8 --nmf-photos 1,2,4,8,16,50 \
+    --weights "$weights" --image "$image" \
     | tee "$out/$build-wgpu.txt"
 done
 # Batch 1 (its logits checked against ours) and batch 8, as issue 16 asks for both.

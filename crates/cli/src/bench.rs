@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::tensor::Tensor;
-use xai_explain::dff::{factorize_concepts, DffOptions};
+use xai_explain::dff::{factorize_activations, factorize_concepts, DffOptions, NmfOn};
 use xai_explain::readback;
 use xai_explain::{CamRequest, Target};
 use xai_model::Layer;
@@ -28,6 +28,11 @@ pub struct Args {
     /// Also time the forward pass of this many copies of the photo at once (`forward_batchN`).
     #[arg(long, value_parser = clap::value_parser!(u16).range(2..=64))]
     batch: Option<u16>,
+    /// Also time DFF's NMF alone (k = 5) on the layer4 activations of this many copies of the
+    /// photo, on the host (`nmf_host_N`, with the activations' readback) and on the GPU
+    /// (`nmf_gpu_N`, with `--backend wgpu`): where the GPU starts to pay. Comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=256))]
+    nmf_photos: Vec<u16>,
     /// One JSON object per case instead of a table.
     #[arg(long)]
     json: bool,
@@ -72,6 +77,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
         pollster::block_on(xai_explain::analyse_each(net, &input, layer, &Target::TOP_CLASS, &methods, false))?;
         Ok(())
     };
+    // [positions, channels] as DFF factorises them; `--nmf gpu` only where the network has a GPU.
+    let nmf_inputs: Vec<(u16, Tensor<2>)> = args
+        .nmf_photos
+        .iter()
+        .map(|&n| {
+            let activations = net.features(net.input(&vec![crop.clone(); usize::from(n)]), Layer::Layer4);
+            let [images, c, h, w] = activations.dims();
+            (n, activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]))
+        })
+        .collect();
+    let nmf_names: Vec<[String; 2]> =
+        args.nmf_photos.iter().map(|n| [format!("nmf_host_{n}"), format!("nmf_gpu_{n}")]).collect();
+    let nmf = |a: &Tensor<2>, on: NmfOn| -> Result<()> {
+        pollster::block_on(factorize_activations(a.clone(), DffOptions::default(), on)).map(drop).map_err(Into::into)
+    };
     let batch = args.batch.map(|n| (format!("forward_batch{n}"), net.input(&vec![crop.clone(); usize::from(n)])));
     let mut cases: Vec<Case> = vec![
         ("forward", args.runs, Box::new(|| forward(&input))),
@@ -93,6 +113,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     ];
     if let Some((name, input)) = &batch {
         cases.push((name, args.runs, Box::new(|| forward(input))));
+    }
+    let on_gpu = input.device() != burn::tensor::Device::flex();
+    for ((_, a), [host, gpu]) in nmf_inputs.iter().zip(&nmf_names) {
+        cases.push((host, args.runs, Box::new(move || nmf(a, NmfOn::Host))));
+        if on_gpu {
+            cases.push((gpu, args.runs, Box::new(move || nmf(a, NmfOn::Gpu))));
+        }
     }
     if args.scorecam {
         cases.push(("scorecam_layer4", 1, Box::new(|| cam("scorecam", Layer::Layer4))));
