@@ -50,28 +50,10 @@ fn update_w(
     add_parts(h_grams, h_cubes, &mut gram, k);
 
     // (H A)[t, c] over every ROWS-th position, then summed over the rows.
-    let mut sums = Array::<f32>::new(k);
-    #[unroll]
-    for t in 0..k {
-        sums[t] = 0.0;
-    }
-    if c < channels {
-        let mut p = y;
-        while p < positions {
-            let value = a[p * channels + c];
-            #[unroll]
-            for t in 0..k {
-                sums[t] += value * h[t * positions + p];
-            }
-            p += ROWS;
-        }
-    }
     let mut partial = Shared::<[f32]>::new_slice(ROWS * LANES * k);
-    #[unroll]
-    for t in 0..k {
-        partial[(y * LANES + x) * k + t] = sums[t];
-    }
-    sync_cube();
+    let count = select(c < channels, (positions + ROWS - 1 - y) / ROWS, 0usize);
+    let mut sums = strided_products(a, y * channels + c, ROWS * channels, h, positions, y, ROWS, count, k);
+    store_sums(&mut partial, &sums, y * LANES + x, k);
 
     // The new W, kept in shared memory for the Gram matrix (zero past the last channel).
     let mut fresh = Shared::<[f32]>::new_slice(LANES * k);
@@ -138,27 +120,9 @@ fn update_h(
         let row = step * ROWS + y;
         let p = CUBE_POS_X as usize * H_STEPS * ROWS + row;
         // W^T A at position p: the lanes split the channels, then their sums are added up.
-        let mut sums = Array::<f32>::new(k);
-        #[unroll]
-        for t in 0..k {
-            sums[t] = 0.0;
-        }
-        if p < positions {
-            let mut c = x;
-            while c < channels {
-                let value = a[p * channels + c];
-                #[unroll]
-                for t in 0..k {
-                    sums[t] += w[t * channels + c] * value;
-                }
-                c += LANES;
-            }
-        }
-        #[unroll]
-        for t in 0..k {
-            partial[(y * LANES + x) * k + t] = sums[t];
-        }
-        sync_cube();
+        let count = select(p < positions, (channels + LANES - 1 - x) / LANES, 0usize);
+        let sums = strided_products(a, p * channels + x, LANES, w, channels, x, LANES, count, k);
+        store_sums(&mut partial, &sums, y * LANES + x, k);
         sum_lanes(&mut partial, k);
 
         if x == 0 {
@@ -199,6 +163,45 @@ fn update_h(
         }
         cross[CUBE_POS_X as usize] = total;
     }
+}
+
+/// `count` products of a strided run of A with each factor's strided run: for t < k, the sum over
+/// i of `a[a_first + i a_step] * factors[t * length + first + i step]`.
+#[cube]
+fn strided_products(
+    a: &[f32],
+    a_first: usize,
+    a_step: usize,
+    factors: &[f32],
+    length: usize,
+    first: usize,
+    step: usize,
+    count: usize,
+    #[comptime] k: usize,
+) -> Array<f32> {
+    let mut sums = Array::<f32>::new(k);
+    #[unroll]
+    for t in 0..k {
+        sums[t] = 0.0;
+    }
+    for i in 0..count {
+        let value = a[a_first + i * a_step];
+        #[unroll]
+        for t in 0..k {
+            sums[t] += value * factors[t * length + first + i * step];
+        }
+    }
+    sums
+}
+
+/// A unit's k sums into its `slot` of `partial`, for the whole cube to read.
+#[cube]
+fn store_sums(partial: &mut Shared<[f32]>, sums: &Array<f32>, slot: usize, #[comptime] k: usize) {
+    #[unroll]
+    for t in 0..k {
+        partial[slot * k + t] = sums[t];
+    }
+    sync_cube();
 }
 
 #[cube]
