@@ -254,7 +254,8 @@ mod tests {
     }
 
     /// The GPU's NMF is the host's, up to the order of f32 sums: the same iterations, errors and
-    /// factors, over partial cubes both ways (70 channels: 32 + 32 + 6; 37 positions: 32 + 5).
+    /// factors, over partial cubes both ways (70 channels: 32 + 32 + 6; 37 positions: a partial
+    /// last cube at every k).
     #[cfg(feature = "gpu")]
     #[test]
     fn the_gpu_factorises_as_the_host_does() {

@@ -24,11 +24,23 @@ use crate::readback::{read_floats, ReadbackError};
 /// Units of a cube along its x axis: channels in the W update, the channels summed for one
 /// position in the H update. A warp (or wave) of neighbouring addresses.
 const LANES: usize = 32;
-/// Units along y: slices of the positions in the W update; positions in the H update.
-const ROWS: usize = 4;
-/// Steps of `ROWS` positions an H update cube takes. Its Gram matrix is one partial sum that every
-/// W update cube adds up, so fewer partials (here one per 32 positions) shorten that sum.
-const H_STEPS: usize = 8;
+/// Units along y for k factors: slices of the positions in the W update, positions at a time in
+/// the H update. As many as the cube's k sums a unit fit in 8 KB of shared memory (WebGPU
+/// guarantees 16 KB), at most 16: more warps a cube hide more of the loads' latency.
+const fn rows(k: usize) -> usize {
+    let rows = 2048 / (LANES * k);
+    if rows > 16 {
+        16
+    } else {
+        rows
+    }
+}
+
+/// Steps of `rows(k)` positions an H update cube takes, about 32 positions in all. Its Gram
+/// matrix is one partial sum that every W update cube adds up, so fewer partials shorten that sum.
+const fn h_steps(k: usize) -> usize {
+    32_usize.div_ceil(rows(k))
+}
 
 /// W^T <- W^T * (H A) / (H H^T W^T + eps) for `LANES` channels a cube, then the cube's share of
 /// the new W's Gram matrix W^T W in `w_grams[cube]`. H H^T comes as `h_cubes` partial sums.
@@ -49,10 +61,11 @@ fn update_w(
     let mut gram = Shared::<[f32]>::new_slice(k * k);
     add_parts(h_grams, h_cubes, &mut gram, k);
 
-    // (H A)[t, c] over every ROWS-th position, then summed over the rows.
-    let mut partial = Shared::<[f32]>::new_slice(ROWS * LANES * k);
-    let count = select(c < channels, (positions + ROWS - 1 - y) / ROWS, 0usize);
-    let mut sums = strided_products(a, y * channels + c, ROWS * channels, h, positions, y, ROWS, count, k);
+    // (H A)[t, c] over every rows-th position, then summed over the rows.
+    let rows = comptime!(rows(k));
+    let mut partial = Shared::<[f32]>::new_slice(rows * LANES * k);
+    let count = select(c < channels, (positions + rows - 1 - y) / rows, 0usize);
+    let mut sums = strided_products(a, y * channels + c, rows * channels, h, positions, y, rows, count, k);
     store_sums(&mut partial, &sums, y * LANES + x, k);
 
     // The new W, kept in shared memory for the Gram matrix (zero past the last channel).
@@ -62,7 +75,7 @@ fn update_w(
         for t in 0..k {
             let mut total = 0.0;
             #[unroll]
-            for row in 0..ROWS {
+            for row in 0..rows {
                 total += partial[(row * LANES + x) * k + t];
             }
             sums[t] = total;
@@ -91,7 +104,7 @@ fn update_w(
     store_gram(&fresh, LANES, w_grams, k);
 }
 
-/// H <- H * (W^T A) / (W^T W H + eps) for `H_STEPS` x `ROWS` positions a cube, `ROWS` at a
+/// H <- H * (W^T A) / (W^T W H + eps) for `h_steps(k)` x `rows(k)` positions a cube, `rows(k)` at a
 /// time, then the cube's share of the new H's Gram matrix H H^T in `h_grams[cube]` and of
 /// <H, W^T A> in `cross[cube]` (the error's identity, `xai_nmf::error_from_products`). W^T W
 /// comes as `w_cubes` partial sums.
@@ -112,13 +125,14 @@ fn update_h(
     let mut gram = Shared::<[f32]>::new_slice(k * k);
     add_parts(w_grams, w_cubes, &mut gram, k);
 
-    let mut partial = Shared::<[f32]>::new_slice(ROWS * LANES * k);
+    let (rows, steps) = comptime!((rows(k), h_steps(k)));
+    let mut partial = Shared::<[f32]>::new_slice(rows * LANES * k);
     // The new H and its <H, W^T A> at each of the cube's positions (zero past the last one).
-    let mut fresh = Shared::<[f32]>::new_slice(H_STEPS * ROWS * k);
-    let mut products = Shared::<[f32]>::new_slice(H_STEPS * ROWS);
-    for step in 0..H_STEPS {
-        let row = step * ROWS + y;
-        let p = CUBE_POS_X as usize * H_STEPS * ROWS + row;
+    let mut fresh = Shared::<[f32]>::new_slice(steps * rows * k);
+    let mut products = Shared::<[f32]>::new_slice(steps * rows);
+    for step in 0..steps {
+        let row = step * rows + y;
+        let p = CUBE_POS_X as usize * steps * rows + row;
         // W^T A at position p: the lanes split the channels, then their sums are added up.
         let count = select(p < positions, (channels + LANES - 1 - x) / LANES, 0usize);
         let sums = strided_products(a, p * channels + x, LANES, w, channels, x, LANES, count, k);
@@ -154,11 +168,11 @@ fn update_h(
         }
         sync_cube();
     }
-    store_gram(&fresh, H_STEPS * ROWS, h_grams, k);
+    store_gram(&fresh, steps * rows, h_grams, k);
     if UNIT_POS == 0 {
         let mut total = 0.0;
         #[unroll]
-        for row in 0..H_STEPS * ROWS {
+        for row in 0..steps * rows {
             total += products[row];
         }
         cross[CUBE_POS_X as usize] = total;
@@ -219,7 +233,7 @@ fn add_parts(parts: &[f32], cubes: usize, gram: &mut Shared<[f32]>, #[comptime] 
             total += parts[cube * k * k + entry];
         }
         gram[entry] = total;
-        entry += LANES * ROWS;
+        entry += CUBE_DIM as usize;
     }
     sync_cube();
 }
@@ -236,7 +250,7 @@ fn store_gram(fresh: &Shared<[f32]>, #[comptime] rows: usize, grams: &mut [f32],
             total += fresh[row * k + t] * fresh[row * k + s];
         }
         grams[CUBE_POS_X as usize * k * k + entry] = total;
-        entry += LANES * ROWS;
+        entry += CUBE_DIM as usize;
     }
 }
 
@@ -345,7 +359,7 @@ impl<'a> Factorization<'a> {
     }
 
     fn h_cubes(&self) -> usize {
-        self.a.positions.div_ceil(H_STEPS * ROWS)
+        self.a.positions.div_ceil(h_steps(self.k) * rows(self.k))
     }
 
     /// Buffers for `a`'s factorisation from W^T `w_t` and H `h`.
@@ -353,7 +367,7 @@ impl<'a> Factorization<'a> {
         let (channels, positions) = (a.channels, a.positions);
         let client = a.tensor.client.clone();
         // The first W update's H H^T, as the first of the partial sums (the rest zero).
-        let h_cubes = positions.div_ceil(H_STEPS * ROWS);
+        let h_cubes = positions.div_ceil(h_steps(k) * rows(k));
         let mut h_grams = vec![0.0; h_cubes * k * k];
         for t in 0..k {
             for s in 0..k {
@@ -376,8 +390,8 @@ impl<'a> Factorization<'a> {
         arg(&self.a.tensor.handle, self.a.positions * self.a.channels)
     }
 
-    fn dim() -> CubeDim {
-        CubeDim::new_2d(LANES as u32, ROWS as u32)
+    fn dim(&self) -> CubeDim {
+        CubeDim::new_2d(LANES as u32, rows(self.k) as u32)
     }
 
     fn iterate(&self) {
@@ -386,7 +400,7 @@ impl<'a> Factorization<'a> {
         update_w::launch(
             &self.client,
             CubeCount::Static(w_cubes as u32, 1, 1),
-            Self::dim(),
+            self.dim(),
             self.a_arg(),
             arg(&self.h, k * positions),
             arg(&self.w, k * channels),
@@ -400,7 +414,7 @@ impl<'a> Factorization<'a> {
         update_h::launch(
             &self.client,
             CubeCount::Static(h_cubes as u32, 1, 1),
-            Self::dim(),
+            self.dim(),
             self.a_arg(),
             arg(&self.w, k * channels),
             arg(&self.h, k * positions),
