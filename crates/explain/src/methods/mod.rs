@@ -73,7 +73,7 @@ impl MethodInputs<'_> {
 
 /// The FC rows [N, C] weighted by `mask` [N, classes] (a one-hot mask picks one row each).
 pub(crate) fn fc_rows(net: &ResNet, mask: Tensor<2>) -> Tensor<2> {
-    mask.matmul(net.fc_weight().transpose())
+    mask.matmul(net.fc_weight())
 }
 
 /// How a method weights the activations before they are summed over channels.
