@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::tensor::Tensor;
-use xai_explain::dff::{factorize_activations, factorize_concepts, DffOptions, NmfOn};
+use xai_explain::dff::{activation_matrix, factorize_activations, factorize_concepts, DffOptions, NmfOn};
 use xai_explain::readback;
 use xai_explain::{CamRequest, Target};
 use xai_model::Layer;
@@ -78,14 +78,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Ok(())
     };
     // [positions, channels] as DFF factorises them; `--nmf gpu` only where the network has a GPU.
-    let nmf_inputs: Vec<(u16, Tensor<2>)> = args
+    let nmf_inputs: Vec<Tensor<2>> = args
         .nmf_photos
         .iter()
-        .map(|&n| {
-            let activations = net.features(net.input(&vec![crop.clone(); usize::from(n)]), Layer::Layer4);
-            let [images, c, h, w] = activations.dims();
-            (n, activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]))
-        })
+        .map(|&n| activation_matrix(net, &net.input(&vec![crop.clone(); usize::from(n)])).0)
         .collect();
     let nmf_names: Vec<[String; 2]> =
         args.nmf_photos.iter().map(|n| [format!("nmf_host_{n}"), format!("nmf_gpu_{n}")]).collect();
@@ -115,7 +111,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cases.push((name, args.runs, Box::new(|| forward(input))));
     }
     let on_gpu = input.device() != burn::tensor::Device::flex();
-    for ((_, a), [host, gpu]) in nmf_inputs.iter().zip(&nmf_names) {
+    for (a, [host, gpu]) in nmf_inputs.iter().zip(&nmf_names) {
         cases.push((host, args.runs, Box::new(move || nmf(a, NmfOn::Host))));
         if on_gpu {
             cases.push((gpu, args.runs, Box::new(move || nmf(a, NmfOn::Gpu))));

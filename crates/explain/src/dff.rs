@@ -118,20 +118,10 @@ pub async fn factorize_concepts_on(
     if !K_RANGE.contains(&options.k) {
         return Err(DffError::K(options.k));
     }
-    // The activations as [positions, channels], in passes within the memory budget (many photos
-    // at a large input size would not fit in one); each pass's layer4 output is small.
-    let [n, _, height, width] = input.dims();
-    let per_pass = images_per_pass(height, width, n);
-    let (mut parts, mut shape) = (Vec::new(), [0; 3]);
-    for start in (0..n).step_by(per_pass) {
-        let activations = net.features(input.clone().slice_dim(0, start..(start + per_pass).min(n)), Layer::Layer4);
-        let [images, c, h, w] = activations.dims();
-        shape = [c, h, w];
-        parts.push(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]));
-    }
-    let [c, h, w] = shape;
-    let positions = n * h * w;
-    let Factorized { offset, factors, on_gpu } = factorize_activations(Tensor::cat(parts, 0), options, nmf).await?;
+    let n = input.dims()[0];
+    let (activations, [h, w]) = activation_matrix(net, input);
+    let [positions, c] = activations.dims();
+    let Factorized { offset, factors, on_gpu } = factorize_activations(activations, options, nmf).await?;
     let Factors { w_t, h: coefficients, rel_error, iterations } = factors;
 
     // W H = (W D^-1)(D H) for any positive diagonal D, so a row of H has no scale of its own:
@@ -177,6 +167,22 @@ pub async fn factorize_concepts_on(
         })
         .collect();
     Ok(Concepts { concepts, maps, rel_error, iterations, nmf_on_gpu: on_gpu })
+}
+
+/// The layer4 activations of a batch of photos [N, 3, S, S] as one [positions, channels] matrix
+/// (photo by photo, row by row), and layer4's height and width. In passes within the memory
+/// budget (many photos at a large input size would not fit in one); each pass's output is small.
+pub fn activation_matrix(net: &ResNet, input: &Tensor<4>) -> (Tensor<2>, [usize; 2]) {
+    let [n, _, height, width] = input.dims();
+    let per_pass = images_per_pass(height, width, n);
+    let (mut parts, mut size) = (Vec::new(), [0; 2]);
+    for start in (0..n).step_by(per_pass) {
+        let activations = net.features(input.clone().slice_dim(0, start..(start + per_pass).min(n)), Layer::Layer4);
+        let [images, c, h, w] = activations.dims();
+        size = [h, w];
+        parts.push(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]));
+    }
+    (Tensor::cat(parts, 0), size)
 }
 
 /// A factorisation of activations: A - offset ~ W H.

@@ -353,21 +353,23 @@ fn sum(values: &[f32]) -> f64 {
     values.iter().map(|&v| f64::from(v)).sum()
 }
 
+/// Cubes of `update_w`: 32 channels each.
+fn w_cubes(channels: usize) -> usize {
+    channels.div_ceil(LANES)
+}
+
+/// Cubes of `update_h`: `h_steps(k)` x `rows(k)` positions each.
+fn h_cubes(positions: usize, k: usize) -> usize {
+    positions.div_ceil(h_steps(k) * rows(k))
+}
+
 impl<'a> Factorization<'a> {
-    fn w_cubes(&self) -> usize {
-        self.a.channels.div_ceil(LANES)
-    }
-
-    fn h_cubes(&self) -> usize {
-        self.a.positions.div_ceil(h_steps(self.k) * rows(self.k))
-    }
-
     /// Buffers for `a`'s factorisation from W^T `w_t` and H `h`.
     fn new(a: &'a DeviceMatrix, k: usize, w_t: &[f32], h: &[f32]) -> Self {
         let (channels, positions) = (a.channels, a.positions);
         let client = a.tensor.client.clone();
         // The first W update's H H^T, as the first of the partial sums (the rest zero).
-        let h_cubes = positions.div_ceil(h_steps(k) * rows(k));
+        let h_cubes = h_cubes(positions, k);
         let mut h_grams = vec![0.0; h_cubes * k * k];
         for t in 0..k {
             for s in 0..k {
@@ -377,7 +379,7 @@ impl<'a> Factorization<'a> {
         Self {
             w: upload(&client, w_t),
             h: upload(&client, h),
-            w_grams: client.empty(channels.div_ceil(LANES) * k * k * 4),
+            w_grams: client.empty(w_cubes(channels) * k * k * 4),
             h_grams: upload(&client, &h_grams),
             cross: client.empty(h_cubes * 4),
             client,
@@ -396,7 +398,7 @@ impl<'a> Factorization<'a> {
 
     fn iterate(&self) {
         let (channels, positions, k) = (self.a.channels, self.a.positions, self.k);
-        let (w_cubes, h_cubes) = (self.w_cubes(), self.h_cubes());
+        let (w_cubes, h_cubes) = (w_cubes(channels), h_cubes(positions, k));
         update_w::launch(
             &self.client,
             CubeCount::Static(w_cubes as u32, 1, 1),

@@ -37,11 +37,11 @@ impl Matrix {
         Self { channels, positions, values }
     }
 
-    pub fn squared_norm(&self) -> f64 {
+    fn squared_norm(&self) -> f64 {
         self.values.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
     }
 
-    pub fn mean(&self) -> f64 {
+    fn mean(&self) -> f64 {
         self.values.iter().map(|&v| f64::from(v)).sum::<f64>() / self.values.len() as f64
     }
 }
