@@ -54,9 +54,7 @@ impl Conv {
                 let kernel = Kernel { weight: params.weight.clone(), bias: params.bias.clone(), geometry };
                 Plan::Host { kernel: kernel.into(), tracked: OnceLock::new() }
             }
-            false => {
-                Plan::Direct(Tensor::from_data(TensorData::new(params.weight.clone(), spec.weight_shape()), device))
-            }
+            false => Plan::Direct(channels_last(&params.weight, spec.weight_shape(), device)),
         };
         Self {
             plan,
@@ -77,7 +75,7 @@ impl Conv {
                 let (output, shape) = xai_conv::convolve(input, shape, kernel, None, rectify);
                 Tensor::from_data(TensorData::new(output, shape), &device)
             }
-            _ if rectify => relu(self.burn_conv(x)),
+            _ if rectify => rectified(self.burn_conv(x)),
             _ => self.burn_conv(x),
         }
     }
@@ -116,6 +114,24 @@ impl Conv {
             return conv2d(x, weight, bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
         }
         conv2d(x, weight, bias, self.options.clone())
+    }
+}
+
+/// An OIHW weight laid out channels last (OHWI) in memory, seen as OIHW: burn-cubecl's
+/// convolutions read their weight channels last and copy any other layout on every call.
+fn channels_last(oihw: &[f32], [o, i, h, w]: [usize; 4], device: &Device) -> Tensor<4> {
+    let ohwi = (0..o * h * w)
+        .flat_map(|pixel| (0..i).map(move |c| oihw[((pixel / (h * w) * i + c) * h * w) + pixel % (h * w)]))
+        .collect();
+    Tensor::from_data(TensorData::new(ohwi, [o, h, w, i]), device).permute([0, 3, 1, 2])
+}
+
+/// The ReLU, as one clamp where no gradient is taken: burn's `relu` is a comparison and a masked
+/// fill, two kernels and a mask on a GPU. (On flex the host's convolutions apply their own.)
+fn rectified(x: Tensor<4>) -> Tensor<4> {
+    match x.is_autodiff() {
+        true => relu(x),
+        false => x.clamp(0.0, f32::INFINITY),
     }
 }
 
@@ -158,7 +174,7 @@ impl Block {
             Some(projection) => projection.forward(x, false),
             None => x,
         };
-        relu(last.forward(inner, false) + shortcut)
+        rectified(last.forward(inner, false) + shortcut)
     }
 
     /// The block on the host (`kernels`: its main convolutions, then its projection if any): the
