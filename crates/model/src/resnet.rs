@@ -54,7 +54,7 @@ impl Conv {
                 let kernel = Kernel { weight: params.weight.clone(), bias: params.bias.clone(), geometry };
                 Plan::Host { kernel: kernel.into(), tracked: OnceLock::new() }
             }
-            false => Plan::Direct(channels_last(&params.weight, spec.weight_shape(), device)),
+            false => Plan::Direct(direct_weight(&params.weight, spec.weight_shape(), device)),
         };
         Self {
             plan,
@@ -117,9 +117,12 @@ impl Conv {
     }
 }
 
-/// An OIHW weight laid out channels last (OHWI) in memory, seen as OIHW: burn-cubecl's
-/// convolutions read their weight channels last and copy any other layout on every call.
-fn channels_last(oihw: &[f32], [o, i, h, w]: [usize; 4], device: &Device) -> Tensor<4> {
+/// An OIHW weight for burn's `conv2d`, laid out as each backend reads it, which spares a copy on
+/// every call: OIHW on flex, channels last (OHWI, seen as OIHW) on burn-cubecl's GPUs.
+fn direct_weight(oihw: &[f32], [o, i, h, w]: [usize; 4], device: &Device) -> Tensor<4> {
+    if *device == Device::flex() {
+        return Tensor::from_data(TensorData::new(oihw.to_vec(), [o, i, h, w]), device);
+    }
     let ohwi = (0..o * h * w)
         .flat_map(|pixel| (0..i).map(move |c| oihw[((pixel / (h * w) * i + c) * h * w) + pixel % (h * w)]))
         .collect();
