@@ -123,8 +123,9 @@ fn direct_weight(oihw: &[f32], [o, i, h, w]: [usize; 4], device: &Device) -> Ten
     if *device == Device::flex() {
         return Tensor::from_data(TensorData::new(oihw.to_vec(), [o, i, h, w]), device);
     }
-    let ohwi = (0..o * h * w)
-        .flat_map(|pixel| (0..i).map(move |c| oihw[((pixel / (h * w) * i + c) * h * w) + pixel % (h * w)]))
+    let plane = h * w;
+    let ohwi = (0..o)
+        .flat_map(|out| (0..plane).flat_map(move |at| (0..i).map(move |c| oihw[(out * i + c) * plane + at])))
         .collect();
     Tensor::from_data(TensorData::new(ohwi, [o, h, w, i]), device).permute([0, 3, 1, 2])
 }
