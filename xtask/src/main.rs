@@ -131,13 +131,33 @@ fn build() -> Result {
     let source = sha256(&wasm)?;
     if dist_is_fresh() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
         eprintln!("xtask: dist/ is up to date");
-        return Ok(());
+    } else {
+        run(Command::new("trunk")
+            .arg("build")
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env("PATH", tools::path_with_node_bins()))?;
+        std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))?;
     }
-    run(Command::new("trunk")
-        .arg("build")
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("PATH", tools::path_with_node_bins()))?;
-    std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))
+    within_budget(&root().join("dist/xai-app_bg.wasm"))
+}
+
+/// What a visitor downloads before the page can show anything: the wasm, gzipped as a server
+/// sends it, may weigh at most 3 MiB (issue 16's budget).
+const WASM_BUDGET_GZIP: usize = 3 << 20;
+
+/// Fails the build when the page's wasm outgrows [`WASM_BUDGET_GZIP`] under `gzip -9`.
+fn within_budget(wasm: &Path) -> Result {
+    let gzip = Command::new("gzip").args(["-9", "-c"]).arg(wasm).output().map_err(|e| format!("gzip: {e}"))?;
+    if !gzip.status.success() {
+        return Err(format!("gzip -9 {} failed: {}", wasm.display(), gzip.status));
+    }
+    let size = gzip.stdout.len();
+    if size > WASM_BUDGET_GZIP {
+        let over = size - WASM_BUDGET_GZIP;
+        return Err(format!("{} is {size} bytes gzip -9: {over} over the page's budget", wasm.display()));
+    }
+    eprintln!("xtask: the page's wasm is {size} bytes gzip -9, {} under its budget", WASM_BUDGET_GZIP - size);
+    Ok(())
 }
 
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
