@@ -26,11 +26,13 @@ use crate::readback::{read_floats, ReadbackError};
 const LANES: usize = 32;
 /// Units along y for k factors: slices of the positions in the W update, positions at a time in
 /// the H update. As many as the cube's k sums a unit fit in 8 KB of shared memory (WebGPU
-/// guarantees 16 KB), at most 16: more warps a cube hide more of the loads' latency.
+/// guarantees 16 KB), at most 8: WebGPU guarantees 256 units a cube, and browsers give no more
+/// (Chromium refused 32 x 12 = 384). More warps a cube would hide more of the loads' latency.
 const fn rows(k: usize) -> usize {
     let rows = 2048 / (LANES * k);
-    if rows > 16 {
-        16
+    let most = 256 / LANES;
+    if rows > most {
+        most
     } else {
         rows
     }
