@@ -1,8 +1,9 @@
 // In the page: our forward pass (the app's wasm, `bench_forward`) and onnxruntime-web's on the
 // same network (bench/onnx_resnet.py) and the same preprocessed photo, one after the other.
 // `?backend=webgpu` compares WebGPU with ORT's WebGPU provider, `?backend=cpu` our wasm CPU
-// fallback with ORT's wasm provider. Leaves the result in `window.benchResult`.
-import init, { bench_forward } from './xai-app.js';
+// fallback with ORT's wasm provider. `?nmf=1,8,50` times DFF's NMF instead, on the host and on
+// WebGPU, for that many copies of the photo. Leaves the result in `window.benchResult`.
+import init, { bench_forward, bench_nmf } from './xai-app.js';
 import * as ort from './ort/ort.webgpu.min.mjs';
 
 const params = new URLSearchParams(location.search);
@@ -28,6 +29,10 @@ async function ortForward(provider, input) {
 
 async function run() {
   await init({ module_or_path: './xai-app_bg.wasm' });
+  if (params.has('nmf')) {
+    const rows = await bench_nmf(Uint32Array.from(params.get('nmf').split(',').map(Number)), runs);
+    return { nmf: rows.map((row) => ({ ...row, host_ms: Array.from(row.host_ms), gpu_ms: Array.from(row.gpu_ms) })) };
+  }
   const ours = await bench_forward(backend, warmup, runs);
   const peer = await ortForward(backend === 'webgpu' ? 'webgpu' : 'wasm', ours.input);
   return {

@@ -1,10 +1,15 @@
 // The app on WebGPU (SwiftShader in headless Chromium: slow, so one purposeful path).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { serveDist, launch, openPage, runDemo, heatByHalf, text } from './harness.mjs';
 
 let server, origin, browser;
-before(async () => ({ server, origin } = await serveDist()));
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+before(async () => ({ server, origin } = await serveDist({
+  'bench.html': here('../../bench/web/index.html'),
+  'bench.mjs': here('./nmf-page.mjs'),
+})));
 after(async () => { await browser?.close(); server?.close(); });
 
 test('a demo photo is classified and explained on WebGPU, with no request off the origin', { timeout: 1_200_000 }, async () => {
@@ -63,4 +68,16 @@ test('a WebGPU device lost mid-session moves the page to the CPU, which goes on 
   assert.equal(await page.isHidden('[data-testid=error]'), true, await text(page, 'error'));
   const heat = await heatByHalf(page);
   assert.ok(Number.isFinite(heat.top) && heat.top !== heat.bottom, JSON.stringify(heat));
+});
+
+test('DFF\'s NMF on WebGPU, where many photos send it on a GPU, gives the host\'s factors', { timeout: 600_000 }, async () => {
+  browser ??= await launch({ webgpu: true });
+  const page = await openPage(browser, `${origin}/bench.html`);
+  const result = await page.evaluate(() => window.nmfResult);
+  await page.close();
+  assert.ok(Array.isArray(result), JSON.stringify(result));
+  const [{ photos, host, gpu }] = result;
+  assert.equal(photos, 8);
+  assert.equal(gpu.iterations, host.iterations, JSON.stringify(result));
+  assert.ok(Math.abs(gpu.rel_error - host.rel_error) < 1e-5, JSON.stringify(result));
 });

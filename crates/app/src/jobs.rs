@@ -21,7 +21,7 @@ use yew::platform::spawn_local;
 use yew::{UseReducerDispatcher, UseStateHandle};
 
 use crate::convert::{convert_model, MAX_MODEL_BYTES};
-use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
+use crate::engine::{nmf_on, now_ms, pick_device, Backend, Engine, Failure};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::folder::FolderFiles;
 use crate::photo;
@@ -66,7 +66,8 @@ async fn load_engine(
             }
         }
     };
-    Ok((Engine { net, model: info.model, backend, device, own }, cached))
+    let nmf = nmf_on(backend).await;
+    Ok((Engine { net, model: info.model, backend, device, own, nmf }, cached))
 }
 
 /// Lets the browser paint what was dispatched before a step that holds the thread.

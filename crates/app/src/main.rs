@@ -35,7 +35,7 @@ fn main() {
         console_error_panic_hook::hook(info);
         report_panic(&info.to_string());
     }));
-    // The benchmark page (bench/web) loads this module only for `bench::bench_forward`.
+    // The benchmark page (bench/web) loads this module only for its `bench` exports.
     let document = web_sys::window().and_then(|w| w.document());
     if document.is_some_and(|d| d.get_element_by_id("bench").is_some()) {
         return;
