@@ -37,7 +37,15 @@ export async function launch({ webgpu }) {
   // playwright-core gives each launch a fresh, temporary profile.
   const args = [...FLAGS];
   if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan');
-  return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
+  browser.webgpu = webgpu;
+  return browser;
+}
+
+// SwiftShader is a fallback adapter, which the page passes over for its own, faster CPU backend:
+// in a WebGPU browser `openPage` shows it as a GPU, so the page's WebGPU path is what runs.
+function asGpuAdapter() {
+  Object.defineProperty(GPUAdapterInfo.prototype, 'isFallbackAdapter', { get: () => false });
 }
 
 /** Collects on `page.uploads` every request that could carry data away: any with a body, or
@@ -53,10 +61,11 @@ export function recordUploads(page) {
 }
 
 /** A page that records every request it makes and every console error; `beforeLoad` runs in
- *  the page before its own scripts. */
-export async function openPage(browser, url, { beforeLoad } = {}) {
+ *  the page before its own scripts. With `fallbackAdapter`, SwiftShader shows as what it is. */
+export async function openPage(browser, url, { beforeLoad, fallbackAdapter = false } = {}) {
   // A context of its own (a fresh profile: no cache, no stored models), which more pages can join.
   const page = await (await browser.newContext()).newPage();
+  if (browser.webgpu && !fallbackAdapter) await page.addInitScript(asGpuAdapter);
   if (beforeLoad) await page.addInitScript(beforeLoad);
   page.requests = [];
   page.on('request', (request) => page.requests.push(request.url()));

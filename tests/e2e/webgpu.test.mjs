@@ -35,6 +35,17 @@ test('a demo photo is classified and explained on WebGPU, with no request off th
   assert.deepEqual(foreign, []);
 });
 
+test('on a fallback adapter (a GPU emulated on the CPU) the page takes its faster CPU backend, and says why', { timeout: 600_000 }, async () => {
+  browser ??= await launch({ webgpu: true });
+  const page = await openPage(browser, origin, { fallbackAdapter: true });
+  await runDemo(page, 'chelsea');
+  assert.equal(await text(page, 'backend'), 'CPU');
+  assert.equal(await text(page, 'prediction'), 'Egyptian cat');
+  const notice = await page.textContent('.notice');
+  assert.ok(notice.includes('runs on the CPU') && notice.includes('fallback'), notice);
+  await page.close();
+});
+
 // Keeps every GPUDevice the page asks for, so the test can destroy them: the way WebGPU itself
 // loses a device (reason "destroyed"), as when a driver resets or a tab is backgrounded too long.
 function keepGpuDevices() {

@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 use image::RgbImage;
 use wasm_bindgen::{JsCast, JsValue};
 use xai_explain::channels::ChannelByChannel;
-use xai_explain::dff::{factorize_concepts_on, DffError, DffOptions, NmfOn};
+use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
 use xai_explain::readback::ReadbackError;
 use xai_explain::{CamError, CamMethod, CamRequest, Concepts, Target};
 use xai_model::Layer;
@@ -47,7 +47,7 @@ pub async fn webgpu_device() -> Result<Device, String> {
 
 /// Whether the browser's WebGPU adapter is a fallback (`GPUAdapterInfo.isFallbackAdapter`): a
 /// GPU emulated on the CPU, as SwiftShader is.
-async fn fallback_adapter() -> bool {
+async fn is_fallback_adapter() -> bool {
     let get = |object: &JsValue, key: &str| js_sys::Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED);
     let Some(window) = web_sys::window() else { return false };
     let gpu = get(&window.navigator(), "gpu");
@@ -57,18 +57,15 @@ async fn fallback_adapter() -> bool {
     get(&get(&adapter, "info"), "isFallbackAdapter").as_bool().unwrap_or(false)
 }
 
-/// Where DFF's NMF runs on `backend`: on the GPU for many photos, except on a fallback adapter,
-/// where it took about a hundred times the host's time (docs/benchmarks.md).
-pub async fn nmf_on(backend: Backend) -> NmfOn {
-    match backend {
-        Backend::WebGpu if !fallback_adapter().await => NmfOn::Auto,
-        _ => NmfOn::Host,
-    }
-}
-
-/// WebGPU when the browser grants it, else burn's CPU backend compiled to wasm; the third value
-/// is the technical reason WebGPU was not used.
+/// WebGPU when the browser grants it on a real GPU, else burn's CPU backend compiled to wasm; the
+/// third value is the technical reason WebGPU was not used. A fallback adapter is passed over:
+/// on SwiftShader a forward pass took 5.3 s against 0.3 s on the CPU backend, and DFF's NMF 46 to
+/// 217 times the host's (docs/benchmarks.md).
 pub async fn pick_device() -> (Device, Backend, Option<String>) {
+    if is_fallback_adapter().await {
+        let why = "WebGPU's adapter here is a fallback, a GPU emulated on the CPU (isFallbackAdapter), slower than the CPU backend";
+        return (Device::flex(), Backend::Cpu, Some(why.into()));
+    }
     match webgpu_device().await {
         Ok(device) => (device, Backend::WebGpu, None),
         Err(why) => (Device::flex(), Backend::Cpu, Some(why)),
@@ -84,8 +81,6 @@ pub struct Engine {
     pub device: Device,
     /// The visitor's own model, or `None` for the built-in one.
     pub own: Option<StoredModel>,
-    /// Where DFF's NMF runs ([`nmf_on`]).
-    pub nmf: NmfOn,
 }
 
 /// Why a job failed: the visitor's input, or the device, which the page answers by moving to
@@ -156,7 +151,7 @@ impl Engine {
     pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Concepts, Failure> {
         let input = self.net.input(crops);
         let options = DffOptions { k, ..DffOptions::default() };
-        factorize_concepts_on(&self.net, &input, &self.model.labels, options, self.nmf).await.map_err(|e| match e {
+        factorize_concepts(&self.net, &input, &self.model.labels, options).await.map_err(|e| match e {
             DffError::Readback(error) => Failure::Device(error),
             other => Failure::Input(other.to_string()),
         })

@@ -21,7 +21,7 @@ use yew::platform::spawn_local;
 use yew::{UseReducerDispatcher, UseStateHandle};
 
 use crate::convert::{convert_model, MAX_MODEL_BYTES};
-use crate::engine::{nmf_on, now_ms, pick_device, Backend, Engine, Failure};
+use crate::engine::{now_ms, pick_device, Backend, Engine, Failure};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::folder::FolderFiles;
 use crate::photo;
@@ -66,8 +66,7 @@ async fn load_engine(
             }
         }
     };
-    let nmf = nmf_on(backend).await;
-    Ok((Engine { net, model: info.model, backend, device, own, nmf }, cached))
+    Ok((Engine { net, model: info.model, backend, device, own }, cached))
 }
 
 /// Lets the browser paint what was dispatched before a step that holds the thread.
@@ -153,7 +152,7 @@ impl Jobs {
             };
             let (device, backend, why_cpu) = pick_device().await;
             let notice = why_cpu.map(|why| Notice {
-                text: "This browser has no WebGPU, so xai-lens runs on the CPU: expect about a second per photo."
+                text: "This browser offers no GPU through WebGPU, so xai-lens runs on the CPU: expect about a second per photo."
                     .into(),
                 details: Some(why),
             });
