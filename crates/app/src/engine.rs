@@ -31,14 +31,21 @@ impl Backend {
     }
 }
 
+/// `object[key]`, undefined where there is none.
+fn property(object: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `navigator.gpu`, if the browser has WebGPU. It is still behind web-sys' unstable flag, so it is
+/// looked up by name.
+fn navigator_gpu() -> Option<JsValue> {
+    Some(property(&web_sys::window()?.navigator(), "gpu")).filter(|gpu| !gpu.is_undefined())
+}
+
 /// The browser's WebGPU device, or why there is none.
 pub async fn webgpu_device() -> Result<Device, String> {
     use burn::tensor::wgpu::WgpuBackend;
-    // `navigator.gpu` is still behind web-sys' unstable flag, so look it up by name.
-    let has_gpu = web_sys::window()
-        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"gpu".into()).ok())
-        .is_some_and(|gpu| !gpu.is_undefined());
-    if !has_gpu {
+    if navigator_gpu().is_none() {
         return Err("navigator.gpu is undefined".into());
     }
     let options = Device::wgpu_options().graphics_api(WgpuBackend::WebGpu);
@@ -48,13 +55,11 @@ pub async fn webgpu_device() -> Result<Device, String> {
 /// Whether the browser's WebGPU adapter is a fallback (`GPUAdapterInfo.isFallbackAdapter`): a
 /// GPU emulated on the CPU, as SwiftShader is.
 async fn is_fallback_adapter() -> bool {
-    let get = |object: &JsValue, key: &str| js_sys::Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED);
-    let Some(window) = web_sys::window() else { return false };
-    let gpu = get(&window.navigator(), "gpu");
-    let Ok(request) = get(&gpu, "requestAdapter").dyn_into::<js_sys::Function>() else { return false };
+    let Some(gpu) = navigator_gpu() else { return false };
+    let Ok(request) = property(&gpu, "requestAdapter").dyn_into::<js_sys::Function>() else { return false };
     let Ok(promise) = request.call0(&gpu).and_then(|p| p.dyn_into::<js_sys::Promise>()) else { return false };
     let Ok(adapter) = wasm_bindgen_futures::JsFuture::from(promise).await else { return false };
-    get(&get(&adapter, "info"), "isFallbackAdapter").as_bool().unwrap_or(false)
+    property(&property(&adapter, "info"), "isFallbackAdapter").as_bool().unwrap_or(false)
 }
 
 /// WebGPU when the browser grants it on a real GPU, else burn's CPU backend compiled to wasm; the
