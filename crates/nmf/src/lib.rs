@@ -11,6 +11,9 @@
 
 use pulp::Simd;
 
+#[cfg(not(target_arch = "wasm32"))]
+mod every_core;
+
 /// Denominator guard of the multiplicative updates.
 pub const EPSILON: f32 = 1e-10;
 
@@ -211,7 +214,7 @@ impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
         while iterations < options.max_iterations {
             iterations += 1;
             // scikit-learn's order: W, then H.
-            let (wta, wtw) = kernels.update_w(&mut w, &h, &hht);
+            let (wta, wtw) = kernels.update_w_where_it_pays(&mut w, &h, &hht);
             update_h(&mut h, &wta, &wtw);
             hht = gram(&h);
             if iterations % CHECK_EVERY == 0 {
@@ -296,6 +299,16 @@ impl<S: Simd, const K: usize> Kernels<'_, S, K> {
         self.add_product(sum, x, self.simd.splat_f32s(scale))
     }
 
+    /// [`Self::update_w`], natively on every core for a large enough matrix.
+    #[inline(always)]
+    fn update_w_where_it_pays(self, w: &mut W<S, K>, h: &H<K>, hht: &[[f32; K]; K]) -> (H<K>, [[f32; K]; K]) {
+        #[cfg(not(target_arch = "wasm32"))]
+        if every_core::pays(w.len() * S::F32_LANES * self.positions * K) {
+            return self.update_w_on_every_core(w, h, hht);
+        }
+        self.update_w(w, h, hht)
+    }
+
     /// W <- W * (A H^T) / (W H H^T + eps), then W^T A (by position) and W^T W of the new W for
     /// the H update.
     #[inline(always)]
@@ -314,7 +327,19 @@ impl<S: Simd, const K: usize> Kernels<'_, S, K> {
                 block.update_block::<1>(w, h, hht, &mut wta);
             }
         }
-        let mut wtw = [[zero; K]; K];
+        // Loops, not closures: a closure is not compiled for the vector unit, and the reductions'
+        // intrinsics became calls in it.
+        let mut wta_totals = Vec::with_capacity(self.positions);
+        for sums in wta {
+            wta_totals.push(self.totals(sums));
+        }
+        (wta_totals, self.wtw(w))
+    }
+
+    /// W^T W.
+    #[inline(always)]
+    fn wtw(self, w: &W<S, K>) -> [[f32; K]; K] {
+        let mut wtw = [[self.simd.splat_f32s(0.0); K]; K];
         for w in w.iter() {
             for t in 0..K {
                 for s in 0..K {
@@ -322,17 +347,11 @@ impl<S: Simd, const K: usize> Kernels<'_, S, K> {
                 }
             }
         }
-        // Loops, not closures: a closure is not compiled for the vector unit, and the reductions'
-        // intrinsics became calls in it.
-        let mut wta_totals = Vec::with_capacity(self.positions);
-        for sums in wta {
-            wta_totals.push(self.totals(sums));
-        }
-        let mut wtw_totals = [[0.0; K]; K];
-        for (totals, sums) in wtw_totals.iter_mut().zip(wtw) {
+        let mut totals = [[0.0; K]; K];
+        for (totals, sums) in totals.iter_mut().zip(wtw) {
             *totals = self.totals(sums);
         }
-        (wta_totals, wtw_totals)
+        totals
     }
 
     /// Each sum's lanes added up.
@@ -354,20 +373,33 @@ impl<S: Simd, const K: usize> Kernels<'_, S, K> {
         hht: &[[f32; K]; K],
         wta: &mut [[S::f32s; K]],
     ) {
-        let positions = self.positions;
-        for (w, columns) in w.chunks_mut(N).zip(self.columns.chunks(N * positions)) {
+        self.update_rows::<N>(w, h, hht);
+        self.add_block_wta::<N>(w, 0, wta);
+    }
+
+    /// One block's W update, `N` channel groups at a time.
+    #[inline(always)]
+    fn update_rows<const N: usize>(self, w: &mut [[S::f32s; K]], h: &H<K>, hht: &[[f32; K]; K]) {
+        for (w, columns) in w.chunks_mut(N).zip(self.columns.chunks(N * self.positions)) {
             if w.len() == N {
                 self.update_groups::<N>(w, columns, h, hht);
             } else {
                 self.update_groups::<1>(w, columns, h, hht);
             }
         }
-        let paired = positions / N * N;
-        for first in (0..paired).step_by(N) {
-            self.add_wta::<N>(w, first, &mut wta[first..first + N]);
+    }
+
+    /// One block's share of W^T A at positions `from..from + wta.len()`, `N` positions at a time.
+    /// Each position's sums run over the block's channel groups in order whatever the positions
+    /// around it, so splitting the positions changes no result.
+    #[inline(always)]
+    fn add_block_wta<const N: usize>(self, w: &[[S::f32s; K]], from: usize, wta: &mut [[S::f32s; K]]) {
+        let paired = wta.len() / N * N;
+        for (q, wta) in wta[..paired].chunks_exact_mut(N).enumerate() {
+            self.add_wta::<N>(w, from + q * N, wta);
         }
-        for first in paired..positions {
-            self.add_wta::<1>(w, first, &mut wta[first..=first]);
+        for (q, wta) in wta[paired..].chunks_exact_mut(1).enumerate() {
+            self.add_wta::<1>(w, from + paired + q, wta);
         }
     }
 
