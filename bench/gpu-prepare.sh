@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Makes what bench/gpu.sh brings to a lent GPU machine (which has no network), so a session that
 # is lent one spends its device minutes on the run alone:
-#   .bench-carry/xai.gz  a stripped release build of `xai` (the wgpu feature, with burn's fusion
+#   .bench-carry/xai.xz  a stripped release build of `xai` (the wgpu feature, with burn's fusion
 #                        and autotune, is its default)
+#   .bench-carry/xai-fused-bias.xz  the same with the `fused-bias` trial, to compare in the same run
+#                        (xz: two builds and the weights fit the 64 MiB a device call carries)
 #   .gl/*.deb            the Vulkan loader, which the lent machine lacks
 #   weights/resnet50-int8.safetensors (made by `cargo xtask weights` when missing)
-# Then, from the device tool, one call (about 4 minutes on the H200; 64 MiB may travel):
+# Then, from the device tool, one call (about 5 minutes on the H200; 64 MiB may travel):
 #   run  command: bash bench/gpu.sh   carry: [".bench-carry", ".gl", "weights/resnet50-int8.safetensors"]
 set -eu
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 [ -f weights/resnet50-int8.safetensors ] || cargo xtask weights
-cargo build --release --package xai-cli
-mkdir -p .bench-carry .gl
-strip -o .bench-carry/xai "$target/release/xai"
-gzip -9 -f .bench-carry/xai
+rm -rf .bench-carry && mkdir -p .bench-carry .gl
+for build in xai:wgpu xai-fused-bias:fused-bias; do
+  cargo build --release --package xai-cli --features "${build#*:}"
+  strip -o ".bench-carry/${build%%:*}" "$target/release/xai"
+  xz -9 -T0 ".bench-carry/${build%%:*}"
+done
 rm -f .gl/*.deb
 (cd .gl && apt-get download libvulkan1)
-du -ch .bench-carry/xai.gz .gl/*.deb weights/resnet50-int8.safetensors | tail -1
+du -ch .bench-carry/*.xz .gl/*.deb weights/resnet50-int8.safetensors | tail -1

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GPU benchmark, for a lent machine with an NVIDIA GPU and PyTorch but no network: `xai` on the
 # GPU through wgpu (Vulkan) beside PyTorch CUDA, on the same network, weights and photo.
-# Brings: .bench-carry/xai.gz (a stripped release build of xai, wgpu feature on), optionally
-# .bench-carry/xai-fusion.gz (the same with burn's fusion and autotune, to compare in the same run),
+# Brings: .bench-carry/xai.xz (a stripped release build of xai, wgpu feature on), optionally
+# .bench-carry/xai-fused-bias.xz (the same with the `fused-bias` trial, to compare in the same run),
 # weights/resnet50-int8.safetensors, and .gl/*.deb (the Vulkan loader). Writes to $OUT.
 set -u
 out=${OUT:-/tmp/xai-bench}
@@ -16,13 +16,17 @@ weights=weights/resnet50-int8.safetensors
 image=tests/fixtures/images/chelsea.png
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-for build in xai xai-fusion; do
-  [ -f ".bench-carry/$build.gz" ] || continue
-  gunzip -c ".bench-carry/$build.gz" > "/tmp/$build" && chmod +x "/tmp/$build"
+builds="xai xai-fused-bias"
+for build in $builds; do
+  [ -f ".bench-carry/$build.xz" ] || continue
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+    ".bench-carry/$build.xz" "/tmp/$build" && chmod +x "/tmp/$build"
   timeout 120 "/tmp/$build" classify "$image" --backend wgpu --json --weights "$weights" > "$out/$build-logits.json" \
     || echo "$build on wgpu failed" | tee -a "$out/gpu.txt"
-  # --nmf-photos: DFF's NMF on the host and on the GPU for 1 to 50 photos, where the GPU starts to pay.
-  echo "$build:" && timeout 300 "/tmp/$build" bench --backend wgpu --runs 20 --batch 8 --nmf-photos 1,2,4,8,16,50 \
+  # --nmf-photos: DFF's NMF on the host and on the GPU for 1 to 50 photos, where the GPU starts to
+  # pay (the main build's; the trial changes only the network).
+  nmf=$([ "$build" = xai ] && echo "--nmf-photos 1,2,4,8,16,50")
+  echo "$build:" && timeout 300 "/tmp/$build" bench --backend wgpu --runs 20 --batch 8 $nmf \
     --weights "$weights" --image "$image" \
     | tee "$out/$build-wgpu.txt"
 done
@@ -33,11 +37,24 @@ done
 (cd bench && for batch in 1 8; do timeout 120 python3 torch_forward.py --weights "../$weights" --image "../$image" \
   --device cpu --threads 16 --runs 20 --batch $batch; done) | tee "$out/torch-cpu16.json"
 timeout 180 /tmp/xai bench --backend flex --runs 10 --batch 8 --weights "$weights" --image "$image" | tee "$out/xai-flex16.txt"
-if [ -s "$out/xai-fusion-logits.json" ]; then
-  python3 - "$out" <<'PY' | tee "$out/fusion-logits.txt"
+# Where the forward pass's GPU time goes, kernel by kernel (issue 16 item 2): cubecl's profiler,
+# switched on by a cubecl.toml in the working directory, logs each kernel's device time; it waits
+# for each kernel, so this run is not timed. bench/gpu_profile.py sums the last forward pass's.
+profile=$(mktemp -d) root=$PWD
+printf '[profiling.logger]\nlevel = "basic"\nstdout = true\n' > "$profile/cubecl.toml"
+for build in $builds; do
+  [ -x "/tmp/$build" ] || continue
+  (cd "$profile" && timeout 180 "/tmp/$build" bench --backend wgpu --runs 3 --json --weights "$root/$weights" \
+    --image "$root/$image" > "$profile/$build.log" 2>&1)
+  timeout 60 "/tmp/$build" bench --backend wgpu --runs 20 --json --weights "$weights" --image "$image" > "$profile/$build-wall.json"
+  python3 bench/gpu_profile.py "$profile/$build.log" --runs 3 --wall "$profile/$build-wall.json" | tee "$out/$build-profile.txt"
+  gzip -c "$profile/$build.log" > "$out/$build-profile.log.gz"
+done
+if [ -s "$out/xai-fused-bias-logits.json" ]; then
+  python3 - "$out" <<'PY' | tee "$out/fused-bias-logits.txt"
 import json, sys
 read = lambda name: json.loads(open(f"{sys.argv[1]}/{name}").readline())["logits"]
-plain, fused = read("xai-logits.json"), read("xai-fusion-logits.json")
-print("fusion vs plain wgpu: max logit difference", max(abs(a - b) for a, b in zip(plain, fused)))
+plain, trial = read("xai-logits.json"), read("xai-fused-bias-logits.json")
+print("fused-bias vs plain wgpu: max logit difference", max(abs(a - b) for a, b in zip(plain, trial)))
 PY
 fi

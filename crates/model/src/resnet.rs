@@ -41,6 +41,13 @@ enum Plan {
     Host { kernel: Arc<Kernel>, tracked: OnceLock<Tensor<2>> },
 }
 
+/// On trial (the `fused-bias` feature, for `bench/gpu.sh` to compare on a GPU): a GPU
+/// convolution's bias added outside `conv2d`, where burn's fusion joins it to the ReLU and the
+/// shortcut in one kernel. Inside `conv2d` it is a kernel of its own after each 1x1 convolution's
+/// matrix product, and the ReLU another: 152 kernels a forward pass against 120, but on lavapipe
+/// the fused kernels took longer than the ones they replace (docs/benchmarks.md).
+const FUSED_BIAS: bool = cfg!(feature = "fused-bias");
+
 /// flex's im2col tile: a tracked 3x3 convolution on a map of more output pixels than this runs
 /// as burn's `conv2d`, on fewer as one product with its shifted copies (docs/benchmarks.md).
 const FLEX_TILE_PIXELS: usize = 512;
@@ -92,6 +99,11 @@ impl Conv {
     fn burn_conv(&self, x: Tensor<4>) -> Tensor<4> {
         let bias = Some(self.bias.clone());
         let (kernel, tracked) = match &self.plan {
+            Plan::Direct(weight) if FUSED_BIAS && self.bias.device() != Device::flex() => {
+                let out = self.bias.dims()[0];
+                let conv = conv2d(x, weight.clone(), None, self.options.clone());
+                return conv + self.bias.clone().reshape([1, out, 1, 1]);
+            }
             Plan::Direct(weight) => return conv2d(x, weight.clone(), bias, self.options.clone()),
             Plan::Host { kernel, tracked } => (kernel, tracked),
         };
