@@ -186,6 +186,8 @@ fn subsample(
     cols: &mut Vec<f32>,
 ) {
     cols.clear();
+    // At once: grown a row at a time, the buffer was copied over at each doubling.
+    cols.reserve(image.len() / (h * w) * rows.len() * ow);
     for plane in image.chunks_exact(h * w) {
         for oy in rows.clone() {
             cols.extend(plane[oy * stride * w..].iter().step_by(stride).take(ow));
@@ -195,7 +197,7 @@ fn subsample(
 
 /// One image, zero-padded and split into its stride x stride phases: phase (py, px) holds the
 /// padded pixels (i * stride + py, j * stride + px), so that every kernel tap reads contiguous
-/// runs of one phase, whatever the stride.
+/// runs of one phase, whatever the stride. Channel by channel, each channel's phases together.
 struct Phases {
     values: Vec<f32>,
     channels: usize,
@@ -207,20 +209,28 @@ impl Phases {
     fn new(image: &[f32], [c, h, w]: [usize; 3], geometry: Geometry) -> Self {
         let Geometry { stride, padding, .. } = geometry;
         let (ph, pw) = ((h + 2 * padding).div_ceil(stride), (w + 2 * padding).div_ceil(stride));
-        let mut values = vec![0.0; stride * stride * c * ph * pw];
-        for (ch, plane) in image.chunks_exact(h * w).enumerate() {
+        let mut values = vec![0.0; c * stride * stride * ph * pw];
+        let split = |(phases, plane): (&mut [f32], &[f32])| {
             for (y, pixels) in plane.chunks_exact(w).enumerate() {
                 let (py, i) = ((y + padding) % stride, (y + padding) / stride);
                 for px in 0..stride {
                     // This row's first pixel in phase px, and where it lands there.
                     let first = (px + stride - padding % stride) % stride;
                     let j = (first + padding) / stride;
-                    let start = (((py * stride + px) * c + ch) * ph + i) * pw + j;
-                    let row = &mut values[start..start + (w - first).div_ceil(stride)];
+                    let start = ((py * stride + px) * ph + i) * pw + j;
+                    let row = &mut phases[start..start + (w - first).div_ceil(stride)];
                     row.iter_mut().zip(pixels[first..].iter().step_by(stride)).for_each(|(to, &from)| *to = from);
                 }
             }
+        };
+        // Natively over every core: on one, it was the convolutions' largest part outside the tasks.
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use rayon::prelude::*;
+            values.par_chunks_mut(stride * stride * ph * pw).zip(image.par_chunks_exact(h * w)).for_each(split);
         }
+        #[cfg(target_arch = "wasm32")]
+        values.chunks_mut(stride * stride * ph * pw).zip(image.chunks_exact(h * w)).for_each(split);
         Self { values, channels: c, size: (ph, pw) }
     }
 
@@ -230,10 +240,12 @@ impl Phases {
         let Geometry { kernel, stride, .. } = geometry;
         let (ph, pw) = self.size;
         cols.clear();
+        // At once: grown a row at a time, the buffer was copied over at each doubling.
+        cols.reserve(self.channels * kernel * kernel * rows.len() * ow);
         for ch in 0..self.channels {
             for ky in 0..kernel {
                 for kx in 0..kernel {
-                    let phase = (ky % stride * stride + kx % stride) * self.channels + ch;
+                    let phase = ch * stride * stride + ky % stride * stride + kx % stride;
                     let plane = &self.values[phase * ph * pw..][..ph * pw];
                     for oy in rows.clone() {
                         let start = (oy + ky / stride) * pw + kx / stride;
