@@ -46,7 +46,7 @@ for build in $builds; do
   [ -x "/tmp/$build" ] || continue
   (cd "$profile" && timeout 180 "/tmp/$build" bench --backend wgpu --runs 3 --json --weights "$root/$weights" \
     --image "$root/$image" > "$profile/$build.log" 2>&1)
-  timeout 60 "/tmp/$build" bench --backend wgpu --runs 20 --json --weights "$weights" --image "$image" > "$profile/$build-wall.json"
+  timeout 120 "/tmp/$build" bench --backend wgpu --runs 20 --json --weights "$weights" --image "$image" > "$profile/$build-wall.json"
   python3 bench/gpu_profile.py "$profile/$build.log" --runs 3 --wall "$profile/$build-wall.json" | tee "$out/$build-profile.txt"
   gzip -c "$profile/$build.log" > "$out/$build-profile.log.gz"
 done

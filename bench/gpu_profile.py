@@ -25,7 +25,8 @@ def short(name):
 
 
 def case_line(lines, case):
-    return next(i for i, line in enumerate(lines) if line.startswith("{") and json.loads(line)["name"] == case)
+    """The index of the case's JSON line, None if the run ended before it."""
+    return next((i for i, line in enumerate(lines) if line.startswith("{") and json.loads(line)["name"] == case), None)
 
 
 def last_run(launches, runs):
@@ -46,7 +47,10 @@ def main():
     args = parser.parse_args()
     lines = open(args.log, encoding="utf-8").read().splitlines()
     launches = []
-    for line in lines[: case_line(lines, args.case)]:
+    end = case_line(lines, args.case)
+    if end is None:
+        raise SystemExit(f"the profiled run ended before its {args.case} case did")
+    for line in lines[:end]:
         if match := LAUNCH.match(line):
             value, unit, name = match.groups()
             launches.append((name.strip(), float(value) * UNITS[unit]))
@@ -60,8 +64,12 @@ def main():
     print(f"{args.case}: {len(run)} kernel launches, {device:.3f} ms of device time")
     if args.wall:
         lines = open(args.wall, encoding="utf-8").read().splitlines()
-        wall = json.loads(lines[case_line(lines, args.case)])["median_ms"]
-        print(f"wall time without the profiler (median): {wall:.3f} ms, {wall - device:.3f} ms off the device")
+        at = case_line(lines, args.case)
+        if at is None:
+            print("no wall time: the unprofiled run ended before its case did")
+        else:
+            wall = json.loads(lines[at])["median_ms"]
+            print(f"wall time without the profiler (median): {wall:.3f} ms, {wall - device:.3f} ms off the device")
     print(f"{'ms':>9} {'share':>6} {'launches':>8}  kernel")
     for name, (ms, count) in sorted(kernels.items(), key=lambda item: -item[1][0]):
         print(f"{ms:9.3f} {ms / device:6.1%} {count:8d}  {short(name)}")
