@@ -39,7 +39,7 @@ done
 timeout 180 /tmp/xai bench --backend flex --runs 10 --batch 8 --weights "$weights" --image "$image" | tee "$out/xai-flex16.txt"
 # Where the forward pass's GPU time goes, kernel by kernel (issue 16 item 2): cubecl's profiler,
 # switched on by a cubecl.toml in the working directory, logs each kernel's device time; it waits
-# for each kernel, so this run is not timed. bench/gpu_profile.py sums the last forward pass's.
+# for each kernel, so this run is not timed. bench/gpu_profile.py sums the last run of a case's.
 profile=$(mktemp -d) root=$PWD
 printf '[profiling.logger]\nlevel = "basic"\nstdout = true\n' > "$profile/cubecl.toml"
 for build in $builds; do
@@ -47,7 +47,10 @@ for build in $builds; do
   (cd "$profile" && timeout 180 "/tmp/$build" bench --backend wgpu --runs 3 --json --weights "$root/$weights" \
     --image "$root/$image" > "$profile/$build.log" 2>&1)
   timeout 120 "/tmp/$build" bench --backend wgpu --runs 20 --json --weights "$weights" --image "$image" > "$profile/$build-wall.json"
-  python3 bench/gpu_profile.py "$profile/$build.log" --runs 3 --wall "$profile/$build-wall.json" | tee "$out/$build-profile.txt"
+  # DFF too (issue 16 item 3): what of its time is off the device (the readbacks, the host's NMF).
+  for case in forward dff_k5; do
+    python3 bench/gpu_profile.py "$profile/$build.log" --case $case --runs 3 --wall "$profile/$build-wall.json"
+  done | tee "$out/$build-profile.txt"
   gzip -c "$profile/$build.log" > "$out/$build-profile.log.gz"
 done
 if [ -s "$out/xai-fused-bias-logits.json" ]; then

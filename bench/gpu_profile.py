@@ -1,6 +1,6 @@
-"""Where a forward pass's GPU time goes, kernel by kernel, from `xai bench --json --runs N`
-run with cubecl's profiler on: a cubecl.toml in the working directory with
-`[profiling.logger]`, `level = "basic"`, `stdout = true`.
+"""Where a forward pass's (or another case's) GPU time goes, kernel by kernel, from
+`xai bench --json --runs N` run with cubecl's profiler on: a cubecl.toml in the working
+directory with `[profiling.logger]`, `level = "basic"`, `stdout = true`.
 
 The profiler logs each kernel as it completes ("| 1.2ms | name_hash") and waits for each, so its
 durations are device times, not the pass's wall time. The timed runs of a case launch the same
@@ -41,7 +41,7 @@ def last_run(launches, runs):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("log", help="stdout of the profiled `xai bench --json`")
-    parser.add_argument("--case", default="forward", help="the first case of the bench: later ones follow others")
+    parser.add_argument("--case", default="forward", help="a case of the bench (its runs end its part of the log)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of the case (at least 2)")
     parser.add_argument("--wall", help="stdout of an unprofiled `xai bench --json`")
     args = parser.parse_args()
