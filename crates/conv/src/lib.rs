@@ -24,6 +24,9 @@ impl Geometry {
     }
 }
 
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
 /// Floats in one tile's columns: 1 MB, about a core's L2 cache.
 const TILE_FLOATS: usize = 1 << 18;
 
@@ -51,10 +54,7 @@ pub fn convolve(
     let (out, depth) = (bias.len(), weight.len() / bias.len());
     let (oh, ow) = geometry.output(h, w);
     let pointwise = geometry.kernel == 1 && geometry.padding == 0;
-    let phases: Vec<Phases> = match pointwise {
-        true => Vec::new(),
-        false => x.chunks_exact(c * h * w).map(|image| Phases::new(image, [c, h, w], geometry)).collect(),
-    };
+    let columns = Columns::new(x, shape, geometry);
 
     let wanted = match threads() {
         1 => 1,
@@ -71,29 +71,32 @@ pub fn convolve(
         (false, _) => cache_rows,
     };
     let tiles = oh.div_ceil(tile_rows);
+    let rows_of = |tile: usize| tile * tile_rows..((tile + 1) * tile_rows).min(oh);
     // Too few tiles to keep the cores busy: split the output channels into blocks as well.
     let blocks = wanted.div_ceil((n * tiles).max(1)).clamp(1, out.div_ceil(16));
     let block = out.div_ceil(blocks);
+    // Then a tile's blocks share its columns, made once beforehand by every core, instead of each
+    // block copying them again (on 16 cores, 32 times layer4's).
+    let shared = match &columns {
+        Some(columns) if blocks > 1 => columns.shared(n, tiles, &rows_of, blocks),
+        _ => Vec::new(),
+    };
 
     let mut output = Vec::with_capacity(n * out * oh * ow);
     let dst = SendPtr(output.spare_capacity_mut().as_mut_ptr().cast::<f32>());
     let task = |cols: &mut Vec<f32>, index: usize| {
         let (image, tile, channels) = (index / (tiles * blocks), index / blocks % tiles, index % blocks);
-        let rows = tile * tile_rows..((tile + 1) * tile_rows).min(oh);
+        let rows = rows_of(tile);
         let first = channels * block;
         let channels = first..(first + block).min(out);
         let pixels = rows.len() * ow;
-        let image_input = &x[image * c * h * w..][..c * h * w];
         // The product's right-hand side: `depth` rows of `pixels`, `row_stride` apart.
-        let (rhs, row_stride) = match (pointwise, geometry.stride) {
-            // A 1x1 convolution's columns are the input's own rows.
-            (true, 1) => (image_input[rows.start * w..].as_ptr(), h * w),
-            (true, stride) => {
-                subsample(image_input, [h, w], rows.clone(), stride, ow, cols);
-                (cols.as_ptr(), pixels)
-            }
-            (false, _) => {
-                phases[image].columns(rows.clone(), geometry, ow, cols);
+        let (rhs, row_stride) = match &columns {
+            // A stride-1 1x1 convolution's columns are the input's own rows.
+            None => (x[image * c * h * w + rows.start * w..].as_ptr(), h * w),
+            Some(_) if blocks > 1 => (shared[image * tiles + tile].as_ptr(), pixels),
+            Some(columns) => {
+                columns.fill(image, rows.clone(), cols);
                 (cols.as_ptr(), pixels)
             }
         };
@@ -137,17 +140,7 @@ pub fn convolve(
             }
         }
     };
-    let count = n * tiles * blocks;
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        (0..count).into_par_iter().for_each_init(Vec::new, task);
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let mut cols = Vec::new();
-        (0..count).for_each(|index| task(&mut cols, index));
-    }
+    for_each_index(n * tiles * blocks, Vec::new, task);
     // SAFETY: every element was written above.
     unsafe { output.set_len(n * out * oh * ow) };
     (output, [n, out, oh, ow])
@@ -160,11 +153,26 @@ fn threads() -> usize {
     1
 }
 
-/// The output buffer, shared by the tasks that each write their own part of it.
+/// `task(&mut state, index)` for every index below `count`, each thread's state made by `init`:
+/// natively over every core, in the page's wasm (one thread) in order.
+fn for_each_index<S>(count: usize, init: impl Fn() -> S + Sync + Send, task: impl Fn(&mut S, usize) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..count).into_par_iter().for_each_init(init, task);
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut state = init();
+        (0..count).for_each(|index| task(&mut state, index));
+    }
+}
+
+/// A buffer shared by tasks that each write their own part of it.
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
 
-// SAFETY: the tasks write disjoint parts (see `convolve`).
+// SAFETY: the tasks write disjoint parts (see `convolve` and `Columns::shared`).
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
@@ -175,23 +183,135 @@ impl SendPtr {
     }
 }
 
-/// Every `stride`-th pixel of every `stride`-th row of `rows` (output rows) of `image` [C, H, W]
-/// into `cols`: row-major [C, rows * OW], a strided 1x1 convolution's columns.
-fn subsample(
-    image: &[f32],
-    [h, w]: [usize; 2],
-    rows: std::ops::Range<usize>,
-    stride: usize,
-    ow: usize,
-    cols: &mut Vec<f32>,
-) {
-    cols.clear();
-    // At once: grown a row at a time, the buffer was copied over at each doubling.
-    cols.reserve(image.len() / (h * w) * rows.len() * ow);
-    for plane in image.chunks_exact(h * w) {
-        for oy in rows.clone() {
-            cols.extend(plane[oy * stride * w..].iter().step_by(stride).take(ow));
+/// Where the product's right-hand side comes from when it is not the input itself (a stride-1
+/// 1x1): columns of C * k * k rows, one per input channel and kernel tap, each the tap's pixels
+/// for a tile's output rows.
+enum Columns<'a> {
+    /// A strided 1x1 convolution's: every stride-th pixel of every stride-th row.
+    Subsampled { x: &'a [f32], shape: [usize; 4], stride: usize, ow: usize },
+    /// A k x k convolution's, copied as runs from each image's stride phases.
+    Phases { phases: Vec<Phases>, geometry: Geometry, ow: usize },
+}
+
+impl<'a> Columns<'a> {
+    /// None for a stride-1 1x1 convolution, which reads its input in place.
+    fn new(x: &'a [f32], shape: [usize; 4], geometry: Geometry) -> Option<Self> {
+        let [_, c, h, w] = shape;
+        let (_, ow) = geometry.output(h, w);
+        match (geometry.kernel, geometry.padding, geometry.stride) {
+            (1, 0, 1) => None,
+            (1, 0, stride) => Some(Self::Subsampled { x, shape, stride, ow }),
+            _ => {
+                let phases = x.chunks_exact(c * h * w).map(|image| Phases::new(image, [c, h, w], geometry)).collect();
+                Some(Self::Phases { phases, geometry, ow })
+            }
         }
+    }
+
+    /// Columns a channel has: one per kernel tap.
+    fn per_channel(&self) -> usize {
+        match self {
+            Self::Subsampled { .. } => 1,
+            Self::Phases { geometry, .. } => geometry.kernel * geometry.kernel,
+        }
+    }
+
+    fn channels(&self) -> usize {
+        match self {
+            Self::Subsampled { shape, .. } => shape[1],
+            Self::Phases { phases, .. } => phases[0].channels,
+        }
+    }
+
+    fn ow(&self) -> usize {
+        match self {
+            Self::Subsampled { ow, .. } | Self::Phases { ow, .. } => *ow,
+        }
+    }
+
+    /// The columns of input channels `channels` for output rows `rows` of image `image`, into
+    /// `dst`: row-major [channels * k * k, rows * OW], rows in (c, ky, kx) order, as OIHW weights
+    /// are.
+    fn write(&self, image: usize, rows: Range<usize>, channels: Range<usize>, dst: &mut [MaybeUninit<f32>]) {
+        let pixels = rows.len() * self.ow();
+        match self {
+            Self::Subsampled { x, shape: [_, c, h, w], stride, ow } => {
+                let planes = x[image * c * h * w..][..c * h * w].chunks_exact(h * w);
+                for (plane, dst) in planes.skip(channels.start).zip(dst.chunks_exact_mut(pixels)) {
+                    for (oy, run) in rows.clone().zip(dst.chunks_exact_mut(*ow)) {
+                        let pixels = plane[oy * stride * w..].iter().step_by(*stride);
+                        run.iter_mut().zip(pixels).for_each(|(to, &from)| _ = to.write(from));
+                    }
+                }
+            }
+            Self::Phases { phases, geometry, ow } => {
+                let Phases { values, size: (ph, pw), .. } = &phases[image];
+                let Geometry { kernel, stride, .. } = *geometry;
+                let mut runs = dst.chunks_exact_mut(*ow);
+                for ch in channels {
+                    for ky in 0..kernel {
+                        for kx in 0..kernel {
+                            let phase = ch * stride * stride + ky % stride * stride + kx % stride;
+                            let plane = &values[phase * ph * pw..][..ph * pw];
+                            for (oy, run) in rows.clone().zip(&mut runs) {
+                                let start = (oy + ky / stride) * pw + kx / stride;
+                                run.write_copy_of_slice(&plane[start..start + ow]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// All the columns of output rows `rows` of image `image`, into `cols`.
+    fn fill(&self, image: usize, rows: Range<usize>, cols: &mut Vec<f32>) {
+        let len = self.channels() * self.per_channel() * rows.len() * self.ow();
+        cols.clear();
+        // At once: grown a row at a time, the buffer was copied over at each doubling.
+        cols.reserve(len);
+        self.write(image, rows, 0..self.channels(), &mut cols.spare_capacity_mut()[..len]);
+        // SAFETY: `write` wrote all `len` columns' values.
+        unsafe { cols.set_len(len) };
+    }
+
+    /// Every image's and tile's columns, each made by `parts` tasks (blocks of input channels).
+    fn shared(
+        &self,
+        n: usize,
+        tiles: usize,
+        rows_of: &(impl Fn(usize) -> Range<usize> + Sync),
+        parts: usize,
+    ) -> Vec<Vec<f32>> {
+        let (channels, per_channel, ow) = (self.channels(), self.per_channel(), self.ow());
+        let len = |tile: usize| channels * per_channel * rows_of(tile).len() * ow;
+        let mut buffers: Vec<Vec<f32>> = (0..n * tiles).map(|t| Vec::with_capacity(len(t % tiles))).collect();
+        let starts: Vec<SendPtr> = buffers.iter_mut().map(|b| SendPtr(b.as_mut_ptr())).collect();
+        let part = channels.div_ceil(parts);
+        for_each_index(
+            n * tiles * parts,
+            || (),
+            |_, index| {
+                let (t, first) = (index / parts, index % parts * part);
+                if first >= channels {
+                    return;
+                }
+                let (rows, chans) = (rows_of(t % tiles), first..(first + part).min(channels));
+                let per = per_channel * rows.len() * ow;
+                // SAFETY: each task writes its own input channels' rows of its buffer, within the
+                // buffer's capacity (`len`).
+                let dst = unsafe {
+                    let start = starts[t].get().add(first * per).cast::<MaybeUninit<f32>>();
+                    std::slice::from_raw_parts_mut(start, chans.len() * per)
+                };
+                self.write(t / tiles, rows, chans, dst);
+            },
+        );
+        for (t, buffer) in buffers.iter_mut().enumerate() {
+            // SAFETY: the tasks above wrote every channel's rows.
+            unsafe { buffer.set_len(len(t % tiles)) };
+        }
+        buffers
     }
 }
 
@@ -232,28 +352,6 @@ impl Phases {
         #[cfg(target_arch = "wasm32")]
         values.chunks_mut(stride * stride * ph * pw).zip(image.chunks_exact(h * w)).for_each(split);
         Self { values, channels: c, size: (ph, pw) }
-    }
-
-    /// The columns of output rows `rows` into `cols`: row-major [C * k * k, rows * OW], rows in
-    /// (c, ky, kx) order, as OIHW weights are.
-    fn columns(&self, rows: std::ops::Range<usize>, geometry: Geometry, ow: usize, cols: &mut Vec<f32>) {
-        let Geometry { kernel, stride, .. } = geometry;
-        let (ph, pw) = self.size;
-        cols.clear();
-        // At once: grown a row at a time, the buffer was copied over at each doubling.
-        cols.reserve(self.channels * kernel * kernel * rows.len() * ow);
-        for ch in 0..self.channels {
-            for ky in 0..kernel {
-                for kx in 0..kernel {
-                    let phase = ch * stride * stride + ky % stride * stride + kx % stride;
-                    let plane = &self.values[phase * ph * pw..][..ph * pw];
-                    for oy in rows.clone() {
-                        let start = (oy + ky / stride) * pw + kx / stride;
-                        cols.extend_from_slice(&plane[start..start + ow]);
-                    }
-                }
-            }
-        }
     }
 }
 
