@@ -6,7 +6,8 @@
 //! and on small maps blocks of output channels too, so that layer4's 7 x 7 map keeps every core
 //! busy (docs/benchmarks.md). A 1x1 convolution needs no columns: the product reads the input
 //! itself (or every stride-th pixel of it). The bias, a residual and the ReLU are added to each
-//! tile while it is in cache, instead of in passes of their own over the whole map.
+//! tile while it is in cache, instead of in passes of their own over the whole map. And the stem's
+//! max pooling, which flex did a value at a time, keeping every maximum's index as well.
 
 /// A convolution's kernel size, stride and zero padding (the same on both axes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +145,45 @@ pub fn convolve(
     // SAFETY: every element was written above.
     unsafe { output.set_len(n * out * oh * ow) };
     (output, [n, out, oh, ow])
+}
+
+/// Max pooling (the stem's): the largest value of each `kernel` x `kernel` window, `stride`
+/// pixels apart, of the images `x` (row-major [N, C, H, W] of `shape`); the window reaches
+/// `padding` pixels over the border, where it ignores what it does not cover, as burn's and
+/// PyTorch's do. Row-major [N, C, OH, OW], and that shape. flex's own keeps the index of every
+/// maximum too and compares one value at a time; here each output row is the maximum of its input
+/// rows first (whole rows at once, which vectorise), then of each window's columns.
+pub fn max_pool(x: &[f32], shape: [usize; 4], geometry: Geometry) -> (Vec<f32>, [usize; 4]) {
+    let [n, c, h, w] = shape;
+    let Geometry { kernel, stride, padding } = geometry;
+    let (oh, ow) = geometry.output(h, w);
+    // The input pixels a window starting at output position `o` covers, along an axis of `size`.
+    let window =
+        |o: usize, size: usize| (o * stride).saturating_sub(padding)..(o * stride + kernel - padding).min(size);
+    let mut output = Vec::with_capacity(n * c * oh * ow);
+    let dst = SendPtr(output.spare_capacity_mut().as_mut_ptr().cast::<f32>());
+    for_each_index(
+        n * c,
+        || vec![0.0; w],
+        |rows_max: &mut Vec<f32>, plane| {
+            let input = &x[plane * h * w..][..h * w];
+            // SAFETY: each task writes its own plane of the output.
+            let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(plane * oh * ow), oh * ow) };
+            for (oy, out) in out.chunks_exact_mut(ow).enumerate() {
+                let rows = window(oy, h);
+                rows_max.fill(f32::NEG_INFINITY);
+                for row in input[rows.start * w..rows.end * w].chunks_exact(w) {
+                    rows_max.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
+                }
+                for (ox, out) in out.iter_mut().enumerate() {
+                    *out = rows_max[window(ox, w)].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                }
+            }
+        },
+    );
+    // SAFETY: every plane was written above.
+    unsafe { output.set_len(n * c * oh * ow) };
+    (output, [n, c, oh, ow])
 }
 
 fn threads() -> usize {
@@ -357,7 +397,7 @@ impl Phases {
 
 #[cfg(test)]
 mod tests {
-    use super::{convolve, Geometry, Kernel};
+    use super::{convolve, max_pool, Geometry, Kernel};
 
     /// The definition, one product at a time, in f64.
     fn naive(x: &[f32], [n, c, h, w]: [usize; 4], weight: &[f32], bias: &[f32], g: Geometry) -> Vec<f32> {
@@ -419,6 +459,37 @@ mod tests {
             for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {
                 assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{shape:?} {g:?}: {i}: {a} against {b}");
             }
+        }
+    }
+
+    #[test]
+    fn max_pooling_follows_the_definition() {
+        // The stem's pool (3x3, stride 2, padding 1) on even and odd sizes, and a wider window;
+        // negative values, so that a padded border read as zeros would show.
+        for (shape, kernel, stride, padding) in
+            [([2, 3, 8, 8], 3, 2, 1), ([1, 2, 7, 9], 3, 2, 1), ([1, 1, 6, 5], 4, 3, 2)]
+        {
+            let g = Geometry { kernel, stride, padding };
+            let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 23) as f32 - 30.0).collect();
+            let (ours, out_shape) = max_pool(&x, shape, g);
+            let [n, c, h, w] = shape;
+            let (oh, ow) = g.output(h, w);
+            assert_eq!(out_shape, [n, c, oh, ow]);
+            let mut reference = Vec::new();
+            for plane in x.chunks_exact(h * w) {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let taps = (0..kernel).flat_map(|ky| (0..kernel).map(move |kx| (ky, kx)));
+                        let inside = taps.filter_map(|(ky, kx)| {
+                            let (y, x) =
+                                ((oy * stride + ky).checked_sub(padding)?, (ox * stride + kx).checked_sub(padding)?);
+                            (y < h && x < w).then(|| plane[y * w + x])
+                        });
+                        reference.push(inside.fold(f32::NEG_INFINITY, f32::max));
+                    }
+                }
+            }
+            assert_eq!(ours, reference, "{shape:?} {g:?}");
         }
     }
 }

@@ -74,14 +74,7 @@ impl Conv {
     /// of the output, or as burn's operations when a gradient is taken through it.
     fn forward(&self, x: Tensor<4>, rectify: bool) -> Tensor<4> {
         match (self.host_kernel(), x.is_autodiff()) {
-            (Some(kernel), false) => {
-                let device = x.device();
-                let shape = x.dims();
-                let input = x.into_data();
-                let input = input.as_slice::<f32>().expect("f32 activations");
-                let (output, shape) = xai_conv::convolve(input, shape, kernel, None, rectify);
-                Tensor::from_data(TensorData::new(output, shape), &device)
-            }
+            (Some(kernel), false) => on_host(x, |input, shape| xai_conv::convolve(input, shape, kernel, None, rectify)),
             _ if rectify => rectified(self.burn_conv(x)),
             _ => self.burn_conv(x),
         }
@@ -127,6 +120,15 @@ impl Conv {
         }
         conv2d(x, weight, bias, self.options.clone())
     }
+}
+
+/// `work` on the values of flex's `x` in plain memory, its result (values and shape) as a tensor
+/// on the same device.
+fn on_host(x: Tensor<4>, work: impl FnOnce(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4])) -> Tensor<4> {
+    let (device, shape) = (x.device(), x.dims());
+    let input = x.into_data();
+    let (output, shape) = work(input.as_slice::<f32>().expect("f32 activations"), shape);
+    Tensor::from_data(TensorData::new(output, shape), &device)
 }
 
 /// An OIHW weight for burn's `conv2d`, laid out as each backend reads it, which spares a copy on
@@ -199,19 +201,17 @@ impl Block {
     fn forward_on_host(&self, x: Tensor<4>, kernels: &[&Kernel]) -> Tensor<4> {
         let (main, projection) = kernels.split_at(self.main.len());
         let (last, first) = main.split_last().expect("a block has convolutions");
-        let (device, shape) = (x.device(), x.dims());
-        let input = x.into_data();
-        let input = input.as_slice::<f32>().expect("f32 activations");
-        let (inner, inner_shape) = first.iter().fold((Cow::Borrowed(input), shape), |(y, shape), kernel| {
-            let (y, shape) = xai_conv::convolve(&y, shape, kernel, None, true);
-            (Cow::Owned(y), shape)
-        });
-        let shortcut = match projection.first() {
-            Some(kernel) => Cow::Owned(xai_conv::convolve(input, shape, kernel, None, false).0),
-            None => Cow::Borrowed(input),
-        };
-        let (output, shape) = xai_conv::convolve(&inner, inner_shape, last, Some(&shortcut), true);
-        Tensor::from_data(TensorData::new(output, shape), &device)
+        on_host(x, |input, shape| {
+            let (inner, inner_shape) = first.iter().fold((Cow::Borrowed(input), shape), |(y, shape), kernel| {
+                let (y, shape) = xai_conv::convolve(&y, shape, kernel, None, true);
+                (Cow::Owned(y), shape)
+            });
+            let shortcut = match projection.first() {
+                Some(kernel) => Cow::Owned(xai_conv::convolve(input, shape, kernel, None, false).0),
+                None => Cow::Borrowed(input),
+            };
+            xai_conv::convolve(&inner, inner_shape, last, Some(&shortcut), true)
+        })
     }
 }
 
@@ -282,10 +282,16 @@ impl ResNet {
     pub fn features(&self, input: Tensor<4>, layer: Layer) -> Tensor<4> {
         let x = self.stem.forward(input, true);
         // Keras pads with zeros before the pool; after a ReLU that equals ignoring the border.
-        let mut pool = MaxPoolOptions::new([3, 3]);
-        pool.stride = [2, 2];
-        pool.padding = [(1, 1); 2];
-        let x = max_pool2d(x, pool);
+        let (kernel, stride, padding) = (3, 2, 1);
+        let x = match self.stem.host_kernel().is_some() && !x.is_autodiff() {
+            true => on_host(x, |input, shape| xai_conv::max_pool(input, shape, Geometry { kernel, stride, padding })),
+            false => {
+                let mut pool = MaxPoolOptions::new([kernel; 2]);
+                pool.stride = [stride; 2];
+                pool.padding = [(padding, padding); 2];
+                max_pool2d(x, pool)
+            }
+        };
         self.run_stages(x, 0..=layer.stage_index())
     }
 
