@@ -7,7 +7,7 @@
 #                        (xz: two builds and the weights fit the 64 MiB a device call carries)
 #   .gl/*.deb            the Vulkan loader, which the lent machine lacks
 #   weights/resnet50-int8.safetensors (made by `cargo xtask weights` when missing)
-# Then, from the device tool, one call (about 5 minutes on the H200; 64 MiB may travel):
+# Then, from the device tool, one call (about 5 to 8 minutes on the H200; 64 MiB may travel):
 #   run  command: bash bench/gpu.sh   carry: [".bench-carry", ".gl", "weights/resnet50-int8.safetensors"]
 set -eu
 cd "$(dirname "$0")/.."

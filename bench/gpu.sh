@@ -61,3 +61,8 @@ plain, trial = read("xai-logits.json"), read("xai-fused-bias-logits.json")
 print("fused-bias vs plain wgpu: max logit difference", max(abs(a - b) for a, b in zip(plain, trial)))
 PY
 fi
+# cubecl tunes a kernel once per key, each shape rounded to a power of two unless its autotune
+# level is "full" (issue 16 item 2: whether the rounding costs the forward pass better kernels).
+# Last: it tunes longest.
+CUBECL_AUTOTUNE_LEVEL=full timeout 240 /tmp/xai bench --backend wgpu --runs 20 --batch 8 --weights "$weights" \
+  --image "$image" | tee "$out/xai-autotune-full.txt"
