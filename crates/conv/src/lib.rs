@@ -65,7 +65,7 @@ pub fn convolve(
     // shared among the cores by rows (of at least 256 pixels, which still fill the product's
     // kernels) rather than by blocks of output channels, each of which would pack the same input.
     let cache_rows = (TILE_FLOATS / (depth * ow)).clamp(1, oh);
-    let core_rows = oh.div_ceil(wanted.div_ceil(n)).max(256usize.div_ceil(ow));
+    let core_rows = oh.div_ceil(wanted.div_ceil(n.max(1))).max(256usize.div_ceil(ow));
     let tile_rows = match (pointwise, geometry.stride) {
         (true, 1) => core_rows.min(oh),
         (true, _) => core_rows.min(cache_rows),
@@ -230,7 +230,7 @@ enum Columns<'a> {
     /// A strided 1x1 convolution's: every stride-th pixel of every stride-th row.
     Subsampled { x: &'a [f32], shape: [usize; 4], stride: usize, ow: usize },
     /// A k x k convolution's, copied as runs from each image's stride phases.
-    Phases { phases: Vec<Phases>, geometry: Geometry, ow: usize },
+    Phases { phases: Vec<Phases>, channels: usize, geometry: Geometry, ow: usize },
 }
 
 impl<'a> Columns<'a> {
@@ -243,7 +243,7 @@ impl<'a> Columns<'a> {
             (1, 0, stride) => Some(Self::Subsampled { x, shape, stride, ow }),
             _ => {
                 let phases = x.chunks_exact(c * h * w).map(|image| Phases::new(image, [c, h, w], geometry)).collect();
-                Some(Self::Phases { phases, geometry, ow })
+                Some(Self::Phases { phases, channels: c, geometry, ow })
             }
         }
     }
@@ -259,7 +259,7 @@ impl<'a> Columns<'a> {
     fn channels(&self) -> usize {
         match self {
             Self::Subsampled { shape, .. } => shape[1],
-            Self::Phases { phases, .. } => phases[0].channels,
+            Self::Phases { channels, .. } => *channels,
         }
     }
 
@@ -284,8 +284,8 @@ impl<'a> Columns<'a> {
                     }
                 }
             }
-            Self::Phases { phases, geometry, ow } => {
-                let Phases { values, size: (ph, pw), .. } = &phases[image];
+            Self::Phases { phases, geometry, ow, .. } => {
+                let Phases { values, size: (ph, pw) } = &phases[image];
                 let Geometry { kernel, stride, .. } = *geometry;
                 let mut runs = dst.chunks_exact_mut(*ow);
                 for ch in channels {
@@ -360,7 +360,6 @@ impl<'a> Columns<'a> {
 /// runs of one phase, whatever the stride. Channel by channel, each channel's phases together.
 struct Phases {
     values: Vec<f32>,
-    channels: usize,
     /// A phase plane's height and width.
     size: (usize, usize),
 }
@@ -391,7 +390,7 @@ impl Phases {
         }
         #[cfg(target_arch = "wasm32")]
         values.chunks_mut(stride * stride * ph * pw).zip(image.chunks_exact(h * w)).for_each(split);
-        Self { values, channels: c, size: (ph, pw) }
+        Self { values, size: (ph, pw) }
     }
 }
 
@@ -451,6 +450,8 @@ mod tests {
             let bias: Vec<f32> = (0..out).map(|o| o as f32 / 3.0).collect();
             let kernel = Kernel { weight, bias, geometry: g };
             let (ours, _) = convolve(&x, shape, &kernel, None, false);
+            let [_, c, h, w] = shape;
+            assert_eq!(convolve(&[], [0, c, h, w], &kernel, None, false).0, Vec::<f32>::new(), "an empty batch");
             let reference = naive(&x, shape, &kernel.weight, &kernel.bias, g);
             assert_eq!(ours.len(), reference.len());
             let residual: Vec<f32> = (0..ours.len()).map(|i| ((i * 31) % 7) as f32 - 3.0).collect();
