@@ -127,6 +127,7 @@ fn build() -> Result {
     // nothing else it holds changed since. A hash, since cargo may bring back an older wasm
     // (features switched back) with its old timestamp.
     let wasm = target_dir().join("wasm32-unknown-unknown").join(WEB_PROFILE).join("xai-app.wasm");
+    constructors_run_once(&wasm)?;
     let stamp = root().join("dist/.source-wasm.sha256");
     let source = sha256(&wasm)?;
     if dist_is_fresh() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
@@ -139,6 +140,21 @@ fn build() -> Result {
         std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))?;
     }
     within_budget(&root().join("dist/xai-app_bg.wasm"))
+}
+
+/// Fails the build when the linker wrapped the wasm's exports to run every constructor on each
+/// call from JavaScript (their names end in `.command_export`, which the linked module's name
+/// section shows): it does so when the module never calls `__wasm_call_ctors` itself, as the
+/// app's `main` does, and it cost a quarter of a click's time in the page (docs/benchmarks.md).
+fn constructors_run_once(wasm: &Path) -> Result {
+    let bytes = std::fs::read(wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+    match bytes.windows(b".command_export".len()).any(|w| w == b".command_export") {
+        true => Err(format!(
+            "{}: its exports run the constructors on every call: call __wasm_call_ctors once",
+            wasm.display()
+        )),
+        false => Ok(()),
+    }
 }
 
 /// What a visitor downloads before the page can show anything: the wasm, gzipped as a server
