@@ -133,9 +133,9 @@ pub fn convolve(
                 let offset = (channel - first) * oh * ow;
                 let row = std::slice::from_raw_parts_mut(dst.add(offset), pixels);
                 match (residual.map(|r| &r[at + offset..][..pixels]), relu) {
-                    (Some(r), true) => row.iter_mut().zip(r).for_each(|(v, r)| *v = (*v + b + r).max(0.0)),
+                    (Some(r), true) => row.iter_mut().zip(r).for_each(|(v, r)| *v = larger(0.0, *v + b + r)),
                     (Some(r), false) => row.iter_mut().zip(r).for_each(|(v, r)| *v = *v + b + r),
-                    (None, true) => row.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+                    (None, true) => row.iter_mut().for_each(|v| *v = larger(0.0, *v + b)),
                     (None, false) => row.iter_mut().for_each(|v| *v += b),
                 }
             }
@@ -173,10 +173,10 @@ pub fn max_pool(x: &[f32], shape: [usize; 4], geometry: Geometry) -> (Vec<f32>, 
                 let rows = window(oy, h);
                 rows_max.fill(f32::NEG_INFINITY);
                 for row in input[rows.start * w..rows.end * w].chunks_exact(w) {
-                    rows_max.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
+                    rows_max.iter_mut().zip(row).for_each(|(m, &v)| *m = larger(*m, v));
                 }
                 for (ox, out) in out.iter_mut().enumerate() {
-                    *out = rows_max[window(ox, w)].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    *out = rows_max[window(ox, w)].iter().copied().fold(f32::NEG_INFINITY, larger);
                 }
             }
         },
@@ -184,6 +184,17 @@ pub fn max_pool(x: &[f32], shape: [usize; 4], geometry: Geometry) -> (Vec<f32>, 
     // SAFETY: every plane was written above.
     unsafe { output.set_len(n * c * oh * ow) };
     (output, [n, c, oh, ow])
+}
+
+/// `b` if it is larger than `a`, else `a` (so a NaN `b` gives `a`, as `a.max(b)` does): one
+/// comparison, which vectorises. In wasm `f32::max` is a call to libm's `fmaxf` (wasm's own `max`
+/// treats a NaN otherwise), which in the ReLUs and the pool was 7% of the page's forward pass.
+fn larger(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
+    } else {
+        a
+    }
 }
 
 fn threads() -> usize {
