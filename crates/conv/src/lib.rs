@@ -9,6 +9,9 @@
 //! tile while it is in cache, instead of in passes of their own over the whole map. And the stem's
 //! max pooling, which flex did a value at a time, keeping every maximum's index as well.
 
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
 /// A convolution's kernel size, stride and zero padding (the same on both axes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
@@ -24,9 +27,6 @@ impl Geometry {
         (side(h), side(w))
     }
 }
-
-use std::mem::MaybeUninit;
-use std::ops::Range;
 
 /// Floats in one tile's columns: 1 MB, about a core's L2 cache.
 const TILE_FLOATS: usize = 1 << 18;
