@@ -188,7 +188,7 @@ pub fn max_pool(x: &[f32], shape: [usize; 4], geometry: Geometry) -> (Vec<f32>, 
 
 /// `b` if it is larger than `a`, else `a` (so a NaN `b` gives `a`, as `a.max(b)` does): one
 /// comparison, which vectorises. In wasm `f32::max` is a call to libm's `fmaxf` (wasm's own `max`
-/// treats a NaN otherwise), which in the ReLUs and the pool was 7% of the page's forward pass.
+/// treats a NaN otherwise): in the ReLUs and the pool, 6% of a click's time in the page.
 fn larger(a: f32, b: f32) -> f32 {
     if b > a {
         b
