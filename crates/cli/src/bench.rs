@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::tensor::Tensor;
-use xai_explain::dff::{activation_matrix, factorize_activations, factorize_concepts, DffOptions, NmfOn};
+use xai_explain::dff::{activation_matrix, factorize_activations, factorize_concepts, Cores, DffOptions, NmfOn};
 use xai_explain::readback;
 use xai_explain::{CamRequest, Target};
 use xai_model::Layer;
@@ -29,8 +29,9 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u16).range(2..=64))]
     batch: Option<u16>,
     /// Also time DFF's NMF alone (k = 5) on the layer4 activations of this many copies of the
-    /// photo, on the host (`nmf_host_N`, with the activations' readback) and on the GPU
-    /// (`nmf_gpu_N`, with `--backend wgpu`): where the GPU starts to pay. Comma-separated.
+    /// photo: on the host, on one core and on every core (`nmf_one_core_N`, `nmf_every_core_N`,
+    /// with the activations' readback), and on the GPU (`nmf_gpu_N`, with `--backend wgpu`):
+    /// where every core, and the GPU, start to pay. Comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=256))]
     nmf_photos: Vec<u16>,
     /// One JSON object per case instead of a table.
@@ -83,10 +84,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .iter()
         .map(|&n| activation_matrix(net, &net.input(&vec![crop.clone(); usize::from(n)])).0)
         .collect();
-    let nmf_names: Vec<[String; 2]> =
-        args.nmf_photos.iter().map(|n| [format!("nmf_host_{n}"), format!("nmf_gpu_{n}")]).collect();
-    let nmf = |a: &Tensor<2>, on: NmfOn| -> Result<()> {
-        pollster::block_on(factorize_activations(a.clone(), DffOptions::default(), on)).map(drop).map_err(Into::into)
+    let nmf_names: Vec<[String; 3]> = args
+        .nmf_photos
+        .iter()
+        .map(|n| [format!("nmf_one_core_{n}"), format!("nmf_every_core_{n}"), format!("nmf_gpu_{n}")])
+        .collect();
+    let nmf = |a: &Tensor<2>, on: NmfOn, cores: Cores| -> Result<()> {
+        let options = DffOptions { cores, ..DffOptions::default() };
+        pollster::block_on(factorize_activations(a.clone(), options, on)).map(drop).map_err(Into::into)
     };
     let batch = args.batch.map(|n| (format!("forward_batch{n}"), net.input(&vec![crop.clone(); usize::from(n)])));
     let mut cases: Vec<Case> = vec![
@@ -111,10 +116,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cases.push((name, args.runs, Box::new(|| forward(input))));
     }
     let on_gpu = input.device() != burn::tensor::Device::flex();
-    for (a, [host, gpu]) in nmf_inputs.iter().zip(&nmf_names) {
-        cases.push((host, args.runs, Box::new(move || nmf(a, NmfOn::Host))));
+    for (a, [one_core, every_core, gpu]) in nmf_inputs.iter().zip(&nmf_names) {
+        cases.push((one_core, args.runs, Box::new(move || nmf(a, NmfOn::Host, Cores::One))));
+        cases.push((every_core, args.runs, Box::new(move || nmf(a, NmfOn::Host, Cores::Every))));
         if on_gpu {
-            cases.push((gpu, args.runs, Box::new(move || nmf(a, NmfOn::Gpu))));
+            cases.push((gpu, args.runs, Box::new(move || nmf(a, NmfOn::Gpu, Cores::Auto))));
         }
     }
     if args.scorecam {

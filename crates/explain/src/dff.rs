@@ -16,7 +16,7 @@ use crate::map::Map;
 use crate::readback::{read_floats, ReadbackError};
 
 /// The NMF's options; k is the number of concepts.
-pub use xai_nmf::{Options as DffOptions, K_RANGE};
+pub use xai_nmf::{Cores, Options as DffOptions, K_RANGE};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DffError {

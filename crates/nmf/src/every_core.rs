@@ -4,15 +4,21 @@
 use pulp::Simd;
 use rayon::prelude::*;
 
-use crate::{Kernels, BLOCK, H, SUMS_IN_FLIGHT, W};
+use crate::{Cores, Kernels, BLOCK, H, SUMS_IN_FLIGHT, W};
 
 /// Multiply-adds of a product (channels x positions x factors) from which the iterations go over
-/// every core: DFF's k = 5 on 16 photos. On 2 cores, below about 12 photos waking the threads
-/// twice an iteration cost more than they saved (docs/benchmarks.md).
-pub(crate) const FROM: usize = 2048 * 49 * 16 * 5;
+/// every core: DFF's k = 5 on one photo of a ResNet-50, where on 2 cores every core took 1.9-2.0
+/// ms against one's 2.2-2.6 (`xai bench --nmf-photos`, docs/benchmarks.md). Smaller products (a
+/// ResNet-18's 512 channels, the audit's k = 3 on one photo) were not measured: they stay on one.
+pub(crate) const FROM: usize = 2048 * 49 * 5;
 
-pub(crate) fn pays(multiply_adds: usize) -> bool {
-    multiply_adds >= FROM && rayon::current_num_threads() > 1
+/// Whether an iteration goes over every core: by size for [`Cores::Auto`].
+pub(crate) fn pays(cores: Cores, multiply_adds: usize) -> bool {
+    match cores {
+        Cores::Auto => multiply_adds >= FROM && rayon::current_num_threads() > 1,
+        Cores::One => false,
+        Cores::Every => true,
+    }
 }
 
 impl<S: Simd, const K: usize> Kernels<'_, S, K> {
@@ -98,27 +104,31 @@ impl<S: Simd, const K: usize> pulp::WithSimd for AddWta<'_, S, K> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{factorize, Matrix, Options};
+    use super::{pays, FROM};
+    use crate::{factorize, Cores, Factors, Matrix, Options};
 
     #[test]
     fn every_core_changes_nothing() {
-        // Partial vector groups, an odd number of positions, both stream widths (k = 5 and 9),
-        // and big enough that the threads do go to work.
-        let (channels, positions) = (2043, 801);
-        assert!(channels * positions * 5 >= super::FROM);
-        let a = Matrix::from_fn(channels, positions, |c, p| ((c * 13 + p * 7) % 11) as f32 + 0.5);
-        let on = |threads: usize, options: Options| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| factorize(&a, options).unwrap())
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let bits = |f: &Factors| {
+            let values = f.w_t.iter().chain(&f.h).chain([&f.rel_error]);
+            (values.map(|v| v.to_bits()).collect::<Vec<_>>(), f.iterations)
         };
-        for k in [5, 9] {
-            let options = Options { k, max_iterations: 30, tolerance: f32::NEG_INFINITY, seed: 1 };
-            let (one, three) = (on(1, options), on(3, options));
-            let bits = |f: &crate::Factors| {
-                let values = f.w_t.iter().chain(&f.h).chain([&f.rel_error]);
-                (values.map(|v| v.to_bits()).collect::<Vec<_>>(), f.iterations)
-            };
-            assert!(bits(&one) == bits(&three), "k = {k}: three threads gave other factors than one");
+        // Partial vector groups, odd numbers of positions, both stream widths (k = 5 and 9): a
+        // matrix large enough for `Auto` to put on every core, and one it keeps on one.
+        for (positions, auto_on_every_core) in [(801, true), (25, false)] {
+            let channels = 2043;
+            assert_eq!(pool.install(|| pays(Cores::Auto, channels * positions * 5)), auto_on_every_core);
+            assert_eq!(channels * positions * 5 >= FROM, auto_on_every_core);
+            let a = Matrix::from_fn(channels, positions, |c, p| ((c * 13 + p * 7) % 11) as f32 + 0.5);
+            for k in [5, 9] {
+                let on = |cores| {
+                    let options = Options { k, max_iterations: 30, tolerance: f32::NEG_INFINITY, seed: 1, cores };
+                    pool.install(|| factorize(&a, options).unwrap())
+                };
+                let (one, every) = (on(Cores::One), on(Cores::Every));
+                assert!(bits(&one) == bits(&every), "k = {k}, {positions} positions: every core gave other factors");
+            }
         }
     }
 }

@@ -59,13 +59,27 @@ pub struct Options {
     /// last check (checked every 10 iterations, as scikit-learn).
     pub tolerance: f32,
     pub seed: u64,
+    /// Which cores the iterations run on natively (the browser's wasm has one thread); the
+    /// factors are the same on any number.
+    pub cores: Cores,
 }
 
 /// scikit-learn's defaults, with pytorch-grad-cam's five concepts.
 impl Default for Options {
     fn default() -> Self {
-        Self { k: 5, max_iterations: 200, tolerance: 1e-4, seed: 0 }
+        Self { k: 5, max_iterations: 200, tolerance: 1e-4, seed: 0, cores: Cores::Auto }
     }
+}
+
+/// Where the host's iterations run. `One` and `Every` are for measuring where every core starts
+/// to pay on a machine (`xai bench --nmf-photos`), which [`Cores::Auto`] decides by size.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Cores {
+    /// Every core for large matrices (many photos), else one.
+    #[default]
+    Auto,
+    One,
+    Every,
 }
 
 /// Valid numbers of factors (one compiled instance each).
@@ -145,12 +159,23 @@ pub fn factorize(a: &Matrix, options: Options) -> Option<Factors> {
     if !K_RANGE.contains(&options.k) {
         return None;
     }
+    #[cfg(not(target_arch = "wasm32"))]
+    if every_core::pays(options.cores, a.channels * a.positions * options.k) {
+        // From a thread of rayon's own, each iteration's tasks start at once where the caller's
+        // thread would hand them over and sleep until they are done.
+        return Some(rayon::scope(|_| factorize_with(a, options, true)));
+    }
+    Some(factorize_with(a, options, false))
+}
+
+/// [`factorize`], its iterations on every core if `every_core`.
+fn factorize_with(a: &Matrix, options: Options, every_core: bool) -> Factors {
     let arch = pulp::Arch::new();
     // The first instance with room for k factors runs; the rest of its factors stay zero.
     macro_rules! smallest_instance {
         ($($instance:literal)*) => {
             $(if options.k <= $instance {
-                return Some(arch.dispatch(Factorize::<$instance> { a, options }));
+                return arch.dispatch(Factorize::<$instance> { a, options, every_core });
             })*
         };
     }
@@ -176,6 +201,7 @@ type H<const K: usize> = Vec<[f32; K]>;
 struct Factorize<'a, const K: usize> {
     a: &'a Matrix,
     options: Options,
+    every_core: bool,
 }
 
 impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
@@ -183,7 +209,7 @@ impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) -> Factors {
-        let Self { a, options } = self;
+        let Self { a, options, every_core } = self;
         let (channels, positions, lanes) = (a.channels, a.positions, S::F32_LANES);
         // A by groups of `lanes` channels: `columns[g * positions + p]` holds the group's channels
         // at position p, zero past the last channel (a zero channel keeps a zero row of W and adds
@@ -215,7 +241,7 @@ impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
         while iterations < options.max_iterations {
             iterations += 1;
             // scikit-learn's order: W, then H.
-            let (wta, wtw) = kernels.update_w_where_it_pays(&mut w, &h, &hht);
+            let (wta, wtw) = kernels.update_w_where_it_pays(every_core, &mut w, &h, &hht);
             update_h(&mut h, &wta, &wtw);
             hht = gram(&h);
             if iterations % CHECK_EVERY == 0 {
@@ -300,11 +326,17 @@ impl<S: Simd, const K: usize> Kernels<'_, S, K> {
         self.add_product(sum, x, self.simd.splat_f32s(scale))
     }
 
-    /// [`Self::update_w`], natively on every core for a large enough matrix.
+    /// [`Self::update_w`], on every core if `every_core` (natively).
     #[inline(always)]
-    fn update_w_where_it_pays(self, w: &mut W<S, K>, h: &H<K>, hht: &[[f32; K]; K]) -> (H<K>, [[f32; K]; K]) {
+    fn update_w_where_it_pays(
+        self,
+        #[cfg_attr(target_arch = "wasm32", allow(unused_variables))] every_core: bool,
+        w: &mut W<S, K>,
+        h: &H<K>,
+        hht: &[[f32; K]; K],
+    ) -> (H<K>, [[f32; K]; K]) {
         #[cfg(not(target_arch = "wasm32"))]
-        if every_core::pays(w.len() * S::F32_LANES * self.positions * K) {
+        if every_core {
             return self.update_w_on_every_core(w, h, hht);
         }
         self.update_w(w, h, hht)
@@ -485,7 +517,8 @@ mod tests {
         let h = |t: usize, p: usize| ((t * 5 + p * 2) % 3) as f32 + 0.25;
         let a = Matrix::from_fn(11, 4, |c, p| (0..2).map(|t| w(c, t) * h(t, p)).sum());
         // Every iteration runs: this checks the updates, not when they stop.
-        let options = Options { k: 2, max_iterations: 2000, tolerance: f32::NEG_INFINITY, seed: 7 };
+        let options =
+            Options { k: 2, max_iterations: 2000, tolerance: f32::NEG_INFINITY, seed: 7, ..Options::default() };
         let factors = factorize(&a, options).unwrap();
         assert!(factors.rel_error < 1e-3, "relative error {}", factors.rel_error);
         assert_eq!((factors.w_t.len(), factors.h.len(), factors.iterations), (22, 8, 2000));
@@ -520,7 +553,7 @@ mod tests {
         for k in [1, 3, 5] {
             let options = Options { k, seed: 3, ..Options::default() };
             let exact = factorize(&a, options).unwrap();
-            let padded = pulp::Arch::new().dispatch(Factorize::<8> { a: &a, options });
+            let padded = pulp::Arch::new().dispatch(Factorize::<8> { a: &a, options, every_core: false });
             assert_eq!((padded.w_t, padded.h, padded.iterations), (exact.w_t, exact.h, exact.iterations));
             assert_eq!(padded.rel_error.to_bits(), exact.rel_error.to_bits());
         }
