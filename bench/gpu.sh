@@ -23,8 +23,8 @@ for build in $builds; do
     ".bench-carry/$build.xz" "/tmp/$build" && chmod +x "/tmp/$build"
   timeout 120 "/tmp/$build" classify "$image" --backend wgpu --json --weights "$weights" > "$out/$build-logits.json" \
     || echo "$build on wgpu failed" | tee -a "$out/gpu.txt"
-  # --nmf-photos: DFF's NMF on the host and on the GPU for 1 to 50 photos, where the GPU starts to
-  # pay (the main build's; the trial changes only the network).
+  # --nmf-photos: DFF's NMF on the host (one core, every core) and on the GPU for 1 to 50 photos,
+  # where every core and the GPU start to pay (the main build's; the trial changes only the network).
   nmf=$([ "$build" = xai ] && echo "--nmf-photos 1,2,4,8,16,50")
   echo "$build:" && timeout 300 "/tmp/$build" bench --backend wgpu --runs 20 --batch 8 $nmf \
     --weights "$weights" --image "$image" \
