@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: our timings beside a peer's, measured in the same run on the same
 //! machine, weights and photo; prints a table and writes target/bench.json. Timings are never
 //! pass/fail.
-//! - Native: `xai bench` (flex) against PyTorch on the CPU (2 threads), and the explanations as
-//!   multiples of our own forward pass.
+//! - Native: `xai bench` (flex) against PyTorch on the CPU (2 threads), the explanations as
+//!   multiples of our own forward pass, and DFF's NMF on every core against one.
 //! - Browser: the app's wasm against onnxruntime-web in the same headless Chromium page, on
 //!   WebGPU and on the CPU (bench/web), with an ONNX copy of the network (bench/onnx_resnet.py).
 //!
@@ -45,7 +45,11 @@ fn row(name: &str, ours: &Value, peer_name: &Value, peer: &Value) -> Value {
 pub fn bench() -> Result {
     let weights = weights()?.join("resnet50-int8.safetensors");
     let xai = build_cli()?;
-    let ours = json_lines(Command::new(&xai).args(["bench", "--json", "--runs", "10", "--weights"]).arg(&weights))?;
+    let ours = json_lines(
+        Command::new(&xai)
+            .args(["bench", "--json", "--runs", "10", "--nmf-photos", "1,8,50", "--weights"])
+            .arg(&weights),
+    )?;
     let case = |name: &str| ours.iter().find(|c| c["name"] == name).ok_or(format!("xai bench printed no {name} time"));
     let forward = case("forward")?;
 
@@ -74,6 +78,12 @@ pub fn bench() -> Result {
         let name = format!("compare_maps_{layer}_vs_gradcam");
         let peer = json!(format!("one Grad-CAM of ours at {layer}"));
         rows.push(row(&name, case(&format!("compare_maps_{layer}"))?, &peer, case(&format!("gradcam_{layer}"))?));
+    }
+    // DFF's NMF on every core against one, by number of photos: where every core starts to pay.
+    for photos in [1, 8, 50] {
+        let name = format!("nmf_every_core_{photos}_vs_one_core");
+        let one_core = case(&format!("nmf_one_core_{photos}"))?;
+        rows.push(row(&name, case(&format!("nmf_every_core_{photos}"))?, &json!("the same NMF on one core"), one_core));
     }
     rows.extend(browser_rows(&python, &weights).map_err(|e| format!("{e}\n({peer_help})"))?);
 
