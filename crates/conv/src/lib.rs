@@ -259,12 +259,14 @@ impl<'a> Columns<'a> {
         }
     }
 
-    /// Columns a channel has: one per kernel tap.
-    fn per_channel(&self) -> usize {
-        match self {
+    /// The values an input channel's columns hold for `rows` output rows: a run of OW pixels per
+    /// kernel tap and row.
+    fn per_channel(&self, rows: usize) -> usize {
+        let taps = match self {
             Self::Subsampled { .. } => 1,
             Self::Phases { geometry, .. } => geometry.kernel * geometry.kernel,
-        }
+        };
+        taps * rows * self.ow()
     }
 
     fn channels(&self) -> usize {
@@ -317,7 +319,7 @@ impl<'a> Columns<'a> {
 
     /// All the columns of output rows `rows` of image `image`, into `cols`.
     fn fill(&self, image: usize, rows: Range<usize>, cols: &mut Vec<f32>) {
-        let len = self.channels() * self.per_channel() * rows.len() * self.ow();
+        let len = self.channels() * self.per_channel(rows.len());
         cols.clear();
         // At once: grown a row at a time, the buffer was copied over at each doubling.
         cols.reserve(len);
@@ -334,8 +336,8 @@ impl<'a> Columns<'a> {
         rows_of: &(impl Fn(usize) -> Range<usize> + Sync),
         parts: usize,
     ) -> Vec<Vec<f32>> {
-        let (channels, per_channel, ow) = (self.channels(), self.per_channel(), self.ow());
-        let len = |tile: usize| channels * per_channel * rows_of(tile).len() * ow;
+        let channels = self.channels();
+        let len = |tile: usize| channels * self.per_channel(rows_of(tile).len());
         let mut buffers: Vec<Vec<f32>> = (0..n * tiles).map(|t| Vec::with_capacity(len(t % tiles))).collect();
         let starts: Vec<SendPtr> = buffers.iter_mut().map(|b| SendPtr(b.as_mut_ptr())).collect();
         let part = channels.div_ceil(parts);
@@ -348,7 +350,7 @@ impl<'a> Columns<'a> {
                     return;
                 }
                 let (rows, chans) = (rows_of(t % tiles), first..(first + part).min(channels));
-                let per = per_channel * rows.len() * ow;
+                let per = self.per_channel(rows.len());
                 // SAFETY: each task writes its own input channels' rows of its buffer, within the
                 // buffer's capacity (`len`).
                 let dst = unsafe {
