@@ -446,6 +446,7 @@ mod tests {
         // The stem (7x7, stride 2, padding 3), 3x3 "same", a strided 3x3 (torchvision's
         // bottlenecks), 1x1 plain and strided (Keras' downsampling), on odd sizes; enough output
         // channels and rows for several tiles and blocks. Then the same with a residual and a ReLU.
+        // On pools of 1, 2, 3 and 16 threads: the tiles and blocks depend on the count.
         let cases = [
             ([2, 3, 13, 11], 7, 2, 3, 40),
             ([1, 4, 5, 6], 3, 1, 1, 64),
@@ -455,23 +456,30 @@ mod tests {
             ([2, 40, 9, 8], 1, 2, 0, 24),
             ([1, 8, 60, 60], 1, 1, 0, 100),
         ];
-        for (shape, kernel, stride, padding, out) in cases {
+        let pools = [1, 2, 3, 16].map(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap());
+        for ((shape, kernel, stride, padding, out), pool) in
+            cases.into_iter().flat_map(|case| pools.iter().map(move |p| (case, p)))
+        {
             let g = Geometry { kernel, stride, padding };
             let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919) % 23) as f32 - 11.0).collect();
             let weight: Vec<f32> =
                 (0..out * shape[1] * kernel * kernel).map(|i| ((i * 104729) % 19) as f32 / 9.0 - 1.0).collect();
             let bias: Vec<f32> = (0..out).map(|o| o as f32 / 3.0).collect();
             let kernel = Kernel { weight, bias, geometry: g };
-            let (ours, _) = convolve(&x, shape, &kernel, None, false);
+            let (ours, _) = pool.install(|| convolve(&x, shape, &kernel, None, false));
             let [_, c, h, w] = shape;
             assert_eq!(convolve(&[], [0, c, h, w], &kernel, None, false).0, Vec::<f32>::new(), "an empty batch");
             let reference = naive(&x, shape, &kernel.weight, &kernel.bias, g);
             assert_eq!(ours.len(), reference.len());
             let residual: Vec<f32> = (0..ours.len()).map(|i| ((i * 31) % 7) as f32 - 3.0).collect();
-            let (rectified, _) = convolve(&x, shape, &kernel, Some(&residual), true);
+            let (rectified, _) = pool.install(|| convolve(&x, shape, &kernel, Some(&residual), true));
             assert!(rectified.iter().zip(&ours).zip(&residual).all(|((r, o), s)| *r == (o + s).max(0.0)));
+            let threads = pool.current_num_threads();
             for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {
-                assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{shape:?} {g:?}: {i}: {a} against {b}");
+                assert!(
+                    (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                    "{shape:?} {g:?}, {threads} threads: {i}: {a} against {b}"
+                );
             }
         }
     }
