@@ -78,43 +78,57 @@ pub fn convolve(
     let block = out.div_ceil(blocks);
     // Then a tile's blocks share its columns, made once beforehand by every core, instead of each
     // block copying them again (on 16 cores, 32 times layer4's).
+    // gemm reads a narrow product's pixels in place (at most 48 output channels: 8 times its
+    // AVX-512 kernel's 6) if their count is a multiple of its vector width, and copies ("packs")
+    // them first otherwise. Each block would pack the shared columns again (with 16 threads,
+    // layer4's 49 pixels 32 times a 3x3), so narrow blocks' columns are padded to 16 pixels, a
+    // multiple of every CPU's width, and their products too, copied into place after.
+    let padded = |pixels: usize| if block <= 48 { pixels.next_multiple_of(16) } else { pixels };
     let shared = match &columns {
-        Some(columns) if blocks > 1 => columns.shared(n, tiles, &rows_of, blocks),
+        Some(columns) if blocks > 1 => columns.shared(n, tiles, &rows_of, &padded, blocks),
         _ => Vec::new(),
     };
 
     let mut output = Vec::with_capacity(n * out * oh * ow);
     let dst = SendPtr(output.spare_capacity_mut().as_mut_ptr().cast::<f32>());
-    let task = |cols: &mut Vec<f32>, index: usize| {
+    let task = |(cols, padded_product): &mut (Vec<f32>, Vec<f32>), index: usize| {
         let (image, tile, channels) = (index / (tiles * blocks), index / blocks % tiles, index % blocks);
         let rows = rows_of(tile);
         let first = channels * block;
         let channels = first..(first + block).min(out);
         let pixels = rows.len() * ow;
-        // The product's right-hand side: `depth` rows of `pixels`, `row_stride` apart.
-        let (rhs, row_stride) = match &columns {
+        // The product's right-hand side: `depth` rows of `width` (its pixels, padded for shared
+        // columns), `row_stride` apart.
+        let (rhs, row_stride, width) = match &columns {
             // A stride-1 1x1 convolution's columns are the input's own rows.
-            None => (x[image * c * h * w + rows.start * w..].as_ptr(), h * w),
-            Some(_) if blocks > 1 => (shared[image * tiles + tile].as_ptr(), pixels),
+            None => (x[image * c * h * w + rows.start * w..].as_ptr(), h * w, pixels),
+            Some(_) if blocks > 1 => (shared[image * tiles + tile].as_ptr(), padded(pixels), padded(pixels)),
             Some(columns) => {
                 columns.fill(image, rows.clone(), cols);
-                (cols.as_ptr(), pixels)
+                (cols.as_ptr(), pixels, pixels)
             }
         };
         let at = (image * out + first) * oh * ow + rows.start * ow;
         // SAFETY: tasks write disjoint parts of the output (each its image, its output channels and
         // its rows); `weight` holds `out` rows of `depth` floats and `rhs` `depth` rows of
-        // `pixels`, `row_stride` apart, as the strides say. Every element of the output is written
-        // by one task (`read_dst` false), so the output is initialised when all tasks are done.
+        // `width`, `row_stride` apart, as the strides say; a padded product has a buffer of its
+        // own. Every element of the output is written by one task (`read_dst` false), so the
+        // output is initialised when all tasks are done.
         unsafe {
             let dst = dst.get().add(at);
+            let (product, product_rows) = if width == pixels {
+                (dst, oh * ow)
+            } else {
+                padded_product.resize(channels.len() * width, 0.0);
+                (padded_product.as_mut_ptr(), width)
+            };
             gemm::gemm(
                 channels.len(),
-                pixels,
+                width,
                 depth,
-                dst,
+                product,
                 1,
-                (oh * ow) as isize,
+                product_rows as isize,
                 false,
                 weight.as_ptr().add(first * depth),
                 1,
@@ -129,6 +143,11 @@ pub fn convolve(
                 false,
                 gemm::Parallelism::None,
             );
+            if width != pixels {
+                for (i, row) in padded_product.chunks_exact(width).enumerate() {
+                    std::ptr::copy_nonoverlapping(row.as_ptr(), dst.add(i * oh * ow), pixels);
+                }
+            }
             for (channel, &b) in channels.clone().zip(&bias[first..]) {
                 let offset = (channel - first) * oh * ow;
                 let row = std::slice::from_raw_parts_mut(dst.add(offset), pixels);
@@ -141,7 +160,7 @@ pub fn convolve(
             }
         }
     };
-    for_each_index(n * tiles * blocks, Vec::new, task);
+    for_each_index(n * tiles * blocks, Default::default, task);
     // SAFETY: every element was written above.
     unsafe { output.set_len(n * out * oh * ow) };
     (output, [n, out, oh, ow])
@@ -259,14 +278,12 @@ impl<'a> Columns<'a> {
         }
     }
 
-    /// The values an input channel's columns hold for `rows` output rows: a run of OW pixels per
-    /// kernel tap and row.
-    fn per_channel(&self, rows: usize) -> usize {
-        let taps = match self {
+    /// The columns of an input channel: one per kernel tap.
+    fn taps(&self) -> usize {
+        match self {
             Self::Subsampled { .. } => 1,
             Self::Phases { geometry, .. } => geometry.kernel * geometry.kernel,
-        };
-        taps * rows * self.ow()
+        }
     }
 
     fn channels(&self) -> usize {
@@ -283,14 +300,26 @@ impl<'a> Columns<'a> {
     }
 
     /// The columns of input channels `channels` for output rows `rows` of image `image`, into
-    /// `dst`: row-major [channels * k * k, rows * OW], rows in (c, ky, kx) order, as OIHW weights
-    /// are.
-    fn write(&self, image: usize, rows: Range<usize>, channels: Range<usize>, dst: &mut [MaybeUninit<f32>]) {
+    /// `dst`: row-major [channels * k * k, width], rows in (c, ky, kx) order, as OIHW weights
+    /// are, each its rows * OW pixels and then zeros up to `width`.
+    fn write(
+        &self,
+        image: usize,
+        rows: Range<usize>,
+        channels: Range<usize>,
+        width: usize,
+        dst: &mut [MaybeUninit<f32>],
+    ) {
         let pixels = rows.len() * self.ow();
+        let mut columns = dst.chunks_exact_mut(width).map(|column| {
+            let (pixels, padding) = column.split_at_mut(pixels);
+            padding.fill(MaybeUninit::new(0.0));
+            pixels
+        });
         match self {
             Self::Subsampled { x, shape: [_, c, h, w], stride, ow } => {
                 let planes = x[image * c * h * w..][..c * h * w].chunks_exact(h * w);
-                for (plane, dst) in planes.skip(channels.start).zip(dst.chunks_exact_mut(pixels)) {
+                for (plane, dst) in planes.skip(channels.start).zip(columns) {
                     for (oy, run) in rows.clone().zip(dst.chunks_exact_mut(*ow)) {
                         let pixels = plane[oy * stride * w..].iter().step_by(*stride);
                         run.iter_mut().zip(pixels).for_each(|(to, &from)| _ = to.write(from));
@@ -300,13 +329,13 @@ impl<'a> Columns<'a> {
             Self::Phases { phases, geometry, ow, .. } => {
                 let Phases { values, size: (ph, pw) } = &phases[image];
                 let Geometry { kernel, stride, .. } = *geometry;
-                let mut runs = dst.chunks_exact_mut(*ow);
                 for ch in channels {
                     for ky in 0..kernel {
                         for kx in 0..kernel {
                             let phase = ch * stride * stride + ky % stride * stride + kx % stride;
                             let plane = &values[phase * ph * pw..][..ph * pw];
-                            for (oy, run) in rows.clone().zip(&mut runs) {
+                            let column = columns.next().expect("a column per channel and tap");
+                            for (oy, run) in rows.clone().zip(column.chunks_exact_mut(*ow)) {
                                 let start = (oy + ky / stride) * pw + kx / stride;
                                 run.write_copy_of_slice(&plane[start..start + ow]);
                             }
@@ -319,25 +348,29 @@ impl<'a> Columns<'a> {
 
     /// All the columns of output rows `rows` of image `image`, into `cols`.
     fn fill(&self, image: usize, rows: Range<usize>, cols: &mut Vec<f32>) {
-        let len = self.channels() * self.per_channel(rows.len());
+        let pixels = rows.len() * self.ow();
+        let len = self.channels() * self.taps() * pixels;
         cols.clear();
         // At once: grown a row at a time, the buffer was copied over at each doubling.
         cols.reserve(len);
-        self.write(image, rows, 0..self.channels(), &mut cols.spare_capacity_mut()[..len]);
+        self.write(image, rows, 0..self.channels(), pixels, &mut cols.spare_capacity_mut()[..len]);
         // SAFETY: `write` wrote all `len` columns' values.
         unsafe { cols.set_len(len) };
     }
 
-    /// Every image's and tile's columns, each made by `parts` tasks (blocks of input channels).
+    /// Every image's and tile's columns, each made by `parts` tasks (blocks of input channels),
+    /// each column `padded(pixels)` long.
     fn shared(
         &self,
         n: usize,
         tiles: usize,
         rows_of: &(impl Fn(usize) -> Range<usize> + Sync),
+        padded: &(impl Fn(usize) -> usize + Sync),
         parts: usize,
     ) -> Vec<Vec<f32>> {
-        let channels = self.channels();
-        let len = |tile: usize| channels * self.per_channel(rows_of(tile).len());
+        let (channels, taps) = (self.channels(), self.taps());
+        let width = |tile: usize| padded(rows_of(tile).len() * self.ow());
+        let len = |tile: usize| channels * taps * width(tile);
         let mut buffers: Vec<Vec<f32>> = (0..n * tiles).map(|t| Vec::with_capacity(len(t % tiles))).collect();
         let starts: Vec<SendPtr> = buffers.iter_mut().map(|b| SendPtr(b.as_mut_ptr())).collect();
         let part = channels.div_ceil(parts);
@@ -350,14 +383,15 @@ impl<'a> Columns<'a> {
                     return;
                 }
                 let (rows, chans) = (rows_of(t % tiles), first..(first + part).min(channels));
-                let per = self.per_channel(rows.len());
+                let width = width(t % tiles);
+                let per = taps * width;
                 // SAFETY: each task writes its own input channels' rows of its buffer, within the
                 // buffer's capacity (`len`).
                 let dst = unsafe {
                     let start = starts[t].get().add(first * per).cast::<MaybeUninit<f32>>();
                     std::slice::from_raw_parts_mut(start, chans.len() * per)
                 };
-                self.write(t / tiles, rows, chans, dst);
+                self.write(t / tiles, rows, chans, width, dst);
             },
         );
         for (t, buffer) in buffers.iter_mut().enumerate() {
