@@ -15,13 +15,17 @@ icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 export XDG_RUNTIME_DIR=$(mktemp -d)
 weights=weights/resnet50-int8.safetensors
 image=tests/fixtures/images/chelsea.png
+# .bench-carry/NAME.xz to the executable /tmp/NAME (the machine has Python's lzma, not xz).
+unpack() {
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+    ".bench-carry/$1.xz" "/tmp/$1" && chmod +x "/tmp/$1"
+}
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 builds="xai xai-fused-bias"
 for build in $builds; do
   [ -f ".bench-carry/$build.xz" ] || continue
-  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-    ".bench-carry/$build.xz" "/tmp/$build" && chmod +x "/tmp/$build"
+  unpack "$build"
   timeout 120 "/tmp/$build" classify "$image" --backend wgpu --json --weights "$weights" > "$out/$build-logits.json" \
     || echo "$build on wgpu failed" | tee -a "$out/gpu.txt"
   # --nmf-photos: DFF's NMF on the host (one core, every core) and on the GPU for 1 to 50 photos,
@@ -40,8 +44,7 @@ done
 timeout 180 /tmp/xai bench --backend flex --runs 10 --batch 8 --weights "$weights" --image "$image" | tee "$out/xai-flex16.txt"
 # The small maps' convolutions one by one, on every core and on one: which of them scale.
 if [ -f .bench-carry/convolutions.xz ]; then
-  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-    .bench-carry/convolutions.xz /tmp/convolutions && chmod +x /tmp/convolutions
+  unpack convolutions
   for threads in 16 1; do RAYON_NUM_THREADS=$threads timeout 60 /tmp/convolutions; done | tee "$out/xai-convolutions.txt"
 fi
 # Where the forward pass's GPU time goes, kernel by kernel (issue 16 item 2): cubecl's profiler,

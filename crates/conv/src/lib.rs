@@ -102,7 +102,10 @@ pub fn convolve(
         let (rhs, row_stride, width) = match &columns {
             // A stride-1 1x1 convolution's columns are the input's own rows.
             None => (x[image * c * h * w + rows.start * w..].as_ptr(), h * w, pixels),
-            Some(_) if blocks > 1 => (shared[image * tiles + tile].as_ptr(), padded(pixels), padded(pixels)),
+            Some(_) if blocks > 1 => {
+                let width = padded(pixels);
+                (shared[image * tiles + tile].as_ptr(), width, width)
+            }
             Some(columns) => {
                 columns.fill(image, rows.clone(), cols);
                 (cols.as_ptr(), pixels, pixels)

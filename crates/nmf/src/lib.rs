@@ -75,7 +75,7 @@ impl Default for Options {
 /// to pay on a machine (`xai bench --nmf-photos`), which [`Cores::Auto`] decides by size.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub enum Cores {
-    /// Every core for large matrices (many photos), else one.
+    /// Every core from one ResNet-50 photo's product at k = 5 (`every_core::FROM`), else one.
     #[default]
     Auto,
     One,
@@ -241,7 +241,7 @@ impl<const K: usize> pulp::WithSimd for Factorize<'_, K> {
         while iterations < options.max_iterations {
             iterations += 1;
             // scikit-learn's order: W, then H.
-            let (wta, wtw) = kernels.update_w_where_it_pays(every_core, &mut w, &h, &hht);
+            let (wta, wtw) = kernels.update_w_on_cores(every_core, &mut w, &h, &hht);
             update_h(&mut h, &wta, &wtw);
             hht = gram(&h);
             if iterations % CHECK_EVERY == 0 {
@@ -328,7 +328,7 @@ impl<S: Simd, const K: usize> Kernels<'_, S, K> {
 
     /// [`Self::update_w`], on every core if `every_core` (natively).
     #[inline(always)]
-    fn update_w_where_it_pays(
+    fn update_w_on_cores(
         self,
         #[cfg_attr(target_arch = "wasm32", allow(unused_variables))] every_core: bool,
         w: &mut W<S, K>,
