@@ -3,7 +3,8 @@
 # GPU through wgpu (Vulkan) beside PyTorch CUDA, on the same network, weights and photo.
 # Brings: .bench-carry/xai.xz (a stripped release build of xai, wgpu feature on), optionally
 # .bench-carry/xai-fused-bias.xz (the same with the `fused-bias` trial, to compare in the same run),
-# optionally .bench-carry/convolutions.xz (xai-conv's example), weights/resnet50-int8.safetensors,
+# optionally .bench-carry/convolutions.xz (xai-conv's example) and convolutions-one-block.xz (its
+# `one-block-per-core` trial), weights/resnet50-int8.safetensors,
 # and .gl/*.deb (the Vulkan loader). Writes to $OUT.
 set -u
 out=${OUT:-/tmp/xai-bench}
@@ -42,10 +43,16 @@ done
 (cd bench && for batch in 1 8; do timeout 120 python3 torch_forward.py --weights "../$weights" --image "../$image" \
   --device cpu --threads 16 --runs 20 --batch $batch; done) | tee "$out/torch-cpu16.json"
 timeout 180 /tmp/xai bench --backend flex --runs 10 --batch 8 --weights "$weights" --image "$image" | tee "$out/xai-flex16.txt"
-# The small maps' convolutions one by one, on every core and on one: which of them scale.
-if [ -f .bench-carry/convolutions.xz ]; then
-  unpack convolutions
-  for threads in 16 1; do RAYON_NUM_THREADS=$threads timeout 60 /tmp/convolutions; done | tee "$out/xai-convolutions.txt"
+# A forward pass's convolutions one by one, on every core and on one (which of them scale), and
+# with the trial's plan of one block of output channels a core on small maps, twice each.
+for build in convolutions convolutions-one-block; do
+  [ -f ".bench-carry/$build.xz" ] && unpack "$build"
+done
+if [ -x /tmp/convolutions ]; then
+  for run in 16:convolutions 16:convolutions-one-block 16:convolutions 16:convolutions-one-block 1:convolutions; do
+    [ -x "/tmp/${run#*:}" ] || continue
+    echo "${run#*:}:" && RAYON_NUM_THREADS=${run%%:*} timeout 60 "/tmp/${run#*:}"
+  done | tee "$out/xai-convolutions.txt"
 fi
 # Where the forward pass's GPU time goes, kernel by kernel (issue 16 item 2): cubecl's profiler,
 # switched on by a cubecl.toml in the working directory, logs each kernel's device time; it waits

@@ -73,8 +73,11 @@ pub fn convolve(
     };
     let tiles = oh.div_ceil(tile_rows);
     let rows_of = |tile: usize| tile * tile_rows..((tile + 1) * tile_rows).min(oh);
-    // Too few tiles to keep the cores busy: split the output channels into blocks as well.
-    let blocks = wanted.div_ceil((n * tiles).max(1)).clamp(1, out.div_ceil(16));
+    // Too few tiles to keep the cores busy: split the output channels into blocks as well, two
+    // tasks a core. On trial (the `one-block-per-core` feature, for bench/gpu.sh's 16 cores): one,
+    // packing a tile's columns half as often against a worse balance of the cores' loads.
+    let block_tasks = if cfg!(feature = "one-block-per-core") { wanted.div_ceil(2) } else { wanted };
+    let blocks = block_tasks.div_ceil((n * tiles).max(1)).clamp(1, out.div_ceil(16));
     let block = out.div_ceil(blocks);
     // Then a tile's blocks share its columns, made once beforehand by every core, instead of each
     // block copying them again (on 16 cores, 32 times layer4's).
