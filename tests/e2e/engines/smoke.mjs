@@ -75,9 +75,9 @@ const explained = (job) => (state) => {
 };
 
 /** Opens `url` until its model is loaded, failing at once on an error the page shows. WebKitGTK
- *  2.50 traps now and then while the weights load ("Out of bounds memory access", about one load
- *  in eight, the same bytes loading fine the next time): an engine fault, so that one error
- *  reloads the page once, and says so. */
+ *  2.50's JIT traps now and then in correct code ("Out of bounds memory access", about one load
+ *  in 300 since the page hashes the weights with sha2's compact rounds, the same bytes loading
+ *  fine the next time): an engine fault, so that one error reloads the page once, and says so. */
 async function openLoaded(driver, url, what, loaded) {
   for (let attempt = 1; ; attempt++) {
     await driver.open(url);
