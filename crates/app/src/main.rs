@@ -59,7 +59,8 @@ fn main() {
 
 /// A trap in the wasm (a `WebAssembly.RuntimeError`, which no panic hook sees) ends the task it
 /// happened in, and the page would wait for that task for good: it is reported as a panic is.
-/// WebKitGTK 2.50 trapped "Out of bounds memory access" in about one load of the weights in eight.
+/// WebKitGTK 2.50's JIT traps "Out of bounds memory access" in about one load in 300 (one in six
+/// before the weights were hashed with sha2's compact rounds: docs/architecture.md).
 #[cfg(target_arch = "wasm32")]
 fn report_traps() {
     use wasm_bindgen::{closure::Closure, JsCast};
