@@ -23,6 +23,8 @@ unpack() {
 }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+# The host's CPU too: the flex rows and the NMF's cores are its (the machine each number names).
+(nproc; grep -m1 'model name' /proc/cpuinfo; grep -m1 -o 'avx512f' /proc/cpuinfo) | tee "$out/cpu.txt"
 builds="xai xai-fused-bias"
 for build in $builds; do
   [ -f ".bench-carry/$build.xz" ] || continue
