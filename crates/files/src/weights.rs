@@ -115,6 +115,20 @@ fn expected_layers(architecture: &Architecture) -> Vec<(String, Vec<usize>)> {
     convs.chain(std::iter::once(fc)).collect()
 }
 
+/// The file with its header's keys sorted. safetensors writes the metadata in its `HashMap`'s
+/// order, which changes from run to run; sorted, the same model converts to the same bytes.
+/// serde_json's `Value` keeps an object's keys sorted; the header keeps its length (the same
+/// entries, padded with spaces as safetensors pads it), so the tensors' offsets stand.
+fn sorted_header(mut file: Vec<u8>) -> Vec<u8> {
+    let length = u64::from_le_bytes(file[..8].try_into().expect("8 bytes")) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&file[8..8 + length]).expect("safetensors wrote JSON");
+    let mut sorted = serde_json::to_vec(&header).expect("JSON serialises");
+    assert!(sorted.len() <= length, "the same entries, written as compactly");
+    sorted.resize(length, b' ');
+    file[8..8 + length].copy_from_slice(&sorted);
+    file
+}
+
 /// The metadata a file carries beside `checksum`, as (key, value).
 fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo) -> Vec<(&'static str, String)> {
     vec![
@@ -225,7 +239,7 @@ impl NetworkParams {
             let view = TensorView::new(*dtype, shape.clone(), data).expect("sizes match by construction");
             (name.clone(), view)
         });
-        safetensors::serialize(views, Some(metadata)).expect("header of a fixed, small size")
+        sorted_header(safetensors::serialize(views, Some(metadata)).expect("header of a fixed, small size"))
     }
 
     /// Reads and checks a weight file from memory (no filesystem: the browser calls this too)
@@ -353,6 +367,16 @@ mod tests {
         assert_eq!(read, params);
         assert_eq!((read_info.precision, read_info.model), (Precision::F32, info()));
         assert!(read_info.checksum.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn the_same_model_converts_to_the_same_bytes() {
+        let params = resnet18();
+        for precision in [Precision::F32, Precision::Int8] {
+            let (first, second) =
+                (params.to_safetensors(precision, &info()), params.to_safetensors(precision, &info()));
+            assert!(first == second, "{precision:?}");
+        }
     }
 
     #[test]
