@@ -205,6 +205,7 @@ fn test() -> Result {
         args.extend(["--", "--show-output"]);
         run(cargo(&args)
             .env("XAI_WEIGHTS_DIR", root().join("weights"))
+            .env("XAI_KERAS_TARBALL", cache_dir().join(WEIGHTS_TARBALL))
             .env("XAI_REQUIRE_WGPU", "1")
             .env("XDG_RUNTIME_DIR", tools::runtime_dir()?))
     };

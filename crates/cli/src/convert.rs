@@ -67,16 +67,24 @@ fn read_tarball(bytes: &[u8], path: &Path) -> Result<KerasSource> {
     Ok(KerasSource { model_files: package.model_files, labels_json: package.labels_json, name })
 }
 
-/// Reads a model directory; class names are taken from `../assets/labels.json` if present.
+/// Reads a model directory: `model.json` and the shards it names, nothing else (a directory
+/// given by mistake costs no more than its `model.json`); class names from
+/// `../assets/labels.json` if present.
 fn read_directory(dir: &Path) -> Result<KerasSource> {
+    let model_json = read_file(&dir.join("model.json"), Ceiling::Manifest)?;
     let mut model_files = HashMap::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            model_files
-                .insert(entry.file_name().to_string_lossy().into_owned(), read_file(&entry.path(), Ceiling::Model)?);
+    for name in keras::shard_paths(&model_json)? {
+        // Names of files beside model.json only: a path must not lead out of the directory.
+        if Path::new(&name).file_name().and_then(|n| n.to_str()) != Some(name.as_str()) {
+            bail!("model.json names '{}' as a weight shard: not a file beside it", crate::printable(&name));
+        }
+        // Read once however often it is listed (the import refuses a repeat).
+        if !model_files.contains_key(&name) {
+            let shard = read_file(&dir.join(&name), Ceiling::Shard)?;
+            model_files.insert(name, shard);
         }
     }
+    model_files.insert("model.json".into(), model_json);
     let labels_json = read_file(&dir.join("../assets/labels.json"), Ceiling::Labels).ok();
     Ok(KerasSource { model_files, labels_json, name: dir.display().to_string() })
 }

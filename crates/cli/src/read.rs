@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 /// What a file is for, and so the most it may hold.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,10 @@ pub enum Ceiling {
     Weights,
     /// A model as saved by its authors.
     Model,
+    /// A Keras model's `model.json` (ResNet-50's is 100 KB).
+    Manifest,
+    /// One of its weight shards (ResNet-50's are 4 MB).
+    Shard,
     Labels,
 }
 
@@ -25,6 +29,8 @@ impl Ceiling {
             Ceiling::Photo => xai_model::photo::MAX_FILE_BYTES,
             Ceiling::Weights => 2_000_000_000,
             Ceiling::Model => 4_000_000_000,
+            Ceiling::Manifest => 16_000_000,
+            Ceiling::Shard => 256_000_000,
             Ceiling::Labels => 16_000_000,
         }
     }
@@ -34,17 +40,24 @@ impl Ceiling {
             Ceiling::Photo => "a photo",
             Ceiling::Weights => "a weight file",
             Ceiling::Model => "a model file",
+            Ceiling::Manifest => "a model's model.json",
+            Ceiling::Shard => "a weight shard",
             Ceiling::Labels => "a class-names file",
         }
     }
 
-    /// Reads at most the ceiling from `reader`, failing past it.
-    fn read_from(self, reader: impl Read, capacity: u64) -> Result<Vec<u8>> {
+    /// Reads at most the ceiling from `reader`, which says it holds `size` bytes: refused at
+    /// once when that is too many, and past the ceiling when it was wrong (a file that grows).
+    fn read_from(self, reader: impl Read, size: u64) -> Result<Vec<u8>> {
         let limit = self.bytes();
-        let mut bytes = Vec::with_capacity(capacity.min(limit) as usize);
+        let refused = || anyhow!("over {} MB, more than {} may hold", limit / 1_000_000, self.name());
+        if size > limit {
+            return Err(refused());
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
         reader.take(limit + 1).read_to_end(&mut bytes)?;
         if bytes.len() as u64 > limit {
-            bail!("over {} MB, more than {} may hold", limit / 1_000_000, self.name());
+            return Err(refused());
         }
         Ok(bytes)
     }

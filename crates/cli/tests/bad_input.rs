@@ -284,6 +284,23 @@ fn bad_model_files_are_refused_by_convert() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A Keras model directory is read by its `model.json`: only the shards it names, each a file
+/// beside it, so a directory given by mistake costs nothing.
+#[test]
+fn a_keras_directory_is_read_by_its_manifest_alone() {
+    let dir = std::env::temp_dir().join(format!("xai-keras-directory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 5 GB (sparse) beside no model.json.
+    std::fs::File::create(dir.join("film.mp4")).unwrap().set_len(5 << 30).unwrap();
+    assert!(convert_error(&dir, &[]).contains("model.json: No such file"));
+    let manifest = |shard: &str| format!(r#"{{"weightsManifest": [{{"paths": ["{shard}"], "weights": []}}]}}"#);
+    std::fs::write(dir.join("model.json"), manifest("../outside.bin")).unwrap();
+    assert!(convert_error(&dir, &[]).contains("'../outside.bin' as a weight shard: not a file beside it"));
+    std::fs::write(dir.join("model.json"), manifest("film.mp4")).unwrap();
+    assert!(convert_error(&dir, &[]).contains("over 256 MB, more than a weight shard may hold"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn class_names_from_a_labels_file_are_printed_with_control_characters_escaped() {
     let dir = std::env::temp_dir().join(format!("xai-escaped-labels-{}", std::process::id()));

