@@ -249,8 +249,9 @@ fn bad_model_files_are_refused_by_convert() {
     let labels = scratch("three-labels.txt", b"cat\ndog\nbird\n");
     let bomb = dir.join("bomb.tgz");
     std::fs::write(&bomb, tarball_of_zeros(12 << 30)).unwrap();
-    let cases: [(PathBuf, Vec<&str>, &str); 8] = [
+    let cases: [(PathBuf, Vec<&str>, &str); 9] = [
         (bomb, vec![], "inflates to over 1000 MB"),
+        (common::fixtures().join("pickles/expanded.pth"), vec![], "repeats its storage's elements"),
         (scratch("half.pth", &bytes[..bytes.len() / 2]), vec![], "not a readable PyTorch file"),
         (scratch("owned.pth", &xai_fixtures::torch_archive(CALLS_OS_SYSTEM, &[])), vec![], "never runs code"),
         (pth.clone(), vec!["--labels", labels.to_str().unwrap()], "3 class names for a head of 7 classes"),

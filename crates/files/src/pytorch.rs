@@ -92,8 +92,15 @@ impl<'a> Archive<'a> {
     }
 }
 
-/// The tensor's elements in order, gathered through its strides from the storage's bytes.
-fn gather(name: &str, tensor: &TensorRef, storage: &[u8], decode: fn(&[u8]) -> f32) -> Result<Vec<f32>, ReadError> {
+/// The tensor's elements in order, gathered through its strides from the storage's bytes, taken
+/// from what `elements_left` allows.
+fn gather(
+    name: &str,
+    tensor: &TensorRef,
+    storage: &[u8],
+    decode: fn(&[u8]) -> f32,
+    elements_left: &mut usize,
+) -> Result<Vec<f32>, ReadError> {
     let width = tensor.dtype.width();
     let count = tensor.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
     // The furthest element the tensor reaches, which must lie inside the storage's bytes.
@@ -117,6 +124,11 @@ fn gather(name: &str, tensor: &TensorRef, storage: &[u8], decode: fn(&[u8]) -> f
         }
     }
     let count = count.unwrap_or(0);
+    *elements_left = elements_left.checked_sub(count).ok_or_else(|| {
+        let why =
+            "its view repeats its storage's elements: the tensors would hold more elements than the file has bytes";
+        ReadError::Tensor(name.into(), why.into())
+    })?;
     // Row-major strides, which every saved parameter has: the bytes are the tensor.
     let dense: Vec<usize> =
         tensor.shape.iter().rev().scan(1, |step, d| Some(std::mem::replace(step, *step * d))).collect();
@@ -153,6 +165,11 @@ pub fn read_pth(bytes: &[u8]) -> Result<StateDict, ReadError> {
     let pickle = archive.entry("data.pkl", MAX_PICKLE_BYTES)?;
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     let mut state = StateDict::new();
+    // Every element read becomes an f32, and a view can repeat its storage's elements (a stride
+    // of 0, or many tensors over one storage): a small file could ask for terabytes. Together
+    // the tensors hold at most one element per byte of the file, which a state dict (each
+    // element stored once in two bytes or more, or shared by a few tied tensors) never reaches.
+    let mut elements_left = bytes.len();
     for (name, tensor) in pickle::tensors(&pickle)? {
         let Some(decode) = decoder(tensor.dtype) else { continue };
         if !storages.contains_key(&tensor.storage) {
@@ -161,7 +178,7 @@ pub fn read_pth(bytes: &[u8]) -> Result<StateDict, ReadError> {
             let entry = archive.entry(&format!("data/{}", tensor.storage), declared.min(bytes.len() as u64))?;
             storages.insert(tensor.storage.clone(), entry);
         }
-        let values = gather(&name, &tensor, &storages[&tensor.storage], decode)?;
+        let values = gather(&name, &tensor, &storages[&tensor.storage], decode, &mut elements_left)?;
         state.insert(name, FloatTensor { shape: tensor.shape.clone(), values });
     }
     Ok(state)

@@ -58,6 +58,13 @@ fn damage_anywhere_is_an_error() {
     assert!(read_pth(&whole[..whole.len() / 2]).is_err());
 }
 
+#[test]
+fn a_view_that_repeats_its_storage_is_refused_without_allocating_it() {
+    // torch.zeros(1).expand(2 ** 40): 4 TB of floats from a 4-byte storage.
+    let error = read_pth(&fixture("pickles/expanded.pth")).unwrap_err().to_string();
+    assert!(error.contains("more elements than the file has bytes"), "{error}");
+}
+
 /// `{'w': tensor}` over storage '0', with the storage length and shape the pickle declares.
 fn one_tensor_pickle(declared: i32, rows: i32) -> Vec<u8> {
     let int = |v: i32| [&b"J"[..], &v.to_le_bytes()].concat();
