@@ -2,6 +2,7 @@
 //! state dict, or the Keras ResNet-50 tarball from npm) to our weight file, with its class names,
 //! preprocessing and origin inside.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -79,9 +80,9 @@ fn read_directory(dir: &Path) -> Result<KerasSource> {
             bail!("model.json names '{}' as a weight shard: not a file beside it", crate::printable(&name));
         }
         // Read once however often it is listed (the import refuses a repeat).
-        if !model_files.contains_key(&name) {
-            let shard = read_file(&dir.join(&name), Ceiling::Shard)?;
-            model_files.insert(name, shard);
+        if let Entry::Vacant(slot) = model_files.entry(name) {
+            let shard = read_file(&dir.join(slot.key()), Ceiling::Shard)?;
+            slot.insert(shard);
         }
     }
     model_files.insert("model.json".into(), model_json);
