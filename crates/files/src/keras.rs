@@ -187,7 +187,7 @@ mod tests {
     fn a_shard_listed_over_and_over_is_refused_before_it_is_copied() {
         // A terabyte if each listing were copied.
         let paths = vec!["a.bin"; 1_000_000];
-        let weights = [{ serde_json::json!({"name": "w", "shape": [1_000_000, 1 << 18], "dtype": "float32"}) }];
+        let weights = [serde_json::json!({"name": "w", "shape": [1_000_000, 1 << 18], "dtype": "float32"})];
         let manifest = serde_json::json!([{ "paths": paths, "weights": weights }]);
         assert!(refusal(&files(manifest, &[("a.bin", 1 << 20)])).contains("listed twice"));
         // Across groups too.

@@ -30,7 +30,7 @@ pub enum PackageError {
     FileTooLarge { name: String, limit: u64 },
 }
 
-/// What the import takes from the package.
+/// What the import takes from the package (or from its directories, unpacked).
 #[derive(Default)]
 pub struct Package {
     /// `package/ResNet50/*` by file name: `model.json` and its weight shards.
@@ -95,8 +95,6 @@ pub fn read_tar(stream: impl Read) -> Result<Package, PackageError> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
     use super::*;
 
     /// One entry's 512-byte header, declaring `size` bytes.
