@@ -1,0 +1,95 @@
+//! The page's asynchronous work, each job reporting through [`Action`]s (the state decides
+//! whether a result is still wanted): models (`models`: loading the built-in one or the
+//! visitor's own, moving to the CPU when WebGPU fails, converting and keeping own models),
+//! photos (`photos`: opening, analysing, factorising), the compare view (`compare`), the sanity
+//! checks (`sanity`) and the folder audit (`audit`). Here: what they share.
+
+mod audit;
+mod compare;
+mod models;
+mod photos;
+mod sanity;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use wasm_bindgen_futures::JsFuture;
+use yew::{UseReducerDispatcher, UseStateHandle};
+
+use crate::engine::{Engine, Failure};
+use crate::state::{Action, AppState};
+
+pub const WEIGHTS_URL: &str = "resnet50-int8.safetensors";
+
+/// Lets the browser paint what was dispatched before a step that holds the thread.
+async fn let_the_page_paint() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 20);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// The number of a new run of the jobs `runs` counts: a newer run, or a cancel, moves the count
+/// on, and a run that sees another number stops.
+fn new_run(runs: &Cell<u64>) -> u64 {
+    runs.set(runs.get() + 1);
+    runs.get()
+}
+
+/// What jobs share across renders (the page keeps one, see `app`).
+#[derive(Default)]
+pub struct JobsMemory {
+    /// Set once the page has begun moving to the CPU, so that only the first of the jobs
+    /// failing on the lost GPU moves it.
+    moving_to_cpu: Cell<bool>,
+    /// Count model loads and conversions: only the newest of each may finish, so a cancelled
+    /// conversion or a model switched away from never takes over.
+    loads: Cell<u64>,
+    conversions: Cell<u64>,
+    /// Count comparisons and sanity checks, so that a cancelled one (or one a newer one
+    /// replaced) stops.
+    comparisons: Cell<u64>,
+    sanity_checks: Cell<u64>,
+    audits: Cell<u64>,
+    /// The audited folder's files by path, to open one in the single-photo view.
+    audited_files: RefCell<HashMap<String, web_sys::File>>,
+    /// A share link waiting for the model it was made with: its fragment, and the model's
+    /// SHA-256.
+    pending_link: RefCell<Option<(String, String)>>,
+}
+
+/// Starts jobs; cheap to clone into callbacks. Made at each render, so `engine` is the
+/// model of that render.
+#[derive(Clone)]
+pub struct Jobs {
+    dispatch: UseReducerDispatcher<AppState>,
+    engine: UseStateHandle<Option<Rc<Engine>>>,
+    memory: Rc<JobsMemory>,
+}
+
+impl Jobs {
+    pub fn new(
+        dispatch: UseReducerDispatcher<AppState>,
+        engine: UseStateHandle<Option<Rc<Engine>>>,
+        memory: Rc<JobsMemory>,
+    ) -> Self {
+        Self { dispatch, engine, memory }
+    }
+
+    fn send(&self, action: Action) {
+        self.dispatch.dispatch(action);
+    }
+
+    /// What to tell the visitor about a failed job; `None` when the page handles it by moving
+    /// to the CPU.
+    fn failure_text(&self, engine: &Engine, failure: Failure) -> Option<String> {
+        match failure {
+            Failure::Input(error) => Some(error),
+            Failure::Device(error) if self.move_to_cpu(engine, &error) => None,
+            Failure::Device(error) => Some(error.to_string()),
+        }
+    }
+}

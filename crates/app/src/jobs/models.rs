@@ -1,0 +1,264 @@
+//! Models: the one the page opens with, the visitor's own (converted, kept, switched, deleted),
+//! and the move to the CPU when WebGPU fails.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use xai_explain::readback::ReadbackError;
+use xai_model::{ResNet, WeightsError};
+use xai_share::Shared;
+use yew::platform::spawn_local;
+
+use super::{let_the_page_paint, Jobs, WEIGHTS_URL};
+use crate::convert::{convert_model, MAX_MODEL_BYTES};
+use crate::engine::{now_ms, pick_device, Backend, Engine};
+use crate::fetch::{fetch_weights, file_bytes, forget_weights};
+use crate::photo;
+use crate::state::{settings_from_link, Action, Notice, StoredModel};
+use crate::store;
+
+/// The weights of `own` (from this browser's store) or of the built-in model (downloaded, or
+/// from the cache), checked and put on `device`. A cached built-in copy that fails its checks is
+/// dropped and fetched again once. Says whether the weights came from the browser.
+async fn load_engine(
+    device: Device,
+    backend: Backend,
+    own: Option<StoredModel>,
+    progress: &dyn Fn(u64, Option<u64>),
+) -> Result<(Engine, bool), String> {
+    let damaged = |e: WeightsError| format!("the weights are damaged: {e}");
+    let (net, info, cached) = match &own {
+        Some(model) => {
+            let bytes = store::load(&model.sha256).await.map_err(|e| format!("{}: {e}", model.name))?;
+            let (net, info) = ResNet::from_safetensors(&bytes, &device).map_err(damaged)?;
+            (net, info, true)
+        }
+        None => {
+            let (bytes, cached) = fetch_weights(WEIGHTS_URL, progress).await?;
+            match ResNet::from_safetensors(&bytes, &device) {
+                Ok((net, info)) => (net, info, cached),
+                Err(_) if cached => {
+                    forget_weights(WEIGHTS_URL).await;
+                    let (bytes, _) = fetch_weights(WEIGHTS_URL, progress).await?;
+                    let (net, info) = ResNet::from_safetensors(&bytes, &device).map_err(damaged)?;
+                    (net, info, false)
+                }
+                Err(e) => return Err(damaged(e)),
+            }
+        }
+    };
+    Ok((Engine { net, model: info.model, backend, device, own }, cached))
+}
+
+impl Jobs {
+    /// Once, when the page opens: the list of own models, the model a share link names (else
+    /// the one last used) on the best device, then the link.
+    pub fn start(&self) {
+        let jobs = self.clone();
+        spawn_local(async move {
+            let index = store::index().await;
+            jobs.send(Action::ModelsListed(index.models.clone()));
+            let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+            let link = (hash.len() > 1).then(|| Shared::from_fragment(&hash));
+            let own = match &link {
+                Some(Ok(Shared { model: Some(wanted), .. })) => match index.find(&wanted.sha256) {
+                    Some(model) => Some(model.clone()),
+                    None => {
+                        jobs.send(Action::WantModel(wanted.clone()));
+                        jobs.memory.pending_link.replace(Some((hash.clone(), wanted.sha256.clone())));
+                        index.active_model().cloned()
+                    }
+                },
+                _ => index.active_model().cloned(),
+            };
+            let (device, backend, why_cpu) = pick_device().await;
+            let notice = why_cpu.map(|why| Notice {
+                text: "This browser offers no GPU through WebGPU, so xai-lens runs on the CPU: expect about a second per photo."
+                    .into(),
+                details: Some(why),
+            });
+            if !jobs.load(device, backend, own, notice).await {
+                return;
+            }
+            match link {
+                Some(Err(error)) => jobs.send(Action::Error(error.to_string())),
+                Some(Ok(_)) if jobs.memory.pending_link.borrow().is_none() => jobs.open_link(&hash).await,
+                _ => {}
+            }
+        });
+    }
+
+    /// Loads a model and makes it the page's; says whether it did. A load overtaken by a newer
+    /// one ends quietly.
+    async fn load(&self, device: Device, backend: Backend, own: Option<StoredModel>, notice: Option<Notice>) -> bool {
+        let load = self.memory.loads.get() + 1;
+        self.memory.loads.set(load);
+        let start = now_ms();
+        let last = Cell::new(0u64);
+        let progress = |loaded: u64, total: Option<u64>| {
+            // Re-render every 256 KB, not on every chunk.
+            if loaded - last.get() > 1 << 18 || Some(loaded) == total {
+                last.set(loaded);
+                self.send(Action::ModelProgress { loaded, total });
+            }
+        };
+        let loaded = load_engine(device, backend, own.clone(), &progress).await;
+        if self.memory.loads.get() != load {
+            return false;
+        }
+        match loaded {
+            Ok((engine, cached)) => {
+                self.engine.set(Some(Rc::new(engine)));
+                let ms = now_ms() - start;
+                self.send(Action::ModelReady { backend: backend.name(), ms, cached, notice, own: own.clone() });
+                // A link that waited for this model opens now.
+                let waiting = self.memory.pending_link.borrow().clone();
+                if let (Some((hash, wanted)), Some(own)) = (waiting, own)
+                    && wanted == own.sha256
+                {
+                    self.memory.pending_link.replace(None);
+                    self.open_link(&hash).await;
+                }
+                true
+            }
+            Err(error) => {
+                self.send(Action::ModelFailed(error));
+                false
+            }
+        }
+    }
+
+    async fn open_link(&self, hash: &str) {
+        let opened = async {
+            let link = Shared::from_fragment(hash).map_err(|e| e.to_string())?;
+            let settings = settings_from_link(&link)?;
+            Ok::<_, String>((photo::from_link(&link.photo).await?, settings))
+        };
+        match opened.await {
+            Ok((photo, settings)) => self.send(Action::OpenLink(photo, settings)),
+            Err(error) => self.send(Action::Error(error)),
+        }
+    }
+
+    /// Switches to one of the visitor's models, or back to the built-in one (`None`), on the
+    /// device in use.
+    pub fn use_model(&self, own: Option<StoredModel>) {
+        let (jobs, engine) = (self.clone(), (*self.engine).clone());
+        spawn_local(async move {
+            jobs.send(Action::SwitchModel(own.clone()));
+            store::set_active(own.as_ref().map(|m| m.sha256.as_str())).await;
+            let (device, backend) = match engine {
+                Some(engine) => (engine.device.clone(), engine.backend),
+                None => {
+                    let (device, backend, _) = pick_device().await;
+                    (device, backend)
+                }
+            };
+            jobs.load(device, backend, own, None).await;
+        });
+    }
+
+    /// Converts a model file the visitor picked (with its class names, if given), keeps it in
+    /// this browser and uses it. Steps are reported as they start; `cancel_conversion` stops it
+    /// between them.
+    pub fn add_model(&self, model: web_sys::File, labels: Option<web_sys::File>) {
+        let conversion = self.memory.conversions.get() + 1;
+        self.memory.conversions.set(conversion);
+        let jobs = self.clone();
+        spawn_local(async move {
+            let current = || jobs.memory.conversions.get() == conversion;
+            let name = model.name();
+            let failed = |error: String| Action::ConvertFailed(format!("{name}: {error}"));
+            if model.size() > MAX_MODEL_BYTES {
+                let mb = MAX_MODEL_BYTES / 1e6;
+                return jobs
+                    .send(failed(format!("the file is over {mb:.0} MB; convert it with `xai convert` instead")));
+            }
+            jobs.send(Action::Converting(format!("Reading {name} ({:.1} MB)", model.size() / 1e6)));
+            let bytes = match file_bytes(&model).await {
+                Ok(bytes) => bytes,
+                Err(error) => return jobs.send(failed(error)),
+            };
+            let labels = match &labels {
+                Some(file) => match file_bytes(file).await {
+                    Ok(bytes) => Some(bytes),
+                    Err(error) => return jobs.send(failed(format!("{}: {error}", file.name()))),
+                },
+                None => None,
+            };
+            if !current() {
+                return;
+            }
+            jobs.send(Action::Converting(format!("Converting {name}")));
+            let_the_page_paint().await;
+            let start = now_ms();
+            let converted = convert_model(&name, &bytes, labels);
+            let ms = now_ms() - start;
+            drop(bytes);
+            let (weights, stored) = match converted {
+                Ok(converted) if current() => converted,
+                Ok(_) => return,
+                Err(error) => return jobs.send(failed(error)),
+            };
+            jobs.send(Action::Converting("Keeping it in this browser".into()));
+            if let Err(error) = store::save(&stored, &weights).await {
+                return jobs.send(failed(error));
+            }
+            if !current() {
+                return;
+            }
+            jobs.send(Action::Converted { model: stored.clone(), ms });
+            jobs.use_model(Some(stored));
+        });
+    }
+
+    pub fn cancel_conversion(&self) {
+        self.memory.conversions.set(self.memory.conversions.get() + 1);
+        self.send(Action::ConvertCancelled);
+    }
+
+    /// Removes one of the visitor's models from this browser; the page goes back to the
+    /// built-in model if it was in use.
+    pub fn delete_model(&self, model: StoredModel) {
+        let jobs = self.clone();
+        spawn_local(async move {
+            if let Err(error) = store::delete(&model.sha256).await {
+                return jobs.send(Action::Error(format!("{}: {error}", model.name)));
+            }
+            jobs.send(Action::ModelDeleted(model.sha256.clone()));
+            if jobs.engine.as_ref().is_some_and(|e| e.own.as_ref() == Some(&model)) {
+                jobs.use_model(None);
+            }
+        });
+    }
+
+    /// A GPU that stops answering (a lost WebGPU device) hands the page to the CPU: the weights
+    /// come back from Cache Storage and the new model answers the current photo again. Says
+    /// whether the failure is handled that way (it is not on the CPU itself).
+    pub(super) fn move_to_cpu(&self, engine: &Engine, failure: &ReadbackError) -> bool {
+        if engine.backend != Backend::WebGpu {
+            return false;
+        }
+        if self.memory.moving_to_cpu.replace(true) {
+            return true;
+        }
+        self.send(Action::DeviceLost(Notice {
+            text: "WebGPU stopped working, so the page moved to the CPU: expect about a second per photo.".into(),
+            details: Some(failure.0.clone()),
+        }));
+        let (jobs, own) = (self.clone(), engine.own.clone());
+        spawn_local(async move {
+            let start = now_ms();
+            match load_engine(Device::flex(), Backend::Cpu, own.clone(), &|_, _| {}).await {
+                Ok((cpu, cached)) => {
+                    jobs.engine.set(Some(Rc::new(cpu)));
+                    let ms = now_ms() - start;
+                    jobs.send(Action::ModelReady { backend: Backend::Cpu.name(), ms, cached, notice: None, own });
+                }
+                Err(error) => jobs.send(Action::ModelFailed(format!("could not move to the CPU: {error}"))),
+            }
+        });
+        true
+    }
+}

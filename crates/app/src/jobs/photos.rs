@@ -1,0 +1,84 @@
+//! Photos opened, analysed and factorised.
+
+use std::rc::Rc;
+
+use yew::platform::spawn_local;
+
+use super::Jobs;
+use crate::engine::{Engine, Failure};
+use crate::photo;
+use crate::state::{Action, AnalysisKey, FactorizeKey, GalleryPhoto};
+
+impl Jobs {
+    pub fn open_demo(&self, name: &'static str) {
+        let jobs = self.clone();
+        spawn_local(async move {
+            match photo::demo(name).await {
+                Ok(photo) => jobs.send(Action::AddPhoto(photo)),
+                Err(error) => jobs.send(Action::Error(error)),
+            }
+        });
+    }
+
+    /// The first of the files picked, dropped or pasted.
+    pub fn open_files(&self, files: web_sys::FileList) {
+        if let Some(file) = files.get(0) {
+            self.open_file(file);
+        }
+    }
+
+    /// One of the audited folder's photos, in the single-photo view.
+    pub fn open_audited(&self, path: &str) {
+        let file = self.memory.audited_files.borrow().get(path).cloned();
+        if let Some(file) = file {
+            self.open_file(file);
+        }
+    }
+
+    fn open_file(&self, file: web_sys::File) {
+        let jobs = self.clone();
+        spawn_local(async move {
+            let name = file.name();
+            let opened = match photo::file_bytes(&file).await {
+                Ok(bytes) => photo::upload(&name, &bytes),
+                Err(error) => Err(format!("{name}: {error}")),
+            };
+            match opened {
+                Ok(photo) => jobs.send(Action::AddPhoto(photo)),
+                Err(error) => jobs.send(Action::Error(error)),
+            }
+        });
+    }
+
+    pub fn analyse(&self, engine: Rc<Engine>, photo: Rc<GalleryPhoto>, key: AnalysisKey) {
+        self.send(Action::AnalysisStarted);
+        let jobs = self.clone();
+        spawn_local(async move {
+            let failed = |error: String| Action::Analysed(Err((key.clone(), error)));
+            match engine.analyse(&photo, key.clone()).await {
+                Ok(explained) => jobs.send(Action::Analysed(Ok(explained))),
+                Err(Failure::Input(error)) => jobs.send(failed(format!("{}: {error}", photo.name))),
+                Err(Failure::Device(error)) => {
+                    if !jobs.move_to_cpu(&engine, &error) {
+                        jobs.send(failed(error.to_string()));
+                    }
+                }
+            }
+        });
+    }
+
+    pub fn factorize(&self, engine: Rc<Engine>, key: FactorizeKey) {
+        self.send(Action::FactorizeStarted(key.clone()));
+        let jobs = self.clone();
+        spawn_local(async move {
+            let crops: Vec<_> = key.photos.iter().map(|p| p.crop.clone()).collect();
+            let result = match engine.factorize(&crops, key.k).await {
+                Ok(concepts) => Ok(Rc::new(concepts)),
+                Err(Failure::Input(error)) => Err(error),
+                Err(Failure::Device(error)) if jobs.move_to_cpu(&engine, &error) => return,
+                Err(Failure::Device(error)) => Err(error.to_string()),
+            };
+            jobs.send(Action::Factorized(key, result));
+        });
+    }
+}
