@@ -3,16 +3,11 @@ use burn::tensor::{Tensor, TensorData};
 use std::ops::Range;
 
 use super::{score_channels, CamMethod, CamWeights, ChannelScoring, MethodInputs};
-use crate::budget::images_per_pass;
 
 /// Ablation-CAM: Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional
 /// Network via Gradient-free Localization" (WACV 2020), eq. 3: w_k = (y_c - y_c^k) / y_c, where
 /// y_c^k is the score with channel k of the layer set to zero.
 pub struct AblationCam;
-
-/// Ablated copies of the activations per pass through the tail, at most (fewer for large
-/// inputs: `budget`).
-const BATCH: usize = 32;
 
 impl CamMethod for AblationCam {
     fn name(&self) -> &'static str {
@@ -37,9 +32,9 @@ impl CamMethod for AblationCam {
 }
 
 impl ChannelScoring for AblationCam {
-    fn batch(&self, s: &MethodInputs) -> usize {
-        let [_, _, height, width] = s.input.dims();
-        images_per_pass(height, width, BATCH)
+    /// Ablated copies of the activations per pass through the tail.
+    fn most_per_batch(&self) -> usize {
+        32
     }
 
     fn scores(&self, s: &MethodInputs, i: usize, channels: Range<usize>) -> Tensor<1> {

@@ -18,6 +18,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
 use xai_model::{Layer, ResNet};
 
+use crate::budget::images_per_pass;
 use crate::pipeline::Score;
 
 /// What a method is given: the network, the batch, the layer and the target of each image.
@@ -115,8 +116,13 @@ pub trait CamMethod: Sync {
 /// turns every channel's score into its weight. [`CamMethod::weights`] does both at once
 /// (`score_channels`); `crate::channels` runs one batch at a time, for progress and a cancel.
 pub trait ChannelScoring {
-    /// Channels per batch, for this input size (`crate::budget`).
-    fn batch(&self, s: &MethodInputs) -> usize;
+    /// Channels per batch at most, for the smallest inputs.
+    fn most_per_batch(&self) -> usize;
+    /// Channels per batch for this input size (fewer for large inputs: `crate::budget`).
+    fn batch(&self, s: &MethodInputs) -> usize {
+        let [_, _, height, width] = s.input.dims();
+        images_per_pass(height, width, self.most_per_batch())
+    }
     /// Image `i`'s scores for `channels`, `[channels.len()]`.
     fn scores(&self, s: &MethodInputs, i: usize, channels: Range<usize>) -> Tensor<1>;
     /// The weights [N, C] from every channel's scores [N, C].

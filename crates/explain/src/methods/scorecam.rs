@@ -6,15 +6,12 @@ use burn::tensor::Tensor;
 use std::ops::Range;
 
 use super::{score_channels, CamMethod, CamWeights, ChannelScoring, MethodInputs};
-use crate::budget::images_per_pass;
 
 /// Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional
 /// Neural Networks" (CVPRW 2020), eq. 6-8: each channel, upsampled and min-max normalised, masks
 /// the input; the channel's weight is the softmax over channels of the masked inputs' scores.
 pub struct ScoreCam;
 
-/// Masked inputs per forward pass, at most (fewer for large inputs: `budget`).
-const BATCH: usize = 16;
 /// pytorch-grad-cam's guard for constant channels.
 const EPSILON: f32 = 1e-8;
 
@@ -41,9 +38,9 @@ impl CamMethod for ScoreCam {
 }
 
 impl ChannelScoring for ScoreCam {
-    fn batch(&self, s: &MethodInputs) -> usize {
-        let [_, _, height, width] = s.input.dims();
-        images_per_pass(height, width, BATCH)
+    /// Masked inputs per forward pass.
+    fn most_per_batch(&self) -> usize {
+        16
     }
 
     fn scores(&self, s: &MethodInputs, i: usize, channels: Range<usize>) -> Tensor<1> {
