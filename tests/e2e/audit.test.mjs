@@ -8,14 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, copyFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveDist, launch, openPage, settled, jobNumber, text, downloads, DIST } from './harness.mjs';
+import { openCpuSite, settled, jobNumber, text, downloads, DIST } from './harness.mjs';
 
-let server, browser, page, folder;
+let site, page, folder;
 before(async () => {
-  let origin;
-  ({ server, origin } = await serveDist());
-  browser = await launch({ webgpu: false });
-  page = await openPage(browser, origin);
+  ({ page } = site = await openCpuSite());
   folder = join(await mkdtemp(join(tmpdir(), 'xai-audit-')), 'photos');
   const put = async (path, demo) => {
     await mkdir(join(folder, path, '..'), { recursive: true });
@@ -30,7 +27,7 @@ before(async () => {
   await put('my photos/astronaut.png', 'astronaut');
   await writeFile(join(folder, 'espresso', 'notes.txt'), 'not a photo');
 });
-after(async () => { await browser?.close(); server?.close(); await rm(join(folder, '..'), { recursive: true, force: true }); });
+after(async () => { await site?.close(); await rm(join(folder, '..'), { recursive: true, force: true }); });
 
 const EGYPTIAN_CAT = 285;
 

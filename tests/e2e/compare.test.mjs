@@ -2,16 +2,11 @@
 // scored (drop, increase, deletion, insertion, ROAD), sorted by a score, and a cancel.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, openPage, runDemo, settled, jobNumber, text } from './harness.mjs';
+import { openCpuSite, runDemo, settled, jobNumber, text } from './harness.mjs';
 
-let server, browser, page;
-before(async () => {
-  let origin;
-  ({ server, origin } = await serveDist());
-  browser = await launch({ webgpu: false });
-  page = await openPage(browser, origin);
-});
-after(async () => { await browser?.close(); server?.close(); });
+let site, page;
+before(async () => ({ page } = site = await openCpuSite()));
+after(() => site?.close());
 
 const METHODS = ['gradcam', 'gradcam++', 'hirescam', 'xgradcam', 'layercam', 'eigencam', 'cam'];
 const rows = () => page.$$eval('[data-testid^=compare-row-]', (rows) => rows.map((r) => r.dataset.testid.slice('compare-row-'.length)));

@@ -4,20 +4,15 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { serveDist, launch, openPage, runDemo, settled, jobNumber, heatByHalf, canvasPixels, text } from './harness.mjs';
+import { openCpuSite, openPage, runDemo, settled, jobNumber, heatByHalf, canvasPixels, text } from './harness.mjs';
 
 const fixture = (name) => readFileSync(new URL(`../fixtures/images/${name}`, import.meta.url));
-let server, origin, browser, page;
-
-let opened;
+let site, origin, browser, page;
 before(async () => {
-  ({ server, origin } = await serveDist());
-  browser = await launch({ webgpu: false });
-  opened = Date.now();
-  page = await openPage(browser, origin);
+  ({ origin, browser, page } = site = await openCpuSite());
   await page.waitForSelector('[data-testid=demo-chelsea]:not([disabled])', { timeout: 300_000 });
 });
-after(async () => { await browser?.close(); server?.close(); });
+after(() => site?.close());
 
 async function upload(name, buffer, mimeType = 'image/png') {
   await page.setInputFiles('[data-testid=upload]', { name, mimeType, buffer });
@@ -45,7 +40,7 @@ test('without WebGPU the page says so and still explains', { timeout: 600_000 },
   assert.equal(await text(page, 'backend'), 'CPU');
   assert.ok((await page.textContent('.notice')).includes('CPU'));
   await runDemo(page, 'chelsea');
-  console.log(`CPU fallback, cold cache: page open to first heatmap ${Date.now() - opened} ms`);
+  console.log(`CPU fallback, cold cache: page open to first heatmap ${Date.now() - page.opened} ms`);
   assert.equal(await text(page, 'prediction'), 'Egyptian cat');
   const heat = await heatByHalf(page);
   // pytorch-grad-cam puts chelsea's layer4 Grad-CAM mostly in the bottom half (cheeks, whiskers).

@@ -71,8 +71,18 @@ export async function openPage(browser, url, { beforeLoad, fallbackAdapter = fal
   page.on('request', (request) => page.requests.push(request.url()));
   recordUploads(page);
   page.on('console', (message) => { if (message.type() === 'error') console.log('[page]', message.text()); });
+  page.opened = Date.now();
   await page.goto(url);
   return page;
+}
+
+/** dist/ served, Chromium without WebGPU (the page on its CPU fallback) and a page open on the
+ *  site; `close` ends the three. */
+export async function openCpuSite() {
+  const { server, origin } = await serveDist();
+  const browser = await launch({ webgpu: false });
+  const page = await openPage(browser, origin);
+  return { server, origin, browser, page, close: async () => { await browser.close(); server.close(); } };
 }
 
 /** The number of the newest analysis the page started (the status element's `data-job`). */

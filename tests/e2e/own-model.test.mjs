@@ -6,11 +6,11 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serveDist, launch, openPage, recordUploads, runDemo, settled, canvasPixels, text } from './harness.mjs';
+import { openCpuSite, openPage, recordUploads, runDemo, settled, canvasPixels, text } from './harness.mjs';
 
 const dir = process.env.OWN_MODEL_DIR;
 const file = (name) => ({ name, mimeType: 'application/octet-stream', buffer: readFileSync(join(dir, name)) });
-let server, origin, browser, page;
+let site, origin, browser, page;
 /** Every page opened, for the last test to check what each requested. */
 const pages = [];
 
@@ -43,12 +43,11 @@ async function prediction(page) {
 
 before(async () => {
   assert.ok(dir, 'OWN_MODEL_DIR names the folder with resnet18.pth (cargo xtask test sets it)');
-  ({ server, origin } = await serveDist());
-  browser = await launch({ webgpu: false });
-  page = record(await openPage(browser, origin));
+  ({ origin, browser, page } = site = await openCpuSite());
+  record(page);
   await ready(page);
 });
-after(async () => { await browser?.close(); server?.close(); });
+after(() => site?.close());
 
 test('a wrong file or class list is refused with a message, and the page goes on', { timeout: 300_000 }, async () => {
   await addModel(page, 'labels.txt');

@@ -3,16 +3,11 @@
 // evidence, and a cancel. Then a contrast ("versus") and a share link that opens the compare view.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, openPage, runDemo, settled, jobNumber, text, canvasPixels, downloads } from './harness.mjs';
+import { openCpuSite, openPage, runDemo, settled, jobNumber, text, canvasPixels, downloads } from './harness.mjs';
 
-let server, browser, page;
-before(async () => {
-  let origin;
-  ({ server, origin } = await serveDist());
-  browser = await launch({ webgpu: false });
-  page = await openPage(browser, origin);
-});
-after(async () => { await browser?.close(); server?.close(); });
+let site, browser, page;
+before(async () => ({ browser, page } = site = await openCpuSite()));
+after(() => site?.close());
 
 const METHODS = ['gradcam', 'gradcam++', 'hirescam', 'xgradcam', 'layercam', 'eigencam', 'cam'];
 const PARTS = ['fc', 'layer4', 'layer3', 'layer2', 'layer1', 'conv1'];
