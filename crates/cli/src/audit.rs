@@ -25,6 +25,7 @@ use crate::printable;
 /// ImageFolder layout) are checked against that class: accuracy, confusions, mistakes; the
 /// photos of each predicted class are factorised together into the concepts they share.
 pub struct Args {
+    /// The folder: its photos, and those of its subfolders one level down (a class each).
     dir: PathBuf,
     /// The report: one self-contained HTML file, overlays inline.
     #[arg(long, default_value = "audit.html")]

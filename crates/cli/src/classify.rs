@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::model::ModelArgs;
 
 #[derive(clap::Args)]
-/// Print the most probable ImageNet classes of each image.
+/// Print the most probable classes of each image.
 pub struct Args {
     /// Images to classify (PNG, JPEG, WebP, GIF, BMP).
     #[arg(required = true)]
@@ -19,7 +19,7 @@ pub struct Args {
     /// How many classes to print per image.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     top: u16,
-    /// One JSON object per image per line, with all 1000 logits.
+    /// One JSON object per image per line, with every class's logit.
     #[arg(long)]
     json: bool,
     /// Print load and forward times on stderr.

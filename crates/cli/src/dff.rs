@@ -14,6 +14,7 @@ use crate::model::ModelArgs;
 #[derive(clap::Args)]
 /// Factorise the photos' layer4 features into k concepts shared by all of them.
 pub struct Args {
+    /// The photos (PNG, JPEG, WebP, GIF, BMP).
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// Number of concepts (1 to 16).

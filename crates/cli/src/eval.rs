@@ -17,12 +17,15 @@ use crate::printable;
 #[derive(clap::Args)]
 /// Score CAM methods' faithfulness on your own photos (each explained for its top-1 class).
 pub struct Args {
+    /// The photos (PNG, JPEG, WebP, GIF, BMP).
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// A method, or `all`: every method one shared pass explains (all but Score-CAM and
     /// Ablation-CAM), from that one pass.
     #[arg(long, default_value = "gradcam")]
     method: String,
+    /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
+    /// class is decided from).
     #[arg(long, default_value = "layer4")]
     layer: Layer,
     /// One metric (drop, increase, deletion, insertion, road-most, road-least, road); default:

@@ -14,10 +14,13 @@ use crate::target::TargetArgs;
 #[derive(clap::Args)]
 /// Explain the network's prediction for one image with a CAM method.
 pub struct Args {
+    /// The photo (PNG, JPEG, WebP, GIF, BMP).
     image: PathBuf,
     /// gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, scorecam, ablationcam or cam.
     #[arg(long, default_value = "gradcam")]
     method: String,
+    /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
+    /// class is decided from).
     #[arg(long, default_value = "layer4")]
     layer: Layer,
     #[command(flatten)]
@@ -28,6 +31,7 @@ pub struct Args {
     /// network saw); default: IMAGE-METHOD-LAYER.png in the current directory.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// jet, turbo, viridis or inferno.
     #[arg(long, default_value = "jet")]
     colormap: Colormap,
     /// Opacity of the heatmap over the photo, 0 to 1.

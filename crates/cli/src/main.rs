@@ -26,7 +26,11 @@ pub fn printable(text: &str) -> String {
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "xai", version, about = "What a real ImageNet ResNet-50 sees in a photo")]
+#[command(
+    name = "xai",
+    version,
+    about = "What a ResNet sees in a photo: the built-in ImageNet ResNet-50, or your own model"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -19,11 +19,14 @@ use crate::target::TargetArgs;
 /// down) and a random class, each compared with the original map by Spearman rank correlation
 /// and SSIM.
 pub struct Args {
+    /// The photo (PNG, JPEG, WebP, GIF, BMP).
     image: PathBuf,
     /// A method, or `all`: every method one shared pass explains (all but Score-CAM and
     /// Ablation-CAM), checked together at the cost of one.
     #[arg(long, default_value = "gradcam")]
     method: String,
+    /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
+    /// class is decided from).
     #[arg(long, default_value = "layer4")]
     layer: Layer,
     #[command(flatten)]

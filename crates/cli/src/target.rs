@@ -5,7 +5,8 @@ use xai_explain::{Score, Target};
 
 #[derive(clap::Args)]
 pub struct TargetArgs {
-    /// Class to explain (0-999); default: the top-1 class.
+    /// Class to explain, by number (0-999 for ImageNet; as many as your model has); default: the
+    /// top-1 class.
     #[arg(long)]
     pub class: Option<usize>,
     /// Why the class and not this one: explain the class's logit minus this class's.
