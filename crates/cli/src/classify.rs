@@ -35,14 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let mut failed = false;
     for path in &args.images {
-        let crop = match model.read_image(path) {
-            Ok(crop) => crop,
-            Err(error) => {
-                eprintln!("xai: {error:#}");
-                failed = true;
-                continue;
-            }
-        };
+        let Some(crop) = model.read_image_or_say(path, &mut failed) else { continue };
         let start = Instant::now();
         let logits = model.logits(&crop)?;
         if args.timings {

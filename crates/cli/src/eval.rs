@@ -56,8 +56,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("{:<24} {:<12} {names}", "image", "method");
     }
     let mut totals = vec![vec![0.0; metrics.len()]; methods.len()];
+    let (mut scored, mut failed) = (0, false);
     for path in &args.images {
-        let crop = model.read_image(path)?;
+        let Some(crop) = model.read_image_or_say(path, &mut failed) else { continue };
+        scored += 1;
         let input = model.net.input(std::slice::from_ref(&crop));
         let each = xai_explain::analyse_each(&model.net, &input, args.layer, &Target::TOP_CLASS, &methods, false);
         let each = pollster::block_on(each)?;
@@ -90,12 +92,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
     }
-    if !args.json {
-        let count = args.images.len() as f32;
+    if !args.json && scored > 0 {
+        let count = scored as f32;
         for (method, totals) in methods.iter().zip(totals) {
             let row = totals.iter().map(|t| format!("{:>11.4}", t / count)).collect::<String>();
             println!("{:<24} {:<12} {row}", "mean", method.name());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

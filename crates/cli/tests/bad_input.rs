@@ -129,13 +129,22 @@ fn bad_images_are_refused_with_a_clear_line() {
 
 #[test]
 fn one_bad_image_does_not_stop_the_others() {
-    let empty = scratch("also-empty.png", &[]);
-    let weights = weights("int8").display().to_string();
-    let output =
-        xai(&["classify", &empty.display().to_string(), &chelsea().display().to_string(), "--weights", &weights]);
+    let empty = scratch("also-empty.png", &[]).display().to_string();
+    let (chelsea, weights) = (chelsea().display().to_string(), weights("int8").display().to_string());
+    let output = xai(&["classify", &empty, &chelsea, "--weights", &weights]);
     assert!(!output.status.success());
     assert!(common::stdout(&output).contains("Egyptian_cat"));
     assert_eq!(common::stderr(&output).lines().count(), 1);
+    // eval too: the good photo's row and the mean over the photos scored, the bad one named.
+    let output = xai(&["eval", &chelsea, &empty, "--metric", "drop", "--weights", &weights]);
+    assert!(!output.status.success());
+    let stdout = common::stdout(&output);
+    let row = |name: &str| {
+        stdout.lines().find(|l| l.starts_with(name)).map(|l| l.split_whitespace().last().unwrap().to_string())
+    };
+    assert_eq!(row("chelsea.png"), row("mean"), "{stdout}");
+    let stderr = common::stderr(&output);
+    assert!(stderr.contains("also-empty.png") && stderr.lines().count() == 1, "{stderr}");
 }
 
 #[test]
