@@ -58,6 +58,11 @@ test('a wrong file or class list is refused with a message, and the page goes on
   await page.click('[data-testid=add-model]');
   await page.waitForFunction(() => document.querySelector('[data-testid=conversion-error]')?.textContent.includes('2 class names'),
     null, { timeout: 120_000 });
+  // A file given as class names by mistake is refused by its size, before it is read.
+  await page.setInputFiles('[data-testid=labels-file]', { name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(17e6, 'a\n') });
+  await page.click('[data-testid=add-model]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=conversion-error]')?.textContent.includes('big.txt: over 16 MB'),
+    null, { timeout: 120_000 });
   assert.equal(await page.locator('[data-testid=own-model]').count(), 0);
   assert.match(await text(page, 'model-name'), /ResNet-50, ImageNet/);
 });

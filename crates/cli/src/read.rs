@@ -31,7 +31,7 @@ impl Ceiling {
             Ceiling::Model => 4_000_000_000,
             Ceiling::Manifest => 16_000_000,
             Ceiling::Shard => 256_000_000,
-            Ceiling::Labels => 16_000_000,
+            Ceiling::Labels => xai_model::labels::MAX_FILE_BYTES,
         }
     }
 

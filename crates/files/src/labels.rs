@@ -15,6 +15,9 @@ pub enum LabelsError {
     Text,
 }
 
+/// The largest class-names file read: ImageNet-21k's 21,843 names are 0.4 MB.
+pub const MAX_FILE_BYTES: u64 = 16_000_000;
+
 /// Class names in index order (ImageNet's start with 0 = tench).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labels(Vec<String>);

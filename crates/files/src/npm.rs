@@ -14,7 +14,7 @@ const MAX_TOTAL_BYTES: u64 = 1_000_000_000;
 /// The most one file of the model may hold (its weight shards are 4 MB).
 const MAX_MODEL_FILE_BYTES: u64 = 256_000_000;
 /// The most `labels.json` or `package.json` may hold.
-const MAX_TEXT_BYTES: u64 = 16_000_000;
+const MAX_TEXT_BYTES: u64 = crate::labels::MAX_FILE_BYTES;
 /// The most entries read: the package has about thirty.
 const MAX_ENTRIES: usize = 10_000;
 

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use burn::tensor::Device;
 use xai_explain::readback::ReadbackError;
+use xai_model::labels::MAX_FILE_BYTES as MAX_LABELS_BYTES;
 use xai_model::{ResNet, WeightsError};
 use xai_share::Shared;
 use yew::platform::spawn_local;
@@ -181,6 +182,10 @@ impl Jobs {
                 Err(error) => return jobs.send(failed(error)),
             };
             let labels = match &labels {
+                Some(file) if file.size() > MAX_LABELS_BYTES as f64 => {
+                    let mb = MAX_LABELS_BYTES / 1_000_000;
+                    return jobs.send(failed(format!("{}: over {mb} MB, more than class names take", file.name())));
+                }
                 Some(file) => match file_bytes(file).await {
                     Ok(bytes) => Some(bytes),
                     Err(error) => return jobs.send(failed(format!("{}: {error}", file.name()))),
