@@ -70,6 +70,12 @@ impl MapSummary {
 }
 
 impl Photo {
+    /// The photo as one line of JSON, without its newline.
+    pub fn json_line(&self) -> String {
+        // Cannot fail: every key is a string, and a non-finite float is written as null.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
     pub fn predicted(&self) -> Option<&Prediction> {
         self.top5.first()
     }
@@ -226,7 +232,7 @@ impl Report {
 
     /// One JSON object per photo, one per line.
     pub fn json_lines(&self) -> String {
-        self.photos.iter().filter_map(|p| serde_json::to_string(p).ok()).map(|line| line + "\n").collect()
+        self.photos.iter().map(|p| p.json_line() + "\n").collect()
     }
 }
 

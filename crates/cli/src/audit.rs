@@ -30,8 +30,8 @@ pub struct Args {
     /// The report: one self-contained HTML file, overlays inline.
     #[arg(long, default_value = "audit.html")]
     out: PathBuf,
-    /// One JSON object per photo on stdout (path, true class, top five, or the error), instead
-    /// of the summary.
+    /// One JSON object per photo on stdout as its batch is classified (path, true class, top
+    /// five, where the network looked, or the error), instead of the summary.
     #[arg(long)]
     json: bool,
     /// Photos per pass of the network; default: as many as the memory budget allows, at most 4
@@ -54,7 +54,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for chunk in entries.chunks(batch) {
         let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
         let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("classifying a batch")?;
-        photos.into_iter().for_each(|photo| report.add(photo));
+        for photo in photos {
+            // Streamed, so that a pipe sees each batch as it is classified.
+            if args.json {
+                progress.println(&photo.json_line());
+            }
+            report.add(photo);
+        }
         progress.advance(chunk.len() as u64);
     }
     progress.finish();
@@ -64,9 +70,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let title = format!("xai audit of {}", args.dir.display());
     std::fs::write(&args.out, xai_audit::html::render(&report, &model.labels, &title, &pictures))
         .with_context(|| args.out.display().to_string())?;
-    if args.json {
-        print!("{}", report.json_lines());
-    } else {
+    if !args.json {
         summary(&report, &model, &args.out);
     }
     Ok(ExitCode::SUCCESS)
@@ -214,6 +218,14 @@ impl Progress {
                 let left = (self.total - done) as f64 / rate.max(1e-9);
                 eprintln!("audit: {done}/{} photos, {rate:.1} photos/s, {left:.0} s left", self.total);
             }
+        }
+    }
+
+    /// A line on stdout, the bar set aside while it is written.
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None => println!("{line}"),
         }
     }
 
