@@ -25,7 +25,7 @@ pub struct Args {
     iters: usize,
     #[command(flatten)]
     model: ModelArgs,
-    /// Composite PNG (the photos side by side, then each concept's colour, share and top labels);
+    /// Composite PNG (the photos, eight to a row, then each concept's colour, share and top labels);
     /// default dff.png.
     #[arg(long, default_value = "dff.png")]
     out: PathBuf,
@@ -75,7 +75,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("{line}");
         return Ok(ExitCode::SUCCESS);
     }
-    let size = crops[0].width();
     let colours = concept_colours(args.k);
     // The legend, on stdout and drawn under the composites: colour, share, top labels.
     let lines: Vec<String> = result
@@ -88,13 +87,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             format!("{} {:>5.1}%  {}", k + 1, concept.share * 100.0, labels.join(", "))
         })
         .collect();
+    let composites = concept_composites(&crops, &result.maps, 0.5);
     let text_width = lines.iter().map(|line| SWATCH + 2 * MARGIN + legend::width(line)).max().unwrap_or(0);
-    let width = (size * crops.len() as u32).max(text_width + MARGIN);
-    let height = size + MARGIN + legend::LINE * args.k as u32;
+    let width = composites.width().max(text_width + MARGIN);
+    let height = composites.height() + MARGIN + legend::LINE * args.k as u32;
     let mut canvas = RgbaImage::from_pixel(width, height, image::Rgba([255; 4]));
-    imageops::replace(&mut canvas, &concept_composites(&crops, &result.maps, 0.5), 0, 0);
+    imageops::overlay(&mut canvas, &composites, 0, 0);
     for (k, (line, colour)) in lines.iter().zip(&colours).enumerate() {
-        let top = size + MARGIN + legend::LINE * k as u32;
+        let top = composites.height() + MARGIN + legend::LINE * k as u32;
         let swatch = RgbaImage::from_pixel(SWATCH, SWATCH, image::Rgba([colour[0], colour[1], colour[2], 255]));
         imageops::replace(&mut canvas, &swatch, i64::from(MARGIN), i64::from(top));
         legend::draw(&mut canvas, line, 2 * MARGIN + SWATCH, top, image::Rgba([20, 20, 20, 255]));

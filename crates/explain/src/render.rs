@@ -130,12 +130,19 @@ pub fn concept_region(photo: &RgbImage, maps: &[Map], k: usize, (row, col): (usi
     image::imageops::crop_imm(&painted, x, y, side, side).to_image()
 }
 
-/// The composites of several photos factorised together, side by side in one image.
+/// Photos a row of [`concept_composites`] holds: fifty photos in one row would be 11,200 px wide.
+pub const COMPOSITES_PER_ROW: usize = 8;
+
+/// The composites of several photos factorised together in one image, in rows of at most
+/// [`COMPOSITES_PER_ROW`].
 pub fn concept_composites(photos: &[RgbImage], maps: &[Vec<Map>], alpha: f32) -> RgbaImage {
     let (w, h) = photos[0].dimensions();
-    let mut canvas = RgbaImage::new(w * photos.len() as u32, h);
+    let (columns, rows) = (photos.len().min(COMPOSITES_PER_ROW), photos.len().div_ceil(COMPOSITES_PER_ROW));
+    let mut canvas = RgbaImage::new(w * columns as u32, h * rows as u32);
     for (i, (photo, maps)) in photos.iter().zip(maps).enumerate() {
-        image::imageops::replace(&mut canvas, &concept_composite(photo, maps, alpha), i as i64 * i64::from(w), 0);
+        let (column, row) = ((i % COMPOSITES_PER_ROW) as i64, (i / COMPOSITES_PER_ROW) as i64);
+        let composite = concept_composite(photo, maps, alpha);
+        image::imageops::replace(&mut canvas, &composite, column * i64::from(w), row * i64::from(h));
     }
     canvas
 }
@@ -175,5 +182,17 @@ mod tests {
         assert_eq!(region.dimensions(), (4, 4));
         assert_eq!(region.get_pixel(3, 3).0, [0, 128, 0, 255]);
         assert!(region.get_pixel(0, 0).0[1] < 64, "the map fades towards the photo's centre");
+    }
+
+    #[test]
+    fn many_composites_wrap_into_rows() {
+        // Photo i is grey level 10 i, under an empty map: its composite is the photo at half.
+        let photos: Vec<RgbImage> = (0..10).map(|i| RgbImage::from_pixel(2, 3, Rgb([10 * i as u8; 3]))).collect();
+        let maps = vec![vec![Map::new(1, 1, vec![0.0])]; photos.len()];
+        let canvas = concept_composites(&photos, &maps, 0.5);
+        assert_eq!(canvas.dimensions(), (2 * COMPOSITES_PER_ROW as u32, 3 * 2));
+        let grey = |x: u32, y: u32| canvas.get_pixel(x, y).0[0];
+        assert_eq!((grey(0, 0), grey(15, 2), grey(0, 3), grey(3, 5)), (0, 35, 40, 45));
+        assert_eq!(canvas.get_pixel(4, 3).0[3], 0, "the second row's empty places stay transparent");
     }
 }

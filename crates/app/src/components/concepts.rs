@@ -25,7 +25,7 @@ pub struct ConceptsProps {
     pub on_factorize: Callback<()>,
 }
 
-/// The composite of the photos side by side; with `only`, that concept alone.
+/// The composite of the photos, eight to a row; with `only`, that concept alone.
 fn composite(crops: &[RgbImage], concepts: &Concepts, only: Option<usize>) -> RgbaImage {
     let keep = |maps: &Vec<Map>| only.map_or_else(|| maps.clone(), |k| only_concept(maps, k));
     let maps: Vec<Vec<Map>> = concepts.maps.iter().map(keep).collect();
