@@ -179,6 +179,21 @@ test('concepts are found across two photos, and one can be shown alone', { timeo
   assert.notDeepEqual(alone, all);
 });
 
+test('a factorisation shows its progress photo by photo, and a cancel keeps the concepts found before', { timeout: 600_000 }, async () => {
+  const before = await page.textContent('.legend');
+  const boxes = await page.$$('.gallery input');
+  for (const box of boxes) await box.check();
+  assert.ok(boxes.length >= 4, `${boxes.length} photos to factorise`);
+  await page.click('button:has-text("Find concepts")');
+  await page.waitForSelector('[data-testid=dff-progress]', { timeout: 60_000 });
+  assert.match(await text(page, 'dff-progress'), new RegExp(`^Photo \\d+ of ${boxes.length}$`));
+  await page.click('[data-testid=dff-cancel]');
+  await page.waitForSelector('[data-testid=dff-progress]', { state: 'detached', timeout: 60_000 });
+  await settled(page);
+  assert.equal(await page.textContent('.legend'), before);
+  assert.equal(await page.isEnabled('button:has-text("Find concepts")'), true);
+});
+
 test('damaged cached weights are fetched again', { timeout: 600_000 }, async () => {
   await page.evaluate(async () => {
     const cache = await caches.open('xai-lens-weights-v2');

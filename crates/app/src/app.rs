@@ -62,6 +62,14 @@ pub fn app() -> Html {
             }
         })
     };
+    let on_cancel_factorize = {
+        let (jobs, factorizing) = (jobs.clone(), state.factorizing.clone());
+        Callback::from(move |()| {
+            if let Some((key, _)) = factorizing.clone() {
+                jobs.cancel_factorize(key);
+            }
+        })
+    };
     // A job on the current photo, layer and class (the compare view's and the sanity check's).
     let on_current = |job: fn(&Jobs, Rc<Engine>, Rc<GalleryPhoto>, CompareKey)| {
         let (jobs, engine, state) = (jobs.clone(), (*engine).clone(), state.clone());
@@ -166,7 +174,8 @@ pub fn app() -> Html {
                 on_report={on_report} />
             <ConceptsPanel gallery={state.gallery.clone()} picks={state.picks.clone()} k={state.k}
                 found={state.concepts.clone()} shown={state.concept_shown} enabled={ready}
-                dispatch={dispatch.clone()} on_factorize={on_factorize} />
+                progress={state.factorizing.as_ref().map(|(key, done)| (*done, key.photos.len()))}
+                dispatch={dispatch.clone()} on_factorize={on_factorize} on_cancel={on_cancel_factorize} />
             <AuditPanel audit={state.audit.clone()} enabled={ready} on_folder={on_folder}
                 on_cancel={Callback::from({ let jobs = jobs.clone(); move |run| jobs.cancel_audit(run) })}
                 on_open={Callback::from({ let jobs = jobs.clone(); move |path: String| jobs.open_audited(&path) })}

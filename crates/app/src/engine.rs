@@ -4,10 +4,9 @@
 
 use burn::tensor::Device;
 use burn::tensor::Tensor;
-use image::RgbImage;
 use wasm_bindgen::{JsCast, JsValue};
 use xai_explain::channels::ChannelByChannel;
-use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
+use xai_explain::dff::{concepts_of, ActivationRows, DffError, DffOptions, NmfOn};
 use xai_explain::readback::ReadbackError;
 use xai_explain::{CamError, CamMethod, CamRequest, Concepts, Target};
 use xai_model::Layer;
@@ -152,11 +151,11 @@ impl Engine {
         Ok(ChannelByChannel::start(&self.net, input, layer, target, method)?)
     }
 
-    /// One factorisation over all the crops' layer4 features.
-    pub async fn factorize(&self, crops: &[RgbImage], k: usize) -> Result<Concepts, Failure> {
-        let input = self.net.input(crops);
+    /// The `k` concepts of the photos whose layer4 activations `rows` gathered.
+    pub async fn concepts(&self, rows: ActivationRows<'_>, k: usize) -> Result<Concepts, Failure> {
         let options = DffOptions { k, ..DffOptions::default() };
-        factorize_concepts(&self.net, &input, &self.model.labels, options).await.map_err(|e| match e {
+        let found = concepts_of(&self.net, rows.matrix(), &self.model.labels, options, NmfOn::Auto).await;
+        found.map_err(|e| match e {
             DffError::Readback(error) => Failure::Device(error),
             other => Failure::Input(other.to_string()),
         })

@@ -118,9 +118,21 @@ pub async fn factorize_concepts_on(
     if !K_RANGE.contains(&options.k) {
         return Err(DffError::K(options.k));
     }
-    let n = input.dims()[0];
-    let (activations, [h, w]) = activation_matrix(net, input);
+    concepts_of(net, activation_matrix(net, input), labels, options, nmf).await
+}
+
+/// The concepts in layer4 activations, as [`ActivationRows`] gathers them: factorised,
+/// classified, and mapped photo by photo.
+pub async fn concepts_of(
+    net: &ResNet,
+    (activations, [h, w]): (Tensor<2>, [usize; 2]),
+    labels: &Labels,
+    options: DffOptions,
+    nmf: NmfOn,
+) -> Result<Concepts, DffError> {
     let [positions, c] = activations.dims();
+    let n = positions / (h * w);
+    let device = activations.device();
     let Factorized { offset, factors, on_gpu } = factorize_activations(activations, options, nmf).await?;
     let Factors { w_t, h: coefficients, rel_error, iterations } = factors;
 
@@ -135,7 +147,7 @@ pub async fn factorize_concepts_on(
         })
         .collect();
     let concept_vectors: Vec<f32> = w_t.iter().enumerate().map(|(i, v)| v + offset[i % c]).collect();
-    let concept_vectors = Tensor::<2>::from_data(TensorData::new(concept_vectors, [options.k, c]), &input.device());
+    let concept_vectors = Tensor::<2>::from_data(TensorData::new(concept_vectors, [options.k, c]), &device);
     let probabilities = softmax(net.classify_pooled(concept_vectors), 1);
     let [_, classes] = probabilities.dims();
     let probabilities = read(probabilities).await?;
@@ -169,20 +181,58 @@ pub async fn factorize_concepts_on(
     Ok(Concepts { concepts, maps, rel_error, iterations, nmf_on_gpu: on_gpu })
 }
 
-/// The layer4 activations of a batch of photos [N, 3, S, S] as one [positions, channels] matrix
-/// (photo by photo, row by row), and layer4's height and width. In passes within the memory
-/// budget (many photos at a large input size would not fit in one); each pass's output is small.
-pub fn activation_matrix(net: &ResNet, input: &Tensor<4>) -> (Tensor<2>, [usize; 2]) {
-    let [n, _, height, width] = input.dims();
-    let per_pass = images_per_pass(height, width, n);
-    let (mut parts, mut size) = (Vec::new(), [0; 2]);
-    for start in (0..n).step_by(per_pass) {
-        let activations = net.features(input.clone().slice_dim(0, start..(start + per_pass).min(n)), Layer::Layer4);
-        let [images, c, h, w] = activations.dims();
-        size = [h, w];
-        parts.push(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]));
+/// The layer4 activations of photos [N, 3, S, S] as one [positions, channels] matrix (photo by
+/// photo, row by row), gathered a pass at a time: passes within the memory budget (many photos at
+/// a large input size would not fit in one), or of fewer photos for a caller that shows progress
+/// and can stop between them (the page). Each pass's output is small.
+pub struct ActivationRows<'a> {
+    net: &'a ResNet,
+    input: &'a Tensor<4>,
+    per_pass: usize,
+    parts: Vec<Tensor<2>>,
+    /// layer4's height and width.
+    size: [usize; 2],
+    done: usize,
+}
+
+impl<'a> ActivationRows<'a> {
+    /// Passes of `at_most` photos, fewer where the memory budget says so.
+    pub fn new(net: &'a ResNet, input: &'a Tensor<4>, at_most: usize) -> Self {
+        let [_, _, height, width] = input.dims();
+        let per_pass = images_per_pass(height, width, at_most.max(1));
+        Self { net, input, per_pass, parts: Vec::new(), size: [0; 2], done: 0 }
     }
-    (Tensor::cat(parts, 0), size)
+
+    /// Photos done, of how many.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.done, self.input.dims()[0])
+    }
+
+    /// Runs the next pass; says whether every photo is done.
+    pub fn step(&mut self) -> bool {
+        let n = self.input.dims()[0];
+        if self.done < n {
+            let end = (self.done + self.per_pass).min(n);
+            let activations = self.net.features(self.input.clone().slice_dim(0, self.done..end), Layer::Layer4);
+            let [images, c, h, w] = activations.dims();
+            self.size = [h, w];
+            self.parts.push(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]));
+            self.done = end;
+        }
+        self.done == n
+    }
+
+    /// The matrix of every photo's rows, and layer4's height and width.
+    pub fn matrix(self) -> (Tensor<2>, [usize; 2]) {
+        (Tensor::cat(self.parts, 0), self.size)
+    }
+}
+
+/// [`ActivationRows`] of every photo, in passes as large as the memory budget allows.
+pub fn activation_matrix(net: &ResNet, input: &Tensor<4>) -> (Tensor<2>, [usize; 2]) {
+    let mut rows = ActivationRows::new(net, input, input.dims()[0]);
+    while !rows.step() {}
+    rows.matrix()
 }
 
 /// A factorisation of activations: A - offset ~ W H.
@@ -257,6 +307,23 @@ mod tests {
             assert_eq!(concepts.maps[photo][k].values[row * 2 + col], peak);
         }
         assert!(concepts.rel_error.is_finite() && concepts.rel_error < 1.0);
+    }
+
+    #[test]
+    fn activations_gathered_a_photo_a_pass_are_those_of_one_pass() {
+        let (net, input) = (network(), photos(3));
+        let mut rows = ActivationRows::new(&net, &input, 1);
+        let mut seen = vec![rows.progress()];
+        while !rows.step() {
+            seen.push(rows.progress());
+        }
+        assert_eq!(seen, [(0, 3), (1, 3), (2, 3)]);
+        assert!(rows.step(), "a step after the last does nothing");
+        let (stepped, size) = rows.matrix();
+        let (whole, whole_size) = activation_matrix(&net, &input);
+        assert_eq!((size, stepped.dims()), (whole_size, whole.dims()));
+        let difference: f32 = (stepped - whole).abs().max().into_scalar();
+        assert!(difference < 1e-4, "{difference}");
     }
 
     /// The GPU's NMF is the host's, up to the order of f32 sums: the same iterations, errors and

@@ -21,8 +21,11 @@ pub struct ConceptsProps {
     /// The one concept painted alone, if any.
     pub shown: Option<usize>,
     pub enabled: bool,
+    /// While a factorisation runs: its photos done, of how many.
+    pub progress: Option<(usize, usize)>,
     pub dispatch: Callback<Action>,
     pub on_factorize: Callback<()>,
+    pub on_cancel: Callback<()>,
 }
 
 /// The composite of the photos, eight to a row; with `only`, that concept alone.
@@ -77,9 +80,18 @@ pub fn concepts_panel(props: &ConceptsProps) -> Html {
             </fieldset>
             <label for="k">{ format!("k = {} concepts ", props.k) }</label>
             <input id="k" data-testid="k" type="range" min="1" max="16" value={props.k.to_string()} oninput={on_k}/>
-            <button onclick={props.on_factorize.reform(|_| ())} disabled={!props.enabled || props.gallery.is_empty()}>
-                { "Find concepts" }
-            </button>
+            <p class="actions">
+                <button onclick={props.on_factorize.reform(|_| ())}
+                    disabled={!props.enabled || props.gallery.is_empty() || props.progress.is_some()}>
+                    { "Find concepts" }
+                </button>
+                if let Some((done, of)) = props.progress {
+                    <span data-testid="dff-progress" role="status">
+                        { if done < of { format!("Photo {} of {of}", done + 1) } else { "Factorising".to_string() } }
+                    </span>
+                    <button data-testid="dff-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
+                }
+            </p>
             <div class="dff-canvas">
                 <canvas ref={canvas} data-testid="dff" role="img" aria-label="each region coloured by its concept"></canvas>
             </div>

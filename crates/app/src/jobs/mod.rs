@@ -49,10 +49,11 @@ pub struct JobsMemory {
     /// conversion or a model switched away from never takes over.
     loads: Cell<u64>,
     conversions: Cell<u64>,
-    /// Count comparisons and sanity checks, so that a cancelled one (or one a newer one
+    /// Count comparisons, sanity checks, factorisations and audits, so that a cancelled one (or one a newer one
     /// replaced) stops.
     comparisons: Cell<u64>,
     sanity_checks: Cell<u64>,
+    factorizations: Cell<u64>,
     audits: Cell<u64>,
     /// The audited folder's files by path, to open one in the single-photo view.
     audited_files: RefCell<HashMap<String, web_sys::File>>,

@@ -2,9 +2,10 @@
 
 use std::rc::Rc;
 
+use xai_explain::dff::ActivationRows;
 use yew::platform::spawn_local;
 
-use super::Jobs;
+use super::{let_the_page_paint, new_run, Jobs};
 use crate::engine::{Engine, Failure};
 use crate::photo;
 use crate::state::{Action, AnalysisKey, FactorizeKey, GalleryPhoto};
@@ -67,12 +68,29 @@ impl Jobs {
         });
     }
 
+    /// Deep Feature Factorization of the key's photos: their features a photo at a time, with
+    /// the progress, then the concepts. `cancel_factorize` stops it between photos.
     pub fn factorize(&self, engine: Rc<Engine>, key: FactorizeKey) {
+        let run = new_run(&self.memory.factorizations);
         self.send(Action::FactorizeStarted(key.clone()));
         let jobs = self.clone();
         spawn_local(async move {
             let crops: Vec<_> = key.photos.iter().map(|p| p.crop.clone()).collect();
-            let result = match engine.factorize(&crops, key.k).await {
+            let input = engine.net.input(&crops);
+            let mut rows = ActivationRows::new(&engine.net, &input, 1);
+            loop {
+                let_the_page_paint().await;
+                if jobs.memory.factorizations.get() != run {
+                    return;
+                }
+                let done = rows.step();
+                jobs.send(Action::FactorizeProgressed(key.clone(), rows.progress().0));
+                if done {
+                    break;
+                }
+            }
+            let_the_page_paint().await;
+            let result = match engine.concepts(rows, key.k).await {
                 Ok(concepts) => Ok(Rc::new(concepts)),
                 Err(Failure::Input(error)) => Err(error),
                 Err(Failure::Device(error)) if jobs.move_to_cpu(&engine, &error) => return,
@@ -80,5 +98,10 @@ impl Jobs {
             };
             jobs.send(Action::Factorized(key, result));
         });
+    }
+
+    pub fn cancel_factorize(&self, key: FactorizeKey) {
+        new_run(&self.memory.factorizations);
+        self.send(Action::FactorizeCancelled(key));
     }
 }

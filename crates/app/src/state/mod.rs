@@ -48,7 +48,8 @@ pub struct AppState {
     /// The newest analysis answered, and its result if it succeeded.
     pub answered: Option<AnalysisKey>,
     pub explained: Option<Rc<Explained>>,
-    pub factorizing: Option<FactorizeKey>,
+    /// The factorisation under way, and how many of its photos' features are computed.
+    pub factorizing: Option<(FactorizeKey, usize)>,
     pub concepts: Option<(FactorizeKey, Rc<Concepts>)>,
     /// The one concept painted alone, if any.
     pub concept_shown: Option<usize>,
@@ -114,7 +115,10 @@ pub enum Action {
     AnalysisStarted,
     Analysed(Result<Explained, (AnalysisKey, String)>),
     FactorizeStarted(FactorizeKey),
+    /// So many of the photos' features are computed.
+    FactorizeProgressed(FactorizeKey, usize),
     Factorized(FactorizeKey, Result<Rc<Concepts>, String>),
+    FactorizeCancelled(FactorizeKey),
     CompareStarted(CompareKey),
     /// The maps of a comparison (or why there are none).
     ComparedMaps(CompareKey, Result<Comparison, String>),
@@ -384,10 +388,20 @@ impl AppState {
             }
             Action::FactorizeStarted(key) => {
                 self.jobs += 1;
-                self.factorizing = Some(key);
+                self.factorizing = Some((key, 0));
+            }
+            Action::FactorizeProgressed(key, done) => {
+                if let Some((_, photos_done)) = self.factorizing.as_mut().filter(|(k, _)| *k == key) {
+                    *photos_done = done;
+                }
+            }
+            Action::FactorizeCancelled(key) => {
+                if self.factorizing.as_ref().is_some_and(|(k, _)| *k == key) {
+                    self.factorizing = None;
+                }
             }
             Action::Factorized(key, result) => {
-                if self.factorizing.as_ref() != Some(&key) {
+                if self.factorizing.as_ref().is_none_or(|(k, _)| *k != key) {
                     return;
                 }
                 self.factorizing = None;

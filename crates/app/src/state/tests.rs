@@ -82,8 +82,14 @@ fn dff_uses_the_ticked_photos_or_else_the_current_one() {
     let state = state.after(Action::FactorizeStarted(key.clone()));
     assert_eq!(state.status(), Status::Running);
     let stale = FactorizeKey { k: 3, ..key.clone() };
-    let state = state.after(Action::Factorized(stale, Err("old".into())));
+    let state =
+        state.after(Action::FactorizeProgressed(stale.clone(), 7)).after(Action::FactorizeProgressed(key.clone(), 1));
+    assert_eq!(state.factorizing, Some((key.clone(), 1)));
+    let state = state.after(Action::Factorized(stale.clone(), Err("old".into())));
     assert_eq!((state.status(), state.error.clone()), (Status::Running, None));
+    let cancelled =
+        state.clone().after(Action::FactorizeCancelled(stale)).after(Action::FactorizeCancelled(key.clone()));
+    assert_eq!((cancelled.factorizing.clone(), cancelled.error.clone()), (None, None));
     let state = state.after(Action::Factorized(key, Err("failed".into())));
     assert_eq!((state.factorizing.is_none(), state.error.as_deref()), (true, Some("failed")));
 }
