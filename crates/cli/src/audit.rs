@@ -4,13 +4,10 @@
 //! and, with `--json`, one JSON object per photo.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use pollster::block_on;
 use xai_audit::folder::{entries, Entry};
 use xai_audit::html::{png_data_url, Pictures};
@@ -19,6 +16,7 @@ use xai_audit::{compute, Photo, Report};
 use crate::backend::Backend;
 use crate::model::{Model, ModelArgs};
 use crate::printable;
+use crate::progress::Progress;
 
 #[derive(clap::Args)]
 /// Audit a folder of photos. Photos in subfolders named after classes (DIR/tabby/1.jpg, the
@@ -50,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let side = model.input_size.get() as usize;
     let on_gpu = matches!(args.model.backend(), Backend::Wgpu);
     let batch = args.batch.map_or_else(|| compute::photos_per_pass(side, on_gpu), usize::from);
-    let mut progress = Progress::new(entries.len() as u64);
+    let mut progress = Progress::new("audit", entries.len() as u64);
     for chunk in entries.chunks(batch) {
         let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
         let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("classifying a batch")?;
@@ -180,58 +178,4 @@ fn summary(report: &Report, model: &Model, out: &Path) {
         println!("note: {note}");
     }
     println!("report: {}", out.display());
-}
-
-/// Photos done of the total: a bar on a terminal, a plain line per batch otherwise (a log).
-struct Progress {
-    bar: Option<ProgressBar>,
-    total: u64,
-    done: u64,
-    start: Instant,
-    /// When the last plain line was written: at most one a second, and the last batch's, so a
-    /// log of thousands of photos stays readable.
-    written: Option<Instant>,
-}
-
-impl Progress {
-    fn new(total: u64) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let style = ProgressStyle::with_template("{bar:40} {pos}/{len} photos, {per_sec}, {eta} left")
-                .expect("a valid template");
-            ProgressBar::new(total).with_style(style)
-        });
-        Self { bar, total, done: 0, start: Instant::now(), written: None }
-    }
-
-    fn advance(&mut self, photos: u64) {
-        self.done += photos;
-        match &self.bar {
-            Some(bar) => bar.inc(photos),
-            None => {
-                let due = self.written.is_none_or(|at| at.elapsed().as_secs_f64() >= 1.0);
-                if !due && self.done < self.total {
-                    return;
-                }
-                self.written = Some(Instant::now());
-                let (done, seconds) = (self.done, self.start.elapsed().as_secs_f64());
-                let rate = done as f64 / seconds.max(1e-9);
-                let left = (self.total - done) as f64 / rate.max(1e-9);
-                eprintln!("audit: {done}/{} photos, {rate:.1} photos/s, {left:.0} s left", self.total);
-            }
-        }
-    }
-
-    /// A line on stdout, the bar set aside while it is written.
-    fn println(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{line}")),
-            None => println!("{line}"),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use image::{imageops, RgbaImage};
-use xai_explain::dff::{factorize_concepts_on, DffOptions, NmfOn};
+use xai_explain::dff::{concepts_of, ActivationRows, DffError, DffOptions, NmfOn, K_RANGE};
 use xai_explain::render::{concept_colours, concept_composites};
 
 use crate::legend;
 use crate::model::ModelArgs;
+use crate::progress::Progress;
 
 #[derive(clap::Args)]
 /// Factorise the photos' layer4 features into k concepts shared by all of them.
@@ -55,17 +56,33 @@ impl From<Nmf> for NmfOn {
     }
 }
 
+/// Photos a pass of the network: a step of the progress (fewer for large inputs: the memory budget).
+const PHOTOS_PER_PASS: usize = 8;
+
 /// The legend's colour squares, and the space around them.
 const SWATCH: u32 = 16;
 const MARGIN: u32 = 8;
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if !K_RANGE.contains(&args.k) {
+        return Err(DffError::K(args.k).into());
+    }
     let options = DffOptions { k: args.k, max_iterations: args.iters, ..DffOptions::default() };
     let model = args.model.load()?;
     let crops = args.images.iter().map(|p| model.read_image(p)).collect::<Result<Vec<_>>>()?;
     let input = model.net.input(&crops);
-    let result =
-        pollster::block_on(factorize_concepts_on(&model.net, &input, &model.labels, options, args.nmf.into()))?;
+    let mut rows = ActivationRows::new(&model.net, &input, PHOTOS_PER_PASS);
+    let mut progress = Progress::new("dff", crops.len() as u64);
+    loop {
+        let finished = rows.step();
+        progress.set(rows.progress().0 as u64);
+        if finished {
+            break;
+        }
+    }
+    progress.finish();
+    let found = concepts_of(&model.net, rows.matrix(), &model.labels, options, args.nmf.into());
+    let result = pollster::block_on(found)?;
     if args.json {
         let line = serde_json::json!({
             "k": args.k, "rel_error": result.rel_error, "iterations": result.iterations,

@@ -11,6 +11,7 @@ mod eval;
 mod explain;
 mod legend;
 mod model;
+mod progress;
 mod read;
 mod sanity;
 mod target;

@@ -136,6 +136,8 @@ fn overlays_and_composites_are_written() {
     let legend = common::stdout(&output);
     assert_eq!(legend.lines().filter(|l| l.starts_with("concept")).count(), 5, "{legend}");
     assert!(legend.contains("Egyptian_cat") && legend.contains("espresso"), "{legend}");
+    // Progress went to stderr as a plain line (not a terminal).
+    assert!(common::stderr(&output).contains("dff: 2/2 photos"), "{}", common::stderr(&output));
     // The two composites side by side, and the legend drawn under them: five lines of dark text
     // (the canvas widens to fit them).
     let png = image::open(&composite).unwrap().to_rgba8();
