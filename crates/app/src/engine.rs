@@ -145,10 +145,11 @@ impl Engine {
         &'a self,
         input: &'a Tensor<4>,
         layer: Layer,
-        target: &Target,
+        target: &'a Target,
         method: &'a dyn CamMethod,
     ) -> Result<ChannelByChannel<'a>, Failure> {
-        Ok(ChannelByChannel::start(&self.net, input, layer, target, method)?)
+        let request = CamRequest { layer, target, method, eigen_smooth: false };
+        Ok(ChannelByChannel::start(&self.net, input, request)?)
     }
 
     /// The `k` concepts of the photos whose layer4 activations `rows` gathered.

@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let side = model.input_size.get() as usize;
     let on_gpu = matches!(args.model.backend(), Backend::Wgpu);
     let batch = args.batch.map_or_else(|| compute::photos_per_pass(side, on_gpu), usize::from);
-    let mut progress = Progress::new("audit", entries.len() as u64);
+    let mut progress = Progress::new("audit", "photos", entries.len() as u64);
     for chunk in entries.chunks(batch) {
         let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
         let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("classifying a batch")?;

@@ -72,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let crops = args.images.iter().map(|p| model.read_image(p)).collect::<Result<Vec<_>>>()?;
     let input = model.net.input(&crops);
     let mut rows = ActivationRows::new(&model.net, &input, PHOTOS_PER_PASS);
-    let mut progress = Progress::new("dff", crops.len() as u64);
+    let mut progress = Progress::new("dff", "photos", crops.len() as u64);
     loop {
         let finished = rows.step();
         progress.set(rows.progress().0 as u64);

@@ -1,15 +1,17 @@
-//! Photos done of the total, for the commands that work through many: a bar on a terminal, a
-//! plain line now and then otherwise (a log).
+//! Work done of the total (photos, channels), for the commands that take a while: a bar on a
+//! terminal, a plain line now and then otherwise (a log).
 
 use std::io::IsTerminal;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Photos done of the total, and when to say so.
+/// Work done of the total, and when to say so.
 pub struct Progress {
     /// What the plain lines begin with: the command.
     label: &'static str,
+    /// What is counted: photos, channels.
+    unit: &'static str,
     bar: Option<ProgressBar>,
     total: u64,
     done: u64,
@@ -20,13 +22,13 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(label: &'static str, total: u64) -> Self {
+    pub fn new(label: &'static str, unit: &'static str, total: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let style = ProgressStyle::with_template("{bar:40} {pos}/{len} photos, {per_sec}, {eta} left")
-                .expect("a valid template");
+            let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}, {{per_sec}}, {{eta}} left");
+            let style = ProgressStyle::with_template(&template).expect("a valid template");
             ProgressBar::new(total).with_style(style)
         });
-        Self { label, bar, total, done: 0, start: Instant::now(), written: None }
+        Self { label, unit, bar, total, done: 0, start: Instant::now(), written: None }
     }
 
     pub fn advance(&mut self, photos: u64) {
@@ -34,6 +36,9 @@ impl Progress {
     }
 
     pub fn set(&mut self, done: u64) {
+        if done == self.done {
+            return;
+        }
         self.done = done;
         match &self.bar {
             Some(bar) => bar.set_position(done),
@@ -45,7 +50,8 @@ impl Progress {
                 self.written = Some(Instant::now());
                 let rate = done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
                 let left = (self.total - done) as f64 / rate.max(1e-9);
-                eprintln!("{}: {done}/{} photos, {rate:.1} photos/s, {left:.0} s left", self.label, self.total);
+                let (label, unit, total) = (self.label, self.unit, self.total);
+                eprintln!("{label}: {done}/{total} {unit}, {rate:.1} {unit}/s, {left:.0} s left");
             }
         }
     }

@@ -63,6 +63,10 @@ fn matches_pytorch_grad_cam(reference: &Value) {
         args.extend(flags.iter().map(String::as_str));
         let output = xai(&args);
         assert!(output.status.success(), "{method} {layer}: {}", common::stderr(&output));
+        if ["scorecam", "ablationcam"].contains(&method) {
+            // A batch of channels at a time, with the progress (plain lines: not a terminal).
+            assert!(common::stderr(&output).contains(" channels, "), "{}", common::stderr(&output));
+        }
         let ours: Value = serde_json::from_str(&common::stdout(&output)).unwrap();
         assert_eq!(ours["map_size"], case["map_size"], "{image} {method} {layer}");
         // Full-resolution reference maps keep every `map_stride`-th row and column.

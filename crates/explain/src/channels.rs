@@ -4,37 +4,34 @@
 //! [`CamMethod::weights`], so the maps are the same.
 
 use burn::tensor::{Tensor, TensorData};
-use xai_model::{Layer, ResNet};
+use xai_model::ResNet;
 
 use crate::analysis::{read_explanations, Analysis};
-use crate::methods::{CamMethod, CamWeights, ChannelScoring, MethodInputs};
-use crate::pipeline::{method_inputs, weighted_maps, CamError, Explanation, Target};
+use crate::methods::{CamWeights, ChannelScoring, MethodInputs};
+use crate::pipeline::{method_inputs, weighted_maps, CamError, CamRequest, Explanation, Target};
 use crate::readback::read_floats;
 
 pub struct ChannelByChannel<'a> {
-    method: &'a dyn CamMethod,
     scoring: &'a dyn ChannelScoring,
     inputs: MethodInputs<'a>,
     target: Target,
     batch: usize,
     /// Every channel scored so far, read back.
     scores: Vec<f32>,
+    /// Whether the weighted activations are projected on their first principal component.
+    project: bool,
 }
 
 impl<'a> ChannelByChannel<'a> {
-    /// Runs the shared pass of one preprocessed photo [1, 3, S, S] for `method`, which must run
-    /// passes of its own.
-    pub fn start(
-        net: &'a ResNet,
-        input: &'a Tensor<4>,
-        layer: Layer,
-        target: &Target,
-        method: &'a dyn CamMethod,
-    ) -> Result<Self, CamError> {
+    /// Runs the shared pass of one preprocessed photo [1, 3, S, S] for the request's method,
+    /// which must run passes of its own.
+    pub fn start(net: &'a ResNet, input: &'a Tensor<4>, request: CamRequest<'a>) -> Result<Self, CamError> {
+        let CamRequest { layer, target, method, eigen_smooth } = request;
         let scoring = method.channel_scoring().ok_or(CamError::NoOwnPasses(method.name()))?;
         let inputs = method_inputs(net, input, layer, target, false)?;
         let batch = scoring.batch(&inputs);
-        Ok(Self { method, scoring, inputs, target: target.clone(), batch, scores: Vec::new() })
+        let project = eigen_smooth || method.always_projects();
+        Ok(Self { scoring, inputs, target: target.clone(), batch, scores: Vec::new(), project })
     }
 
     /// Channels scored, and how many there are.
@@ -53,7 +50,7 @@ impl<'a> ChannelByChannel<'a> {
         }
         let scores = Tensor::from_data(TensorData::new(self.scores.clone(), [1, channels]), self.inputs.net.device());
         let weights = CamWeights::PerChannel(self.scoring.weights_from(&self.inputs, scores));
-        let maps = weighted_maps(weights, &self.inputs, self.method.always_projects());
+        let maps = weighted_maps(weights, &self.inputs, self.project);
         let explanation = Explanation { maps, logits: self.inputs.logits.clone() };
         let mut analyses = read_explanations(vec![explanation], &self.target).await?;
         Ok(analyses.pop().and_then(|mut per_image| per_image.pop()))
@@ -64,18 +61,22 @@ impl<'a> ChannelByChannel<'a> {
 mod tests {
     use super::*;
     use crate::testing::{network, photos};
-    use crate::{analyse, methods, CamRequest};
+    use crate::{analyse, methods};
+    use xai_model::Layer;
 
     #[test]
     fn batch_by_batch_gives_the_map_all_at_once_gives() {
         let (net, input) = (network(), photos(1));
         let target = Target::classes(vec![3]);
         // Score-CAM at layer1: 256 channels, each a whole pass, run in seconds.
-        for (name, layer, channels) in [("scorecam", Layer::Layer1, 256), ("ablationcam", Layer::Layer4, 2048)] {
+        let cases = [("scorecam", Layer::Layer1, 256, false), ("ablationcam", Layer::Layer4, 2048, false)];
+        for (name, layer, channels, eigen_smooth) in
+            cases.into_iter().chain([("ablationcam", Layer::Layer4, 2048, true)])
+        {
             let method = methods::by_name(name).unwrap();
-            let request = CamRequest { layer, target: &target, method, eigen_smooth: false };
+            let request = CamRequest { layer, target: &target, method, eigen_smooth };
             let whole = pollster::block_on(analyse(&net, &input, request)).unwrap().remove(0);
-            let mut run = ChannelByChannel::start(&net, &input, layer, &target, method).unwrap();
+            let mut run = ChannelByChannel::start(&net, &input, request).unwrap();
             let mut steps = 0;
             let analysis = loop {
                 if let Some(analysis) = pollster::block_on(run.step()).unwrap() {
@@ -96,6 +97,8 @@ mod tests {
     fn a_method_without_passes_of_its_own_is_refused() {
         let (net, input) = (network(), photos(1));
         let gradcam = methods::by_name("gradcam").unwrap();
-        assert!(ChannelByChannel::start(&net, &input, Layer::Layer4, &Target::TOP_CLASS, gradcam).is_err());
+        let request =
+            CamRequest { layer: Layer::Layer4, target: &Target::TOP_CLASS, method: gradcam, eigen_smooth: false };
+        assert!(ChannelByChannel::start(&net, &input, request).is_err());
     }
 }
