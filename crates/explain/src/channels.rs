@@ -1,7 +1,7 @@
 //! Score-CAM and Ablation-CAM on one photo a batch of channels at a time, so that a caller can
 //! show how far they are and stop between batches: the page's compare view adds them on request
 //! (hundreds of passes, minutes on a CPU). The same batches and arithmetic as
-//! [`CamMethod::weights`], so the maps are the same.
+//! [`CamMethod::weights`](crate::methods::CamMethod::weights), so the maps are the same.
 
 use burn::tensor::{Tensor, TensorData};
 use xai_model::ResNet;
