@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::render::{overlay, Colormap};
 use xai_explain::{smooth, Analysis, CamRequest, Score, Target};
-use xai_model::{Layer, ResNet};
+use xai_model::ResNet;
 
 use crate::model::ModelArgs;
 use crate::progress::Progress;
@@ -23,10 +23,6 @@ pub struct Args {
     /// Score-CAM runs the network once per channel (2048 at layer4: a minute on two cores).
     #[arg(long, default_value = "gradcam")]
     method: String,
-    /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
-    /// class is decided from).
-    #[arg(long, default_value = "layer4")]
-    layer: Layer,
     #[command(flatten)]
     target: TargetArgs,
     #[command(flatten)]
@@ -83,7 +79,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let crop = xai_model::photo::center_crop(&photo, model.input_size);
     let input = model.net.input(std::slice::from_ref(&crop));
     let target = args.target.target();
-    let request = CamRequest { layer: args.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
+    let request = CamRequest { layer: args.target.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
     let mut analysis = match method.channel_scoring() {
         Some(_) => channel_by_channel(&model.net, &input, request)?,
         None => pollster::block_on(xai_explain::analyse(&model.net, &input, request))?.remove(0),
@@ -101,7 +97,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
         let line = serde_json::json!({
             "image": args.image, "class": class, "label": label, "prob": prob,
-            "method": method.name(), "layer": args.layer.to_string(), "score": target.score,
+            "method": method.name(), "layer": args.target.layer.to_string(), "score": target.score,
             "map": rows, "map_size": [map.height, map.width],
         });
         println!("{line}");
@@ -109,7 +105,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let out = args.out.unwrap_or_else(|| {
         let stem = args.image.file_stem().unwrap_or_default().to_string_lossy();
-        PathBuf::from(format!("{stem}-{}-{}.png", method.name(), args.layer))
+        PathBuf::from(format!("{stem}-{}-{}.png", method.name(), args.target.layer))
     });
     // Drawn over the photo's own pixels where the network looked, not over its small crop.
     let (left, top, side) = xai_model::photo::crop_region(photo.width(), photo.height(), model.input_size);
@@ -121,6 +117,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Score::Logit => String::new(),
         score => format!(", explaining its {score}"),
     };
-    println!("{}: {} {label} ({:.3}), {} at {}{score}", out.display(), class, prob, method.name(), args.layer);
+    println!("{}: {} {label} ({:.3}), {} at {}{score}", out.display(), class, prob, method.name(), args.target.layer);
     Ok(ExitCode::SUCCESS)
 }

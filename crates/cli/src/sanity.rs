@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xai_explain::evidence::Evidence;
 use xai_explain::sanity::{SanityCheck, SIMILAR};
-use xai_model::Layer;
 
 use crate::model::ModelArgs;
 use crate::printable;
@@ -25,10 +24,6 @@ pub struct Args {
     /// Ablation-CAM), checked together at the cost of one.
     #[arg(long, default_value = "gradcam")]
     method: String,
-    /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
-    /// class is decided from).
-    #[arg(long, default_value = "layer4")]
-    layer: Layer,
     #[command(flatten)]
     target: TargetArgs,
     /// Draws the random weights and the random class: the same seed gives the same numbers.
@@ -42,23 +37,24 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let methods = xai_explain::methods_named(&args.method, args.layer)?;
+    let methods = xai_explain::methods_named(&args.method, args.target.layer)?;
     let model = args.model.load()?;
     let crop = model.read_image(&args.image)?;
     let input = model.net.input(std::slice::from_ref(&crop));
     let target = args.target.target();
-    let check = pollster::block_on(SanityCheck::start(&model.net, &input, args.layer, &target, &methods, args.seed))?;
+    let check =
+        pollster::block_on(SanityCheck::start(&model.net, &input, args.target.layer, &target, &methods, args.seed))?;
     let (class, originals) = (check.class(), check.originals().to_vec());
     let results = pollster::block_on(check.run())?;
     let label = |class: usize| printable(model.labels.name(class).unwrap_or_default());
     if !args.json {
         let name = printable(&args.image.file_name().unwrap_or_default().to_string_lossy());
-        println!("{name}: {} (class {class}) at {}, seed {}", label(class), args.layer, args.seed);
+        println!("{name}: {} (class {class}) at {}, seed {}", label(class), args.target.layer, args.seed);
         println!("Spearman rank correlation with the original map (SSIM); above {SIMILAR} the map kept its order");
     }
     for ((method, original), sanity) in methods.iter().zip(originals).zip(results) {
         if args.json {
-            let evidence = Evidence::new(&model.info, &crop, class, &target, *method, args.layer, original.map);
+            let evidence = Evidence::new(&model.info, &crop, class, &target, *method, args.target.layer, original.map);
             println!("{}", serde_json::to_string(&Evidence { sanity: Some(sanity), ..evidence })?);
             continue;
         }

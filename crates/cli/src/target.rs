@@ -1,10 +1,16 @@
-//! What a map explains, as `xai explain` and `xai sanity` take it: a class (or the top-1), and
-//! which of its scores (the logit, the probability, or the contrast with another class).
+//! What a map explains, as `xai explain` and `xai sanity` take it: at which layer, which class
+//! (or the top-1), and which of its scores (the logit, the probability, or the contrast with
+//! another class).
 
 use xai_explain::{Score, Target};
+use xai_model::Layer;
 
 #[derive(clap::Args)]
 pub struct TargetArgs {
+    /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
+    /// class is decided from).
+    #[arg(long, default_value = "layer4")]
+    pub layer: Layer,
     /// Class to explain, by number (0-999 for ImageNet; as many as your model has); default: the
     /// top-1 class.
     #[arg(long)]
