@@ -6,7 +6,7 @@ use xai_explain::dff::ActivationRows;
 use yew::platform::spawn_local;
 
 use super::{let_the_page_paint, new_run, Jobs};
-use crate::engine::{Engine, Failure};
+use crate::engine::{Backend, Engine, Failure};
 use crate::photo;
 use crate::state::{Action, AnalysisKey, FactorizeKey, GalleryPhoto};
 
@@ -68,8 +68,8 @@ impl Jobs {
         });
     }
 
-    /// Deep Feature Factorization of the key's photos: their features a photo at a time, with
-    /// the progress, then the concepts. `cancel_factorize` stops it between photos.
+    /// Deep Feature Factorization of the key's photos: their features a pass at a time, with
+    /// the progress, then the concepts. `cancel_factorize` stops it between passes.
     pub fn factorize(&self, engine: Rc<Engine>, key: FactorizeKey) {
         let run = new_run(&self.memory.factorizations);
         self.send(Action::FactorizeStarted(key.clone()));
@@ -77,7 +77,10 @@ impl Jobs {
         spawn_local(async move {
             let crops: Vec<_> = key.photos.iter().map(|p| p.crop.clone()).collect();
             let input = engine.net.input(&crops);
-            let mut rows = ActivationRows::new(&engine.net, &input, 1);
+            // On the CPU a pass holds the page: a photo a pass, the page painted between them.
+            // WebGPU's passes only queue work, whose launches cost: every photo in one pass.
+            let per_pass = if engine.backend == Backend::Cpu { 1 } else { crops.len() };
+            let mut rows = ActivationRows::new(&engine.net, &input, per_pass);
             loop {
                 let_the_page_paint().await;
                 if jobs.memory.factorizations.get() != run {
