@@ -69,10 +69,12 @@ mod tests {
         let (net, input) = (network(), photos(1));
         let target = Target::classes(vec![3]);
         // Score-CAM at layer1: 256 channels, each a whole pass, run in seconds.
-        let cases = [("scorecam", Layer::Layer1, 256, false), ("ablationcam", Layer::Layer4, 2048, false)];
-        for (name, layer, channels, eigen_smooth) in
-            cases.into_iter().chain([("ablationcam", Layer::Layer4, 2048, true)])
-        {
+        let cases = [
+            ("scorecam", Layer::Layer1, 256, false),
+            ("ablationcam", Layer::Layer4, 2048, false),
+            ("ablationcam", Layer::Layer4, 2048, true),
+        ];
+        for (name, layer, channels, eigen_smooth) in cases {
             let method = methods::by_name(name).unwrap();
             let request = CamRequest { layer, target: &target, method, eigen_smooth };
             let whole = pollster::block_on(analyse(&net, &input, request)).unwrap().remove(0);

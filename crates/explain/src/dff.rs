@@ -104,21 +104,10 @@ pub async fn factorize_concepts(
     labels: &Labels,
     options: DffOptions,
 ) -> Result<Concepts, DffError> {
-    factorize_concepts_on(net, input, labels, options, NmfOn::Auto).await
-}
-
-/// [`factorize_concepts`], with the NMF where `nmf` says.
-pub async fn factorize_concepts_on(
-    net: &ResNet,
-    input: &Tensor<4>,
-    labels: &Labels,
-    options: DffOptions,
-    nmf: NmfOn,
-) -> Result<Concepts, DffError> {
     if !K_RANGE.contains(&options.k) {
         return Err(DffError::K(options.k));
     }
-    concepts_of(net, activation_matrix(net, input), labels, options, nmf).await
+    concepts_of(net, activation_matrix(net, input), labels, options, NmfOn::Auto).await
 }
 
 /// The concepts in layer4 activations, as [`ActivationRows`] gathers them: factorised,

@@ -11,7 +11,7 @@ use xai_model::{ResNet, WeightsError};
 use xai_share::Shared;
 use yew::platform::spawn_local;
 
-use super::{let_the_page_paint, Jobs, WEIGHTS_URL};
+use super::{let_the_page_paint, new_run, Jobs, WEIGHTS_URL};
 use crate::convert::{convert_model, MAX_MODEL_BYTES};
 use crate::engine::{now_ms, pick_device, Backend, Engine};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
@@ -93,8 +93,7 @@ impl Jobs {
     /// Loads a model and makes it the page's; says whether it did. A load overtaken by a newer
     /// one ends quietly.
     async fn load(&self, device: Device, backend: Backend, own: Option<StoredModel>, notice: Option<Notice>) -> bool {
-        let load = self.memory.loads.get() + 1;
-        self.memory.loads.set(load);
+        let load = new_run(&self.memory.loads);
         let start = now_ms();
         let last = Cell::new(0u64);
         let progress = |loaded: u64, total: Option<u64>| {
@@ -164,8 +163,7 @@ impl Jobs {
     /// this browser and uses it. Steps are reported as they start; `cancel_conversion` stops it
     /// between them.
     pub fn add_model(&self, model: web_sys::File, labels: Option<web_sys::File>) {
-        let conversion = self.memory.conversions.get() + 1;
-        self.memory.conversions.set(conversion);
+        let conversion = new_run(&self.memory.conversions);
         let jobs = self.clone();
         spawn_local(async move {
             let current = || jobs.memory.conversions.get() == conversion;
@@ -219,7 +217,7 @@ impl Jobs {
     }
 
     pub fn cancel_conversion(&self) {
-        self.memory.conversions.set(self.memory.conversions.get() + 1);
+        new_run(&self.memory.conversions);
         self.send(Action::ConvertCancelled);
     }
 
