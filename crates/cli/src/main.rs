@@ -50,6 +50,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a closed pipe (`| head`) would fail the next `println!` with a
+    // panic; by default the signal ends the process quietly, as it does other tools.
+    #[cfg(unix)]
+    // SAFETY: at the start of main, before any thread exists, restoring a signal's default action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version

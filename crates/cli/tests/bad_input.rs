@@ -148,6 +148,24 @@ fn one_bad_image_does_not_stop_the_others() {
 }
 
 #[test]
+fn a_closed_pipe_ends_xai_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (chelsea, weights) = (chelsea().display().to_string(), weights("int8").display().to_string());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["classify", &chelsea, &chelsea, "--weights", &weights])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line, as `xai classify *.jpg | head -0` does.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.stderr.is_empty(), "{}", common::stderr(&output));
+    const SIGPIPE: i32 = 13;
+    assert_eq!(output.status.signal(), Some(SIGPIPE), "{:?}", output.status);
+}
+
+#[test]
 fn truncated_weights_are_refused() {
     let bytes = std::fs::read(weights("int8")).unwrap();
     let truncated = scratch("truncated.safetensors", &bytes[..bytes.len() / 2]);
