@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::model::ModelArgs;
+use crate::model::{or_say, ModelArgs};
 
 #[derive(clap::Args)]
 /// Print the most probable classes of each image.
@@ -35,7 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let mut failed = false;
     for path in &args.images {
-        let Some(crop) = model.read_image_or_say(path, &mut failed) else { continue };
+        let Some(crop) = or_say(model.read_image(path), &mut failed) else { continue };
         let start = Instant::now();
         let logits = model.logits(&crop)?;
         if args.timings {

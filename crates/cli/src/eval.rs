@@ -11,7 +11,7 @@ use xai_explain::scoring::Scorer;
 use xai_explain::Target;
 use xai_model::Layer;
 
-use crate::model::ModelArgs;
+use crate::model::{or_say, ModelArgs};
 use crate::printable;
 
 #[derive(clap::Args)]
@@ -58,7 +58,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut totals = vec![vec![0.0; metrics.len()]; methods.len()];
     let (mut scored, mut failed) = (0, false);
     for path in &args.images {
-        let Some(crop) = model.read_image_or_say(path, &mut failed) else { continue };
+        let Some(crop) = or_say(model.read_image(path), &mut failed) else { continue };
         scored += 1;
         let input = model.net.input(std::slice::from_ref(&crop));
         let each = xai_explain::analyse_each(&model.net, &input, args.layer, &Target::TOP_CLASS, &methods, false);

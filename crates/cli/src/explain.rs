@@ -1,36 +1,47 @@
-//! `xai explain`: a class activation map of one photo, as a PNG overlay or JSON.
+//! `xai explain`: class activation maps of photos, one method or every one-pass method, as PNG
+//! overlays or JSON.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use burn::tensor::Tensor;
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::render::{overlay, Colormap};
-use xai_explain::{smooth, Analysis, CamRequest, Score, Target};
+use xai_explain::{smooth, Analysis, CamMethod, CamRequest, Score, Target};
 use xai_model::ResNet;
 
-use crate::model::ModelArgs;
+use crate::model::{or_say, Model, ModelArgs};
 use crate::progress::Progress;
 use crate::target::TargetArgs;
 
 #[derive(clap::Args)]
-/// Explain the network's prediction for one image with a CAM method.
+/// Explain the network's prediction for photos with a CAM method, or with every method one pass
+/// explains.
 pub struct Args {
-    /// The photo (PNG, JPEG, WebP, GIF, BMP).
-    image: PathBuf,
-    /// gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, scorecam, ablationcam or cam.
-    /// Score-CAM runs the network once per channel (2048 at layer4: a minute on two cores).
+    /// The photos (PNG, JPEG, WebP, GIF, BMP); each is explained for its own top-1 class unless
+    /// --class names one.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, scorecam, ablationcam or cam;
+    /// or `all`: every method one shared pass explains (all but Score-CAM and Ablation-CAM),
+    /// from that one pass. Score-CAM runs the network once per channel (2048 at layer4: a minute
+    /// on two cores).
     #[arg(long, default_value = "gradcam")]
     method: String,
     #[command(flatten)]
     target: TargetArgs,
     #[command(flatten)]
     model: ModelArgs,
-    /// Overlay PNG to write, over the photo's centre square at its own resolution (what the
-    /// network saw); default: IMAGE-METHOD-LAYER.png in the current directory.
-    #[arg(long)]
+    /// Overlay PNG to write, for one photo and one method, over the photo's centre square at its
+    /// own resolution (what the network saw).
+    #[arg(long, conflicts_with = "out_dir")]
     out: Option<PathBuf>,
+    /// Folder for the overlays, IMAGE-METHOD-LAYER.png each (made if missing); default: the
+    /// current directory.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
     /// jet, turbo, viridis or inferno.
     #[arg(long, default_value = "jet")]
     colormap: Colormap,
@@ -43,7 +54,7 @@ pub struct Args {
     /// Average over flips and brightness changes; the map is then at the input's resolution.
     #[arg(long)]
     aug_smooth: bool,
-    /// Print the raw map as JSON instead of writing a PNG.
+    /// Print each raw map as a line of JSON instead of writing PNGs.
     #[arg(long)]
     json: bool,
 }
@@ -55,6 +66,38 @@ fn parse_alpha(s: &str) -> Result<f32, String> {
     } else {
         Err("alpha must be between 0 and 1".into())
     }
+}
+
+/// Where each photo's overlay of each method goes, `[photo][method]`: checked before any work,
+/// so that no overlay overwrites another made in the same run.
+fn overlay_paths(args: &Args, methods: &[&dyn CamMethod]) -> Result<Vec<Vec<PathBuf>>> {
+    if let Some(out) = &args.out {
+        if args.images.len() > 1 || methods.len() > 1 {
+            bail!("--out names one overlay: for several photos or methods, give --out-dir");
+        }
+        return Ok(vec![vec![out.clone()]]);
+    }
+    let dir = args.out_dir.clone().unwrap_or_default();
+    let mut written: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut paths = Vec::new();
+    for image in &args.images {
+        let stem = image.file_stem().unwrap_or_default().to_string_lossy();
+        let mut of_photo = Vec::new();
+        for method in methods {
+            let path = dir.join(format!("{stem}-{}-{}.png", method.name(), args.target.layer));
+            if let Some(other) = written.insert(path.clone(), image) {
+                bail!(
+                    "{} and {} would both write {}: explain them in separate runs",
+                    other.display(),
+                    image.display(),
+                    path.display()
+                );
+            }
+            of_photo.push(path);
+        }
+        paths.push(of_photo);
+    }
+    Ok(paths)
 }
 
 /// A method that runs passes of its own (Score-CAM: a minute on two cores), a batch of channels
@@ -72,51 +115,71 @@ fn channel_by_channel(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> R
     }
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    let method = xai_explain::method(&args.method)?;
-    let model = args.model.load()?;
-    let photo = model.read_photo(&args.image)?;
-    let crop = xai_model::photo::center_crop(&photo, model.input_size);
-    let input = model.net.input(std::slice::from_ref(&crop));
+/// Each method's analysis of one photo's input: one shared pass, or a method's own passes.
+fn analyses(args: &Args, model: &Model, methods: &[&dyn CamMethod], input: &Tensor<4>) -> Result<Vec<Analysis>> {
     let target = args.target.target();
-    let request = CamRequest { layer: args.target.layer, target: &target, method, eigen_smooth: args.eigen_smooth };
-    let mut analysis = match method.channel_scoring() {
-        Some(_) => channel_by_channel(&model.net, &input, request)?,
-        None => pollster::block_on(xai_explain::analyse(&model.net, &input, request))?.remove(0),
+    let (layer, eigen_smooth) = (args.target.layer, args.eigen_smooth);
+    let mut analyses = match methods {
+        [method] if method.channel_scoring().is_some() => {
+            let request = CamRequest { layer, target: &target, method: *method, eigen_smooth };
+            vec![channel_by_channel(&model.net, input, request)?]
+        }
+        _ => {
+            let each = xai_explain::analyse_each(&model.net, input, layer, &target, methods, eigen_smooth);
+            pollster::block_on(each)?.into_iter().map(|mut of_method| of_method.remove(0)).collect()
+        }
     };
-    let class = analysis.class;
     if args.aug_smooth {
-        // Every augmented copy explains the class of the plain pass.
-        let target = Target { classes: Some(vec![class]), ..target.clone() };
-        let request = CamRequest { target: &target, ..request };
-        analysis.map = pollster::block_on(smooth::augmented_maps(&model.net, &input, request))?.remove(0);
+        for (method, analysis) in methods.iter().zip(&mut analyses) {
+            // Every augmented copy explains the class of the plain pass.
+            let target = Target { classes: Some(vec![analysis.class]), ..target.clone() };
+            let request = CamRequest { layer, target: &target, method: *method, eigen_smooth };
+            analysis.map = pollster::block_on(smooth::augmented_maps(&model.net, input, request))?.remove(0);
+        }
     }
-    let (map, prob) = (&analysis.map, analysis.probability());
-    let label = model.labels.name(class).unwrap_or_default();
-    if args.json {
-        let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
-        let line = serde_json::json!({
-            "image": args.image, "class": class, "label": label, "prob": prob,
-            "method": method.name(), "layer": args.target.layer.to_string(), "score": target.score,
-            "map": rows, "map_size": [map.height, map.width],
-        });
-        println!("{line}");
-        return Ok(ExitCode::SUCCESS);
+    Ok(analyses)
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let methods = xai_explain::methods_named(&args.method, args.target.layer)?;
+    let overlays = if args.json { None } else { Some(overlay_paths(&args, &methods)?) };
+    if let Some(dir) = args.out_dir.as_ref().filter(|_| overlays.is_some()) {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     }
-    let out = args.out.unwrap_or_else(|| {
-        let stem = args.image.file_stem().unwrap_or_default().to_string_lossy();
-        PathBuf::from(format!("{stem}-{}-{}.png", method.name(), args.target.layer))
-    });
-    // Drawn over the photo's own pixels where the network looked, not over its small crop.
-    let (left, top, side) = xai_model::photo::crop_region(photo.width(), photo.height(), model.input_size);
-    let region = image::imageops::crop_imm(&photo, left, top, side, side).to_image();
-    drop(photo);
-    overlay(&region, map, args.colormap, args.alpha).save(&out).with_context(|| out.display().to_string())?;
-    let label = crate::printable(label);
-    let score = match target.score {
-        Score::Logit => String::new(),
-        score => format!(", explaining its {score}"),
-    };
-    println!("{}: {} {label} ({:.3}), {} at {}{score}", out.display(), class, prob, method.name(), args.target.layer);
-    Ok(ExitCode::SUCCESS)
+    let model = args.model.load()?;
+    let (layer, score) = (args.target.layer, args.target.target().score);
+    let mut failed = false;
+    for (i, path) in args.images.iter().enumerate() {
+        let Some(photo) = or_say(model.read_photo(path), &mut failed) else { continue };
+        let crop = xai_model::photo::center_crop(&photo, model.input_size);
+        let input = model.net.input(std::slice::from_ref(&crop));
+        let analyses = analyses(&args, &model, &methods, &input)?;
+        // Drawn over the photo's own pixels where the network looked, not over its small crop.
+        let (left, top, side) = xai_model::photo::crop_region(photo.width(), photo.height(), model.input_size);
+        let region = image::imageops::crop_imm(&photo, left, top, side, side).to_image();
+        drop(photo);
+        for (m, (method, analysis)) in methods.iter().zip(&analyses).enumerate() {
+            let (map, class, prob) = (&analysis.map, analysis.class, analysis.probability());
+            let label = model.labels.name(class).unwrap_or_default();
+            let Some(overlays) = &overlays else {
+                let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
+                let line = serde_json::json!({
+                    "image": path, "class": class, "label": label, "prob": prob,
+                    "method": method.name(), "layer": layer.to_string(), "score": score,
+                    "map": rows, "map_size": [map.height, map.width],
+                });
+                println!("{line}");
+                continue;
+            };
+            let out = &overlays[i][m];
+            overlay(&region, map, args.colormap, args.alpha).save(out).with_context(|| out.display().to_string())?;
+            let label = crate::printable(label);
+            let explaining = match score {
+                Score::Logit => String::new(),
+                score => format!(", explaining its {score}"),
+            };
+            println!("{}: {class} {label} ({prob:.3}), {} at {layer}{explaining}", out.display(), method.name());
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

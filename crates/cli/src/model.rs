@@ -65,17 +65,6 @@ impl Model {
         Ok(photo::center_crop(&self.read_photo(path)?, self.input_size))
     }
 
-    /// As [`Self::read_image`], for one photo of many: an error is a line on stderr naming the
-    /// file, and `failed` is set, so that the others go on and the exit says one failed.
-    pub fn read_image_or_say(&self, path: &Path, failed: &mut bool) -> Option<image::RgbImage> {
-        let read = self.read_image(path);
-        if let Err(error) = &read {
-            eprintln!("xai: {error:#}");
-            *failed = true;
-        }
-        read.ok()
-    }
-
     /// Reads and decodes one image file at its own resolution.
     pub fn read_photo(&self, path: &Path) -> Result<image::RgbImage> {
         let bytes = read_file(path, Ceiling::Photo)?;
@@ -87,4 +76,14 @@ impl Model {
         let data = self.net.forward(self.net.input(std::slice::from_ref(crop))).into_data();
         data.try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))
     }
+}
+
+/// What was read, for one photo of many: an error is a line on stderr naming the file, and
+/// `failed` is set, so that the others go on and the exit says one failed.
+pub fn or_say<T>(read: Result<T>, failed: &mut bool) -> Option<T> {
+    if let Err(error) = &read {
+        eprintln!("xai: {error:#}");
+        *failed = true;
+    }
+    read.ok()
 }

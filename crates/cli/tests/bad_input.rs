@@ -145,6 +145,14 @@ fn one_bad_image_does_not_stop_the_others() {
     assert_eq!(row("chelsea.png"), row("mean"), "{stdout}");
     let stderr = common::stderr(&output);
     assert!(stderr.contains("also-empty.png") && stderr.lines().count() == 1, "{stderr}");
+    // explain too: the good photo's overlay is written, the bad one named.
+    let out = std::env::temp_dir().join(format!("xai-bad-input-{}/overlays", std::process::id()));
+    let out_dir = out.display().to_string();
+    let output = xai(&["explain", &empty, &chelsea, "--out-dir", &out_dir, "--weights", &weights]);
+    assert!(!output.status.success());
+    assert!(out.join("chelsea-gradcam-layer4.png").exists(), "{}", common::stdout(&output));
+    let stderr = common::stderr(&output);
+    assert!(stderr.contains("also-empty.png") && stderr.lines().count() == 1, "{stderr}");
 }
 
 #[test]
@@ -163,6 +171,25 @@ fn a_closed_pipe_ends_xai_quietly() {
     assert!(output.stderr.is_empty(), "{}", common::stderr(&output));
     const SIGPIPE: i32 = 13;
     assert_eq!(output.status.signal(), Some(SIGPIPE), "{:?}", output.status);
+}
+
+#[test]
+fn explain_refuses_overlays_that_would_overwrite_each_other() {
+    let (chelsea, weights) = (chelsea().display().to_string(), weights("int8").display().to_string());
+    let out = std::env::temp_dir().join(format!("xai-bad-input-{}/one.png", std::process::id()));
+    let one = out.display().to_string();
+    for (args, expected) in [
+        (vec!["explain", &chelsea, "--method", "all", "--out", &one], "give --out-dir"),
+        (vec!["explain", &chelsea, &chelsea, "--out", &one], "give --out-dir"),
+        (vec!["explain", &chelsea, &chelsea], "would both write chelsea-gradcam-layer4.png"),
+    ] {
+        let mut args = args;
+        args.extend(["--weights", &weights]);
+        let output = xai(&args);
+        let stderr = common::stderr(&output);
+        assert!(!output.status.success() && stderr.lines().count() == 1 && stderr.contains(expected), "{stderr}");
+        assert!(output.stdout.is_empty() && !out.exists(), "{args:?} wrote an overlay");
+    }
 }
 
 #[test]

@@ -152,6 +152,44 @@ fn overlays_and_composites_are_written() {
 }
 
 #[test]
+fn explain_writes_every_method_of_every_photo_from_one_pass() {
+    let dir = std::env::temp_dir().join(format!("xai-all-{}", std::process::id()));
+    let weights = weights("int8").display().to_string();
+    let photos = ["chelsea", "coffee"];
+    let files: Vec<String> =
+        photos.iter().map(|p| fixtures().join(format!("images/{p}.png")).display().to_string()).collect();
+    let methods = ["gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "cam"];
+    let out_dir = dir.display().to_string();
+    let output =
+        xai(&["explain", &files[0], &files[1], "--method", "all", "--out-dir", &out_dir, "--weights", &weights]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert_eq!(common::stdout(&output).lines().count(), photos.len() * methods.len());
+    for photo in photos {
+        for method in methods {
+            let png = image::open(dir.join(format!("{photo}-{method}-layer4.png"))).unwrap();
+            assert_eq!((png.width(), png.height()), (224, 224), "{photo} {method}");
+        }
+    }
+    // Photo by photo, method by method, each line is the map the method gives alone.
+    let output = xai(&["explain", &files[0], &files[1], "--method", "all", "--json", "--weights", &weights]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let lines: Vec<Value> = common::stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let named: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["image"].as_str().unwrap(), l["method"].as_str().unwrap())).collect();
+    let expected: Vec<(&str, &str)> =
+        files.iter().flat_map(|f| methods.iter().map(move |m| (f.as_str(), *m))).collect();
+    assert_eq!(named, expected);
+    for (file, method) in [(&files[0], "gradcam++"), (&files[1], "layercam")] {
+        let line = lines.iter().find(|l| l["image"] == file.as_str() && l["method"] == method).unwrap();
+        let alone = xai(&["explain", file, "--method", method, "--json", "--weights", &weights]);
+        let alone: Value = serde_json::from_slice(&alone.stdout).unwrap();
+        assert_eq!(alone["class"], line["class"], "{file} {method}");
+        let r = pearson(&flatten(&alone["map"]), &flatten(&line["map"]));
+        assert!(r >= 0.9999, "{file} {method}: r = {r}");
+    }
+}
+
+#[test]
 fn bad_explanation_options_name_the_valid_values() {
     let chelsea = fixtures().join("images/chelsea.png").display().to_string();
     let weights = weights("int8").display().to_string();

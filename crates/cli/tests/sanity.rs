@@ -7,12 +7,16 @@ mod common;
 use common::{fixtures, stdout, weights, xai};
 use serde_json::Value;
 
-fn sanity(image: &str, layer: &str, method: &str) -> Vec<Value> {
-    let (weights, photo) = (weights("f32"), fixtures().join(format!("images/{image}.png")));
-    let args = ["sanity", photo.to_str().unwrap(), "--method", method, "--layer", layer, "--json"];
-    let output = xai(&[&args[..], &["--weights", weights.to_str().unwrap()]].concat());
+/// Each photo's evidence, one object per method.
+fn sanity(images: &[&str], layer: &str, method: &str) -> Vec<Vec<Value>> {
+    let mut args = vec!["sanity".to_string()];
+    args.extend(images.iter().map(|image| fixtures().join(format!("images/{image}.png")).display().to_string()));
+    args.extend(["--method", method, "--layer", layer, "--json", "--weights"].map(String::from));
+    args.push(weights("f32").display().to_string());
+    let output = xai(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(output.status.success(), "{}", common::stderr(&output));
-    stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    let lines: Vec<Value> = stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    lines.chunks(lines.len() / images.len()).map(<[Value]>::to_vec).collect()
 }
 
 fn spearman(evidence: &Value, down_to: &str) -> f64 {
@@ -25,9 +29,9 @@ fn spearman(evidence: &Value, down_to: &str) -> f64 {
 /// -0.237; layer3 maps with fc to layer4 random: -0.044, -0.047, -0.267, 0.025.
 #[test]
 fn randomizing_layer4_changes_grad_cam_but_a_random_head_leaves_eigencam_as_it_was() {
-    for image in ["chelsea", "coffee", "astronaut", "rocket"] {
-        for layer in ["layer4", "layer3"] {
-            let all = sanity(image, layer, "all");
+    let images = ["chelsea", "coffee", "astronaut", "rocket"];
+    for layer in ["layer4", "layer3"] {
+        for (image, all) in images.iter().zip(sanity(&images, layer, "all")) {
             let method = |name: &str| all.iter().find(|e| e["method"] == name).unwrap();
             let (gradcam, eigencam) = (method("gradcam"), method("eigencam"));
             let randomized = spearman(gradcam, "layer4");
@@ -50,9 +54,28 @@ fn randomizing_layer4_changes_grad_cam_but_a_random_head_leaves_eigencam_as_it_w
 
 #[test]
 fn one_method_alone_gets_the_numbers_it_gets_among_all() {
-    let all = sanity("chelsea", "layer4", "all");
-    let alone = sanity("chelsea", "layer4", "gradcam++");
+    let all = sanity(&["chelsea"], "layer4", "all").remove(0);
+    let alone = sanity(&["chelsea"], "layer4", "gradcam++").remove(0);
     let among = all.iter().find(|e| e["method"] == "gradcam++").unwrap();
     assert_eq!(alone.len(), 1);
     assert_eq!(alone[0]["sanity"], among["sanity"], "the same seed gives the same weights and class");
+}
+
+#[test]
+fn several_photos_end_with_the_mean_and_how_many_passed() {
+    let photos =
+        ["chelsea", "coffee"].map(|image| fixtures().join(format!("images/{image}.png")).display().to_string());
+    let weights = weights("f32").display().to_string();
+    let output = xai(&["sanity", &photos[0], &photos[1], "--method", "gradcam", "--weights", &weights]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let text = stdout(&output);
+    let (each, over) = text.split_once("Over 2 photos").expect("a summary");
+    let spearman = |text: &str| -> Vec<f64> {
+        let rows = text.lines().filter(|l| l.trim_start().starts_with("randomized down to layer4"));
+        rows.map(|l| l.split_whitespace().rev().nth(1).unwrap().parse().unwrap()).collect()
+    };
+    let (each, over) = (spearman(each), spearman(over));
+    assert_eq!((each.len(), over.len()), (2, 1), "{text}");
+    assert!((over[0] - (each[0] + each[1]) / 2.0).abs() <= 1e-3, "{text}");
+    assert!(text.contains("passes the randomization test on 2 of 2 photos"), "{text}");
 }
