@@ -42,25 +42,29 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let methods = xai_explain::methods_named(&args.method, args.target.layer)?;
     let model = args.model.load()?;
-    let mut over_photos: Vec<OverPhotos> = methods.iter().map(|_| OverPhotos::default()).collect();
+    // Per method, its checks on every photo read.
+    let mut checks: Vec<Vec<Sanity>> = vec![Vec::new(); methods.len()];
     let mut failed = false;
     for path in &args.images {
         let Some(crop) = or_say(model.read_image(path), &mut failed) else { continue };
-        let checks = check_photo(&args, &model, &methods, path, &crop)?;
-        over_photos.iter_mut().zip(&checks).for_each(|(over, sanity)| over.add(sanity));
+        let of_photo = check_photo(&args, &model, &methods, path, &crop)?;
+        checks.iter_mut().zip(of_photo).for_each(|(of_method, sanity)| of_method.push(sanity));
     }
-    if !args.json && over_photos[0].photos > 1 {
-        let photos = over_photos[0].photos;
+    let photos = checks[0].len();
+    if !args.json && photos > 1 {
         println!("Over {photos} photos: mean Spearman rank correlation with the original map (SSIM)");
-        for (method, over) in methods.iter().zip(&over_photos) {
+        for (method, checks) in methods.iter().zip(&checks) {
             println!("\n{}", method.name());
-            for (down_to, sum) in &over.cascade {
-                print_similarity(&format!("randomized down to {down_to}"), mean(*sum, photos));
+            for (step, randomized) in checks[0].cascade.iter().enumerate() {
+                let similarity = mean(checks.iter().map(|s| s.cascade[step].similarity));
+                print_similarity(&format!("randomized down to {}", randomized.down_to), similarity);
             }
-            print_similarity("a random other class", mean(over.random_logit, photos));
+            print_similarity("a random other class", mean(checks.iter().map(|s| s.random_logit.similarity)));
+            let passed = |test: fn(&Sanity) -> bool| checks.iter().filter(|s| test(s)).count();
             println!(
                 "  passes the randomization test on {} of {photos} photos; the random-class test on {} of {photos}",
-                over.randomization_passed, over.random_class_passed
+                passed(|s| s.cascade_failure().is_none()),
+                passed(|s| !s.random_logit_fails())
             );
         }
     }
@@ -111,36 +115,8 @@ fn print_similarity(what: &str, similarity: Similarity) {
     println!("  {what:<37} {:>6.3} ({:.3})", similarity.spearman, similarity.ssim);
 }
 
-/// One method's checks summed over the photos: each step's similarities, and how many photos
-/// passed each test.
-#[derive(Default)]
-struct OverPhotos {
-    photos: usize,
-    cascade: Vec<(&'static str, Similarity)>,
-    random_logit: Similarity,
-    randomization_passed: usize,
-    random_class_passed: usize,
-}
-
-impl OverPhotos {
-    fn add(&mut self, sanity: &Sanity) {
-        if self.cascade.is_empty() {
-            self.cascade = sanity.cascade.iter().map(|step| (step.down_to, Similarity::default())).collect();
-        }
-        for ((_, sum), step) in self.cascade.iter_mut().zip(&sanity.cascade) {
-            *sum = add(*sum, step.similarity);
-        }
-        self.random_logit = add(self.random_logit, sanity.random_logit.similarity);
-        self.randomization_passed += usize::from(sanity.cascade_failure().is_none());
-        self.random_class_passed += usize::from(!sanity.random_logit_fails());
-        self.photos += 1;
-    }
-}
-
-fn add(a: Similarity, b: Similarity) -> Similarity {
-    Similarity { spearman: a.spearman + b.spearman, ssim: a.ssim + b.ssim }
-}
-
-fn mean(sum: Similarity, count: usize) -> Similarity {
-    Similarity { spearman: sum.spearman / count as f32, ssim: sum.ssim / count as f32 }
+fn mean(similarities: impl ExactSizeIterator<Item = Similarity>) -> Similarity {
+    let count = similarities.len() as f32;
+    let (spearman, ssim) = similarities.fold((0.0, 0.0), |(r, s), each| (r + each.spearman, s + each.ssim));
+    Similarity { spearman: spearman / count, ssim: ssim / count }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::map::Map;
 
 /// Both measures, each 1 for identical maps.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Similarity {
     pub spearman: f32,
     pub ssim: f32,
