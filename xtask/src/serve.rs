@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Component, Path};
 
-use crate::{build, root, Result};
+use crate::{root, site, Result};
 
 pub fn serve(args: &[String]) -> Result {
     let port = match args {
@@ -12,7 +12,7 @@ pub fn serve(args: &[String]) -> Result {
         [flag, port] if flag == "--port" => port.parse().map_err(|_| format!("bad port '{port}'"))?,
         _ => return Err("usage: cargo xtask serve [--port 8080]".into()),
     };
-    build()?;
+    site::build()?;
     serve_dir(&root().join("dist"), port)
 }
 

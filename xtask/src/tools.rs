@@ -1,6 +1,6 @@
 //! Installs the tools the web build and its tests need, from the package registries only, and
 //! skips each one already there: the wasm target, wasm-bindgen-cli at the version the app locks,
-//! Trunk, Debian's Chromium (and Firefox ESR and WebKitGTK for the smoke runs), Mesa's Vulkan
+//! Debian's Chromium (and Firefox ESR and WebKitGTK for the smoke runs), Mesa's Vulkan
 //! driver (lavapipe, for `--backend wgpu` without a GPU), the e2e tests' npm packages
 //! (playwright-core, puppeteer-core, binaryen's wasm-opt), cargo-fuzz, and for `cargo xtask bench`
 //! only, onnxruntime-web.
@@ -10,8 +10,7 @@ use std::process::Command;
 
 use crate::{root, run, Result};
 
-pub const WASM_BINDGEN: &str = "0.2.130";
-const TRUNK: &str = "0.21.14";
+const WASM_BINDGEN: &str = "0.2.130";
 const CARGO_FUZZ: &str = "0.13.2";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -38,11 +37,9 @@ pub fn e2e_dir() -> PathBuf {
     root().join("tests/e2e")
 }
 
-/// PATH with the e2e packages' binaries (wasm-opt) first, for Trunk.
-pub fn path_with_node_bins() -> std::ffi::OsString {
-    let mut paths = vec![e2e_dir().join("node_modules/.bin")];
-    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    std::env::join_paths(paths).expect("paths without separators")
+/// binaryen's wasm-opt from npm: Debian's is too old for burn's wasm.
+pub fn wasm_opt() -> PathBuf {
+    e2e_dir().join("node_modules/.bin/wasm-opt")
 }
 
 pub fn ensure_web_tools() -> Result {
@@ -51,9 +48,6 @@ pub fn ensure_web_tools() -> Result {
     }
     if !output("wasm-bindgen", &["--version"]).contains(WASM_BINDGEN) {
         cargo_install(&["wasm-bindgen-cli", "--version", WASM_BINDGEN, "--force"])?;
-    }
-    if !output("trunk", &["--version"]).contains(TRUNK) {
-        cargo_install(&["trunk", "--locked", "--version", TRUNK, "--force"])?;
     }
     let packages = ["node_modules/.bin/wasm-opt", "node_modules/playwright-core", "node_modules/puppeteer-core"];
     if !packages.iter().all(|package| e2e_dir().join(package).exists()) {

@@ -1,5 +1,5 @@
-//! The xai-lens web app (built by Trunk from the repository's `index.html`). The browser is its
-//! only real target; natively only the state (plain Rust) is built, for its tests.
+//! The xai-lens web app (`cargo xtask build` puts it in the site beside `web/index.html`). The
+//! browser is its only real target; natively only the state (plain Rust) is built, for its tests.
 
 #[cfg(target_arch = "wasm32")]
 mod app;
