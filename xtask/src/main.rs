@@ -115,9 +115,13 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
 /// Chromium, and its essentials in Firefox and WebKitGTK.
 fn test() -> Result {
     run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
-    site::build()?;
+    // Debian's packages download and unpack while the builds keep the cores busy.
+    let test_packages = std::thread::spawn(tools::ensure_test_packages);
+    // wasm-opt (minutes, on one core) runs beside the lints.
+    let site = site::start()?;
     lint()?;
-    tools::ensure_vulkan()?;
+    site.finish()?;
+    test_packages.join().map_err(|_| "installing Debian's packages panicked")??;
     let tests = |kind: &[&str]| -> Result {
         let mut args = vec!["test", "--release", "--workspace"];
         args.extend(kind);
@@ -131,7 +135,6 @@ fn test() -> Result {
     tests(&["--lib", "--bins"])?;
     tests(&["--test", "*"])?;
     fuzz()?;
-    tools::ensure_chromium()?;
     // A visitor's own model, as torch.save wrote it, for the page to convert.
     let own_model = std::env::temp_dir().join("xai-lens-e2e-own-model");
     std::fs::create_dir_all(&own_model).map_err(|e| e.to_string())?;
@@ -143,7 +146,6 @@ fn test() -> Result {
         .env("CHROMIUM", tools::CHROMIUM)
         .env("OWN_MODEL_DIR", own_model))?;
     // The essentials in the other engines, each bounded by the script itself (240 s).
-    tools::ensure_other_engines()?;
     for engine in ["firefox", "webkit"] {
         run(Command::new("node").args(["engines/smoke.mjs", engine]).current_dir(tools::e2e_dir()))?;
     }
@@ -152,7 +154,8 @@ fn test() -> Result {
 
 /// The fuzz targets (`fuzz/`), each for a bounded time from the committed seeds, under
 /// AddressSanitizer: a crash, a hang or an allocation beyond the limits fails the run. What the
-/// fuzzer learns is kept beside the build, so later runs start from it.
+/// fuzzer learns is kept beside the build, so later runs start from it. One target per core at a
+/// time, each with its whole time: a fuzzer runs on one core.
 fn fuzz() -> Result {
     const TARGETS: [&str; 8] = ["pickle", "pth", "safetensors", "weights", "image", "share_link", "labels", "keras"];
     const SECONDS: &str = "20";
@@ -166,20 +169,46 @@ fn fuzz() -> Result {
         command
     };
     run(&mut fuzz(&["build"]))?;
-    for name in TARGETS {
-        let corpus = target.join("corpus").join(name);
-        std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
-        let seeds = root().join("fuzz/seeds").join(name);
-        let limits = [
-            &format!("-max_total_time={SECONDS}"),
-            "-timeout=10",
-            "-rss_limit_mb=3000",
-            "-malloc_limit_mb=700",
-            "-print_final_stats=1",
-        ];
-        let mut command = fuzz(&["run", name]);
-        command.arg(&corpus).arg(&seeds).arg("--").args(limits);
-        run(&mut command)?;
+    let logs = target.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for batch in TARGETS.chunks(cores) {
+        let mut running = Vec::new();
+        for &name in batch {
+            let corpus = target.join("corpus").join(name);
+            std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+            let seeds = root().join("fuzz/seeds").join(name);
+            let limits = [
+                &format!("-max_total_time={SECONDS}"),
+                "-timeout=10",
+                "-rss_limit_mb=3000",
+                "-malloc_limit_mb=700",
+                "-print_final_stats=1",
+            ];
+            let log_path = logs.join(format!("{name}.log"));
+            let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+            let mut command = fuzz(&["run", name]);
+            command.arg(&corpus).arg(&seeds).arg("--").args(limits).current_dir(root());
+            command.stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
+            eprintln!("xtask: $ {command:?} > {}", log_path.display());
+            running.push((name, log_path, command.spawn().map_err(|e| format!("{command:?}: {e}"))?));
+        }
+        for (name, log_path, mut fuzzer) in running {
+            let status = fuzzer.wait().map_err(|e| format!("fuzz {name}: {e}"))?;
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if !status.success() {
+                // The crash, its input and its stack come last.
+                let lines: Vec<&str> = log.lines().collect();
+                eprintln!("{}", lines[lines.len().saturating_sub(80)..].join("\n"));
+                return Err(format!(
+                    "fuzz {name} failed ({status}): its log ends above, all of it in {}",
+                    log_path.display()
+                ));
+            }
+            let stats = log.lines().filter_map(|l| l.strip_prefix("stat::"));
+            let stats: Vec<String> = stats.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+            eprintln!("xtask: fuzz {name}: {}", stats.join(", "));
+        }
     }
     Ok(())
 }

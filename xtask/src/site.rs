@@ -3,12 +3,15 @@
 //! (class names inside) and the demo photos. No bundler: that is all one takes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 
 use crate::{cargo, root, run, sha256, target_dir, tools, weights, Result};
 
 /// The cargo profile of the page's wasm (see Cargo.toml).
 const WEB_PROFILE: &str = "web";
+
+/// The app's wasm, as wasm-bindgen names it and the page loads it.
+const APP_WASM: &str = "xai-app_bg.wasm";
 
 /// The photos the page offers (the app's `photo::DEMOS`), from the test fixtures.
 const DEMO_PHOTOS: [&str; 4] = ["chelsea", "coffee", "rocket", "astronaut"];
@@ -18,6 +21,27 @@ const DEMO_PHOTOS: [&str; 4] = ["chelsea", "coffee", "rocket", "astronaut"];
 const WASM_BUDGET_GZIP: usize = 3 << 20;
 
 pub fn build() -> Result {
+    start()?.finish()
+}
+
+/// The site half made: the wasm built and bound, wasm-opt still at work on it unless its output
+/// from an earlier build is still good.
+pub struct Started {
+    weights: PathBuf,
+    optimising: Option<Optimising>,
+}
+
+struct Optimising {
+    wasm_opt: Child,
+    stamp: PathBuf,
+    source: String,
+}
+
+/// Builds the app's wasm and binds it (`xai-app_bg.wasm` and `xai-app.js`, which `web/boot.js`
+/// imports, made in the target dir and kept there), then starts wasm-opt, which takes minutes on
+/// one core, unless the wasm is the one it last optimised. A hash, since cargo may bring back an
+/// older wasm (features switched back) with its old timestamp.
+pub fn start() -> Result<Started> {
     let weights = weights()?;
     tools::ensure_web_tools()?;
     run(&mut cargo(&[
@@ -31,55 +55,67 @@ pub fn build() -> Result {
     ]))?;
     let wasm = target_dir().join("wasm32-unknown-unknown").join(WEB_PROFILE).join("xai-app.wasm");
     constructors_run_once(&wasm)?;
-    let app = bind_and_optimise(&wasm)?;
-
-    let dist = root().join("dist");
-    // Made anew each time, so nothing stale (a file since removed from web/) stays in it.
-    if dist.exists() {
-        std::fs::remove_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
-    }
-    let copy = |from: &Path, to: &Path| -> Result {
-        std::fs::create_dir_all(to.parent().expect("inside dist")).map_err(|e| e.to_string())?;
-        std::fs::copy(from, to).map(|_| ()).map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
-    };
-    for entry in std::fs::read_dir(root().join("web")).map_err(|e| e.to_string())? {
-        let from = entry.map_err(|e| e.to_string())?.path();
-        copy(&from, &dist.join(from.file_name().expect("a file")))?;
-    }
-    for file in ["xai-app.js", "xai-app_bg.wasm"] {
-        copy(&app.join(file), &dist.join(file))?;
-    }
-    copy(&weights.join("resnet50-int8.safetensors"), &dist.join("resnet50-int8.safetensors"))?;
-    for photo in DEMO_PHOTOS {
-        let name = format!("{photo}.png");
-        copy(&root().join("tests/fixtures/images").join(&name), &dist.join("demo").join(name))?;
-    }
-    within_budget(&dist.join("xai-app_bg.wasm"))
-}
-
-/// The app's wasm and glue (`xai-app_bg.wasm`, `xai-app.js`, which `web/boot.js` imports), made
-/// in the target dir and kept there: wasm-opt takes minutes, so it runs again only when the wasm
-/// changed. A hash, since cargo may bring back an older wasm (features switched back) with its
-/// old timestamp.
-fn bind_and_optimise(wasm: &Path) -> Result<PathBuf> {
-    let out = target_dir().join("site");
+    let out = app_dir();
     let stamp = out.join("source-wasm.sha256");
-    let source = sha256(wasm)?;
-    let optimised = out.join("xai-app_bg.wasm");
-    if optimised.exists() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
+    let source = sha256(&wasm)?;
+    if out.join(APP_WASM).exists() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
         eprintln!("xtask: the page's wasm is up to date");
-        return Ok(out);
+        return Ok(Started { weights, optimising: None });
     }
+    // Gone until wasm-opt is done, so that an interrupted run is never taken for a finished one.
+    let _ = std::fs::remove_file(&stamp);
     let bound = target_dir().join("site-bindgen");
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-name", "xai-app", "--out-dir"])
         .arg(&bound)
-        .arg(wasm))?;
+        .arg(&wasm))?;
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     std::fs::copy(bound.join("xai-app.js"), out.join("xai-app.js")).map_err(|e| e.to_string())?;
-    run(Command::new(tools::wasm_opt()).arg("-Oz").arg("--output").arg(&optimised).arg(bound.join("xai-app_bg.wasm")))?;
-    std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    Ok(out)
+    let mut command = Command::new(tools::wasm_opt());
+    command.arg("-Oz").arg("--output").arg(out.join(APP_WASM)).arg(bound.join(APP_WASM));
+    eprintln!("xtask: $ {command:?} (in the background)");
+    let wasm_opt = command.spawn().map_err(|e| format!("{command:?}: {e}"))?;
+    Ok(Started { weights, optimising: Some(Optimising { wasm_opt, stamp, source }) })
+}
+
+impl Started {
+    /// Waits for wasm-opt, then lays out `dist/`.
+    pub fn finish(self) -> Result {
+        if let Some(Optimising { mut wasm_opt, stamp, source }) = self.optimising {
+            let status = wasm_opt.wait().map_err(|e| format!("wasm-opt: {e}"))?;
+            if !status.success() {
+                return Err(format!("wasm-opt failed ({status})"));
+            }
+            std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))?;
+        }
+        let dist = root().join("dist");
+        // Made anew each time, so nothing stale (a file since removed from web/) stays in it.
+        if dist.exists() {
+            std::fs::remove_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+        }
+        let copy = |from: &Path, to: &Path| -> Result {
+            std::fs::create_dir_all(to.parent().expect("inside dist")).map_err(|e| e.to_string())?;
+            std::fs::copy(from, to).map(|_| ()).map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
+        };
+        for entry in std::fs::read_dir(root().join("web")).map_err(|e| e.to_string())? {
+            let from = entry.map_err(|e| e.to_string())?.path();
+            copy(&from, &dist.join(from.file_name().expect("a file")))?;
+        }
+        for file in ["xai-app.js", APP_WASM] {
+            copy(&app_dir().join(file), &dist.join(file))?;
+        }
+        copy(&self.weights.join("resnet50-int8.safetensors"), &dist.join("resnet50-int8.safetensors"))?;
+        for photo in DEMO_PHOTOS {
+            let name = format!("{photo}.png");
+            copy(&root().join("tests/fixtures/images").join(&name), &dist.join("demo").join(name))?;
+        }
+        within_budget(&dist.join(APP_WASM))
+    }
+}
+
+/// Where the bound and optimised app is kept between builds.
+fn app_dir() -> PathBuf {
+    target_dir().join("site")
 }
 
 /// Fails the build when the linker wrapped the wasm's exports to run every constructor on each

@@ -1,7 +1,6 @@
 //! Installs the tools the web build and its tests need, from the package registries only, and
 //! skips each one already there: the wasm target, wasm-bindgen-cli at the version the app locks,
-//! Debian's Chromium (and Firefox ESR and WebKitGTK for the smoke runs), Mesa's Vulkan
-//! driver (lavapipe, for `--backend wgpu` without a GPU), the e2e tests' npm packages
+//! Debian's browsers and Mesa's Vulkan driver (`TEST_PACKAGES`), the e2e tests' npm packages
 //! (playwright-core, puppeteer-core, binaryen's wasm-opt), cargo-fuzz, and for `cargo xtask bench`
 //! only, onnxruntime-web.
 
@@ -73,32 +72,45 @@ pub fn ensure_bench_packages() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Installs Debian packages unless `marker` (a file one of them provides) is there.
-fn ensure_debian(marker: &str, packages: &[&str]) -> Result {
-    if std::path::Path::new(marker).exists() {
+/// Debian packages, each with a file it provides: they are installed where that file is missing.
+type Debian = (&'static str, &'static [&'static str]);
+
+const CHROMIUM_PACKAGES: Debian = (CHROMIUM, &["chromium"]);
+
+/// What `cargo xtask test` needs from Debian: Mesa's Vulkan driver (lavapipe) for the wgpu tests,
+/// Chromium for the e2e tests, and for the smoke runs Firefox ESR, WebKitGTK (Safari's engine)
+/// with its WebDriver, and a virtual display.
+const TEST_PACKAGES: [Debian; 5] = [
+    ("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", &["mesa-vulkan-drivers", "libvulkan1"]),
+    CHROMIUM_PACKAGES,
+    ("/usr/bin/firefox-esr", &["firefox-esr"]),
+    ("/usr/bin/WebKitWebDriver", &["webkit2gtk-driver", "libwebkit2gtk-4.1-0"]),
+    ("/usr/bin/Xvfb", &["xvfb"]),
+];
+
+/// Installs the packages whose file is missing, with one `apt-get update` for all of them.
+fn ensure_debian(wanted: &[Debian]) -> Result {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(marker, _)| !std::path::Path::new(marker).exists())
+        .flat_map(|(_, packages)| packages.iter().copied())
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends"])
-        .args(packages)
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 pub fn ensure_chromium() -> Result {
-    ensure_debian(CHROMIUM, &["chromium"])
+    ensure_debian(&[CHROMIUM_PACKAGES])
 }
 
-/// The smoke runs' other engines: Firefox ESR, and WebKitGTK (Safari's engine) with its
-/// WebDriver and a virtual display.
-pub fn ensure_other_engines() -> Result {
-    ensure_debian("/usr/bin/firefox-esr", &["firefox-esr"])?;
-    ensure_debian("/usr/bin/WebKitWebDriver", &["webkit2gtk-driver", "libwebkit2gtk-4.1-0"])?;
-    ensure_debian("/usr/bin/Xvfb", &["xvfb"])
-}
-
-pub fn ensure_vulkan() -> Result {
-    ensure_debian("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", &["mesa-vulkan-drivers", "libvulkan1"])
+pub fn ensure_test_packages() -> Result {
+    ensure_debian(&TEST_PACKAGES)
 }
 
 /// A private XDG_RUNTIME_DIR: wgpu warns without one.
