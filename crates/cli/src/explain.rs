@@ -1,5 +1,5 @@
 //! `xai explain`: class activation maps of photos, one method or every one-pass method, as PNG
-//! overlays or JSON.
+//! overlays (one by one, or all on one sheet) or JSON.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use xai_model::ResNet;
 
 use crate::model::{or_say, Model, ModelArgs};
 use crate::progress::Progress;
+use crate::sheet::Sheet;
 use crate::target::TargetArgs;
 
 #[derive(clap::Args)]
@@ -42,6 +43,10 @@ pub struct Args {
     /// current directory.
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    /// One PNG with every overlay of the run: a column per method, a row per photo, labelled.
+    /// Then the overlays are written one by one only with --out-dir.
+    #[arg(long, conflicts_with_all = ["out", "json"])]
+    sheet: Option<PathBuf>,
     /// jet, turbo, viridis or inferno.
     #[arg(long, default_value = "jet")]
     colormap: Colormap,
@@ -142,44 +147,70 @@ fn analyses(args: &Args, model: &Model, methods: &[&dyn CamMethod], input: &Tens
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let methods = xai_explain::methods_named(&args.method, args.target.layer)?;
-    let overlays = if args.json { None } else { Some(overlay_paths(&args, &methods)?) };
+    let one_by_one = !args.json && (args.sheet.is_none() || args.out_dir.is_some());
+    let overlays = if one_by_one { Some(overlay_paths(&args, &methods)?) } else { None };
     if let Some(dir) = args.out_dir.as_ref().filter(|_| overlays.is_some()) {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     }
+    let mut sheet = args.sheet.as_ref().map(|_| Sheet::new(&methods.iter().map(|m| m.name()).collect::<Vec<_>>()));
     let model = args.model.load()?;
     let (layer, score) = (args.target.layer, args.target.target().score);
+    let explaining = match score {
+        Score::Logit => String::new(),
+        score => format!(", explaining its {score}"),
+    };
     let mut failed = false;
     for (i, path) in args.images.iter().enumerate() {
         let Some(photo) = or_say(model.read_photo(path), &mut failed) else { continue };
         let crop = xai_model::photo::center_crop(&photo, model.input_size);
         let input = model.net.input(std::slice::from_ref(&crop));
         let analyses = analyses(&args, &model, &methods, &input)?;
+        if args.json {
+            for (method, analysis) in methods.iter().zip(&analyses) {
+                let (map, class) = (&analysis.map, analysis.class);
+                let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
+                let line = serde_json::json!({
+                    "image": path, "class": class, "label": model.labels.name(class).unwrap_or_default(),
+                    "prob": analysis.probability(), "method": method.name(), "layer": layer.to_string(),
+                    "score": score, "map": rows, "map_size": [map.height, map.width],
+                });
+                println!("{line}");
+            }
+            continue;
+        }
         // Drawn over the photo's own pixels where the network looked, not over its small crop.
         let (left, top, side) = xai_model::photo::crop_region(photo.width(), photo.height(), model.input_size);
         let region = image::imageops::crop_imm(&photo, left, top, side, side).to_image();
         drop(photo);
-        for (m, (method, analysis)) in methods.iter().zip(&analyses).enumerate() {
-            let (map, class, prob) = (&analysis.map, analysis.class, analysis.probability());
-            let label = model.labels.name(class).unwrap_or_default();
-            let Some(overlays) = &overlays else {
-                let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
-                let line = serde_json::json!({
-                    "image": path, "class": class, "label": label, "prob": prob,
-                    "method": method.name(), "layer": layer.to_string(), "score": score,
-                    "map": rows, "map_size": [map.height, map.width],
-                });
-                println!("{line}");
-                continue;
-            };
-            let out = &overlays[i][m];
-            overlay(&region, map, args.colormap, args.alpha).save(out).with_context(|| out.display().to_string())?;
-            let label = crate::printable(label);
-            let explaining = match score {
-                Score::Logit => String::new(),
-                score => format!(", explaining its {score}"),
-            };
-            println!("{}: {class} {label} ({prob:.3}), {} at {layer}{explaining}", out.display(), method.name());
+        // Every method explains the same class: the one asked for, or the photo's top-1.
+        let (class, prob) = (analyses[0].class, analyses[0].probability());
+        let label = crate::printable(model.labels.name(class).unwrap_or_default());
+        if let Some(sheet) = &mut sheet {
+            let name = crate::printable(&path.file_name().unwrap_or_default().to_string_lossy());
+            sheet.add_row(&format!("{name}: {class} {label} ({prob:.3})"));
         }
+        // One overlay at a time: at a large photo's resolution, each weighs tens of megabytes.
+        for (m, (method, analysis)) in methods.iter().zip(&analyses).enumerate() {
+            let picture = overlay(&region, &analysis.map, args.colormap, args.alpha);
+            if let Some(overlays) = &overlays {
+                let out = &overlays[i][m];
+                picture.save(out).with_context(|| out.display().to_string())?;
+                println!("{}: {class} {label} ({prob:.3}), {} at {layer}{explaining}", out.display(), method.name());
+            }
+            if let Some(sheet) = &mut sheet {
+                sheet.put(m, &picture);
+            }
+        }
+        if overlays.is_none() {
+            println!("{}: {class} {label} ({prob:.3})", path.display());
+        }
+    }
+    if let (Some(sheet), Some(out)) = (sheet, &args.sheet)
+        && sheet.rows() > 0
+    {
+        let size = format!("{} photo(s) x {} method(s)", sheet.rows(), methods.len());
+        sheet.render().save(out).with_context(|| out.display().to_string())?;
+        println!("{}: {size} at {layer}{explaining}", out.display());
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -14,6 +14,7 @@ mod model;
 mod progress;
 mod read;
 mod sanity;
+mod sheet;
 mod target;
 
 use std::process::ExitCode;

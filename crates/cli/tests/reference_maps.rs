@@ -159,16 +159,44 @@ fn explain_writes_every_method_of_every_photo_from_one_pass() {
     let files: Vec<String> =
         photos.iter().map(|p| fixtures().join(format!("images/{p}.png")).display().to_string()).collect();
     let methods = ["gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "cam"];
-    let out_dir = dir.display().to_string();
-    let output =
-        xai(&["explain", &files[0], &files[1], "--method", "all", "--out-dir", &out_dir, "--weights", &weights]);
+    let (out_dir, sheet) = (dir.display().to_string(), dir.join("sheet.png").display().to_string());
+    let both = ["--method", "all", "--out-dir", &out_dir, "--sheet", &sheet, "--weights", &weights];
+    let output = xai(&[&["explain", &files[0], &files[1]][..], &both].concat());
     assert!(output.status.success(), "{}", common::stderr(&output));
-    assert_eq!(common::stdout(&output).lines().count(), photos.len() * methods.len());
-    for photo in photos {
-        for method in methods {
-            let png = image::open(dir.join(format!("{photo}-{method}-layer4.png"))).unwrap();
-            assert_eq!((png.width(), png.height()), (224, 224), "{photo} {method}");
+    assert_eq!(common::stdout(&output).lines().count(), photos.len() * methods.len() + 1);
+    let overlay = |photo: &str, method: &str| image::open(dir.join(format!("{photo}-{method}-layer4.png"))).unwrap();
+    // The sheet: a header of 8 + 22 + 8 pixels with the methods' names, then per photo its label
+    // (22) over a row of 224-pixel cells 8 apart, the overlays as written one by one.
+    let sheet = image::open(&sheet).unwrap().to_rgba8();
+    assert_eq!(sheet.dimensions(), (8 + 7 * 232, 38 + 2 * 254));
+    let cell = |sheet: &image::RgbaImage, row: u32, column: u32| {
+        image::imageops::crop_imm(sheet, 8 + 232 * column, 38 + 254 * row + 22, 224, 224).to_image()
+    };
+    for (p, photo) in photos.iter().enumerate() {
+        for (m, method) in methods.iter().enumerate() {
+            let png = overlay(photo, method).to_rgba8();
+            assert_eq!(png.dimensions(), (224, 224), "{photo} {method}");
+            assert!(cell(&sheet, p as u32, m as u32) == png, "{photo} {method}: its cell in the sheet");
         }
+    }
+    let ink = |y: std::ops::Range<u32>| {
+        let pixels = y.flat_map(|y| (0..sheet.width()).map(move |x| (x, y)));
+        pixels.filter(|&(x, y)| sheet.get_pixel(x, y).0[..3] == [20, 20, 20]).count()
+    };
+    assert!(ink(0..38) > 1_000 && ink(38..60) > 500, "the methods' names and the first photo's label");
+    // Without --out-dir, the sheet alone: here one method's column, the same overlays.
+    let alone = dir.join("alone");
+    std::fs::create_dir_all(&alone).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["explain", &files[0], &files[1], "--sheet", "gradcam.png", "--weights", &weights])
+        .current_dir(&alone)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert_eq!(std::fs::read_dir(&alone).unwrap().count(), 1, "nothing but the sheet written");
+    let column = image::open(alone.join("gradcam.png")).unwrap().to_rgba8();
+    for (p, photo) in photos.iter().enumerate() {
+        assert!(cell(&column, p as u32, 0) == overlay(photo, "gradcam").to_rgba8(), "{photo}");
     }
     // Photo by photo, method by method, each line is the map the method gives alone.
     let output = xai(&["explain", &files[0], &files[1], "--method", "all", "--json", "--weights", &weights]);
