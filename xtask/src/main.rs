@@ -3,7 +3,7 @@
 //! checkout on the machine, and skips work already done.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 
 mod bench;
 mod serve;
@@ -48,13 +48,18 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| cache_dir().join("target"))
 }
 
-/// Runs a command in the repository root, echoing it, and fails with its name if it fails.
-fn run(command: &mut Command) -> Result {
+/// Starts a command in the repository root (unless it names another folder), echoing it.
+fn spawn(command: &mut Command) -> Result<Child> {
     eprintln!("xtask: $ {command:?}");
     if command.get_current_dir().is_none() {
         command.current_dir(root());
     }
-    let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
+    command.spawn().map_err(|e| format!("{command:?}: {e}"))
+}
+
+/// Runs a command as [`spawn`] starts it, and fails with its name if it fails.
+fn run(command: &mut Command) -> Result {
+    let status = spawn(command)?.wait().map_err(|e| format!("{command:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -171,45 +176,48 @@ fn fuzz() -> Result {
     run(&mut fuzz(&["build"]))?;
     let logs = target.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    // One fuzzer, its output in its own log.
+    let start = |name: &'static str| -> Result<(&str, PathBuf, Child)> {
+        let corpus = target.join("corpus").join(name);
+        std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+        let seeds = root().join("fuzz/seeds").join(name);
+        let limits = [
+            &format!("-max_total_time={SECONDS}"),
+            "-timeout=10",
+            "-rss_limit_mb=3000",
+            "-malloc_limit_mb=700",
+            "-print_final_stats=1",
+        ];
+        let log_path = logs.join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let mut command = fuzz(&["run", name]);
+        command.arg(&corpus).arg(&seeds).arg("--").args(limits);
+        command.stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
+        Ok((name, log_path, spawn(&mut command)?))
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for batch in TARGETS.chunks(cores) {
-        let mut running = Vec::new();
-        for &name in batch {
-            let corpus = target.join("corpus").join(name);
-            std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
-            let seeds = root().join("fuzz/seeds").join(name);
-            let limits = [
-                &format!("-max_total_time={SECONDS}"),
-                "-timeout=10",
-                "-rss_limit_mb=3000",
-                "-malloc_limit_mb=700",
-                "-print_final_stats=1",
-            ];
-            let log_path = logs.join(format!("{name}.log"));
-            let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-            let mut command = fuzz(&["run", name]);
-            command.arg(&corpus).arg(&seeds).arg("--").args(limits).current_dir(root());
-            command.stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
-            eprintln!("xtask: $ {command:?} > {}", log_path.display());
-            running.push((name, log_path, command.spawn().map_err(|e| format!("{command:?}: {e}"))?));
-        }
+        let running: Vec<_> = batch.iter().map(|&name| start(name)).collect::<Result<_>>()?;
         for (name, log_path, mut fuzzer) in running {
             let status = fuzzer.wait().map_err(|e| format!("fuzz {name}: {e}"))?;
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if !status.success() {
-                // The crash, its input and its stack come last.
-                let lines: Vec<&str> = log.lines().collect();
-                eprintln!("{}", lines[lines.len().saturating_sub(80)..].join("\n"));
-                return Err(format!(
-                    "fuzz {name} failed ({status}): its log ends above, all of it in {}",
-                    log_path.display()
-                ));
-            }
-            let stats = log.lines().filter_map(|l| l.strip_prefix("stat::"));
-            let stats: Vec<String> = stats.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
-            eprintln!("xtask: fuzz {name}: {}", stats.join(", "));
+            fuzzer_finished(name, &log_path, status)?;
         }
     }
+    Ok(())
+}
+
+/// Prints a fuzzer's final stats, or when it failed, its log's end (the crash, its input and its
+/// stack come last).
+fn fuzzer_finished(name: &str, log_path: &Path, status: std::process::ExitStatus) -> Result {
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    if !status.success() {
+        let lines: Vec<&str> = log.lines().collect();
+        eprintln!("{}", lines[lines.len().saturating_sub(80)..].join("\n"));
+        return Err(format!("fuzz {name} failed ({status}): its log ends above, all of it in {}", log_path.display()));
+    }
+    let stats = log.lines().filter_map(|l| l.strip_prefix("stat::"));
+    let stats: Vec<String> = stats.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    eprintln!("xtask: fuzz {name}: {}", stats.join(", "));
     Ok(())
 }
 

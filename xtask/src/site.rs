@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use crate::{cargo, root, run, sha256, target_dir, tools, weights, Result};
+use crate::{cargo, root, run, sha256, spawn, target_dir, tools, weights, Result};
 
 /// The cargo profile of the page's wasm (see Cargo.toml).
 const WEB_PROFILE: &str = "web";
@@ -31,9 +31,9 @@ pub struct Started {
     optimising: Option<Optimising>,
 }
 
+/// wasm-opt at work, and the hash of the wasm it optimises, for [`stamp`] once it is done.
 struct Optimising {
     wasm_opt: Child,
-    stamp: PathBuf,
     source: String,
 }
 
@@ -56,14 +56,13 @@ pub fn start() -> Result<Started> {
     let wasm = target_dir().join("wasm32-unknown-unknown").join(WEB_PROFILE).join("xai-app.wasm");
     constructors_run_once(&wasm)?;
     let out = app_dir();
-    let stamp = out.join("source-wasm.sha256");
     let source = sha256(&wasm)?;
-    if out.join(APP_WASM).exists() && std::fs::read_to_string(&stamp).is_ok_and(|built_from| built_from == source) {
+    if out.join(APP_WASM).exists() && std::fs::read_to_string(stamp()).is_ok_and(|built_from| built_from == source) {
         eprintln!("xtask: the page's wasm is up to date");
         return Ok(Started { weights, optimising: None });
     }
     // Gone until wasm-opt is done, so that an interrupted run is never taken for a finished one.
-    let _ = std::fs::remove_file(&stamp);
+    let _ = std::fs::remove_file(stamp());
     let bound = target_dir().join("site-bindgen");
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-name", "xai-app", "--out-dir"])
@@ -71,22 +70,21 @@ pub fn start() -> Result<Started> {
         .arg(&wasm))?;
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     std::fs::copy(bound.join("xai-app.js"), out.join("xai-app.js")).map_err(|e| e.to_string())?;
-    let mut command = Command::new(tools::wasm_opt());
-    command.arg("-Oz").arg("--output").arg(out.join(APP_WASM)).arg(bound.join(APP_WASM));
-    eprintln!("xtask: $ {command:?} (in the background)");
-    let wasm_opt = command.spawn().map_err(|e| format!("{command:?}: {e}"))?;
-    Ok(Started { weights, optimising: Some(Optimising { wasm_opt, stamp, source }) })
+    let wasm_opt = spawn(
+        Command::new(tools::wasm_opt()).arg("-Oz").arg("--output").arg(out.join(APP_WASM)).arg(bound.join(APP_WASM)),
+    )?;
+    Ok(Started { weights, optimising: Some(Optimising { wasm_opt, source }) })
 }
 
 impl Started {
     /// Waits for wasm-opt, then lays out `dist/`.
     pub fn finish(self) -> Result {
-        if let Some(Optimising { mut wasm_opt, stamp, source }) = self.optimising {
+        if let Some(Optimising { mut wasm_opt, source }) = self.optimising {
             let status = wasm_opt.wait().map_err(|e| format!("wasm-opt: {e}"))?;
             if !status.success() {
                 return Err(format!("wasm-opt failed ({status})"));
             }
-            std::fs::write(&stamp, source).map_err(|e| format!("{}: {e}", stamp.display()))?;
+            std::fs::write(stamp(), source).map_err(|e| format!("{}: {e}", stamp().display()))?;
         }
         let dist = root().join("dist");
         // Made anew each time, so nothing stale (a file since removed from web/) stays in it.
@@ -116,6 +114,11 @@ impl Started {
 /// Where the bound and optimised app is kept between builds.
 fn app_dir() -> PathBuf {
     target_dir().join("site")
+}
+
+/// The hash of the wasm that the optimised one in [`app_dir`] was made from.
+fn stamp() -> PathBuf {
+    app_dir().join("source-wasm.sha256")
 }
 
 /// Fails the build when the linker wrapped the wasm's exports to run every constructor on each
