@@ -63,6 +63,26 @@ pub struct TensorRef {
     pub strides: Vec<usize>,
 }
 
+impl TensorRef {
+    /// How many elements it holds, if that fits in a `usize`.
+    pub fn elements(&self) -> Option<usize> {
+        self.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d))
+    }
+
+    /// The storage elements it needs: one past the furthest it reaches (none when it is empty).
+    pub fn end(&self) -> Option<usize> {
+        if self.elements() == Some(0) {
+            return Some(0);
+        }
+        let furthest = self
+            .shape
+            .iter()
+            .zip(&self.strides)
+            .try_fold(self.offset, |end, (d, s)| end.checked_add(d.checked_sub(1)?.checked_mul(*s)?))?;
+        furthest.checked_add(1)
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PickleError {
     #[error(
@@ -73,12 +93,20 @@ pub enum PickleError {
     Damaged { at: usize, what: String },
     #[error("the pickle nests containers more than {MAX_DEPTH} deep or holds over {MAX_TENSORS} tensors")]
     TooDeep,
+    #[error(
+        "the pickle runs over {MAX_INSTRUCTIONS} instructions, far more than a model's weights need (save the model's state_dict() alone)"
+    )]
+    TooLong,
 }
 
 /// The deepest nesting of dicts searched for tensors: a state dict inside a checkpoint inside
 /// another is three.
 const MAX_DEPTH: usize = 16;
 const MAX_TENSORS: usize = 100_000;
+/// The most instructions run. Each makes at most one object (a value, a container, a mark or a
+/// memo entry), of at most 80 bytes here, so this bounds memory: a one-byte instruction would
+/// otherwise cost a hundred times its size. A state dict takes about 25 a tensor.
+const MAX_INSTRUCTIONS: usize = 1_000_000;
 
 /// A callable the pickle may name.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,8 +135,13 @@ enum Node {
     List(Vec<Value>),
     Tuple(Vec<Value>),
     Callable(Callable),
-    Storage { dtype: StorageType, key: String, len: usize },
-    Tensor(TensorRef),
+    Storage {
+        dtype: StorageType,
+        key: String,
+        len: usize,
+    },
+    /// Boxed: the largest kind of node, and the rarest.
+    Tensor(Box<TensorRef>),
 }
 
 struct Machine<'a> {
@@ -311,7 +344,14 @@ impl Machine<'_> {
                 if shape.len() != strides.len() {
                     return self.damaged("a tensor with as many strides as dimensions");
                 }
-                self.push_node(Node::Tensor(TensorRef { storage, dtype, storage_len, offset, shape, strides }));
+                self.push_node(Node::Tensor(Box::new(TensorRef {
+                    storage,
+                    dtype,
+                    storage_len,
+                    offset,
+                    shape,
+                    strides,
+                })));
             }
             (Callable::RebuildParameter, [tensor, ..]) => self.stack.push(tensor.clone()),
             (callable, _) => return self.damaged(format!("{callable:?} called with the wrong arguments")),
@@ -338,7 +378,7 @@ impl Machine<'_> {
     }
 
     fn run(&mut self) -> Result<Value, PickleError> {
-        loop {
+        for _ in 0..MAX_INSTRUCTIONS {
             let opcode = self.u8()?;
             match opcode {
                 0x80 => _ = self.u8()?,                    // PROTO
@@ -486,6 +526,7 @@ impl Machine<'_> {
                 other => return self.damaged(format!("unsupported opcode 0x{other:02x}")),
             }
         }
+        Err(PickleError::TooLong)
     }
 
     /// Tensors under `value`, found through dicts with string keys.
@@ -507,7 +548,7 @@ impl Machine<'_> {
                 _ => continue,
             };
             match self.node(value) {
-                Some(Node::Tensor(tensor)) if found.len() < MAX_TENSORS => found.push((key, tensor.clone())),
+                Some(Node::Tensor(tensor)) if found.len() < MAX_TENSORS => found.push((key, (**tensor).clone())),
                 Some(Node::Tensor(_)) => return Err(PickleError::TooDeep),
                 Some(Node::Dict(_)) => self.collect(value, &format!("{key}."), depth + 1, found)?,
                 _ => {}

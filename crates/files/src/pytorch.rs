@@ -102,17 +102,12 @@ fn gather(
     elements_left: &mut usize,
 ) -> Result<Vec<f32>, ReadError> {
     let width = tensor.dtype.width();
-    let count = tensor.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
-    // The furthest element the tensor reaches, which must lie inside the storage's bytes.
-    let reach = tensor
-        .shape
-        .iter()
-        .zip(&tensor.strides)
-        .try_fold(tensor.offset, |end, (d, s)| end.checked_add(d.checked_sub(1)?.checked_mul(*s)?));
+    let count = tensor.elements();
+    // The elements it reaches must lie inside the storage's bytes.
     let available = storage.len() / width;
-    match (count, reach) {
+    match (count, tensor.end()) {
         (Some(0), _) => return Ok(Vec::new()),
-        (Some(_), Some(reach)) if reach < available.min(tensor.storage_len) => {}
+        (Some(_), Some(end)) if end <= available.min(tensor.storage_len) => {}
         _ => {
             return Err(ReadError::Tensor(
                 name.into(),
@@ -170,16 +165,28 @@ pub fn read_pth(bytes: &[u8]) -> Result<StateDict, ReadError> {
     // the tensors hold at most one element per byte of the file, which a state dict (each
     // element stored once in two bytes or more, or shared by a few tied tensors) never reaches.
     let mut elements_left = bytes.len();
-    for (name, tensor) in pickle::tensors(&pickle)? {
-        let Some(decode) = decoder(tensor.dtype) else { continue };
+    let tensors: Vec<_> =
+        pickle::tensors(&pickle)?.into_iter().filter_map(|(name, t)| Some((name, decoder(t.dtype)?, t))).collect();
+    // Of each storage, only the bytes its tensors reach are read (never more than it declares),
+    // and of all storages together, at most twice the file: torch.save stores them uncompressed,
+    // but a deflated entry of zeros would inflate a small file to gigabytes.
+    let mut reached: HashMap<&str, u64> = HashMap::new();
+    for (_, _, tensor) in &tensors {
+        let end = tensor.end().unwrap_or(usize::MAX).min(tensor.storage_len);
+        let bytes = end.saturating_mul(tensor.dtype.width()) as u64;
+        let reach = reached.entry(&tensor.storage).or_default();
+        *reach = (*reach).max(bytes);
+    }
+    let mut storage_bytes_left = 2 * bytes.len() as u64;
+    for (name, decode, tensor) in &tensors {
         if !storages.contains_key(&tensor.storage) {
-            // A storage never holds more than it declares, and the file bounds what it declares.
-            let declared = tensor.storage_len.saturating_mul(tensor.dtype.width()) as u64;
-            let entry = archive.entry(&format!("data/{}", tensor.storage), declared.min(bytes.len() as u64))?;
+            let limit = reached[tensor.storage.as_str()].min(storage_bytes_left);
+            let entry = archive.entry(&format!("data/{}", tensor.storage), limit)?;
+            storage_bytes_left -= entry.len() as u64;
             storages.insert(tensor.storage.clone(), entry);
         }
-        let values = gather(&name, &tensor, &storages[&tensor.storage], decode, &mut elements_left)?;
-        state.insert(name, FloatTensor { shape: tensor.shape.clone(), values });
+        let values = gather(name, tensor, &storages[&tensor.storage], *decode, &mut elements_left)?;
+        state.insert(name.clone(), FloatTensor { shape: tensor.shape.clone(), values });
     }
     Ok(state)
 }

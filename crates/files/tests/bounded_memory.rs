@@ -1,0 +1,94 @@
+//! What reading a hostile `.pth` may allocate: bounded by the file, not by what it claims. A
+//! counting allocator measures the peak, so this file holds one test (tests run in parallel).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use xai_files::pytorch::read_pth;
+
+struct Counting;
+
+static NOW: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; only sizes are counted.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        NOW.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The most `read` allocated at once beyond what was held before.
+fn peak_of(read: impl FnOnce()) -> usize {
+    let before = NOW.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    read();
+    PEAK.load(Ordering::Relaxed) - before
+}
+
+/// torch.save's zip, its entries deflated: a megabyte of zeros takes a kilobyte.
+fn deflated_archive(pickle: &[u8], storages: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("archive/data.pkl", options).unwrap();
+    zip.write_all(pickle).unwrap();
+    for (key, bytes) in storages {
+        zip.start_file(format!("archive/data/{key}"), options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// `{'w0': t0, 'w1': t1, ...}`, each an empty [0, 3] tensor over a storage of its own that
+/// declares 2^31 - 1 floats.
+fn empty_tensors_pickle(count: usize) -> Vec<u8> {
+    let mut pickle = b"\x80\x02}".to_vec();
+    for i in 0..count {
+        let text = |s: &str| [&b"X"[..], &(s.len() as u32).to_le_bytes(), s.as_bytes()].concat();
+        pickle.extend(text(&format!("w{i}")));
+        pickle.extend(b"ctorch._utils\n_rebuild_tensor_v2\n((");
+        pickle.extend(text("storage"));
+        pickle.extend(b"ctorch\nFloatStorage\n");
+        pickle.extend(text(&i.to_string()));
+        pickle.extend(text("cpu"));
+        pickle.push(b'J');
+        pickle.extend(i32::MAX.to_le_bytes());
+        pickle.extend(b"tQK\x00K\x00K\x03\x86K\x03K\x01\x86\x89tRs");
+    }
+    pickle.push(b'.');
+    pickle
+}
+
+#[test]
+fn a_small_hostile_file_cannot_take_much_memory() {
+    // A pickle of one-byte instructions that each make an empty list: 8 MB of them deflate to
+    // 8 KB, and took a gigabyte.
+    let lists = deflated_archive(&[&b"\x80\x02"[..], &vec![b']'; 8 << 20], b"."].concat(), &[]);
+    let mut error = String::new();
+    let peak = peak_of(|| error = read_pth(&lists).unwrap_err().to_string());
+    assert!(error.contains("instructions"), "{error}");
+    assert!(peak < 200 << 20, "{} KB file, {} MB at the peak", lists.len() >> 10, peak >> 20);
+
+    // Empty tensors over storages of 8 MB of zeros each (8 KB deflated), beside 4 MB of
+    // incompressible bytes: each storage was read up to the file's size, whatever its tensors
+    // needed.
+    let noise: Vec<u8> = (0..4u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut storages: Vec<(String, Vec<u8>)> = (0..50).map(|i| (i.to_string(), vec![0; 8 << 20])).collect();
+    storages.push(("noise".into(), noise));
+    let file = deflated_archive(&empty_tensors_pickle(50), &storages);
+    let mut tensors = 0;
+    let peak = peak_of(|| tensors = read_pth(&file).unwrap().len());
+    assert_eq!(tensors, 50);
+    assert!(peak < 3 * file.len(), "{} KB file, {} MB at the peak", file.len() >> 10, peak >> 20);
+}
