@@ -63,7 +63,11 @@ pub async fn class_concepts(
     labels: &Labels,
     class: usize,
     photos: &[(String, RgbImage)],
-) -> Result<(ClassConcepts, Vec<RgbaImage>), DffError> {
+) -> Result<Option<(ClassConcepts, Vec<RgbaImage>)>, DffError> {
+    // Its photos are read again for this, and may have gone since they were classified.
+    if photos.is_empty() {
+        return Ok(None);
+    }
     let crops: Vec<RgbImage> = photos.iter().map(|(_, crop)| crop.clone()).collect();
     let options = DffOptions { k: CLASS_CONCEPTS, ..DffOptions::default() };
     let found = factorize_concepts(net, &net.input(&crops), labels, options).await?;
@@ -75,7 +79,7 @@ pub async fn class_concepts(
         concepts.push(SharedConcept { labels: concept.labels.clone(), share: concept.share, example });
     }
     let paths = photos.iter().map(|(path, _)| path.clone()).collect();
-    Ok((ClassConcepts { class, photos: paths, concepts }, regions))
+    Ok(Some((ClassConcepts { class, photos: paths, concepts }, regions)))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub struct Args {
     /// The folder: its photos, and those of its subfolders one level down (a class each).
     dir: PathBuf,
     /// The report: one self-contained HTML file, overlays inline.
-    #[arg(long, default_value = "audit.html")]
+    #[arg(long, default_value = "audit.html", value_parser = crate::out::file)]
     out: PathBuf,
     /// One JSON object per photo on stdout as its batch is classified (path, true class, top
     /// five, where the network looked, or the error), instead of the summary.
@@ -79,7 +79,7 @@ fn photo(entry: &Entry) -> Photo {
 }
 
 fn read(model: &Model, file: &Path) -> Result<image::RgbImage, String> {
-    model.read_image(file).map_err(|error| format!("{error:#}"))
+    model.read_image(file).map_err(|error| crate::one_line(&error))
 }
 
 /// The folder's files and their paths inside it: its own files and its subfolders' files. A
@@ -144,7 +144,9 @@ fn class_concepts(model: &Model, files: &HashMap<&str, &Path>, report: &mut Repo
             .into_iter()
             .filter_map(|path| Some((path.clone(), model.read_image(files.get(path.as_str())?).ok()?)))
             .collect();
-        if let Ok((concepts, regions)) = block_on(compute::class_concepts(&model.net, &model.labels, class, &photos)) {
+        if let Ok(Some((concepts, regions))) =
+            block_on(compute::class_concepts(&model.net, &model.labels, class, &photos))
+        {
             for (k, region) in regions.iter().enumerate() {
                 pictures.regions.insert((class, k), png_data_url(region));
             }

@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long, default_value = "int8")]
     precision: Precision,
     /// Output weight file.
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::out::file)]
     out: PathBuf,
 }
 

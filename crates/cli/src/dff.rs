@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use image::{imageops, RgbaImage};
 use xai_explain::dff::{concepts_of, ActivationRows, DffError, DffOptions, NmfOn, K_RANGE};
 use xai_explain::render::{concept_colours, concept_composites};
 
+use crate::backend::Backend;
 use crate::legend;
 use crate::model::ModelArgs;
 use crate::progress::Progress;
@@ -28,7 +29,7 @@ pub struct Args {
     model: ModelArgs,
     /// Composite PNG (the photos, eight to a row, then each concept's colour, share and top labels);
     /// default dff.png.
-    #[arg(long, default_value = "dff.png")]
+    #[arg(long, default_value = "dff.png", value_parser = crate::out::png)]
     out: PathBuf,
     /// Print the concepts as JSON instead of writing a PNG.
     #[arg(long)]
@@ -66,6 +67,10 @@ const MARGIN: u32 = 8;
 pub fn run(args: Args) -> Result<ExitCode> {
     if !K_RANGE.contains(&args.k) {
         return Err(DffError::K(args.k).into());
+    }
+    // Said before the network runs on every photo, not after.
+    if matches!((args.nmf, args.model.backend()), (Nmf::Gpu, Backend::Flex)) {
+        bail!("--nmf gpu needs the network on the GPU too: give --backend wgpu");
     }
     let options = DffOptions { k: args.k, max_iterations: args.iters, ..DffOptions::default() };
     let model = args.model.load()?;

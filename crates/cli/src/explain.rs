@@ -37,15 +37,15 @@ pub struct Args {
     model: ModelArgs,
     /// Overlay PNG to write, for one photo and one method, over the photo's centre square at its
     /// own resolution (what the network saw).
-    #[arg(long, conflicts_with = "out_dir")]
+    #[arg(long, conflicts_with_all = ["out_dir", "json"], value_parser = crate::out::png)]
     out: Option<PathBuf>,
     /// Folder for the overlays, IMAGE-METHOD-LAYER.png each (made if missing); default: the
     /// current directory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json", value_parser = crate::out::folder)]
     out_dir: Option<PathBuf>,
     /// One PNG with every overlay of the run: a column per method, a row per photo, labelled.
     /// Then the overlays are written one by one only with --out-dir.
-    #[arg(long, conflicts_with_all = ["out", "json"])]
+    #[arg(long, conflicts_with_all = ["out", "json"], value_parser = crate::out::png)]
     sheet: Option<PathBuf>,
     /// jet, turbo, viridis or inferno.
     #[arg(long, default_value = "jet")]

@@ -11,6 +11,7 @@ mod eval;
 mod explain;
 mod legend;
 mod model;
+mod out;
 mod progress;
 mod read;
 mod sanity;
@@ -23,6 +24,22 @@ use std::process::ExitCode;
 /// could forge lines or recolour the terminal, are escaped.
 pub fn printable(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// An error and its causes on one line, "what: why", each said once: many errors name their
+/// cause in their own message too, and a decoder's message may end in a newline.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 use clap::{Parser, Subcommand};
@@ -82,8 +99,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            // `{:#}` joins the context chain into one line: "what: why".
-            eprintln!("xai: {error:#}");
+            eprintln!("xai: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }

@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use xai_model::convert::{self, Kind};
 use xai_model::{photo, InputSize, Labels, ModelInfo, ResNet};
 
 use crate::backend::Backend;
@@ -47,10 +48,22 @@ impl ModelArgs {
 
     pub fn load(&self) -> Result<Model> {
         let device = self.backend.device()?;
-        let bytes = read_file(&self.weights, Ceiling::Weights)
-            .context("cannot read the weights (run `cargo xtask weights` to make them)")?;
-        let (net, info) = ResNet::from_safetensors(&bytes, &device)
-            .with_context(|| format!("{}: bad weight file", self.weights.display()))?;
+        let path = self.weights.display();
+        let bytes = read_file(&self.weights, Ceiling::Weights).with_context(|| {
+            // The built-in weights are made once, by the project's own command.
+            let missing = self.weights == Path::new(DEFAULT_WEIGHTS) && !self.weights.exists();
+            if missing {
+                "cannot read the weights (run `cargo xtask weights` to make them)"
+            } else {
+                "--weights"
+            }
+        })?;
+        // (A safetensors state dict is told apart by its metadata, below.)
+        if let Ok(Kind::Pytorch | Kind::KerasTarball) = convert::sniff(&bytes) {
+            bail!("{path}: a model file not converted yet: run `xai convert {path} -o model.safetensors` first");
+        }
+        let (net, info) =
+            ResNet::from_safetensors(&bytes, &device).with_context(|| format!("{path}: bad weight file"))?;
         let input_size = match self.input_size {
             Some(size) => InputSize::new(size)?,
             None => info.model.input_size,
@@ -82,7 +95,7 @@ impl Model {
 /// `failed` is set, so that the others go on and the exit says one failed.
 pub fn or_say<T>(read: Result<T>, failed: &mut bool) -> Option<T> {
     if let Err(error) = &read {
-        eprintln!("xai: {error:#}");
+        eprintln!("xai: {}", crate::one_line(error));
         *failed = true;
     }
     read.ok()

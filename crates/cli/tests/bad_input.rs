@@ -18,6 +18,15 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
 /// hostile file claims.
 const BOUND_MB: u64 = 3000;
 
+/// Each part of an error line ("xai: what: why") said once: an error that names its cause
+/// and also chains it must not print the cause twice.
+fn said_once(line: &str) {
+    let parts: Vec<&str> = line.trim_end().split(": ").collect();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(!parts[i + 1..].contains(part), "'{part}' said twice: {line}");
+    }
+}
+
 /// Runs `xai classify` and returns its single stderr line, checking the exit code.
 fn classify_error(image: &Path, weights: &Path) -> String {
     let args = ["classify", &image.display().to_string(), "--weights", &weights.display().to_string()];
@@ -27,6 +36,7 @@ fn classify_error(image: &Path, weights: &Path) -> String {
     let stderr = common::stderr(&output);
     assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    said_once(&stderr);
     stderr
 }
 
@@ -92,7 +102,16 @@ fn bad_images_are_refused_with_a_clear_line() {
     let mut tiny = Vec::new();
     image::RgbImage::new(1, 1).write_to(&mut std::io::Cursor::new(&mut tiny), image::ImageFormat::Png).unwrap();
     let jpeg = jpeg_of_chelsea();
-    let cases: [(&str, Vec<u8>, &str); 10] = [
+    // An end-of-image marker early on (inside a metadata segment) passes the check for a cut
+    // JPEG; the decoder's own message about it ends in a newline.
+    let small = {
+        let mut bytes = Vec::new();
+        let image = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]));
+        image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg).unwrap();
+        bytes
+    };
+    let marker_early = [&small[..2], b"\xff\xe1\x00\x06\xff\xd9\x00\x00", &small[2..small.len() / 2]].concat();
+    let cases: [(&str, Vec<u8>, &str); 11] = [
         ("empty.png", vec![], "empty"),
         ("notes.jpg", b"shopping list: milk, eggs\n".to_vec(), "not a supported image"),
         ("truncated.png", png[..png.len() / 3].to_vec(), "truncated or corrupt"),
@@ -104,6 +123,7 @@ fn bad_images_are_refused_with_a_clear_line() {
         ("strip.png", grey_png(16, 4_000, &[]), "at most 16 times the other"),
         ("half.jpg", jpeg[..jpeg.len() / 2].to_vec(), "truncated"),
         ("headers-only.jpg", jpeg[..700].to_vec(), "truncated"),
+        ("marker-early.jpg", marker_early, "Jpeg"),
     ];
     for (name, bytes, expected) in cases {
         let path = scratch(name, &bytes);
@@ -218,6 +238,34 @@ fn weights_with_a_wrong_shape_are_refused() {
 }
 
 #[test]
+fn mistakes_in_paths_are_caught_before_any_work() {
+    let photo = chelsea().display().to_string();
+    let weights = weights("int8").display().to_string();
+    let missing_folder = std::env::temp_dir().join("xai-no-such-folder/report.html").display().to_string();
+    let jpeg_out = std::env::temp_dir().join(format!("xai-overlay-{}.jpg", std::process::id()));
+    let cases: [(Vec<&str>, &str); 4] = [
+        (vec!["explain", &photo, "--out", jpeg_out.to_str().unwrap()], "name it .png"),
+        (vec!["explain", &photo, "--out-dir", &photo], "is a file, not a folder"),
+        (vec!["audit", ".", "--out", &missing_folder], "there is no folder"),
+        (vec!["dff", &photo, "--nmf", "gpu"], "give --backend wgpu"),
+    ];
+    for (args, expected) in cases {
+        let output = xai(&[&args[..], &["--weights", &weights]].concat());
+        let stderr = common::stderr(&output);
+        assert!(!output.status.success() && stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert!(!jpeg_out.exists(), "nothing written");
+    // A model file not converted yet is named as such, with the command that converts it.
+    let dir = std::env::temp_dir().join(format!("xai-unconverted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pth = xai_fixtures::rebuild("resnet18", "resnet18.pth", &dir);
+    let line = classify_error(&chelsea(), &pth);
+    assert!(line.contains("not converted yet: run `xai convert "), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn unknown_options_name_the_valid_values() {
     let output = xai(&["classify", "x.png", "--backend", "cuda"]);
     assert!(!output.status.success());
@@ -236,6 +284,7 @@ fn convert_error(source: &Path, extra: &[&str]) -> String {
     let stderr = common::stderr(&output);
     assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    said_once(&stderr);
     stderr
 }
 

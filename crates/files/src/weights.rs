@@ -49,10 +49,12 @@ impl std::str::FromStr for Precision {
 pub enum WeightsError {
     #[error("not a readable safetensors file (truncated or corrupt?): {0}")]
     Unreadable(String),
-    #[error("not an xai-lens weight file (metadata '{key}' is {found:?}, expected {expected:?})")]
-    WrongMetadata { key: &'static str, found: Option<String>, expected: String },
+    #[error("not a weight file made by `xai convert` (it has no xai-lens metadata): convert the model with `xai convert` first")]
+    NotConverted,
     #[error("made by an older xai-lens (format {0}): convert the model again with `xai convert`")]
     OldFormat(String),
+    #[error("made by a newer xai-lens (format {0}; this one reads format {FORMAT_VERSION}): convert the model again with this one")]
+    NewFormat(String),
     #[error("metadata '{key}' is not valid: {why}")]
     BadMetadata { key: &'static str, why: String },
     #[error("tensor '{0}' is missing: the file is not a ResNet made by `xai convert`")]
@@ -250,17 +252,18 @@ impl NetworkParams {
         let metadata = header.metadata().clone().unwrap_or_default();
         let field = |key: &'static str| metadata.get(key).cloned();
         if field("format").as_deref() != Some(FORMAT) {
-            return Err(WeightsError::WrongMetadata { key: "format", found: field("format"), expected: FORMAT.into() });
-        }
-        match field("format_version") {
-            Some(v) if v == FORMAT_VERSION => {}
-            Some(v) if v.parse::<u32>().is_ok_and(|v| v < 2) => return Err(WeightsError::OldFormat(v)),
-            found => {
-                let expected = FORMAT_VERSION.into();
-                return Err(WeightsError::WrongMetadata { key: "format_version", found, expected });
-            }
+            return Err(WeightsError::NotConverted);
         }
         let bad = |key: &'static str, why: String| WeightsError::BadMetadata { key, why };
+        let version = field("format_version").unwrap_or_default();
+        if version != FORMAT_VERSION {
+            let newer = version.parse::<u32>().ok().zip(FORMAT_VERSION.parse::<u32>().ok()).map(|(v, ours)| v > ours);
+            return Err(match newer {
+                Some(false) => WeightsError::OldFormat(version),
+                Some(true) => WeightsError::NewFormat(version),
+                None => bad("format_version", "not a number".into()),
+            });
+        }
         let classes = field("classes")
             .and_then(|c| c.parse::<usize>().ok())
             .filter(|c| *c > 0)
@@ -334,7 +337,9 @@ impl NetworkParams {
             preprocessing,
             input_size,
             source: field("source").unwrap_or_default(),
-            source_sha256: field("source_sha256").unwrap_or_default(),
+            source_sha256: field("source_sha256")
+                .filter(|hash| hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .ok_or_else(|| bad("source_sha256", "not a SHA-256 in lowercase hex".into()))?,
         };
         let info = WeightsInfo { precision, model, checksum: stored };
         Ok((NetworkParams { architecture, convs: layers, fc }, info))
@@ -408,6 +413,26 @@ mod tests {
         let at = renamed.windows(3).position(|w| w == b"dog").unwrap();
         renamed[at..at + 3].copy_from_slice(b"cow");
         assert!(matches!(NetworkParams::from_safetensors(&renamed), Err(WeightsError::Checksum)));
+    }
+
+    #[test]
+    fn metadata_from_other_versions_or_tools_is_explained() {
+        let bytes = resnet18().to_safetensors(Precision::Int8, &info());
+        let version = |v: &[u8]| {
+            let mut patched = bytes.clone();
+            let at = patched.windows(19).position(|w| w == b"\"format_version\":\"2").unwrap() + 18;
+            patched[at..at + 1].copy_from_slice(v);
+            NetworkParams::from_safetensors(&patched).unwrap_err().to_string()
+        };
+        assert!(version(b"1").contains("older xai-lens (format 1)"), "{}", version(b"1"));
+        assert!(version(b"3").contains("newer xai-lens (format 3; this one reads format 2)"), "{}", version(b"3"));
+        assert_eq!(version(b"x"), "metadata 'format_version' is not valid: not a number");
+        // Any hash but a SHA-256 in hex: the page names a stored model by it, and shows part of it.
+        for hash in ["", "é", &"AB".repeat(32), &"ab".repeat(33)] {
+            let bytes = resnet18().to_safetensors(Precision::Int8, &ModelInfo { source_sha256: hash.into(), ..info() });
+            let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
+            assert_eq!(error, "metadata 'source_sha256' is not valid: not a SHA-256 in lowercase hex");
+        }
     }
 
     #[test]
