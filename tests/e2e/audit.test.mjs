@@ -26,6 +26,7 @@ before(async () => {
   await put('astronaut.png', 'astronaut');
   await put('my photos/astronaut.png', 'astronaut');
   await writeFile(join(folder, 'espresso', 'notes.txt'), 'not a photo');
+  await writeFile(join(folder, 'espresso', 'broken.png'), 'not a photo either');
 });
 after(async () => { await site?.close(); await rm(join(folder, '..'), { recursive: true, force: true }); });
 
@@ -54,7 +55,8 @@ function check(found) {
   assert.equal(found.concepts.length, 3, found.concepts.join(' | '));
   assert.ok(found.concepts.every((c) => / · \d+% of the photos, strongest in /.test(c)), found.concepts.join(' | '));
   assert.equal(found.regions, 3);
-  assert.match(found.notes, /espresso\/notes\.txt: /);
+  assert.match(found.notes, /espresso\/broken\.png: /);
+  assert.match(found.notes, /1 file\(s\) not named as photos .* left out, such as 'espresso\/notes\.txt'/);
   assert.match(found.notes, /folder 'my photos' names no class/);
 }
 
@@ -74,8 +76,8 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   assert.ok((saved.match(/data:image\/png;base64,/g) ?? []).length >= 5, 'overlays and regions inline');
   const json = await downloads(page, () => page.click('[data-testid=audit-json]'), 1);
   const lines = json['xai-lens-audit.jsonl'].toString().trim().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(lines.map((l) => l.path), ['Egyptian_cat/chelsea.png', 'astronaut.png', 'espresso/coffee.png',
-    'espresso/notes.txt', 'espresso/rocket.png', 'my photos/astronaut.png', 'tabby/chelsea.png']);
+  assert.deepEqual(lines.map((l) => l.path), ['Egyptian_cat/chelsea.png', 'astronaut.png', 'espresso/broken.png',
+    'espresso/coffee.png', 'espresso/rocket.png', 'my photos/astronaut.png', 'tabby/chelsea.png']);
   assert.equal(lines[0].top5[0].class, EGYPTIAN_CAT);
   assert.equal(lines[0].map.values.length, 49, 'Grad-CAM at layer4 from the classifying pass');
 
@@ -129,7 +131,7 @@ test('a dropped folder is read through its entries; one that cannot be read says
   const before = await jobNumber(page);
   await dropFolder({
     Egyptian_cat: { 'chelsea.png': 'chelsea' },
-    espresso: { 'coffee.png': 'coffee', 'rocket.png': 'rocket', 'notes.txt': null },
+    espresso: { 'coffee.png': 'coffee', 'rocket.png': 'rocket', 'notes.txt': null, 'broken.png': null },
     tabby: { 'chelsea.png': 'chelsea' },
     'astronaut.png': 'astronaut',
     'my photos': { 'astronaut.png': 'astronaut' },

@@ -10,7 +10,7 @@ use web_sys::{DataTransfer, File, FileList};
 use crate::fetch::js_error;
 
 /// A folder's files by path; `None` marks a folder deeper than class/photo, named (as `a/b/`)
-/// only so the report can say it was skipped.
+/// only so the report can say it was skipped, or a file the browser could not read.
 pub type FolderFiles = Vec<(String, Option<File>)>;
 
 /// The files of a folder picked with `webkitdirectory`: each knows its path from the picked
@@ -51,20 +51,21 @@ pub fn dropped(transfer: &DataTransfer) -> Dropped {
 }
 
 /// A dropped folder's name and files: its own and its subfolders' (their folders are marked,
-/// not read).
+/// not read). A file the browser will not hand over has no `File`: the report says so, and the
+/// others are audited.
 pub async fn folder_files(directory: &JsValue) -> Result<(String, FolderFiles), String> {
     let mut found = Vec::new();
     for entry in children(directory).await? {
         let name = name(&entry);
         if !is_directory(&entry) {
-            found.push((name, Some(file(&entry).await?)));
+            found.push((name, file(&entry).await.ok()));
             continue;
         }
         for inner in children(&entry).await? {
             let path = format!("{name}/{}", self::name(&inner));
             match is_directory(&inner) {
                 true => found.push((path + "/", None)),
-                false => found.push((path, Some(file(&inner).await?))),
+                false => found.push((path, file(&inner).await.ok())),
             }
         }
     }

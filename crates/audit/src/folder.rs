@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use xai_files::photo::EXTENSIONS;
 use xai_files::Labels;
 
 use crate::{class_of_folder, Report};
@@ -16,12 +17,27 @@ pub struct Entry {
     pub truth: Option<usize>,
 }
 
+/// Whether a file's name says it is a photo (a format decoded), as ImageFolder sifts a folder:
+/// notes, `.DS_Store` and `Thumbs.db` are not.
+fn is_photo(path: &str) -> bool {
+    let extension = path.rsplit_once('.').map(|(stem, extension)| (stem.rsplit('/').next(), extension));
+    extension.is_some_and(|(stem, extension)| {
+        stem.is_some_and(|stem| !stem.is_empty()) && EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(extension))
+    })
+}
+
 /// The entries of a folder's files, given by their paths inside it ('/' between the parts),
 /// sorted by path. A file at the top has no true class, a file in a subfolder named after a
-/// class has that class, a file deeper down is skipped. What does not fit the layout (a folder
-/// naming no class, a deeper folder, the same path twice) is noted in `report`, never fatal.
+/// class has that class, a file deeper down is skipped, and so is a file not named as a photo.
+/// What does not fit the layout (a folder naming no class, a deeper folder, the same path twice,
+/// files that are not photos) is noted in `report`, never fatal.
 pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<Entry> {
-    let mut order: Vec<usize> = (0..paths.len()).collect();
+    let others: Vec<&String> = paths.iter().filter(|p| !p.ends_with('/') && !is_photo(p)).collect();
+    if let Some(first) = others.iter().min() {
+        let formats = EXTENSIONS.map(|e| format!(".{e}")).join(", ");
+        report.note(format!("{} file(s) not named as photos ({formats}) left out, such as '{first}'", others.len()));
+    }
+    let mut order: Vec<usize> = (0..paths.len()).filter(|&i| paths[i].ends_with('/') || is_photo(&paths[i])).collect();
     order.sort_by(|&a, &b| paths[a].cmp(&paths[b]));
     let mut classes: HashMap<&str, Option<usize>> = HashMap::new();
     let mut deeper = BTreeSet::new();
@@ -62,7 +78,8 @@ mod tests {
         let labels = Labels::from_json(br#"["Egyptian_cat", "tabby"]"#).unwrap();
         let paths =
             ["tabby/b.jpg", "loose.png", "Egyptian cat/a.jpg", "dogs/d.jpg", "tabby/x/y/z.jpg", "tabby/x/w.jpg"];
-        let paths: Vec<String> = [&paths[..], &["tabby/b.jpg"]].concat().iter().map(|p| p.to_string()).collect();
+        let others = ["tabby/b.jpg", "notes.txt", ".DS_Store", "tabby/Thumbs.db", "tabby/.jpg", "README"];
+        let paths: Vec<String> = [&paths[..], &others].concat().iter().map(|p| p.to_string()).collect();
         let mut report = Report::default();
         let found: Vec<(usize, &str, Option<usize>)> =
             entries(&paths, &labels, &mut report).iter().map(|e| (e.index, paths[e.index].as_str(), e.truth)).collect();
@@ -79,6 +96,7 @@ mod tests {
         assert_eq!(
             report.notes,
             [
+                "5 file(s) not named as photos (.jpg, .jpeg, .png, .webp, .gif, .bmp) left out, such as '.DS_Store'",
                 "folder 'dogs' names no class of the model: its photos have no true class",
                 "two files at 'tabby/b.jpg': both classified",
                 "folder 'tabby/x' is deeper than class/photo: skipped",

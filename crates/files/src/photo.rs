@@ -6,6 +6,9 @@ use std::io::Cursor;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
+/// The file names of the formats decoded, as a folder of photos is sifted by them.
+pub const EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "gif", "bmp"];
+
 /// Larger photos are refused before decoding: 40 MP of RGBA is already 160 MB in a browser tab.
 pub const MAX_PIXELS: u64 = 40_000_000;
 /// The largest photo file read, in the page and the CLI alike.
@@ -29,7 +32,7 @@ fn limits() -> image::Limits {
 
 /// A JPEG ends with its end-of-image marker; a decoder given one cut short fills the missing
 /// part with grey and says nothing, so the marker is looked for (trailing padding allowed).
-fn jpeg_is_whole(bytes: &[u8]) -> bool {
+pub fn jpeg_is_whole(bytes: &[u8]) -> bool {
     let tail = &bytes[bytes.len().saturating_sub(4096)..];
     tail.windows(2).any(|w| w == [0xff, 0xd9])
 }

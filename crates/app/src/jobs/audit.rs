@@ -33,7 +33,7 @@ impl Jobs {
             drop(files);
             let read = |path: String| {
                 let file = jobs.memory.audited_files.borrow().get(&path).cloned();
-                async move { photo::crop_of_file(&file.ok_or("not a file")?).await }
+                async move { photo::crop_of_file(&file.ok_or("the browser could not read it")?).await }
             };
             let failed = |failure: Failure| {
                 let text = jobs.failure_text(&engine, failure).unwrap_or_else(|| "the page moved to the CPU".into());
@@ -84,7 +84,8 @@ impl Jobs {
                     }
                 }
                 match compute::class_concepts(&engine.net, &engine.model.labels, class, &crops).await {
-                    Ok((concepts, regions)) => {
+                    Ok(None) => {}
+                    Ok(Some((concepts, regions))) => {
                         let regions = regions.iter().map(png_data_url).collect();
                         jobs.send(Action::AuditConcepts(run, concepts, regions));
                     }
