@@ -78,7 +78,7 @@ impl Report<'_> {
                 ));
             }
             if let Some(sanity) = &item.sanity {
-                let passes = sanity.cascade_failure().is_none() && !sanity.random_logit_fails();
+                let passes = sanity.passes_randomization() && sanity.passes_random_logit();
                 caption.push(if passes { "passes the sanity checks" } else { "fails a sanity check" }.to_string());
             }
             images.push((caption, overlay(&self.photo.crop, &item.map, look.colormap, alpha)));

@@ -63,8 +63,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let passed = |test: fn(&Sanity) -> bool| checks.iter().filter(|s| test(s)).count();
             println!(
                 "  passes the randomization test on {} of {photos} photos; the random-class test on {} of {photos}",
-                passed(|s| s.cascade_failure().is_none()),
-                passed(|s| !s.random_logit_fails())
+                passed(Sanity::passes_randomization),
+                passed(Sanity::passes_random_logit)
             );
         }
     }

@@ -52,29 +52,39 @@ pub struct Sanity {
     /// a random network still follows the photo's edges (Adebayo et al., figure 2).
     pub decided_by: &'static str,
     pub random_logit: RandomLogit,
+    /// The original map is the same everywhere: it highlights nothing, so it can show no
+    /// dependence on the network or the class, and fails both checks.
+    pub blank: bool,
     /// Both outcomes in one line a reader can act on.
     pub verdict: String,
 }
 
 impl Sanity {
-    fn new(cascade: Vec<Randomized>, decided_by: &'static str, random_logit: RandomLogit) -> Self {
-        let mut sanity = Self { cascade, decided_by, random_logit, verdict: String::new() };
+    fn new(cascade: Vec<Randomized>, decided_by: &'static str, random_logit: RandomLogit, blank: bool) -> Self {
+        let mut sanity = Self { cascade, decided_by, random_logit, blank, verdict: String::new() };
         sanity.verdict = sanity.verdict();
         sanity
     }
 
+    pub fn passes_randomization(&self) -> bool {
+        !self.blank && self.cascade_failure().is_none()
+    }
+
+    pub fn passes_random_logit(&self) -> bool {
+        !self.blank && self.random_logit.similarity.spearman <= SIMILAR
+    }
+
     /// The first deciding step after which the map kept its order, if any.
-    pub fn cascade_failure(&self) -> Option<&Randomized> {
+    fn cascade_failure(&self) -> Option<&Randomized> {
         let decided =
             self.cascade.iter().position(|step| step.down_to == self.decided_by).map_or(self.cascade.len(), |i| i + 1);
         self.cascade.iter().take(decided).find(|step| step.similarity.spearman > SIMILAR)
     }
 
-    pub fn random_logit_fails(&self) -> bool {
-        self.random_logit.similarity.spearman > SIMILAR
-    }
-
     fn verdict(&self) -> String {
+        if self.blank {
+            return "fails both tests: the map is the same everywhere, so it shows nothing that could depend on the network or the class".into();
+        }
         let parts =
             |down_to: &str| if down_to == CASCADE[0] { down_to.to_string() } else { format!("fc to {down_to}") };
         let cascade = match self.cascade_failure() {
@@ -87,10 +97,10 @@ impl Sanity {
                 step.similarity.spearman
             ),
         };
-        let logit = if self.random_logit_fails() {
-            "fails the random-class test (another class gets nearly the same map)"
-        } else {
+        let logit = if self.passes_random_logit() {
             "passes the random-class test"
+        } else {
+            "fails the random-class test (another class gets nearly the same map)"
         };
         format!("{cascade}; {logit}")
     }
@@ -176,7 +186,7 @@ impl<'a> SanityCheck<'a> {
         let decided_by = CASCADE.iter().find(|part| **part == self.layer.to_string()).expect("every layer is a part");
         let results = self.cascade.drain(..).zip(&self.references).zip(&maps).map(|((cascade, original), map)| {
             let random_logit = RandomLogit { class, similarity: original.similarity(map) };
-            Sanity::new(cascade, decided_by, random_logit)
+            Sanity::new(cascade, decided_by, random_logit, original.is_blank())
         });
         Ok(Some(results.collect()))
     }
@@ -242,6 +252,22 @@ mod tests {
     }
 
     #[test]
+    fn a_map_that_is_the_same_everywhere_fails_both_checks() {
+        // A network whose maps are all zeros: every comparison sees a "change" (a constant map
+        // correlates 0 with anything), which must not read as a pass.
+        let blank = Map::new(7, 7, vec![0.0; 49]);
+        let reference = Reference::new(&blank, 224);
+        assert!(reference.is_blank());
+        let step = |down_to| Randomized { down_to, similarity: reference.similarity(&blank) };
+        let random_logit = RandomLogit { class: 1, similarity: reference.similarity(&blank) };
+        let sanity = Sanity::new(CASCADE.iter().map(|part| step(*part)).collect(), "layer4", random_logit, true);
+        assert!(!sanity.passes_randomization() && !sanity.passes_random_logit());
+        assert!(sanity.verdict.starts_with("fails both tests: the map is the same everywhere"), "{}", sanity.verdict);
+        let varied = Map::new(7, 7, (0..49).map(|i| i as f32).collect());
+        assert!(!Reference::new(&varied, 224).is_blank());
+    }
+
+    #[test]
     fn every_step_is_measured_for_every_method() {
         let (net, input) = (network(), photos(1));
         let methods = [methods::by_name("gradcam").unwrap(), methods::by_name("eigencam").unwrap()];
@@ -259,7 +285,7 @@ mod tests {
         // was, which is exactly what the check is there to reveal.
         let eigencam = &results[1];
         assert!(eigencam.cascade[0].similarity.spearman > 0.999, "{:?}", eigencam.cascade[0]);
-        assert!(eigencam.random_logit_fails());
+        assert!(!eigencam.passes_random_logit());
         assert!(eigencam.cascade.last().unwrap().similarity.spearman < 0.999);
     }
 }

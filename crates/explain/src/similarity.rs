@@ -31,6 +31,11 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// Whether the map is the same everywhere, ordering nothing.
+    pub fn is_blank(&self) -> bool {
+        self.ranks.windows(2).all(|pair| pair[0] == pair[1])
+    }
+
     pub fn new(map: &Map, side: usize) -> Self {
         let seen = map.resized(side, side).normalised();
         let ranks = ranks(&seen.values);

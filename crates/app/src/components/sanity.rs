@@ -77,7 +77,7 @@ fn row(method: &'static str, sanity: &Sanity) -> Html {
         cell(format!("sanity-{method}-{}", step.down_to), s.spearman, s.ssim, i < decided)
     });
     let logit = sanity.random_logit.similarity;
-    let passes = sanity.cascade_failure().is_none() && !sanity.random_logit_fails();
+    let passes = sanity.passes_randomization() && sanity.passes_random_logit();
     html! {
         <tr data-testid={format!("sanity-row-{method}")}>
             <th scope="row">{ method }</th>

@@ -303,6 +303,7 @@ fn report(key: CompareKey) -> SanityReport {
         cascade,
         decided_by: "layer4",
         random_logit: RandomLogit { class: 801, similarity },
+        blank: false,
         verdict: "passes".into(),
     };
     SanityReport {
