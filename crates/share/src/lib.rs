@@ -106,6 +106,10 @@ pub fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, ShareError> {
             "it is {width}x{height}, not the {CROP_SIDE}x{CROP_SIDE} crop the page shares"
         )));
     }
+    // A link cut short (mail and chat clients cut long ones) cuts the JPEG's end off.
+    if !xai_files::photo::jpeg_is_whole(bytes) {
+        return Err(ShareError::Photo("its end is missing: the link was cut short".into()));
+    }
     Ok(reader().decode().map_err(photo)?.to_rgb8())
 }
 
@@ -263,6 +267,18 @@ mod tests {
         assert_eq!(Shared::from_fragment(&contrast.to_fragment()), Ok(contrast));
         let probability = Shared { probability: true, ..demo };
         assert_eq!(Shared::from_fragment(&probability.to_fragment()), Ok(probability));
+    }
+
+    #[test]
+    fn a_link_cut_short_is_refused() {
+        let crop = RgbImage::from_fn(224, 224, |x, y| image::Rgb([x as u8, y as u8, 128]));
+        let fragment = sample(Photo::Jpeg(encode_jpeg(&crop))).to_fragment();
+        assert!(fragment.ends_with(|c: char| c.is_ascii_alphanumeric()), "the photo comes last");
+        let errors: Vec<String> = (1..40)
+            .map(|cut| Shared::from_fragment(&fragment[..fragment.len() - cut]).unwrap_err().to_string())
+            .collect();
+        assert!(errors.iter().all(|e| e.contains("cut short") || e.contains("base64")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("cut short")), "{errors:?}");
     }
 
     #[test]
