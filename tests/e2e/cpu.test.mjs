@@ -104,6 +104,21 @@ test('opacity and colormap repaint the overlay without running the network', { t
   assert.equal(await jobNumber(page), job, 'no job started');
 });
 
+test('Score-CAM goes a batch of channels at a time, and its cancel brings the last map back', { timeout: 600_000 }, async () => {
+  await settled(page);
+  const [method, before] = [await page.inputValue('[data-testid=method]'), await canvasPixels(page, 'overlay')];
+  await page.selectOption('[data-testid=method]', 'scorecam');
+  // 2048 passes of the network at layer4, minutes here: the page says how far it is.
+  await page.waitForFunction(() => /^scorecam: [1-9]\d* of 2048 channels/
+    .test(document.querySelector('[data-testid=analysis-progress]')?.textContent ?? ''), null, { timeout: 300_000 });
+  assert.equal(await text(page, 'status'), 'running');
+  await page.click('[data-testid=analysis-cancel]', { timeout: 120_000 });
+  await page.waitForSelector('[data-testid=analysis-progress]', { state: 'detached', timeout: 120_000 });
+  assert.equal(await page.inputValue('[data-testid=method]'), method);
+  assert.equal(await text(page, 'status'), 'done');
+  assert.deepEqual(await canvasPixels(page, 'overlay'), before);
+});
+
 test('the page reads at a glance at 1280 and 390 pixels wide', { timeout: 600_000 }, async () => {
   for (const [width, height] of [[1280, 900], [390, 844]]) {
     await page.setViewportSize({ width, height });
@@ -151,6 +166,14 @@ test('bad files and tampered links give a clear message and the page stays usabl
     assert.ok((await text(tampered, 'error')).includes(expected), await text(tampered, 'error'));
     await tampered.close();
   }
+  // A class the model lacks (an edited link, or one made with another model): the top class
+  // is explained instead, and the page says why.
+  const classless = await openPage(browser,
+    origin + '/#v=1&method=gradcam&layer=layer4&class=5000&colormap=jet&opacity=50&k=5&photo=demo:chelsea');
+  await classless.waitForFunction(() => document.querySelector('[data-testid=prediction]')?.textContent === 'Egyptian cat',
+    null, { timeout: 300_000 });
+  assert.match(await classless.textContent('.notice'), /class 5000, which this model does not have/);
+  await classless.close();
   await runDemo(page, 'rocket');
   assert.ok((await text(page, 'prediction')).length > 0);
 });

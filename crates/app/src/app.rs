@@ -39,12 +39,30 @@ pub fn app() -> Html {
         let jobs = jobs.clone();
         use_effect_with((), move |_| jobs.start());
     }
-    // The network runs when the photo, the question or the model changes, never for a repaint.
+    // The network runs when the photo, the question or the model changes, never for a repaint,
+    // nor for the question answered last (a cancel goes back to it).
     {
-        let (jobs, engine, photo) = (jobs.clone(), (*engine).clone(), state.current.clone());
+        let (jobs, engine, photo, answered) =
+            (jobs.clone(), (*engine).clone(), state.current.clone(), state.answered.clone());
         use_effect_with(state.analysis_key(), move |key| {
-            if let (Some(key), Some(engine), Some(photo)) = (key.clone(), engine, photo) {
+            if let (Some(key), Some(engine), Some(photo)) = (key.clone(), engine, photo)
+                && answered.as_ref() != Some(&key)
+            {
                 jobs.analyse(engine, photo, key);
+            }
+        });
+    }
+
+    // A comparison or a sanity check answers the photo, layer and class it started with:
+    // another question stops it.
+    {
+        let (jobs, comparing, checking) = (jobs.clone(), state.comparing.clone(), state.checking.clone());
+        use_effect_with(state.compare_key(), move |key| {
+            if let Some(running) = comparing.filter(|k| Some(k) != key.as_ref()) {
+                jobs.cancel_compare(running);
+            }
+            if let Some((running, _)) = checking.filter(|(k, _)| Some(k) != key.as_ref()) {
+                jobs.cancel_sanity(running);
             }
         });
     }
@@ -163,7 +181,8 @@ pub fn app() -> Html {
                 </div>
                 <ResultView photo={state.current.clone()} shown={state.shown().cloned()} question={state.question.clone()}
                     look={state.look} share={state.share_fragment()} model={model_name(state.using.as_ref())}
-                    on_class={dispatch.reform(|class| Action::SetClass(Some(class)))} />
+                    on_class={dispatch.reform(|class| Action::SetClass(Some(class)))}
+                    progress={state.analysis_progress()} on_cancel={dispatch.reform(|()| Action::CancelAnalysis)} />
             </div>
             <ComparePanel photo={state.current.clone()} comparison={state.compared().cloned()} running={state.comparing.is_some()}
                 progress={state.compare_progress} on_own_passes={on_own_passes}

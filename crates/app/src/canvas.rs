@@ -26,12 +26,23 @@ pub fn download(canvas: &HtmlCanvasElement, file_name: &str) {
     }
 }
 
-/// Saves `text` as a file through a temporary link.
+/// Saves `text` as a file, through an object URL: an audit's report with its pictures inline
+/// runs to megabytes, more than browsers take in a data URL.
 pub fn download_text(text: &str, mime: &str, file_name: &str) {
-    save_url(&format!("data:{mime};charset=utf-8,{}", js_sys::encode_uri_component(text)), file_name);
+    let parts = js_sys::Array::of1(&text.into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(&format!("{mime};charset=utf-8"));
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    save_url(&url, file_name);
+    // Released once the download has surely started (revoked at once, some browsers cancel it).
+    let release = wasm_bindgen::closure::Closure::once_into_js(move || web_sys::Url::revoke_object_url(&url));
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(release.unchecked_ref(), 60_000);
+    }
 }
 
-/// Saves what a data URL holds as `file_name`, through a temporary link.
+/// Saves what a URL holds as `file_name`, through a temporary link.
 fn save_url(url: &str, file_name: &str) {
     let document = web_sys::window().and_then(|w| w.document());
     if let Some(link) = document.and_then(|d| d.create_element("a").ok()) {

@@ -8,7 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::dff::{concepts_of, ActivationRows, DffError, DffOptions, NmfOn};
 use xai_explain::readback::ReadbackError;
-use xai_explain::{CamError, CamMethod, CamRequest, Concepts, Target};
+use xai_explain::{Analysis, CamError, CamMethod, CamRequest, Concepts, Target};
 use xai_model::Layer;
 use xai_model::{ModelInfo, ResNet};
 
@@ -109,17 +109,27 @@ pub fn now_ms() -> f64 {
 }
 
 impl Engine {
-    /// Classifies the photo and explains the asked (or top-1) class, in one pass of the network.
-    pub async fn analyse(&self, photo: &GalleryPhoto, key: AnalysisKey) -> Result<Explained, Failure> {
+    /// Classifies the photo and explains the asked (or top-1) class with `method`, which needs no
+    /// passes of its own, in one pass of the network.
+    pub async fn analyse(
+        &self,
+        photo: &GalleryPhoto,
+        key: AnalysisKey,
+        method: &dyn CamMethod,
+    ) -> Result<Explained, Failure> {
         let question = &key.question;
-        let method = xai_explain::method(&question.method)?;
         let input = self.net.input(std::slice::from_ref(&photo.crop));
         let target = question.target();
         let start = now_ms();
         let request = CamRequest { layer: question.layer, target: &target, method, eigen_smooth: false };
         let analysis = xai_explain::analyse(&self.net, &input, request).await?.remove(0);
+        Ok(self.explained(key, analysis, now_ms() - start))
+    }
+
+    /// The page's answer to `key`: the analysis' top five classes and map, made in `ms`.
+    pub fn explained(&self, key: AnalysisKey, analysis: Analysis, ms: f64) -> Explained {
         let top5 = analysis.top(&self.model.labels, 5);
-        Ok(Explained { key, top5, class: analysis.class, map: analysis.map, ms: now_ms() - start })
+        Explained { key, top5, class: analysis.class, map: analysis.map, ms }
     }
 
     /// Every one-pass method's map of the photo for the key's layer and class, from one pass.

@@ -81,7 +81,11 @@ pub fn compare_panel(props: &CompareProps) -> Html {
         let onclick = props.dispatch.reform(move |_| Action::SortBy(next));
         let arrow = if metric.higher_is_better() { "higher is better" } else { "lower is better" };
         html! {
-            <th scope="col" title={metric.explanation()} aria-sort={if chosen { "descending" } else { "none" }}>
+            <th scope="col" title={metric.explanation()} aria-sort={match (chosen, metric.higher_is_better()) {
+                (false, _) => "none",
+                (true, true) => "descending",
+                (true, false) => "ascending",
+            }}>
                 <button class={classes!("sort", chosen.then_some("chosen"))} onclick={onclick}
                     data-testid={format!("sort-{}", metric.name())} aria-label={format!("sort by {}, {arrow}", metric.title())}>
                     { metric.title() }

@@ -71,6 +71,23 @@ fn on_value<E: AsRef<Event> + 'static>(
     })
 }
 
+/// A select that shows `value`: an option's `selected` no longer moves the selection once the
+/// visitor has chosen by hand, so a change the state makes itself (a cancel going back to the
+/// last method, a contrast dropped) would not show without this.
+#[hook]
+fn use_select_value(value: String) -> NodeRef {
+    let select = use_node_ref();
+    {
+        let select = select.clone();
+        use_effect_with(value, move |value| {
+            if let Some(select) = select.cast::<HtmlSelectElement>() {
+                select.set_value(value);
+            }
+        });
+    }
+    select
+}
+
 #[function_component(Controls)]
 pub fn controls(props: &ControlsProps) -> Html {
     let Question { method, layer, .. } = &props.question;
@@ -81,6 +98,10 @@ pub fn controls(props: &ControlsProps) -> Html {
     let on_opacity = on_value::<InputEvent>(&props.dispatch, |v| v.parse().ok().map(Action::SetOpacity));
     let on_score = on_value::<Event>(&props.dispatch, |v| parse_score(&v).map(Action::SetScore));
     let score = props.question.score;
+    let method_select = use_select_value(method.clone());
+    let layer_select = use_select_value(layer.to_string());
+    let score_select = use_select_value(score_value(score));
+    let colormap_select = use_select_value(props.look.colormap.name().into());
     let mut others = props.others.clone();
     // A contrast from a share link may name a class outside the top five.
     if let Score::Versus(other) = score
@@ -92,14 +113,14 @@ pub fn controls(props: &ControlsProps) -> Html {
         <section class="controls panel" aria-labelledby="controls-title">
             <h2 id="controls-title">{ "2. Choose how to explain" }</h2>
             <label for="method">{ "Method" }</label>
-            <select id="method" data-testid="method" onchange={on_method} aria-describedby="method-hint">
+            <select ref={method_select} id="method" data-testid="method" onchange={on_method} aria-describedby="method-hint">
                 { for xai_explain::all_methods().iter().map(|m| html! {
                     <option value={m.name()} selected={method == m.name()} disabled={!m.supports(*layer)}>{ m.name() }</option>
                 }) }
             </select>
             <p class="hint" id="method-hint">{ summary }</p>
             <label for="layer">{ "Layer" }</label>
-            <select id="layer" data-testid="layer" onchange={on_layer} aria-describedby="layer-hint">
+            <select ref={layer_select} id="layer" data-testid="layer" onchange={on_layer} aria-describedby="layer-hint">
                 { for Layer::ALL.iter().map(|l| {
                     let allowed = xai_explain::method(method).map_or(true, |m| m.supports(*l));
                     html! { <option value={l.to_string()} selected={layer == l} disabled={!allowed}>{ l.to_string() }</option> }
@@ -107,7 +128,7 @@ pub fn controls(props: &ControlsProps) -> Html {
             </select>
             <p class="hint" id="layer-hint">{ layer_summary(*layer) }</p>
             <label for="score">{ "Explain" }</label>
-            <select id="score" data-testid="score" onchange={on_score} aria-describedby="score-hint">
+            <select ref={score_select} id="score" data-testid="score" onchange={on_score} aria-describedby="score-hint">
                 { for [Score::Logit, Score::Probability].into_iter().map(|s| html! {
                     <option value={score_value(s)} selected={score == s}>{ format!("its {}", if s == Score::Logit { "logit" } else { "probability" }) }</option>
                 }) }
@@ -118,7 +139,7 @@ pub fn controls(props: &ControlsProps) -> Html {
             </select>
             <p class="hint" id="score-hint">{ score_summary(score) }</p>
             <label for="colormap">{ "Colormap" }</label>
-            <select id="colormap" data-testid="colormap" onchange={on_colormap}>
+            <select ref={colormap_select} id="colormap" data-testid="colormap" onchange={on_colormap}>
                 { for Colormap::ALL.iter().map(|c| html! {
                     <option value={c.name()} selected={props.look.colormap == *c}>{ c.name() }</option>
                 }) }

@@ -23,6 +23,10 @@ pub struct ResultProps {
     /// The model's name, for the report card.
     pub model: AttrValue,
     pub on_class: Callback<usize>,
+    /// Channels done of how many, while a method with passes of its own runs.
+    pub progress: Option<(usize, usize)>,
+    /// Stops that method, going back to the one before.
+    pub on_cancel: Callback<()>,
 }
 
 /// The colormap as a CSS gradient from its low end to its high end.
@@ -104,6 +108,14 @@ pub fn result_view(props: &ResultProps) -> Html {
                     <figcaption class="scale-labels"><span>{ "ignored" }</span><span>{ "looked at most" }</span></figcaption>
                 </figure>
             </div>
+            if let Some((done, of)) = props.progress {
+                <p class="actions">
+                    <span data-testid="analysis-progress" role="status">
+                        { format!("{}: {done} of {of} channels, each a pass of the network", props.question.method) }
+                    </span>
+                    <button data-testid="analysis-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
+                </p>
+            }
             if let Some(shown) = &props.shown {
                 <p data-testid="prediction" class="prediction">{ shown.top5[0].label.replace('_', " ") }</p>
                 <ol data-testid="top5" class="top5" aria-label="the five most probable classes; choose one to explain it">

@@ -6,7 +6,7 @@ use xai_explain::scoring::Scorer;
 use xai_explain::{CamMethod, Map};
 use yew::platform::spawn_local;
 
-use super::{let_the_page_paint, new_run, Jobs};
+use super::{channel_by_channel, let_the_page_paint, new_run, Jobs};
 use crate::engine::{now_ms, Engine, Failure};
 use crate::state::{Action, CompareKey, CompareProgress, Compared, Comparison, GalleryPhoto, ScoreCost};
 
@@ -56,18 +56,13 @@ impl Jobs {
                 let mut scorer = Scorer::new(&engine.net, &input, class).await.map_err(Failure::Device)?;
                 for method in methods {
                     let start = now_ms();
-                    let mut steps = engine.channel_by_channel(&input, key.layer, &target, method)?;
-                    let analysis = loop {
-                        let (done, of) = steps.progress();
+                    let steps = engine.channel_by_channel(&input, key.layer, &target, method)?;
+                    let progress = |done, of| {
                         let progress = CompareProgress::Channels(method.name(), done, of);
                         jobs.send(Action::CompareProgressed(key.clone(), progress));
-                        let_the_page_paint().await;
-                        if !current() {
-                            return Ok(false);
-                        }
-                        if let Some(analysis) = steps.step().await? {
-                            break analysis;
-                        }
+                    };
+                    let Some(analysis) = channel_by_channel(steps, progress, &current).await? else {
+                        return Ok(false);
                     };
                     let compared = Compared { method: method.name(), map: analysis.map.clone(), scores: None };
                     jobs.send(Action::ComparedMap(key.clone(), compared, now_ms() - start));

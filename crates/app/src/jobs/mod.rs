@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use wasm_bindgen_futures::JsFuture;
+use xai_explain::channels::ChannelByChannel;
+use xai_explain::Analysis;
 use yew::{UseReducerDispatcher, UseStateHandle};
 
 use crate::engine::{Engine, Failure};
@@ -39,6 +41,27 @@ fn new_run(runs: &Cell<u64>) -> u64 {
     runs.get()
 }
 
+/// Runs a method with passes of its own (Score-CAM, Ablation-CAM) to its end, a batch of
+/// channels at a time: `progress` hears how many are done before each batch, and the page paints
+/// (and takes a click) in between. `None` when `current` says the run was cancelled or replaced.
+async fn channel_by_channel(
+    mut steps: ChannelByChannel<'_>,
+    progress: impl Fn(usize, usize),
+    current: &dyn Fn() -> bool,
+) -> Result<Option<Analysis>, Failure> {
+    loop {
+        let (done, of) = steps.progress();
+        progress(done, of);
+        let_the_page_paint().await;
+        if !current() {
+            return Ok(None);
+        }
+        if let Some(analysis) = steps.step().await? {
+            return Ok(Some(analysis));
+        }
+    }
+}
+
 /// What jobs share across renders (the page keeps one, see `app`).
 #[derive(Default)]
 pub struct JobsMemory {
@@ -49,6 +72,8 @@ pub struct JobsMemory {
     /// conversion or a model switched away from never takes over.
     loads: Cell<u64>,
     conversions: Cell<u64>,
+    /// Count analyses, so that one running passes of its own stops when a newer one starts.
+    analyses: Cell<u64>,
     /// Count comparisons, sanity checks, factorisations and audits, so that a cancelled one (or one a newer one
     /// replaced) stops.
     comparisons: Cell<u64>,
@@ -82,6 +107,14 @@ impl Jobs {
 
     fn send(&self, action: Action) {
         self.dispatch.dispatch(action);
+    }
+
+    /// Stops the comparison, sanity check and factorisation under way: their model is being
+    /// replaced (the state forgets them too), and they would hold its device for minutes.
+    fn stop_device_jobs(&self) {
+        for runs in [&self.memory.comparisons, &self.memory.sanity_checks, &self.memory.factorizations] {
+            new_run(runs);
+        }
     }
 
     /// What to tell the visitor about a failed job; `None` when the page handles it by moving

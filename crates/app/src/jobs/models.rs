@@ -7,7 +7,7 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use xai_explain::readback::ReadbackError;
 use xai_model::labels::MAX_FILE_BYTES as MAX_LABELS_BYTES;
-use xai_model::{ResNet, WeightsError};
+use xai_model::{InputSize, ResNet, WeightsError};
 use xai_share::Shared;
 use yew::platform::spawn_local;
 
@@ -52,6 +52,28 @@ async fn load_engine(
     Ok((Engine { net, model: info.model, backend, device, own }, cached))
 }
 
+/// The page crops every photo to 224 x 224; a model converted for another input size would
+/// answer differently here than in `xai`, which says so.
+fn input_size_notice(engine: &Engine) -> Option<Notice> {
+    let size = engine.model.input_size.get();
+    (size != InputSize::STANDARD.get()).then(|| Notice {
+        text: format!(
+            "This model was converted for {size} x {size} photos, but the page shows it 224 x 224 crops, so its classes and maps can differ from `xai`'s."
+        ),
+        details: None,
+    })
+}
+
+/// How a model load ended.
+#[derive(PartialEq)]
+enum Loaded {
+    Yes,
+    /// A newer load started before it ended.
+    Overtaken,
+    /// It failed, and said why.
+    Failed,
+}
+
 impl Jobs {
     /// Once, when the page opens: the list of own models, the model a share link names (else
     /// the one last used) on the best device, then the link.
@@ -71,6 +93,8 @@ impl Jobs {
                         index.active_model().cloned()
                     }
                 },
+                // A link made with the built-in model opens with it, whichever was used last.
+                Some(Ok(Shared { model: None, .. })) => None,
                 _ => index.active_model().cloned(),
             };
             let (device, backend, why_cpu) = pick_device().await;
@@ -79,7 +103,7 @@ impl Jobs {
                     .into(),
                 details: Some(why),
             });
-            if !jobs.load(device, backend, own, notice).await {
+            if !jobs.load_else(device, backend, own, notice, None).await {
                 return;
             }
             match link {
@@ -90,28 +114,63 @@ impl Jobs {
         });
     }
 
-    /// Loads a model and makes it the page's; says whether it did. A load overtaken by a newer
-    /// one ends quietly.
-    async fn load(&self, device: Device, backend: Backend, own: Option<StoredModel>, notice: Option<Notice>) -> bool {
+    /// Loads a model and makes it the page's (and this browser's choice for its next visits);
+    /// if it fails, says why and loads `fallback` (one that loaded before) instead, unless that
+    /// is the same. Says whether a model was loaded.
+    async fn load_else(
+        &self,
+        device: Device,
+        backend: Backend,
+        own: Option<StoredModel>,
+        notice: Option<Notice>,
+        fallback: Option<StoredModel>,
+    ) -> bool {
+        match self.load(device.clone(), backend, own.clone(), notice).await {
+            Loaded::Yes => {
+                store::set_active(own.as_ref().map(|m| m.sha256.as_str())).await;
+                true
+            }
+            Loaded::Overtaken => false,
+            Loaded::Failed if own == fallback => false,
+            Loaded::Failed => {
+                self.send(Action::SwitchModel(fallback.clone()));
+                self.load(device, backend, fallback, None).await == Loaded::Yes
+            }
+        }
+    }
+
+    /// Loads a model and makes it the page's. A load overtaken by a newer one ends quietly; one
+    /// that fails says why.
+    async fn load(&self, device: Device, backend: Backend, own: Option<StoredModel>, notice: Option<Notice>) -> Loaded {
         let load = new_run(&self.memory.loads);
         let start = now_ms();
         let last = Cell::new(0u64);
         let progress = |loaded: u64, total: Option<u64>| {
-            // Re-render every 256 KB, not on every chunk.
-            if loaded - last.get() > 1 << 18 || Some(loaded) == total {
+            // Re-render every 256 KB, not on every chunk, and not for a load overtaken.
+            let current = self.memory.loads.get() == load;
+            if current && (loaded - last.get() > 1 << 18 || Some(loaded) == total) {
                 last.set(loaded);
                 self.send(Action::ModelProgress { loaded, total });
             }
         };
         let loaded = load_engine(device, backend, own.clone(), &progress).await;
         if self.memory.loads.get() != load {
-            return false;
+            return Loaded::Overtaken;
         }
         match loaded {
             Ok((engine, cached)) => {
+                let classes = engine.model.labels.len();
+                let notice = match (input_size_notice(&engine), notice) {
+                    (Some(size), Some(other)) => {
+                        Some(Notice { text: format!("{} {}", other.text, size.text), ..other })
+                    }
+                    (size, other) => other.or(size),
+                };
                 self.engine.set(Some(Rc::new(engine)));
                 let ms = now_ms() - start;
-                self.send(Action::ModelReady { backend: backend.name(), ms, cached, notice, own: own.clone() });
+                let ready =
+                    Action::ModelReady { backend: backend.name(), ms, cached, notice, own: own.clone(), classes };
+                self.send(ready);
                 // A link that waited for this model opens now.
                 let waiting = self.memory.pending_link.borrow().clone();
                 if let (Some((hash, wanted)), Some(own)) = (waiting, own)
@@ -120,11 +179,11 @@ impl Jobs {
                     self.memory.pending_link.replace(None);
                     self.open_link(&hash).await;
                 }
-                true
+                Loaded::Yes
             }
             Err(error) => {
                 self.send(Action::ModelFailed(error));
-                false
+                Loaded::Failed
             }
         }
     }
@@ -142,20 +201,20 @@ impl Jobs {
     }
 
     /// Switches to one of the visitor's models, or back to the built-in one (`None`), on the
-    /// device in use.
+    /// device in use; if that fails, the model in use before (else the built-in one) comes back.
     pub fn use_model(&self, own: Option<StoredModel>) {
         let (jobs, engine) = (self.clone(), (*self.engine).clone());
         spawn_local(async move {
+            jobs.stop_device_jobs();
             jobs.send(Action::SwitchModel(own.clone()));
-            store::set_active(own.as_ref().map(|m| m.sha256.as_str())).await;
-            let (device, backend) = match engine {
-                Some(engine) => (engine.device.clone(), engine.backend),
+            let (device, backend, fallback) = match engine {
+                Some(engine) => (engine.device.clone(), engine.backend, engine.own.clone()),
                 None => {
                     let (device, backend, _) = pick_device().await;
-                    (device, backend)
+                    (device, backend, None)
                 }
             };
-            jobs.load(device, backend, own, None).await;
+            jobs.load_else(device, backend, own, None, fallback).await;
         });
     }
 
@@ -205,10 +264,15 @@ impl Jobs {
                 Err(error) => return jobs.send(failed(error)),
             };
             jobs.send(Action::Converting("Keeping it in this browser".into()));
+            let kept_before = store::index().await.find(&stored.sha256).is_some();
             if let Err(error) = store::save(&stored, &weights).await {
                 return jobs.send(failed(error));
             }
             if !current() {
+                // Cancelled while it was being kept: it must not turn up on the next visit.
+                if !kept_before {
+                    let _ = store::delete(&stored.sha256).await;
+                }
                 return;
             }
             jobs.send(Action::Converted { model: stored.clone(), ms });
@@ -246,6 +310,7 @@ impl Jobs {
         if self.memory.moving_to_cpu.replace(true) {
             return true;
         }
+        self.stop_device_jobs();
         self.send(Action::DeviceLost(Notice {
             text: "WebGPU stopped working, so the page moved to the CPU: expect about a second per photo.".into(),
             details: Some(failure.0.clone()),
@@ -255,9 +320,17 @@ impl Jobs {
             let start = now_ms();
             match load_engine(Device::flex(), Backend::Cpu, own.clone(), &|_, _| {}).await {
                 Ok((cpu, cached)) => {
+                    let classes = cpu.model.labels.len();
                     jobs.engine.set(Some(Rc::new(cpu)));
                     let ms = now_ms() - start;
-                    jobs.send(Action::ModelReady { backend: Backend::Cpu.name(), ms, cached, notice: None, own });
+                    jobs.send(Action::ModelReady {
+                        backend: Backend::Cpu.name(),
+                        ms,
+                        cached,
+                        notice: None,
+                        own,
+                        classes,
+                    });
                 }
                 Err(error) => jobs.send(Action::ModelFailed(format!("could not move to the CPU: {error}"))),
             }

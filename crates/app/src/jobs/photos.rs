@@ -3,12 +3,13 @@
 use std::rc::Rc;
 
 use xai_explain::dff::ActivationRows;
+use xai_explain::CamMethod;
 use yew::platform::spawn_local;
 
-use super::{let_the_page_paint, new_run, Jobs};
-use crate::engine::{Backend, Engine, Failure};
+use super::{channel_by_channel, let_the_page_paint, new_run, Jobs};
+use crate::engine::{now_ms, Backend, Engine, Failure};
 use crate::photo;
-use crate::state::{Action, AnalysisKey, FactorizeKey, GalleryPhoto};
+use crate::state::{Action, AnalysisKey, Explained, FactorizeKey, GalleryPhoto};
 
 impl Jobs {
     pub fn open_demo(&self, name: &'static str) {
@@ -51,13 +52,26 @@ impl Jobs {
         });
     }
 
+    /// The photo's classes and map for `key`. A method with passes of its own (Score-CAM,
+    /// Ablation-CAM: minutes on a CPU) goes a batch of channels at a time, with its progress;
+    /// a newer analysis (another method, say, or the cancel that restores one) stops it.
     pub fn analyse(&self, engine: Rc<Engine>, photo: Rc<GalleryPhoto>, key: AnalysisKey) {
+        let run = new_run(&self.memory.analyses);
         self.send(Action::AnalysisStarted);
         let jobs = self.clone();
         spawn_local(async move {
+            let current = || jobs.memory.analyses.get() == run;
+            let explained = match xai_explain::method(&key.question.method) {
+                Ok(method) if method.runs_own_passes() => {
+                    jobs.own_passes(&engine, &photo, &key, method, &current).await
+                }
+                Ok(method) => engine.analyse(&photo, key.clone(), method).await.map(Some),
+                Err(error) => Err(error.into()),
+            };
             let failed = |error: String| Action::Analysed(Err((key.clone(), error)));
-            match engine.analyse(&photo, key.clone()).await {
-                Ok(explained) => jobs.send(Action::Analysed(Ok(explained))),
+            match explained {
+                Ok(Some(explained)) => jobs.send(Action::Analysed(Ok(explained))),
+                Ok(None) => {}
                 Err(Failure::Input(error)) => jobs.send(failed(format!("{}: {error}", photo.name))),
                 Err(Failure::Device(error)) => {
                     if !jobs.move_to_cpu(&engine, &error) {
@@ -66,6 +80,25 @@ impl Jobs {
                 }
             }
         });
+    }
+
+    /// `method`'s analysis a batch of channels at a time; `None` when `current` says it was
+    /// replaced.
+    async fn own_passes(
+        &self,
+        engine: &Engine,
+        photo: &GalleryPhoto,
+        key: &AnalysisKey,
+        method: &dyn CamMethod,
+        current: &dyn Fn() -> bool,
+    ) -> Result<Option<Explained>, Failure> {
+        let start = now_ms();
+        let input = engine.net.input(std::slice::from_ref(&photo.crop));
+        let target = key.question.target();
+        let steps = engine.channel_by_channel(&input, key.question.layer, &target, method)?;
+        let progress = |done, of| self.send(Action::AnalysisProgressed(key.clone(), done, of));
+        let analysis = channel_by_channel(steps, progress, current).await?;
+        Ok(analysis.map(|analysis| engine.explained(key.clone(), analysis, now_ms() - start)))
     }
 
     /// Deep Feature Factorization of the key's photos: their features a pass at a time, with

@@ -33,6 +33,8 @@ pub struct AppState {
     pub wanted: Option<ModelRef>,
     /// Counts the models loaded so far; the current one is number `model_number`.
     pub model_number: u64,
+    /// How many classes the loaded model tells apart.
+    pub classes: usize,
     pub notice: Option<Notice>,
     pub error: Option<String>,
     pub gallery: Vec<Rc<GalleryPhoto>>,
@@ -48,6 +50,8 @@ pub struct AppState {
     /// The newest analysis answered, and its result if it succeeded.
     pub answered: Option<AnalysisKey>,
     pub explained: Option<Rc<Explained>>,
+    /// How many channels of an analysis with passes of its own are done, of how many.
+    pub analysis_progress: Option<(AnalysisKey, usize, usize)>,
     /// The factorisation under way, and how many of its photos' features are computed.
     pub factorizing: Option<(FactorizeKey, usize)>,
     pub concepts: Option<(FactorizeKey, Rc<Concepts>)>,
@@ -82,6 +86,7 @@ pub enum Action {
         notice: Option<Notice>,
         /// The visitor's own model, or `None` for the built-in one.
         own: Option<StoredModel>,
+        classes: usize,
     },
     /// Another model is being loaded: the built-in one (`None`) or the visitor's own.
     SwitchModel(Option<StoredModel>),
@@ -113,6 +118,11 @@ pub enum Action {
     /// Paint one concept alone, or all of them again when it is the one shown.
     ToggleConcept(usize),
     AnalysisStarted,
+    /// So many of the channels of an analysis with passes of its own are done, of so many.
+    AnalysisProgressed(AnalysisKey, usize, usize),
+    /// Stop the analysis under way: the method goes back to the last one that needed no passes
+    /// of its own.
+    CancelAnalysis,
     Analysed(Result<Explained, (AnalysisKey, String)>),
     FactorizeStarted(FactorizeKey),
     /// So many of the photos' features are computed.
@@ -168,17 +178,19 @@ impl Default for AppState {
             conversion: Conversion::Idle,
             wanted: None,
             model_number: 0,
+            classes: 0,
             notice: None,
             error: None,
             gallery: Vec::new(),
             current: None,
-            question: Question { method: "gradcam".into(), layer: Layer::Layer4, class: None, score: Score::Logit },
+            question: Question::default(),
             look: Look { colormap: Colormap::Jet, opacity: 50 },
             k: 5,
             picks: Vec::new(),
             jobs: 0,
             answered: None,
             explained: None,
+            analysis_progress: None,
             factorizing: None,
             concepts: None,
             concept_shown: None,
@@ -209,6 +221,13 @@ impl AppState {
     /// The result for the current photo and question, once it is there.
     pub fn shown(&self) -> Option<&Rc<Explained>> {
         self.explained.as_ref().filter(|e| Some(&e.key) == self.analysis_key().as_ref())
+    }
+
+    /// How far the current analysis is, when it runs passes of its own: channels done, of how
+    /// many.
+    pub fn analysis_progress(&self) -> Option<(usize, usize)> {
+        let (key, done, of) = self.analysis_progress.as_ref()?;
+        (Some(key) == self.analysis_key().as_ref() && self.answered.as_ref() != Some(key)).then_some((*done, *of))
     }
 
     /// The comparison the page should show now: the current photo, layer and class.
@@ -300,12 +319,41 @@ impl AppState {
         self.using = own;
     }
 
+    /// A link may name a class the model does not have (it was edited, or made with another
+    /// model): the top class is explained instead, and the visitor told why.
+    fn forget_missing_classes(&mut self) {
+        let mut missing = Vec::new();
+        if let Some(class) = self.question.class.filter(|&c| c >= self.classes) {
+            self.question.class = None;
+            missing.push(class.to_string());
+        }
+        if let Score::Versus(other) = self.question.score
+            && other >= self.classes
+        {
+            self.question.score = Score::Logit;
+            missing.push(other.to_string());
+        }
+        if !missing.is_empty() {
+            let text = format!(
+                "The link names class {}, which this model does not have (its classes are 0 to {}): the top class is explained instead.",
+                missing.join(" and "),
+                self.classes.saturating_sub(1)
+            );
+            self.notice = Some(Notice { text, details: None });
+        }
+    }
+
     fn apply(&mut self, action: Action) {
         match action {
-            Action::ModelProgress { loaded, total } => self.model = ModelState::Loading { loaded, total },
-            Action::ModelReady { backend, ms, cached, notice, own } => {
+            Action::ModelProgress { loaded, total } => {
+                if let ModelState::Loading { .. } = self.model {
+                    self.model = ModelState::Loading { loaded, total };
+                }
+            }
+            Action::ModelReady { backend, ms, cached, notice, own, classes } => {
                 self.model = ModelState::Ready { backend, ms, cached };
                 self.model_number += 1;
+                self.classes = classes;
                 if notice.is_some() {
                     self.notice = notice;
                 }
@@ -347,10 +395,14 @@ impl AppState {
                 self.look = settings.look;
                 self.k = settings.k;
                 self.compare_on_open = settings.compare;
+                self.forget_missing_classes();
             }
             Action::SetMethod(method) => self.question.method = method,
             Action::SetLayer(layer) => self.question.layer = layer,
             Action::SetClass(class) => {
+                // The top class chosen by name is the top class: the question answered already.
+                let top = self.shown().and_then(|e| e.top5.first()).map(|p| p.class);
+                let class = class.filter(|c| Some(*c) != top);
                 // A class against itself explains nothing.
                 if matches!(self.question.score, Score::Versus(other) if Some(other) == class) {
                     self.question.score = Score::Logit;
@@ -369,6 +421,16 @@ impl AppState {
                 self.concept_shown = if self.concept_shown == Some(i) { None } else { Some(i) };
             }
             Action::AnalysisStarted => self.jobs += 1,
+            Action::AnalysisProgressed(key, done, of) => {
+                if Some(&key) == self.analysis_key().as_ref() {
+                    self.analysis_progress = Some((key, done, of));
+                }
+            }
+            Action::CancelAnalysis => {
+                let one_pass = |name: &String| xai_explain::method(name).is_ok_and(|m| !m.runs_own_passes());
+                let last = self.explained.as_ref().map(|e| &e.key.question.method).filter(|m| one_pass(m));
+                self.question.method = last.cloned().unwrap_or_else(|| Question::default().method);
+            }
             Action::Analysed(result) => {
                 let key = match &result {
                     Ok(explained) => &explained.key,

@@ -4,7 +4,7 @@ use image::RgbImage;
 use xai_explain::sanity::{RandomLogit, Randomized, Sanity};
 use xai_explain::similarity::Similarity;
 use xai_explain::Map;
-use xai_model::CASCADE;
+use xai_model::{Prediction, CASCADE};
 use xai_share::{ModelRef, Photo as PhotoSource, Shared};
 
 use super::*;
@@ -14,7 +14,7 @@ fn photo(name: &str) -> NewPhoto {
 }
 
 fn ready() -> Rc<AppState> {
-    let ready = Action::ModelReady { backend: "CPU", ms: 1.0, cached: false, notice: None, own: None };
+    let ready = Action::ModelReady { backend: "CPU", ms: 1.0, cached: false, notice: None, own: None, classes: 1000 };
     Rc::new(AppState::default()).after(ready)
 }
 
@@ -101,7 +101,14 @@ fn a_lost_device_reloads_and_asks_again() {
     let lost = Notice { text: "moved".into(), details: None };
     let state = state.after(Action::DeviceLost(lost));
     assert_eq!((state.status(), state.analysis_key()), (Status::Loading, None));
-    let state = state.after(Action::ModelReady { backend: "CPU", ms: 1.0, cached: true, notice: None, own: None });
+    let state = state.after(Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: true,
+        notice: None,
+        own: None,
+        classes: 1000,
+    });
     assert_ne!(state.analysis_key(), Some(before));
     assert_eq!(state.notice.as_ref().map(|n| n.text.as_str()), Some("moved"));
 }
@@ -165,6 +172,18 @@ fn a_shared_view_opens_as_it_was_shared() {
 }
 
 #[test]
+fn a_link_to_a_class_the_model_lacks_explains_the_top_class_and_says_why() {
+    let settings = settings_from_link(&Shared { class: Some(5000), versus: Some(1000), ..link("gradcam", "layer4") });
+    let opened = ready().after(Action::OpenLink(photo("chelsea"), settings.unwrap()));
+    assert_eq!((opened.question.class, opened.question.score), (None, Score::Logit));
+    let notice = opened.notice.clone().unwrap().text;
+    assert!(notice.contains("class 5000 and 1000") && notice.contains("0 to 999"), "{notice}");
+    let fine = settings_from_link(&Shared { class: Some(999), versus: Some(3), ..link("gradcam", "layer4") });
+    let opened = ready().after(Action::OpenLink(photo("chelsea"), fine.unwrap()));
+    assert_eq!((opened.question.class, opened.question.score, &opened.notice), (Some(999), Score::Versus(3), &None));
+}
+
+#[test]
 fn a_contrast_ends_when_its_class_is_chosen_or_the_photo_changes() {
     let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetScore(Score::Versus(281)));
     assert_eq!(state.compare_key().unwrap().score, Score::Versus(281));
@@ -203,6 +222,7 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
         cached: true,
         notice: None,
         own: Some(mine.clone()),
+        classes: 1000,
     });
     // Another head: the ImageNet class asked before is dropped, and the photo is asked again.
     let key = state.analysis_key().unwrap();
@@ -219,8 +239,14 @@ fn a_link_to_a_missing_model_waits_for_it() {
     let wanted = ModelRef { name: "mine.pth".into(), sha256: "b".repeat(64) };
     let state = ready().after(Action::WantModel(wanted.clone()));
     assert_eq!(state.wanted.as_ref(), Some(&wanted));
-    let other =
-        Action::ModelReady { backend: "CPU", ms: 1.0, cached: true, notice: None, own: Some(own_model("x.pth", 'c')) };
+    let other = Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: true,
+        notice: None,
+        own: Some(own_model("x.pth", 'c')),
+        classes: 1000,
+    };
     let state = state.after(other);
     assert!(state.wanted.is_some());
     let right = Action::ModelReady {
@@ -229,6 +255,7 @@ fn a_link_to_a_missing_model_waits_for_it() {
         cached: true,
         notice: None,
         own: Some(own_model("mine.pth", 'b')),
+        classes: 1000,
     };
     assert_eq!(state.clone().after(right).wanted, None);
     let failed = state.after(Action::ConvertFailed("not a ResNet".into()));
@@ -403,4 +430,44 @@ fn an_audit_counts_its_batches_and_a_newer_or_cancelled_run_takes_nothing_more()
     let audit = state.audit.clone().unwrap();
     assert_eq!((audit.stage.clone(), audit.report.photos.len()), (AuditStage::Cancelled, 1));
     assert_eq!(state.status(), Status::Done);
+}
+
+#[test]
+fn a_method_with_passes_of_its_own_shows_its_progress_and_a_cancel_brings_back_the_last_answer() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetMethod("layercam".into()));
+    let layercam = state.analysis_key().unwrap();
+    let state = state.after(Action::AnalysisStarted).after(Action::Analysed(Ok(explained(layercam.clone(), 285))));
+    let state = state.after(Action::SetMethod("scorecam".into())).after(Action::AnalysisStarted);
+    let scorecam = state.analysis_key().unwrap();
+    let state = state.after(Action::AnalysisProgressed(scorecam.clone(), 64, 2048));
+    assert_eq!((state.analysis_progress(), state.status()), (Some((64, 2048)), Status::Running));
+    // Progress from an analysis no longer asked for is not shown.
+    let state = state.after(Action::AnalysisProgressed(layercam.clone(), 1, 2));
+    assert_eq!(state.analysis_progress(), Some((64, 2048)));
+    let state = state.after(Action::CancelAnalysis);
+    assert_eq!((state.analysis_key(), state.analysis_progress()), (Some(layercam), None));
+    assert_eq!((state.shown().map(|e| e.class), state.status()), (Some(285), Status::Done));
+    // Without an answer from a one-pass method (a link that asked for Score-CAM), Grad-CAM.
+    let state = state.after(Action::AddPhoto(photo("coffee"))).after(Action::SetMethod("ablationcam".into()));
+    let ablationcam = state.analysis_key().unwrap();
+    let state =
+        state.after(Action::Analysed(Ok(explained(ablationcam, 967)))).after(Action::SetMethod("scorecam".into()));
+    assert_eq!(state.after(Action::CancelAnalysis).question.method, "gradcam");
+}
+
+#[test]
+fn a_download_overtaken_by_a_newer_load_cannot_take_the_page_back_to_loading() {
+    let state = ready().after(Action::ModelProgress { loaded: 1 << 20, total: Some(1 << 24) });
+    assert!(matches!(state.model, ModelState::Ready { .. }), "{:?}", state.model);
+}
+
+#[test]
+fn choosing_the_top_class_by_name_asks_nothing_new() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let key = state.analysis_key().unwrap();
+    let top5 = [285, 281].map(|class| Prediction { class, label: format!("class {class}"), prob: 0.5 }).to_vec();
+    let state = state.after(Action::Analysed(Ok(Explained { top5, ..explained(key.clone(), 285) })));
+    let state = state.after(Action::SetClass(Some(285)));
+    assert_eq!((state.analysis_key(), state.shown().is_some()), (Some(key), true));
+    assert_eq!(state.after(Action::SetClass(Some(281))).question.class, Some(281));
 }

@@ -45,6 +45,13 @@ pub struct Question {
     pub score: Score,
 }
 
+impl Default for Question {
+    /// Grad-CAM of the top class's logit at layer4.
+    fn default() -> Self {
+        Self { method: "gradcam".into(), layer: Layer::Layer4, class: None, score: Score::Logit }
+    }
+}
+
 impl Question {
     pub fn target(&self) -> Target {
         Target::chosen(self.class).scoring(self.score)
