@@ -2,10 +2,10 @@
 //! counting allocator measures the peak, so this file holds one test (tests run in parallel).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use xai_files::pytorch::read_pth;
+use xai_fixtures::deflated_torch_archive;
 
 struct Counting;
 
@@ -37,19 +37,6 @@ fn peak_of(read: impl FnOnce()) -> usize {
     PEAK.load(Ordering::Relaxed) - before
 }
 
-/// torch.save's zip, its entries deflated: a megabyte of zeros takes a kilobyte.
-fn deflated_archive(pickle: &[u8], storages: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    zip.start_file("archive/data.pkl", options).unwrap();
-    zip.write_all(pickle).unwrap();
-    for (key, bytes) in storages {
-        zip.start_file(format!("archive/data/{key}"), options).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 /// `{'w0': t0, 'w1': t1, ...}`, each an empty [0, 3] tensor over a storage of its own that
 /// declares 2^31 - 1 floats.
 fn empty_tensors_pickle(count: usize) -> Vec<u8> {
@@ -74,7 +61,7 @@ fn empty_tensors_pickle(count: usize) -> Vec<u8> {
 fn a_small_hostile_file_cannot_take_much_memory() {
     // A pickle of one-byte instructions that each make an empty list: 8 MB of them deflate to
     // 8 KB, and took a gigabyte.
-    let lists = deflated_archive(&[&b"\x80\x02"[..], &vec![b']'; 8 << 20], b"."].concat(), &[]);
+    let lists = deflated_torch_archive(&[&b"\x80\x02"[..], &vec![b']'; 8 << 20], b"."].concat(), &[]);
     let mut error = String::new();
     let peak = peak_of(|| error = read_pth(&lists).unwrap_err().to_string());
     assert!(error.contains("instructions"), "{error}");
@@ -84,9 +71,10 @@ fn a_small_hostile_file_cannot_take_much_memory() {
     // incompressible bytes: each storage was read up to the file's size, whatever its tensors
     // needed.
     let noise: Vec<u8> = (0..4u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    let mut storages: Vec<(String, Vec<u8>)> = (0..50).map(|i| (i.to_string(), vec![0; 8 << 20])).collect();
-    storages.push(("noise".into(), noise));
-    let file = deflated_archive(&empty_tensors_pickle(50), &storages);
+    let (names, zeros): (Vec<String>, _) = ((0..50).map(|i| i.to_string()).collect(), vec![0; 8 << 20]);
+    let mut storages: Vec<(&str, &[u8])> = names.iter().map(|name| (name.as_str(), &zeros[..])).collect();
+    storages.push(("noise", &noise));
+    let file = deflated_torch_archive(&empty_tensors_pickle(50), &storages);
     let mut tensors = 0;
     let peak = peak_of(|| tensors = read_pth(&file).unwrap().len());
     assert_eq!(tensors, 50);
