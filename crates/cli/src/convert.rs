@@ -94,7 +94,12 @@ fn import(args: &Args) -> Result<Imported> {
         Ok(Imported { params, labels, preprocessing: Preprocessing::Caffe, source, source_sha256: sha256 })
     };
     if args.source.is_dir() {
-        return keras(read_directory(&args.source)?, String::new());
+        let package = read_directory(&args.source)?;
+        // No one file to hash: model.json and the shards it names, by name, stand for it.
+        let mut files: Vec<_> = package.model_files.iter().collect();
+        files.sort();
+        let sha256 = convert::sha256_hex_of_parts(files.iter().flat_map(|(name, bytes)| [name.as_bytes(), bytes]));
+        return keras(package, sha256);
     }
     let bytes = read_file(&args.source, Ceiling::Model)?;
     match convert::sniff(&bytes)? {

@@ -44,17 +44,17 @@ pub enum Kind {
 }
 
 pub fn sniff(bytes: &[u8]) -> Result<Kind, ConvertError> {
+    // Safetensors first: its header's length comes first, and can begin with any byte (0x80
+    // or 0x1f too), but only a safetensors file has that header's JSON right after it.
+    let header_len = bytes.get(..8).map(|len| u64::from_le_bytes(len.try_into().expect("eight bytes")));
+    if let Some(len) = header_len.filter(|len| bytes.get(8) == Some(&b'{') && *len <= bytes.len() as u64 - 8) {
+        let header = &bytes[8..8 + len as usize];
+        let ours = header.windows(FORMAT.len()).any(|w| w == FORMAT.as_bytes());
+        return Ok(if ours { Kind::Converted } else { Kind::Safetensors });
+    }
     Ok(match bytes {
         [0x1f, 0x8b, ..] => Kind::KerasTarball,
         [b'P', b'K', 3, 4, ..] | [0x80, ..] => Kind::Pytorch,
-        [_, _, _, _, _, _, _, _, b'{', ..] => {
-            let header = &bytes[..bytes.len().min(4096)];
-            if header.windows(FORMAT.len()).any(|w| w == FORMAT.as_bytes()) {
-                Kind::Converted
-            } else {
-                Kind::Safetensors
-            }
-        }
         _ => return Err(ConvertError::Unknown),
     })
 }
@@ -71,7 +71,16 @@ pub struct Imported {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
+    sha256_hex_of_parts([bytes])
+}
+
+/// The SHA-256 of the parts one after another, without joining them.
+pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    format!("{:x}", hasher.finalize())
 }
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`); `arch` names the
@@ -126,4 +135,32 @@ pub fn model_info(imported: &Imported, overrides: &Overrides) -> Result<ModelInf
         source: imported.source.clone(),
         source_sha256: imported.source_sha256.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A safetensors file whose header is `json` padded with spaces to `len` bytes.
+    fn safetensors_of(json: &str, len: usize) -> Vec<u8> {
+        let mut bytes = (len as u64).to_le_bytes().to_vec();
+        bytes.extend(format!("{json:len$}").as_bytes());
+        bytes
+    }
+
+    #[test]
+    fn a_file_is_told_by_its_first_bytes() {
+        // Header lengths of 0x180 and 0x8b1f begin like a pickle and a gzip stream.
+        let ours = format!(r#"{{"__metadata__":{{"format":"{FORMAT}"}}}}"#);
+        assert_eq!(sniff(&safetensors_of(&ours, 0x180)).unwrap(), Kind::Converted);
+        assert_eq!(sniff(&safetensors_of("{}", 0x8b1f)).unwrap(), Kind::Safetensors);
+        assert_eq!(sniff(&[0x80, 2, 0x8a, 10]).unwrap(), Kind::Pytorch);
+        assert_eq!(sniff(b"PK\x03\x04rest").unwrap(), Kind::Pytorch);
+        assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]).unwrap(), Kind::KerasTarball);
+        // A length past the file's end is no safetensors header: the first byte decides.
+        let mut cut = safetensors_of("{}", 0x180);
+        cut.truncate(100);
+        assert_eq!(sniff(&cut).unwrap(), Kind::Pytorch);
+        assert!(sniff(b"").is_err());
+    }
 }
