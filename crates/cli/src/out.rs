@@ -3,16 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// A file to write: not a folder, in a folder that exists.
+/// A file to write: not a folder; its folder is made now if missing (as --out-dir's is), so
+/// that one that cannot be made is said at once.
 pub fn file(arg: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(arg);
     if path.is_dir() {
         return Err(format!("{arg} is a folder: name a file in it"));
     }
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !folder.is_dir() {
-        return Err(format!("{arg}: there is no folder {}", folder.display()));
-    }
+    std::fs::create_dir_all(folder).map_err(|e| format!("{arg}: cannot make the folder {}: {e}", folder.display()))?;
     Ok(path)
 }
 
@@ -46,7 +45,9 @@ mod tests {
         std::fs::write(&file_path, b"").unwrap();
         let file_name = file_path.display().to_string();
         assert!(file(&name).unwrap_err().contains("is a folder"));
-        assert!(file(&format!("{name}/missing/x.html")).unwrap_err().contains("there is no folder"));
+        assert_eq!(file(&format!("{name}/made/x.html")), Ok(dir.join("made/x.html")));
+        assert!(dir.join("made").is_dir());
+        assert!(file(&format!("{file_name}/x.html")).unwrap_err().contains("cannot make the folder"));
         assert_eq!(file("report.html"), Ok(PathBuf::from("report.html")));
         assert!(png(&format!("{name}/x.jpg")).unwrap_err().contains("name it .png"));
         assert!(png(&format!("{name}/x")).unwrap_err().contains("name it .png"));

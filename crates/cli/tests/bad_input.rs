@@ -241,12 +241,12 @@ fn weights_with_a_wrong_shape_are_refused() {
 fn mistakes_in_paths_are_caught_before_any_work() {
     let photo = chelsea().display().to_string();
     let weights = weights("int8").display().to_string();
-    let missing_folder = std::env::temp_dir().join("xai-no-such-folder/report.html").display().to_string();
+    let under_a_file = chelsea().join("report.html").display().to_string();
     let jpeg_out = std::env::temp_dir().join(format!("xai-overlay-{}.jpg", std::process::id()));
     let cases: [(Vec<&str>, &str); 4] = [
         (vec!["explain", &photo, "--out", jpeg_out.to_str().unwrap()], "name it .png"),
         (vec!["explain", &photo, "--out-dir", &photo], "is a file, not a folder"),
-        (vec!["audit", ".", "--out", &missing_folder], "there is no folder"),
+        (vec!["audit", ".", "--out", &under_a_file], "cannot make the folder"),
         (vec!["dff", &photo, "--nmf", "gpu"], "give --backend wgpu"),
     ];
     for (args, expected) in cases {
