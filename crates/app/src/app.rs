@@ -40,16 +40,16 @@ pub fn app() -> Html {
         use_effect_with((), move |_| jobs.start());
     }
     // The network runs when the photo, the question or the model changes, never for a repaint,
-    // nor for the question answered last (a cancel goes back to it).
+    // nor for the question answered last (a cancel goes back to it); an analysis still running
+    // answers another question then, and stops.
     {
         let (jobs, engine, photo, answered) =
             (jobs.clone(), (*engine).clone(), state.current.clone(), state.answered.clone());
-        use_effect_with(state.analysis_key(), move |key| {
-            if let (Some(key), Some(engine), Some(photo)) = (key.clone(), engine, photo)
-                && answered.as_ref() != Some(&key)
-            {
-                jobs.analyse(engine, photo, key);
+        use_effect_with(state.analysis_key(), move |key| match (key.clone(), engine, photo) {
+            (Some(key), Some(engine), Some(photo)) if answered.as_ref() != Some(&key) => {
+                jobs.analyse(engine, photo, key)
             }
+            _ => jobs.stop_analysis(),
         });
     }
 
@@ -179,7 +179,8 @@ pub fn app() -> Html {
                         on_cancel={Callback::from({ let jobs = jobs.clone(); move |()| jobs.cancel_conversion() })}
                         on_delete={Callback::from({ let jobs = jobs.clone(); move |model| jobs.delete_model(model) })} />
                 </div>
-                <ResultView photo={state.current.clone()} shown={state.shown().cloned()} question={state.question.clone()}
+                <ResultView photo={state.current.clone()} shown={state.photo_answer().cloned()}
+                    pending={state.shown().is_none()} question={state.question.clone()}
                     look={state.look} share={state.share_fragment()} model={model_name(state.using.as_ref())}
                     on_class={dispatch.reform(|class| Action::SetClass(Some(class)))}
                     progress={state.analysis_progress()} on_cancel={dispatch.reform(|()| Action::CancelAnalysis)} />

@@ -14,8 +14,10 @@ use crate::state::{Explained, GalleryPhoto, Look, Question};
 #[derive(Properties, PartialEq)]
 pub struct ResultProps {
     pub photo: Option<Rc<GalleryPhoto>>,
-    /// The analysis of `photo` for `question`, once it is there.
+    /// The analysis of `photo` shown: for `question`, or while that runs, the last one.
     pub shown: Option<Rc<Explained>>,
+    /// Whether `shown` answers an older question than `question`, which is running.
+    pub pending: bool,
     pub question: Question,
     pub look: Look,
     /// The share link's fragment for what is shown.
@@ -59,9 +61,13 @@ pub fn result_view(props: &ResultProps) -> Html {
             if let (Some(photo), Some(canvas)) = (photo, photo_canvas.cast::<HtmlCanvasElement>()) {
                 paint(&canvas, &image::DynamicImage::from(photo.crop.clone()).to_rgba8());
             }
-            if let (Some(photo), Some(shown), Some(canvas)) = (photo, shown, overlay_canvas.cast::<HtmlCanvasElement>())
-            {
-                paint(&canvas, &overlay(&photo.crop, &shown.map, look.colormap, f32::from(look.opacity) / 100.0));
+            if let (Some(photo), Some(canvas)) = (photo, overlay_canvas.cast::<HtmlCanvasElement>()) {
+                // Without an answer for this photo yet, the photo alone: not another photo's map.
+                let painted = match shown {
+                    Some(shown) => overlay(&photo.crop, &shown.map, look.colormap, f32::from(look.opacity) / 100.0),
+                    None => image::DynamicImage::from(photo.crop.clone()).to_rgba8(),
+                };
+                paint(&canvas, &painted);
             }
         });
     }
@@ -74,10 +80,11 @@ pub fn result_view(props: &ResultProps) -> Html {
         })
     };
     let download_report = {
-        let (photo, shown, question, look, model) =
-            (props.photo.clone(), props.shown.clone(), props.question.clone(), props.look, props.model.clone());
+        let (photo, shown, look, model) = (props.photo.clone(), props.shown.clone(), props.look, props.model.clone());
         Callback::from(move |_| {
             let (Some(photo), Some(shown)) = (&photo, &shown) else { return };
+            // The question the map answers, which may not be the one running now.
+            let question = &shown.key.question;
             let mut lines: Vec<String> =
                 shown.top5.iter().map(|p| format!("{:5.1}%  {}", 100.0 * p.prob, p.label)).collect();
             lines.push(format!(
@@ -92,7 +99,7 @@ pub fn result_view(props: &ResultProps) -> Html {
             }
         })
     };
-    let pending = props.shown.is_none().then_some("pending");
+    let pending = (props.pending || props.shown.is_none()).then_some("pending");
     html! {
         <section class="result panel" aria-labelledby="result-title">
             <h2 id="result-title">{ "3. What the network looked at" }</h2>

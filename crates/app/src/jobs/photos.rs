@@ -82,6 +82,11 @@ impl Jobs {
         });
     }
 
+    /// Stops an analysis running passes of its own: its question is no longer asked.
+    pub fn stop_analysis(&self) {
+        new_run(&self.memory.analyses);
+    }
+
     /// `method`'s analysis a batch of channels at a time; `None` when `current` says it was
     /// replaced.
     async fn own_passes(

@@ -242,12 +242,27 @@ impl AppState {
         self.comparison.as_ref().filter(|c| Some(&c.key) == self.compare_key().as_ref())
     }
 
+    /// The answer to show for the current photo: the current question's once it is there;
+    /// while a new question runs, the last one answered for this photo and model (dimmed, so
+    /// its classes stay where the visitor's focus is); none once the current question failed.
+    pub fn photo_answer(&self) -> Option<&Rc<Explained>> {
+        let key = self.analysis_key()?;
+        if self.answered.as_ref() == Some(&key) {
+            return self.shown();
+        }
+        self.same_photo_answer(&key)
+    }
+
+    /// The newest answer for the photo and model of `key`, whichever question it answered.
+    fn same_photo_answer(&self, key: &AnalysisKey) -> Option<&Rc<Explained>> {
+        self.explained.as_ref().filter(|e| (e.key.model, e.key.photo) == (key.model, key.photo))
+    }
+
     /// The classes a contrast can name: the photo's top five but the explained class. Any
     /// answer for this photo and model has them, so they stay while a new question runs.
     pub fn contrast_classes(&self) -> Vec<(usize, String)> {
         let Some(key) = self.analysis_key() else { return Vec::new() };
-        let same_photo = |e: &&Rc<Explained>| (e.key.model, e.key.photo) == (key.model, key.photo);
-        let Some(top5) = self.explained.as_ref().filter(same_photo).map(|e| &e.top5) else { return Vec::new() };
+        let Some(top5) = self.same_photo_answer(&key).map(|e| &e.top5) else { return Vec::new() };
         let explained = self.question.class.or(top5.first().map(|p| p.class));
         top5.iter().filter(|p| Some(p.class) != explained).map(|p| (p.class, p.label.clone())).collect()
     }

@@ -471,3 +471,17 @@ fn choosing_the_top_class_by_name_asks_nothing_new() {
     assert_eq!((state.analysis_key(), state.shown().is_some()), (Some(key), true));
     assert_eq!(state.after(Action::SetClass(Some(281))).question.class, Some(281));
 }
+
+#[test]
+fn a_new_question_keeps_the_photo_s_last_answer_shown_until_it_is_answered() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea")));
+    let first = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Ok(explained(first.clone(), 285)))).after(Action::SetLayer(Layer::Layer3));
+    assert_eq!((state.shown(), state.photo_answer().map(|e| &e.key)), (None, Some(&first)));
+    // A failed answer to the new question is not hidden behind the old one.
+    let third = state.analysis_key().unwrap();
+    let failed = state.clone().after(Action::Analysed(Err((third, "broken".into()))));
+    assert_eq!(failed.photo_answer(), None);
+    // Another photo has no answer yet: nothing of the last photo's is shown.
+    assert_eq!(state.after(Action::AddPhoto(photo("coffee"))).photo_answer(), None);
+}
