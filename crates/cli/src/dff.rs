@@ -23,8 +23,8 @@ pub struct Args {
     #[arg(short, default_value_t = 5)]
     k: usize,
     /// Most multiplicative-update iterations.
-    #[arg(long, default_value_t = 200)]
-    iters: usize,
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(1..))]
+    iters: u16,
     #[command(flatten)]
     model: ModelArgs,
     /// Composite PNG (the photos, eight to a row, then each concept's colour, share and top labels);
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if matches!((args.nmf, args.model.backend()), (Nmf::Gpu, Backend::Flex)) {
         bail!("--nmf gpu needs the network on the GPU too: give --backend wgpu");
     }
-    let options = DffOptions { k: args.k, max_iterations: args.iters, ..DffOptions::default() };
+    let options = DffOptions { k: args.k, max_iterations: args.iters.into(), ..DffOptions::default() };
     let model = args.model.load()?;
     let crops = args.images.iter().map(|p| model.read_image(p)).collect::<Result<Vec<_>>>()?;
     let input = model.net.input(&crops);

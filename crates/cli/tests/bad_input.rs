@@ -272,6 +272,8 @@ fn unknown_options_name_the_valid_values() {
     assert!(common::stderr(&output).contains("flex"));
     let output = xai(&["classify", "x.png", "--input-size", "100"]);
     assert!(common::stderr(&output).contains("multiple of 32"));
+    let output = xai(&["dff", "x.png", "--iters", "0"]);
+    assert!(!output.status.success() && common::stderr(&output).contains("--iters"), "{}", common::stderr(&output));
 }
 
 /// Runs `xai convert` and returns its single stderr line, checking the exit code.
