@@ -179,8 +179,7 @@ pub fn app() -> Html {
                         on_cancel={Callback::from({ let jobs = jobs.clone(); move |()| jobs.cancel_conversion() })}
                         on_delete={Callback::from({ let jobs = jobs.clone(); move |model| jobs.delete_model(model) })} />
                 </div>
-                <ResultView photo={state.current.clone()} shown={state.photo_answer().cloned()}
-                    pending={state.shown().is_none()} question={state.question.clone()}
+                <ResultView photo={state.current.clone()} shown={state.photo_answer().cloned()} question={state.question.clone()}
                     look={state.look} share={state.share_fragment()} model={model_name(state.using.as_ref())}
                     on_class={dispatch.reform(|class| Action::SetClass(Some(class)))}
                     progress={state.analysis_progress()} on_cancel={dispatch.reform(|()| Action::CancelAnalysis)} />

@@ -2,6 +2,7 @@
 //! same for a folder on disk (the CLI) and one picked or dropped in the page.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
 use xai_files::photo::EXTENSIONS;
 use xai_files::Labels;
@@ -20,10 +21,8 @@ pub struct Entry {
 /// Whether a file's name says it is a photo (a format decoded), as ImageFolder sifts a folder:
 /// notes, `.DS_Store` and `Thumbs.db` are not.
 fn is_photo(path: &str) -> bool {
-    let extension = path.rsplit_once('.').map(|(stem, extension)| (stem.rsplit('/').next(), extension));
-    extension.is_some_and(|(stem, extension)| {
-        stem.is_some_and(|stem| !stem.is_empty()) && EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(extension))
-    })
+    let extension = Path::new(path).extension().and_then(|e| e.to_str());
+    extension.is_some_and(|extension| EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(extension)))
 }
 
 /// The entries of a folder's files, given by their paths inside it ('/' between the parts),
@@ -32,12 +31,13 @@ fn is_photo(path: &str) -> bool {
 /// What does not fit the layout (a folder naming no class, a deeper folder, the same path twice,
 /// files that are not photos) is noted in `report`, never fatal.
 pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<Entry> {
-    let others: Vec<&String> = paths.iter().filter(|p| !p.ends_with('/') && !is_photo(p)).collect();
-    if let Some(first) = others.iter().min() {
+    // A deeper folder's mark (`a/b/`) stays, for its note below.
+    let (mut order, others): (Vec<usize>, Vec<usize>) =
+        (0..paths.len()).partition(|&i| paths[i].ends_with('/') || is_photo(&paths[i]));
+    if let Some(first) = others.iter().map(|&i| &paths[i]).min() {
         let formats = EXTENSIONS.map(|e| format!(".{e}")).join(", ");
         report.note(format!("{} file(s) not named as photos ({formats}) left out, such as '{first}'", others.len()));
     }
-    let mut order: Vec<usize> = (0..paths.len()).filter(|&i| paths[i].ends_with('/') || is_photo(&paths[i])).collect();
     order.sort_by(|&a, &b| paths[a].cmp(&paths[b]));
     let mut classes: HashMap<&str, Option<usize>> = HashMap::new();
     let mut deeper = BTreeSet::new();

@@ -16,8 +16,6 @@ pub struct ResultProps {
     pub photo: Option<Rc<GalleryPhoto>>,
     /// The analysis of `photo` shown: for `question`, or while that runs, the last one.
     pub shown: Option<Rc<Explained>>,
-    /// Whether `shown` answers an older question than `question`, which is running.
-    pub pending: bool,
     pub question: Question,
     pub look: Look,
     /// The share link's fragment for what is shown.
@@ -99,7 +97,8 @@ pub fn result_view(props: &ResultProps) -> Html {
             }
         })
     };
-    let pending = (props.pending || props.shown.is_none()).then_some("pending");
+    // Dimmed until the answer is the current question's.
+    let pending = props.shown.as_ref().is_none_or(|s| s.key.question != props.question).then_some("pending");
     html! {
         <section class="result panel" aria-labelledby="result-title">
             <h2 id="result-title">{ "3. What the network looked at" }</h2>
