@@ -77,11 +77,11 @@ export async function openPage(browser, url, { beforeLoad, fallbackAdapter = fal
 }
 
 /** dist/ served, Chromium without WebGPU (the page on its CPU fallback) and a page open on the
- *  site; `close` ends the three. */
-export async function openCpuSite() {
+ *  site (`beforeLoad` as in `openPage`); `close` ends the three. */
+export async function openCpuSite({ beforeLoad } = {}) {
   const { server, origin } = await serveDist();
   const browser = await launch({ webgpu: false });
-  const page = await openPage(browser, origin);
+  const page = await openPage(browser, origin, { beforeLoad });
   return { server, origin, browser, page, close: async () => { await browser.close(); server.close(); } };
 }
 

@@ -24,11 +24,22 @@ use crate::state::{Action, AppState};
 
 pub const WEIGHTS_URL: &str = "resnet50-int8.safetensors";
 
-/// Lets the browser paint what was dispatched before a step that holds the thread.
+/// Lets the browser paint what was dispatched before a step that holds the thread. A visible
+/// page waits a frame's time on a timer; a hidden one has nothing to paint, and browsers hold its
+/// timers back (to a second, then a minute), so it only lets other tasks run, through a message
+/// to itself, which no browser throttles: a long job goes on at full speed in a background tab.
 async fn let_the_page_paint() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 20);
+    let hidden = web_sys::window().and_then(|window| window.document()).is_some_and(|document| document.hidden());
+    let channel = if hidden { web_sys::MessageChannel::new().ok() } else { None };
+    let promise = js_sys::Promise::new(&mut |resolve, _| match &channel {
+        Some(channel) => {
+            channel.port1().set_onmessage(Some(&resolve));
+            let _ = channel.port2().post_message(&wasm_bindgen::JsValue::UNDEFINED);
+        }
+        None => {
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 20);
+            }
         }
     });
     let _ = JsFuture::from(promise).await;
