@@ -11,6 +11,10 @@ pub mod compute;
 pub mod folder;
 pub mod html;
 
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::Serialize;
 use xai_files::{Labels, Prediction};
 
@@ -128,9 +132,11 @@ pub struct SharedConcept {
 }
 
 /// Everything the audit found, ready to show.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
-    pub photos: Vec<Photo>,
+    /// Shared, so that the page's state can be copied on every photo classified (an audit of
+    /// ImageNet's 50,000 took 22 ms a copy with them owned).
+    pub photos: Vec<Arc<Photo>>,
     /// Folders that name no class of the model, folders nested deeper than the convention, the
     /// same path twice: their photos were classified without a true class, or skipped, as the
     /// note says.
@@ -141,7 +147,7 @@ pub struct Report {
 
 impl Report {
     pub fn add(&mut self, photo: Photo) {
-        self.photos.push(photo);
+        self.photos.push(Arc::new(photo));
     }
 
     pub fn note(&mut self, note: String) {
@@ -150,12 +156,12 @@ impl Report {
 
     /// The photos that could not be classified.
     pub fn bad(&self) -> impl Iterator<Item = &Photo> {
-        self.photos.iter().filter(|p| p.error.is_some())
+        self.photos.iter().map(Arc::as_ref).filter(|p| p.error.is_some())
     }
 
     /// Read photos with a true class.
     fn labelled(&self) -> impl Iterator<Item = &Photo> {
-        self.photos.iter().filter(|p| p.truth.is_some() && !p.top5.is_empty())
+        self.photos.iter().map(Arc::as_ref).filter(|p| p.truth.is_some() && !p.top5.is_empty())
     }
 
     pub fn labelled_count(&self) -> usize {
@@ -179,17 +185,14 @@ impl Report {
 
     /// The most frequent (true, predicted) pairs among the mistakes, most frequent first.
     pub fn confusions(&self) -> Vec<Confusion> {
-        let mut confusions: Vec<Confusion> = Vec::new();
+        let mut counts: HashMap<(usize, usize), usize> = HashMap::new();
         for photo in self.labelled().filter(|p| p.right() == Some(false)) {
-            let (truth, predicted) = (photo.truth.unwrap_or_default(), photo.top5[0].class);
-            match confusions.iter_mut().find(|c| (c.truth, c.predicted) == (truth, predicted)) {
-                Some(confusion) => confusion.count += 1,
-                None => confusions.push(Confusion { truth, predicted, count: 1 }),
-            }
+            *counts.entry((photo.truth.unwrap_or_default(), photo.top5[0].class)).or_default() += 1;
         }
-        confusions.sort_by(|a, b| b.count.cmp(&a.count).then((a.truth, a.predicted).cmp(&(b.truth, b.predicted))));
-        confusions.truncate(LISTED);
-        confusions
+        let confusions = counts.into_iter().map(|((truth, predicted), count)| Confusion { truth, predicted, count });
+        first_listed(confusions.collect(), |a, b| {
+            b.count.cmp(&a.count).then((a.truth, a.predicted).cmp(&(b.truth, b.predicted)))
+        })
     }
 
     /// Wrong first choices, the most probable first.
@@ -202,24 +205,21 @@ impl Report {
         self.ranked(true, |a, b| a.total_cmp(&b))
     }
 
-    fn ranked(&self, right: bool, order: impl Fn(f32, f32) -> std::cmp::Ordering) -> Vec<&Photo> {
-        let mut photos: Vec<&Photo> = self.labelled().filter(|p| p.right() == Some(right)).collect();
-        photos.sort_by(|a, b| order(a.top5[0].prob, b.top5[0].prob).then(a.path.cmp(&b.path)));
-        photos.truncate(LISTED);
-        photos
+    fn ranked(&self, right: bool, order: impl Fn(f32, f32) -> Ordering) -> Vec<&Photo> {
+        let photos = self.labelled().filter(|p| p.right() == Some(right)).collect();
+        first_listed(photos, |a, b| order(a.top5[0].prob, b.top5[0].prob).then(a.path.cmp(&b.path)))
     }
 
     /// The predicted classes with at least two photos, the most photos first (at most
     /// [`LISTED`]), each with its [`CONCEPT_SAMPLE`] most confident photos.
     pub fn concept_samples(&self) -> Vec<(usize, Vec<&Photo>)> {
-        let mut classes: Vec<(usize, Vec<&Photo>)> = Vec::new();
-        for photo in &self.photos {
-            let Some(first) = photo.predicted() else { continue };
-            match classes.iter_mut().find(|(class, _)| *class == first.class) {
-                Some((_, photos)) => photos.push(photo),
-                None => classes.push((first.class, vec![photo])),
+        let mut by_class: HashMap<usize, Vec<&Photo>> = HashMap::new();
+        for photo in self.photos.iter().map(Arc::as_ref) {
+            if let Some(first) = photo.predicted() {
+                by_class.entry(first.class).or_default().push(photo);
             }
         }
+        let mut classes: Vec<(usize, Vec<&Photo>)> = by_class.into_iter().collect();
         classes.retain(|(_, photos)| photos.len() >= 2);
         classes.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
         classes.truncate(LISTED);
@@ -234,6 +234,17 @@ impl Report {
     pub fn json_lines(&self) -> String {
         self.photos.iter().map(|p| p.json_line() + "\n").collect()
     }
+}
+
+/// The first [`LISTED`] of `items` in `order`, without sorting the rest: the page asks for its
+/// lists again after every photo of a folder of tens of thousands.
+fn first_listed<T>(mut items: Vec<T>, order: impl Fn(&T, &T) -> Ordering) -> Vec<T> {
+    if items.len() > LISTED {
+        items.select_nth_unstable_by(LISTED, &order);
+        items.truncate(LISTED);
+    }
+    items.sort_by(order);
+    items
 }
 
 #[cfg(test)]
@@ -264,6 +275,36 @@ mod tests {
         assert_eq!(class_of_folder("egyptian cat", &labels), Some(0));
         assert_eq!(class_of_folder("Espresso", &labels), Some(2));
         assert_eq!(class_of_folder("dogs", &labels), None);
+    }
+
+    #[test]
+    fn long_lists_keep_their_first_in_order() {
+        let mut report = Report::default();
+        // 60 photos of 6 classes taken for 5 others, each pair twice, with probabilities that
+        // repeat, so that ties fall to the path; every fifth is right.
+        for i in 0..60 {
+            let truth = i % 6;
+            let first = if i % 5 == 0 { truth } else { (truth + 1 + i / 6 % 5) % 6 };
+            report.add(photo(&format!("{truth}/{i:02}.jpg"), Some(truth), (first, (i % 7) as f32 / 10.0)));
+        }
+        let paths = |photos: Vec<&Photo>| photos.iter().map(|p| p.path.clone()).collect::<Vec<_>>();
+        let mut wrong: Vec<&Photo> = report.labelled().filter(|p| p.right() == Some(false)).collect();
+        wrong.sort_by(|a, b| b.top5[0].prob.total_cmp(&a.top5[0].prob).then(a.path.cmp(&b.path)));
+        assert_eq!(paths(report.confident_mistakes()), paths(wrong[..LISTED].to_vec()));
+        let mut right: Vec<&Photo> = report.labelled().filter(|p| p.right() == Some(true)).collect();
+        right.sort_by(|a, b| a.top5[0].prob.total_cmp(&b.top5[0].prob).then(a.path.cmp(&b.path)));
+        assert_eq!(paths(report.unsure_right_answers()), paths(right[..LISTED].to_vec()));
+        let mut pairs: Vec<Confusion> = Vec::new();
+        for p in &wrong {
+            let (truth, predicted) = (p.truth.unwrap(), p.top5[0].class);
+            match pairs.iter_mut().find(|c| (c.truth, c.predicted) == (truth, predicted)) {
+                Some(c) => c.count += 1,
+                None => pairs.push(Confusion { truth, predicted, count: 1 }),
+            }
+        }
+        pairs.sort_by(|a, b| b.count.cmp(&a.count).then((a.truth, a.predicted).cmp(&(b.truth, b.predicted))));
+        assert!(pairs.len() > LISTED && pairs[LISTED - 1].count == pairs[LISTED].count, "a tie at the cut");
+        assert_eq!(report.confusions(), pairs[..LISTED]);
     }
 
     #[test]

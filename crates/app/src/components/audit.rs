@@ -271,7 +271,7 @@ fn table(
         .photos
         .iter()
         .filter(|p| p.error.is_none())
-        .map(|p| (p, cells(p, &audit.labels)))
+        .map(|p| (p.as_ref(), cells(p, &audit.labels)))
         .filter(|(_, cells)| wanted.is_empty() || cells.iter().any(|c| c.to_lowercase().contains(&wanted)))
         .collect();
     let (column, reversed) = **sort;

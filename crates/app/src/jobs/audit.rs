@@ -1,6 +1,7 @@
 //! The folder audit's job.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use xai_audit::html::png_data_url;
 use xai_audit::{compute, Photo as AuditedPhoto, Report};
@@ -53,6 +54,7 @@ impl Jobs {
                 }
                 match compute::classify(&engine.net, &engine.model.labels, batch).await {
                     Ok(photos) => {
+                        let photos: Vec<_> = photos.into_iter().map(Arc::new).collect();
                         report.photos.extend(photos.iter().cloned());
                         jobs.send(Action::AuditClassified(run, photos, now_ms()));
                     }

@@ -157,7 +157,7 @@ pub enum Action {
         at_ms: f64,
     },
     /// A batch of the audit's photos classified, at that time.
-    AuditClassified(u64, Vec<xai_audit::Photo>, f64),
+    AuditClassified(u64, Vec<std::sync::Arc<xai_audit::Photo>>, f64),
     /// Classification is over; the report's pictures follow, `classes` concepts to find.
     AuditExplaining(u64, usize),
     /// A listed photo's overlay (by path), as a data URL.

@@ -394,8 +394,15 @@ fn methods_with_passes_of_their_own_join_the_comparison_with_their_progress() {
     assert!(state.compare_progress.is_none() && state.comparing.is_none());
 }
 
-fn audited(path: &str) -> xai_audit::Photo {
-    xai_audit::Photo { path: path.into(), truth: None, top5: Vec::new(), map: None, error: Some("not an image".into()) }
+fn audited(path: &str) -> std::sync::Arc<xai_audit::Photo> {
+    let photo = xai_audit::Photo {
+        path: path.into(),
+        truth: None,
+        top5: Vec::new(),
+        map: None,
+        error: Some("not an image".into()),
+    };
+    std::sync::Arc::new(photo)
 }
 
 #[test]
