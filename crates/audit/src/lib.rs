@@ -10,6 +10,7 @@
 pub mod compute;
 pub mod folder;
 pub mod html;
+pub mod table;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;

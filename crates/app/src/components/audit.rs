@@ -7,9 +7,9 @@
 use std::rc::Rc;
 
 use web_sys::{DragEvent, HtmlInputElement};
-use xai_audit::{Photo, Report, CLASS_CONCEPTS};
+use xai_audit::table::{cells, class_name as name, shown_rows, COLUMNS};
+use xai_audit::{Photo, CLASS_CONCEPTS};
 use xai_explain::render::concept_colours;
-use xai_model::Labels;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
@@ -31,25 +31,6 @@ pub struct AuditProps {
     pub on_open: Callback<String>,
     /// A dropped folder that could not be read.
     pub on_error: Callback<String>,
-}
-
-/// The photos table's columns.
-const COLUMNS: [&str; 5] = ["photo", "true class", "first choice", "probability", "right"];
-
-fn name(labels: &Labels, class: usize) -> String {
-    labels.name(class).unwrap_or("?").replace('_', " ")
-}
-
-/// A photo's cells in the table, as text (sorting and filtering read them).
-fn cells(photo: &Photo, labels: &Labels) -> [String; 5] {
-    let first = photo.predicted();
-    [
-        photo.path.clone(),
-        photo.truth.map_or(String::new(), |c| name(labels, c)),
-        first.map_or(String::new(), |p| p.label.replace('_', " ")),
-        first.map_or(String::new(), |p| format!("{:.4}", p.prob)),
-        photo.right().map_or(String::new(), |r| if r { "yes" } else { "no" }.into()),
-    ]
 }
 
 fn percent(share: Option<f64>) -> String {
@@ -265,28 +246,8 @@ fn table(
     on_filter: Callback<InputEvent>,
     on_open: &Callback<String>,
 ) -> Html {
-    let report: &Report = &audit.report;
-    let wanted = filter.to_lowercase();
-    let mut rows: Vec<(&Photo, [String; 5])> = report
-        .photos
-        .iter()
-        .filter(|p| p.error.is_none())
-        .map(|p| (p.as_ref(), cells(p, &audit.labels)))
-        .filter(|(_, cells)| wanted.is_empty() || cells.iter().any(|c| c.to_lowercase().contains(&wanted)))
-        .collect();
     let (column, reversed) = **sort;
-    rows.sort_by(|(_, a), (_, b)| {
-        let order = match (a[column].parse::<f64>(), b[column].parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.total_cmp(&y),
-            _ => a[column].cmp(&b[column]),
-        };
-        if reversed {
-            order.reverse()
-        } else {
-            order
-        }
-    });
-    let matching = rows.len();
+    let (matching, rows) = shown_rows(&audit.report, &audit.labels, filter, column, reversed, ROWS_SHOWN);
     let heading = |(i, title): (usize, &&str)| {
         let sort = sort.clone();
         let marker = match *sort {
@@ -312,9 +273,9 @@ fn table(
                 <table data-testid="audit-table">
                     <thead><tr>{ for COLUMNS.iter().enumerate().map(heading) }</tr></thead>
                     <tbody>
-                        { for rows.into_iter().take(ROWS_SHOWN).map(|(photo, cells)| {
+                        { for rows.into_iter().map(|photo| {
                             let (on_open, path) = (on_open.clone(), photo.path.clone());
-                            let [path_cell, rest @ ..] = cells;
+                            let [path_cell, rest @ ..] = cells(photo, &audit.labels);
                             html! {
                                 <tr>
                                     <td><button class="open" onclick={move |_| on_open.emit(path.clone())}>{ path_cell }</button></td>
