@@ -13,7 +13,6 @@ pub mod html;
 pub mod table;
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -186,14 +185,24 @@ impl Report {
 
     /// The most frequent (true, predicted) pairs among the mistakes, most frequent first.
     pub fn confusions(&self) -> Vec<Confusion> {
-        let mut counts: HashMap<(usize, usize), usize> = HashMap::new();
-        for photo in self.labelled().filter(|p| p.right() == Some(false)) {
-            *counts.entry((photo.truth.unwrap_or_default(), photo.top5[0].class)).or_default() += 1;
-        }
-        let confusions = counts.into_iter().map(|((truth, predicted), count)| Confusion { truth, predicted, count });
-        first_listed(confusions.collect(), |a, b| {
+        let pairs: Vec<(usize, usize)> = self
+            .labelled()
+            .filter(|p| p.right() == Some(false))
+            .map(|p| (p.truth.unwrap_or_default(), p.top5[0].class))
+            .collect();
+        let sorted: Vec<(usize, usize)> = first_in_order(pairs.len(), pairs.len(), &|i, j| pairs[i].cmp(&pairs[j]))
+            .into_iter()
+            .map(|i| pairs[i])
+            .collect();
+        let confusions: Vec<Confusion> = sorted
+            .chunk_by(|a, b| a == b)
+            .map(|run| Confusion { truth: run[0].0, predicted: run[0].1, count: run.len() })
+            .collect();
+        let order = |a: &Confusion, b: &Confusion| {
             b.count.cmp(&a.count).then((a.truth, a.predicted).cmp(&(b.truth, b.predicted)))
-        })
+        };
+        let first = first_in_order(confusions.len(), LISTED, &|i, j| order(&confusions[i], &confusions[j]));
+        first.into_iter().map(|i| confusions[i].clone()).collect()
     }
 
     /// Wrong first choices, the most probable first.
@@ -206,21 +215,26 @@ impl Report {
         self.ranked(true, |a, b| a.total_cmp(&b))
     }
 
-    fn ranked(&self, right: bool, order: impl Fn(f32, f32) -> Ordering) -> Vec<&Photo> {
-        let photos = self.labelled().filter(|p| p.right() == Some(right)).collect();
-        first_listed(photos, |a, b| order(a.top5[0].prob, b.top5[0].prob).then(a.path.cmp(&b.path)))
+    fn ranked(&self, right: bool, order: fn(f32, f32) -> Ordering) -> Vec<&Photo> {
+        let photos: Vec<&Photo> = self.labelled().filter(|p| p.right() == Some(right)).collect();
+        let first = first_in_order(photos.len(), LISTED, &|i, j| {
+            let (a, b) = (photos[i], photos[j]);
+            order(a.top5[0].prob, b.top5[0].prob).then(a.path.cmp(&b.path))
+        });
+        first.into_iter().map(|i| photos[i]).collect()
     }
 
     /// The predicted classes with at least two photos, the most photos first (at most
     /// [`LISTED`]), each with its [`CONCEPT_SAMPLE`] most confident photos.
     pub fn concept_samples(&self) -> Vec<(usize, Vec<&Photo>)> {
-        let mut by_class: HashMap<usize, Vec<&Photo>> = HashMap::new();
+        let mut classes: Vec<(usize, Vec<&Photo>)> = Vec::new();
         for photo in self.photos.iter().map(Arc::as_ref) {
-            if let Some(first) = photo.predicted() {
-                by_class.entry(first.class).or_default().push(photo);
+            let Some(first) = photo.predicted() else { continue };
+            match classes.iter_mut().find(|(class, _)| *class == first.class) {
+                Some((_, photos)) => photos.push(photo),
+                None => classes.push((first.class, vec![photo])),
             }
         }
-        let mut classes: Vec<(usize, Vec<&Photo>)> = by_class.into_iter().collect();
         classes.retain(|(_, photos)| photos.len() >= 2);
         classes.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
         classes.truncate(LISTED);
@@ -237,15 +251,18 @@ impl Report {
     }
 }
 
-/// The first [`LISTED`] of `items` in `order`, without sorting the rest: the page asks for its
-/// lists again after every photo of a folder of tens of thousands.
-fn first_listed<T>(mut items: Vec<T>, order: impl Fn(&T, &T) -> Ordering) -> Vec<T> {
-    if items.len() > LISTED {
-        items.select_nth_unstable_by(LISTED, &order);
-        items.truncate(LISTED);
+/// The indices of the first `count` of `len` items in `order` (of their indices), in that
+/// order, the rest left unsorted: the page asks for its lists again after every batch of a
+/// folder of tens of thousands. Over indices, so that one instance of the sort serves every
+/// list (the page's download is on a budget).
+pub(crate) fn first_in_order(len: usize, count: usize, order: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut indices: Vec<usize> = (0..len).collect();
+    if len > count {
+        indices.select_nth_unstable_by(count, |i, j| order(*i, *j));
+        indices.truncate(count);
     }
-    items.sort_by(order);
-    items
+    indices.sort_by(|i, j| order(*i, *j));
+    indices
 }
 
 #[cfg(test)]

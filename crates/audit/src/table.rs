@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use xai_files::Labels;
 
-use crate::{Photo, Report};
+use crate::{first_in_order, Photo, Report};
 
 /// The table's columns.
 pub const COLUMNS: [&str; 5] = ["photo", "true class", "first choice", "probability", "right"];
@@ -40,25 +40,18 @@ pub fn shown_rows<'a>(
     shown: usize,
 ) -> (usize, Vec<&'a Photo>) {
     let wanted = filter.to_lowercase();
-    let mut rows: Vec<(usize, &Photo)> = report
+    let rows: Vec<&Photo> = report
         .photos
         .iter()
         .map(|p| p.as_ref())
         .filter(|p| p.error.is_none())
         .filter(|p| wanted.is_empty() || cells(p, labels).iter().any(|c| c.to_lowercase().contains(&wanted)))
-        .enumerate()
         .collect();
-    let order = |(i, a): &(usize, &Photo), (j, b): &(usize, &Photo)| {
-        let order = column_order(a, b, column, labels);
-        if reversed { order.reverse() } else { order }.then(i.cmp(j))
-    };
-    let matching = rows.len();
-    if matching > shown {
-        rows.select_nth_unstable_by(shown, order);
-        rows.truncate(shown);
-    }
-    rows.sort_by(order);
-    (matching, rows.into_iter().map(|(_, photo)| photo).collect())
+    let first = first_in_order(rows.len(), shown, &|i, j| {
+        let order = column_order(rows[i], rows[j], column, labels);
+        if reversed { order.reverse() } else { order }.then(i.cmp(&j))
+    });
+    (rows.len(), first.into_iter().map(|i| rows[i]).collect())
 }
 
 /// How two photos compare in a column: as the cells read, the probability as a number, and
