@@ -54,15 +54,24 @@ pub fn shown_rows<'a>(
     (rows.len(), first.into_iter().map(|i| rows[i]).collect())
 }
 
-/// How two photos compare in a column: as the cells read, the probability as a number, and
-/// "right" as no before yes; nothing written out.
+/// How two photos compare in a column, nothing written out: as the cells read (class names with
+/// spaces for underscores, and as numbers where both are), the probability by its value (not
+/// its four digits shown), and "right" as no before yes.
 fn column_order(a: &Photo, b: &Photo, column: usize, labels: &Labels) -> Ordering {
-    let shown = |photo| class_cell(photo, column, labels).chars().map(|c| if c == '_' { ' ' } else { c });
+    let name = |photo| class_cell(photo, column, labels);
+    let shown = |photo| name(photo).chars().map(|c| if c == '_' { ' ' } else { c });
+    let probability = |photo: &Photo| photo.predicted().map(|p| p.prob);
     match column {
         0 => a.path.cmp(&b.path),
-        3 => a.predicted().map(|p| p.prob).partial_cmp(&b.predicted().map(|p| p.prob)).unwrap_or(Ordering::Equal),
+        3 => match (probability(a), probability(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        },
         4 => a.right().cmp(&b.right()),
-        _ => shown(a).cmp(shown(b)),
+        _ => match (name(a).parse::<f64>(), name(b).parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.total_cmp(&y),
+            _ => shown(a).cmp(shown(b)),
+        },
     }
 }
 
@@ -79,17 +88,20 @@ mod tests {
     use super::*;
     use xai_files::Prediction;
 
-    /// 300 photos of 7 classes named with underscores (some without a true class, some not
-    /// read, probabilities that repeat), more than the 50 shown.
+    /// 300 photos (more than the 50 shown) of 7 classes named as people name them: with
+    /// underscores (shown as spaces, which sorts "kind_b" before "kind-a"), capitals, numbers
+    /// ("2" before "10"); some of a class the labels lack, some not read, one with a probability
+    /// that is not a number, the others' repeating.
     fn report() -> (Report, Labels) {
-        let names: Vec<String> = (0..7).map(|c| format!("kind_{}", (b'g' - c as u8) as char)).collect();
+        let names = ["kind_g", "kind-a", "10", "2", "kind_b", "Kind C", "kind_d"].map(String::from);
         let labels = Labels::from_json(serde_json::to_string(&names).unwrap().as_bytes()).unwrap();
         let mut report = Report::default();
         for i in 0..300usize {
             let first = i * 3 % 7;
-            let top5 = vec![Prediction { class: first, label: names[first].clone(), prob: (i % 11) as f32 / 10.0 }];
+            let prob = if i == 42 { f32::NAN } else { (i % 11) as f32 / 10.0 };
+            let top5 = vec![Prediction { class: first, label: names[first].clone(), prob }];
             let error = (i % 13 == 0).then(|| "not an image".to_string());
-            let truth = (i % 5 != 0).then_some(i % 7);
+            let truth = (i % 5 != 0).then_some(if i % 17 == 0 { 99 } else { i % 7 });
             report.add(Photo { path: format!("{}/p{i:03}.jpg", i % 4), truth, top5, map: None, error });
         }
         (report, labels)
@@ -126,11 +138,13 @@ mod tests {
     #[test]
     fn the_filter_reads_every_cell_whatever_the_case() {
         let (report, labels) = report();
-        // Class 3 is "kind_d", shown as "kind d" as a true class or a first choice.
-        let either = |p: &Photo| p.error.is_none() && (p.top5[0].class == 3 || p.truth == Some(3));
-        let (matching, rows) = shown_rows(&report, &labels, "KIND D", 0, false, 1000);
-        assert_eq!(matching, report.photos.iter().filter(|p| either(p)).count());
-        assert!(matching > 0 && rows.len() == matching && rows.iter().all(|p| either(p)));
+        // Class 5 is "Kind C", class 6 "kind_d" (shown "kind d"), as a true class or a first choice.
+        for (filter, class) in [("kind c", 5), ("KIND D", 6)] {
+            let either = |p: &Photo| p.error.is_none() && (p.top5[0].class == class || p.truth == Some(class));
+            let (matching, rows) = shown_rows(&report, &labels, filter, 0, false, 1000);
+            assert_eq!(matching, report.photos.iter().filter(|p| either(p)).count(), "{filter}");
+            assert!(matching > 0 && rows.len() == matching && rows.iter().all(|p| either(p)), "{filter}");
+        }
         assert_eq!(shown_rows(&report, &labels, "p007.JPG", 0, false, 50).0, 1);
     }
 }

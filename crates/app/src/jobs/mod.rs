@@ -34,7 +34,9 @@ async fn let_the_page_paint() {
     let promise = js_sys::Promise::new(&mut |resolve, _| match &channel {
         Some(channel) => {
             channel.port1().set_onmessage(Some(&resolve));
-            let _ = channel.port2().post_message(&wasm_bindgen::JsValue::UNDEFINED);
+            if channel.port2().post_message(&wasm_bindgen::JsValue::UNDEFINED).is_err() {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
+            }
         }
         None => {
             if let Some(window) = web_sys::window() {
@@ -43,6 +45,10 @@ async fn let_the_page_paint() {
         }
     });
     let _ = JsFuture::from(promise).await;
+    // A started port stays alive while its pair does: closed, the channel can be collected.
+    if let Some(channel) = channel {
+        channel.port1().close();
+    }
 }
 
 /// The number of a new run of the jobs `runs` counts: a newer run, or a cancel, moves the count
