@@ -13,10 +13,17 @@ pub enum LabelsError {
     Keys(usize),
     #[error("labels file is not UTF-8 text")]
     Text,
+    #[error("labels file names {0} classes; no model read here has more than {MAX_CLASSES}")]
+    TooMany(usize),
 }
 
 /// The largest class-names file read: ImageNet-21k's 21,843 names are 0.4 MB.
 pub const MAX_FILE_BYTES: u64 = 16_000_000;
+
+/// The most class names read: a ResNet-18's head for more would not fit the largest weight file
+/// read (2 GB at 512 features of 4 bytes). Counted before the names are held, which a 16 MB file
+/// of one-letter lines would make 8 million strings of.
+pub const MAX_CLASSES: usize = 1_000_000;
 
 /// Class names in index order (ImageNet's start with 0 = tench).
 #[derive(Debug, Clone, PartialEq)]
@@ -64,14 +71,19 @@ impl Labels {
         if trimmed.starts_with('[') || trimmed.starts_with('{') {
             return Self::from_json(trimmed.as_bytes());
         }
+        let count = trimmed.lines().count();
+        if count > MAX_CLASSES {
+            return Err(LabelsError::TooMany(count));
+        }
         Self::new(trimmed.lines().map(|line| line.trim_end_matches('\r').to_string()).collect())
     }
 
     fn new(names: Vec<String>) -> Result<Self, LabelsError> {
-        if names.is_empty() {
-            return Err(LabelsError::Empty);
+        match names.len() {
+            0 => Err(LabelsError::Empty),
+            count if count > MAX_CLASSES => Err(LabelsError::TooMany(count)),
+            _ => Ok(Self(names)),
         }
-        Ok(Self(names))
     }
 
     pub fn len(&self) -> usize {
@@ -152,6 +164,15 @@ mod tests {
         assert_eq!(Labels::from_file_bytes(b"[\"cat\", \"dog\"]").unwrap().len(), 2);
         assert_eq!(Labels::from_file_bytes(b"\n \n"), Err(LabelsError::Empty));
         assert_eq!(Labels::from_file_bytes(&[0xff, 0xfe]), Err(LabelsError::Text));
+    }
+
+    #[test]
+    fn more_names_than_any_model_has_are_refused() {
+        let lines = |count: usize| "a\n".repeat(count).into_bytes();
+        assert_eq!(Labels::from_file_bytes(&lines(MAX_CLASSES)).unwrap().len(), MAX_CLASSES);
+        assert_eq!(Labels::from_file_bytes(&lines(MAX_CLASSES + 1)), Err(LabelsError::TooMany(MAX_CLASSES + 1)));
+        let list = format!("[{}\"a\"]", "\"a\",".repeat(MAX_CLASSES));
+        assert_eq!(Labels::from_file_bytes(list.as_bytes()), Err(LabelsError::TooMany(MAX_CLASSES + 1)));
     }
 
     #[test]
