@@ -21,12 +21,16 @@ pub const MAX_ASPECT: u32 = 16;
 /// with 16-bit RGBA channels is 320 MB.
 const MAX_ALLOC: u64 = 400 << 20;
 
-/// The decoder's limits, on the header read as on the decode.
-fn limits() -> image::Limits {
+/// What the metadata alone may take (an ICC profile, EXIF): a JPEG's ICC profile is at most
+/// 16 MB, a PNG's compressed one could claim gigabytes.
+const METADATA_ALLOC: u64 = 32 << 20;
+
+/// The decoder's limits: at most `alloc` bytes.
+fn limits(alloc: u64) -> image::Limits {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
+    limits.max_alloc = Some(alloc.min(MAX_ALLOC));
     limits
 }
 
@@ -104,7 +108,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
     if header.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_whole(bytes) {
         return Err(ImageError::Truncated);
     }
-    header.limits(limits());
+    header.limits(limits(METADATA_ALLOC));
     let (width, height) = header.into_dimensions().map_err(|e| match e {
         image::ImageError::Limits(_) => ImageError::TooLargeToRead,
         e => ImageError::Corrupt(e.to_string()),
@@ -120,7 +124,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
         return Err(ImageError::TooThin { width, height });
     }
     let mut reader = reader()?;
-    reader.limits(limits());
+    reader.limits(limits(pixels * 8 + METADATA_ALLOC));
     let mut decoder = reader.into_decoder().map_err(|e| match e {
         image::ImageError::Limits(_) => ImageError::TooLargeToRead,
         e => ImageError::Corrupt(e.to_string()),

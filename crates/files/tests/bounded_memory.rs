@@ -1,9 +1,13 @@
-//! What reading a hostile `.pth` may allocate: bounded by the file, not by what it claims. A
-//! counting allocator measures the peak, so this file holds one test (tests run in parallel).
+//! What reading a hostile `.pth` or photo may allocate: bounded by the file, not by what it
+//! claims. A counting allocator measures the peak, so this file holds one test (tests run in
+//! parallel).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder};
+use xai_files::photo::decode_image;
 use xai_files::pytorch::read_pth;
 use xai_fixtures::deflated_torch_archive;
 
@@ -79,4 +83,15 @@ fn a_small_hostile_file_cannot_take_much_memory() {
     let peak = peak_of(|| tensors = read_pth(&file).unwrap().len());
     assert_eq!(tensors, 50);
     assert!(peak < 3 * file.len(), "{} KB file, {} MB at the peak", file.len() >> 10, peak >> 20);
+
+    // An 8 x 8 PNG whose ICC profile is 300 MB of zeros, 0.3 MB deflated: decoding it took
+    // 0.8 GB. The photo still decodes; its profile is not needed.
+    let mut png = Vec::new();
+    let mut encoder = PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::NoFilter);
+    encoder.set_icc_profile(vec![0; 300 << 20]).unwrap();
+    encoder.write_image(&[0; 8 * 8 * 3], 8, 8, ExtendedColorType::Rgb8).unwrap();
+    let mut size = None;
+    let peak = peak_of(|| size = decode_image(&png).ok().map(|photo| photo.dimensions()));
+    assert_eq!(size, Some((8, 8)));
+    assert!(peak < 64 << 20, "{} KB photo, {} MB at the peak", png.len() >> 10, peak >> 20);
 }
