@@ -10,6 +10,7 @@ use base64::Engine as _;
 use image::{ImageFormat, RgbaImage};
 use xai_files::Labels;
 
+use crate::table::{cells, class_name, COLUMNS};
 use crate::{Photo, Report};
 
 /// The pictures a report shows, as data URLs: overlays of the photos the rankings list, by
@@ -53,9 +54,15 @@ t.tHead.onclick=e=>{const i=e.target.cellIndex;if(i===undefined)return;const row
 const k=r=>{const v=r.cells[i].textContent;return isNaN(parseFloat(v))?v:parseFloat(v)};\
 const d=t.dataset.col==i?-1:1;t.dataset.col=d===1?i:'';rows.sort((a,b)=>k(a)>k(b)?d:k(a)<k(b)?-d:0);t.tBodies[0].append(...rows)};";
 
-/// The report as HTML, with what `pictures` holds inline.
+/// A label as the report writes it, spaces for underscores, escaped.
+fn label(text: &str) -> String {
+    escape(&text.replace('_', " "))
+}
+
+/// The report as HTML, with what `pictures` holds inline. Class names read as in the page's
+/// table: spaces for underscores.
 pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures) -> String {
-    let name = |class: usize| escape(labels.name(class).unwrap_or("?"));
+    let name = |class: usize| escape(&class_name(labels, class));
     let percent = |share: Option<f64>| share.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s));
     let mut html = format!(
         "<!doctype html><html lang=en><meta charset=utf-8><title>{0}</title><style>{STYLE}</style><h1>{0}</h1>",
@@ -88,7 +95,7 @@ pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures
                 html,
                 "<figure>{image}<figcaption>{}<br>{} {:.1}% (true: {truth})</figcaption></figure>",
                 escape(&p.path),
-                escape(&first.label),
+                label(&first.label),
                 100.0 * first.prob
             );
         }
@@ -109,19 +116,17 @@ pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures
     }
     html.push_str(
         "<h2>Every photo</h2><p><input id=filter placeholder=\"filter\" aria-label=\"filter the photos\"></p>\
-         <table id=photos><thead><tr><th>photo<th>true class<th>first choice<th>probability<th>right</thead><tbody>",
+         <table id=photos><thead><tr>",
     );
+    for column in COLUMNS {
+        let _ = write!(html, "<th>{column}");
+    }
+    html.push_str("</thead><tbody>");
     for p in report.photos.iter().filter(|p| p.error.is_none()) {
-        let first = &p.top5[0];
-        let right = p.right().map_or("", |r| if r { "yes" } else { "no" });
-        let _ = write!(
-            html,
-            "<tr><td>{}<td>{}<td>{}<td>{:.4}<td>{right}",
-            escape(&p.path),
-            p.truth.map_or(String::new(), name),
-            escape(&first.label),
-            first.prob
-        );
+        html.push_str("<tr>");
+        for cell in cells(p, labels) {
+            let _ = write!(html, "<td>{}", escape(&cell));
+        }
     }
     let _ = writeln!(html, "</tbody></table><script>{SCRIPT}</script></html>");
     html
@@ -146,7 +151,7 @@ fn concepts(html: &mut String, report: &Report, pictures: &Pictures, name: &dyn 
                 .get(&(class.class, i))
                 .map_or(String::new(), |url| format!("<img src=\"{}\" alt=\"\">", escape(url)));
             let labels: Vec<String> =
-                concept.labels.iter().map(|(label, p)| format!("{} {:.0}%", escape(label), 100.0 * p)).collect();
+                concept.labels.iter().map(|(text, p)| format!("{} {:.0}%", label(text), 100.0 * p)).collect();
             let _ = write!(
                 html,
                 "<figure>{image}<figcaption>{}<br>{:.0}% of the photos, strongest in {}</figcaption></figure>",
@@ -166,9 +171,9 @@ mod tests {
 
     #[test]
     fn names_from_files_are_escaped_and_every_photo_is_listed() {
-        let labels = Labels::from_json(br#"["<b>cat</b>", "dog"]"#).unwrap();
+        let labels = Labels::from_json(br#"["<b>cat</b>", "hot_dog"]"#).unwrap();
         let mut report = Report::default();
-        let top5 = vec![Prediction { class: 1, label: "dog".into(), prob: 0.7 }];
+        let top5 = vec![Prediction { class: 1, label: "hot_dog".into(), prob: 0.7 }];
         report.add(Photo { path: "<b>cat</b>/a&b.jpg".into(), truth: Some(0), top5, map: None, error: None });
         let error = Some("not an image".into());
         report.add(Photo { path: "x.txt".into(), truth: None, top5: Vec::new(), map: None, error });
@@ -187,5 +192,8 @@ mod tests {
         assert!(html.contains("&lt;b&gt;cat&lt;/b&gt;/a&amp;b.jpg"));
         assert!(html.contains("Accuracy 0.0%") && html.contains("x.txt: not an image"));
         assert!(html.contains("&lt;i&gt;dog&lt;/i&gt; 50%") && html.contains("<img src=\"data:image/png;base64,"));
+        let row = "<tr><td>&lt;b&gt;cat&lt;/b&gt;/a&amp;b.jpg<td>&lt;b&gt;cat&lt;/b&gt;<td>hot dog<td>0.7000<td>no";
+        assert!(html.contains(row), "the table's row as the page writes it");
+        assert!(!html.contains("hot_dog"), "class names with spaces for underscores, as in the page");
     }
 }
