@@ -34,6 +34,15 @@ fn limits(alloc: u64) -> image::Limits {
     limits
 }
 
+/// The size in a lossless WebP's header: "RIFF", its length, "WEBP", a "VP8L" chunk's name and
+/// length, its signature 0x2f, then 14 bits of width - 1 and 14 of height - 1. The decoder
+/// (image-webp 0.2.4) reads a side of 16384 there as 0.
+fn webp_lossless_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let chunk = bytes.get(12..25)?;
+    let bits = u32::from_le_bytes(chunk[9..13].try_into().ok()?);
+    (&chunk[..4] == b"VP8L" && chunk[8] == 0x2f).then_some(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
+}
+
 /// A JPEG ends with its end-of-image marker; a decoder given one cut short fills the missing
 /// part with grey and says nothing, so the marker is looked for (trailing padding allowed).
 pub fn jpeg_is_whole(bytes: &[u8]) -> bool {
@@ -59,6 +68,10 @@ pub enum ImageError {
     Truncated,
     #[error("the image is {width}x{height}; it needs at least 8x8 pixels")]
     TooSmall { width: u32, height: u32 },
+    #[error(
+        "the image is a {width}x{height} WebP: its decoder here reads a side of 16384 pixels as 0, so it cannot be read; save it as PNG or JPEG"
+    )]
+    WebpSide { width: u32, height: u32 },
     #[error("the image could not be decoded (truncated or corrupt?): {0}")]
     Corrupt(String),
     #[error("input size {0} is not supported (a multiple of 32 from 64 to 1024)")]
@@ -105,14 +118,17 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
     // The header alone first, so a huge image gets a message of its own before any pixel or
     // metadata is read beyond the limits.
     let mut header = reader()?;
-    if header.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_whole(bytes) {
+    let format = header.format();
+    if format == Some(image::ImageFormat::Jpeg) && !jpeg_is_whole(bytes) {
         return Err(ImageError::Truncated);
     }
     header.limits(limits(METADATA_ALLOC));
-    let (width, height) = header.into_dimensions().map_err(|e| match e {
+    let read = header.into_dimensions().map_err(|e| match e {
         image::ImageError::Limits(_) => ImageError::TooLargeToRead,
         e => ImageError::Corrupt(e.to_string()),
     })?;
+    let webp_side_unread = format == Some(image::ImageFormat::WebP) && (read.0 == 0 || read.1 == 0);
+    let (width, height) = webp_lossless_size(bytes).filter(|_| webp_side_unread).unwrap_or(read);
     let pixels = u64::from(width) * u64::from(height);
     if pixels > MAX_PIXELS {
         return Err(ImageError::TooLarge { width, height, megapixels: pixels as f64 / 1e6 });
@@ -122,6 +138,9 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
     }
     if u64::from(width.max(height)) > u64::from(width.min(height)) * u64::from(MAX_ASPECT) {
         return Err(ImageError::TooThin { width, height });
+    }
+    if webp_side_unread {
+        return Err(ImageError::WebpSide { width, height });
     }
     let mut reader = reader()?;
     reader.limits(limits(pixels * 8 + METADATA_ALLOC));
@@ -182,6 +201,19 @@ mod tests {
         assert!(crop.get_pixel(10, 100)[0] < 10 && crop.get_pixel(213, 100)[0] > 245);
         let exact = RgbImage::new(224, 224);
         assert_eq!(center_crop(&exact, InputSize::STANDARD), exact);
+    }
+
+    #[test]
+    fn a_lossless_webp_with_a_side_of_16384_is_named_by_its_size() {
+        let stripes = RgbImage::from_fn(16_384, 1024, |x, y| image::Rgb([(x % 251) as u8, (y % 7) as u8, 3]));
+        let mut webp = Vec::new();
+        stripes.write_to(&mut Cursor::new(&mut webp), image::ImageFormat::WebP).unwrap();
+        let message = decode_image(&webp).unwrap_err().to_string();
+        assert!(message.contains("16384x1024 WebP"), "{message}");
+        // Its header rewritten to 16384 x 16384: too large, and said so.
+        let square = (16_383u32 | (16_383 << 14)).to_le_bytes();
+        webp[21..25].copy_from_slice(&square);
+        assert!(matches!(decode_image(&webp), Err(ImageError::TooLarge { width: 16_384, height: 16_384, .. })));
     }
 
     #[test]
