@@ -11,8 +11,9 @@ use flate2::read::GzDecoder;
 
 /// The most the archive's files may inflate to, together (the model's are 100 MB).
 const MAX_TOTAL_BYTES: u64 = 1_000_000_000;
-/// The most one file of the model may hold (its weight shards are 4 MB).
-const MAX_MODEL_FILE_BYTES: u64 = 256_000_000;
+/// The most the model's files may hold together (ResNet-50's are 100 MB): only they are held,
+/// but a shard the manifest leaves out is only known to be once the manifest is read.
+const MAX_MODEL_BYTES: u64 = 256_000_000;
 /// The most `labels.json` or `package.json` may hold.
 const MAX_TEXT_BYTES: u64 = crate::labels::MAX_FILE_BYTES;
 /// The most entries read: the package has about thirty.
@@ -28,6 +29,8 @@ pub enum PackageError {
     TooManyFiles,
     #[error("{name} in the archive is over {} MB, more than it may hold", .limit / 1_000_000)]
     FileTooLarge { name: String, limit: u64 },
+    #[error("the model's files in the archive are over {} MB together, more than a ResNet-50 needs", MAX_MODEL_BYTES / 1_000_000)]
+    ModelTooLarge,
 }
 
 /// What the import takes from the package (or from its directories, unpacked).
@@ -52,7 +55,7 @@ pub fn read_tar(stream: impl Read) -> Result<Package, PackageError> {
     let mut archive = tar::Archive::new(stream);
     let mut package = Package::default();
     let mut package_json = None;
-    let mut total = 0u64;
+    let (mut total, mut model_bytes) = (0u64, 0u64);
     for (count, entry) in archive.entries().map_err(archive_error)?.enumerate() {
         if count == MAX_ENTRIES {
             return Err(PackageError::TooManyFiles);
@@ -77,7 +80,11 @@ pub fn read_tar(stream: impl Read) -> Result<Package, PackageError> {
         };
         match (parent, name.as_str()) {
             (Some("ResNet50"), _) => {
-                let bytes = read(MAX_MODEL_FILE_BYTES)?;
+                model_bytes = model_bytes.saturating_add(size);
+                if model_bytes > MAX_MODEL_BYTES {
+                    return Err(PackageError::ModelTooLarge);
+                }
+                let bytes = read(MAX_MODEL_BYTES)?;
                 package.model_files.insert(name, bytes);
             }
             (Some("assets"), "labels.json") => package.labels_json = Some(read(MAX_TEXT_BYTES)?),
@@ -139,8 +146,8 @@ mod tests {
     fn sizes_are_refused_from_the_headers_before_anything_is_read() {
         // Headers alone: the data they declare is never there.
         let refused = |stream: &mut dyn Read| read_tar(stream).err().unwrap();
-        let shard = header("package/ResNet50/shard.bin", MAX_MODEL_FILE_BYTES + 1);
-        assert!(matches!(refused(&mut &shard[..]), PackageError::FileTooLarge { .. }));
+        let shard = header("package/ResNet50/shard.bin", MAX_MODEL_BYTES + 1);
+        assert!(matches!(refused(&mut &shard[..]), PackageError::ModelTooLarge));
         let labels = header("package/assets/labels.json", MAX_TEXT_BYTES + 1);
         assert!(matches!(refused(&mut &labels[..]), PackageError::FileTooLarge { .. }));
         let skipped = header("package/docs/film.mp4", MAX_TOTAL_BYTES + 1);
@@ -152,6 +159,13 @@ mod tests {
         let second = header("package/docs/b.bin", half);
         let mut stream = first.chain(zeros).chain(&second[..]);
         assert!(matches!(refused(&mut stream), PackageError::TooLarge));
+        // The model's files, held, have a ceiling of their own: the second's header is refused.
+        let half = MAX_MODEL_BYTES / 2 + 1;
+        let first = header("package/ResNet50/group1-shard1of2.bin", half);
+        let zeros = std::io::repeat(0).take(half.next_multiple_of(512));
+        let second = header("package/ResNet50/group1-shard2of2.bin", half);
+        let mut stream = first.chain(zeros).chain(&second[..]);
+        assert!(matches!(refused(&mut stream), PackageError::ModelTooLarge));
     }
 
     #[test]
