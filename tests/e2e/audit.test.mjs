@@ -56,7 +56,7 @@ function check(found) {
   assert.ok(found.concepts.every((c) => / · \d+% of the photos, strongest in /.test(c)), found.concepts.join(' | '));
   assert.equal(found.regions, 3);
   assert.match(found.notes, /espresso\/broken\.png: /);
-  assert.match(found.notes, /1 file\(s\) not named as photos .* left out, such as 'espresso\/notes\.txt'/);
+  assert.match(found.notes, /1 file not named as photos .* left out, such as 'espresso\/notes\.txt'/);
   assert.match(found.notes, /folder 'my photos' names no class/);
 }
 

@@ -36,7 +36,8 @@ pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<En
         (0..paths.len()).partition(|&i| paths[i].ends_with('/') || is_photo(&paths[i]));
     if let Some(first) = others.iter().map(|&i| &paths[i]).min() {
         let formats = EXTENSIONS.map(|e| format!(".{e}")).join(", ");
-        report.note(format!("{} file(s) not named as photos ({formats}) left out, such as '{first}'", others.len()));
+        let files = crate::counted(others.len(), "file", "files");
+        report.note(format!("{files} not named as photos ({formats}) left out, such as '{first}'"));
     }
     order.sort_by(|&a, &b| paths[a].cmp(&paths[b]));
     let mut classes: HashMap<&str, Option<usize>> = HashMap::new();
@@ -96,7 +97,7 @@ mod tests {
         assert_eq!(
             report.notes,
             [
-                "5 file(s) not named as photos (.jpg, .jpeg, .png, .webp, .gif, .bmp) left out, such as '.DS_Store'",
+                "5 files not named as photos (.jpg, .jpeg, .png, .webp, .gif, .bmp) left out, such as '.DS_Store'",
                 "folder 'dogs' names no class of the model: its photos have no true class",
                 "two files at 'tabby/b.jpg': both classified",
                 "folder 'tabby/x' is deeper than class/photo: skipped",

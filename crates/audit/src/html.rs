@@ -11,7 +11,7 @@ use image::{ImageFormat, RgbaImage};
 use xai_files::Labels;
 
 use crate::table::{cells, class_name, COLUMNS};
-use crate::{Photo, Report};
+use crate::{counted, Photo, Report};
 
 /// The pictures a report shows, as data URLs: overlays of the photos the rankings list, by
 /// path, and each class's concepts' example regions, by (class, concept).
@@ -70,9 +70,9 @@ pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures
     );
     let _ = write!(
         html,
-        "<p>{} photos, {} with a true class from their folder, {} could not be read.</p>\
+        "<p>{}, {} with a true class from their folder, {} could not be read.</p>\
          <p><strong>Accuracy {}</strong>, top-5 accuracy {}.</p>",
-        report.photos.len(),
+        counted(report.photos.len(), "photo", "photos"),
         report.labelled_count(),
         report.bad().count(),
         percent(report.accuracy()),

@@ -90,6 +90,11 @@ impl Photo {
     }
 }
 
+/// A count and its noun, singular for one: "1 photo", "7 photos".
+pub fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 /// The class a folder's name means: the label itself, or the label with case, spaces, hyphens
 /// and underscores ignored ("Egyptian cat" and "egyptian_cat" are "Egyptian_cat").
 pub fn class_of_folder(name: &str, labels: &Labels) -> Option<usize> {

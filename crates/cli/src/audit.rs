@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use pollster::block_on;
 use xai_audit::folder::{entries, Entry};
 use xai_audit::html::{png_data_url, Pictures};
-use xai_audit::{compute, Photo, Report};
+use xai_audit::{compute, counted, Photo, Report};
 
 use crate::backend::Backend;
 use crate::model::{Model, ModelArgs};
@@ -159,14 +159,15 @@ fn summary(report: &Report, model: &Model, out: &Path) {
     let percent = |share: Option<f64>| share.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s));
     let label = |class: usize| printable(model.labels.name(class).unwrap_or("?"));
     println!(
-        "{} photos ({} with a true class), {} not classified",
-        report.photos.len(),
+        "{} ({} with a true class), {} not classified",
+        counted(report.photos.len(), "photo", "photos"),
         report.labelled_count(),
         report.bad().count()
     );
     println!("accuracy {}, top-5 accuracy {}", percent(report.accuracy()), percent(report.top5_accuracy()));
     for c in report.confusions() {
-        println!("confused: {} taken for {} ({} photos)", label(c.truth), label(c.predicted), c.count);
+        let photos = counted(c.count, "photo", "photos");
+        println!("confused: {} taken for {} ({photos})", label(c.truth), label(c.predicted));
     }
     for p in report.bad() {
         println!("not classified: {}: {}", printable(&p.path), p.error.as_deref().unwrap_or_default());

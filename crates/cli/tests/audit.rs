@@ -75,9 +75,9 @@ fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
     let summary = stdout(&output);
     assert!(summary.contains("7 photos (4 with a true class), 1 not classified"), "{summary}");
     assert!(summary.contains("accuracy 50.0%"), "{summary}");
-    assert!(summary.contains("confused: tabby taken for Egyptian_cat (1 photos)"), "{summary}");
+    assert!(summary.contains("confused: tabby taken for Egyptian_cat (1 photo)"), "{summary}");
     assert!(summary.contains("not classified: espresso/broken.png"), "{summary}");
-    assert!(summary.contains("note: 1 file(s) not named as photos (.jpg, "), "{summary}");
+    assert!(summary.contains("note: 1 file not named as photos (.jpg, "), "{summary}");
     assert!(summary.contains("left out, such as 'espresso/notes.txt'"), "{summary}");
     assert!(summary.contains("folder 'my photos' names no class"), "{summary}");
     assert!(summary.contains("folder 'Egyptian_cat/deeper' is deeper than class/photo"), "{summary}");

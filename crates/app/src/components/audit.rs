@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use web_sys::{DragEvent, HtmlInputElement};
 use xai_audit::table::{cells, class_name as name, shown_rows, COLUMNS};
-use xai_audit::{Photo, CLASS_CONCEPTS};
+use xai_audit::{counted, Photo, CLASS_CONCEPTS};
 use xai_explain::render::concept_colours;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -100,24 +100,27 @@ fn progress(audit: &Audit, on_cancel: &Callback<u64>) -> Html {
     let done = audit.report.photos.len();
     let text = match &audit.stage {
         AuditStage::Classifying => format!(
-            "{done} of {} photos, {:.1} photos/s, {} left",
-            audit.total,
+            "{done} of {}, {:.1} photos/s, {} left",
+            counted(audit.total, "photo", "photos"),
             audit.rate(),
             audit.seconds_left().map_or("…".into(), |s| format!("{s:.0} s"))
         ),
         AuditStage::Explaining { classes_done, classes } => format!(
-            "{done} photos in {:.1} s ({:.1} photos/s); overlays, then concepts: {classes_done} of {classes} classes",
+            "{} in {:.1} s ({:.1} photos/s); overlays, then concepts: {classes_done} of {}",
+            counted(done, "photo", "photos"),
             (audit.latest_ms - audit.started_ms) / 1000.0,
-            audit.rate()
+            audit.rate(),
+            counted(*classes, "class", "classes")
         ),
         AuditStage::Done => format!(
-            "{done} photos of {} classified in {:.1} s ({:.1} photos/s)",
+            "{} of {} classified in {:.1} s ({:.1} photos/s)",
+            counted(done, "photo", "photos"),
             audit.folder,
             (audit.latest_ms - audit.started_ms) / 1000.0,
             audit.rate()
         ),
-        AuditStage::Cancelled => format!("Cancelled after {done} of {} photos", audit.total),
-        AuditStage::Failed(error) => format!("Stopped after {done} photos: {error}"),
+        AuditStage::Cancelled => format!("Cancelled after {done} of {}", counted(audit.total, "photo", "photos")),
+        AuditStage::Failed(error) => format!("Stopped after {}: {error}", counted(done, "photo", "photos")),
     };
     let run = audit.run;
     html! {
@@ -174,8 +177,8 @@ fn summary(audit: &Rc<Audit>, props: &AuditProps) -> Html {
     html! {
         <>
             <p data-testid="audit-accuracy">
-                { format!("{} photos, {} with a true class from their folder, {} could not be read. ",
-                    report.photos.len(), report.labelled_count(), report.bad().count()) }
+                { format!("{}, {} with a true class from their folder, {} could not be read. ",
+                    counted(report.photos.len(), "photo", "photos"), report.labelled_count(), report.bad().count()) }
                 <strong>{ format!("Accuracy {}", percent(report.accuracy())) }</strong>
                 { format!(", top-5 accuracy {}.", percent(report.top5_accuracy())) }
             </p>
@@ -267,7 +270,7 @@ fn table(
             <p>
                 <input data-testid="audit-filter" placeholder="filter" aria-label="filter the photos" value={(**filter).clone()}
                     oninput={on_filter} />
-                { format!(" {matching} photos{}", if matching > ROWS_SHOWN { format!(", the first {ROWS_SHOWN} shown") } else { String::new() }) }
+                { format!(" {}{}", counted(matching, "photo", "photos"), if matching > ROWS_SHOWN { format!(", the first {ROWS_SHOWN} shown") } else { String::new() }) }
             </p>
             <div class="table-scroll">
                 <table data-testid="audit-table">
