@@ -1,11 +1,14 @@
 //! `xai audit`: a folder of photos classified in batches, and what it says about the model:
 //! accuracy, the most confused classes, the most confident mistakes and the least confident
 //! right answers, as a self-contained HTML report (with Grad-CAM overlays of the photos it lists)
-//! and, with `--json`, one JSON object per photo.
+//! and, with `--json`, one JSON object per photo. Ctrl-C stops it with the report of what was
+//! done by then.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use pollster::block_on;
@@ -41,6 +44,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let stop = stop_on_ctrl_c()?;
     let model = args.model.load()?;
     let mut report = Report::default();
     let (files, paths) = list(&args.dir, &mut report)?;
@@ -50,6 +54,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let batch = args.batch.map_or_else(|| compute::photos_per_pass(side, on_gpu), usize::from);
     let mut progress = Progress::new("audit", "photos", entries.len() as u64);
     for chunk in entries.chunks(batch) {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
         let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("classifying a batch")?;
         for photo in photos {
@@ -63,15 +70,40 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     progress.finish();
     let by_path: HashMap<&str, &Path> = entries.iter().map(|e| (e.path.as_str(), files[e.index].as_path())).collect();
-    let mut pictures = Pictures { overlays: overlays(&model, &by_path, &report), ..Pictures::default() };
-    class_concepts(&model, &by_path, &mut report, &mut pictures);
+    let mut pictures = Pictures { overlays: overlays(&model, &by_path, &report, &stop), ..Pictures::default() };
+    class_concepts(&model, &by_path, &mut report, &mut pictures, &stop);
+    let stopped = stop.load(Ordering::Relaxed);
+    if stopped {
+        report.note(format!(
+            "stopped by Ctrl-C after {} of {}: what was not done by then (photos, overlays, concepts) is left out",
+            report.photos.len(),
+            counted(entries.len(), "photo", "photos")
+        ));
+    }
     let title = format!("xai audit of {}", args.dir.display());
     std::fs::write(&args.out, xai_audit::html::render(&report, &model.labels, &title, &pictures))
         .with_context(|| args.out.display().to_string())?;
     if !args.json {
         summary(&report, &model, &args.out);
+    } else if stopped {
+        eprintln!("xai: {}; report: {}", report.notes.last().expect("the note above"), args.out.display());
     }
-    Ok(ExitCode::SUCCESS)
+    // 128 + SIGINT, as a shell reports a command Ctrl-C ended.
+    Ok(if stopped { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
+
+/// A flag Ctrl-C sets, for the audit to stop at the next batch and write what it has; a second
+/// Ctrl-C ends the process at once.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    })
+    .context("listening for Ctrl-C")?;
+    Ok(stop)
 }
 
 fn photo(entry: &Entry) -> Photo {
@@ -120,10 +152,15 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, bool)>> {
 }
 
 /// The overlays of the photos the report lists, by path (their maps came with the classes).
-fn overlays(model: &Model, files: &HashMap<&str, &Path>, report: &Report) -> HashMap<String, String> {
+fn overlays(
+    model: &Model,
+    files: &HashMap<&str, &Path>,
+    report: &Report,
+    stop: &AtomicBool,
+) -> HashMap<String, String> {
     let listed = report.confident_mistakes().into_iter().chain(report.unsure_right_answers());
     let mut overlays = HashMap::new();
-    for photo in listed {
+    for photo in listed.take_while(|_| !stop.load(Ordering::Relaxed)) {
         let Some(Ok(crop)) = files.get(photo.path.as_str()).map(|file| model.read_image(file)) else { continue };
         if let Some(map) = &photo.map {
             overlays.insert(photo.path.clone(), png_data_url(&compute::overlay(&crop, map)));
@@ -133,13 +170,19 @@ fn overlays(model: &Model, files: &HashMap<&str, &Path>, report: &Report) -> Has
 }
 
 /// The concepts each predicted class's photos share, with their example regions.
-fn class_concepts(model: &Model, files: &HashMap<&str, &Path>, report: &mut Report, pictures: &mut Pictures) {
+fn class_concepts(
+    model: &Model,
+    files: &HashMap<&str, &Path>,
+    report: &mut Report,
+    pictures: &mut Pictures,
+    stop: &AtomicBool,
+) {
     let samples: Vec<(usize, Vec<String>)> = report
         .concept_samples()
         .into_iter()
         .map(|(class, photos)| (class, photos.iter().map(|p| p.path.clone()).collect()))
         .collect();
-    for (class, paths) in samples {
+    for (class, paths) in samples.into_iter().take_while(|_| !stop.load(Ordering::Relaxed)) {
         let photos: Vec<(String, image::RgbImage)> = paths
             .into_iter()
             .filter_map(|path| Some((path.clone(), model.read_image(files.get(path.as_str())?).ok()?)))

@@ -105,3 +105,45 @@ fn an_empty_folder_reports_nothing_and_a_missing_one_is_an_error() {
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Ctrl-C stops the audit after the batch in hand: the report keeps the photos classified by
+/// then and says so, and the exit status is a shell's for Ctrl-C.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_audit_with_the_report_of_what_was_done() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let dir = std::env::temp_dir().join(format!("xai-audit-stop-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("Egyptian_cat")).unwrap();
+    for i in 0..40 {
+        std::fs::copy(fixtures().join("images/chelsea.png"), dir.join(format!("Egyptian_cat/{i}.png"))).unwrap();
+    }
+    let out = dir.with_extension("html");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["audit", dir.to_str().unwrap(), "--json", "--batch", "1", "--out", out.to_str().unwrap()])
+        .args(["--weights", weights("int8").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut photos = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    photos.read_line(&mut first).unwrap();
+    assert!(first.contains("Egyptian_cat/0.png"), "{first}");
+    let interrupt = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupt.success());
+    let mut rest = String::new();
+    photos.read_to_string(&mut rest).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let classified = 1 + rest.lines().count();
+    assert!(classified < 40, "the audit went on to the end");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let said = format!("stopped by Ctrl-C after {classified} of 40 photos");
+    assert!(stderr(&output).contains(&said), "{}", stderr(&output));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains(&format!(", {classified} with a true class from their folder")), "{html}");
+    assert!(html.contains(&said));
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_file(out).unwrap();
+}
