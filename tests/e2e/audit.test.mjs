@@ -74,6 +74,20 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   assert.match(saved, /Accuracy 50\.0%/);
   assert.match(saved, /What the photos of each class share/);
   assert.ok((saved.match(/data:image\/png;base64,/g) ?? []).length >= 5, 'overlays and regions inline');
+  // Offline, its table sorts by a clicked heading (numbers as numbers, a second click the other
+  // way) and filters by the text typed, whatever the case.
+  const offline = await page.context().newPage();
+  await offline.setContent(saved);
+  const column = (i) => offline.$$eval('#photos tbody tr:not([hidden])', (rows, i) => rows.map((r) => r.cells[i].textContent), i);
+  await offline.click('#photos th >> text=probability');
+  const up = (await column(3)).map(Number);
+  assert.ok(up.length === 6 && up.every((p, i) => i === 0 || up[i - 1] <= p), `ascending: ${up}`);
+  await offline.click('#photos th >> text=probability');
+  assert.deepEqual((await column(3)).map(Number), [...up].reverse());
+  await offline.fill('#filter', 'ESPRESSO');
+  const rows = await offline.$$eval('#photos tbody tr:not([hidden])', (rows) => rows.map((r) => r.textContent));
+  assert.ok(rows.length >= 2 && rows.every((r) => r.includes('espresso')), rows.join(' | '));
+  await offline.close();
   const json = await downloads(page, () => page.click('[data-testid=audit-json]'), 1);
   const lines = json['xai-lens-audit.jsonl'].toString().trim().split('\n').map((line) => JSON.parse(line));
   assert.deepEqual(lines.map((l) => l.path), ['Egyptian_cat/chelsea.png', 'astronaut.png', 'espresso/broken.png',

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use image::{ImageFormat, RgbaImage};
 use xai_files::Labels;
 
-use crate::table::{cells, class_name, COLUMNS};
+use crate::table::{cells, class_name, shown_label, COLUMNS};
 use crate::{counted, Photo, Report};
 
 /// The pictures a report shows, as data URLs: overlays of the photos the rankings list, by
@@ -47,16 +47,24 @@ th,td{padding:.25rem .5rem;border-bottom:1px solid #e4e6ea;text-align:left;verti
 .shots{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;width:180px}figure img{width:180px;height:180px}\
 figcaption{font-size:12px;overflow-wrap:anywhere}.bad{color:#a1261b}.concepts figure,.concepts figure img{width:112px;height:auto}";
 
-/// Sorting by a clicked heading (numbers as numbers) and filtering rows by the text typed.
+/// The table's sorting and filter, as the page's (`table::shown_rows`): by a clicked heading,
+/// as numbers where both cells are one, else as text (a second click the other way); rows
+/// whose cells hold the text typed, whatever the case. Each row's key is read once and the rows
+/// go back through a fragment: a report of 100,000 photos is more arguments than a call takes.
 const SCRIPT: &str = "const t=document.getElementById('photos'),f=document.getElementById('filter');\
-f.oninput=()=>{for(const r of t.tBodies[0].rows)r.hidden=!r.textContent.toLowerCase().includes(f.value.toLowerCase())};\
-t.tHead.onclick=e=>{const i=e.target.cellIndex;if(i===undefined)return;const rows=[...t.tBodies[0].rows];\
-const k=r=>{const v=r.cells[i].textContent;return isNaN(parseFloat(v))?v:parseFloat(v)};\
-const d=t.dataset.col==i?-1:1;t.dataset.col=d===1?i:'';rows.sort((a,b)=>k(a)>k(b)?d:k(a)<k(b)?-d:0);t.tBodies[0].append(...rows)};";
+f.oninput=()=>{const w=f.value.toLowerCase();\
+for(const r of t.tBodies[0].rows)r.hidden=![...r.cells].some(c=>c.textContent.toLowerCase().includes(w))};\
+t.tHead.onclick=e=>{const i=e.target.cellIndex;if(i===undefined)return;\
+const d=t.dataset.col===String(i)?-1:1;t.dataset.col=d===1?i:'';\
+const k=r=>{const v=r.cells[i].textContent;return[v.trim()===''?NaN:Number(v),v]};\
+const o=(a,b)=>a>b?d:a<b?-d:0;\
+const rows=[...t.tBodies[0].rows].map(r=>[k(r),r]);\
+rows.sort(([[x,s]],[[y,u]])=>isNaN(x)||isNaN(y)?o(s,u):o(x,y));\
+const g=document.createDocumentFragment();for(const[,r]of rows)g.append(r);t.tBodies[0].append(g)};";
 
-/// A label as the report writes it, spaces for underscores, escaped.
+/// A label as the report writes it, escaped.
 fn label(text: &str) -> String {
-    escape(&text.replace('_', " "))
+    escape(&shown_label(text))
 }
 
 /// The report as HTML, with what `pictures` holds inline. Class names read as in the page's

@@ -1,7 +1,7 @@
-//! The report's photos as the page's table shows them: each photo's cells, and the photos that
-//! match a filter, sorted by a column, as many as the table shows. Only those are put in order
-//! and written out: the page draws the table again after every batch of a folder of tens of
-//! thousands.
+//! The report's photos as the page's table shows them (and the HTML report's, which writes the
+//! same cells): each photo's cells, and the photos that match a filter, sorted by a column, as
+//! many as the table shows. Only those are put in order and written out: the page draws the
+//! table again after every batch of a folder of tens of thousands.
 
 use std::cmp::Ordering;
 
@@ -12,9 +12,14 @@ use crate::{first_in_order, Photo, Report};
 /// The table's columns.
 pub const COLUMNS: [&str; 5] = ["photo", "true class", "first choice", "probability", "right"];
 
-/// A class's name as the report writes it, spaces for underscores.
+/// A label as the report writes it, spaces for underscores.
+pub fn shown_label(label: &str) -> String {
+    label.replace('_', " ")
+}
+
+/// A class's name as the report writes it.
 pub fn class_name(labels: &Labels, class: usize) -> String {
-    labels.name(class).unwrap_or("?").replace('_', " ")
+    shown_label(labels.name(class).unwrap_or("?"))
 }
 
 /// A photo's cells, as text (the filter reads them).
@@ -23,7 +28,7 @@ pub fn cells(photo: &Photo, labels: &Labels) -> [String; 5] {
     [
         photo.path.clone(),
         photo.truth.map_or(String::new(), |c| class_name(labels, c)),
-        first.map_or(String::new(), |p| p.label.replace('_', " ")),
+        first.map_or(String::new(), |p| shown_label(&p.label)),
         first.map_or(String::new(), |p| format!("{:.4}", p.prob)),
         photo.right().map_or(String::new(), |r| if r { "yes" } else { "no" }.into()),
     ]
