@@ -59,7 +59,7 @@ fn parse_triple(s: &str) -> Result<[f32; 3], String> {
 /// class names from `../assets/labels.json` if present; the directory for a name.
 fn read_directory(dir: &Path) -> Result<npm::Package> {
     let model_json = read_file(&dir.join("model.json"), Ceiling::Manifest)?;
-    let mut model_files = HashMap::new();
+    let (mut model_files, mut held) = (HashMap::new(), 0u64);
     for name in keras::shard_paths(&model_json)? {
         // Names of files beside model.json only: a path must not lead out of the directory.
         if Path::new(&name).file_name().and_then(|n| n.to_str()) != Some(name.as_str()) {
@@ -67,7 +67,15 @@ fn read_directory(dir: &Path) -> Result<npm::Package> {
         }
         // Read once however often it is listed (the import refuses a repeat).
         if let Entry::Vacant(slot) = model_files.entry(name) {
-            let shard = read_file(&dir.join(slot.key()), Ceiling::Shard)?;
+            let path = dir.join(slot.key());
+            // Together within the tarball's ceiling, from their sizes before they are read (one
+            // over it alone is refused by its read, which says so).
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            held = held.saturating_add(size);
+            if held > npm::MAX_MODEL_BYTES && size <= npm::MAX_MODEL_BYTES {
+                return Err(npm::PackageError::ModelTooLarge.into());
+            }
+            let shard = read_file(&path, Ceiling::Shard)?;
             slot.insert(shard);
         }
     }

@@ -404,6 +404,13 @@ fn a_keras_directory_is_read_by_its_manifest_alone() {
     assert!(convert_error(&dir, &[]).contains("'../outside.bin' as a weight shard: not a file beside it"));
     std::fs::write(dir.join("model.json"), manifest("film.mp4")).unwrap();
     assert!(convert_error(&dir, &[]).contains("over 256 MB, more than a weight shard may hold"));
+    // Shards within the ceiling one by one but not together.
+    for shard in ["a.bin", "b.bin"] {
+        std::fs::File::create(dir.join(shard)).unwrap().set_len(200 << 20).unwrap();
+    }
+    let two = r#"{"weightsManifest": [{"paths": ["a.bin", "b.bin"], "weights": []}]}"#;
+    std::fs::write(dir.join("model.json"), two).unwrap();
+    assert!(convert_error(&dir, &[]).contains("the model's files are over 256 MB together"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

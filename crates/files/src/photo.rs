@@ -204,6 +204,7 @@ mod tests {
     }
 
     #[test]
+    /// When image-webp reads such a side right, this fails: `webp_lossless_size` can go.
     fn a_lossless_webp_with_a_side_of_16384_is_named_by_its_size() {
         let stripes = RgbImage::from_fn(16_384, 1024, |x, y| image::Rgb([(x % 251) as u8, (y % 7) as u8, 3]));
         let mut webp = Vec::new();
