@@ -95,6 +95,13 @@ pub fn counted(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 
+/// The note of a report stopped midway (`how`: cancelled, stopped by Ctrl-C): how far it got,
+/// and that what came after is not in it.
+pub fn stopped_note(how: &str, done: usize, total: usize) -> String {
+    let photos = counted(total, "photo", "photos");
+    format!("{how} after {done} of {photos}: what was not done by then (photos, overlays, concepts) is left out")
+}
+
 /// The class a folder's name means: the label itself, or the label with case, spaces, hyphens
 /// and underscores ignored ("Egyptian cat" and "egyptian_cat" are "Egyptian_cat").
 pub fn class_of_folder(name: &str, labels: &Labels) -> Option<usize> {

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use pollster::block_on;
 use xai_audit::folder::{entries, Entry};
 use xai_audit::html::{png_data_url, Pictures};
-use xai_audit::{compute, counted, Photo, Report};
+use xai_audit::{compute, counted, stopped_note, Photo, Report};
 
 use crate::backend::Backend;
 use crate::model::{Model, ModelArgs};
@@ -25,6 +25,7 @@ use crate::progress::Progress;
 /// Audit a folder of photos. Photos in subfolders named after classes (DIR/tabby/1.jpg, the
 /// ImageFolder layout) are checked against that class: accuracy, confusions, mistakes; the
 /// photos of each predicted class are factorised together into the concepts they share.
+/// Ctrl-C stops it with the report of what was done by then.
 pub struct Args {
     /// The folder: its photos, and those of its subfolders one level down (a class each).
     dir: PathBuf,
@@ -44,7 +45,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let stop = stop_on_ctrl_c()?;
     let model = args.model.load()?;
     let mut report = Report::default();
     let (files, paths) = list(&args.dir, &mut report)?;
@@ -52,6 +52,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let side = model.input_size.get() as usize;
     let on_gpu = matches!(args.model.backend(), Backend::Wgpu);
     let batch = args.batch.map_or_else(|| compute::photos_per_pass(side, on_gpu), usize::from);
+    // From here on a Ctrl-C leaves a report; before, it ends the process as usual.
+    let stop = stop_on_ctrl_c()?;
     let mut progress = Progress::new("audit", "photos", entries.len() as u64);
     for chunk in entries.chunks(batch) {
         if stop.load(Ordering::Relaxed) {
@@ -74,11 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     class_concepts(&model, &by_path, &mut report, &mut pictures, &stop);
     let stopped = stop.load(Ordering::Relaxed);
     if stopped {
-        report.note(format!(
-            "stopped by Ctrl-C after {} of {}: what was not done by then (photos, overlays, concepts) is left out",
-            report.photos.len(),
-            counted(entries.len(), "photo", "photos")
-        ));
+        report.note(stopped_note("stopped by Ctrl-C", report.photos.len(), entries.len()));
     }
     let title = format!("xai audit of {}", args.dir.display());
     std::fs::write(&args.out, xai_audit::html::render(&report, &model.labels, &title, &pictures))

@@ -34,8 +34,9 @@ fn folder() -> PathBuf {
 }
 
 fn audit(dir: &Path, more: &[&str]) -> std::process::Output {
+    // A report of its own per folder: the tests run side by side.
+    let out = dir.with_extension("html").display().to_string();
     let (weights, dir) = (weights("int8"), dir.display().to_string());
-    let out = std::env::temp_dir().join(format!("xai-audit-{}.html", std::process::id())).display().to_string();
     xai(&[&["audit", &dir, "--weights", weights.to_str().unwrap(), "--out", &out, "--batch", "3"][..], more].concat())
 }
 
@@ -115,6 +116,7 @@ fn ctrl_c_stops_the_audit_with_the_report_of_what_was_done() {
     use std::process::{Command, Stdio};
 
     let dir = std::env::temp_dir().join(format!("xai-audit-stop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("Egyptian_cat")).unwrap();
     for i in 0..40 {
         std::fs::copy(fixtures().join("images/chelsea.png"), dir.join(format!("Egyptian_cat/{i}.png"))).unwrap();

@@ -608,7 +608,17 @@ impl AppState {
             }
             Action::AuditEnded(run, stage) => {
                 if let Some(audit) = self.audit_run(run) {
-                    audit.stage = stage.unwrap_or(AuditStage::Done);
+                    let stage = stage.unwrap_or(AuditStage::Done);
+                    let how = match &stage {
+                        AuditStage::Cancelled => Some("cancelled".to_string()),
+                        AuditStage::Failed(error) => Some(format!("stopped by an error ({error})")),
+                        _ => None,
+                    };
+                    if let Some(how) = how {
+                        let note = xai_audit::stopped_note(&how, audit.report.photos.len(), audit.total);
+                        audit.report.note(note);
+                    }
+                    audit.stage = stage;
                 }
             }
             Action::Error(error) => self.error = Some(error),

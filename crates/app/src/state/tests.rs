@@ -436,6 +436,7 @@ fn an_audit_counts_its_batches_and_a_newer_or_cancelled_run_takes_nothing_more()
     let state = state.after(Action::AuditClassified(2, vec![audited("d")], 4000.0));
     let audit = state.audit.clone().unwrap();
     assert_eq!((audit.stage.clone(), audit.report.photos.len()), (AuditStage::Cancelled, 1));
+    assert!(audit.report.notes.last().unwrap().starts_with("cancelled after 1 of 4 photos: "), "the report says so");
     assert_eq!(state.status(), Status::Done);
 }
 
