@@ -77,6 +77,8 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   // Offline, its table sorts by a clicked heading (numbers as numbers, a second click the other
   // way) and filters by the text typed, whatever the case.
   const offline = await page.context().newPage();
+  const errors = [];
+  offline.on('pageerror', (error) => errors.push(String(error)));
   await offline.setContent(saved);
   const column = (i) => offline.$$eval('#photos tbody tr:not([hidden])', (rows, i) => rows.map((r) => r.cells[i].textContent), i);
   await offline.click('#photos th >> text=probability');
@@ -84,9 +86,14 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   assert.ok(up.length === 6 && up.every((p, i) => i === 0 || up[i - 1] <= p), `ascending: ${up}`);
   await offline.click('#photos th >> text=probability');
   assert.deepEqual((await column(3)).map(Number), [...up].reverse());
+  // Another column starts the other way round again: paths as text, ascending.
+  await offline.click('#photos th >> text=photo');
+  const paths = await column(0);
+  assert.deepEqual(paths, [...paths].sort(), `ascending: ${paths}`);
   await offline.fill('#filter', 'ESPRESSO');
   const rows = await offline.$$eval('#photos tbody tr:not([hidden])', (rows) => rows.map((r) => r.textContent));
   assert.ok(rows.length >= 2 && rows.every((r) => r.includes('espresso')), rows.join(' | '));
+  assert.deepEqual(errors, []);
   await offline.close();
   const json = await downloads(page, () => page.click('[data-testid=audit-json]'), 1);
   const lines = json['xai-lens-audit.jsonl'].toString().trim().split('\n').map((line) => JSON.parse(line));

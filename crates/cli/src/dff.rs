@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use image::{imageops, RgbaImage};
+use xai_audit::counted;
 use xai_explain::dff::{concepts_of, ActivationRows, DffError, DffOptions, NmfOn, K_RANGE};
 use xai_explain::render::{concept_colours, concept_composites};
 
@@ -124,9 +125,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     canvas.save(&args.out).with_context(|| args.out.display().to_string())?;
     println!(
-        "{}: {} photo(s), k = {}, relative error {:.4}",
+        "{}: {}, k = {}, relative error {:.4}",
         args.out.display(),
-        crops.len(),
+        counted(crops.len(), "photo", "photos"),
         args.k,
         result.rel_error
     );

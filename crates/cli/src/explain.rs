@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use burn::tensor::Tensor;
+use xai_audit::counted;
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::render::{overlay, Colormap};
 use xai_explain::{smooth, Analysis, CamMethod, CamRequest, Score, Target};
@@ -208,7 +209,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let (Some(sheet), Some(out)) = (sheet, &args.sheet)
         && sheet.rows() > 0
     {
-        let size = format!("{} photo(s) x {} method(s)", sheet.rows(), methods.len());
+        let size =
+            format!("{} x {}", counted(sheet.rows(), "photo", "photos"), counted(methods.len(), "method", "methods"));
         sheet.render().save(out).with_context(|| out.display().to_string())?;
         println!("{}: {size} at {layer}{explaining}", out.display());
     }
