@@ -152,20 +152,16 @@ mod tests {
         assert!(matches!(refused(&mut &labels[..]), PackageError::FileTooLarge { .. }));
         let skipped = header("package/docs/film.mp4", MAX_TOTAL_BYTES + 1);
         assert!(matches!(refused(&mut &skipped[..]), PackageError::TooLarge));
-        // And together: two files of half the ceiling and a byte, the first's zeros streamed.
-        let half = MAX_TOTAL_BYTES / 2 + 1;
-        let first = header("package/docs/a.bin", half);
-        let zeros = std::io::repeat(0).take(half.next_multiple_of(512));
-        let second = header("package/docs/b.bin", half);
-        let mut stream = first.chain(zeros).chain(&second[..]);
-        assert!(matches!(refused(&mut stream), PackageError::TooLarge));
-        // The model's files, held, have a ceiling of their own: the second's header is refused.
-        let half = MAX_MODEL_BYTES / 2 + 1;
-        let first = header("package/ResNet50/group1-shard1of2.bin", half);
-        let zeros = std::io::repeat(0).take(half.next_multiple_of(512));
-        let second = header("package/ResNet50/group1-shard2of2.bin", half);
-        let mut stream = first.chain(zeros).chain(&second[..]);
-        assert!(matches!(refused(&mut stream), PackageError::ModelTooLarge));
+        // And together: two files in `folder` of half a ceiling and a byte, the first's zeros
+        // streamed; the model's files, held, have a ceiling of their own.
+        let halves = |folder: &str, ceiling: u64| {
+            let half = ceiling / 2 + 1;
+            let zeros = std::io::repeat(0).take(half.next_multiple_of(512));
+            let (first, second) = (header(&format!("{folder}/a.bin"), half), header(&format!("{folder}/b.bin"), half));
+            std::io::Cursor::new(first).chain(zeros).chain(std::io::Cursor::new(second))
+        };
+        assert!(matches!(refused(&mut halves("package/docs", MAX_TOTAL_BYTES)), PackageError::TooLarge));
+        assert!(matches!(refused(&mut halves("package/ResNet50", MAX_MODEL_BYTES)), PackageError::ModelTooLarge));
     }
 
     #[test]
