@@ -75,7 +75,7 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   assert.match(saved, /What the photos of each class share/);
   assert.ok((saved.match(/data:image\/png;base64,/g) ?? []).length >= 5, 'overlays and regions inline');
   // Offline, its table sorts by a clicked heading (numbers as numbers, a second click the other
-  // way) and filters by the text typed, whatever the case.
+  // way), filters by the text typed, whatever the case, and draws the first 200 rows.
   const offline = await page.context().newPage();
   const errors = [];
   offline.on('pageerror', (error) => errors.push(String(error)));
@@ -93,6 +93,12 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   await offline.fill('#filter', 'ESPRESSO');
   const rows = await offline.$$eval('#photos tbody tr:not([hidden])', (rows) => rows.map((r) => r.textContent));
   assert.ok(rows.length >= 2 && rows.every((r) => r.includes('espresso')), rows.join(' | '));
+  assert.equal(await offline.textContent('#matching'), `${rows.length} photos`);
+  // Hundreds of photos: the first 200 drawn, all of them counted.
+  await offline.evaluate(() => { for (let i = 0; i < 300; i++) all.push([`more/${i}.png`, '', 'x', '0.5000', '']); });
+  await offline.fill('#filter', '');
+  assert.equal((await column(0)).length, 200);
+  assert.equal(await offline.textContent('#matching'), '306 photos, the first 200 shown');
   assert.deepEqual(errors, []);
   await offline.close();
   const json = await downloads(page, () => page.click('[data-testid=audit-json]'), 1);

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use image::{ImageFormat, RgbaImage};
 use xai_files::Labels;
 
-use crate::table::{cells, class_name, shown_label, COLUMNS};
+use crate::table::{cells, class_name, matching_text, shown_label, COLUMNS, ROWS_SHOWN};
 use crate::{counted, Photo, Report};
 
 /// The pictures a report shows, as data URLs: overlays of the photos the rankings list, by
@@ -47,20 +47,22 @@ th,td{padding:.25rem .5rem;border-bottom:1px solid #e4e6ea;text-align:left;verti
 .shots{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0;width:180px}figure img{width:180px;height:180px}\
 figcaption{font-size:12px;overflow-wrap:anywhere}.bad{color:#a1261b}.concepts figure,.concepts figure img{width:112px;height:auto}";
 
-/// The table's sorting and filter, as the page's (`table::shown_rows`): by a clicked heading,
-/// as numbers where both cells are one, else as text (a second click the other way); rows
-/// whose cells hold the text typed, whatever the case. Each row's key is read once and the rows
-/// go back through a fragment: a report of 100,000 photos is more arguments than a call takes.
-const SCRIPT: &str = "const t=document.getElementById('photos'),f=document.getElementById('filter');\
-f.oninput=()=>{const w=f.value.toLowerCase();\
-for(const r of t.tBodies[0].rows)r.hidden=![...r.cells].some(c=>c.textContent.toLowerCase().includes(w))};\
-t.tHead.onclick=e=>{const i=e.target.cellIndex;if(i===undefined)return;\
-const d=t.dataset.col===String(i)?-1:1;t.dataset.col=d===1?i:'';\
-const k=r=>{const v=r.cells[i].textContent;return[v.trim()===''?NaN:Number(v),v]};\
-const o=(a,b)=>a>b?d:a<b?-d:0;\
-const rows=[...t.tBodies[0].rows].map(r=>[k(r),r]);\
-rows.sort(([[x,s]],[[y,u]])=>isNaN(x)||isNaN(y)?o(s,u):o(x,y));\
-const g=document.createDocumentFragment();for(const[,r]of rows)g.append(r);t.tBodies[0].append(g)};";
+/// The table as the page's (`table::shown_rows`): every photo's cells in a JSON block, and the
+/// first [`ROWS_SHOWN`] of those that hold the text typed (in any cell, whatever the case)
+/// drawn as rows, sorted by a clicked heading (a second click the other way; ties in the
+/// photos' order), as numbers where both cells are one, else as text. A table of 50,000 rows
+/// took the browser seconds to lay out after each sort.
+const SCRIPT: &str = "const t=document.getElementById('photos'),f=document.getElementById('filter'),\
+n=document.getElementById('matching'),all=JSON.parse(document.getElementById('rows').textContent);\
+let col=-1,d=1;const o=(a,b)=>a>b?d:a<b?-d:0,key=v=>[v.trim()===''?NaN:Number(v),v];\
+const draw=()=>{const w=f.value.toLowerCase();\
+let rows=w?all.filter(r=>r.some(c=>c.toLowerCase().includes(w))):all;\
+if(col>=0){const k=rows.map((r,i)=>[key(r[col]),i,r]);\
+k.sort(([[x,s],i],[[y,u],j])=>(isNaN(x)||isNaN(y)?o(s,u):o(x,y))||i-j);rows=k.map(e=>e[2])}\
+n.textContent=`${rows.length} photo${rows.length===1?'':'s'}${rows.length>SHOWN?`, the first ${SHOWN} shown`:''}`;\
+t.tBodies[0].replaceChildren(...rows.slice(0,SHOWN).map(r=>{const tr=document.createElement('tr');\
+for(const c of r){const td=document.createElement('td');td.textContent=c;tr.append(td)}return tr}))};\
+f.oninput=draw;t.tHead.onclick=e=>{const i=e.target.cellIndex;if(i===undefined)return;d=col===i?-d:1;col=i;draw()};";
 
 /// A label as the report writes it, escaped.
 fn label(text: &str) -> String {
@@ -122,21 +124,28 @@ pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures
         }
         html.push_str("</ul>");
     }
-    html.push_str(
-        "<h2>Every photo</h2><p><input id=filter placeholder=\"filter\" aria-label=\"filter the photos\"></p>\
-         <table id=photos><thead><tr>",
+    let rows: Vec<[String; 5]> = report.photos.iter().filter(|p| p.error.is_none()).map(|p| cells(p, labels)).collect();
+    let _ = write!(
+        html,
+        "<h2>Every photo</h2><p><input id=filter placeholder=\"filter\" aria-label=\"filter the photos\"> \
+         <span id=matching>{}</span></p><table id=photos><thead><tr>",
+        matching_text(rows.len())
     );
     for column in COLUMNS {
         let _ = write!(html, "<th>{column}");
     }
     html.push_str("</thead><tbody>");
-    for p in report.photos.iter().filter(|p| p.error.is_none()) {
+    for row in rows.iter().take(ROWS_SHOWN) {
         html.push_str("<tr>");
-        for cell in cells(p, labels) {
-            let _ = write!(html, "<td>{}", escape(&cell));
+        for cell in row {
+            let _ = write!(html, "<td>{}", escape(cell));
         }
     }
-    let _ = writeln!(html, "</tbody></table><script>{SCRIPT}</script></html>");
+    // '<' only occurs inside the JSON's strings, where \u003c reads the same and cannot close
+    // the script element.
+    let json = serde_json::to_string(&rows).expect("strings serialise").replace('<', "\\u003c");
+    let _ = write!(html, "</tbody></table><script type=application/json id=rows>{json}</script>");
+    let _ = writeln!(html, "<script>const SHOWN={ROWS_SHOWN};{SCRIPT}</script></html>");
     html
 }
 
@@ -203,5 +212,24 @@ mod tests {
         let row = "<tr><td>&lt;b&gt;cat&lt;/b&gt;/a&amp;b.jpg<td>&lt;b&gt;cat&lt;/b&gt;<td>hot dog<td>0.7000<td>no";
         assert!(html.contains(row), "the table's row as the page writes it");
         assert!(!html.contains("hot_dog"), "class names with spaces for underscores, as in the page");
+        // Every row's cells for the script, where no '<' can end its element.
+        let json = r#"[["\u003cb>cat\u003c/b>/a&b.jpg","\u003cb>cat\u003c/b>","hot dog","0.7000","no"]]"#;
+        assert!(html.contains(&format!("<script type=application/json id=rows>{json}</script>")), "{html}");
+        assert!(html.contains("<span id=matching>1 photo</span>"));
+    }
+
+    #[test]
+    fn the_table_draws_its_first_rows_and_holds_every_photo_for_the_script() {
+        let labels = Labels::from_json(br#"["cat"]"#).unwrap();
+        let mut report = Report::default();
+        for i in 0..=ROWS_SHOWN {
+            let top5 = vec![Prediction { class: 0, label: "cat".into(), prob: 0.5 }];
+            report.add(Photo { path: format!("{i}.png"), truth: None, top5, map: None, error: None });
+        }
+        let html = render(&report, &labels, "audit", &Pictures::default());
+        let drawn = html.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+        assert_eq!(drawn.matches("<tr>").count(), ROWS_SHOWN);
+        assert!(html.contains(&format!(r#"["{ROWS_SHOWN}.png","","cat","0.5000",""]]</script>"#)));
+        assert!(html.contains("201 photos, the first 200 shown"));
     }
 }

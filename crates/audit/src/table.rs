@@ -7,10 +7,19 @@ use std::cmp::Ordering;
 
 use xai_files::Labels;
 
-use crate::{first_in_order, Photo, Report};
+use crate::{counted, first_in_order, Photo, Report};
 
 /// The table's columns.
 pub const COLUMNS: [&str; 5] = ["photo", "true class", "first choice", "probability", "right"];
+
+/// The most rows the table draws: the rest are a filter or a sort away.
+pub const ROWS_SHOWN: usize = 200;
+
+/// How many photos match the filter, and how many of them the table shows.
+pub fn matching_text(matching: usize) -> String {
+    let shown = if matching > ROWS_SHOWN { format!(", the first {ROWS_SHOWN} shown") } else { String::new() };
+    format!("{}{shown}", counted(matching, "photo", "photos"))
+}
 
 /// A label as the report writes it, spaces for underscores.
 pub fn shown_label(label: &str) -> String {

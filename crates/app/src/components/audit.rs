@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use web_sys::{DragEvent, HtmlInputElement};
-use xai_audit::table::{cells, class_name as name, shown_rows, COLUMNS};
+use xai_audit::table::{cells, class_name as name, matching_text, shown_rows, COLUMNS, ROWS_SHOWN};
 use xai_audit::{counted, Photo, CLASS_CONCEPTS};
 use xai_explain::render::concept_colours;
 use yew::platform::spawn_local;
@@ -16,9 +16,6 @@ use yew::prelude::*;
 use crate::canvas::download_text;
 use crate::folder::{dropped, folder_files, picked, Dropped, FolderFiles};
 use crate::state::{Audit, AuditStage};
-
-/// The photos table shows at most this many rows; the filter narrows the rest down.
-const ROWS_SHOWN: usize = 200;
 
 #[derive(Properties, PartialEq)]
 pub struct AuditProps {
@@ -270,7 +267,7 @@ fn table(
             <p>
                 <input data-testid="audit-filter" placeholder="filter" aria-label="filter the photos" value={(**filter).clone()}
                     oninput={on_filter} />
-                { format!(" {}{}", counted(matching, "photo", "photos"), if matching > ROWS_SHOWN { format!(", the first {ROWS_SHOWN} shown") } else { String::new() }) }
+                { format!(" {}", matching_text(matching)) }
             </p>
             <div class="table-scroll">
                 <table data-testid="audit-table">
