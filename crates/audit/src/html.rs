@@ -49,12 +49,13 @@ figcaption{font-size:12px;overflow-wrap:anywhere}.bad{color:#a1261b}.concepts fi
 
 /// The table as the page's (`table::shown_rows`): every photo's cells in a JSON block, and the
 /// first [`ROWS_SHOWN`] of those that hold the text typed (in any cell, whatever the case)
-/// drawn as rows, sorted by a clicked heading (a second click the other way; ties in the
-/// photos' order), as numbers where both cells are one, else as text. A table of 50,000 rows
+/// drawn as rows, sorted by a clicked heading (at first by photo; a second click the other way;
+/// ties in the photos' order), as numbers where both cells are one, else as text. Unlike the
+/// page it sorts the probabilities' four digits shown, not their values. A table of 50,000 rows
 /// took the browser seconds to lay out after each sort.
 const SCRIPT: &str = "const t=document.getElementById('photos'),f=document.getElementById('filter'),\
 n=document.getElementById('matching'),all=JSON.parse(document.getElementById('rows').textContent);\
-let col=-1,d=1;const o=(a,b)=>a>b?d:a<b?-d:0,key=v=>[v.trim()===''?NaN:Number(v),v];\
+let col=0,d=1;const o=(a,b)=>a>b?d:a<b?-d:0,key=v=>[v.trim()===''?NaN:Number(v),v];\
 const draw=()=>{const w=f.value.toLowerCase();\
 let rows=w?all.filter(r=>r.some(c=>c.toLowerCase().includes(w))):all;\
 if(col>=0){const k=rows.map((r,i)=>[key(r[col]),i,r]);\
@@ -127,7 +128,7 @@ pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures
     let rows: Vec<[String; 5]> = report.photos.iter().filter(|p| p.error.is_none()).map(|p| cells(p, labels)).collect();
     let _ = write!(
         html,
-        "<h2>Every photo</h2><p><input id=filter placeholder=\"filter\" aria-label=\"filter the photos\"> \
+        "<h2>Every photo</h2><p><input id=filter autocomplete=off placeholder=\"filter\" aria-label=\"filter the photos\"> \
          <span id=matching>{}</span></p><table id=photos><thead><tr>",
         matching_text(rows.len())
     );
