@@ -58,8 +58,8 @@ n=document.getElementById('matching'),all=JSON.parse(document.getElementById('ro
 let col=0,d=1;const o=(a,b)=>a>b?d:a<b?-d:0,key=v=>[v.trim()===''?NaN:Number(v),v];\
 const draw=()=>{const w=f.value.toLowerCase();\
 let rows=w?all.filter(r=>r.some(c=>c.toLowerCase().includes(w))):all;\
-if(col>=0){const k=rows.map((r,i)=>[key(r[col]),i,r]);\
-k.sort(([[x,s],i],[[y,u],j])=>(isNaN(x)||isNaN(y)?o(s,u):o(x,y))||i-j);rows=k.map(e=>e[2])}\
+const k=rows.map((r,i)=>[key(r[col]),i,r]);\
+k.sort(([[x,s],i],[[y,u],j])=>(isNaN(x)||isNaN(y)?o(s,u):o(x,y))||i-j);rows=k.map(e=>e[2]);\
 n.textContent=`${rows.length} photo${rows.length===1?'':'s'}${rows.length>SHOWN?`, the first ${SHOWN} shown`:''}`;\
 t.tBodies[0].replaceChildren(...rows.slice(0,SHOWN).map(r=>{const tr=document.createElement('tr');\
 for(const c of r){const td=document.createElement('td');td.textContent=c;tr.append(td)}return tr}))};\

@@ -18,7 +18,7 @@ pub enum Ceiling {
     Model,
     /// A Keras model's `model.json` (ResNet-50's is 100 KB).
     Manifest,
-    /// One of its weight shards (ResNet-50's are 4 MB).
+    /// One of its weight shards (ResNet-50's are 4 MB): at most what all may hold together.
     Shard,
     Labels,
 }
@@ -30,7 +30,7 @@ impl Ceiling {
             Ceiling::Weights => 2_000_000_000,
             Ceiling::Model => 4_000_000_000,
             Ceiling::Manifest => 16_000_000,
-            Ceiling::Shard => 256_000_000,
+            Ceiling::Shard => xai_model::npm::MAX_MODEL_BYTES,
             Ceiling::Labels => xai_model::labels::MAX_FILE_BYTES,
         }
     }
