@@ -9,15 +9,17 @@ use xai_model::{photo, InputSize, Labels, ModelInfo, ResNet};
 use crate::backend::Backend;
 use crate::read::{read_file, Ceiling};
 
-/// Where `cargo xtask weights` writes the converted weights.
-pub const DEFAULT_WEIGHTS: &str = "weights/resnet50-int8.safetensors";
+/// Where `cargo xtask weights` writes the built-in weights, in the repository.
+const BUILT_IN_WEIGHTS: &str = "weights/resnet50-int8.safetensors";
 
 /// Options shared by every command that runs the network.
 #[derive(clap::Args)]
 pub struct ModelArgs {
-    /// Weight file written by `xai convert` (the built-in Keras ResNet-50, or your own model).
-    #[arg(long, default_value = DEFAULT_WEIGHTS)]
-    weights: PathBuf,
+    /// Weight file written by `xai convert` (your own model, or the built-in Keras ResNet-50);
+    /// default: the built-in one, `weights/resnet50-int8.safetensors` in the current folder or
+    /// in the repository `xai` was built from.
+    #[arg(long)]
+    weights: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
     /// Side of the square network input, a multiple of 32 from 64 to 1024; default: the model's
@@ -48,15 +50,15 @@ impl ModelArgs {
 
     pub fn load(&self) -> Result<Model> {
         let device = self.backend.device()?;
-        let path = self.weights.display();
-        let bytes = read_file(&self.weights, Ceiling::Weights).with_context(|| {
-            // The built-in weights are made once, by the project's own command.
-            let missing = self.weights == Path::new(DEFAULT_WEIGHTS) && !self.weights.exists();
-            if missing {
-                "cannot read the weights (run `cargo xtask weights` to make them)"
-            } else {
-                "--weights"
-            }
+        let weights = match &self.weights {
+            Some(weights) => weights.clone(),
+            None => built_in_weights()?,
+        };
+        let path = weights.display();
+        let bytes = read_file(&weights, Ceiling::Weights).context(if self.weights.is_some() {
+            "--weights"
+        } else {
+            "the built-in weights"
         })?;
         // (A safetensors state dict is told apart by its metadata, below.)
         if let Ok(Kind::Pytorch | Kind::KerasTarball) = convert::sniff(&bytes) {
@@ -69,6 +71,22 @@ impl ModelArgs {
             None => info.model.input_size,
         };
         Ok(Model { net, labels: info.model.labels.clone(), input_size, info: info.model })
+    }
+}
+
+/// The built-in weights: the current folder's (run from the repository, or a copy of its
+/// `weights/`), else those of the repository this binary was built from, so that `xai` runs from
+/// the folder of the photos.
+fn built_in_weights() -> Result<PathBuf> {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let places = [PathBuf::from(BUILT_IN_WEIGHTS), repository.join(BUILT_IN_WEIGHTS)];
+    match places.iter().find(|place| place.is_file()) {
+        Some(place) => Ok(place.clone()),
+        // The built-in weights are made once, by the project's own command.
+        None => bail!(
+            "no weights: the built-in ones are made by `cargo xtask weights` in {} (or give --weights FILE)",
+            repository.canonicalize().unwrap_or(repository).display()
+        ),
     }
 }
 

@@ -97,3 +97,17 @@ fn the_keras_directory_converts_like_its_tarball() {
     assert_eq!(classify(&out), classify(&weights("int8")));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_built_in_weights_are_found_from_any_folder() {
+    let chelsea = fixtures().join("images/chelsea.png").display().to_string();
+    let elsewhere = std::env::temp_dir();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["classify", "--json", &chelsea])
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let given = xai(&["classify", "--json", &chelsea, "--weights", &weights("int8").display().to_string()]);
+    assert_eq!(common::stdout(&output), common::stdout(&given));
+}
