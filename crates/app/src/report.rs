@@ -49,7 +49,7 @@ impl Report<'_> {
                 self.sanity.and_then(|s| s.methods.iter().find(|(m, _, _)| *m == name).map(|(_, _, s)| s.clone()));
             let evidence =
                 Evidence::new(&self.engine.model, &self.photo.crop, class, &target, method, key.layer, map.clone());
-            Some(Evidence { scores: scores.map(|(scores, _)| scores), sanity, ..evidence })
+            Some(Evidence { scores: scores.map(|(scores, _)| scores), sanity, ..evidence.named(&self.photo.name) })
         });
         evidence.collect()
     }

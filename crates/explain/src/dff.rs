@@ -22,6 +22,10 @@ pub use xai_nmf::{Cores, Options as DffOptions, K_RANGE};
 pub enum DffError {
     #[error("k = {0} is out of range (valid: 1 to 16 concepts)")]
     K(usize),
+    #[error(
+        "k = {k} concepts from {positions} positions of the layer: at most one a position (more photos, or larger ones, have more)"
+    )]
+    TooFewPositions { k: usize, positions: usize },
     #[error("the NMF can run on the GPU only when the network does (this build or device has none)")]
     NoGpu,
     #[error(transparent)]
@@ -240,6 +244,9 @@ pub async fn factorize_activations(a: Tensor<2>, options: DffOptions, nmf: NmfOn
         return Err(DffError::K(options.k));
     }
     let [positions, channels] = a.dims();
+    if options.k > positions {
+        return Err(DffError::TooFewPositions { k: options.k, positions });
+    }
     if nmf.on_gpu(&a.device(), channels, positions, options.k) {
         if let Some((offset, factors)) = factorize_on_gpu(a.clone(), options).await? {
             return Ok(Factorized { offset, factors, on_gpu: true });

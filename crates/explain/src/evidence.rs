@@ -18,6 +18,11 @@ pub struct Evidence {
     /// Where the weights came from (a package or a file name) and that file's SHA-256.
     pub model: String,
     pub model_sha256: String,
+    /// The photo: its file as the command line named it, or its name in the page ([`named`]).
+    ///
+    /// [`named`]: Evidence::named
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
     /// SHA-256 of the crop the network saw (its RGB bytes, row by row), the same in the page
     /// and the CLI for the same photo.
     pub photo_sha256: String,
@@ -51,6 +56,7 @@ impl Evidence {
             xai_lens: VERSION,
             model: model.source.clone(),
             model_sha256: model.source_sha256.clone(),
+            photo: None,
             photo_sha256: crop_sha256(crop),
             class,
             label: model.labels.name(class).unwrap_or_default().to_string(),
@@ -62,6 +68,13 @@ impl Evidence {
             scores: None,
             sanity: None,
         }
+    }
+}
+
+impl Evidence {
+    /// The same evidence, naming its photo.
+    pub fn named(self, photo: &str) -> Self {
+        Self { photo: Some(photo.into()), ..self }
     }
 }
 

@@ -78,6 +78,8 @@ pub enum CamError {
     NoOwnPasses(&'static str),
     #[error("class {0} against itself explains nothing: choose another class to contrast with")]
     VersusItself(usize),
+    #[error("the random-class check needs a class besides the ones explained, and this model has {0}")]
+    NoOtherClass(usize),
     #[error(transparent)]
     Readback(#[from] ReadbackError),
 }

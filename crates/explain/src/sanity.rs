@@ -139,6 +139,11 @@ impl<'a> SanityCheck<'a> {
         methods: &'a [&'a dyn CamMethod],
         seed: u64,
     ) -> Result<Self, CamError> {
+        // The random class is neither the class explained nor a contrast's other class.
+        let explained = if matches!(target.score, Score::Versus(_)) { 2 } else { 1 };
+        if net.classes() <= explained {
+            return Err(CamError::NoOtherClass(net.classes()));
+        }
         let analyses = analyse_each(net, input, layer, target, methods, false).await?;
         let originals: Vec<Analysis> = analyses.into_iter().map(|mut per_image| per_image.remove(0)).collect();
         let side = input.dims()[2];
@@ -249,6 +254,17 @@ mod tests {
         }
         // Only one class is left to draw.
         assert_eq!(random_other_class(&[0, 2], 3, 9), 1);
+    }
+
+    #[test]
+    fn a_model_without_a_class_to_draw_is_refused_before_any_work() {
+        use xai_model::{Architecture, NetworkParams, Preprocessing};
+        let two = Architecture { classes: 2, ..Architecture::keras_resnet50() };
+        let net = ResNet::new(&NetworkParams::patterned(two), Preprocessing::Caffe, &burn::tensor::Device::flex());
+        let (input, methods) = (photos(1), [methods::by_name("gradcam").unwrap()]);
+        let contrast = Target::classes(vec![0]).scoring(Score::Versus(1));
+        let check = pollster::block_on(SanityCheck::start(&net, &input, Layer::Layer4, &contrast, &methods, 7));
+        assert_eq!(check.err(), Some(CamError::NoOtherClass(2)));
     }
 
     #[test]
