@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use pollster::block_on;
 use xai_audit::folder::{entries, Entry};
 use xai_audit::html::{png_data_url, Pictures};
@@ -30,7 +30,7 @@ pub struct Args {
     /// The folder: its photos, and those of its subfolders one level down (a class each).
     dir: PathBuf,
     /// The report: one self-contained HTML file, overlays inline.
-    #[arg(long, default_value = "audit.html", value_parser = crate::out::file)]
+    #[arg(short, long, default_value = "audit.html", value_parser = crate::out::file)]
     out: PathBuf,
     /// One JSON object per photo on stdout as its batch is classified (path, true class, top
     /// five, where the network looked, or the error), instead of the summary.
@@ -49,6 +49,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut report = Report::default();
     let (files, paths) = list(&args.dir, &mut report)?;
     let entries = entries(&paths, &model.labels, &mut report);
+    if entries.is_empty() {
+        let why = report.notes.first().map(|note| format!(" ({note})")).unwrap_or_default();
+        bail!("{}: no photos in it or in its class folders{why}", args.dir.display());
+    }
     let side = model.input_size.get() as usize;
     let on_gpu = matches!(args.model.backend(), Backend::Wgpu);
     let batch = args.batch.map_or_else(|| compute::photos_per_pass(side, on_gpu), usize::from);
@@ -86,8 +90,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else if stopped {
         eprintln!("xai: {}; report: {}", report.notes.last().expect("the note above"), args.out.display());
     }
-    // 128 + SIGINT, as a shell reports a command Ctrl-C ended.
-    Ok(if stopped { ExitCode::from(130) } else { ExitCode::SUCCESS })
+    if stopped {
+        // 128 + SIGINT, as a shell reports a command Ctrl-C ended.
+        return Ok(ExitCode::from(130));
+    }
+    // A folder of which nothing could be read is a failed run, whatever its report says.
+    if report.bad().count() == report.photos.len() {
+        eprintln!("xai: none of the photos could be classified; report: {}", args.out.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A flag Ctrl-C sets, for the audit to stop at the next batch and write what it has; a second
@@ -213,10 +225,15 @@ fn summary(report: &Report, model: &Model, out: &Path) {
     for p in report.bad() {
         println!("not classified: {}: {}", printable(&p.path), p.error.as_deref().unwrap_or_default());
     }
+    // Each concept by its share and its two likeliest classes, as the HTML shows it: concepts
+    // of one class often share their first.
     for class in &report.concepts {
-        let concepts: Vec<String> =
-            class.concepts.iter().map(|c| format!("{} ({:.0}%)", printable(&c.labels[0].0), 100.0 * c.share)).collect();
-        println!("{} shares: {}", label(class.class), concepts.join(", "));
+        let concept = |c: &xai_audit::SharedConcept| {
+            let labels = c.labels.iter().take(2).map(|(l, p)| format!("{} {:.0}%", printable(l), 100.0 * p));
+            format!("[{:.0}%] {}", 100.0 * c.share, labels.collect::<Vec<_>>().join(", "))
+        };
+        let concepts: Vec<String> = class.concepts.iter().map(concept).collect();
+        println!("{} shares: {}", label(class.class), concepts.join("; "));
     }
     for note in &report.notes {
         println!("note: {note}");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::tensor::Tensor;
 use xai_explain::dff::{activation_matrix, factorize_activations, factorize_concepts, Cores, DffOptions, NmfOn};
 use xai_explain::readback;
@@ -17,11 +17,11 @@ use crate::model::ModelArgs;
 #[derive(clap::Args)]
 /// Time the forward pass and the explanations on one photo (default: the chelsea fixture).
 pub struct Args {
-    #[arg(long, default_value = "tests/fixtures/images/chelsea.png")]
-    image: PathBuf,
+    #[arg(long)]
+    image: Option<PathBuf>,
     /// Timed runs per case, after one warm-up run.
-    #[arg(long, default_value_t = 10)]
-    runs: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    runs: u16,
     /// Also time Score-CAM (one run: it makes 2048 forward passes at layer4).
     #[arg(long)]
     scorecam: bool,
@@ -47,7 +47,7 @@ type Case<'a> = (&'a str, usize, Box<dyn Fn() -> Result<()> + 'a>);
 /// Median, min and max in milliseconds of `runs` calls after one warm-up call.
 fn time(runs: usize, mut run: impl FnMut() -> Result<()>) -> Result<[f64; 3]> {
     run()?;
-    let mut times = (0..runs.max(1))
+    let mut times = (0..runs)
         .map(|_| {
             let start = Instant::now();
             run().map(|()| start.elapsed().as_secs_f64() * 1e3)
@@ -57,9 +57,17 @@ fn time(runs: usize, mut run: impl FnMut() -> Result<()>) -> Result<[f64; 3]> {
     Ok([times[times.len() / 2], times[0], times[times.len() - 1]])
 }
 
+/// The default photo, in the repository.
+const CHELSEA: &str = "tests/fixtures/images/chelsea.png";
+
 pub fn run(args: Args) -> Result<ExitCode> {
+    let image = match &args.image {
+        Some(image) => image.clone(),
+        None => crate::model::in_repository(CHELSEA).with_context(|| format!("{CHELSEA} is not here: give --image"))?,
+    };
     let model = args.model.load()?;
-    let crop = model.read_image(&args.image)?;
+    let crop = model.read_image(&image)?;
+    let runs = usize::from(args.runs);
     let net = &model.net;
     let input = net.input(std::slice::from_ref(&crop));
     let forward = |input: &Tensor<4>| -> Result<()> {
@@ -95,15 +103,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let batch = args.batch.map(|n| (format!("forward_batch{n}"), net.input(&vec![crop.clone(); usize::from(n)])));
     let mut cases: Vec<Case> = vec![
-        ("forward", args.runs, Box::new(|| forward(&input))),
-        ("gradcam_layer4", args.runs, Box::new(|| cam("gradcam", Layer::Layer4))),
-        ("gradcam_layer3", args.runs, Box::new(|| cam("gradcam", Layer::Layer3))),
-        ("gradcam++_layer4", args.runs, Box::new(|| cam("gradcam++", Layer::Layer4))),
-        ("compare_maps_layer4", args.runs, Box::new(|| compare(Layer::Layer4))),
-        ("compare_maps_layer3", args.runs, Box::new(|| compare(Layer::Layer3))),
+        ("forward", runs, Box::new(|| forward(&input))),
+        ("gradcam_layer4", runs, Box::new(|| cam("gradcam", Layer::Layer4))),
+        ("gradcam_layer3", runs, Box::new(|| cam("gradcam", Layer::Layer3))),
+        ("gradcam++_layer4", runs, Box::new(|| cam("gradcam++", Layer::Layer4))),
+        ("compare_maps_layer4", runs, Box::new(|| compare(Layer::Layer4))),
+        ("compare_maps_layer3", runs, Box::new(|| compare(Layer::Layer3))),
         (
             "dff_k5",
-            args.runs,
+            runs,
             Box::new(|| {
                 let options = DffOptions::default();
                 pollster::block_on(factorize_concepts(net, &input, &model.labels, options))
@@ -113,14 +121,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ),
     ];
     if let Some((name, input)) = &batch {
-        cases.push((name, args.runs, Box::new(|| forward(input))));
+        cases.push((name, runs, Box::new(|| forward(input))));
     }
     let on_gpu = input.device() != burn::tensor::Device::flex();
     for (a, [one_core, every_core, gpu]) in nmf_inputs.iter().zip(&nmf_names) {
-        cases.push((one_core, args.runs, Box::new(move || nmf(a, NmfOn::Host, Cores::One))));
-        cases.push((every_core, args.runs, Box::new(move || nmf(a, NmfOn::Host, Cores::Every))));
+        cases.push((one_core, runs, Box::new(move || nmf(a, NmfOn::Host, Cores::One))));
+        cases.push((every_core, runs, Box::new(move || nmf(a, NmfOn::Host, Cores::Every))));
         if on_gpu {
-            cases.push((gpu, args.runs, Box::new(move || nmf(a, NmfOn::Gpu, Cores::Auto))));
+            cases.push((gpu, runs, Box::new(move || nmf(a, NmfOn::Gpu, Cores::Auto))));
         }
     }
     if args.scorecam {

@@ -43,11 +43,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         let top = model.labels.top(&logits, args.top.into());
         if args.json {
-            let line = serde_json::json!({ "image": path, "top": top, "logits": logits });
+            let line = serde_json::json!({ "image": path.to_string_lossy(), "top": top, "logits": logits });
             println!("{line}");
         } else {
             if args.images.len() > 1 {
-                println!("{}", path.display());
+                println!("{}", crate::shown(path));
             }
             for (rank, p) in top.iter().enumerate() {
                 println!("{:>4}  {:.4}  {}", rank + 1, p.prob, crate::printable(&p.label));

@@ -30,10 +30,10 @@ pub struct Args {
     labels: Option<PathBuf>,
     /// Per-channel mean the model was trained with, on RGB in [0, 1]; default: ImageNet's
     /// (0.485,0.456,0.406). Give --std with it.
-    #[arg(long, value_parser = parse_triple, requires = "std")]
+    #[arg(long, value_parser = parse_triple, requires = "std", allow_hyphen_values = true)]
     mean: Option<[f32; 3]>,
     /// Per-channel standard deviation, default: ImageNet's (0.229,0.224,0.225).
-    #[arg(long, value_parser = parse_triple, requires = "mean")]
+    #[arg(long, value_parser = parse_std, requires = "mean", allow_hyphen_values = true)]
     std: Option<[f32; 3]>,
     /// The input size the model was trained at, used by default when explaining.
     #[arg(long, default_value_t = 224, value_parser = parse_input_size)]
@@ -52,6 +52,12 @@ fn parse_triple(s: &str) -> Result<[f32; 3], String> {
         .ok()
         .filter(|v| v.iter().all(|x| x.is_finite()))
         .ok_or_else(|| format!("'{s}' is not three numbers such as 0.5,0.5,0.5"))
+}
+
+/// A std: three numbers, each above 0 (photos are divided by them).
+fn parse_std(s: &str) -> Result<[f32; 3], String> {
+    let std = parse_triple(s)?;
+    std.iter().all(|x| *x > 0.0).then_some(std).ok_or_else(|| format!("'{s}': each must be above 0"))
 }
 
 /// Reads the package's model directory as the tarball's is read: `model.json` and the shards
@@ -118,6 +124,8 @@ fn import(args: &Args) -> Result<Imported> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let inputs = [Some(args.source.as_path()), args.labels.as_deref()];
+    crate::out::refuse_clash([args.out.as_path()], inputs.into_iter().flatten(), "an input")?;
     let context = || args.source.display().to_string();
     let imported = import(&args).with_context(context)?;
     let labels = match &args.labels {
@@ -134,13 +142,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let bytes = params.to_safetensors(args.precision, &model);
     std::fs::write(&args.out, &bytes).with_context(|| args.out.display().to_string())?;
     let names = model.labels.names();
-    let shown: Vec<String> = names.iter().take(4).map(|n| crate::printable(n)).collect();
+    let first: Vec<String> = names.iter().take(4).map(|n| crate::printable(n)).collect();
     println!(
-        "{}: {}, {classes} classes ({}{}), {}, {:.1} MB",
-        args.out.display(),
+        "{}: {}, {} ({}{}), {}, {:.1} MB",
+        crate::shown(&args.out),
         params.architecture.name,
-        shown.join(", "),
-        if names.len() > shown.len() { ", ..." } else { "" },
+        xai_audit::counted(classes, "class", "classes"),
+        first.join(", "),
+        if names.len() > first.len() { ", ..." } else { "" },
         args.precision.name(),
         bytes.len() as f64 / 1e6,
     );

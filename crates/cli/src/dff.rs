@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// Number of concepts (1 to 16).
-    #[arg(short, default_value_t = 5)]
+    #[arg(short, long, default_value_t = 5, value_parser = parse_k)]
     k: usize,
     /// Most multiplicative-update iterations.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(1..))]
@@ -30,8 +30,8 @@ pub struct Args {
     model: ModelArgs,
     /// Composite PNG (the photos, eight to a row, then each concept's colour, share and top labels);
     /// default dff.png.
-    #[arg(long, default_value = "dff.png", value_parser = crate::out::png)]
-    out: PathBuf,
+    #[arg(short, long, conflicts_with = "json", value_parser = crate::out::png)]
+    out: Option<PathBuf>,
     /// Print the concepts as JSON instead of writing a PNG.
     #[arg(long)]
     json: bool,
@@ -65,10 +65,19 @@ const PHOTOS_PER_PASS: usize = 8;
 const SWATCH: u32 = 16;
 const MARGIN: u32 = 8;
 
+fn parse_k(arg: &str) -> Result<usize, String> {
+    let k = arg.parse::<usize>().map_err(|e| e.to_string())?;
+    K_RANGE.contains(&k).then_some(k).ok_or_else(|| DffError::K(k).to_string())
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
-    if !K_RANGE.contains(&args.k) {
-        return Err(DffError::K(args.k).into());
-    }
+    // The composite's file, checked before any work (as a named one is); none for JSON.
+    let out = match (&args.out, args.json) {
+        (_, true) => None,
+        (Some(out), false) => Some(out.clone()),
+        (None, false) => Some(crate::out::png("dff.png").map_err(anyhow::Error::msg)?),
+    };
+    crate::out::refuse_clash(out.as_deref(), args.images.iter().map(PathBuf::as_path), "a photo")?;
     // Said before the network runs on every photo, not after.
     if matches!((args.nmf, args.model.backend()), (Nmf::Gpu, Backend::Flex)) {
         bail!("--nmf gpu needs the network on the GPU too: give --backend wgpu");
@@ -89,15 +98,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     progress.finish();
     let found = concepts_of(&model.net, rows.matrix(), &model.labels, options, args.nmf.into());
     let result = pollster::block_on(found)?;
-    if args.json {
+    let Some(out) = out else {
         let line = serde_json::json!({
             "k": args.k, "rel_error": result.rel_error, "iterations": result.iterations,
             "nmf": if result.nmf_on_gpu { "gpu" } else { "host" },
-            "concepts": result.concepts, "images": args.images,
+            "concepts": result.concepts,
+            "images": args.images.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
         });
         println!("{line}");
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     let colours = concept_colours(args.k);
     // The legend, on stdout and drawn under the composites: colour, share, top labels.
     let lines: Vec<String> = result
@@ -107,7 +117,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .map(|(k, concept)| {
             let labels: Vec<String> =
                 concept.labels.iter().map(|(l, p)| format!("{} {p:.2}", crate::printable(l))).collect();
-            format!("{} {:>5.1}%  {}", k + 1, concept.share * 100.0, labels.join(", "))
+            format!("{:>2} {:>5.1}%  {}", k + 1, concept.share * 100.0, labels.join(", "))
         })
         .collect();
     let composites = concept_composites(&crops, &result.maps, 0.5);
@@ -123,10 +133,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         legend::draw(&mut canvas, line, 2 * MARGIN + SWATCH, top, image::Rgba([20, 20, 20, 255]));
         println!("concept {line} #{:02x}{:02x}{:02x}", colour[0], colour[1], colour[2]);
     }
-    canvas.save(&args.out).with_context(|| args.out.display().to_string())?;
+    canvas.save(&out).with_context(|| out.display().to_string())?;
     println!(
         "{}: {}, k = {}, relative error {:.4}",
-        args.out.display(),
+        crate::shown(&out),
         counted(crops.len(), "photo", "photos"),
         args.k,
         result.rel_error

@@ -22,15 +22,15 @@ pub struct Args {
     images: Vec<PathBuf>,
     /// A method, or `all`: every method one shared pass explains (all but Score-CAM and
     /// Ablation-CAM), from that one pass.
-    #[arg(long, default_value = "gradcam")]
+    #[arg(long, default_value = "gradcam", value_parser = crate::method_name)]
     method: String,
     /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
     /// class is decided from).
     #[arg(long, default_value = "layer4")]
     layer: Layer,
     /// One metric (drop, increase, deletion, insertion, road-most, road-least, road); default:
-    /// all of them.
-    #[arg(long, value_parser = parse_metric)]
+    /// all of them (JSON has every score).
+    #[arg(long, value_parser = parse_metric, conflicts_with = "json")]
     metric: Option<Metric>,
     /// One JSON object per photo and method (model, photo and map hashes, the raw map, every
     /// score), instead of the table.
@@ -84,6 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                         args.layer,
                         analysis.map,
                     )
+                    .named(&path.to_string_lossy())
                 };
                 println!("{}", serde_json::to_string(&evidence)?);
             } else {

@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 use xai_audit::counted;
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::render::{overlay, Colormap};
-use xai_explain::{smooth, Analysis, CamMethod, CamRequest, Score, Target};
+use xai_explain::{smooth, Analysis, CamMethod, CamRequest, Target};
 use xai_model::ResNet;
 
 use crate::model::{or_say, Model, ModelArgs};
@@ -30,7 +30,7 @@ pub struct Args {
     /// or `all`: every method one shared pass explains (all but Score-CAM and Ablation-CAM),
     /// from that one pass. Score-CAM runs the network once per channel (2048 at layer4: a minute
     /// on two cores).
-    #[arg(long, default_value = "gradcam")]
+    #[arg(long, default_value = "gradcam", value_parser = crate::method_name)]
     method: String,
     #[command(flatten)]
     target: TargetArgs,
@@ -38,7 +38,7 @@ pub struct Args {
     model: ModelArgs,
     /// Overlay PNG to write, for one photo and one method, over the photo's centre square at its
     /// own resolution (what the network saw).
-    #[arg(long, conflicts_with_all = ["out_dir", "json"], value_parser = crate::out::png)]
+    #[arg(short, long, conflicts_with_all = ["out_dir", "json"], value_parser = crate::out::png)]
     out: Option<PathBuf>,
     /// Folder for the overlays, IMAGE-METHOD-LAYER.png each (made if missing); default: the
     /// current directory.
@@ -49,10 +49,10 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["out", "json"], value_parser = crate::out::png)]
     sheet: Option<PathBuf>,
     /// jet, turbo, viridis or inferno.
-    #[arg(long, default_value = "jet")]
+    #[arg(long, default_value = "jet", conflicts_with = "json")]
     colormap: Colormap,
     /// Opacity of the heatmap over the photo, 0 to 1.
-    #[arg(long, default_value_t = 0.5, value_parser = parse_alpha)]
+    #[arg(long, default_value_t = 0.5, value_parser = parse_alpha, conflicts_with = "json")]
     alpha: f32,
     /// Project the weighted activations on their first principal component (less noise).
     #[arg(long)]
@@ -150,16 +150,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let methods = xai_explain::methods_named(&args.method, args.target.layer)?;
     let one_by_one = !args.json && (args.sheet.is_none() || args.out_dir.is_some());
     let overlays = if one_by_one { Some(overlay_paths(&args, &methods)?) } else { None };
+    let (photos, overlay_files) = (args.images.iter().map(PathBuf::as_path), overlays.iter().flatten().flatten());
+    let overlay_files = overlay_files.map(PathBuf::as_path);
+    crate::out::refuse_clash(overlay_files.clone().chain(args.sheet.as_deref()), photos, "a photo")?;
+    crate::out::refuse_clash(args.sheet.as_deref(), overlay_files, "an overlay")?;
     if let Some(dir) = args.out_dir.as_ref().filter(|_| overlays.is_some()) {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     }
     let mut sheet = args.sheet.as_ref().map(|_| Sheet::new(&methods.iter().map(|m| m.name()).collect::<Vec<_>>()));
     let model = args.model.load()?;
-    let (layer, score) = (args.target.layer, args.target.target().score);
-    let explaining = match score {
-        Score::Logit => String::new(),
-        score => format!(", explaining its {score}"),
-    };
+    let (layer, score, explaining) = (args.target.layer, args.target.target().score, args.target.explaining());
     let mut failed = false;
     for (i, path) in args.images.iter().enumerate() {
         let Some(photo) = or_say(model.read_photo(path), &mut failed) else { continue };
@@ -171,7 +171,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 let (map, class) = (&analysis.map, analysis.class);
                 let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
                 let line = serde_json::json!({
-                    "image": path, "class": class, "label": model.labels.name(class).unwrap_or_default(),
+                    "image": path.to_string_lossy(), "class": class, "label": model.labels.name(class).unwrap_or_default(),
                     "prob": analysis.probability(), "method": method.name(), "layer": layer.to_string(),
                     "score": score, "map": rows, "map_size": [map.height, map.width],
                 });
@@ -196,14 +196,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if let Some(overlays) = &overlays {
                 let out = &overlays[i][m];
                 picture.save(out).with_context(|| out.display().to_string())?;
-                println!("{}: {class} {label} ({prob:.3}), {} at {layer}{explaining}", out.display(), method.name());
+                println!(
+                    "{}: {class} {label} ({prob:.3}), {} at {layer}{explaining}",
+                    crate::shown(out),
+                    method.name()
+                );
             }
             if let Some(sheet) = &mut sheet {
                 sheet.put(m, &picture);
             }
         }
         if overlays.is_none() {
-            println!("{}: {class} {label} ({prob:.3})", path.display());
+            println!("{}: {class} {label} ({prob:.3})", crate::shown(path));
         }
     }
     if let (Some(sheet), Some(out)) = (sheet, &args.sheet)
@@ -212,7 +216,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let size =
             format!("{} x {}", counted(sheet.rows(), "photo", "photos"), counted(methods.len(), "method", "methods"));
         sheet.render().save(out).with_context(|| out.display().to_string())?;
-        println!("{}: {size} at {layer}{explaining}", out.display());
+        println!("{}: {size} at {layer}{explaining}", crate::shown(out));
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -26,6 +26,20 @@ pub fn printable(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
+/// A method's name, or `all`, as --method takes it: a wrong one is a usage error that lists the
+/// valid names.
+pub fn method_name(arg: &str) -> Result<String, String> {
+    if arg == "all" || xai_explain::method(arg).is_ok() {
+        return Ok(arg.into());
+    }
+    Err(format!("valid: {}, or all", xai_explain::method_names().join(", ")))
+}
+
+/// A path as a line of output shows it: a file's name can hold what a terminal would obey.
+pub fn shown(path: &std::path::Path) -> String {
+    printable(&path.to_string_lossy())
+}
+
 /// An error and its causes on one line, "what: why", each said once: many errors name their
 /// cause in their own message too, and a decoder's message may end in a newline.
 pub fn one_line(error: &anyhow::Error) -> String {

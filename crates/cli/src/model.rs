@@ -74,18 +74,27 @@ impl ModelArgs {
     }
 }
 
-/// The built-in weights: the current folder's (run from the repository, or a copy of its
-/// `weights/`), else those of the repository this binary was built from, so that `xai` runs from
-/// the folder of the photos.
+/// The repository this binary was built from.
+fn repository() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    path.canonicalize().unwrap_or(path)
+}
+
+/// A file of the repository's (`relative` to its root): the current folder's (run from the
+/// repository, or a copy of it), else the repository's this binary was built from, so that `xai`
+/// runs from the folder of the photos.
+pub fn in_repository(relative: &str) -> Option<PathBuf> {
+    [PathBuf::from(relative), repository().join(relative)].into_iter().find(|place| place.is_file())
+}
+
+/// The built-in weights, from the repository.
 fn built_in_weights() -> Result<PathBuf> {
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let places = [PathBuf::from(BUILT_IN_WEIGHTS), repository.join(BUILT_IN_WEIGHTS)];
-    match places.iter().find(|place| place.is_file()) {
-        Some(place) => Ok(place.clone()),
+    match in_repository(BUILT_IN_WEIGHTS) {
+        Some(weights) => Ok(weights),
         // The built-in weights are made once, by the project's own command.
         None => bail!(
             "no weights: the built-in ones are made by `cargo xtask weights` in {} (or give --weights FILE)",
-            repository.canonicalize().unwrap_or(repository).display()
+            repository().display()
         ),
     }
 }

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// A file to write: not a folder; its folder is made now if missing (as --out-dir's is), so
-/// that one that cannot be made is said at once.
+/// A file to write: not a folder; its folder is made now if missing (as --out-dir's is), and
+/// the file opened for writing (without changing it, and removed again if the check made it),
+/// so that one that cannot be written is said at once.
 pub fn file(arg: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(arg);
     if path.is_dir() {
@@ -12,7 +13,56 @@ pub fn file(arg: &str) -> Result<PathBuf, String> {
     }
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(|e| format!("{arg}: cannot make the folder {}: {e}", folder.display()))?;
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("{arg}: {e}"))?;
+    if !existed {
+        let _ = std::fs::remove_file(&path);
+    }
     Ok(path)
+}
+
+/// Where a path leads: the file itself when it is there (through links), else its name in its
+/// folder's real place. Two paths that lead to the same place name one file.
+fn place(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = folder.canonicalize().unwrap_or_else(|_| folder.to_path_buf());
+    folder.join(path.file_name().unwrap_or_default())
+}
+
+/// Refuses a run where one of `outputs` is one of `inputs` (by any name): writing it would
+/// destroy a file the run reads (`what`: "an input") or writes.
+pub fn refuse_clash<'a>(
+    outputs: impl IntoIterator<Item = &'a Path>,
+    inputs: impl IntoIterator<Item = &'a Path> + Clone,
+    what: &str,
+) -> anyhow::Result<()> {
+    match clash(outputs, inputs) {
+        Some((output, input)) => anyhow::bail!(
+            "{}: would overwrite {}, {what} of this run: name another output",
+            output.display(),
+            input.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The first of `outputs` that is one of `inputs` (by any name), with it.
+fn clash<'a>(
+    outputs: impl IntoIterator<Item = &'a Path>,
+    inputs: impl IntoIterator<Item = &'a Path> + Clone,
+) -> Option<(&'a Path, &'a Path)> {
+    outputs.into_iter().find_map(|output| {
+        let at = place(output);
+        inputs.clone().into_iter().find(|input| place(input) == at).map(|input| (output, input))
+    })
 }
 
 /// An image to write, which is a PNG: an overlay has an alpha channel, and JPEG would blur it.
@@ -54,6 +104,14 @@ mod tests {
         assert_eq!(png(&file_name), Ok(file_path.clone()));
         assert!(folder(&file_name).unwrap_err().contains("not a folder"));
         assert_eq!(folder(&name), Ok(dir.clone()));
+        assert!(file("/proc/x.html").is_err(), "a file that cannot be made");
+        assert!(!dir.join("made/x.html").exists(), "the check leaves nothing behind");
+        // The same file by another name; a file not made yet, in the same folder by another name.
+        let photo = dir.join("made/../x.png");
+        assert_eq!(clash([photo.as_path()], [file_path.as_path()]), Some((photo.as_path(), file_path.as_path())));
+        let (new, other) = (dir.join("made/./y.png"), dir.join("made/y.png"));
+        assert!(clash([new.as_path()], [other.as_path()]).is_some());
+        assert_eq!(clash([new.as_path()], [file_path.as_path()]), None);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

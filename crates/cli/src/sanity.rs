@@ -25,7 +25,7 @@ pub struct Args {
     images: Vec<PathBuf>,
     /// A method, or `all`: every method one shared pass explains (all but Score-CAM and
     /// Ablation-CAM), checked together at the cost of one.
-    #[arg(long, default_value = "gradcam")]
+    #[arg(long, default_value = "gradcam", value_parser = crate::method_name)]
     method: String,
     #[command(flatten)]
     target: TargetArgs,
@@ -88,12 +88,14 @@ fn check_photo(
     let label = |class: usize| printable(model.labels.name(class).unwrap_or_default());
     if !args.json {
         let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
-        println!("{name}: {} (class {class}) at {layer}, seed {}", label(class), args.seed);
+        let explaining = args.target.explaining();
+        println!("{name}: {} (class {class}) at {layer}{explaining}, seed {}", label(class), args.seed);
         println!("Spearman rank correlation with the original map (SSIM); above {SIMILAR} the map kept its order");
     }
     for ((method, original), sanity) in methods.iter().zip(originals).zip(&results) {
         if args.json {
-            let evidence = Evidence::new(&model.info, crop, class, &target, *method, layer, original.map);
+            let evidence = Evidence::new(&model.info, crop, class, &target, *method, layer, original.map)
+                .named(&path.to_string_lossy());
             println!("{}", serde_json::to_string(&Evidence { sanity: Some(sanity.clone()), ..evidence })?);
             continue;
         }

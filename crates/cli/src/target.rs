@@ -32,4 +32,13 @@ impl TargetArgs {
         };
         Target::chosen(self.class).scoring(score)
     }
+
+    /// What a line about a map adds when it explains more than the logit: ", explaining its
+    /// probability", say.
+    pub fn explaining(&self) -> String {
+        match self.target().score {
+            Score::Logit => String::new(),
+            score => format!(", explaining its {score}"),
+        }
+    }
 }

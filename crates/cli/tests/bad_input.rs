@@ -266,6 +266,49 @@ fn mistakes_in_paths_are_caught_before_any_work() {
 }
 
 #[test]
+fn outputs_that_would_overwrite_what_a_run_reads_are_refused() {
+    let dir = std::env::temp_dir().join(format!("xai-clash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = std::fs::read(chelsea()).unwrap();
+    let photo = dir.join("cat.png");
+    std::fs::write(&photo, &bytes).unwrap();
+    // A photo named as the overlay another photo of the run would write.
+    std::fs::write(dir.join("cat-gradcam-layer4.png"), &bytes).unwrap();
+    let model = dir.join("model.safetensors");
+    std::fs::write(&model, b"a model").unwrap();
+    let weights = weights("int8").display().to_string();
+    let at = |name: &str| dir.join(name).display().to_string();
+    let cases: [Vec<String>; 5] = [
+        vec!["convert".into(), at("model.safetensors"), "-o".into(), at("./model.safetensors")],
+        vec!["explain".into(), at("cat.png"), "--out".into(), at("cat.png")],
+        vec!["explain".into(), at("cat.png"), at("cat-gradcam-layer4.png"), "--out-dir".into(), at(".")],
+        vec![
+            "explain".into(),
+            at("cat.png"),
+            "--out-dir".into(),
+            at("maps"),
+            "--sheet".into(),
+            at("maps/cat-gradcam-layer4.png"),
+        ],
+        vec!["dff".into(), at("cat.png"), "-o".into(), at("cat.png")],
+    ];
+    for args in cases {
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if args[0] != "convert" {
+            args.extend(["--weights", &weights]);
+        }
+        let output = xai(&args);
+        let stderr = common::stderr(&output);
+        assert!(!output.status.success() && stderr.contains("would overwrite"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert_eq!(std::fs::read(&photo).unwrap(), bytes, "the photo is untouched");
+    assert_eq!(std::fs::read(&model).unwrap(), b"a model");
+    assert!(!dir.join("maps/cat-gradcam-layer4.png").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn unknown_options_name_the_valid_values() {
     let output = xai(&["classify", "x.png", "--backend", "cuda"]);
     assert!(!output.status.success());
@@ -274,6 +317,55 @@ fn unknown_options_name_the_valid_values() {
     assert!(common::stderr(&output).contains("multiple of 32"));
     let output = xai(&["dff", "x.png", "--iters", "0"]);
     assert!(!output.status.success() && common::stderr(&output).contains("--iters"), "{}", common::stderr(&output));
+    // Usage errors, all of them: exit status 2, as clap gives, before anything is read.
+    for (args, expected) in [
+        (&["explain", "x.png", "--method", "gradkam"][..], "or all"),
+        (&["dff", "x.png", "-k", "17"], "1 to 16"),
+        (&["dff", "x.png", "--json", "--out", "x.png"], "--json"),
+        (&["eval", "x.png", "--json", "--metric", "road"], "--json"),
+        (&["explain", "x.png", "--json", "--colormap", "turbo"], "--json"),
+        (&["bench", "--runs", "0"], "--runs"),
+        (&["convert", "x.pth", "-o", "y.safetensors", "--mean", "0,0,0", "--std", "-1,1,1"], "above 0"),
+    ] {
+        let output = xai(args);
+        let stderr = common::stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn more_concepts_than_positions_are_refused() {
+    let weights = weights("int8").display().to_string();
+    // At 64 px one photo's layer4 has 2 x 2 positions.
+    let photo = chelsea().display().to_string();
+    let output = xai(&["dff", &photo, "-k", "5", "--input-size", "64", "--json", "--weights", &weights]);
+    let stderr = common::stderr(&output);
+    assert!(!output.status.success() && stderr.contains("k = 5 concepts from 4 positions"), "{stderr}");
+}
+
+#[test]
+fn a_file_name_that_is_not_utf8_is_named_as_well_as_it_can_be() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"cat\xff\x1b[31m.png");
+    let path = std::env::temp_dir().join(format!("xai-names-{}", std::process::id())).join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::copy(chelsea(), &path).unwrap();
+    let weights = weights("int8").display().to_string();
+    let classify = |json: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xai"));
+        command.arg("classify").arg(&path).arg(chelsea()).args(json).args(["--weights", &weights]);
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", common::stderr(&output));
+        common::stdout(&output)
+    };
+    let json = classify(&["--json"]);
+    let line: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert!(line["image"].as_str().unwrap().ends_with("cat\u{fffd}\u{1b}[31m.png"), "{line}");
+    // On a terminal the escape is shown, not obeyed.
+    let text = classify(&[]);
+    assert!(text.lines().next().unwrap().ends_with("cat\u{fffd}\\u{1b}[31m.png"), "{text}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
 /// Runs `xai convert` and returns its single stderr line, checking the exit code.
