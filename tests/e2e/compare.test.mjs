@@ -85,14 +85,19 @@ test('Ablation-CAM and Score-CAM join on request, with their progress, and stop 
 test('a comparison can be cancelled, and the page goes on', { timeout: 600_000 }, async () => {
   await runDemo(page, 'chelsea');
   const before = await jobNumber(page);
-  await page.click('[data-testid=compare]');
+  // From the keyboard: the focus goes from the disabled button to Cancel, and back.
+  const focused = (id) => page.waitForFunction((id) => document.activeElement?.dataset.testid === id, id, { timeout: 60_000 });
+  await page.focus('[data-testid=compare]');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('[data-testid=compare-cancel]', { timeout: 120_000 });
+  await focused('compare-cancel');
   await page.waitForSelector('[data-testid=compare-table]', { timeout: 120_000 });
   // Scoring holds the page's thread for seconds at a time, between which a click is taken: one
   // dispatched click, as a visitor's, not Playwright's several round trips.
   await page.$eval('[data-testid=compare-cancel]', (button) => button.click());
   await settled(page, { after: before, timeout: 300_000 });
   assert.equal(await page.isHidden('[data-testid=compare-progress]'), true);
+  await focused('compare');
   // Some methods were never scored, and the view says so rather than showing numbers.
   assert.equal(await cell('cam', 'road'), '…');
   await runDemo(page, 'rocket');

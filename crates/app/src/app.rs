@@ -18,7 +18,7 @@ use crate::components::sanity::SanityPanel;
 use crate::engine::Engine;
 use crate::jobs::{Jobs, JobsMemory};
 use crate::report::Report;
-use crate::state::{model_name, Action, AppState, CompareKey, FactorizeKey, GalleryPhoto};
+use crate::state::{model_name, Action, AppState, CompareKey, FactorizeKey, GalleryPhoto, ModelState};
 
 impl Reducible for AppState {
     type Action = Action;
@@ -162,11 +162,12 @@ pub fn app() -> Html {
             }
         })
     };
-    let ready = engine.is_some();
+    // Not while another model loads: a job started then would run on the one going away.
+    let ready = engine.is_some() && matches!(state.model, ModelState::Ready { .. });
     html! {
         <main ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
             <Header model={state.model.clone()} using={state.using.clone()} wanted={state.wanted.clone()} status={state.status()} jobs={state.jobs}
-                notice={state.notice.clone()} error={state.error.clone()} />
+                notice={state.notice.clone()} model_notice={state.model_notice.clone()} error={state.error.clone()} />
             <div class="dashboard">
                 <div class="side">
                     <PhotoPicker enabled={ready} on_demo={Callback::from({ let jobs = jobs.clone(); move |name| jobs.open_demo(name) })}

@@ -13,6 +13,7 @@ use xai_explain::render::concept_colours;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
+use super::use_focus_handoff;
 use crate::canvas::download_text;
 use crate::folder::{dropped, folder_files, picked, Dropped, FolderFiles};
 use crate::state::{Audit, AuditStage};
@@ -37,6 +38,7 @@ fn percent(share: Option<f64>) -> String {
 #[function_component(AuditPanel)]
 pub fn audit_panel(props: &AuditProps) -> Html {
     let filter = use_state(String::new);
+    let (pick, cancel) = use_focus_handoff(props.audit.as_ref().is_some_and(|a| a.running()));
     // The column sorted by, and whether the order is reversed.
     let sort = use_state(|| (0usize, false));
     let on_pick = props.on_folder.reform(|event: Event| {
@@ -80,12 +82,12 @@ pub fn audit_panel(props: &AuditProps) -> Html {
                 data-testid="audit-drop">
                 <label>
                     { "Pick a folder, or drop one here: " }
-                    <input data-testid="audit-folder" type="file" webkitdirectory=true multiple=true onchange={on_pick}
+                    <input data-testid="audit-folder" ref={pick} type="file" webkitdirectory=true multiple=true onchange={on_pick}
                         disabled={!props.enabled} />
                 </label>
             </div>
             if let Some(audit) = &props.audit {
-                { progress(audit, &props.on_cancel) }
+                { progress(audit, &props.on_cancel, cancel) }
                 { summary(audit, props) }
                 { table(audit, &filter, &sort, on_filter, &props.on_open) }
             }
@@ -93,7 +95,7 @@ pub fn audit_panel(props: &AuditProps) -> Html {
     }
 }
 
-fn progress(audit: &Audit, on_cancel: &Callback<u64>) -> Html {
+fn progress(audit: &Audit, on_cancel: &Callback<u64>, cancel: NodeRef) -> Html {
     let done = audit.report.photos.len();
     let text = match &audit.stage {
         AuditStage::Classifying => format!(
@@ -117,7 +119,7 @@ fn progress(audit: &Audit, on_cancel: &Callback<u64>) -> Html {
             audit.rate()
         ),
         AuditStage::Cancelled => format!("Cancelled after {done} of {}", counted(audit.total, "photo", "photos")),
-        AuditStage::Failed(error) => format!("Stopped after {}: {error}", counted(done, "photo", "photos")),
+        AuditStage::Stopped(why) => format!("Stopped after {}: {why}", counted(done, "photo", "photos")),
     };
     let run = audit.run;
     html! {
@@ -127,7 +129,7 @@ fn progress(audit: &Audit, on_cancel: &Callback<u64>) -> Html {
             }
             <span data-testid="audit-progress">{ format!(" {text} ") }</span>
             if audit.running() {
-                <button data-testid="audit-cancel" onclick={on_cancel.reform(move |_| run)}>{ "Cancel" }</button>
+                <button data-testid="audit-cancel" ref={cancel} onclick={on_cancel.reform(move |_| run)}>{ "Cancel" }</button>
             }
         </p>
     }

@@ -9,6 +9,7 @@ use xai_explain::render::overlay;
 use xai_explain::Map;
 use yew::prelude::*;
 
+use super::use_focus_handoff;
 use crate::canvas::paint;
 use crate::state::{Action, CompareProgress, Compared, Comparison, GalleryPhoto, Look, ScoreCost};
 
@@ -74,6 +75,7 @@ fn sorted(methods: &[Compared], sort: Option<Metric>) -> Vec<&Compared> {
 
 #[function_component(ComparePanel)]
 pub fn compare_panel(props: &CompareProps) -> Html {
+    let (start, cancel) = use_focus_handoff(props.running);
     let scored = props.comparison.as_ref().map_or(0, |c| c.methods.iter().filter(|m| m.scores.is_some()).count());
     let header = |metric: Metric| {
         let chosen = props.sort == Some(metric);
@@ -138,7 +140,7 @@ pub fn compare_panel(props: &CompareProps) -> Html {
                 come from one pass of the network, then each is scored by how the network's confidence changes \
                 when what it highlights is removed or kept (dozens of passes each). Hover a heading for what it measures." }</p>
             <p class="actions">
-                <button data-testid="compare" disabled={!props.enabled || props.photo.is_none() || props.running}
+                <button data-testid="compare" ref={start} disabled={!props.enabled || props.photo.is_none() || props.running}
                     onclick={props.on_compare.reform(|_| ())}>{ "Compare all methods" }</button>
                 if let Some(missing) = props.comparison.as_ref().map(|c| c.missing_own_passes()).filter(|m| !props.running && !m.is_empty()) {
                     <button data-testid="compare-own" onclick={props.on_own_passes.reform(|_| ())}
@@ -150,7 +152,7 @@ pub fn compare_panel(props: &CompareProps) -> Html {
                     <span data-testid="compare-progress" role="status">
                         { progress }
                     </span>
-                    <button data-testid="compare-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
+                    <button data-testid="compare-cancel" ref={cancel} onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
                 }
             </p>
             if let Some(comparison) = &props.comparison {

@@ -9,6 +9,7 @@ use xai_explain::render::{concept_colours, concept_composites, only_concept};
 use xai_explain::{Concepts, Map};
 use yew::prelude::*;
 
+use super::use_focus_handoff;
 use crate::canvas::{download, paint};
 use crate::state::{Action, FactorizeKey, GalleryPhoto};
 
@@ -38,6 +39,7 @@ fn composite(crops: &[RgbImage], concepts: &Concepts, only: Option<usize>) -> Rg
 #[function_component(ConceptsPanel)]
 pub fn concepts_panel(props: &ConceptsProps) -> Html {
     let canvas = use_node_ref();
+    let (start, cancel) = use_focus_handoff(props.progress.is_some());
     {
         let canvas = canvas.clone();
         use_effect_with((props.found.clone(), props.shown), move |(found, shown)| {
@@ -81,7 +83,7 @@ pub fn concepts_panel(props: &ConceptsProps) -> Html {
             <label for="k">{ format!("k = {} concepts ", props.k) }</label>
             <input id="k" data-testid="k" type="range" min="1" max="16" value={props.k.to_string()} oninput={on_k}/>
             <p class="actions">
-                <button onclick={props.on_factorize.reform(|_| ())}
+                <button ref={start} onclick={props.on_factorize.reform(|_| ())}
                     disabled={!props.enabled || props.gallery.is_empty() || props.progress.is_some()}>
                     { "Find concepts" }
                 </button>
@@ -89,7 +91,7 @@ pub fn concepts_panel(props: &ConceptsProps) -> Html {
                     <span data-testid="dff-progress" role="status">
                         { if done < of { format!("Photo {} of {of}", done + 1) } else { "Factorising".to_string() } }
                     </span>
-                    <button data-testid="dff-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
+                    <button data-testid="dff-cancel" ref={cancel} onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
                 }
             </p>
             <div class="dff-canvas">

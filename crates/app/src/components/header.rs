@@ -16,7 +16,9 @@ pub struct HeaderProps {
     pub status: Status,
     /// Jobs started so far: tests wait for a higher number.
     pub jobs: u64,
+    /// About the device, then about the model in use.
     pub notice: Option<Notice>,
+    pub model_notice: Option<Notice>,
     pub error: Option<String>,
 }
 
@@ -46,14 +48,14 @@ pub fn header(props: &HeaderProps) -> Html {
                     { format!(" (SHA-256 {}…), which this browser does not have. Load that file under \"Use your own model\" to see the view.", &wanted.sha256[..12]) }
                 </p>
             }
-            if let Some(notice) = &props.notice {
+            { for props.notice.iter().chain(&props.model_notice).map(|notice| html! {
                 <div class="notice" role="status">
                     <p>{ &notice.text }</p>
                     if let Some(details) = &notice.details {
                         <details><summary>{ "Details" }</summary><code>{ details }</code></details>
                     }
                 </div>
-            }
+            }) }
             <div data-testid="error" class="error" role="alert" hidden={props.error.is_none()}>
                 { props.error.clone().unwrap_or_default() }
             </div>
@@ -94,6 +96,12 @@ fn model_line(props: &ModelLineProps) -> Html {
                 </p>
             }
         }
-        ModelState::Failed => html! {},
+        // Its error is said above; the page cannot go on without a model.
+        ModelState::Failed => {
+            let reload = Callback::from(|_| {
+                let _ = web_sys::window().map(|window| window.location().reload());
+            });
+            html! { <p class="model"><button data-testid="reload" onclick={reload}>{ "Try again" }</button></p> }
+        }
     }
 }

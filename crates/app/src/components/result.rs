@@ -141,7 +141,10 @@ pub fn result_view(props: &ResultProps) -> Html {
                 </ol>
                 <p class="timings">{ format!("Classified and explained in {:.0} ms", shown.ms) }</p>
                 <p class="actions">
-                    <a data-testid="share" href={props.share.as_deref().map(share_href).unwrap_or_default()}>{ "Share link" }</a>
+                    // Only for the answer shown: a link to the one still running would be bare.
+                    if let Some(share) = props.share.as_deref() {
+                        <a data-testid="share" href={share_href(share)}>{ "Share link" }</a>
+                    }
                     <button onclick={download_overlay}>{ "Download overlay" }</button>
                     <button onclick={download_report}>{ "Download report card" }</button>
                 </p>

@@ -8,6 +8,7 @@ use xai_explain::sanity::{Sanity, SanityCheck, SIMILAR};
 use xai_model::CASCADE;
 use yew::prelude::*;
 
+use super::use_focus_handoff;
 use crate::state::SanityReport;
 
 #[derive(Properties, PartialEq)]
@@ -93,6 +94,7 @@ fn row(method: &'static str, sanity: &Sanity) -> Html {
 
 #[function_component(SanityPanel)]
 pub fn sanity_panel(props: &SanityProps) -> Html {
+    let (start, cancel) = use_focus_handoff(props.running.is_some());
     html! {
         <section class="sanity panel" aria-labelledby="sanity-title">
             <h2 id="sanity-title">{ "5. Sanity checks" }</h2>
@@ -102,7 +104,7 @@ pub fn sanity_panel(props: &SanityProps) -> Html {
                 map kept its order: it fails. Only the parts down to the explained layer decide; below it the \
                 activations themselves are random (Adebayo et al. 2018).") }</p>
             <p class="actions">
-                <button data-testid="sanity" disabled={!props.enabled || props.running.is_some()}
+                <button data-testid="sanity" ref={start} disabled={!props.enabled || props.running.is_some()}
                     onclick={props.on_check.reform(|_| ())}>{ "Run sanity checks" }</button>
                 if let Some(done) = props.running {
                     <span data-testid="sanity-progress" role="status">
@@ -111,7 +113,7 @@ pub fn sanity_panel(props: &SanityProps) -> Html {
                             None => format!("Step {} of {}: a random class", done + 1, SanityCheck::STEPS),
                         } }
                     </span>
-                    <button data-testid="sanity-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
+                    <button data-testid="sanity-cancel" ref={cancel} onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
                 }
             </p>
             if let Some(report) = &props.report {

@@ -38,7 +38,7 @@ impl Jobs {
             };
             let failed = |failure: Failure| {
                 let text = jobs.failure_text(&engine, failure).unwrap_or_else(|| "the page moved to the CPU".into());
-                Action::AuditEnded(run, Some(AuditStage::Failed(text)))
+                Action::AuditEnded(run, Some(AuditStage::Stopped(text)))
             };
             let side = InputSize::STANDARD.get() as usize;
             for chunk in entries.chunks(compute::photos_per_pass(side, engine.backend == Backend::WebGpu)) {

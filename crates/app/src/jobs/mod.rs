@@ -126,10 +126,12 @@ impl Jobs {
         self.dispatch.dispatch(action);
     }
 
-    /// Stops the comparison, sanity check and factorisation under way: their model is being
-    /// replaced (the state forgets them too), and they would hold its device for minutes.
+    /// Stops the comparison, sanity check, factorisation and audit under way: their model is
+    /// being replaced (the state forgets them too, and keeps the audit's report so far), and they
+    /// would hold its device for minutes.
     fn stop_device_jobs(&self) {
-        for runs in [&self.memory.comparisons, &self.memory.sanity_checks, &self.memory.factorizations] {
+        let memory = &self.memory;
+        for runs in [&memory.comparisons, &memory.sanity_checks, &memory.factorizations, &memory.audits] {
             new_run(runs);
         }
     }

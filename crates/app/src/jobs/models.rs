@@ -85,14 +85,9 @@ impl Jobs {
             let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
             let link = (hash.len() > 1).then(|| Shared::from_fragment(&hash));
             let own = match &link {
-                Some(Ok(Shared { model: Some(wanted), .. })) => match index.find(&wanted.sha256) {
-                    Some(model) => Some(model.clone()),
-                    None => {
-                        jobs.send(Action::WantModel(wanted.clone()));
-                        jobs.memory.pending_link.replace(Some((hash.clone(), wanted.sha256.clone())));
-                        index.active_model().cloned()
-                    }
-                },
+                Some(Ok(Shared { model: Some(wanted), .. })) => {
+                    index.find(&wanted.sha256).or(index.active_model()).cloned()
+                }
                 // A link made with the built-in model opens with it, whichever was used last.
                 Some(Ok(Shared { model: None, .. })) => None,
                 _ => index.active_model().cloned(),
@@ -103,20 +98,25 @@ impl Jobs {
                     .into(),
                 details: Some(why),
             });
-            if !jobs.load_else(device, backend, own, notice, None).await {
-                return;
-            }
+            let Some(loaded) = jobs.load_else(device, backend, own, notice, None).await else { return };
             match link {
                 Some(Err(error)) => jobs.send(Action::Error(error.to_string())),
-                Some(Ok(_)) if jobs.memory.pending_link.borrow().is_none() => jobs.open_link(&hash).await,
-                _ => {}
+                // The link's model is not kept here, or would not load: the view waits for it.
+                Some(Ok(Shared { model: Some(wanted), .. }))
+                    if loaded.as_ref().is_none_or(|model| model.sha256 != wanted.sha256) =>
+                {
+                    jobs.memory.pending_link.replace(Some((hash.clone(), wanted.sha256.clone())));
+                    jobs.send(Action::WantModel(wanted));
+                }
+                Some(Ok(_)) => jobs.open_link(&hash).await,
+                None => {}
             }
         });
     }
 
     /// Loads a model and makes it the page's (and this browser's choice for its next visits);
     /// if it fails, says why and loads `fallback` (one that loaded before) instead, unless that
-    /// is the same. Says whether a model was loaded.
+    /// is the same. Says which model was loaded, if one was.
     async fn load_else(
         &self,
         device: Device,
@@ -124,17 +124,17 @@ impl Jobs {
         own: Option<StoredModel>,
         notice: Option<Notice>,
         fallback: Option<StoredModel>,
-    ) -> bool {
-        match self.load(device.clone(), backend, own.clone(), notice).await {
+    ) -> Option<Option<StoredModel>> {
+        match self.load(device.clone(), backend, own.clone(), notice.clone()).await {
             Loaded::Yes => {
                 store::set_active(own.as_ref().map(|m| m.sha256.as_str())).await;
-                true
+                Some(own)
             }
-            Loaded::Overtaken => false,
-            Loaded::Failed if own == fallback => false,
+            Loaded::Overtaken => None,
+            Loaded::Failed if own == fallback => None,
             Loaded::Failed => {
                 self.send(Action::SwitchModel(fallback.clone()));
-                self.load(device, backend, fallback, None).await == Loaded::Yes
+                (self.load(device, backend, fallback.clone(), notice).await == Loaded::Yes).then_some(fallback)
             }
         }
     }
@@ -159,17 +159,18 @@ impl Jobs {
         }
         match loaded {
             Ok((engine, cached)) => {
-                let classes = engine.model.labels.len();
-                let notice = match (input_size_notice(&engine), notice) {
-                    (Some(size), Some(other)) => {
-                        Some(Notice { text: format!("{} {}", other.text, size.text), ..other })
-                    }
-                    (size, other) => other.or(size),
-                };
+                let (classes, model_notice) = (engine.model.labels.len(), input_size_notice(&engine));
                 self.engine.set(Some(Rc::new(engine)));
                 let ms = now_ms() - start;
-                let ready =
-                    Action::ModelReady { backend: backend.name(), ms, cached, notice, own: own.clone(), classes };
+                let ready = Action::ModelReady {
+                    backend: backend.name(),
+                    ms,
+                    cached,
+                    notice,
+                    model_notice,
+                    own: own.clone(),
+                    classes,
+                };
                 self.send(ready);
                 // A link that waited for this model opens now.
                 let waiting = self.memory.pending_link.borrow().clone();
@@ -320,7 +321,7 @@ impl Jobs {
             let start = now_ms();
             match load_engine(Device::flex(), Backend::Cpu, own.clone(), &|_, _| {}).await {
                 Ok((cpu, cached)) => {
-                    let classes = cpu.model.labels.len();
+                    let (classes, model_notice) = (cpu.model.labels.len(), input_size_notice(&cpu));
                     jobs.engine.set(Some(Rc::new(cpu)));
                     let ms = now_ms() - start;
                     jobs.send(Action::ModelReady {
@@ -328,6 +329,7 @@ impl Jobs {
                         ms,
                         cached,
                         notice: None,
+                        model_notice,
                         own,
                         classes,
                     });

@@ -35,7 +35,11 @@ pub struct AppState {
     pub model_number: u64,
     /// How many classes the loaded model tells apart.
     pub classes: usize,
+    /// What the page says about its device (why it runs on the CPU).
     pub notice: Option<Notice>,
+    /// What it says about the model in use (converted for another size) or the link opened
+    /// with it (a class it lacks): gone with that model.
+    pub model_notice: Option<Notice>,
     pub error: Option<String>,
     pub gallery: Vec<Rc<GalleryPhoto>>,
     pub current: Option<Rc<GalleryPhoto>>,
@@ -83,7 +87,10 @@ pub enum Action {
         backend: &'static str,
         ms: f64,
         cached: bool,
+        /// About the device, when there is news; an earlier one stays otherwise.
         notice: Option<Notice>,
+        /// About this model.
+        model_notice: Option<Notice>,
         /// The visitor's own model, or `None` for the built-in one.
         own: Option<StoredModel>,
         classes: usize,
@@ -180,6 +187,7 @@ impl Default for AppState {
             model_number: 0,
             classes: 0,
             notice: None,
+            model_notice: None,
             error: None,
             gallery: Vec::new(),
             current: None,
@@ -272,11 +280,15 @@ impl AppState {
         self.sanity.as_ref().filter(|s| Some(&s.key) == self.compare_key().as_ref())
     }
 
-    /// Stops waiting for the jobs that the model's device ran.
-    fn forget_device_jobs(&mut self) {
+    /// Stops waiting for the jobs that the model's device ran (the jobs stop themselves); an
+    /// audit under way ends with its report so far, which says `why`.
+    fn forget_device_jobs(&mut self, why: &str) {
         self.factorizing = None;
         self.comparing = None;
         self.checking = None;
+        if let Some(run) = self.audit.as_ref().filter(|a| a.running()).map(|a| a.run) {
+            self.apply(Action::AuditEnded(run, Some(AuditStage::Stopped(why.into()))));
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -313,7 +325,10 @@ impl AppState {
         self.next_photo += 1;
         let photo =
             Rc::new(GalleryPhoto { id: self.next_photo, name: photo.name, crop: photo.crop, source: photo.source });
-        // The same demo (or the same JPEG) twice is one photo.
+        // The same demo (or the same JPEG) twice is one photo, still ticked for DFF if it was.
+        if let Some(before) = self.gallery.iter().find(|p| p.source == photo.source) {
+            self.picks.iter_mut().filter(|pick| **pick == before.id).for_each(|pick| *pick = photo.id);
+        }
         self.gallery.retain(|p| p.source != photo.source);
         self.gallery.push(photo.clone());
         self.current = Some(photo);
@@ -321,6 +336,8 @@ impl AppState {
         self.question.class = None;
         self.question.score = Score::Logit;
         self.error = None;
+        // A link's comparison is for the link's photo (set again just after, for a link).
+        self.compare_on_open = false;
     }
 
     /// The model the page shows as chosen from now on (while it loads, too).
@@ -354,7 +371,7 @@ impl AppState {
                 missing.join(" and "),
                 self.classes.saturating_sub(1)
             );
-            self.notice = Some(Notice { text, details: None });
+            self.model_notice = Some(Notice { text, details: None });
         }
     }
 
@@ -365,13 +382,14 @@ impl AppState {
                     self.model = ModelState::Loading { loaded, total };
                 }
             }
-            Action::ModelReady { backend, ms, cached, notice, own, classes } => {
+            Action::ModelReady { backend, ms, cached, notice, model_notice, own, classes } => {
                 self.model = ModelState::Ready { backend, ms, cached };
                 self.model_number += 1;
                 self.classes = classes;
                 if notice.is_some() {
                     self.notice = notice;
                 }
+                self.model_notice = model_notice;
                 if own.as_ref().is_some_and(|m| self.wanted.as_ref().is_some_and(|w| w.sha256 == m.sha256)) {
                     self.wanted = None;
                 }
@@ -379,7 +397,8 @@ impl AppState {
             }
             Action::SwitchModel(own) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
-                self.forget_device_jobs();
+                self.model_notice = None;
+                self.forget_device_jobs("another model was chosen");
                 self.choose_model(own);
             }
             Action::ModelsListed(models) => self.own_models = models,
@@ -401,7 +420,7 @@ impl AppState {
             Action::DeviceLost(notice) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
                 self.notice = Some(notice);
-                self.forget_device_jobs();
+                self.forget_device_jobs("WebGPU stopped working");
             }
             Action::AddPhoto(photo) => self.add_photo(photo),
             Action::OpenLink(photo, settings) => {
@@ -417,12 +436,11 @@ impl AppState {
             Action::SetClass(class) => {
                 // The top class chosen by name is the top class: the question answered already.
                 let top = self.shown().and_then(|e| e.top5.first()).map(|p| p.class);
-                let class = class.filter(|c| Some(*c) != top);
+                self.question.class = class.filter(|c| Some(*c) != top);
                 // A class against itself explains nothing.
                 if matches!(self.question.score, Score::Versus(other) if Some(other) == class) {
                     self.question.score = Score::Logit;
                 }
-                self.question.class = class;
             }
             Action::SetScore(score) => self.question.score = score,
             Action::SetColormap(colormap) => self.look.colormap = colormap,
@@ -442,8 +460,12 @@ impl AppState {
                 }
             }
             Action::CancelAnalysis => {
-                let one_pass = |name: &String| xai_explain::method(name).is_ok_and(|m| !m.runs_own_passes());
-                let last = self.explained.as_ref().map(|e| &e.key.question.method).filter(|m| one_pass(m));
+                // The last method answered, if it needs no passes of its own and is defined at the
+                // layer chosen since.
+                let layer = self.question.layer;
+                let fits =
+                    |name: &String| xai_explain::method(name).is_ok_and(|m| !m.runs_own_passes() && m.supports(layer));
+                let last = self.explained.as_ref().map(|e| &e.key.question.method).filter(|m| fits(m));
                 self.question.method = last.cloned().unwrap_or_else(|| Question::default().method);
             }
             Action::Analysed(result) => {
@@ -611,7 +633,7 @@ impl AppState {
                     let stage = stage.unwrap_or(AuditStage::Done);
                     let how = match &stage {
                         AuditStage::Cancelled => Some("cancelled".to_string()),
-                        AuditStage::Failed(error) => Some(format!("stopped by an error ({error})")),
+                        AuditStage::Stopped(why) => Some(format!("stopped ({why})")),
                         _ => None,
                     };
                     if let Some(how) = how {

@@ -14,7 +14,15 @@ fn photo(name: &str) -> NewPhoto {
 }
 
 fn ready() -> Rc<AppState> {
-    let ready = Action::ModelReady { backend: "CPU", ms: 1.0, cached: false, notice: None, own: None, classes: 1000 };
+    let ready = Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: false,
+        notice: None,
+        model_notice: None,
+        own: None,
+        classes: 1000,
+    };
     Rc::new(AppState::default()).after(ready)
 }
 
@@ -70,6 +78,9 @@ fn the_same_photo_twice_is_one_gallery_entry_and_clears_the_class() {
     assert_eq!(names, ["coffee", "chelsea"]);
     assert_eq!(state.question.class, None);
     assert_eq!(state.current.as_ref().map(|p| p.id), Some(3));
+    // Still ticked for DFF when opened again.
+    let state = state.after(Action::TogglePick(3)).after(Action::AddPhoto(photo("chelsea")));
+    assert_eq!(state.dff_photos().iter().map(|p| p.id).collect::<Vec<_>>(), [4]);
 }
 
 #[test]
@@ -106,6 +117,7 @@ fn a_lost_device_reloads_and_asks_again() {
         ms: 1.0,
         cached: true,
         notice: None,
+        model_notice: None,
         own: None,
         classes: 1000,
     });
@@ -167,8 +179,10 @@ fn a_shared_view_opens_as_it_was_shared() {
     // The comparison was open: the link opens it, once.
     assert!(opened.compare_on_open);
     let key = opened.compare_key().unwrap();
-    let started = opened.after(Action::CompareStarted(key));
+    let started = opened.clone().after(Action::CompareStarted(key));
     assert!(!started.compare_on_open);
+    // Another photo opened before the link's comparison could start: it is not compared.
+    assert!(!opened.after(Action::AddPhoto(photo("coffee"))).compare_on_open);
 }
 
 #[test]
@@ -176,11 +190,36 @@ fn a_link_to_a_class_the_model_lacks_explains_the_top_class_and_says_why() {
     let settings = settings_from_link(&Shared { class: Some(5000), versus: Some(1000), ..link("gradcam", "layer4") });
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings.unwrap()));
     assert_eq!((opened.question.class, opened.question.score), (None, Score::Logit));
-    let notice = opened.notice.clone().unwrap().text;
+    let notice = opened.model_notice.clone().unwrap().text;
     assert!(notice.contains("class 5000 and 1000") && notice.contains("0 to 999"), "{notice}");
     let fine = settings_from_link(&Shared { class: Some(999), versus: Some(3), ..link("gradcam", "layer4") });
     let opened = ready().after(Action::OpenLink(photo("chelsea"), fine.unwrap()));
-    assert_eq!((opened.question.class, opened.question.score, &opened.notice), (Some(999), Score::Versus(3), &None));
+    assert_eq!(
+        (opened.question.class, opened.question.score, &opened.model_notice),
+        (Some(999), Score::Versus(3), &None)
+    );
+}
+
+#[test]
+fn the_device_s_notice_stays_and_the_model_s_goes_with_it() {
+    let notice = |text: &str| Some(Notice { text: text.into(), details: None });
+    let loaded = |notice, model_notice| Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: true,
+        notice,
+        model_notice,
+        own: None,
+        classes: 1000,
+    };
+    let state = Rc::new(AppState::default()).after(loaded(notice("no GPU"), notice("for 299 x 299")));
+    let settings = settings_from_link(&Shared { class: Some(5000), ..link("gradcam", "layer4") }).unwrap();
+    let state = state.after(Action::OpenLink(photo("chelsea"), settings));
+    assert!(state.model_notice.as_ref().unwrap().text.contains("class 5000"));
+    let state = state.after(Action::SwitchModel(Some(own_model("mine.pth", 'a'))));
+    assert_eq!((state.notice.clone(), state.model_notice.clone()), (notice("no GPU"), None));
+    let state = state.after(loaded(None, None));
+    assert_eq!((state.notice.clone(), state.model_notice.clone()), (notice("no GPU"), None));
 }
 
 #[test]
@@ -221,6 +260,7 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
         ms: 1.0,
         cached: true,
         notice: None,
+        model_notice: None,
         own: Some(mine.clone()),
         classes: 1000,
     });
@@ -244,6 +284,7 @@ fn a_link_to_a_missing_model_waits_for_it() {
         ms: 1.0,
         cached: true,
         notice: None,
+        model_notice: None,
         own: Some(own_model("x.pth", 'c')),
         classes: 1000,
     };
@@ -254,6 +295,7 @@ fn a_link_to_a_missing_model_waits_for_it() {
         ms: 1.0,
         cached: true,
         notice: None,
+        model_notice: None,
         own: Some(own_model("mine.pth", 'b')),
         classes: 1000,
     };
@@ -438,6 +480,17 @@ fn an_audit_counts_its_batches_and_a_newer_or_cancelled_run_takes_nothing_more()
     assert_eq!((audit.stage.clone(), audit.report.photos.len()), (AuditStage::Cancelled, 1));
     assert!(audit.report.notes.last().unwrap().starts_with("cancelled after 1 of 4 photos: "), "the report says so");
     assert_eq!(state.status(), Status::Done);
+    // Another model chosen, or the GPU lost, ends a running audit with its report so far.
+    for (action, why) in [
+        (Action::SwitchModel(None), "another model was chosen"),
+        (Action::DeviceLost(Notice { text: "moved".into(), details: None }), "WebGPU stopped working"),
+    ] {
+        let state = state.clone().after(started(3)).after(Action::AuditClassified(3, vec![audited("e")], 5000.0));
+        let audit = state.after(action).audit.clone().unwrap();
+        assert_eq!(audit.stage, AuditStage::Stopped(why.into()));
+        let note = audit.report.notes.last().unwrap();
+        assert!(note.starts_with(&format!("stopped ({why}) after 1 of 4 photos")), "{note}");
+    }
 }
 
 #[test]
@@ -460,7 +513,13 @@ fn a_method_with_passes_of_its_own_shows_its_progress_and_a_cancel_brings_back_t
     let ablationcam = state.analysis_key().unwrap();
     let state =
         state.after(Action::Analysed(Ok(explained(ablationcam, 967)))).after(Action::SetMethod("scorecam".into()));
-    assert_eq!(state.after(Action::CancelAnalysis).question.method, "gradcam");
+    assert_eq!(state.clone().after(Action::CancelAnalysis).question.method, "gradcam");
+    // Nor a method the layer chosen since does not have: CAM is layer4's only.
+    let state = state.after(Action::SetMethod("cam".into()));
+    let cam = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Ok(explained(cam, 967)))).after(Action::SetMethod("scorecam".into()));
+    let state = state.after(Action::SetLayer(Layer::Layer3)).after(Action::CancelAnalysis);
+    assert_eq!((state.question.method.as_str(), state.question.layer), ("gradcam", Layer::Layer3));
 }
 
 #[test]
@@ -477,7 +536,14 @@ fn choosing_the_top_class_by_name_asks_nothing_new() {
     let state = state.after(Action::Analysed(Ok(Explained { top5, ..explained(key.clone(), 285) })));
     let state = state.after(Action::SetClass(Some(285)));
     assert_eq!((state.analysis_key(), state.shown().is_some()), (Some(key), true));
-    assert_eq!(state.after(Action::SetClass(Some(281))).question.class, Some(281));
+    let state = state.after(Action::SetClass(Some(281))).after(Action::SetScore(Score::Versus(285)));
+    assert_eq!(state.question.class, Some(281));
+    // The top class chosen while the contrast is with it: the contrast ends too.
+    let contrast = state.analysis_key().unwrap();
+    let top5 = state.photo_answer().unwrap().top5.clone();
+    let state = state.after(Action::Analysed(Ok(Explained { top5, ..explained(contrast, 281) })));
+    let state = state.after(Action::SetClass(Some(285)));
+    assert_eq!((state.question.class, state.question.score), (None, Score::Logit));
 }
 
 #[test]

@@ -290,7 +290,8 @@ pub enum AuditStage {
     },
     Done,
     Cancelled,
-    Failed(String),
+    /// By an error, or by the model it ran on going away: why.
+    Stopped(String),
 }
 
 impl Audit {
