@@ -53,6 +53,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let why = report.notes.first().map(|note| format!(" ({note})")).unwrap_or_default();
         bail!("{}: no photos in it or in its class folders{why}", args.dir.display());
     }
+    // (A report from an earlier run, in the folder, is not a photo: it may be written again.)
+    let weights = args.model.weights_file();
+    let inputs = entries.iter().map(|e| files[e.index].as_path()).chain(weights.as_deref());
+    crate::out::refuse_clash([args.out.as_path()], inputs, "an input")?;
     let side = model.input_size.get() as usize;
     let on_gpu = matches!(args.model.backend(), Backend::Wgpu);
     let batch = args.batch.map_or_else(|| compute::photos_per_pass(side, on_gpu), usize::from);

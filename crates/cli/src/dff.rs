@@ -77,7 +77,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         (Some(out), false) => Some(out.clone()),
         (None, false) => Some(crate::out::png("dff.png").map_err(anyhow::Error::msg)?),
     };
-    crate::out::refuse_clash(out.as_deref(), args.images.iter().map(PathBuf::as_path), "a photo")?;
+    let weights = args.model.weights_file();
+    crate::out::refuse_clash(out.as_deref(), args.images.iter().chain(&weights).map(PathBuf::as_path), "an input")?;
     // Said before the network runs on every photo, not after.
     if matches!((args.nmf, args.model.backend()), (Nmf::Gpu, Backend::Flex)) {
         bail!("--nmf gpu needs the network on the GPU too: give --backend wgpu");

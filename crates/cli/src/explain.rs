@@ -150,10 +150,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let methods = xai_explain::methods_named(&args.method, args.target.layer)?;
     let one_by_one = !args.json && (args.sheet.is_none() || args.out_dir.is_some());
     let overlays = if one_by_one { Some(overlay_paths(&args, &methods)?) } else { None };
-    let (photos, overlay_files) = (args.images.iter().map(PathBuf::as_path), overlays.iter().flatten().flatten());
-    let overlay_files = overlay_files.map(PathBuf::as_path);
-    crate::out::refuse_clash(overlay_files.clone().chain(args.sheet.as_deref()), photos, "a photo")?;
-    crate::out::refuse_clash(args.sheet.as_deref(), overlay_files, "an overlay")?;
+    let weights = args.model.weights_file();
+    let inputs = args.images.iter().chain(&weights).map(PathBuf::as_path);
+    let overlay_files = overlays.iter().flatten().flatten().map(PathBuf::as_path);
+    crate::out::refuse_clash(overlay_files.clone().chain(args.sheet.as_deref()), inputs, "an input")?;
+    crate::out::refuse_clash(args.sheet.as_deref(), overlay_files.clone(), "an overlay")?;
+    for overlay in overlay_files {
+        crate::out::writable(overlay).map_err(anyhow::Error::msg)?;
+    }
     if let Some(dir) = args.out_dir.as_ref().filter(|_| overlays.is_some()) {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     }

@@ -48,6 +48,11 @@ impl ModelArgs {
         self.backend
     }
 
+    /// The weight file a run reads, if there is one: given, or the built-in one.
+    pub fn weights_file(&self) -> Option<PathBuf> {
+        self.weights.clone().or_else(|| in_repository(BUILT_IN_WEIGHTS))
+    }
+
     pub fn load(&self) -> Result<Model> {
         let device = self.backend.device()?;
         let weights = match &self.weights {

@@ -3,31 +3,51 @@
 
 use std::path::{Path, PathBuf};
 
-/// A file to write: not a folder; its folder is made now if missing (as --out-dir's is), and
-/// the file opened for writing (without changing it, and removed again if the check made it),
-/// so that one that cannot be written is said at once.
+/// A file to write: not a folder, and [`writable`].
 pub fn file(arg: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(arg);
     if path.is_dir() {
         return Err(format!("{arg} is a folder: name a file in it"));
     }
+    writable(&path)?;
+    Ok(path)
+}
+
+/// Whether a file can be written, said before the work: its folder is made now if missing (as
+/// --out-dir's is), and the file opened for writing (without changing it, and removed again if
+/// the check made it).
+pub fn writable(path: &Path) -> Result<(), String> {
+    let shown = crate::shown(path);
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(folder).map_err(|e| format!("{arg}: cannot make the folder {}: {e}", folder.display()))?;
-    let existed = path.exists();
+    std::fs::create_dir_all(folder)
+        .map_err(|e| format!("{shown}: cannot make the folder {}: {e}", crate::shown(folder)))?;
+    // A link counts as there, even one to nothing: it is not removed below.
+    let existed = path.symlink_metadata().is_ok();
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)
-        .map_err(|e| format!("{arg}: {e}"))?;
+        .open(path)
+        .map_err(|e| format!("{shown}: {e}"))?;
     if !existed {
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path);
     }
-    Ok(path)
+    Ok(())
+}
+
+/// Whether two paths name one file: the same file on disk (hard links too) when both are
+/// there, else the same [`place`].
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    if let (Ok(a), Ok(b)) = (a.metadata(), b.metadata()) {
+        use std::os::unix::fs::MetadataExt;
+        return (a.dev(), a.ino()) == (b.dev(), b.ino());
+    }
+    place(a) == place(b)
 }
 
 /// Where a path leads: the file itself when it is there (through links), else its name in its
-/// folder's real place. Two paths that lead to the same place name one file.
+/// folder's real place.
 fn place(path: &Path) -> PathBuf {
     if let Ok(real) = path.canonicalize() {
         return real;
@@ -37,8 +57,9 @@ fn place(path: &Path) -> PathBuf {
     folder.join(path.file_name().unwrap_or_default())
 }
 
-/// Refuses a run where one of `outputs` is one of `inputs` (by any name): writing it would
-/// destroy a file the run reads (`what`: "an input") or writes.
+/// Refuses a run where one of `outputs` is one of `inputs` (by any name), or in one that is a
+/// folder (a Keras model's): writing it would destroy a file the run reads (`what`: "an
+/// input") or writes.
 pub fn refuse_clash<'a>(
     outputs: impl IntoIterator<Item = &'a Path>,
     inputs: impl IntoIterator<Item = &'a Path> + Clone,
@@ -47,8 +68,8 @@ pub fn refuse_clash<'a>(
     match clash(outputs, inputs) {
         Some((output, input)) => anyhow::bail!(
             "{}: would overwrite {}, {what} of this run: name another output",
-            output.display(),
-            input.display()
+            crate::shown(output),
+            crate::shown(input)
         ),
         None => Ok(()),
     }
@@ -59,10 +80,12 @@ fn clash<'a>(
     outputs: impl IntoIterator<Item = &'a Path>,
     inputs: impl IntoIterator<Item = &'a Path> + Clone,
 ) -> Option<(&'a Path, &'a Path)> {
-    outputs.into_iter().find_map(|output| {
-        let at = place(output);
-        inputs.clone().into_iter().find(|input| place(input) == at).map(|input| (output, input))
-    })
+    let clashes = |output: &Path, input: &Path| {
+        same_file(output, input) || (input.is_dir() && place(output).starts_with(place(input)))
+    };
+    outputs
+        .into_iter()
+        .find_map(|output| inputs.clone().into_iter().find(|input| clashes(output, input)).map(|input| (output, input)))
 }
 
 /// An image to write, which is a PNG: an overlay has an alpha channel, and JPEG would blur it.
@@ -106,6 +129,20 @@ mod tests {
         assert_eq!(folder(&name), Ok(dir.clone()));
         assert!(file("/proc/x.html").is_err(), "a file that cannot be made");
         assert!(!dir.join("made/x.html").exists(), "the check leaves nothing behind");
+        #[cfg(unix)]
+        {
+            // A link to nothing stays a link; a hard link is the same file.
+            let dangling = dir.join("made/link.png");
+            std::os::unix::fs::symlink(dir.join("nowhere.png"), &dangling).unwrap();
+            assert!(png(dangling.to_str().unwrap()).is_ok());
+            assert!(dangling.symlink_metadata().is_ok(), "the link is kept");
+            let hard = dir.join("made/hard.png");
+            std::fs::hard_link(&file_path, &hard).unwrap();
+            assert!(clash([hard.as_path()], [file_path.as_path()]).is_some());
+            // In a folder the run reads.
+            let inside = dir.join("made/./model.json");
+            assert!(clash([inside.as_path()], [dir.join("made").as_path()]).is_some());
+        }
         // The same file by another name; a file not made yet, in the same folder by another name.
         let photo = dir.join("made/../x.png");
         assert_eq!(clash([photo.as_path()], [file_path.as_path()]), Some((photo.as_path(), file_path.as_path())));

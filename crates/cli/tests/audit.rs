@@ -100,6 +100,7 @@ fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
 fn a_folder_with_nothing_to_classify_and_a_missing_one_are_errors() {
     let dir = std::env::temp_dir().join(format!("xai-audit-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.with_extension("html"));
     let output = audit(&dir, &[]);
     assert!(!output.status.success() && stderr(&output).contains("no photos in it"), "{}", stderr(&output));
     // Its only photo cannot be read: the report says so, and the run fails.
@@ -108,6 +109,7 @@ fn a_folder_with_nothing_to_classify_and_a_missing_one_are_errors() {
     let said = stderr(&output);
     assert!(!output.status.success() && said.contains("none of the photos could be classified"), "{said}");
     assert!(dir.with_extension("html").exists(), "the report is written");
+    std::fs::remove_file(dir.with_extension("html")).unwrap();
     let output = audit(&dir.join("absent"), &[]);
     assert!(!output.status.success());
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));

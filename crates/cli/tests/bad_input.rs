@@ -276,10 +276,16 @@ fn outputs_that_would_overwrite_what_a_run_reads_are_refused() {
     std::fs::write(dir.join("cat-gradcam-layer4.png"), &bytes).unwrap();
     let model = dir.join("model.safetensors");
     std::fs::write(&model, b"a model").unwrap();
-    let weights = weights("int8").display().to_string();
+    // The weights a run reads are its input too (a copy: the check might fail).
+    let weights = dir.join("weights.safetensors");
+    std::fs::copy(common::weights("int8"), &weights).unwrap();
+    let weights_bytes = std::fs::metadata(&weights).unwrap().len();
+    std::fs::create_dir_all(dir.join("keras")).unwrap();
     let at = |name: &str| dir.join(name).display().to_string();
-    let cases: [Vec<String>; 5] = [
+    let cases: [Vec<String>; 7] = [
         vec!["convert".into(), at("model.safetensors"), "-o".into(), at("./model.safetensors")],
+        vec!["convert".into(), at("keras"), "-o".into(), at("keras/model.json")],
+        vec!["audit".into(), dir.display().to_string(), "-o".into(), at("weights.safetensors")],
         vec!["explain".into(), at("cat.png"), "--out".into(), at("cat.png")],
         vec!["explain".into(), at("cat.png"), at("cat-gradcam-layer4.png"), "--out-dir".into(), at(".")],
         vec![
@@ -295,7 +301,7 @@ fn outputs_that_would_overwrite_what_a_run_reads_are_refused() {
     for args in cases {
         let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
         if args[0] != "convert" {
-            args.extend(["--weights", &weights]);
+            args.extend(["--weights", weights.to_str().unwrap()]);
         }
         let output = xai(&args);
         let stderr = common::stderr(&output);
@@ -305,6 +311,11 @@ fn outputs_that_would_overwrite_what_a_run_reads_are_refused() {
     assert_eq!(std::fs::read(&photo).unwrap(), bytes, "the photo is untouched");
     assert_eq!(std::fs::read(&model).unwrap(), b"a model");
     assert!(!dir.join("maps/cat-gradcam-layer4.png").exists());
+    assert_eq!(std::fs::metadata(&weights).unwrap().len(), weights_bytes);
+    // Overlays are checked too before the work: a folder that cannot be made.
+    let output =
+        xai(&["explain", &at("cat.png"), "--out-dir", "/proc/xai-maps", "--weights", weights.to_str().unwrap()]);
+    assert!(common::stderr(&output).contains("cannot make the folder"), "{}", common::stderr(&output));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
