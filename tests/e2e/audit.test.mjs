@@ -113,6 +113,11 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
   await page.click('[data-testid=audit-table] button.open >> text=espresso/coffee.png');
   await settled(page, { after: opened });
   assert.match(await page.textContent('[data-testid=top5]'), /espresso/);
+  // Brought into sight: the table is far below the single-photo view.
+  assert.ok(await page.evaluate(() => {
+    const { top, bottom } = document.getElementById('result-title').getBoundingClientRect();
+    return top > -1 && bottom < innerHeight + 1;
+  }), 'the opened photo is in view');
   assert.deepEqual(page.uploads, [], 'nothing left the page');
 });
 

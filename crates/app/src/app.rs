@@ -166,8 +166,11 @@ pub fn app() -> Html {
     let ready = engine.is_some() && matches!(state.model, ModelState::Ready { .. });
     html! {
         <main ondragover={Callback::from(|e: DragEvent| e.prevent_default())} ondrop={on_drop}>
-            <Header model={state.model.clone()} using={state.using.clone()} wanted={state.wanted.clone()} status={state.status()} jobs={state.jobs}
-                notice={state.notice.clone()} model_notice={state.model_notice.clone()} error={state.error.clone()} />
+            <Header model={state.model.clone()} using={state.using.clone()} wanted={state.wanted.clone()}
+                wanted_kept={state.wanted.as_ref().is_some_and(|w| state.own_models.iter().any(|m| m.sha256 == w.sha256))}
+                status={state.status()} jobs={state.jobs}
+                notice={state.notice.clone()} model_notice={state.model_notice.clone()}
+                link_notice={state.link_notice.clone()} error={state.error.clone()} />
             <div class="dashboard">
                 <div class="side">
                     <PhotoPicker enabled={ready} on_demo={Callback::from({ let jobs = jobs.clone(); move |name| jobs.open_demo(name) })}

@@ -11,14 +11,17 @@ use crate::state::{model_name, ModelState, Notice, Status, StoredModel};
 pub struct HeaderProps {
     pub model: ModelState,
     pub using: Option<StoredModel>,
-    /// The model a share link was made with, when this browser does not have it.
+    /// The model a share link was made with, when this browser does not have it, or has it
+    /// but could not load it (`wanted_kept`).
     pub wanted: Option<ModelRef>,
+    pub wanted_kept: bool,
     pub status: Status,
     /// Jobs started so far: tests wait for a higher number.
     pub jobs: u64,
-    /// About the device, then about the model in use.
+    /// About the device, the model in use and the link opened.
     pub notice: Option<Notice>,
     pub model_notice: Option<Notice>,
+    pub link_notice: Option<Notice>,
     pub error: Option<String>,
 }
 
@@ -45,10 +48,16 @@ pub fn header(props: &HeaderProps) -> Html {
             if let Some(wanted) = &props.wanted {
                 <p class="notice" data-testid="wanted-model" role="status">
                     { "This link was made with the model " }<strong>{ &wanted.name }</strong>
-                    { format!(" (SHA-256 {}…), which this browser does not have. Load that file under \"Use your own model\" to see the view.", &wanted.sha256[..12]) }
+                    { format!(" (SHA-256 {}…), ", &wanted.sha256[..12]) }
+                    { if props.wanted_kept {
+                        "which this browser keeps but could not load (the error above says why)"
+                    } else {
+                        "which this browser does not have"
+                    } }
+                    { ". Load that file under \"Use your own model\" to see the view." }
                 </p>
             }
-            { for props.notice.iter().chain(&props.model_notice).map(|notice| html! {
+            { for props.notice.iter().chain(&props.model_notice).chain(&props.link_notice).map(|notice| html! {
                 <div class="notice" role="status">
                     <p>{ &notice.text }</p>
                     if let Some(details) = &notice.details {

@@ -29,11 +29,16 @@ impl Jobs {
         }
     }
 
-    /// One of the audited folder's photos, in the single-photo view.
+    /// One of the audited folder's photos, in the single-photo view, which is brought into
+    /// sight: the audit's table is far below it.
     pub fn open_audited(&self, path: &str) {
         let file = self.memory.audited_files.borrow().get(path).cloned();
         if let Some(file) = file {
             self.open_file(file);
+            let document = web_sys::window().and_then(|window| window.document());
+            if let Some(result) = document.and_then(|document| document.get_element_by_id("result-title")) {
+                result.scroll_into_view();
+            }
         }
     }
 

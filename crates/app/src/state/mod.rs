@@ -37,9 +37,10 @@ pub struct AppState {
     pub classes: usize,
     /// What the page says about its device (why it runs on the CPU).
     pub notice: Option<Notice>,
-    /// What it says about the model in use (converted for another size) or the link opened
-    /// with it (a class it lacks): gone with that model.
+    /// What it says about the model in use (converted for another size): gone with it.
     pub model_notice: Option<Notice>,
+    /// What it says about the link opened (a class the model lacks): gone with its photo.
+    pub link_notice: Option<Notice>,
     pub error: Option<String>,
     pub gallery: Vec<Rc<GalleryPhoto>>,
     pub current: Option<Rc<GalleryPhoto>>,
@@ -188,6 +189,7 @@ impl Default for AppState {
             classes: 0,
             notice: None,
             model_notice: None,
+            link_notice: None,
             error: None,
             gallery: Vec::new(),
             current: None,
@@ -336,8 +338,10 @@ impl AppState {
         self.question.class = None;
         self.question.score = Score::Logit;
         self.error = None;
-        // A link's comparison is for the link's photo (set again just after, for a link).
+        // A link's comparison and notice are about the link's photo (set again just after, for
+        // a link).
         self.compare_on_open = false;
+        self.link_notice = None;
     }
 
     /// The model the page shows as chosen from now on (while it loads, too).
@@ -371,7 +375,7 @@ impl AppState {
                 missing.join(" and "),
                 self.classes.saturating_sub(1)
             );
-            self.model_notice = Some(Notice { text, details: None });
+            self.link_notice = Some(Notice { text, details: None });
         }
     }
 
@@ -398,6 +402,7 @@ impl AppState {
             Action::SwitchModel(own) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
                 self.model_notice = None;
+                self.link_notice = None;
                 self.forget_device_jobs("another model was chosen");
                 self.choose_model(own);
             }
@@ -434,8 +439,9 @@ impl AppState {
             Action::SetMethod(method) => self.question.method = method,
             Action::SetLayer(layer) => self.question.layer = layer,
             Action::SetClass(class) => {
-                // The top class chosen by name is the top class: the question answered already.
-                let top = self.shown().and_then(|e| e.top5.first()).map(|p| p.class);
+                // The top class chosen by name is the top class: the question answered already
+                // (or being asked again, while the photo's last answer is shown dimmed).
+                let top = self.photo_answer().and_then(|e| e.top5.first()).map(|p| p.class);
                 self.question.class = class.filter(|c| Some(*c) != top);
                 // A class against itself explains nothing.
                 if matches!(self.question.score, Score::Versus(other) if Some(other) == class) {

@@ -190,12 +190,12 @@ fn a_link_to_a_class_the_model_lacks_explains_the_top_class_and_says_why() {
     let settings = settings_from_link(&Shared { class: Some(5000), versus: Some(1000), ..link("gradcam", "layer4") });
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings.unwrap()));
     assert_eq!((opened.question.class, opened.question.score), (None, Score::Logit));
-    let notice = opened.model_notice.clone().unwrap().text;
+    let notice = opened.link_notice.clone().unwrap().text;
     assert!(notice.contains("class 5000 and 1000") && notice.contains("0 to 999"), "{notice}");
     let fine = settings_from_link(&Shared { class: Some(999), versus: Some(3), ..link("gradcam", "layer4") });
     let opened = ready().after(Action::OpenLink(photo("chelsea"), fine.unwrap()));
     assert_eq!(
-        (opened.question.class, opened.question.score, &opened.model_notice),
+        (opened.question.class, opened.question.score, &opened.link_notice),
         (Some(999), Score::Versus(3), &None)
     );
 }
@@ -215,9 +215,13 @@ fn the_device_s_notice_stays_and_the_model_s_goes_with_it() {
     let state = Rc::new(AppState::default()).after(loaded(notice("no GPU"), notice("for 299 x 299")));
     let settings = settings_from_link(&Shared { class: Some(5000), ..link("gradcam", "layer4") }).unwrap();
     let state = state.after(Action::OpenLink(photo("chelsea"), settings));
-    assert!(state.model_notice.as_ref().unwrap().text.contains("class 5000"));
+    assert!(state.link_notice.as_ref().unwrap().text.contains("class 5000"));
+    assert_eq!(state.model_notice, notice("for 299 x 299"), "both are said");
+    // The link's is about its photo: another photo, and it goes.
+    assert_eq!(state.clone().after(Action::AddPhoto(photo("coffee"))).link_notice, None);
     let state = state.after(Action::SwitchModel(Some(own_model("mine.pth", 'a'))));
     assert_eq!((state.notice.clone(), state.model_notice.clone()), (notice("no GPU"), None));
+    assert_eq!(state.link_notice, None);
     let state = state.after(loaded(None, None));
     assert_eq!((state.notice.clone(), state.model_notice.clone()), (notice("no GPU"), None));
 }
