@@ -1,8 +1,12 @@
 //! The pickle inside a `torch.save` file, parsed and never run. Only what a state dict or a
-//! training checkpoint is made of is understood: numbers, strings, tuples, lists, dicts
+//! training checkpoint is made of is understood: numbers, strings, tuples, lists, sets, dicts
 //! (`collections.OrderedDict` too) and tensors (`torch._utils._rebuild_tensor_v2` over
 //! `torch.*Storage`). Any other Python name the pickle imports, such as `os.system` or a class
-//! of the training script, is refused as soon as it is named.
+//! of the training script, is never looked up or called: what it would make is an opaque value,
+//! stepped over, so a checkpoint's training arguments (torchvision's reference script saves an
+//! `argparse.Namespace` beside the weights) do not stop its weights being read. A file whose
+//! tensors are all inside such objects (a whole pickled `nn.Module`) is refused, naming the
+//! first of them.
 //!
 //! burn's `pytorch-reader` does the same, but only from a file on disk, and the page has none:
 //! it holds the visitor's file as bytes.
@@ -115,6 +119,8 @@ enum Callable {
     RebuildTensor,
     RebuildParameter,
     Storage(StorageType),
+    /// Any other name: never called, what it makes is [`Node::Opaque`].
+    Other,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +148,8 @@ enum Node {
     },
     /// Boxed: the largest kind of node, and the rarest.
     Tensor(Box<TensorRef>),
+    /// What a name the reader does not know would have made, with whatever it was given.
+    Opaque,
 }
 
 struct Machine<'a> {
@@ -151,17 +159,29 @@ struct Machine<'a> {
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
     arena: Vec<Node>,
+    /// The first name not known, for the error when no tensor is found outside what it made.
+    unknown: Option<String>,
 }
 
 /// Parses a pickle and returns the tensors reachable through dicts, named by their keys joined
 /// with dots (`state_dict.module.conv1.weight`), in the pickle's order.
 pub fn tensors(bytes: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
-    let mut machine =
-        Machine { bytes, at: 0, stack: Vec::new(), marks: Vec::new(), memo: HashMap::new(), arena: Vec::new() };
+    let mut machine = Machine {
+        bytes,
+        at: 0,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: HashMap::new(),
+        arena: Vec::new(),
+        unknown: None,
+    };
     let root = machine.run()?;
     let mut found = Vec::new();
     machine.collect(&root, "", 0, &mut found)?;
-    Ok(found)
+    match machine.unknown {
+        Some(name) if found.is_empty() => Err(PickleError::NotPlainData(name)),
+        _ => Ok(found),
+    }
 }
 
 impl Machine<'_> {
@@ -263,18 +283,34 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn global(&mut self, module: &str, name: &str) -> Result<(), PickleError> {
-        let callable = match (module, name) {
+    fn global(&mut self, module: &str, name: &str) {
+        let callable = self.callable(module, name);
+        self.push_node(Node::Callable(callable));
+    }
+
+    fn callable(&mut self, module: &str, name: &str) -> Callable {
+        match (module, name) {
             ("collections", "OrderedDict") => Callable::OrderedDict,
             ("torch._utils", "_rebuild_tensor_v2") => Callable::RebuildTensor,
             ("torch._utils", "_rebuild_parameter") => Callable::RebuildParameter,
-            ("torch", storage) => match StorageType::from_name(storage) {
-                Some(dtype) => Callable::Storage(dtype),
-                None => return Err(PickleError::NotPlainData(format!("{module}.{name}"))),
-            },
-            _ => return Err(PickleError::NotPlainData(format!("{module}.{name}"))),
-        };
-        self.push_node(Node::Callable(callable));
+            ("torch", storage) if StorageType::from_name(storage).is_some() => {
+                Callable::Storage(StorageType::from_name(storage).expect("matched"))
+            }
+            _ => {
+                self.unknown.get_or_insert_with(|| format!("{module}.{name}"));
+                Callable::Other
+            }
+        }
+    }
+
+    /// An object made from a class (`NEWOBJ`, `INST`, `OBJ`): a dict from `OrderedDict`, else
+    /// opaque.
+    fn instance(&mut self, class: &Value) -> Result<(), PickleError> {
+        match self.node(class) {
+            Some(Node::Callable(Callable::OrderedDict)) => self.push_node(Node::Dict(Vec::new())),
+            Some(Node::Callable(_)) => self.push_node(Node::Opaque),
+            _ => return self.damaged("an object of something not a class"),
+        }
         Ok(())
     }
 
@@ -328,6 +364,10 @@ impl Machine<'_> {
         let Some(Node::Callable(callable)) = self.node(&callable) else {
             return self.damaged("a call of a non-callable");
         };
+        if *callable == Callable::Other {
+            self.push_node(Node::Opaque);
+            return Ok(());
+        }
         let Some(args) = self.tuple(&args) else { return self.damaged("call arguments that are not a tuple") };
         match (callable, args.as_slice()) {
             (Callable::OrderedDict, []) => self.push_node(Node::Dict(Vec::new())),
@@ -498,23 +538,61 @@ impl Machine<'_> {
                 }
                 b'c' => {
                     let (module, name) = (self.line()?, self.line()?);
-                    self.global(&module, &name)?;
+                    self.global(&module, &name);
                 }
                 0x93 => {
                     let (Value::Str(name), Value::Str(module)) = (self.pop()?, self.pop()?) else {
                         return self.damaged("an import by a name that is not a string");
                     };
-                    self.global(&module, &name)?;
+                    self.global(&module, &name);
                 }
                 b'R' => self.reduce()?,
                 b'Q' => self.persistent_id()?,
                 b'b' => {
                     // BUILD sets an object's attributes: `_metadata` on a state dict's
-                    // OrderedDict, which only the training code reads.
+                    // OrderedDict, which only the training code reads, or an opaque object's.
                     self.pop()?;
-                    if !matches!(self.node(self.top()?), Some(Node::Dict(_))) {
-                        return self.damaged("attributes set on something not a dict");
+                    if !matches!(self.node(self.top()?), Some(Node::Dict(_) | Node::Opaque)) {
+                        return self.damaged("attributes set on something not a dict or an object");
                     }
+                }
+                0x81 => {
+                    // NEWOBJ: cls.__new__(cls, *args).
+                    self.pop()?;
+                    let class = self.pop()?;
+                    self.instance(&class)?;
+                }
+                0x92 => {
+                    // NEWOBJ_EX: with keyword arguments too.
+                    self.pop()?;
+                    self.pop()?;
+                    let class = self.pop()?;
+                    self.instance(&class)?;
+                }
+                b'i' => {
+                    // INST (protocol 0): the class named inline, its arguments since the mark.
+                    let (module, name) = (self.line()?, self.line()?);
+                    self.pop_mark()?;
+                    let callable = self.callable(&module, &name);
+                    self.push_node(Node::Callable(callable));
+                    let class = self.pop()?;
+                    self.instance(&class)?;
+                }
+                b'o' => {
+                    // OBJ: the class first among the values since the mark.
+                    let items = self.pop_mark()?;
+                    let Some(class) = items.first() else { return self.damaged("an object without a class") };
+                    self.instance(class)?;
+                }
+                // Sets, as lists: a checkpoint may hold one among its plain data.
+                0x8f => self.push_node(Node::List(Vec::new())),
+                0x90 => {
+                    let items = self.pop_mark()?;
+                    self.extend(items)?;
+                }
+                0x91 => {
+                    let items = self.pop_mark()?;
+                    self.push_node(Node::List(items));
                 }
                 b'0' => _ = self.pop()?,
                 b'1' => _ = self.pop_mark()?,
@@ -522,7 +600,6 @@ impl Machine<'_> {
                     let top = self.top()?.clone();
                     self.stack.push(top);
                 }
-                0x81 | 0x92 | b'i' | b'o' => return self.damaged("an object built from a class"),
                 other => return self.damaged(format!("unsupported opcode 0x{other:02x}")),
             }
         }
@@ -575,11 +652,40 @@ mod tests {
     }
 
     #[test]
-    fn code_is_refused_when_it_is_named() {
+    fn code_is_never_called_and_a_file_of_nothing_else_is_refused() {
         let code = pickle(b"cposix\nsystem\nX\x02\x00\x00\x00ls\x85R");
         assert_eq!(tensors(&code), Err(PickleError::NotPlainData("posix.system".into())));
         let stacked = [&[0x80, 4][..], b"\x8c\x08builtins\x8c\x04eval\x93.".as_slice()].concat();
         assert_eq!(tensors(&stacked), Err(PickleError::NotPlainData("builtins.eval".into())));
+        // A whole module pickled (NEWOBJ, then BUILD with its state): its tensors are inside it.
+        let module = pickle(b"ctorchvision.models.resnet\nResNet\nq\x00)\x81}b");
+        assert_eq!(tensors(&module), Err(PickleError::NotPlainData("torchvision.models.resnet.ResNet".into())));
+    }
+
+    /// A storage `key` of `len` floats, and a 1-D tensor over all of it.
+    fn tensor_of(key: &str, len: u8) -> Vec<u8> {
+        let mut bytes = b"ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n".to_vec();
+        bytes.extend([b'X', key.len() as u8, 0, 0, 0]);
+        bytes.extend(key.as_bytes());
+        bytes.extend(b"X\x03\x00\x00\x00cpuK");
+        bytes.extend([len, b't', b'Q', b'K', 0, b'K', len, 0x85, b'K', 1, 0x85, b't', b'R']);
+        bytes
+    }
+
+    #[test]
+    fn a_checkpoint_s_other_objects_are_stepped_over() {
+        // {'model': {'fc.bias': tensor}, 'args': argparse.Namespace(lr=0.1), 'seen': {1, 2},
+        //  'device': torch.device('cpu')}, as torchvision's reference script saves one.
+        let mut body = b"}(X\x05\x00\x00\x00model}X\x07\x00\x00\x00fc.bias".to_vec();
+        body.extend(tensor_of("0", 3));
+        body.extend(
+            b"sX\x04\x00\x00\x00argscargparse\nNamespace\n)\x81}X\x02\x00\x00\x00lrG?\xb9\x99\x99\x99\x99\x99\x9asb",
+        );
+        body.extend(b"X\x04\x00\x00\x00seen\x8f(K\x01K\x02\x90");
+        body.extend(b"X\x06\x00\x00\x00devicectorch\ndevice\nX\x03\x00\x00\x00cpu\x85Ru");
+        let found = tensors(&pickle(&body)).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0.as_str(), found[0].1.shape.as_slice()), ("model.fc.bias", &[3][..]));
     }
 
     #[test]
