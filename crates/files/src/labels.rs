@@ -1,5 +1,6 @@
 //! Class names (ImageNet's, or a model's own) and the top-k of a logit vector.
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -7,6 +8,10 @@ use std::collections::BTreeMap;
 pub enum LabelsError {
     #[error("labels file is not valid JSON: {0}")]
     Json(String),
+    #[error(
+        "labels file is JSON but none of the shapes read: a list of names, {{\"0\": \"cat\"}}, {{\"cat\": 0}} (class_to_idx) or {{\"0\": [\"n02123045\", \"tabby\"]}}"
+    )]
+    Shape,
     #[error("labels file holds no class names")]
     Empty,
     #[error("labels file keys must be the indices 0 to {0}")]
@@ -43,21 +48,27 @@ enum LabelsJson {
     List(Vec<String>),
     /// `{"0": "tench", ...}`, as the npm package ships them.
     ByIndex(BTreeMap<String, String>),
+    /// `{"tench": 0, ...}`: an ImageFolder's `class_to_idx`, saved as JSON.
+    ToIndex(BTreeMap<String, usize>),
+    /// `{"0": ["n01440764", "tench"], ...}`: `imagenet_class_index.json`, the name last.
+    ByIndexWithId(BTreeMap<String, (String, String)>),
 }
 
 impl Labels {
-    /// Reads a JSON list of names, or an object from index to name.
+    /// Reads a JSON list of names, or a map between indices and names (in the shapes of
+    /// [`LabelsJson`]).
     pub fn from_json(bytes: &[u8]) -> Result<Self, LabelsError> {
-        let names = match serde_json::from_slice(bytes).map_err(|e| LabelsError::Json(e.to_string()))? {
+        let parsed = serde_json::from_slice(bytes).map_err(|e| match serde_json::from_slice::<IgnoredAny>(bytes) {
+            Ok(_) => LabelsError::Shape,
+            Err(_) => LabelsError::Json(e.to_string()),
+        })?;
+        let by_index = |pairs: Vec<(String, String)>| pairs.into_iter().map(|(i, name)| (i.parse().ok(), name));
+        let names = match parsed {
             LabelsJson::List(names) => names,
-            LabelsJson::ByIndex(map) => {
-                let last = map.len().saturating_sub(1);
-                let mut names = vec![None; map.len()];
-                for (key, name) in map {
-                    let slot = key.parse::<usize>().ok().and_then(|i| names.get_mut(i));
-                    *slot.ok_or(LabelsError::Keys(last))? = Some(name);
-                }
-                names.into_iter().collect::<Option<Vec<_>>>().ok_or(LabelsError::Keys(last))?
+            LabelsJson::ByIndex(map) => in_order(by_index(map.into_iter().collect()))?,
+            LabelsJson::ToIndex(map) => in_order(map.into_iter().map(|(name, i)| (Some(i), name)))?,
+            LabelsJson::ByIndexWithId(map) => {
+                in_order(by_index(map.into_iter().map(|(i, (_, name))| (i, name)).collect()))?
             }
         };
         Self::new(names)
@@ -128,6 +139,16 @@ impl Labels {
     }
 }
 
+/// Names by their indices, which must be 0 to one less than their count.
+fn in_order(pairs: impl ExactSizeIterator<Item = (Option<usize>, String)>) -> Result<Vec<String>, LabelsError> {
+    let last = pairs.len().saturating_sub(1);
+    let mut names = vec![None; pairs.len()];
+    for (index, name) in pairs {
+        *index.and_then(|i| names.get_mut(i)).ok_or(LabelsError::Keys(last))? = Some(name);
+    }
+    names.into_iter().collect::<Option<Vec<_>>>().ok_or(LabelsError::Keys(last))
+}
+
 /// Numerically stable softmax.
 pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -155,6 +176,18 @@ mod tests {
         assert_eq!(Labels::from_json(&list).unwrap(), Labels::from_json(&map).unwrap());
         assert_eq!(Labels::from_json(b"[]"), Err(LabelsError::Empty));
         assert_eq!(Labels::from_json(br#"{"0": "a", "2": "b"}"#), Err(LabelsError::Keys(1)));
+    }
+
+    #[test]
+    fn reads_class_to_idx_and_imagenet_class_index() {
+        let names = ["cat", "dog"].map(String::from);
+        assert_eq!(Labels::from_file_bytes(br#"{"dog": 1, "cat": 0}"#).unwrap().names(), names);
+        let index = br#"{"1": ["n02084071", "dog"], "0": ["n02121808", "cat"]}"#;
+        assert_eq!(Labels::from_file_bytes(index).unwrap().names(), names);
+        assert_eq!(Labels::from_json(br#"{"cat": 0, "dog": 0}"#), Err(LabelsError::Keys(1)));
+        // Valid JSON of another shape is said to be so, with the shapes read.
+        assert_eq!(Labels::from_json(br#"{"cat": true}"#), Err(LabelsError::Shape));
+        assert!(matches!(Labels::from_json(b"[\"cat\""), Err(LabelsError::Json(_))));
     }
 
     #[test]
