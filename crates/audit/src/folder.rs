@@ -7,7 +7,7 @@ use std::path::Path;
 use xai_files::photo::EXTENSIONS;
 use xai_files::Labels;
 
-use crate::{class_of_folder, Report};
+use crate::{class_of_folder, FolderClass, Report};
 
 /// A file to classify: its index among the paths given, its path in the report, and its true
 /// class when its folder names one.
@@ -25,6 +25,12 @@ fn is_photo(path: &str) -> bool {
     extension.is_some_and(|extension| EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(extension)))
 }
 
+/// A hidden file or folder (a name starting with '.'): macOS's `._1.jpg` beside each `1.jpg` on a
+/// drive it does not own, `.AppleDouble/`, `.thumbnails/`. Not photos, and not said to be.
+fn is_hidden(path: &str) -> bool {
+    path.split('/').any(|part| part.starts_with('.'))
+}
+
 /// The entries of a folder's files, given by their paths inside it ('/' between the parts),
 /// sorted by path. A file at the top has no true class, a file in a subfolder named after a
 /// class has that class, a file deeper down is skipped, and so is a file not named as a photo.
@@ -32,8 +38,9 @@ fn is_photo(path: &str) -> bool {
 /// files that are not photos) is noted in `report`, never fatal.
 pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<Entry> {
     // A deeper folder's mark (`a/b/`) stays, for its note below.
+    let shown = (0..paths.len()).filter(|&i| !is_hidden(&paths[i]));
     let (mut order, others): (Vec<usize>, Vec<usize>) =
-        (0..paths.len()).partition(|&i| paths[i].ends_with('/') || is_photo(&paths[i]));
+        shown.partition(|&i| paths[i].ends_with('/') || is_photo(&paths[i]));
     if let Some(first) = others.iter().map(|&i| &paths[i]).min() {
         let formats = EXTENSIONS.map(|e| format!(".{e}")).join(", ");
         let files = crate::counted(others.len(), "file", "files");
@@ -47,13 +54,20 @@ pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<En
         let path = paths[index].as_str();
         let truth = match path.split('/').collect::<Vec<_>>()[..] {
             [] | [_] => None,
-            [folder, _] => *classes.entry(folder).or_insert_with(|| {
-                let class = class_of_folder(folder, labels);
-                if class.is_none() {
+            [folder, _] => *classes.entry(folder).or_insert_with(|| match class_of_folder(folder, labels) {
+                FolderClass::Class(class) => Some(class),
+                FolderClass::None => {
                     report
                         .note(format!("folder '{folder}' names no class of the model: its photos have no true class"));
+                    None
                 }
-                class
+                FolderClass::Several(classes) => {
+                    let classes = classes.iter().map(usize::to_string).collect::<Vec<_>>().join(" and ");
+                    report.note(format!(
+                        "folder '{folder}' names classes {classes} of the model alike: its photos have no true class"
+                    ));
+                    None
+                }
             }),
             [folder, inner, ..] => {
                 if deeper.insert(format!("{folder}/{inner}")) {
@@ -79,7 +93,17 @@ mod tests {
         let labels = Labels::from_json(br#"["Egyptian_cat", "tabby"]"#).unwrap();
         let paths =
             ["tabby/b.jpg", "loose.png", "Egyptian cat/a.jpg", "dogs/d.jpg", "tabby/x/y/z.jpg", "tabby/x/w.jpg"];
-        let others = ["tabby/b.jpg", "notes.txt", ".DS_Store", "tabby/Thumbs.db", "tabby/.jpg", "README"];
+        // Hidden files (macOS's `._` twins on a foreign drive among them) are not even counted.
+        let others = [
+            "tabby/b.jpg",
+            "notes.txt",
+            ".DS_Store",
+            "tabby/Thumbs.db",
+            "tabby/.jpg",
+            "README",
+            "tabby/._b.jpg",
+            ".AppleDouble/b.jpg",
+        ];
         let paths: Vec<String> = [&paths[..], &others].concat().iter().map(|p| p.to_string()).collect();
         let mut report = Report::default();
         let found: Vec<(usize, &str, Option<usize>)> =
@@ -97,7 +121,7 @@ mod tests {
         assert_eq!(
             report.notes,
             [
-                "5 files not named as photos (.jpg, .jpeg, .png, .webp, .gif, .bmp) left out, such as '.DS_Store'",
+                "3 files not named as photos (.jpg, .jpeg, .png, .webp, .gif, .bmp) left out, such as 'README'",
                 "folder 'dogs' names no class of the model: its photos have no true class",
                 "two files at 'tabby/b.jpg': both classified",
                 "folder 'tabby/x' is deeper than class/photo: skipped",

@@ -50,7 +50,8 @@ figcaption{font-size:12px;overflow-wrap:anywhere}.bad{color:#a1261b}.concepts fi
 /// The table as the page's (`table::shown_rows`): every photo's cells in a JSON block, and the
 /// first [`ROWS_SHOWN`] of those that hold the text typed (in any cell, whatever the case)
 /// drawn as rows, sorted by a clicked heading (at first by photo; a second click the other way;
-/// ties in the photos' order), as numbers where both cells are one, else as text. Unlike the
+/// ties in the photos' order), as numbers where both cells are one, numbers before text, else as
+/// text. Unlike the
 /// page it sorts the probabilities' four digits shown, not their values. A table of 50,000 rows
 /// took the browser seconds to lay out after each sort.
 const SCRIPT: &str = "const t=document.getElementById('photos'),f=document.getElementById('filter'),\
@@ -59,7 +60,7 @@ let col=0,d=1;const o=(a,b)=>a>b?d:a<b?-d:0,key=v=>[v.trim()===''?NaN:Number(v),
 const draw=()=>{const w=f.value.toLowerCase();\
 let rows=w?all.filter(r=>r.some(c=>c.toLowerCase().includes(w))):all;\
 const k=rows.map((r,i)=>[key(r[col]),i,r]);\
-k.sort(([[x,s],i],[[y,u],j])=>(isNaN(x)||isNaN(y)?o(s,u):o(x,y))||i-j);rows=k.map(e=>e[2]);\
+k.sort(([[x,s],i],[[y,u],j])=>(isNaN(x)?isNaN(y)?o(s,u):d:isNaN(y)?-d:o(x,y))||i-j);rows=k.map(e=>e[2]);\
 n.textContent=`${rows.length} photo${rows.length===1?'':'s'}${rows.length>SHOWN?`, the first ${SHOWN} shown`:''}`;\
 t.tBodies[0].replaceChildren(...rows.slice(0,SHOWN).map(r=>{const tr=document.createElement('tr');\
 for(const c of r){const td=document.createElement('td');td.textContent=c;tr.append(td)}return tr}))};\

@@ -102,18 +102,44 @@ pub fn stopped_note(how: &str, done: usize, total: usize) -> String {
     format!("{how} after {done} of {photos}: what was not done by then (photos, overlays, concepts) is left out")
 }
 
-/// The class a folder's name means: the label itself, or the label with case, spaces, hyphens
-/// and underscores ignored ("Egyptian cat" and "egyptian_cat" are "Egyptian_cat").
-pub fn class_of_folder(name: &str, labels: &Labels) -> Option<usize> {
+/// What a folder's name says of its photos' class.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FolderClass {
+    Class(usize),
+    /// It names no class of the model.
+    None,
+    /// It names several, as "crane" does in ImageNet (the bird and the machine): the photos get
+    /// no true class rather than the first.
+    Several(Vec<usize>),
+}
+
+/// The class a folder's name means: the label itself, else the label with case, spaces,
+/// hyphens and underscores ignored ("Egyptian cat" and "egyptian_cat" are "Egyptian_cat"), else,
+/// for a model without class names ("class 0", "class 1"...), the number (ImageFolder's "0/",
+/// "1/").
+pub fn class_of_folder(name: &str, labels: &Labels) -> FolderClass {
     let plain = |text: &str| -> String {
         text.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
     };
     let wanted = plain(name);
-    labels
-        .names()
-        .iter()
-        .position(|label| label == name)
-        .or_else(|| labels.names().iter().position(|l| plain(l) == wanted))
+    let matching = |fits: &dyn Fn(&String) -> bool| -> Vec<usize> {
+        labels.names().iter().enumerate().filter(|(_, label)| fits(label)).map(|(i, _)| i).collect()
+    };
+    let mut found = matching(&|label| label == name);
+    if found.is_empty() {
+        found = matching(&|label| plain(label) == wanted);
+    }
+    if found.is_empty()
+        && let Ok(number) = name.parse::<usize>()
+        && labels.name(number) == Some(&format!("class {number}"))
+    {
+        found.push(number);
+    }
+    match found[..] {
+        [] => FolderClass::None,
+        [class] => FolderClass::Class(class),
+        _ => FolderClass::Several(found),
+    }
 }
 
 /// A confusion: photos of `truth` taken for `predicted`.
@@ -301,10 +327,17 @@ mod tests {
     #[test]
     fn folder_names_match_labels_loosely() {
         let labels = labels();
-        assert_eq!(class_of_folder("Egyptian_cat", &labels), Some(0));
-        assert_eq!(class_of_folder("egyptian cat", &labels), Some(0));
-        assert_eq!(class_of_folder("Espresso", &labels), Some(2));
-        assert_eq!(class_of_folder("dogs", &labels), None);
+        assert_eq!(class_of_folder("Egyptian_cat", &labels), FolderClass::Class(0));
+        assert_eq!(class_of_folder("egyptian cat", &labels), FolderClass::Class(0));
+        assert_eq!(class_of_folder("Espresso", &labels), FolderClass::Class(2));
+        assert_eq!(class_of_folder("dogs", &labels), FolderClass::None);
+        assert_eq!(class_of_folder("2", &labels), FolderClass::None, "numbers only for numbered classes");
+        // ImageNet has two cranes and two cardigans (the dog, the sweater).
+        let imagenet = Labels::from_json(br#"["crane", "Cardigan", "crane", "cardigan"]"#).unwrap();
+        assert_eq!(class_of_folder("crane", &imagenet), FolderClass::Several(vec![0, 2]));
+        assert_eq!(class_of_folder("Cardigan", &imagenet), FolderClass::Class(1), "exactly");
+        assert_eq!(class_of_folder("CARDIGAN", &imagenet), FolderClass::Several(vec![1, 3]));
+        assert_eq!(class_of_folder("12", &Labels::numbered(20)), FolderClass::Class(12));
     }
 
     #[test]

@@ -63,12 +63,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // From here on a Ctrl-C leaves a report; before, it ends the process as usual.
     let stop = stop_on_ctrl_c()?;
     let mut progress = Progress::new("audit", "photos", entries.len() as u64);
+    // An error on the device (hours into a large folder, say) ends the work, not the report.
+    let mut failure = None;
     for chunk in entries.chunks(batch) {
         if stop.load(Ordering::Relaxed) {
             break;
         }
         let read = chunk.iter().map(|entry| (photo(entry), read(&model, &files[entry.index]))).collect();
-        let photos = block_on(compute::classify(&model.net, &model.labels, read)).context("classifying a batch")?;
+        let photos = match block_on(compute::classify(&model.net, &model.labels, read)) {
+            Ok(photos) => photos,
+            Err(error) => {
+                failure = Some(format!("classifying a batch: {}", crate::one_line(&error.into())));
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
+        };
         for photo in photos {
             // Streamed, so that a pipe sees each batch as it is classified.
             if args.json {
@@ -84,15 +93,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     class_concepts(&model, &by_path, &mut report, &mut pictures, &stop);
     let stopped = stop.load(Ordering::Relaxed);
     if stopped {
-        report.note(stopped_note("stopped by Ctrl-C", report.photos.len(), entries.len()));
+        let how = failure.as_ref().map_or("stopped by Ctrl-C".into(), |why| format!("stopped by an error ({why})"));
+        report.note(stopped_note(&how, report.photos.len(), entries.len()));
     }
     let title = format!("xai audit of {}", args.dir.display());
     std::fs::write(&args.out, xai_audit::html::render(&report, &model.labels, &title, &pictures))
         .with_context(|| args.out.display().to_string())?;
     if !args.json {
         summary(&report, &model, &args.out);
-    } else if stopped {
+    } else if stopped && failure.is_none() {
         eprintln!("xai: {}; report: {}", report.notes.last().expect("the note above"), args.out.display());
+    }
+    if let Some(why) = failure {
+        bail!("{why}; the report of what was done: {}", args.out.display());
     }
     if stopped {
         // 128 + SIGINT, as a shell reports a command Ctrl-C ended.
@@ -124,8 +137,13 @@ fn photo(entry: &Entry) -> Photo {
     Photo { path: entry.path.clone(), truth: entry.truth, top5: Vec::new(), map: None, error: None }
 }
 
+/// A photo's crop, or why not: said as the page says it, without the path (the report names it).
 fn read(model: &Model, file: &Path) -> Result<image::RgbImage, String> {
-    model.read_image(file).map_err(|error| crate::one_line(&error))
+    model.read_image(file).map_err(|error| {
+        let line = crate::one_line(&error);
+        let named = format!("{}: ", file.display());
+        line.strip_prefix(&named).map_or(line.clone(), str::to_string)
+    })
 }
 
 /// The folder's files and their paths inside it: its own files and its subfolders' files. A
@@ -227,7 +245,7 @@ fn summary(report: &Report, model: &Model, out: &Path) {
         println!("confused: {} taken for {} ({photos})", label(c.truth), label(c.predicted));
     }
     for p in report.bad() {
-        println!("not classified: {}: {}", printable(&p.path), p.error.as_deref().unwrap_or_default());
+        println!("not classified: {}: {}", printable(&p.path), printable(p.error.as_deref().unwrap_or_default()));
     }
     // Each concept by its share and its two likeliest classes, as the HTML shows it: concepts
     // of one class often share their first.
