@@ -51,9 +51,14 @@ async fn read(cache: &Cache, key: &str) -> Option<Vec<u8>> {
 async fn write(cache: &Cache, key: &str, bytes: &[u8]) -> Result<(), String> {
     let body = Uint8Array::from(bytes);
     let response = Response::new_with_opt_buffer_source(Some(&*body)).map_err(js_error)?;
-    JsFuture::from(cache.put_with_str(key, &response))
-        .await
-        .map_err(|e| format!("could not keep it: {}", js_error(e)))?;
+    JsFuture::from(cache.put_with_str(key, &response)).await.map_err(|e| {
+        let why = js_error(e);
+        if why.to_lowercase().contains("quota") {
+            format!("this browser has no room left to keep it ({why}): delete own models you no longer use, above, or convert it with `xai convert`")
+        } else {
+            format!("could not keep it: {why}")
+        }
+    })?;
     Ok(())
 }
 

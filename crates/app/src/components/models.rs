@@ -20,8 +20,10 @@ pub struct ModelsProps {
     pub on_delete: Callback<StoredModel>,
 }
 
-fn is_model_file(name: &str) -> bool {
-    [".pth", ".pt", ".safetensors", ".bin"].iter().any(|ext| name.to_lowercase().ends_with(ext))
+/// Class names come as text or JSON; anything else dropped is taken for the model, which the
+/// conversion recognises by its content (`.pth.tar`, Lightning's `.ckpt` and the like too).
+fn is_labels_file(name: &str) -> bool {
+    [".txt", ".json"].iter().any(|ext| name.to_lowercase().ends_with(ext))
 }
 
 fn first_file(input: &NodeRef) -> Option<File> {
@@ -47,9 +49,9 @@ pub fn models_panel(props: &ModelsProps) -> Html {
             event.stop_propagation();
             let Some(list) = event.data_transfer().and_then(|d| d.files()) else { return };
             let files: Vec<File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
-            let (models, others): (Vec<File>, Vec<File>) = files.into_iter().partition(|f| is_model_file(&f.name()));
+            let (labels, models): (Vec<File>, Vec<File>) = files.into_iter().partition(|f| is_labels_file(&f.name()));
             if let Some(model) = models.into_iter().next() {
-                on_add.emit((model, others.into_iter().next()));
+                on_add.emit((model, labels.into_iter().next()));
             }
         })
     };
@@ -92,10 +94,10 @@ pub fn models_panel(props: &ModelsProps) -> Html {
             <div class="own">
                 <h3>{ "Use your own model" }</h3>
                 <p class="hint">
-                    { "A torchvision ResNet (18 to 152, wide or ResNeXt) with your own classes: a .pth or .pt from torch.save, a .safetensors state dict, or a file made by xai convert. It is converted and kept in this browser; nothing is uploaded. Pick the files or drop them here." }
+                    { "A torchvision ResNet (18 to 152, wide or ResNeXt) with your own classes: a .pth, .pt, .pth.tar or .ckpt from torch.save, a .safetensors state dict, or a file made by xai convert. It is converted and kept in this browser; nothing is uploaded. Pick the files or drop them here." }
                 </p>
-                <label>{ "Model file" }<input ref={model_input} data-testid="model-file" type="file" accept=".pth,.pt,.safetensors,.bin"/></label>
-                <label>{ "Class names (optional: one a line, or a JSON list)" }<input ref={labels_input} data-testid="labels-file" type="file" accept=".txt,.json"/></label>
+                <label>{ "Model file" }<input ref={model_input} data-testid="model-file" type="file" accept=".pth,.pt,.tar,.ckpt,.safetensors,.bin"/></label>
+                <label>{ "Class names (optional: one a line, or JSON)" }<input ref={labels_input} data-testid="labels-file" type="file" accept=".txt,.json"/></label>
                 <button data-testid="add-model" onclick={on_convert} disabled={busy}>{ "Convert and use" }</button>
                 <ConversionLine conversion={props.conversion.clone()} on_cancel={props.on_cancel.clone()} />
             </div>

@@ -266,6 +266,10 @@ impl Jobs {
             };
             jobs.send(Action::Converting("Keeping it in this browser".into()));
             let kept_before = store::index().await.find(&stored.sha256).is_some();
+            // Cancelled by now: the copy kept before (the same file, other class names) stays.
+            if !current() {
+                return;
+            }
             if let Err(error) = store::save(&stored, &weights).await {
                 return jobs.send(failed(error));
             }
