@@ -24,7 +24,9 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,
     /// SHA-256 of the crop the network saw (its RGB bytes, row by row), the same in the page
-    /// and the CLI for the same photo.
+    /// and the CLI for the same crop, as for a demo photo. (The page explains an upload through
+    /// the JPEG its share link carries, so its crop, and this, differ slightly from the CLI's for
+    /// the same file.)
     pub photo_sha256: String,
     pub class: usize,
     pub label: String,

@@ -3,7 +3,7 @@
 //! 1e-5, torchvision's) is folded into the conv before it: w' = w s, b' = (b - mean) s + beta,
 //! s = gamma / sqrt(var + eps).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, VARIANTS};
 use crate::weights::{LayerParams, NetworkParams};
@@ -37,6 +37,10 @@ pub enum ImportError {
     UnknownArchitecture(String),
     #[error("the head ('fc') scores 0 classes: there is nothing to explain")]
     NoClasses,
+    #[error(
+        "the head ('fc') is a Sequential with weights in {0}: only a Linear, alone or after layers without weights (Dropout, ReLU), is read"
+    )]
+    Head(String),
     #[error("tensor '{0}' is missing")]
     Missing(String),
     #[error("tensor '{name}' has shape {found:?}, expected {expected:?} for a {architecture}")]
@@ -78,10 +82,39 @@ fn look_of(state: &StateDict) -> String {
     }
 }
 
-/// The state dict's names without their prefix.
+/// The state dict's names without their prefix, a head of one Linear in a Sequential read as
+/// `fc` ([`sequential_head`]).
 fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
     let prefix = root(state).ok_or_else(|| ImportError::NotResNet(look_of(state)))?;
-    Ok(state.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect())
+    let mut state: StateDict =
+        state.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect();
+    sequential_head(&mut state)?;
+    Ok(state)
+}
+
+/// `fc = nn.Sequential(nn.Dropout(p), nn.Linear(...))`, a common fine-tuning head, saved as
+/// `fc.1.weight`: the same network at inference as its Linear alone, which is renamed `fc`. A
+/// Sequential with weights in more than one layer (a BatchNorm, a second Linear) is another
+/// network, refused by name.
+fn sequential_head(state: &mut StateDict) -> Result<(), ImportError> {
+    if state.contains_key("fc.weight") {
+        return Ok(());
+    }
+    let layers: BTreeSet<&str> =
+        state.keys().filter_map(|k| k.strip_prefix("fc.")?.split_once('.').map(|(layer, _)| layer)).collect();
+    let layer = match layers.into_iter().collect::<Vec<_>>()[..] {
+        [] => return Ok(()), // said missing where the head is read
+        [layer] if state.get(&format!("fc.{layer}.weight")).is_some_and(|w| w.shape.len() == 2) => layer.to_string(),
+        ref layers => {
+            return Err(ImportError::Head(layers.iter().map(|l| format!("fc.{l}")).collect::<Vec<_>>().join(", ")))
+        }
+    };
+    for param in ["weight", "bias"] {
+        if let Some(tensor) = state.remove(&format!("fc.{layer}.{param}")) {
+            state.insert(format!("fc.{param}"), tensor);
+        }
+    }
+    Ok(())
 }
 
 fn shape<'a>(state: &'a StateDict, name: &str) -> Result<&'a [usize], ImportError> {
@@ -272,8 +305,19 @@ mod tests {
         let mut cut = resnet18.clone();
         cut.remove("layer4.1.bn2.running_var");
         assert_eq!(import_state_dict(&cut, None), Err(ImportError::Missing("layer4.1.bn2.running_var".into())));
-        let mut wrong = resnet18;
+        let mut wrong = resnet18.clone();
         wrong.get_mut("layer2.0.conv1.weight").unwrap().shape = vec![128, 64, 1, 1];
         assert!(matches!(import_state_dict(&wrong, None), Err(ImportError::WrongShape { .. })));
+
+        // fc = Sequential(Dropout, Linear) is read as its Linear; a second layer of weights is not.
+        let mut dropout = resnet18.clone();
+        for param in ["weight", "bias"] {
+            let tensor = dropout.remove(&format!("fc.{param}")).unwrap();
+            dropout.insert(format!("fc.1.{param}"), tensor);
+        }
+        assert_eq!(import_state_dict(&dropout, None), import_state_dict(&resnet18, None));
+        let mut two = dropout.clone();
+        two.insert("fc.3.weight".into(), FloatTensor { shape: vec![3, 3], values: vec![0.0; 9] });
+        assert_eq!(import_state_dict(&two, None), Err(ImportError::Head("fc.1, fc.3".into())));
     }
 }
