@@ -55,8 +55,8 @@ enum LabelsJson {
 }
 
 impl Labels {
-    /// Reads a JSON list of names, or a map between indices and names (in the shapes of
-    /// [`LabelsJson`]).
+    /// Reads a JSON list of names, or a map between indices and names: `{"0": "cat"}`,
+    /// `{"cat": 0}` (an ImageFolder's `class_to_idx`), `{"0": ["n02123045", "cat"]}`.
     pub fn from_json(bytes: &[u8]) -> Result<Self, LabelsError> {
         let parsed = serde_json::from_slice(bytes).map_err(|e| match serde_json::from_slice::<IgnoredAny>(bytes) {
             Ok(_) => LabelsError::Shape,
