@@ -55,9 +55,12 @@ impl ModelArgs {
 
     pub fn load(&self) -> Result<Model> {
         let device = self.backend.device()?;
-        let weights = match &self.weights {
-            Some(weights) => weights.clone(),
-            None => built_in_weights()?,
+        // The built-in weights are made once, by the project's own command.
+        let Some(weights) = self.weights_file() else {
+            bail!(
+                "no weights: the built-in ones are made by `cargo xtask weights` in {} (or give --weights FILE)",
+                repository().display()
+            )
         };
         let path = weights.display();
         let bytes = read_file(&weights, Ceiling::Weights).context(if self.weights.is_some() {
@@ -90,18 +93,6 @@ fn repository() -> PathBuf {
 /// runs from the folder of the photos.
 pub fn in_repository(relative: &str) -> Option<PathBuf> {
     [PathBuf::from(relative), repository().join(relative)].into_iter().find(|place| place.is_file())
-}
-
-/// The built-in weights, from the repository.
-fn built_in_weights() -> Result<PathBuf> {
-    match in_repository(BUILT_IN_WEIGHTS) {
-        Some(weights) => Ok(weights),
-        // The built-in weights are made once, by the project's own command.
-        None => bail!(
-            "no weights: the built-in ones are made by `cargo xtask weights` in {} (or give --weights FILE)",
-            repository().display()
-        ),
-    }
 }
 
 impl Model {

@@ -289,18 +289,17 @@ impl Machine<'_> {
     }
 
     fn callable(&mut self, module: &str, name: &str) -> Callable {
-        match (module, name) {
-            ("collections", "OrderedDict") => Callable::OrderedDict,
-            ("torch._utils", "_rebuild_tensor_v2") => Callable::RebuildTensor,
-            ("torch._utils", "_rebuild_parameter") => Callable::RebuildParameter,
-            ("torch", storage) if StorageType::from_name(storage).is_some() => {
-                Callable::Storage(StorageType::from_name(storage).expect("matched"))
-            }
-            _ => {
-                self.unknown.get_or_insert_with(|| format!("{module}.{name}"));
-                Callable::Other
-            }
-        }
+        let known = match (module, name) {
+            ("collections", "OrderedDict") => Some(Callable::OrderedDict),
+            ("torch._utils", "_rebuild_tensor_v2") => Some(Callable::RebuildTensor),
+            ("torch._utils", "_rebuild_parameter") => Some(Callable::RebuildParameter),
+            ("torch", storage) => StorageType::from_name(storage).map(Callable::Storage),
+            _ => None,
+        };
+        known.unwrap_or_else(|| {
+            self.unknown.get_or_insert_with(|| format!("{module}.{name}"));
+            Callable::Other
+        })
     }
 
     /// An object made from a class (`NEWOBJ`, `INST`, `OBJ`): a dict from `OrderedDict`, else
@@ -573,8 +572,7 @@ impl Machine<'_> {
                     // INST (protocol 0): the class named inline, its arguments since the mark.
                     let (module, name) = (self.line()?, self.line()?);
                     self.pop_mark()?;
-                    let callable = self.callable(&module, &name);
-                    self.push_node(Node::Callable(callable));
+                    self.global(&module, &name);
                     let class = self.pop()?;
                     self.instance(&class)?;
                 }
