@@ -156,9 +156,9 @@ pub fn app() -> Html {
     };
     let on_folder = {
         let (jobs, engine) = (jobs.clone(), (*engine).clone());
-        Callback::from(move |(folder, files)| {
+        Callback::from(move |folder| {
             if let Some(engine) = engine.clone() {
-                jobs.audit(engine, folder, files);
+                jobs.audit(engine, folder);
             }
         })
     };

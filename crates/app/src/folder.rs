@@ -9,13 +9,20 @@ use web_sys::{DataTransfer, File, FileList};
 
 use crate::fetch::js_error;
 
-/// A folder's files by path; `None` marks a folder deeper than class/photo, named (as `a/b/`)
-/// only so the report can say it was skipped, or a file the browser could not read.
-pub type FolderFiles = Vec<(String, Option<File>)>;
+/// A folder to audit: its name, its files by path, and what the report should say of the
+/// reading (a subfolder the browser would not list).
+#[derive(Default)]
+pub struct Folder {
+    pub name: String,
+    /// `None` marks a folder deeper than class/photo, named (as `a/b/`) only so the report can
+    /// say it was skipped, or a file the browser could not read.
+    pub files: Vec<(String, Option<File>)>,
+    pub notes: Vec<String>,
+}
 
 /// The files of a folder picked with `webkitdirectory`: each knows its path from the picked
-/// folder's name down. Returns the folder's name and its files.
-pub fn picked(files: &FileList) -> (String, FolderFiles) {
+/// folder's name down. The folder's name is empty for loose files.
+pub fn picked(files: &FileList) -> Folder {
     let mut folder = String::new();
     let mut found = Vec::with_capacity(files.length() as usize);
     for file in (0..files.length()).filter_map(|i| files.get(i)) {
@@ -27,13 +34,13 @@ pub fn picked(files: &FileList) -> (String, FolderFiles) {
         }
         found.push((path.to_string(), Some(file.clone())));
     }
-    (folder, found)
+    Folder { name: folder, files: found, notes: Vec::new() }
 }
 
 /// What was dropped: a folder (the first one, if several), or loose files.
 pub enum Dropped {
     Folder(JsValue),
-    Files(FolderFiles),
+    Files(Folder),
 }
 
 /// Reads what a drop holds; it must run while the drop event is handled (the browser empties
@@ -46,30 +53,38 @@ pub fn dropped(transfer: &DataTransfer) -> Dropped {
         .find(is_directory);
     match directory {
         Some(directory) => Dropped::Folder(directory),
-        None => Dropped::Files(transfer.files().map(|files| picked(&files).1).unwrap_or_default()),
+        None => Dropped::Files(transfer.files().map(|files| picked(&files)).unwrap_or_default()),
     }
 }
 
-/// A dropped folder's name and files: its own and its subfolders' (their folders are marked,
-/// not read). A file the browser will not hand over has no `File`: the report says so, and the
-/// others are audited.
-pub async fn folder_files(directory: &JsValue) -> Result<(String, FolderFiles), String> {
-    let mut found = Vec::new();
+/// A dropped folder: its own files and its subfolders' (their folders are marked, not read).
+/// A file the browser will not hand over has no `File`, a subfolder it will not list is noted:
+/// the report says so, and the rest is audited, as `xai audit` does. Only a folder that cannot
+/// be listed at all is an error.
+pub async fn folder_files(directory: &JsValue) -> Result<Folder, String> {
+    let mut folder = Folder { name: name(directory), ..Folder::default() };
     for entry in children(directory).await? {
         let name = name(&entry);
         if !is_directory(&entry) {
-            found.push((name, file(&entry).await.ok()));
+            folder.files.push((name, file(&entry).await.ok()));
             continue;
         }
-        for inner in children(&entry).await? {
+        let inside = match children(&entry).await {
+            Ok(inside) => inside,
+            Err(error) => {
+                folder.notes.push(format!("folder '{name}' cannot be read: {error}"));
+                continue;
+            }
+        };
+        for inner in inside {
             let path = format!("{name}/{}", self::name(&inner));
             match is_directory(&inner) {
-                true => found.push((path + "/", None)),
-                false => found.push((path, file(&inner).await.ok())),
+                true => folder.files.push((path + "/", None)),
+                false => folder.files.push((path, file(&inner).await.ok())),
             }
         }
     }
-    Ok((name(directory), found))
+    Ok(folder)
 }
 
 fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {

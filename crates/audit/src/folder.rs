@@ -33,14 +33,16 @@ fn is_hidden(path: &str) -> bool {
 
 /// The entries of a folder's files, given by their paths inside it ('/' between the parts),
 /// sorted by path. A file at the top has no true class, a file in a subfolder named after a
-/// class has that class, a file deeper down is skipped, and so is a file not named as a photo.
+/// class has that class, a file deeper down is skipped (noted by its folder, whatever its name),
+/// and so is a file not named as a photo.
 /// What does not fit the layout (a folder naming no class, a deeper folder, the same path twice,
 /// files that are not photos) is noted in `report`, never fatal.
 pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<Entry> {
-    // A deeper folder's mark (`a/b/`) stays, for its note below.
+    // Whatever lies deeper than class/photo (a folder's mark `a/b/`, or a file `a/b/c.txt` when
+    // the browser lists them all) stays, for its folder's note below, photo or not.
     let shown = (0..paths.len()).filter(|&i| !is_hidden(&paths[i]));
     let (mut order, others): (Vec<usize>, Vec<usize>) =
-        shown.partition(|&i| paths[i].ends_with('/') || is_photo(&paths[i]));
+        shown.partition(|&i| paths[i].matches('/').count() > 1 || is_photo(&paths[i]));
     if let Some(first) = others.iter().map(|&i| &paths[i]).min() {
         let formats = EXTENSIONS.map(|e| format!(".{e}")).join(", ");
         let files = crate::counted(others.len(), "file", "files");
@@ -103,6 +105,8 @@ mod tests {
             "README",
             "tabby/._b.jpg",
             ".AppleDouble/b.jpg",
+            // Deeper than the layout: its folder's note says so, not the count of non-photos.
+            "dogs/raw/d.cr2",
         ];
         let paths: Vec<String> = [&paths[..], &others].concat().iter().map(|p| p.to_string()).collect();
         let mut report = Report::default();
@@ -123,6 +127,7 @@ mod tests {
             [
                 "3 files not named as photos (.jpg, .jpeg, .png, .webp, .gif, .bmp) left out, such as 'README'",
                 "folder 'dogs' names no class of the model: its photos have no true class",
+                "folder 'dogs/raw' is deeper than class/photo: skipped",
                 "two files at 'tabby/b.jpg': both classified",
                 "folder 'tabby/x' is deeper than class/photo: skipped",
             ]

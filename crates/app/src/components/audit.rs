@@ -15,15 +15,15 @@ use yew::prelude::*;
 
 use super::use_focus_handoff;
 use crate::canvas::download_text;
-use crate::folder::{dropped, folder_files, picked, Dropped, FolderFiles};
+use crate::folder::{dropped, folder_files, picked, Dropped, Folder};
 use crate::state::{Audit, AuditStage};
 
 #[derive(Properties, PartialEq)]
 pub struct AuditProps {
     pub audit: Option<Rc<Audit>>,
     pub enabled: bool,
-    /// A folder's name and files, to audit.
-    pub on_folder: Callback<(String, FolderFiles)>,
+    /// A folder to audit.
+    pub on_folder: Callback<Folder>,
     pub on_cancel: Callback<u64>,
     /// Opens one of the folder's photos (by path) in the single-photo view.
     pub on_open: Callback<String>,
@@ -43,10 +43,12 @@ pub fn audit_panel(props: &AuditProps) -> Html {
     let sort = use_state(|| (0usize, false));
     let on_pick = props.on_folder.reform(|event: Event| {
         let input: HtmlInputElement = event.target_unchecked_into();
-        let files = input.files().map(|files| picked(&files)).unwrap_or_default();
+        let mut folder = input.files().map(|files| picked(&files)).unwrap_or_default();
         input.set_value("");
-        let (folder, files) = files;
-        (if folder.is_empty() { "chosen files".into() } else { folder }, files)
+        if folder.name.is_empty() {
+            folder.name = "chosen files".into();
+        }
+        folder
     });
     let on_drop = {
         let (on_folder, on_error, enabled) = (props.on_folder.clone(), props.on_error.clone(), props.enabled);
@@ -55,7 +57,7 @@ pub fn audit_panel(props: &AuditProps) -> Html {
             event.stop_propagation();
             let Some(transfer) = event.data_transfer().filter(|_| enabled) else { return };
             match dropped(&transfer) {
-                Dropped::Files(files) => on_folder.emit(("dropped files".into(), files)),
+                Dropped::Files(files) => on_folder.emit(Folder { name: "dropped files".into(), ..files }),
                 Dropped::Folder(directory) => {
                     let (on_folder, on_error) = (on_folder.clone(), on_error.clone());
                     spawn_local(async move {

@@ -10,7 +10,7 @@ use yew::platform::spawn_local;
 
 use super::{let_the_page_paint, new_run, Jobs};
 use crate::engine::{now_ms, Backend, Engine, Failure};
-use crate::folder::FolderFiles;
+use crate::folder::Folder;
 use crate::photo;
 use crate::state::{Action, AuditStage};
 
@@ -18,16 +18,17 @@ impl Jobs {
     /// Audits a folder: its photos classified a batch at a time (read from their files only
     /// then), then the report's overlays and each predicted class's concepts. `cancel_audit`
     /// stops it between batches.
-    pub fn audit(&self, engine: Rc<Engine>, folder: String, files: FolderFiles) {
+    pub fn audit(&self, engine: Rc<Engine>, folder: Folder) {
         let run = new_run(&self.memory.audits);
         let jobs = self.clone();
         spawn_local(async move {
             let current = || jobs.memory.audits.get() == run;
-            let mut report = Report::default();
+            let Folder { name: folder, files, notes } = folder;
+            let mut report = Report { notes, ..Report::default() };
             let paths: Vec<String> = files.iter().map(|(path, _)| path.clone()).collect();
-            let entries = xai_audit::folder::entries(&paths, &engine.model.labels, &mut report);
+            let entries = xai_audit::folder::entries(&paths, &engine.info.model.labels, &mut report);
             let notes = std::mem::take(&mut report.notes);
-            let labels = Rc::new(engine.model.labels.clone());
+            let labels = Rc::new(engine.info.model.labels.clone());
             jobs.send(Action::AuditStarted { run, folder, labels, total: entries.len(), notes, at_ms: now_ms() });
             let by_path = entries.iter().filter_map(|e| Some((e.path.clone(), files[e.index].1.clone()?))).collect();
             jobs.memory.audited_files.replace(by_path);
@@ -52,7 +53,7 @@ impl Jobs {
                     let photo = AuditedPhoto { path, truth, top5: Vec::new(), map: None, error: None };
                     batch.push((photo, read(entry.path.clone()).await));
                 }
-                match compute::classify(&engine.net, &engine.model.labels, batch).await {
+                match compute::classify(&engine.net, &engine.info.model.labels, batch).await {
                     Ok(photos) => {
                         let photos: Vec<_> = photos.into_iter().map(Arc::new).collect();
                         report.photos.extend(photos.iter().cloned());
@@ -85,7 +86,7 @@ impl Jobs {
                         crops.push((photo.path.clone(), crop));
                     }
                 }
-                match compute::class_concepts(&engine.net, &engine.model.labels, class, &crops).await {
+                match compute::class_concepts(&engine.net, &engine.info.model.labels, class, &crops).await {
                     Ok(None) => {}
                     Ok(Some((concepts, regions))) => {
                         let regions = regions.iter().map(png_data_url).collect();
