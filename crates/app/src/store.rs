@@ -42,10 +42,10 @@ async fn cache() -> Result<Cache, String> {
     open_cache(CACHE_NAME).await.ok_or_else(|| "this browser does not let the page keep files (Cache Storage)".into())
 }
 
-async fn read(cache: &Cache, key: &str) -> Option<Vec<u8>> {
+async fn read(cache: &Cache, key: &str, progress: &dyn Fn(u64, Option<u64>)) -> Option<Vec<u8>> {
     let found = JsFuture::from(cache.match_with_str(key)).await.ok()?;
     let response: Response = found.dyn_into().ok()?;
-    read_body(&response, &|_, _| {}).await.ok()
+    read_body(&response, progress).await.ok()
 }
 
 async fn write(cache: &Cache, key: &str, bytes: &[u8]) -> Result<(), String> {
@@ -65,7 +65,7 @@ async fn write(cache: &Cache, key: &str, bytes: &[u8]) -> Result<(), String> {
 /// The list, or an empty one where there is none yet (or it cannot be read).
 pub async fn index() -> Index {
     let Ok(cache) = cache().await else { return Index::default() };
-    read(&cache, INDEX).await.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    read(&cache, INDEX, &|_, _| {}).await.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
 }
 
 async fn write_index(cache: &Cache, index: &Index) -> Result<(), String> {
@@ -82,9 +82,12 @@ pub async fn save(model: &StoredModel, weights: &[u8]) -> Result<(), String> {
     write_index(&cache, &index).await
 }
 
-pub async fn load(sha256: &str) -> Result<Vec<u8>, String> {
+/// A kept model's weights, reporting the bytes read so far (a large model takes seconds).
+pub async fn load(sha256: &str, progress: &dyn Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
     let cache = cache().await?;
-    read(&cache, &key(sha256)).await.ok_or_else(|| "this browser no longer has it: load its file again".into())
+    read(&cache, &key(sha256), progress)
+        .await
+        .ok_or_else(|| "this browser no longer has it: load its file again".into())
 }
 
 pub async fn delete(sha256: &str) -> Result<(), String> {

@@ -31,7 +31,7 @@ async fn load_engine(
     let damaged = |e: WeightsError| format!("the weights are damaged: {e}");
     let (net, info, cached) = match &own {
         Some(model) => {
-            let bytes = store::load(&model.sha256).await.map_err(|e| format!("{}: {e}", model.name))?;
+            let bytes = store::load(&model.sha256, progress).await.map_err(|e| format!("{}: {e}", model.name))?;
             let (net, info) = ResNet::from_safetensors(&bytes, &device).map_err(damaged)?;
             (net, info, true)
         }
@@ -49,13 +49,13 @@ async fn load_engine(
             }
         }
     };
-    Ok((Engine { net, model: info.model, backend, device, own }, cached))
+    Ok((Engine { net, info, backend, device, own }, cached))
 }
 
 /// The page crops every photo to 224 x 224; a model converted for another input size would
 /// answer differently here than in `xai`, which says so.
 fn input_size_notice(engine: &Engine) -> Option<Notice> {
-    let size = engine.model.input_size.get();
+    let size = engine.info.model.input_size.get();
     (size != InputSize::STANDARD.get()).then(|| Notice {
         text: format!(
             "This model was converted for {size} x {size} photos, but the page shows it 224 x 224 crops, so its classes and maps can differ from `xai`'s."
@@ -159,7 +159,7 @@ impl Jobs {
         }
         match loaded {
             Ok((engine, cached)) => {
-                let (classes, model_notice) = (engine.model.labels.len(), input_size_notice(&engine));
+                let (classes, model_notice) = (engine.info.model.labels.len(), input_size_notice(&engine));
                 self.engine.set(Some(Rc::new(engine)));
                 let ms = now_ms() - start;
                 let ready = Action::ModelReady {
@@ -325,7 +325,7 @@ impl Jobs {
             let start = now_ms();
             match load_engine(Device::flex(), Backend::Cpu, own.clone(), &|_, _| {}).await {
                 Ok((cpu, cached)) => {
-                    let (classes, model_notice) = (cpu.model.labels.len(), input_size_notice(&cpu));
+                    let (classes, model_notice) = (cpu.info.model.labels.len(), input_size_notice(&cpu));
                     jobs.engine.set(Some(Rc::new(cpu)));
                     let ms = now_ms() - start;
                     jobs.send(Action::ModelReady {
