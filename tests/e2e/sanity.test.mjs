@@ -54,6 +54,8 @@ test('every method is sanity-checked, with numbers and a verdict', { timeout: 60
   for (const e of evidence) {
     assert.equal(e.class, 285);
     assert.equal(e.photo_sha256.length, 64);
+    assert.equal(e.precision, 'int8');
+    assert.match(e.weights_checksum, /^sha256:[0-9a-f]{64}$/);
     assert.equal(e.sanity.cascade.length, PARTS.length);
     assert.equal(e.scores, null, 'no comparison was made');
   }

@@ -10,7 +10,7 @@ use xai_explain::dff::{concepts_of, ActivationRows, DffError, DffOptions, NmfOn}
 use xai_explain::readback::ReadbackError;
 use xai_explain::{Analysis, CamError, CamMethod, CamRequest, Concepts, Target};
 use xai_model::Layer;
-use xai_model::{ModelInfo, ResNet};
+use xai_model::{ResNet, WeightsInfo};
 
 use crate::state::{AnalysisKey, CompareKey, Compared, Comparison, Explained, GalleryPhoto, StoredModel};
 
@@ -78,8 +78,9 @@ pub async fn pick_device() -> (Device, Backend, Option<String>) {
 
 pub struct Engine {
     pub net: ResNet,
-    /// Its class names and where its weights came from (for evidence).
-    pub model: ModelInfo,
+    /// Its class names, where its weights came from and what they were converted to (for
+    /// evidence).
+    pub info: WeightsInfo,
     pub backend: Backend,
     /// Where the network lives, for the next model to load onto.
     pub device: Device,
@@ -128,7 +129,7 @@ impl Engine {
 
     /// The page's answer to `key`: the analysis' top five classes and map, made in `ms`.
     pub fn explained(&self, key: AnalysisKey, analysis: Analysis, ms: f64) -> Explained {
-        let top5 = analysis.top(&self.model.labels, 5);
+        let top5 = analysis.top(&self.info.model.labels, 5);
         Explained { key, top5, class: analysis.class, map: analysis.map, ms }
     }
 
@@ -165,7 +166,7 @@ impl Engine {
     /// The `k` concepts of the photos whose layer4 activations `rows` gathered.
     pub async fn concepts(&self, rows: ActivationRows<'_>, k: usize) -> Result<Concepts, Failure> {
         let options = DffOptions { k, ..DffOptions::default() };
-        let found = concepts_of(&self.net, rows.matrix(), &self.model.labels, options, NmfOn::Auto).await;
+        let found = concepts_of(&self.net, rows.matrix(), &self.info.model.labels, options, NmfOn::Auto).await;
         found.map_err(|e| match e {
             DffError::Readback(error) => Failure::Device(error),
             other => Failure::Input(other.to_string()),

@@ -48,7 +48,7 @@ impl Report<'_> {
             let sanity =
                 self.sanity.and_then(|s| s.methods.iter().find(|(m, _, _)| *m == name).map(|(_, _, s)| s.clone()));
             let evidence =
-                Evidence::new(&self.engine.model, &self.photo.crop, class, &target, method, key.layer, map.clone());
+                Evidence::new(&self.engine.info, &self.photo.crop, class, &target, method, key.layer, map.clone());
             Some(Evidence { scores: scores.map(|(scores, _)| scores), sanity, ..evidence.named(&self.photo.name) })
         });
         evidence.collect()
@@ -88,7 +88,12 @@ impl Report<'_> {
                 "{} at {}, class {} ({}), its {}",
                 self.photo.name, first.layer, first.class, first.label, first.score
             ),
-            format!("{model_name}, weights {}; photo {}", &first.model_sha256[..16], &first.photo_sha256[..16]),
+            format!(
+                "{model_name} ({}), weights {}; photo {}",
+                first.precision,
+                &first.model_sha256[..16],
+                &first.photo_sha256[..16]
+            ),
             format!("xai-lens {VERSION}; the JSON file holds every map, score and check"),
         ];
         if let Some(card) = report_card(self.photo.crop.width(), &images, &lines) {

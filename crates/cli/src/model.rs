@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use xai_model::convert::{self, Kind};
-use xai_model::{photo, InputSize, Labels, ModelInfo, ResNet};
+use xai_model::{photo, InputSize, Labels, ResNet, WeightsInfo};
 
 use crate::backend::Backend;
 use crate::read::{read_file, Ceiling};
@@ -39,8 +39,8 @@ pub struct Model {
     /// Its class names, from the weight file.
     pub labels: Labels,
     pub input_size: InputSize,
-    /// Where the weights came from, for evidence.
-    pub info: ModelInfo,
+    /// Where the weights came from and what they were converted to, for evidence.
+    pub info: WeightsInfo,
 }
 
 impl ModelArgs {
@@ -78,7 +78,7 @@ impl ModelArgs {
             Some(size) => InputSize::new(size)?,
             None => info.model.input_size,
         };
-        Ok(Model { net, labels: info.model.labels.clone(), input_size, info: info.model })
+        Ok(Model { net, labels: info.model.labels.clone(), input_size, info })
     }
 }
 

@@ -253,10 +253,22 @@ fn eval_scores_every_method_from_one_pass_as_evidence() {
         assert_eq!(lines[like]["scores"], lines[0]["scores"], "{}", methods[like]);
     }
     assert_ne!(lines[1]["scores"], lines[0]["scores"]);
+    // The same source file converted to f32 is told apart from its int8 copy.
+    let f32_weights = common::weights("f32").display().to_string();
+    let f32_output = xai(&["eval", &coffee, "--method", "gradcam", "--json", "--weights", &f32_weights]);
+    let f32_line: Value = serde_json::from_slice(&f32_output.stdout).unwrap();
+    assert_eq!((lines[0]["precision"].as_str(), f32_line["precision"].as_str()), (Some("int8"), Some("f32")));
+    assert_eq!(f32_line["model_sha256"], lines[0]["model_sha256"]);
+    assert!(lines[0]["weights_checksum"].as_str().unwrap().starts_with("sha256:"));
+    assert_ne!(f32_line["weights_checksum"], lines[0]["weights_checksum"]);
     for line in &lines {
         let method = line["method"].as_str().unwrap();
         assert_eq!((line["class"].as_u64(), line["label"].as_str()), (Some(967), Some("espresso")), "{method}");
         assert_eq!(line["model_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(
+            (&line["precision"], &line["weights_checksum"]),
+            (&lines[0]["precision"], &lines[0]["weights_checksum"])
+        );
         assert_eq!(line["photo_sha256"], lines[0]["photo_sha256"]);
         // The shared pass gives each method's own map.
         let alone = xai(&["explain", &coffee, "--method", method, "--json", "--weights", &weights]);

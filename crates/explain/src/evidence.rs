@@ -10,7 +10,7 @@ use crate::pipeline::{Score, Target};
 use crate::sanity::Sanity;
 use image::RgbImage;
 use xai_model::convert::sha256_hex;
-use xai_model::{Layer, ModelInfo};
+use xai_model::{Layer, WeightsInfo};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Evidence {
@@ -18,6 +18,11 @@ pub struct Evidence {
     /// Where the weights came from (a package or a file name) and that file's SHA-256.
     pub model: String,
     pub model_sha256: String,
+    /// The converted weights: their precision ("int8" or "f32") and checksum (`sha256:` of
+    /// their tensors and metadata). One source file converts to either precision, and the two
+    /// answer slightly differently.
+    pub precision: &'static str,
+    pub weights_checksum: String,
     /// The photo: its file as the command line named it, or its name in the page ([`named`]).
     ///
     /// [`named`]: Evidence::named
@@ -46,7 +51,7 @@ impl Evidence {
     /// The evidence of `map`, which explains `class` of `crop` for `target` with `method` at
     /// `layer`, without scores or sanity checks yet.
     pub fn new(
-        model: &ModelInfo,
+        weights: &WeightsInfo,
         crop: &RgbImage,
         class: usize,
         target: &Target,
@@ -54,10 +59,13 @@ impl Evidence {
         layer: Layer,
         map: Map,
     ) -> Self {
+        let model = &weights.model;
         Self {
             xai_lens: VERSION,
             model: model.source.clone(),
             model_sha256: model.source_sha256.clone(),
+            precision: weights.precision.name(),
+            weights_checksum: weights.checksum.clone(),
             photo: None,
             photo_sha256: crop_sha256(crop),
             class,

@@ -49,7 +49,7 @@ impl Jobs {
             jobs.send(Action::SanityChecked(SanityReport {
                 key: key.clone(),
                 class: check.class(),
-                random_label: engine.model.labels.name(random_class).unwrap_or_default().to_string(),
+                random_label: engine.info.model.labels.name(random_class).unwrap_or_default().to_string(),
                 methods: methods
                     .iter()
                     .zip(check.originals())
