@@ -113,10 +113,21 @@ pub enum FolderClass {
     Several(Vec<usize>),
 }
 
+/// ImageNet-1k's WordNet IDs in class order (`n01440764` is class 0, tench), as Keras's
+/// `imagenet_class_index.json` lists them: ImageNet's own folders (`val/n01440764/`, as
+/// torchvision's `ImageNet` and most copies lay them out) are named by them.
+const IMAGENET_IDS: &str = include_str!("imagenet_wnids.txt");
+
+/// The class of a folder named by its WordNet ID, for a model with ImageNet's classes.
+fn imagenet_class(name: &str, labels: &Labels) -> Option<usize> {
+    let imagenet = labels.len() == 1000 && labels.name(0).is_some_and(|first| first.eq_ignore_ascii_case("tench"));
+    imagenet.then(|| IMAGENET_IDS.lines().position(|id| id == name)).flatten()
+}
+
 /// The class a folder's name means: the label itself, else the label with case, spaces,
 /// hyphens and underscores ignored ("Egyptian cat" and "egyptian_cat" are "Egyptian_cat"), else,
 /// for a model without class names ("class 0", "class 1"...), the number (ImageFolder's "0/",
-/// "1/").
+/// "1/"), else, for ImageNet's classes, the WordNet ID ("n02123045/" is tabby).
 pub fn class_of_folder(name: &str, labels: &Labels) -> FolderClass {
     let plain = |text: &str| -> String {
         text.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
@@ -135,6 +146,7 @@ pub fn class_of_folder(name: &str, labels: &Labels) -> FolderClass {
     {
         found.push(number);
     }
+    found.extend(imagenet_class(name, labels).filter(|_| found.is_empty()));
     match found[..] {
         [] => FolderClass::None,
         [class] => FolderClass::Class(class),
@@ -338,6 +350,28 @@ mod tests {
         assert_eq!(class_of_folder("Cardigan", &imagenet), FolderClass::Class(1), "exactly");
         assert_eq!(class_of_folder("CARDIGAN", &imagenet), FolderClass::Several(vec![1, 3]));
         assert_eq!(class_of_folder("12", &Labels::numbered(20)), FolderClass::Class(12));
+    }
+
+    #[test]
+    fn imagenet_folders_named_by_wordnet_id_have_their_class() {
+        let ids: Vec<&str> = IMAGENET_IDS.lines().collect();
+        assert_eq!(ids.len(), 1000);
+        // ImageNet's class order is its IDs' sorted order.
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(ids
+            .iter()
+            .all(|id| id.len() == 9 && id.starts_with('n') && id[1..].bytes().all(|b| b.is_ascii_digit())));
+        let mut names = vec!["tench".to_string()];
+        names.extend((1..1000).map(|i| format!("class {i}")));
+        let imagenet = Labels::from_json(serde_json::to_string(&names).unwrap().as_bytes()).unwrap();
+        assert_eq!(class_of_folder("n01440764", &imagenet), FolderClass::Class(0));
+        assert_eq!(class_of_folder("n02123045", &imagenet), FolderClass::Class(281), "tabby");
+        // The two cranes, one name, are told apart by their IDs: the bird, the machine.
+        assert_eq!(class_of_folder("n02012849", &imagenet), FolderClass::Class(134));
+        assert_eq!(class_of_folder("n03126707", &imagenet), FolderClass::Class(517));
+        assert_eq!(class_of_folder("n99999999", &imagenet), FolderClass::None);
+        // Another model's 1000 classes are not ImageNet's.
+        assert_eq!(class_of_folder("n02123045", &Labels::numbered(1000)), FolderClass::None);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::progress::Progress;
 
 #[derive(clap::Args)]
 /// Audit a folder of photos. Photos in subfolders named after classes (DIR/tabby/1.jpg, the
-/// ImageFolder layout) are checked against that class: accuracy, confusions, mistakes; the
+/// ImageFolder layout; ImageNet's DIR/n02123045/1.jpg too) are checked against that class: accuracy, confusions, mistakes; the
 /// photos of each predicted class are factorised together into the concepts they share.
 /// Ctrl-C stops it with the report of what was done by then.
 pub struct Args {

@@ -19,7 +19,8 @@ fn folder() -> PathBuf {
         std::fs::copy(from, to).unwrap();
     };
     put("Egyptian_cat/chelsea.png", &photo("chelsea"));
-    put("espresso/coffee.png", &photo("coffee"));
+    // ImageNet's own folders are named by WordNet ID: n07920052 is espresso.
+    put("n07920052/coffee.png", &photo("coffee"));
     // Mistakes: chelsea is an Egyptian cat to the network, not a tabby; the rocket no espresso.
     put("tabby/chelsea.png", &photo("chelsea"));
     put("espresso/rocket.png", &photo("rocket"));
@@ -55,16 +56,17 @@ fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
             "Egyptian_cat/chelsea.png",
             "astronaut.png",
             "espresso/broken.png",
-            "espresso/coffee.png",
             "espresso/rocket.png",
             "my photos/astronaut.png",
+            "n07920052/coffee.png",
             "tabby/chelsea.png",
         ]
     );
     let errors: Vec<&str> =
         photos.iter().filter_map(|p| p["path"].as_str().filter(|_| p.get("error").is_some())).collect();
     assert_eq!(errors, ["espresso/broken.png"]);
-    assert!(photos[1].get("truth").is_none() && photos[5].get("truth").is_none(), "no class in their folder");
+    assert!(photos[1].get("truth").is_none() && photos[4].get("truth").is_none(), "no class in their folder");
+    assert_eq!(photos[5]["truth"], 967, "espresso, by its WordNet ID");
     assert_eq!(photos[0]["top5"][0]["label"], "Egyptian_cat");
     assert_eq!(photos[0]["top5"].as_array().unwrap().len(), 5);
     // Where it looked, from the same pass: Grad-CAM's 7 x 7 map, its peak and spread.
