@@ -159,7 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         crate::out::writable(overlay).map_err(anyhow::Error::msg)?;
     }
     if let Some(dir) = args.out_dir.as_ref().filter(|_| overlays.is_some()) {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        crate::out::make_folder(dir).with_context(|| dir.display().to_string())?;
     }
     let mut sheet = args.sheet.as_ref().map(|_| Sheet::new(&methods.iter().map(|m| m.name()).collect::<Vec<_>>()));
     let model = args.model.load()?;

@@ -89,7 +89,11 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::try_parse();
+    if parsed.is_err() {
+        out::remove_made_folders();
+    }
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version
         Err(error) => {
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         Command::Sanity(args) => sanity::run(args),
         Command::Bench(args) => bench::run(args),
     };
+    out::remove_made_folders();
     match result {
         Ok(code) => code,
         Err(error) => {

@@ -2,6 +2,27 @@
 //! at once, not after the whole run it was to hold.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The folders the checks made, each after its parent: what [`remove_made_folders`] takes back.
+static MADE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Makes a folder and those above it that are missing, remembering which were made.
+pub fn make_folder(folder: &Path) -> std::io::Result<()> {
+    let missing: Vec<PathBuf> =
+        folder.ancestors().take_while(|a| !a.as_os_str().is_empty() && !a.exists()).map(Path::to_path_buf).collect();
+    let made = std::fs::create_dir_all(folder);
+    MADE.lock().unwrap_or_else(|e| e.into_inner()).extend(missing.into_iter().rev());
+    made
+}
+
+/// Removes the folders this run made that hold nothing: a command line refused after its
+/// output was checked, or a run that wrote nothing, leaves no trace.
+pub fn remove_made_folders() {
+    for folder in MADE.lock().unwrap_or_else(|e| e.into_inner()).drain(..).rev() {
+        let _ = std::fs::remove_dir(folder);
+    }
+}
 
 /// A file to write: not a folder, and [`writable`].
 pub fn file(arg: &str) -> Result<PathBuf, String> {
@@ -19,8 +40,7 @@ pub fn file(arg: &str) -> Result<PathBuf, String> {
 pub fn writable(path: &Path) -> Result<(), String> {
     let shown = crate::shown(path);
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(folder)
-        .map_err(|e| format!("{shown}: cannot make the folder {}: {e}", crate::shown(folder)))?;
+    make_folder(folder).map_err(|e| format!("{shown}: cannot make the folder {}: {e}", crate::shown(folder)))?;
     // A link counts as there, even one to nothing: it is not removed below.
     let existed = path.symlink_metadata().is_ok();
     std::fs::OpenOptions::new()

@@ -256,6 +256,12 @@ fn mistakes_in_paths_are_caught_before_any_work() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
     assert!(!jpeg_out.exists(), "nothing written");
+    // An output's folder is made as the command line is read: one refused after it is taken back.
+    let made = std::env::temp_dir().join(format!("xai-made-{}", std::process::id()));
+    let report = made.join("reports/audit.html").display().to_string();
+    let output = xai(&["audit", ".", "--out", &report, "--batch", "0", "--weights", &weights]);
+    assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
+    assert!(!made.exists(), "the folder made for the report is gone");
     // A model file not converted yet is named as such, with the command that converts it.
     let dir = std::env::temp_dir().join(format!("xai-unconverted-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
