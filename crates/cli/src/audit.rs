@@ -176,7 +176,7 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, bool)>> {
         .filter_map(|entry| {
             let entry = entry.ok()?;
             let is_dir = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
-            Some((printable(&entry.file_name().to_string_lossy()), entry.path(), is_dir))
+            Some((crate::shown(Path::new(&entry.file_name())), entry.path(), is_dir))
         })
         .collect();
     entries.sort();

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         let top = model.labels.top(&logits, args.top.into());
         if args.json {
-            let line = serde_json::json!({ "image": path.to_string_lossy(), "top": top, "logits": logits });
+            let line = serde_json::json!({ "image": crate::path_text(path), "top": top, "logits": logits });
             println!("{line}");
         } else {
             if args.images.len() > 1 {

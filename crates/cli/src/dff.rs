@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "k": args.k, "rel_error": result.rel_error, "iterations": result.iterations,
             "nmf": if result.nmf_on_gpu { "gpu" } else { "host" },
             "concepts": result.concepts,
-            "images": args.images.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+            "images": args.images.iter().map(|p| crate::path_text(p)).collect::<Vec<_>>(),
         });
         println!("{line}");
         return Ok(ExitCode::SUCCESS);

@@ -1,7 +1,7 @@
 //! `xai eval`: how faithful each method's maps are to the network, per photo and on average,
 //! as a table or as evidence (one JSON object per photo and method).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -12,7 +12,6 @@ use xai_explain::Target;
 use xai_model::Layer;
 
 use crate::model::{or_say, ModelArgs};
-use crate::printable;
 
 #[derive(clap::Args)]
 /// Score CAM methods' faithfulness on your own photos (each explained for its top-1 class).
@@ -66,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         // Every method explains the top class of the one shared pass.
         let class = each[0][0].class;
         let mut scorer = pollster::block_on(Scorer::new(&model.net, &input, class))?;
-        let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
+        let name = crate::shown(Path::new(path.file_name().unwrap_or_default()));
         for ((method, mut analyses), totals) in methods.iter().zip(each).zip(&mut totals) {
             let analysis = analyses.remove(0);
             let scores = pollster::block_on(scorer.scores(method.name(), analysis.map.clone()))?;
@@ -84,7 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                         args.layer,
                         analysis.map,
                     )
-                    .named(&path.to_string_lossy())
+                    .named(&crate::path_text(path))
                 };
                 println!("{}", serde_json::to_string(&evidence)?);
             } else {

@@ -87,10 +87,13 @@ fn overlay_paths(args: &Args, methods: &[&dyn CamMethod]) -> Result<Vec<Vec<Path
     let mut written: HashMap<PathBuf, &Path> = HashMap::new();
     let mut paths = Vec::new();
     for image in &args.images {
-        let stem = image.file_stem().unwrap_or_default().to_string_lossy();
+        let stem = image.file_stem().unwrap_or_default();
         let mut of_photo = Vec::new();
         for method in methods {
-            let path = dir.join(format!("{stem}-{}-{}.png", method.name(), args.target.layer));
+            // The photo's own bytes: a name in another encoding stays that name.
+            let mut name = stem.to_os_string();
+            name.push(format!("-{}-{}.png", method.name(), args.target.layer));
+            let path = dir.join(name);
             if let Some(other) = written.insert(path.clone(), image) {
                 bail!(
                     "{} and {} would both write {}: explain them in separate runs",
@@ -175,7 +178,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 let (map, class) = (&analysis.map, analysis.class);
                 let rows: Vec<&[f32]> = map.values.chunks(map.width).collect();
                 let line = serde_json::json!({
-                    "image": path.to_string_lossy(), "class": class, "label": model.labels.name(class).unwrap_or_default(),
+                    "image": crate::path_text(path), "class": class, "label": model.labels.name(class).unwrap_or_default(),
                     "prob": analysis.probability(), "method": method.name(), "layer": layer.to_string(),
                     "score": score, "map": rows, "map_size": [map.height, map.width],
                 });
@@ -191,7 +194,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let (class, prob) = (analyses[0].class, analyses[0].probability());
         let label = crate::printable(model.labels.name(class).unwrap_or_default());
         if let Some(sheet) = &mut sheet {
-            let name = crate::printable(&path.file_name().unwrap_or_default().to_string_lossy());
+            let name = crate::shown(Path::new(path.file_name().unwrap_or_default()));
             sheet.add_row(&format!("{name}: {class} {label} ({prob:.3})"));
         }
         // One overlay at a time: at a large photo's resolution, each weighs tens of megabytes.

@@ -37,7 +37,19 @@ pub fn method_name(arg: &str) -> Result<String, String> {
 
 /// A path as a line of output shows it: a file's name can hold what a terminal would obey.
 pub fn shown(path: &std::path::Path) -> String {
-    printable(&path.to_string_lossy())
+    printable(&path_text(path))
+}
+
+/// A path as text, whatever its bytes: those that are not UTF-8 (a name in another system's
+/// encoding) are written as `\xE9`, where `to_string_lossy` made each one '\u{FFFD}', and two
+/// names one.
+pub fn path_text(path: &std::path::Path) -> String {
+    let mut text = String::new();
+    for chunk in path.as_os_str().as_encoded_bytes().utf8_chunks() {
+        text.push_str(chunk.valid());
+        chunk.invalid().iter().for_each(|byte| text.push_str(&format!("\\x{byte:02X}")));
+    }
+    text
 }
 
 /// An error and its causes on one line, "what: why", each said once: many errors name their

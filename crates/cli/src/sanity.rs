@@ -87,7 +87,7 @@ fn check_photo(
     let results = pollster::block_on(check.run())?;
     let label = |class: usize| printable(model.labels.name(class).unwrap_or_default());
     if !args.json {
-        let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
+        let name = crate::shown(Path::new(path.file_name().unwrap_or_default()));
         let explaining = args.target.explaining();
         println!("{name}: {} (class {class}) at {layer}{explaining}, seed {}", label(class), args.seed);
         println!("Spearman rank correlation with the original map (SSIM); above {SIMILAR} the map kept its order");
@@ -95,7 +95,7 @@ fn check_photo(
     for ((method, original), sanity) in methods.iter().zip(originals).zip(&results) {
         if args.json {
             let evidence = Evidence::new(&model.info, crop, class, &target, *method, layer, original.map)
-                .named(&path.to_string_lossy());
+                .named(&crate::path_text(path));
             println!("{}", serde_json::to_string(&Evidence { sanity: Some(sanity.clone()), ..evidence })?);
             continue;
         }

@@ -378,11 +378,24 @@ fn a_file_name_that_is_not_utf8_is_named_as_well_as_it_can_be() {
     };
     let json = classify(&["--json"]);
     let line: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
-    assert!(line["image"].as_str().unwrap().ends_with("cat\u{fffd}\u{1b}[31m.png"), "{line}");
+    // The byte that is not UTF-8 is named, not lost: '\u{fffd}' would make many names one.
+    assert!(line["image"].as_str().unwrap().ends_with("cat\\xFF\u{1b}[31m.png"), "{line}");
     // On a terminal the escape is shown, not obeyed.
     let text = classify(&[]);
-    assert!(text.lines().next().unwrap().ends_with("cat\u{fffd}\\u{1b}[31m.png"), "{text}");
-    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    assert!(text.lines().next().unwrap().ends_with("cat\\xFF\\u{1b}[31m.png"), "{text}");
+    // Two such names in one folder are two photos of the audit, each with its own path.
+    let dir = path.parent().unwrap();
+    std::fs::copy(chelsea(), dir.join(std::ffi::OsStr::from_bytes(b"cat\xfe.png"))).unwrap();
+    let report = dir.with_extension("html");
+    let output =
+        xai(&["audit", dir.to_str().unwrap(), "--json", "--out", report.to_str().unwrap(), "--weights", &weights]);
+    let paths: Vec<String> = common::stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, ["cat\\xFE.png", "cat\\xFF\\u{1b}[31m.png"]);
+    let _ = std::fs::remove_file(report);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Runs `xai convert` and returns its single stderr line, checking the exit code.
