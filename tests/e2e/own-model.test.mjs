@@ -129,6 +129,29 @@ test('the visitor switches between the built-in model and theirs, and deletes th
     null, { timeout: 300_000 });
 });
 
+test('a model the browser has no room to keep is used for the visit, and said not to be kept', { timeout: 600_000 }, async () => {
+  // The browser's storage refuses the model as a full one does (the built-in weights are kept).
+  const full = record(await openPage(browser, origin, {
+    beforeLoad: () => {
+      const put = Cache.prototype.put;
+      Cache.prototype.put = function (request, response) {
+        return String(request).includes('own-models/')
+          ? Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'))
+          : put.call(this, request, response);
+      };
+    },
+  }));
+  await ready(full);
+  await addModel(full, 'resnet18.pth', 'labels.txt');
+  await full.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet18.pth'),
+    null, { timeout: 300_000 });
+  assert.match(await text(full, 'conversion'), /used until this page is closed, not kept: this browser has no room left/);
+  assert.equal(await full.locator('[data-testid=own-model]').count(), 0);
+  await runDemo(full, 'chelsea');
+  assert.equal(await prediction(full), 'cat');
+  await full.close();
+});
+
 test('nothing was uploaded: no request left the origin, and none had a body', () => {
   const urls = pages.flatMap((p) => p.requests);
   assert.ok(urls.some((url) => url.endsWith('.wasm')), 'requests were recorded');

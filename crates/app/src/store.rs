@@ -1,6 +1,10 @@
 //! The visitor's own models, kept in this browser's Cache Storage (never sent anywhere): each
 //! converted weight file under a key of its own, and an index that lists them and says which is
-//! in use, so the list shows without reading the files.
+//! in use, so the list shows without reading the files. A model this browser has no room for
+//! is held in memory instead, for this visit.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::Uint8Array;
 use serde::{Deserialize, Serialize};
@@ -15,6 +19,17 @@ use crate::state::StoredModel;
 const CACHE_NAME: &str = "xai-lens-own-models-v1";
 /// Keys are URLs of the page's origin that are never fetched: Cache Storage only files them.
 const INDEX: &str = "own-models/index.json";
+
+thread_local! {
+    /// A converted model the browser would not keep (no room, or no Cache Storage), by its
+    /// SHA-256: used until the page closes.
+    static THIS_VISIT: RefCell<Option<(String, Rc<Vec<u8>>)>> = const { RefCell::new(None) };
+}
+
+/// Holds a converted model in memory for this visit, in place of one held before.
+pub fn hold_for_this_visit(sha256: &str, weights: Vec<u8>) {
+    THIS_VISIT.with(|held| held.replace(Some((sha256.to_string(), Rc::new(weights)))));
+}
 
 fn key(sha256: &str) -> String {
     format!("own-models/{sha256}.safetensors")
@@ -84,6 +99,10 @@ pub async fn save(model: &StoredModel, weights: &[u8]) -> Result<(), String> {
 
 /// A kept model's weights, reporting the bytes read so far (a large model takes seconds).
 pub async fn load(sha256: &str, progress: &dyn Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+    let held = THIS_VISIT.with(|held| held.borrow().clone());
+    if let Some((_, weights)) = held.filter(|(held, _)| held == sha256) {
+        return Ok(weights.to_vec());
+    }
     let cache = cache().await?;
     read(&cache, &key(sha256), progress)
         .await

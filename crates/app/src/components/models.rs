@@ -124,9 +124,12 @@ fn conversion_line(props: &ConversionLineProps) -> Html {
                 </p>
             }
         }
-        Conversion::Done { name, ms } => html! {
-            <p class="conversion" data-testid="conversion" data-ms={format!("{ms:.0}")}>
+        Conversion::Done { name, ms, unkept } => html! {
+            <p class="conversion" data-testid="conversion" data-ms={format!("{ms:.0}")} role="status">
                 { format!("Converted {name} in {:.1} s.", ms / 1000.0) }
+                if let Some(why) = unkept {
+                    { format!(" It is used until this page is closed, not kept: {why}.") }
+                }
             </p>
         },
         Conversion::Failed(error) => html! {

@@ -270,17 +270,19 @@ impl Jobs {
             if !current() {
                 return;
             }
-            if let Err(error) = store::save(&stored, &weights).await {
-                return jobs.send(failed(error));
-            }
+            // A model the browser will not keep is still used, for this visit.
+            let unkept = store::save(&stored, &weights).await.err();
             if !current() {
                 // Cancelled while it was being kept: it must not turn up on the next visit.
-                if !kept_before {
+                if !kept_before && unkept.is_none() {
                     let _ = store::delete(&stored.sha256).await;
                 }
                 return;
             }
-            jobs.send(Action::Converted { model: stored.clone(), ms });
+            if unkept.is_some() {
+                store::hold_for_this_visit(&stored.sha256, weights);
+            }
+            jobs.send(Action::Converted { model: stored.clone(), ms, unkept });
             jobs.use_model(Some(stored));
         });
     }

@@ -105,6 +105,8 @@ pub enum Action {
     Converted {
         model: StoredModel,
         ms: f64,
+        /// Why the browser would not keep it, if it would not: it is used for this visit only.
+        unkept: Option<String>,
     },
     ConvertFailed(String),
     ConvertCancelled,
@@ -409,11 +411,13 @@ impl AppState {
             Action::ModelsListed(models) => self.own_models = models,
             Action::WantModel(model) => self.wanted = Some(model),
             Action::Converting(step) => self.conversion = Conversion::Running(step),
-            Action::Converted { model, ms } => {
-                self.conversion = Conversion::Done { name: model.name.clone(), ms };
+            Action::Converted { model, ms, unkept } => {
+                self.conversion = Conversion::Done { name: model.name.clone(), ms, unkept: unkept.clone() };
                 // The same file converted again (with other class names, say) replaces the first.
-                self.own_models.retain(|m| m.sha256 != model.sha256);
-                self.own_models.push(model);
+                if unkept.is_none() {
+                    self.own_models.retain(|m| m.sha256 != model.sha256);
+                    self.own_models.push(model);
+                }
             }
             Action::ConvertFailed(error) => self.conversion = Conversion::Failed(error),
             Action::ConvertCancelled => self.conversion = Conversion::Idle,

@@ -111,6 +111,8 @@ pub enum Conversion {
     Done {
         name: String,
         ms: f64,
+        /// Why the browser would not keep it, if it would not.
+        unkept: Option<String>,
     },
     Failed(String),
 }
