@@ -1,8 +1,9 @@
 // The folder audit on the CPU fallback: a folder of the demo photos in the ImageFolder layout
-// (with two mistakes, a file that is not a photo and a folder naming no class), picked as a
-// folder: the accuracy, a confused pair, a class's concept legend, the bad file and the notes; a
-// photo opened from the report; the report downloaded as HTML and JSON lines. Then the same
-// folder dropped on the panel, and a folder that cannot be read.
+// (with two mistakes, a file that is not a photo, a folder naming no class and one deeper than
+// the layout), picked as a folder: the accuracy, a confused pair, a class's concept legend, the
+// bad file and the notes; a photo opened from the report; the report downloaded as HTML and JSON
+// lines. Then the same folder dropped on the panel (with ImageNet's own name for a class folder,
+// and a subfolder that cannot be read), and a folder that cannot be read.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, copyFile, writeFile, rm } from 'node:fs/promises';
@@ -27,6 +28,9 @@ before(async () => {
   await put('my photos/astronaut.png', 'astronaut');
   await writeFile(join(folder, 'espresso', 'notes.txt'), 'not a photo');
   await writeFile(join(folder, 'espresso', 'broken.png'), 'not a photo either');
+  // Deeper than class/photo: noted by its folder, not counted among the files that are no photos.
+  await mkdir(join(folder, 'Egyptian_cat', 'raw'));
+  await writeFile(join(folder, 'Egyptian_cat', 'raw', 'notes.txt'), 'deeper');
 });
 after(async () => { await site?.close(); await rm(join(folder, '..'), { recursive: true, force: true }); });
 
@@ -58,6 +62,7 @@ function check(found) {
   assert.match(found.notes, /espresso\/broken\.png: /);
   assert.match(found.notes, /1 file not named as photos .* left out, such as 'espresso\/notes\.txt'/);
   assert.match(found.notes, /folder 'my photos' names no class/);
+  assert.match(found.notes, /folder 'Egyptian_cat\/raw' is deeper than class\/photo: skipped/);
 }
 
 test('a picked folder is classified, scored, explained and exported', { timeout: 600_000 }, async () => {
@@ -125,7 +130,7 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
 // Playwright nor CDP can put in a synthetic drop. So the page's own drop handler, traversal and
 // audit run on a drop whose item answers webkitGetAsEntry with entries in the shape the browser
 // gives (name, isDirectory, createReader().readEntries, file), over the same files.
-async function dropFolder(tree, { unreadable = false } = {}) {
+async function dropFolder(tree, { unreadable = [] } = {}) {
   await page.evaluate(async ({ tree, unreadable }) => {
     const later = (callback, value) => setTimeout(() => callback(value));
     const file = async (name, demo) => demo
@@ -140,7 +145,7 @@ async function dropFolder(tree, { unreadable = false } = {}) {
       const createReader = () => {
         let read = false;
         return {
-          readEntries: (ok, failed) => unreadable ? later(failed, new DOMException('A requested file or directory could not be found', 'NotFoundError'))
+          readEntries: (ok, failed) => unreadable.includes(name) ? later(failed, new DOMException('A requested file or directory could not be found', 'NotFoundError'))
             : later(ok, read ? [] : (read = true, children)),
         };
       };
@@ -156,20 +161,25 @@ async function dropFolder(tree, { unreadable = false } = {}) {
 }
 
 test('a dropped folder is read through its entries; one that cannot be read says so', { timeout: 600_000 }, async () => {
-  await dropFolder({ tabby: {} }, { unreadable: true });
+  await dropFolder({ tabby: {} }, { unreadable: ['photos'] });
   await page.waitForSelector('[data-testid=error]:not([hidden])', { timeout: 60_000 });
   assert.match(await text(page, 'error'), /^The dropped folder could not be read: .*could not be found/);
 
   const before = await jobNumber(page);
   await dropFolder({
-    Egyptian_cat: { 'chelsea.png': 'chelsea' },
-    espresso: { 'coffee.png': 'coffee', 'rocket.png': 'rocket', 'notes.txt': null, 'broken.png': null },
+    Egyptian_cat: { 'chelsea.png': 'chelsea', raw: { 'notes.txt': null } },
+    espresso: { 'rocket.png': 'rocket', 'notes.txt': null, 'broken.png': null },
+    // ImageNet's own folder name for espresso, as its val set is laid out.
+    n07920052: { 'coffee.png': 'coffee' },
     tabby: { 'chelsea.png': 'chelsea' },
     'astronaut.png': 'astronaut',
     'my photos': { 'astronaut.png': 'astronaut' },
-  });
+    // A subfolder the browser will not list is noted; the rest is audited.
+    locked: { 'chelsea.png': 'chelsea' },
+  }, { unreadable: ['locked'] });
   const found = await report(before);
   check(found);
+  assert.match(found.notes, /folder 'locked' cannot be read: .*could not be found/);
   assert.match(found.progress, /7 photos of photos classified in /);
   assert.deepEqual(page.uploads, [], 'nothing left the page');
 });

@@ -103,6 +103,8 @@ impl Started {
             copy(&app_dir().join(file), &dist.join(file))?;
         }
         copy(&self.weights.join("resnet50-int8.safetensors"), &dist.join("resnet50-int8.safetensors"))?;
+        // ImageNet's WordNet IDs, which the page fetches for an audited folder named by them.
+        copy(&root().join("crates/audit/src/imagenet_wnids.txt"), &dist.join("imagenet_wnids.txt"))?;
         for photo in DEMO_PHOTOS {
             let name = format!("{photo}.png");
             copy(&root().join("tests/fixtures/images").join(&name), &dist.join("demo").join(name))?;

@@ -33,11 +33,11 @@ fn is_hidden(path: &str) -> bool {
 
 /// The entries of a folder's files, given by their paths inside it ('/' between the parts),
 /// sorted by path. A file at the top has no true class, a file in a subfolder named after a
-/// class has that class, a file deeper down is skipped (noted by its folder, whatever its name),
+/// class has that class (`imagenet_ids` as [`class_of_folder`] takes them), a file deeper down is skipped (noted by its folder, whatever its name),
 /// and so is a file not named as a photo.
 /// What does not fit the layout (a folder naming no class, a deeper folder, the same path twice,
 /// files that are not photos) is noted in `report`, never fatal.
-pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<Entry> {
+pub fn entries(paths: &[String], labels: &Labels, imagenet_ids: Option<&str>, report: &mut Report) -> Vec<Entry> {
     // Whatever lies deeper than class/photo (a folder's mark `a/b/`, or a file `a/b/c.txt` when
     // the browser lists them all) stays, for its folder's note below, photo or not.
     let shown = (0..paths.len()).filter(|&i| !is_hidden(&paths[i]));
@@ -56,21 +56,24 @@ pub fn entries(paths: &[String], labels: &Labels, report: &mut Report) -> Vec<En
         let path = paths[index].as_str();
         let truth = match path.split('/').collect::<Vec<_>>()[..] {
             [] | [_] => None,
-            [folder, _] => *classes.entry(folder).or_insert_with(|| match class_of_folder(folder, labels) {
-                FolderClass::Class(class) => Some(class),
-                FolderClass::None => {
-                    report
-                        .note(format!("folder '{folder}' names no class of the model: its photos have no true class"));
-                    None
-                }
-                FolderClass::Several(classes) => {
-                    let classes = classes.iter().map(usize::to_string).collect::<Vec<_>>().join(" and ");
-                    report.note(format!(
+            [folder, _] => {
+                *classes.entry(folder).or_insert_with(|| match class_of_folder(folder, labels, imagenet_ids) {
+                    FolderClass::Class(class) => Some(class),
+                    FolderClass::None => {
+                        report.note(format!(
+                            "folder '{folder}' names no class of the model: its photos have no true class"
+                        ));
+                        None
+                    }
+                    FolderClass::Several(classes) => {
+                        let classes = classes.iter().map(usize::to_string).collect::<Vec<_>>().join(" and ");
+                        report.note(format!(
                         "folder '{folder}' names classes {classes} of the model alike: its photos have no true class"
                     ));
-                    None
-                }
-            }),
+                        None
+                    }
+                })
+            }
             [folder, inner, ..] => {
                 if deeper.insert(format!("{folder}/{inner}")) {
                     report.note(format!("folder '{folder}/{inner}' is deeper than class/photo: skipped"));
@@ -110,8 +113,10 @@ mod tests {
         ];
         let paths: Vec<String> = [&paths[..], &others].concat().iter().map(|p| p.to_string()).collect();
         let mut report = Report::default();
-        let found: Vec<(usize, &str, Option<usize>)> =
-            entries(&paths, &labels, &mut report).iter().map(|e| (e.index, paths[e.index].as_str(), e.truth)).collect();
+        let found: Vec<(usize, &str, Option<usize>)> = entries(&paths, &labels, None, &mut report)
+            .iter()
+            .map(|e| (e.index, paths[e.index].as_str(), e.truth))
+            .collect();
         assert_eq!(
             found,
             [

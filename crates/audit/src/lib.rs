@@ -113,22 +113,40 @@ pub enum FolderClass {
     Several(Vec<usize>),
 }
 
-/// ImageNet-1k's WordNet IDs in class order (`n01440764` is class 0, tench), as Keras's
-/// `imagenet_class_index.json` lists them: ImageNet's own folders (`val/n01440764/`, as
-/// torchvision's `ImageNet` and most copies lay them out) are named by them.
-const IMAGENET_IDS: &str = include_str!("imagenet_wnids.txt");
+/// ImageNet-1k's WordNet IDs in class order (`n01440764` is class 0, tench), one a line, as
+/// Keras's `imagenet_class_index.json` lists them: ImageNet's own folders (`val/n01440764/`, as
+/// torchvision's `ImageNet` and most copies lay them out) are named by them. The page fetches
+/// the file (served as `IMAGENET_IDS_FILE`) when a folder needs it, rather than carry it.
+pub const IMAGENET_IDS: &str = include_str!("imagenet_wnids.txt");
+pub const IMAGENET_IDS_FILE: &str = "imagenet_wnids.txt";
+
+fn is_imagenet(labels: &Labels) -> bool {
+    labels.len() == 1000 && labels.name(0).is_some_and(|first| first.eq_ignore_ascii_case("tench"))
+}
+
+fn is_wordnet_id(name: &str) -> bool {
+    name.len() == 9 && name.starts_with('n') && name[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a folder's paths (as [`folder::entries`] takes them) have a class folder named by
+/// WordNet ID for a model with ImageNet's classes: the IDs are wanted.
+pub fn wants_imagenet_ids(paths: &[String], labels: &Labels) -> bool {
+    is_imagenet(labels)
+        && paths.iter().any(|path| path.split_once('/').is_some_and(|(folder, _)| is_wordnet_id(folder)))
+}
 
 /// The class of a folder named by its WordNet ID, for a model with ImageNet's classes.
-fn imagenet_class(name: &str, labels: &Labels) -> Option<usize> {
-    let imagenet = labels.len() == 1000 && labels.name(0).is_some_and(|first| first.eq_ignore_ascii_case("tench"));
-    imagenet.then(|| IMAGENET_IDS.lines().position(|id| id == name)).flatten()
+fn imagenet_class(name: &str, labels: &Labels, imagenet_ids: Option<&str>) -> Option<usize> {
+    let ids = imagenet_ids.filter(|_| is_imagenet(labels) && is_wordnet_id(name))?;
+    ids.lines().position(|id| id == name)
 }
 
 /// The class a folder's name means: the label itself, else the label with case, spaces,
 /// hyphens and underscores ignored ("Egyptian cat" and "egyptian_cat" are "Egyptian_cat"), else,
 /// for a model without class names ("class 0", "class 1"...), the number (ImageFolder's "0/",
-/// "1/"), else, for ImageNet's classes, the WordNet ID ("n02123045/" is tabby).
-pub fn class_of_folder(name: &str, labels: &Labels) -> FolderClass {
+/// "1/"), else, for ImageNet's classes, the WordNet ID ("n02123045/" is tabby) when
+/// `imagenet_ids` ([`IMAGENET_IDS`]) are given.
+pub fn class_of_folder(name: &str, labels: &Labels, imagenet_ids: Option<&str>) -> FolderClass {
     let plain = |text: &str| -> String {
         text.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
     };
@@ -146,7 +164,7 @@ pub fn class_of_folder(name: &str, labels: &Labels) -> FolderClass {
     {
         found.push(number);
     }
-    found.extend(imagenet_class(name, labels).filter(|_| found.is_empty()));
+    found.extend(imagenet_class(name, labels, imagenet_ids).filter(|_| found.is_empty()));
     match found[..] {
         [] => FolderClass::None,
         [class] => FolderClass::Class(class),
@@ -339,17 +357,17 @@ mod tests {
     #[test]
     fn folder_names_match_labels_loosely() {
         let labels = labels();
-        assert_eq!(class_of_folder("Egyptian_cat", &labels), FolderClass::Class(0));
-        assert_eq!(class_of_folder("egyptian cat", &labels), FolderClass::Class(0));
-        assert_eq!(class_of_folder("Espresso", &labels), FolderClass::Class(2));
-        assert_eq!(class_of_folder("dogs", &labels), FolderClass::None);
-        assert_eq!(class_of_folder("2", &labels), FolderClass::None, "numbers only for numbered classes");
+        assert_eq!(class_of_folder("Egyptian_cat", &labels, None), FolderClass::Class(0));
+        assert_eq!(class_of_folder("egyptian cat", &labels, None), FolderClass::Class(0));
+        assert_eq!(class_of_folder("Espresso", &labels, None), FolderClass::Class(2));
+        assert_eq!(class_of_folder("dogs", &labels, None), FolderClass::None);
+        assert_eq!(class_of_folder("2", &labels, None), FolderClass::None, "numbers only for numbered classes");
         // ImageNet has two cranes and two cardigans (the dog, the sweater).
         let imagenet = Labels::from_json(br#"["crane", "Cardigan", "crane", "cardigan"]"#).unwrap();
-        assert_eq!(class_of_folder("crane", &imagenet), FolderClass::Several(vec![0, 2]));
-        assert_eq!(class_of_folder("Cardigan", &imagenet), FolderClass::Class(1), "exactly");
-        assert_eq!(class_of_folder("CARDIGAN", &imagenet), FolderClass::Several(vec![1, 3]));
-        assert_eq!(class_of_folder("12", &Labels::numbered(20)), FolderClass::Class(12));
+        assert_eq!(class_of_folder("crane", &imagenet, None), FolderClass::Several(vec![0, 2]));
+        assert_eq!(class_of_folder("Cardigan", &imagenet, None), FolderClass::Class(1), "exactly");
+        assert_eq!(class_of_folder("CARDIGAN", &imagenet, None), FolderClass::Several(vec![1, 3]));
+        assert_eq!(class_of_folder("12", &Labels::numbered(20), None), FolderClass::Class(12));
     }
 
     #[test]
@@ -358,20 +376,23 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         // ImageNet's class order is its IDs' sorted order.
         assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
-        assert!(ids
-            .iter()
-            .all(|id| id.len() == 9 && id.starts_with('n') && id[1..].bytes().all(|b| b.is_ascii_digit())));
+        assert!(ids.iter().all(|id| is_wordnet_id(id)));
         let mut names = vec!["tench".to_string()];
         names.extend((1..1000).map(|i| format!("class {i}")));
         let imagenet = Labels::from_json(serde_json::to_string(&names).unwrap().as_bytes()).unwrap();
-        assert_eq!(class_of_folder("n01440764", &imagenet), FolderClass::Class(0));
-        assert_eq!(class_of_folder("n02123045", &imagenet), FolderClass::Class(281), "tabby");
+        assert_eq!(class_of_folder("n01440764", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(0));
+        assert_eq!(class_of_folder("n02123045", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(281), "tabby");
         // The two cranes, one name, are told apart by their IDs: the bird, the machine.
-        assert_eq!(class_of_folder("n02012849", &imagenet), FolderClass::Class(134));
-        assert_eq!(class_of_folder("n03126707", &imagenet), FolderClass::Class(517));
-        assert_eq!(class_of_folder("n99999999", &imagenet), FolderClass::None);
+        assert_eq!(class_of_folder("n02012849", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(134));
+        assert_eq!(class_of_folder("n03126707", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(517));
+        assert_eq!(class_of_folder("n99999999", &imagenet, Some(IMAGENET_IDS)), FolderClass::None);
+        assert_eq!(class_of_folder("n02123045", &imagenet, None), FolderClass::None, "without the IDs");
+        let paths = |paths: &[&str]| paths.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert!(wants_imagenet_ids(&paths(&["a.jpg", "n02123045/1.jpg"]), &imagenet));
+        assert!(!wants_imagenet_ids(&paths(&["n02123045.jpg", "tabby/1.jpg"]), &imagenet));
+        assert!(!wants_imagenet_ids(&paths(&["n02123045/1.jpg"]), &Labels::numbered(1000)));
         // Another model's 1000 classes are not ImageNet's.
-        assert_eq!(class_of_folder("n02123045", &Labels::numbered(1000)), FolderClass::None);
+        assert_eq!(class_of_folder("n02123045", &Labels::numbered(1000), Some(IMAGENET_IDS)), FolderClass::None);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let mut report = Report::default();
     let (files, paths) = list(&args.dir, &mut report)?;
-    let entries = entries(&paths, &model.labels, &mut report);
+    let entries = entries(&paths, &model.labels, Some(xai_audit::IMAGENET_IDS), &mut report);
     if entries.is_empty() {
         let why = report.notes.first().map(|note| format!(" ({note})")).unwrap_or_default();
         bail!("{}: no photos in it or in its class folders{why}", args.dir.display());

@@ -10,6 +10,7 @@ use yew::platform::spawn_local;
 
 use super::{let_the_page_paint, new_run, Jobs};
 use crate::engine::{now_ms, Backend, Engine, Failure};
+use crate::fetch::fetch_bytes;
 use crate::folder::Folder;
 use crate::photo;
 use crate::state::{Action, AuditStage};
@@ -26,7 +27,13 @@ impl Jobs {
             let Folder { name: folder, files, notes } = folder;
             let mut report = Report { notes, ..Report::default() };
             let paths: Vec<String> = files.iter().map(|(path, _)| path.clone()).collect();
-            let entries = xai_audit::folder::entries(&paths, &engine.info.model.labels, &mut report);
+            let labels = &engine.info.model.labels;
+            // ImageNet's WordNet IDs come from the site, and only for a folder named by them.
+            let imagenet_ids = match xai_audit::wants_imagenet_ids(&paths, labels) {
+                true => fetch_bytes(xai_audit::IMAGENET_IDS_FILE).await.ok().and_then(|b| String::from_utf8(b).ok()),
+                false => None,
+            };
+            let entries = xai_audit::folder::entries(&paths, labels, imagenet_ids.as_deref(), &mut report);
             let notes = std::mem::take(&mut report.notes);
             let labels = Rc::new(engine.info.model.labels.clone());
             jobs.send(Action::AuditStarted { run, folder, labels, total: entries.len(), notes, at_ms: now_ms() });
