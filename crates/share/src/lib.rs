@@ -29,8 +29,9 @@ const KEYS: [&str; 13] = [
     "model_name",
     "compare",
 ];
-/// The largest class index a link may name; the app checks it against the model's head.
-const MAX_CLASS: usize = 99_999;
+/// The largest class index a link may name (a model has at most 1,000,000 classes: the
+/// class-name files read stop there); the app checks it against the model's head.
+const MAX_CLASS: usize = 999_999;
 /// JPEG quality of shared crops: small links, differences far below what a heatmap shows.
 const JPEG_QUALITY: u8 = 90;
 
@@ -263,6 +264,9 @@ mod tests {
         let model = ModelRef { name: "dermatology résnet & co.pth".into(), sha256: "ab".repeat(32) };
         let own = Shared { model: Some(model), ..demo.clone() };
         assert_eq!(Shared::from_fragment(&own.to_fragment()), Ok(own));
+        // A head of ImageNet-21k's size, or larger: its classes are linked too.
+        let large = Shared { class: Some(999_999), versus: Some(21_842), ..demo.clone() };
+        assert_eq!(Shared::from_fragment(&large.to_fragment()), Ok(large));
         let contrast = Shared { versus: Some(285), compare: true, ..demo.clone() };
         assert_eq!(Shared::from_fragment(&contrast.to_fragment()), Ok(contrast));
         let probability = Shared { probability: true, ..demo };
@@ -310,7 +314,7 @@ mod tests {
             (format!("{good}&probability=0"), "bad 'probability'"),
             (format!("{good}&compare=2"), "bad 'compare'"),
             (format!("{good}&versus=285&probability=1"), "do not go together"),
-            (format!("{good}&versus=100000"), "bad 'versus'"),
+            (format!("{good}&versus=1000000"), "bad 'versus'"),
         ] {
             let error = Shared::from_fragment(&bad).unwrap_err().to_string();
             assert!(error.contains(expected), "{bad:.60}: {error}");
