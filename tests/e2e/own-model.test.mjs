@@ -145,7 +145,7 @@ test('a model the browser has no room to keep is used for the visit, and said no
   await addModel(full, 'resnet18.pth', 'labels.txt');
   await full.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet18.pth'),
     null, { timeout: 300_000 });
-  assert.match(await text(full, 'conversion'), /used until this page is closed, not kept: this browser has no room left/);
+  assert.match(await text(full, 'conversion'), /used until another model is chosen or this page is closed, not kept: this browser has no room left/);
   assert.equal(await full.locator('[data-testid=own-model]').count(), 0);
   await runDemo(full, 'chelsea');
   assert.equal(await prediction(full), 'cat');

@@ -22,13 +22,23 @@ const INDEX: &str = "own-models/index.json";
 
 thread_local! {
     /// A converted model the browser would not keep (no room, or no Cache Storage), by its
-    /// SHA-256: used until the page closes.
+    /// SHA-256: used until another model is, or the page closes.
     static THIS_VISIT: RefCell<Option<(String, Rc<Vec<u8>>)>> = const { RefCell::new(None) };
 }
 
 /// Holds a converted model in memory for this visit, in place of one held before.
 pub fn hold_for_this_visit(sha256: &str, weights: Vec<u8>) {
     THIS_VISIT.with(|held| held.replace(Some((sha256.to_string(), Rc::new(weights)))));
+}
+
+/// Lets go of the model held for this visit once another is in use: it cannot be chosen again
+/// (it is not listed), and may be hundreds of MB.
+pub fn release_held_unless(in_use: Option<&str>) {
+    THIS_VISIT.with(|held| {
+        if held.borrow().as_ref().is_some_and(|(sha256, _)| Some(sha256.as_str()) != in_use) {
+            held.replace(None);
+        }
+    });
 }
 
 fn key(sha256: &str) -> String {

@@ -43,9 +43,17 @@ pub fn concepts_panel(props: &ConceptsProps) -> Html {
     {
         let canvas = canvas.clone();
         use_effect_with((props.found.clone(), props.shown), move |(found, shown)| {
-            if let (Some((key, concepts)), Some(canvas)) = (found, canvas.cast::<HtmlCanvasElement>()) {
-                let crops: Vec<RgbImage> = key.photos.iter().map(|p| p.crop.clone()).collect();
-                paint(&canvas, &composite(&crops, concepts, *shown));
+            let Some(canvas) = canvas.cast::<HtmlCanvasElement>() else { return };
+            match found {
+                Some((key, concepts)) => {
+                    let crops: Vec<RgbImage> = key.photos.iter().map(|p| p.crop.clone()).collect();
+                    paint(&canvas, &composite(&crops, concepts, *shown));
+                }
+                // Concepts forgotten (another model, say): their picture goes with their legend.
+                None => {
+                    canvas.set_width(0);
+                    canvas.set_height(0);
+                }
             }
         });
     }

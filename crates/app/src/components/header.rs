@@ -50,7 +50,7 @@ pub fn header(props: &HeaderProps) -> Html {
                     { "This link was made with the model " }<strong>{ &wanted.name }</strong>
                     { format!(" (SHA-256 {}…), ", &wanted.sha256[..12]) }
                     { if props.wanted_kept {
-                        "which this browser keeps but could not load (the error above says why)"
+                        "which this browser keeps but could not load"
                     } else {
                         "which this browser does not have"
                     } }

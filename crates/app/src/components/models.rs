@@ -5,6 +5,7 @@
 use web_sys::{DragEvent, File, HtmlInputElement};
 use yew::prelude::*;
 
+use super::use_focus_handoff;
 use crate::state::{Conversion, StoredModel};
 
 #[derive(Properties, PartialEq)]
@@ -56,6 +57,7 @@ pub fn models_panel(props: &ModelsProps) -> Html {
         })
     };
     let busy = matches!(props.conversion, Conversion::Running(_));
+    let (convert, cancel) = use_focus_handoff(busy);
     let choice = |own: Option<StoredModel>, label: Html, testid: String| {
         let checked = own == props.using;
         let on_use = props.on_use.clone();
@@ -98,8 +100,8 @@ pub fn models_panel(props: &ModelsProps) -> Html {
                 </p>
                 <label>{ "Model file" }<input ref={model_input} data-testid="model-file" type="file" accept=".pth,.pt,.tar,.ckpt,.safetensors,.bin"/></label>
                 <label>{ "Class names (optional: one a line, or JSON)" }<input ref={labels_input} data-testid="labels-file" type="file" accept=".txt,.json"/></label>
-                <button data-testid="add-model" onclick={on_convert} disabled={busy}>{ "Convert and use" }</button>
-                <ConversionLine conversion={props.conversion.clone()} on_cancel={props.on_cancel.clone()} />
+                <button data-testid="add-model" ref={convert} onclick={on_convert} disabled={busy}>{ "Convert and use" }</button>
+                <ConversionLine conversion={props.conversion.clone()} on_cancel={props.on_cancel.clone()} {cancel} />
             </div>
         </section>
     }
@@ -109,6 +111,8 @@ pub fn models_panel(props: &ModelsProps) -> Html {
 struct ConversionLineProps {
     conversion: Conversion,
     on_cancel: Callback<()>,
+    /// The Cancel button, which takes the focus from "Convert and use" while it runs.
+    cancel: NodeRef,
 }
 
 #[function_component(ConversionLine)]
@@ -120,7 +124,7 @@ fn conversion_line(props: &ConversionLineProps) -> Html {
             html! {
                 <p class="conversion" data-testid="conversion" aria-live="polite">
                     <progress aria-label="conversion"></progress>{ format!(" {step}…") }
-                    <button data-testid="cancel-conversion" onclick={on_cancel}>{ "Cancel" }</button>
+                    <button data-testid="cancel-conversion" ref={props.cancel.clone()} onclick={on_cancel}>{ "Cancel" }</button>
                 </p>
             }
         }
@@ -128,7 +132,7 @@ fn conversion_line(props: &ConversionLineProps) -> Html {
             <p class="conversion" data-testid="conversion" data-ms={format!("{ms:.0}")} role="status">
                 { format!("Converted {name} in {:.1} s.", ms / 1000.0) }
                 if let Some(why) = unkept {
-                    { format!(" It is used until this page is closed, not kept: {why}.") }
+                    { format!(" It is used until another model is chosen or this page is closed, not kept: {why}.") }
                 }
             </p>
         },

@@ -89,6 +89,9 @@ pub struct JobsMemory {
     /// conversion or a model switched away from never takes over.
     loads: Cell<u64>,
     conversions: Cell<u64>,
+    /// Count photos opened: a slow one (a demo fetched, a large file read) opened before a
+    /// quicker one never replaces it.
+    opens: Cell<u64>,
     /// Count analyses, so that one running passes of its own stops when a newer one starts.
     analyses: Cell<u64>,
     /// Count comparisons, sanity checks, factorisations and audits, so that a cancelled one (or one a newer one

@@ -127,7 +127,9 @@ impl Jobs {
     ) -> Option<Option<StoredModel>> {
         match self.load(device.clone(), backend, own.clone(), notice.clone()).await {
             Loaded::Yes => {
-                store::set_active(own.as_ref().map(|m| m.sha256.as_str())).await;
+                let in_use = own.as_ref().map(|m| m.sha256.as_str());
+                store::release_held_unless(in_use);
+                store::set_active(in_use).await;
                 Some(own)
             }
             Loaded::Overtaken => None,
@@ -323,9 +325,15 @@ impl Jobs {
             details: Some(failure.0.clone()),
         }));
         let (jobs, own) = (self.clone(), engine.own.clone());
+        // A load still under way on the lost GPU must not take over after this one.
+        let load = new_run(&self.memory.loads);
         spawn_local(async move {
             let start = now_ms();
-            match load_engine(Device::flex(), Backend::Cpu, own.clone(), &|_, _| {}).await {
+            let loaded = load_engine(Device::flex(), Backend::Cpu, own.clone(), &|_, _| {}).await;
+            if jobs.memory.loads.get() != load {
+                return;
+            }
+            match loaded {
                 Ok((cpu, cached)) => {
                     let (classes, model_notice) = (cpu.info.model.labels.len(), input_size_notice(&cpu));
                     jobs.engine.set(Some(Rc::new(cpu)));

@@ -9,17 +9,26 @@ use yew::platform::spawn_local;
 use super::{channel_by_channel, let_the_page_paint, new_run, Jobs};
 use crate::engine::{now_ms, Backend, Engine, Failure};
 use crate::photo;
-use crate::state::{Action, AnalysisKey, Explained, FactorizeKey, GalleryPhoto};
+use crate::state::{Action, AnalysisKey, Explained, FactorizeKey, GalleryPhoto, NewPhoto};
 
 impl Jobs {
     pub fn open_demo(&self, name: &'static str) {
-        let jobs = self.clone();
+        let (jobs, open) = (self.clone(), new_run(&self.memory.opens));
         spawn_local(async move {
-            match photo::demo(name).await {
-                Ok(photo) => jobs.send(Action::AddPhoto(photo)),
-                Err(error) => jobs.send(Action::Error(error)),
-            }
+            let opened = photo::demo(name).await;
+            jobs.opened(open, opened);
         });
+    }
+
+    /// Shows a photo opened, or why it could not be, unless another was opened since.
+    fn opened(&self, open: u64, opened: Result<NewPhoto, String>) {
+        if self.memory.opens.get() != open {
+            return;
+        }
+        match opened {
+            Ok(photo) => self.send(Action::AddPhoto(photo)),
+            Err(error) => self.send(Action::Error(error)),
+        }
     }
 
     /// The first of the files picked, dropped or pasted.
@@ -43,17 +52,14 @@ impl Jobs {
     }
 
     fn open_file(&self, file: web_sys::File) {
-        let jobs = self.clone();
+        let (jobs, open) = (self.clone(), new_run(&self.memory.opens));
         spawn_local(async move {
             let name = file.name();
             let opened = match photo::file_bytes(&file).await {
                 Ok(bytes) => photo::upload(&name, &bytes),
                 Err(error) => Err(format!("{name}: {error}")),
             };
-            match opened {
-                Ok(photo) => jobs.send(Action::AddPhoto(photo)),
-                Err(error) => jobs.send(Action::Error(error)),
-            }
+            jobs.opened(open, opened);
         });
     }
 

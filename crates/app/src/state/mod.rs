@@ -431,6 +431,10 @@ impl AppState {
                 self.notice = Some(notice);
                 self.forget_device_jobs("WebGPU stopped working");
             }
+            // The photo shown, opened again (its demo clicked, its audit row), stays as it is,
+            // with its answer, comparison and checks; after an error it is asked again.
+            Action::AddPhoto(photo)
+                if self.error.is_none() && self.current.as_ref().is_some_and(|c| c.source == photo.source) => {}
             Action::AddPhoto(photo) => self.add_photo(photo),
             Action::OpenLink(photo, settings) => {
                 self.add_photo(photo);

@@ -48,6 +48,23 @@ fn only_the_answer_to_the_newest_question_is_shown() {
 }
 
 #[test]
+fn the_photo_shown_opened_again_keeps_its_answer() {
+    let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetClass(Some(281)));
+    let key = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Ok(explained(key.clone(), 281))));
+    let state = state.after(Action::AddPhoto(photo("chelsea")));
+    assert_eq!((state.analysis_key(), state.gallery.len()), (Some(key.clone()), 1));
+    assert!(state.shown().is_some());
+    // After an error, opening it again asks again.
+    let state = state.after(Action::SetLayer(Layer::Layer3));
+    let failed = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Err((failed.clone(), "broken".into()))));
+    let state = state.after(Action::AddPhoto(photo("chelsea")));
+    assert_eq!(state.error, None);
+    assert_ne!(state.analysis_key(), Some(failed));
+}
+
+#[test]
 fn painting_settings_do_not_change_the_question() {
     let state = ready().after(Action::AddPhoto(photo("chelsea")));
     let key = state.analysis_key().unwrap();
@@ -79,8 +96,9 @@ fn the_same_photo_twice_is_one_gallery_entry_and_clears_the_class() {
     assert_eq!(state.question.class, None);
     assert_eq!(state.current.as_ref().map(|p| p.id), Some(3));
     // Still ticked for DFF when opened again.
-    let state = state.after(Action::TogglePick(3)).after(Action::AddPhoto(photo("chelsea")));
-    assert_eq!(state.dff_photos().iter().map(|p| p.id).collect::<Vec<_>>(), [4]);
+    let state = state.after(Action::TogglePick(3)).after(Action::AddPhoto(photo("coffee")));
+    let state = state.after(Action::AddPhoto(photo("chelsea")));
+    assert_eq!(state.dff_photos().iter().map(|p| p.id).collect::<Vec<_>>(), [5]);
 }
 
 #[test]
