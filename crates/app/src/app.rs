@@ -155,12 +155,8 @@ pub fn app() -> Html {
         })
     };
     let on_folder = {
-        let (jobs, engine) = (jobs.clone(), (*engine).clone());
-        Callback::from(move |folder| {
-            if let Some(engine) = engine.clone() {
-                jobs.audit(engine, folder);
-            }
-        })
+        let jobs = jobs.clone();
+        Callback::from(move |folder| jobs.audit(folder))
     };
     // Not while another model loads: a job started then would run on the one going away.
     let ready = engine.is_some() && matches!(state.model, ModelState::Ready { .. });

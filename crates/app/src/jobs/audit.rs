@@ -9,7 +9,7 @@ use xai_model::InputSize;
 use yew::platform::spawn_local;
 
 use super::{let_the_page_paint, new_run, Jobs};
-use crate::engine::{now_ms, Backend, Engine, Failure};
+use crate::engine::{now_ms, Backend, Failure};
 use crate::fetch::fetch_bytes;
 use crate::folder::Folder;
 use crate::photo;
@@ -19,7 +19,12 @@ impl Jobs {
     /// Audits a folder: its photos classified a batch at a time (read from their files only
     /// then), then the report's overlays and each predicted class's concepts. `cancel_audit`
     /// stops it between batches.
-    pub fn audit(&self, engine: Rc<Engine>, folder: Folder) {
+    pub fn audit(&self, folder: Folder) {
+        // The model in use now: a dropped folder is listed first, and the visitor may have
+        // chosen another model since.
+        let Some(engine) = self.memory.ready_engine.borrow().clone() else {
+            return self.send(Action::Error("Another model is loading: audit the folder once it is ready.".into()));
+        };
         let run = new_run(&self.memory.audits);
         let jobs = self.clone();
         spawn_local(async move {

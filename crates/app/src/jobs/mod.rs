@@ -89,6 +89,9 @@ pub struct JobsMemory {
     /// conversion or a model switched away from never takes over.
     loads: Cell<u64>,
     conversions: Cell<u64>,
+    /// The model in use once it is ready, `None` while another loads: for a job that starts
+    /// later than the click that asked for it (an audit, once its dropped folder is listed).
+    ready_engine: RefCell<Option<Rc<Engine>>>,
     /// Count photos opened: a slow one (a demo fetched, a large file read) opened before a
     /// quicker one never replaces it.
     opens: Cell<u64>,
@@ -127,6 +130,19 @@ impl Jobs {
 
     fn send(&self, action: Action) {
         self.dispatch.dispatch(action);
+    }
+
+    /// A model load begins: only the newest may finish, and no job starts until it does.
+    fn start_load(&self) -> u64 {
+        self.memory.ready_engine.replace(None);
+        new_run(&self.memory.loads)
+    }
+
+    /// The page's model from now on.
+    fn engine_ready(&self, engine: Engine) {
+        let engine = Rc::new(engine);
+        self.memory.ready_engine.replace(Some(engine.clone()));
+        self.engine.set(Some(engine));
     }
 
     /// Stops the comparison, sanity check, factorisation and audit under way: their model is

@@ -2,7 +2,6 @@
 //! and the move to the CPU when WebGPU fails.
 
 use std::cell::Cell;
-use std::rc::Rc;
 
 use burn::tensor::Device;
 use xai_explain::readback::ReadbackError;
@@ -144,7 +143,7 @@ impl Jobs {
     /// Loads a model and makes it the page's. A load overtaken by a newer one ends quietly; one
     /// that fails says why.
     async fn load(&self, device: Device, backend: Backend, own: Option<StoredModel>, notice: Option<Notice>) -> Loaded {
-        let load = new_run(&self.memory.loads);
+        let load = self.start_load();
         let start = now_ms();
         let last = Cell::new(0u64);
         let progress = |loaded: u64, total: Option<u64>| {
@@ -162,7 +161,7 @@ impl Jobs {
         match loaded {
             Ok((engine, cached)) => {
                 let (classes, model_notice) = (engine.info.model.labels.len(), input_size_notice(&engine));
-                self.engine.set(Some(Rc::new(engine)));
+                self.engine_ready(engine);
                 let ms = now_ms() - start;
                 let ready = Action::ModelReady {
                     backend: backend.name(),
@@ -326,7 +325,7 @@ impl Jobs {
         }));
         let (jobs, own) = (self.clone(), engine.own.clone());
         // A load still under way on the lost GPU must not take over after this one.
-        let load = new_run(&self.memory.loads);
+        let load = self.start_load();
         spawn_local(async move {
             let start = now_ms();
             let loaded = load_engine(Device::flex(), Backend::Cpu, own.clone(), &|_, _| {}).await;
@@ -336,7 +335,7 @@ impl Jobs {
             match loaded {
                 Ok((cpu, cached)) => {
                     let (classes, model_notice) = (cpu.info.model.labels.len(), input_size_notice(&cpu));
-                    jobs.engine.set(Some(Rc::new(cpu)));
+                    jobs.engine_ready(cpu);
                     let ms = now_ms() - start;
                     jobs.send(Action::ModelReady {
                         backend: Backend::Cpu.name(),
