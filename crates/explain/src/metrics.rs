@@ -6,7 +6,8 @@
 //! - Deletion / insertion AUC: Petsiuk et al., "RISE" (BMVC 2018), section 4.1: pixels removed
 //!   from (or added to) the input in order of saliency; the area under the class probability
 //!   curve. Removed pixels take the mean colour (0 after preprocessing) and insertion starts from
-//!   that blank canvas.
+//!   that blank canvas, in 16 steps: RISE's own code steps 224 pixels (225 passes a curve, where
+//!   a score here costs 32 for both) and inserts into a blurred copy, so its numbers differ.
 //!
 //! Both curves start or end at the photo itself and at the blank canvas, which every map of a
 //! photo shares ([`Baseline`]); `crate::scoring` runs the rest, the altered copies of the photo,
@@ -97,8 +98,8 @@ impl Metric {
     /// One line on what it measures, and which way is better.
     pub fn explanation(self) -> &'static str {
         match self {
-            Metric::Drop => "How much the class's probability falls when the photo is dimmed by the map: lower is better.",
-            Metric::Increase => "Whether the photo dimmed by the map is more confidently the class than the photo itself.",
+            Metric::Drop => "How much the class's probability falls when the photo is faded by the map (towards its mean colour): lower is better.",
+            Metric::Increase => "Whether the photo faded by the map is more confidently the class than the photo itself.",
             Metric::Deletion => "Area under the probability as the most highlighted pixels are removed first: lower is better.",
             Metric::Insertion => "Area under the probability as the most highlighted pixels are added to a blank first: higher is better.",
             Metric::RoadMost => "Change in probability when the most highlighted pixels are filled in from their surroundings (ROAD): lower is better.",
@@ -128,7 +129,7 @@ impl Metric {
 
 /// Fractions of pixels changed between curve points.
 pub const STEPS: usize = 16;
-/// The images one map's faithfulness is measured on: the photo dimmed by the map, then the
+/// The images one map's faithfulness is measured on: the photo faded by the map, then the
 /// inner points of the insertion curve, then those of the deletion curve.
 pub const IMAGES: usize = 1 + 2 * (STEPS - 1);
 

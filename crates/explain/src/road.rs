@@ -2,7 +2,9 @@
 //! scores a map: remove the most (or the least) relevant pixels, fill them in by noisy linear
 //! imputation (`imputation`), and see how the class probability changes; averaged over removing
 //! 10% to 90% of the pixels. Imputing instead of blanking keeps the removed region's shape from
-//! telling the network what was there.
+//! telling the network what was there. The pixels removed are those below (or above) the map's
+//! percentile, as road.py thresholds them: pixels tied at the threshold go together, so a map
+//! that is zero over 40% of the photo removes all of it at the 10th to 40th percentiles.
 
 use crate::map::Map;
 
@@ -10,7 +12,10 @@ use crate::map::Map;
 pub const PERCENTILES: [u32; 9] = [10, 20, 30, 40, 50, 60, 70, 80, 90];
 /// The images one map is measured on: most relevant first removed at each percentile, then least.
 pub const IMAGES: usize = 2 * PERCENTILES.len();
-/// The imputation noise road.py adds (standard deviation, after preprocessing).
+/// The imputation noise road.py adds (standard deviation, after preprocessing, in the network's
+/// input units as road.py adds it: for a torchvision model a hundredth of a normalised unit,
+/// about half a grey level; for the built-in Keras model, whose inputs run 0 to 255, a hundredth
+/// of one).
 pub const NOISE: f32 = 0.01;
 
 /// The change in the class probability as pixels are imputed, averaged over [`PERCENTILES`].

@@ -6,7 +6,9 @@
 //!   [`xai_model::CASCADE`]) and each time the map of the same class is compared with the
 //!   original. A method that passes changes a lot.
 //! - Random logit (section 5's data randomization, in the form Sixt et al. and Quantus use
-//!   without retraining): the map of a random other class against the map of the explained class.
+//!   without retraining): the map of a random other class against the map of the explained class,
+//!   decided by Spearman's rank correlation as the cascade is (Quantus's `RandomLogit` measures
+//!   SSIM by default; both are reported).
 //!
 //! Every method asked for comes from one pass per step (`analyse_each`), so checking all seven
 //! one-pass methods costs what checking one does: eight passes of the network.

@@ -1,4 +1,6 @@
-//! How alike two maps are, as the sanity checks measure it (Adebayo et al. 2018, section 3):
+//! How alike two maps are, as the sanity checks measure it, by two of the measures of Adebayo et
+//! al. 2018, section 3 (their HOG similarity is left out; the maps here are after a ReLU, so
+//! Spearman's with and without absolute values are one):
 //! Spearman's rank correlation (scipy's `spearmanr`: ties take their mean rank) and the
 //! structural similarity index (scikit-image's `structural_similarity` with its defaults: a 7 x 7
 //! uniform window, sample covariances, K1 = 0.01, K2 = 0.03, averaged away from the border).
