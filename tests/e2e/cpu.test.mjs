@@ -94,6 +94,16 @@ test('a share link reproduces the same overlay', { timeout: 600_000 }, async () 
   const worst = after.reduce((m, v, i) => Math.max(m, Math.abs(v - before[i])), 0);
   assert.ok(worst <= 2, `largest pixel difference ${worst}`);
   await other.close();
+  // Pasted into a tab that shows the page already, where only the fragment changes.
+  const elsewhere = await jobNumber(page);
+  await page.selectOption('[data-testid=method]', 'gradcam');
+  await page.click('[data-testid=demo-chelsea]');
+  await settled(page, { after: elsewhere });
+  await page.evaluate((hash) => { location.hash = hash; }, new URL(link).hash);
+  await page.waitForFunction(() => document.querySelector('[data-testid=prediction]')?.textContent === 'espresso',
+    null, { timeout: 300_000 });
+  await settled(page);
+  assert.equal(await page.inputValue('[data-testid=method]'), 'gradcam++');
 });
 
 test('opacity and colormap repaint the overlay without running the network', { timeout: 600_000 }, async () => {

@@ -106,8 +106,8 @@ pub struct JobsMemory {
     /// The audited folder's files by path, to open one in the single-photo view.
     audited_files: RefCell<HashMap<String, web_sys::File>>,
     /// A share link waiting for the model it was made with: its fragment, and the model's
-    /// SHA-256.
-    pending_link: RefCell<Option<(String, String)>>,
+    /// SHA-256 (`None`: the built-in one).
+    pending_link: RefCell<Option<(String, Option<String>)>>,
 }
 
 /// Starts jobs; cheap to clone into callbacks. Made at each render, so `engine` is the

@@ -4,6 +4,8 @@
 use std::cell::Cell;
 
 use burn::tensor::Device;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use xai_explain::readback::ReadbackError;
 use xai_model::labels::MAX_FILE_BYTES as MAX_LABELS_BYTES;
 use xai_model::{InputSize, ResNet, WeightsError};
@@ -81,6 +83,7 @@ impl Jobs {
         spawn_local(async move {
             let index = store::index().await;
             jobs.send(Action::ModelsListed(index.models.clone()));
+            jobs.listen_for_links();
             let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
             let link = (hash.len() > 1).then(|| Shared::from_fragment(&hash));
             let own = match &link {
@@ -104,13 +107,24 @@ impl Jobs {
                 Some(Ok(Shared { model: Some(wanted), .. }))
                     if loaded.as_ref().is_none_or(|model| model.sha256 != wanted.sha256) =>
                 {
-                    jobs.memory.pending_link.replace(Some((hash.clone(), wanted.sha256.clone())));
+                    jobs.memory.pending_link.replace(Some((hash.clone(), Some(wanted.sha256.clone()))));
                     jobs.send(Action::WantModel(wanted));
                 }
                 Some(Ok(_)) => jobs.open_link(&hash).await,
                 None => {}
             }
         });
+    }
+
+    /// Follows each share link opened in this tab from now on ([`Jobs::follow_link`]).
+    fn listen_for_links(&self) {
+        let jobs = self.clone();
+        let follow = Closure::<dyn Fn()>::new(move || jobs.follow_link());
+        if let Some(window) = web_sys::window() {
+            let _ = window.add_event_listener_with_callback("hashchange", follow.as_ref().unchecked_ref());
+        }
+        // The listener lives as long as the page.
+        follow.forget();
     }
 
     /// Loads a model and makes it the page's (and this browser's choice for its next visits);
@@ -175,8 +189,8 @@ impl Jobs {
                 self.send(ready);
                 // A link that waited for this model opens now.
                 let waiting = self.memory.pending_link.borrow().clone();
-                if let (Some((hash, wanted)), Some(own)) = (waiting, own)
-                    && wanted == own.sha256
+                if let Some((hash, wanted)) = waiting
+                    && wanted.as_deref() == own.as_ref().map(|m| m.sha256.as_str())
                 {
                     self.memory.pending_link.replace(None);
                     self.open_link(&hash).await;
@@ -188,6 +202,36 @@ impl Jobs {
                 Loaded::Failed
             }
         }
+    }
+
+    /// A share link opened in a tab that shows the page already (pasted into its address bar,
+    /// say): only the fragment changed, so the browser does not load the page again. It opens
+    /// as on a visit, once the model it names is in use (switched to, or waited for).
+    pub fn follow_link(&self) {
+        let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+        if hash.len() <= 1 {
+            return;
+        }
+        let jobs = self.clone();
+        spawn_local(async move {
+            let wanted = match Shared::from_fragment(&hash) {
+                Ok(link) => link.model,
+                Err(error) => return jobs.send(Action::Error(error.to_string())),
+            };
+            let wanted_sha = wanted.as_ref().map(|m| m.sha256.clone());
+            let ready = jobs.memory.ready_engine.borrow().clone();
+            if ready.is_some_and(|engine| engine.own.as_ref().map(|m| &m.sha256) == wanted_sha.as_ref()) {
+                return jobs.open_link(&hash).await;
+            }
+            jobs.memory.pending_link.replace(Some((hash, wanted_sha)));
+            match wanted {
+                None => jobs.use_model(None),
+                Some(wanted) => match store::index().await.find(&wanted.sha256).cloned() {
+                    Some(kept) => jobs.use_model(Some(kept)),
+                    None => jobs.send(Action::WantModel(wanted)),
+                },
+            }
+        });
     }
 
     async fn open_link(&self, hash: &str) {
@@ -205,7 +249,9 @@ impl Jobs {
     /// Switches to one of the visitor's models, or back to the built-in one (`None`), on the
     /// device in use; if that fails, the model in use before (else the built-in one) comes back.
     pub fn use_model(&self, own: Option<StoredModel>) {
-        let (jobs, engine) = (self.clone(), (*self.engine).clone());
+        // The model ready now, else the one of the render that asked (a load is under way).
+        let engine = self.memory.ready_engine.borrow().clone().or_else(|| (*self.engine).clone());
+        let jobs = self.clone();
         spawn_local(async move {
             jobs.stop_device_jobs();
             jobs.send(Action::SwitchModel(own.clone()));

@@ -325,6 +325,11 @@ impl AppState {
         }
     }
 
+    /// The current photo's top class, once the network has answered for it.
+    fn top_class(&self) -> Option<usize> {
+        self.photo_answer().and_then(|e| e.top5.first()).map(|p| p.class)
+    }
+
     fn add_photo(&mut self, photo: NewPhoto) {
         self.next_photo += 1;
         let photo =
@@ -437,11 +442,18 @@ impl AppState {
                 if self.error.is_none() && self.current.as_ref().is_some_and(|c| c.source == photo.source) => {}
             Action::AddPhoto(photo) => self.add_photo(photo),
             Action::OpenLink(photo, settings) => {
-                self.add_photo(photo);
-                self.question = settings.question;
+                // The photo shown already (the page's own link followed) keeps its answers.
+                if self.error.is_some() || self.current.as_ref().is_none_or(|c| c.source != photo.source) {
+                    self.add_photo(photo);
+                }
+                self.link_notice = None;
+                // The top class the link names is the top class: the question answered already.
+                let top = self.top_class();
+                self.question = Question { class: settings.question.class.filter(|c| Some(*c) != top), ..settings.question };
                 self.look = settings.look;
                 self.k = settings.k;
-                self.compare_on_open = settings.compare;
+                // A comparison shown already is not made again.
+                self.compare_on_open = settings.compare && self.compared().is_none();
                 self.forget_missing_classes();
             }
             Action::SetMethod(method) => self.question.method = method,
@@ -449,7 +461,7 @@ impl AppState {
             Action::SetClass(class) => {
                 // The top class chosen by name is the top class: the question answered already
                 // (or being asked again, while the photo's last answer is shown dimmed).
-                let top = self.photo_answer().and_then(|e| e.top5.first()).map(|p| p.class);
+                let top = self.top_class();
                 self.question.class = class.filter(|c| Some(*c) != top);
                 // A class against itself explains nothing.
                 if matches!(self.question.score, Score::Versus(other) if Some(other) == class) {

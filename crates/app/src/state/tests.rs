@@ -183,7 +183,8 @@ fn a_shared_view_opens_as_it_was_shared() {
     let state = state.after(Action::SetLayer(Layer::Layer2)).after(Action::SetOpacity(70));
     let state = state.after(Action::SetScore(Score::Versus(281)));
     let key = state.analysis_key().unwrap();
-    let state = state.after(Action::Analysed(Ok(explained(key, 285))));
+    let top = vec![Prediction { class: 285, label: "Egyptian_cat".into(), prob: 0.7 }];
+    let state = state.after(Action::Analysed(Ok(Explained { top5: top, ..explained(key, 285) })));
     let compare = state.compare_key().unwrap();
     let state = state.after(Action::CompareStarted(compare.clone()));
     let state = state.after(Action::ComparedMaps(compare.clone(), Ok(comparison(compare))));
@@ -201,6 +202,10 @@ fn a_shared_view_opens_as_it_was_shared() {
     assert!(!started.compare_on_open);
     // Another photo opened before the link's comparison could start: it is not compared.
     assert!(!opened.after(Action::AddPhoto(photo("coffee"))).compare_on_open);
+    // The page's own link followed in its tab: the photo, its answer and comparison stay.
+    let again = state.clone().after(Action::OpenLink(photo("chelsea"), settings_from_link(&shared).unwrap()));
+    assert_eq!((again.current.as_ref().map(|p| p.id), again.gallery.len()), (Some(1), 1));
+    assert!(again.compared().is_some() && !again.compare_on_open);
 }
 
 #[test]
