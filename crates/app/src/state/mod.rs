@@ -21,6 +21,10 @@ use xai_share::ModelRef;
 pub use link::settings_from_link;
 pub use values::*;
 
+/// The photos the gallery keeps (a 224 x 224 crop and its JPEG each): past it, the oldest not
+/// ticked for DFF go.
+pub const GALLERY_SIZE: usize = 24;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppState {
     pub model: ModelState,
@@ -42,6 +46,7 @@ pub struct AppState {
     /// What it says about the link opened (a class the model lacks): gone with its photo.
     pub link_notice: Option<Notice>,
     pub error: Option<String>,
+    /// The photos opened, oldest first: at most [`GALLERY_SIZE`] unless more are ticked.
     pub gallery: Vec<Rc<GalleryPhoto>>,
     pub current: Option<Rc<GalleryPhoto>>,
     pub question: Question,
@@ -340,6 +345,14 @@ impl AppState {
         }
         self.gallery.retain(|p| p.source != photo.source);
         self.gallery.push(photo.clone());
+        // The oldest photos neither shown nor ticked go past the gallery's size: clicking through
+        // an audit's photos would otherwise keep every crop and JPEG for the visit.
+        let mut spare = self.gallery.len().saturating_sub(GALLERY_SIZE);
+        self.gallery.retain(|p| {
+            let dropped = spare > 0 && p.id != photo.id && !self.picks.contains(&p.id);
+            spare -= usize::from(dropped);
+            !dropped
+        });
         self.current = Some(photo);
         // Another photo has its own classes: a contrast with one of the last photo's is not asked.
         self.question.class = None;

@@ -102,6 +102,17 @@ fn the_same_photo_twice_is_one_gallery_entry_and_clears_the_class() {
 }
 
 #[test]
+fn the_gallery_keeps_its_newest_photos_and_those_ticked() {
+    let mut state = ready().after(Action::AddPhoto(photo("first"))).after(Action::TogglePick(1));
+    for i in 0..2 * GALLERY_SIZE {
+        state = state.after(Action::AddPhoto(photo(&format!("photo {i}"))));
+    }
+    let names: Vec<&str> = state.gallery.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), GALLERY_SIZE);
+    assert_eq!((names[0], names[1], names[GALLERY_SIZE - 1]), ("first", "photo 25", "photo 47"));
+}
+
+#[test]
 fn dff_uses_the_ticked_photos_or_else_the_current_one() {
     let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::AddPhoto(photo("coffee")));
     assert_eq!(state.dff_photos().iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
