@@ -38,7 +38,7 @@ impl Jobs {
 
     /// Adds `methods`, which run passes of their own (Ablation-CAM, Score-CAM), to the
     /// comparison: each a batch of channels at a time with its progress, then scored like the
-    /// others. `cancel_compare` stops it between batches.
+    /// others, after the rows a cancel left unscored. `cancel_compare` stops it between batches.
     pub fn compare_own_passes(
         &self,
         engine: Rc<Engine>,
@@ -47,6 +47,8 @@ impl Jobs {
         methods: Vec<&'static dyn CamMethod>,
     ) {
         let (key, class) = (comparison.key.clone(), comparison.class);
+        let unscored: Vec<_> =
+            comparison.methods.iter().filter(|m| m.scores.is_none()).map(|m| (m.method, m.map.clone())).collect();
         let current = self.start_comparison(&key);
         let jobs = self.clone();
         spawn_local(async move {
@@ -54,6 +56,11 @@ impl Jobs {
                 let input = engine.net.input(std::slice::from_ref(&photo.crop));
                 let target = key.target();
                 let mut scorer = Scorer::new(&engine.net, &input, class).await.map_err(Failure::Device)?;
+                for (method, map) in unscored {
+                    if !jobs.score(&mut scorer, &key, method, map, &current).await? {
+                        return Ok(false);
+                    }
+                }
                 for method in methods {
                     let start = now_ms();
                     let steps = engine.channel_by_channel(&input, key.layer, &target, method)?;
