@@ -572,3 +572,15 @@ fn a_missing_gpu_is_reported_at_once() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no GPU") && stderr.contains("use --backend flex"), "{stderr}");
 }
+
+#[test]
+fn eigencam_of_a_large_crop_takes_memory_in_proportion_to_it() {
+    // layer1 of a 1024-pixel crop has 65,536 positions: a Gram matrix over them would be 17 GB.
+    let out = std::env::temp_dir().join(format!("xai-eigencam-{}.png", std::process::id()));
+    let (photo, weights) = (chelsea().display().to_string(), weights("int8").display().to_string());
+    let args = ["explain", &photo, "--input-size", "1024", "--layer", "layer1", "--method", "eigencam"];
+    let output =
+        common::xai_within(BOUND_MB, &[&args[..], &["-o", out.to_str().unwrap(), "--weights", &weights]].concat());
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    std::fs::remove_file(out).unwrap();
+}
