@@ -93,6 +93,24 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// `println!` panics when stdout cannot be written (a full disk, `> /dev/full`): that is said
+/// as any other error, in one line with exit 1. Other panics stay panics, which a bug is.
+fn say_unwritable_output_in_one_line() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or(payload.downcast_ref::<&str>().copied());
+        match message.filter(|m| m.starts_with("failed printing to std")) {
+            Some(message) => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "xai: {message}");
+                std::process::exit(1);
+            }
+            None => default(info),
+        }
+    }));
+}
+
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so a closed pipe (`| head`) would fail the next `println!` with a
     // panic; by default the signal ends the process quietly, as it does other tools.
@@ -101,6 +119,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    say_unwritable_output_in_one_line();
     let parsed = Cli::try_parse();
     if parsed.is_err() {
         out::remove_made_folders();

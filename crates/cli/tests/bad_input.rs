@@ -584,3 +584,19 @@ fn eigencam_of_a_large_crop_takes_memory_in_proportion_to_it() {
     assert!(output.status.success(), "{}", common::stderr(&output));
     std::fs::remove_file(out).unwrap();
 }
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xai"))
+        .args(["classify", chelsea().to_str().unwrap(), "--weights", weights("int8").to_str().unwrap()])
+        .stdout(full())
+        .output()
+        .unwrap();
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("xai: failed printing to stdout: No space left") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
