@@ -30,7 +30,7 @@ pub struct Args {
     labels: Option<PathBuf>,
     /// Per-channel mean the model was trained with, on RGB in [0, 1]; default: ImageNet's
     /// (0.485,0.456,0.406). Give --std with it.
-    #[arg(long, value_parser = parse_triple, requires = "std", allow_hyphen_values = true)]
+    #[arg(long, value_parser = parse_mean, requires = "std", allow_hyphen_values = true)]
     mean: Option<[f32; 3]>,
     /// Per-channel standard deviation, default: ImageNet's (0.229,0.224,0.225).
     #[arg(long, value_parser = parse_std, requires = "mean", allow_hyphen_values = true)]
@@ -54,10 +54,22 @@ fn parse_triple(s: &str) -> Result<[f32; 3], String> {
         .ok_or_else(|| format!("'{s}' is not three numbers such as 0.5,0.5,0.5"))
 }
 
-/// A std: three numbers, each above 0 (photos are divided by them).
+/// Values of RGB in [0, 1] are asked for; 0-255 ones (128, 64) would convert a model that
+/// answers every photo wrongly, without a word.
+const ON_UNIT_RGB: &str = "of RGB in [0, 1] (divide values of 0 to 255 by 255)";
+
+/// A mean: three numbers, each in [0, 1].
+fn parse_mean(s: &str) -> Result<[f32; 3], String> {
+    let mean = parse_triple(s)?;
+    let fits = mean.iter().all(|x| (0.0..=1.0).contains(x));
+    fits.then_some(mean).ok_or_else(|| format!("'{s}': each must be from 0 to 1, {ON_UNIT_RGB}"))
+}
+
+/// A std: three numbers, each from 0.01 to 1 (photos are divided by them: ImageNet's are 0.22).
 fn parse_std(s: &str) -> Result<[f32; 3], String> {
     let std = parse_triple(s)?;
-    std.iter().all(|x| *x > 0.0).then_some(std).ok_or_else(|| format!("'{s}': each must be above 0"))
+    let fits = std.iter().all(|x| (0.01..=1.0).contains(x));
+    fits.then_some(std).ok_or_else(|| format!("'{s}': each must be from 0.01 to 1, {ON_UNIT_RGB}"))
 }
 
 /// Reads the package's model directory as the tarball's is read: `model.json` and the shards
@@ -105,7 +117,8 @@ fn import(args: &Args) -> Result<Imported> {
         let params = keras::import_tfjs(&package.model_files)?;
         let labels = package.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
         let source = package.name.unwrap_or_else(|| file_name(&args.source));
-        Ok(Imported { params, labels, preprocessing: Preprocessing::Caffe, source, source_sha256: sha256 })
+        let preprocessing = Preprocessing::Caffe;
+        Ok(Imported { params, labels, preprocessing, source, source_sha256: sha256, left_out: Vec::new() })
     };
     if args.source.is_dir() {
         let package = read_directory(&args.source)?;
@@ -153,5 +166,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.precision.name(),
         bytes.len() as f64 / 1e6,
     );
+    if let Some(first) = imported.left_out.first() {
+        let tensors = xai_audit::counted(imported.left_out.len(), "tensor", "tensors");
+        eprintln!(
+            "xai: note: {tensors} of the file no ResNet layer reads left out, such as '{}': if the model uses them, its answers here differ",
+            crate::printable(first)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -342,7 +342,9 @@ fn unknown_options_name_the_valid_values() {
         (&["eval", "x.png", "--json", "--metric", "road"], "--json"),
         (&["explain", "x.png", "--json", "--colormap", "turbo"], "--json"),
         (&["bench", "--runs", "0"], "--runs"),
-        (&["convert", "x.pth", "-o", "y.safetensors", "--mean", "0,0,0", "--std", "-1,1,1"], "above 0"),
+        (&["convert", "x.pth", "-o", "y.safetensors", "--mean", "0,0,0", "--std", "-1,1,1"], "from 0.01 to 1"),
+        (&["convert", "x.pth", "-o", "y.safetensors", "--mean", "128,128,128", "--std", "64,64,64"], "divide"),
+        (&["convert", "x.pth", "-o", "y.safetensors", "--mean", "0,0,0", "--std", "1e-45,1e-45,1e-45"], "0.01"),
     ] {
         let output = xai(args);
         let stderr = common::stderr(&output);

@@ -68,6 +68,8 @@ pub struct Imported {
     /// The file name or package it came from.
     pub source: String,
     pub source_sha256: String,
+    /// Tensors of the model that no layer reads ([`torchvision::left_out`]), to be said.
+    pub left_out: Vec<String>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -92,8 +94,10 @@ pub fn import_torchvision(name: &str, bytes: &[u8], arch: Option<&str>) -> Resul
         Kind::Converted => return Err(ConvertError::AlreadyConverted),
         Kind::KerasTarball => return Err(ConvertError::Unknown),
     };
+    let params = torchvision::import_state_dict(&state, arch)?;
     Ok(Imported {
-        params: torchvision::import_state_dict(&state, arch)?,
+        left_out: torchvision::left_out(&state, &params.architecture),
+        params,
         labels: None,
         preprocessing: Preprocessing::IMAGENET,
         source: name.to_string(),

@@ -24,6 +24,8 @@ pub enum ImportError {
     MissingTensor(String),
     #[error("tensor '{name}' has shape {found:?}, expected {expected:?}: not a Keras ResNet-50")]
     WrongShape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("BatchNorm '{0}' folds into NaN or infinite weights: is a moving_variance negative?")]
+    BadBatchNorm(String),
 }
 
 #[derive(Deserialize)]
@@ -149,7 +151,8 @@ fn folded_conv(tensors: &TfjsTensors, spec: &ConvSpec) -> Result<LayerParams, Im
         weight[((oc * i + ic) * h + y) * w + x] = value * scale[oc];
     }
     let bias = (0..o).map(|c| (bias[c] - mean[c]) * scale[c] + beta[c]).collect();
-    Ok(LayerParams { weight, bias })
+    let params = LayerParams { weight, bias };
+    params.is_finite().then_some(params).ok_or(ImportError::BadBatchNorm(bn))
 }
 
 /// Builds the network's parameters from the files of a TF.js ResNet50 directory, by file name

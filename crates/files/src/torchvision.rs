@@ -3,7 +3,7 @@
 //! 1e-5, torchvision's) is folded into the conv before it: w' = w s, b' = (b - mean) s + beta,
 //! s = gamma / sqrt(var + eps).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, VARIANTS};
 use crate::weights::{LayerParams, NetworkParams};
@@ -47,6 +47,8 @@ pub enum ImportError {
     WrongShape { name: String, found: Vec<usize>, expected: Vec<usize>, architecture: &'static str },
     #[error("tensor '{0}' holds NaN or infinite values")]
     NotFinite(String),
+    #[error("BatchNorm '{0}' folds into NaN or infinite weights: is a running_var negative?")]
+    BadBatchNorm(String),
 }
 
 fn supported() -> String {
@@ -90,6 +92,24 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
         state.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect();
     sequential_head(&mut state)?;
     Ok(state)
+}
+
+/// The tensors of the model's own (under its prefix: not a checkpoint's optimizer state) that no
+/// layer of `architecture` reads: a second head or a branch of another network, which the
+/// converted model leaves out, and whose answers it will not give.
+pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
+    let Ok(state) = strip(state) else { return Vec::new() };
+    let mut read: HashSet<String> = ["fc.weight", "fc.bias"].map(String::from).into();
+    for spec in architecture.conv_specs() {
+        read.extend(["weight", "bias"].map(|p| format!("{}.{p}", spec.name)));
+        let bn = batch_norm_name(&spec.name);
+        read.extend(
+            ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map(|p| format!("{bn}.{p}")),
+        );
+    }
+    let mut left: Vec<String> = state.into_keys().filter(|name| !read.contains(name)).collect();
+    left.sort();
+    left
 }
 
 /// `fc = nn.Sequential(nn.Dropout(p), nn.Linear(...))`, a common fine-tuning head, saved as
@@ -183,7 +203,8 @@ fn folded_conv(state: &StateDict, spec: &ConvSpec, architecture: &Architecture) 
     let per_channel = kernel.len() / out;
     let weight = kernel.iter().enumerate().map(|(i, w)| w * scale[i / per_channel]).collect();
     let bias = (0..out).map(|c| (conv_bias.map_or(0.0, |b| b[c]) - mean[c]) * scale[c] + beta[c]).collect();
-    Ok(LayerParams { weight, bias })
+    let params = LayerParams { weight, bias };
+    params.is_finite().then_some(params).ok_or(ImportError::BadBatchNorm(bn))
 }
 
 /// The network's parameters from a state dict, BatchNorm folded. `arch` names the variant;
@@ -235,10 +256,11 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
         }
         None => vec![0.0; architecture.classes],
     };
-    if !fc_weight.values.iter().chain(&fc_bias).all(|v| v.is_finite()) {
+    let fc = LayerParams { weight: fc_weight.values.clone(), bias: fc_bias };
+    if !fc.is_finite() {
         return Err(ImportError::NotFinite("fc".into()));
     }
-    Ok(NetworkParams { architecture, convs, fc: LayerParams { weight: fc_weight.values.clone(), bias: fc_bias } })
+    Ok(NetworkParams { architecture, convs, fc })
 }
 
 #[cfg(test)]
@@ -305,6 +327,17 @@ mod tests {
         let mut cut = resnet18.clone();
         cut.remove("layer4.1.bn2.running_var");
         assert_eq!(import_state_dict(&cut, None), Err(ImportError::Missing("layer4.1.bn2.running_var".into())));
+        // Another network's tensors beside a ResNet's are read past, and named.
+        let mut extra = resnet18.clone();
+        for name in ["fc2.weight", "aux.0.bias"] {
+            extra.insert(name.into(), FloatTensor { shape: vec![1], values: vec![0.0] });
+        }
+        let architecture = import_state_dict(&extra, None).unwrap().architecture;
+        assert_eq!(left_out(&extra, &architecture), ["aux.0.bias", "fc2.weight"]);
+        // Converted, it would be refused when loaded: said at once, by the BatchNorm to blame.
+        let mut negative = resnet18.clone();
+        negative.get_mut("layer1.0.bn1.running_var").unwrap().values[3] = -1.0;
+        assert_eq!(import_state_dict(&negative, None), Err(ImportError::BadBatchNorm("layer1.0.bn1".into())));
         let mut wrong = resnet18.clone();
         wrong.get_mut("layer2.0.conv1.weight").unwrap().shape = vec![128, 64, 1, 1];
         assert!(matches!(import_state_dict(&wrong, None), Err(ImportError::WrongShape { .. })));
@@ -316,6 +349,7 @@ mod tests {
             dropout.insert(format!("fc.1.{param}"), tensor);
         }
         assert_eq!(import_state_dict(&dropout, None), import_state_dict(&resnet18, None));
+        assert_eq!(left_out(&dropout, &architecture), Vec::<String>::new(), "a Sequential head is read");
         let mut two = dropout.clone();
         two.insert("fc.3.weight".into(), FloatTensor { shape: vec![3, 3], values: vec![0.0; 9] });
         assert_eq!(import_state_dict(&two, None), Err(ImportError::Head("fc.1, fc.3".into())));

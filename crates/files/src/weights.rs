@@ -75,6 +75,14 @@ pub struct LayerParams {
     pub bias: Vec<f32>,
 }
 
+impl LayerParams {
+    /// Whether every weight and bias is finite: a BatchNorm with a negative running variance
+    /// folds into NaN, one with a tiny one into infinities.
+    pub fn is_finite(&self) -> bool {
+        self.weight.iter().chain(&self.bias).all(|v| v.is_finite())
+    }
+}
+
 /// Every parameter of the network as plain f32, in the architecture's conv order, plus the head.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkParams {
@@ -326,10 +334,11 @@ impl NetworkParams {
                         .collect()
                 }
             };
-            if !weight.iter().chain(&bias).all(|v| v.is_finite()) {
+            let layer = LayerParams { weight, bias };
+            if !layer.is_finite() {
                 return Err(WeightsError::NotFinite(name));
             }
-            layers.push(LayerParams { weight, bias });
+            layers.push(layer);
         }
         let fc = layers.pop().expect("the FC head is the last layer");
         let model = ModelInfo {

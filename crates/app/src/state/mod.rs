@@ -462,7 +462,8 @@ impl AppState {
                 self.link_notice = None;
                 // The top class the link names is the top class: the question answered already.
                 let top = self.top_class();
-                self.question = Question { class: settings.question.class.filter(|c| Some(*c) != top), ..settings.question };
+                self.question =
+                    Question { class: settings.question.class.filter(|c| Some(*c) != top), ..settings.question };
                 self.look = settings.look;
                 self.k = settings.k;
                 // A comparison shown already is not made again.
