@@ -125,7 +125,7 @@ fn is_imagenet(labels: &Labels) -> bool {
 }
 
 fn is_wordnet_id(name: &str) -> bool {
-    name.len() == 9 && name.starts_with('n') && name[1..].bytes().all(|b| b.is_ascii_digit())
+    name.len() == 9 && name.starts_with(['n', 'N']) && name[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether a folder's paths (as [`folder::entries`] takes them) have a class folder named by
@@ -138,7 +138,7 @@ pub fn wants_imagenet_ids(paths: &[String], labels: &Labels) -> bool {
 /// The class of a folder named by its WordNet ID, for a model with ImageNet's classes.
 fn imagenet_class(name: &str, labels: &Labels, imagenet_ids: Option<&str>) -> Option<usize> {
     let ids = imagenet_ids.filter(|_| is_imagenet(labels) && is_wordnet_id(name))?;
-    ids.lines().position(|id| id == name)
+    ids.lines().position(|id| id.eq_ignore_ascii_case(name))
 }
 
 /// The class a folder's name means: the label itself, else the label with case, spaces,
@@ -382,6 +382,7 @@ mod tests {
         let imagenet = Labels::from_json(serde_json::to_string(&names).unwrap().as_bytes()).unwrap();
         assert_eq!(class_of_folder("n01440764", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(0));
         assert_eq!(class_of_folder("n02123045", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(281), "tabby");
+        assert_eq!(class_of_folder("N02123045", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(281), "any case");
         // The two cranes, one name, are told apart by their IDs: the bird, the machine.
         assert_eq!(class_of_folder("n02012849", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(134));
         assert_eq!(class_of_folder("n03126707", &imagenet, Some(IMAGENET_IDS)), FolderClass::Class(517));

@@ -30,14 +30,14 @@ pub struct Args {
     /// The folder: its photos, and those of its subfolders one level down (a class each).
     dir: PathBuf,
     /// The report: one self-contained HTML file, overlays inline.
-    #[arg(short, long, default_value = "audit.html", value_parser = crate::out::file)]
+    #[arg(short, long, default_value = "audit.html", value_parser = crate::out::html)]
     out: PathBuf,
     /// One JSON object per photo on stdout as its batch is classified (path, true class, top
     /// five, where the network looked, or the error), instead of the summary.
     #[arg(long)]
     json: bool,
-    /// Photos per pass of the network; default: as many as the memory budget allows, at most 4
-    /// on the CPU (flex) and 16 on the GPU.
+    /// Photos per pass of the network (1 to 256); default: as many as the memory budget
+    /// allows, at most 4 on the CPU (flex) and 16 on the GPU.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     batch: Option<u16>,
     #[command(flatten)]

@@ -17,6 +17,7 @@ use crate::model::ModelArgs;
 #[derive(clap::Args)]
 /// Time the forward pass and the explanations on one photo (default: the chelsea fixture).
 pub struct Args {
+    /// The photo; default: the repository's chelsea fixture.
     #[arg(long)]
     image: Option<PathBuf>,
     /// Timed runs per case, after one warm-up run.
@@ -25,7 +26,8 @@ pub struct Args {
     /// Also time Score-CAM (one run: it makes 2048 forward passes at layer4).
     #[arg(long)]
     scorecam: bool,
-    /// Also time the forward pass of this many copies of the photo at once (`forward_batchN`).
+    /// Also time the forward pass of this many copies of the photo at once (2 to 64;
+    /// `forward_batchN`).
     #[arg(long, value_parser = clap::value_parser!(u16).range(2..=64))]
     batch: Option<u16>,
     /// Also time DFF's NMF alone (k = 5) on the layer4 activations of this many copies of the

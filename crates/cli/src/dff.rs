@@ -23,7 +23,7 @@ pub struct Args {
     /// Number of concepts (1 to 16).
     #[arg(short, long, default_value_t = 5, value_parser = parse_k)]
     k: usize,
-    /// Most multiplicative-update iterations.
+    /// Most multiplicative-update iterations (1 to 65535).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(1..))]
     iters: u16,
     #[command(flatten)]

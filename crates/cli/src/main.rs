@@ -68,7 +68,7 @@ pub fn one_line(error: &anyhow::Error) -> String {
     line
 }
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -127,6 +127,12 @@ fn main() -> ExitCode {
     let cli = match parsed {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version
+        // `xai` alone: clap's error would be the whole help, which one line cuts to its title.
+        Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let commands: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+            eprintln!("xai: give a command: {} (xai --help says what each does)", commands.join(", "));
+            return ExitCode::from(2);
+        }
         Err(error) => {
             // clap's first paragraph names the bad value and the valid ones; keep it to one line.
             let message = error.to_string();

@@ -117,6 +117,16 @@ pub fn png(arg: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A report to write, which is HTML: named otherwise (`report.png`), the next audit of its
+/// folder would take it for a photo.
+pub fn html(arg: &str) -> Result<PathBuf, String> {
+    let path = file(arg)?;
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm")) {
+        return Err(format!("{arg}: the report is written as HTML, so name it .html"));
+    }
+    Ok(path)
+}
+
 /// A folder to write into, made if missing: not a file.
 pub fn folder(arg: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(arg);

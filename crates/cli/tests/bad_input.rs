@@ -243,10 +243,11 @@ fn mistakes_in_paths_are_caught_before_any_work() {
     let weights = weights("int8").display().to_string();
     let under_a_file = chelsea().join("report.html").display().to_string();
     let jpeg_out = std::env::temp_dir().join(format!("xai-overlay-{}.jpg", std::process::id()));
-    let cases: [(Vec<&str>, &str); 4] = [
+    let cases: [(Vec<&str>, &str); 5] = [
         (vec!["explain", &photo, "--out", jpeg_out.to_str().unwrap()], "name it .png"),
         (vec!["explain", &photo, "--out-dir", &photo], "is a file, not a folder"),
         (vec!["audit", ".", "--out", &under_a_file], "cannot make the folder"),
+        (vec!["audit", ".", "--out", "report.png"], "name it .html"),
         (vec!["dff", &photo, "--nmf", "gpu"], "give --backend wgpu"),
     ];
     for (args, expected) in cases {
@@ -286,12 +287,14 @@ fn outputs_that_would_overwrite_what_a_run_reads_are_refused() {
     let weights = dir.join("weights.safetensors");
     std::fs::copy(common::weights("int8"), &weights).unwrap();
     let weights_bytes = std::fs::metadata(&weights).unwrap().len();
+    // The same weights by another name, as a report would be named.
+    std::fs::hard_link(&weights, dir.join("weights.html")).unwrap();
     std::fs::create_dir_all(dir.join("keras")).unwrap();
     let at = |name: &str| dir.join(name).display().to_string();
     let cases: [Vec<String>; 7] = [
         vec!["convert".into(), at("model.safetensors"), "-o".into(), at("./model.safetensors")],
         vec!["convert".into(), at("keras"), "-o".into(), at("keras/model.json")],
-        vec!["audit".into(), dir.display().to_string(), "-o".into(), at("weights.safetensors")],
+        vec!["audit".into(), dir.display().to_string(), "-o".into(), at("weights.html")],
         vec!["explain".into(), at("cat.png"), "--out".into(), at("cat.png")],
         vec!["explain".into(), at("cat.png"), at("cat-gradcam-layer4.png"), "--out-dir".into(), at(".")],
         vec![

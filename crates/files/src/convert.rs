@@ -18,7 +18,11 @@ pub enum ConvertError {
     Import(#[from] ImportError),
     #[error("the class names: {0}")]
     Labels(#[from] LabelsError),
-    #[error("{given} class names for a head of {classes} classes")]
+    #[error(
+        "{given} class name{} for a head of {classes} class{}",
+        if *given == 1 { "" } else { "s" },
+        if *classes == 1 { "" } else { "es" }
+    )]
     LabelCount { given: usize, classes: usize },
     #[error("Keras' ResNet-50 uses caffe preprocessing; a mean and std do not apply")]
     CaffeNormalize,

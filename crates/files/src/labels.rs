@@ -16,6 +16,8 @@ pub enum LabelsError {
     Keys(usize),
     #[error("labels file is not UTF-8 text")]
     Text,
+    #[error("labels file line {0} is blank: one class name a line, each class once")]
+    Blank(usize),
     #[error("labels file names {0} classes; no model read here has more than {MAX_CLASSES}")]
     TooMany(usize),
 }
@@ -73,18 +75,23 @@ impl Labels {
     }
 
     /// Reads a labels file as people write them: a JSON list or index map, or plain text with
-    /// one name a line (blank lines at the end ignored).
+    /// one name a line (blank lines at the end ignored, spaces around a name too).
     pub fn from_file_bytes(bytes: &[u8]) -> Result<Self, LabelsError> {
         let text = std::str::from_utf8(bytes).map_err(|_| LabelsError::Text)?;
-        let trimmed = text.trim_start_matches('\u{feff}').trim();
-        if trimmed.starts_with('[') || trimmed.starts_with('{') {
-            return Self::from_json(trimmed.as_bytes());
+        let text = text.trim_start_matches('\u{feff}').trim_end();
+        if text.trim_start().starts_with('[') || text.trim_start().starts_with('{') {
+            return Self::from_json(text.as_bytes());
         }
-        let count = trimmed.lines().count();
+        let count = text.lines().count();
         if count > MAX_CLASSES {
             return Err(LabelsError::TooMany(count));
         }
-        Self::new(trimmed.lines().map(|line| line.trim_end_matches('\r').to_string()).collect())
+        let names: Vec<String> = text.lines().map(|line| line.trim().to_string()).collect();
+        // A blank line inside would be a class without a name, and shift every name after it.
+        if let Some(blank) = names.iter().position(String::is_empty) {
+            return Err(LabelsError::Blank(blank + 1));
+        }
+        Self::new(names)
     }
 
     fn new(names: Vec<String>) -> Result<Self, LabelsError> {
@@ -201,6 +208,9 @@ mod tests {
         assert_eq!(labels.names(), ["cat", "dog", "hot dog"]);
         assert_eq!(Labels::from_file_bytes(b"[\"cat\", \"dog\"]").unwrap().len(), 2);
         assert_eq!(Labels::from_file_bytes(b"\n \n"), Err(LabelsError::Empty));
+        assert_eq!(Labels::from_file_bytes(b"  cat \n\tdog\n").unwrap().names(), ["cat", "dog"]);
+        assert_eq!(Labels::from_file_bytes(b"cat\n\ndog\n"), Err(LabelsError::Blank(2)));
+        assert_eq!(Labels::from_file_bytes(b"\ncat\ndog"), Err(LabelsError::Blank(1)));
         assert_eq!(Labels::from_file_bytes(&[0xff, 0xfe]), Err(LabelsError::Text));
     }
 

@@ -125,6 +125,8 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, ImageError> {
     header.limits(limits(METADATA_ALLOC));
     let read = header.into_dimensions().map_err(|e| match e {
         image::ImageError::Limits(_) => ImageError::TooLargeToRead,
+        // A format `image` knows but is not built to read here (TIFF, AVIF...): not corrupt.
+        image::ImageError::Unsupported(_) => ImageError::UnknownFormat,
         e => ImageError::Corrupt(e.to_string()),
     })?;
     let webp_side_unread = format == Some(image::ImageFormat::WebP) && (read.0 == 0 || read.1 == 0);
@@ -201,6 +203,13 @@ mod tests {
         assert!(crop.get_pixel(10, 100)[0] < 10 && crop.get_pixel(213, 100)[0] > 245);
         let exact = RgbImage::new(224, 224);
         assert_eq!(center_crop(&exact, InputSize::STANDARD), exact);
+    }
+
+    #[test]
+    fn a_format_not_read_here_is_named_unsupported_not_corrupt() {
+        // A TIFF header: `image` knows the format, and is built without its decoder.
+        let tiff = b"II*\0\x08\0\0\0\0\0\0\0";
+        assert!(matches!(decode_image(tiff), Err(ImageError::UnknownFormat)));
     }
 
     #[test]
