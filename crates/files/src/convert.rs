@@ -7,7 +7,7 @@ use crate::labels::{Labels, LabelsError};
 use crate::photo::InputSize;
 use crate::preprocessing::Preprocessing;
 use crate::pytorch::{self, ReadError};
-use crate::torchvision::{self, ImportError};
+use crate::torchvision::{self, ImportError, StateDict};
 use crate::weights::{ModelInfo, NetworkParams, FORMAT};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +72,6 @@ pub struct Imported {
     /// The file name or package it came from.
     pub source: String,
     pub source_sha256: String,
-    /// Tensors of the model that no layer reads ([`torchvision::left_out`]), to be said.
-    pub left_out: Vec<String>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -92,16 +90,29 @@ pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Str
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`); `arch` names the
 /// variant, `None` recognises it. Its preprocessing is torchvision's ImageNet normalisation.
 pub fn import_torchvision(name: &str, bytes: &[u8], arch: Option<&str>) -> Result<Imported, ConvertError> {
-    let state = match sniff(bytes)? {
+    import_state_dict(name, bytes, &torchvision_state_dict(bytes)?, arch)
+}
+
+/// The state dict of a file PyTorch saved (`.pth`/`.pt` or `.safetensors`).
+pub fn torchvision_state_dict(bytes: &[u8]) -> Result<StateDict, ConvertError> {
+    Ok(match sniff(bytes)? {
         Kind::Pytorch => pytorch::read_pth(bytes)?,
         Kind::Safetensors => pytorch::read_safetensors(bytes)?,
         Kind::Converted => return Err(ConvertError::AlreadyConverted),
         Kind::KerasTarball => return Err(ConvertError::Unknown),
-    };
-    let params = torchvision::import_state_dict(&state, arch)?;
+    })
+}
+
+/// [`import_torchvision`] of a state dict read from `bytes` ([`torchvision_state_dict`]), for
+/// a caller that looks at it too (`xai convert` names the tensors it leaves out).
+pub fn import_state_dict(
+    name: &str,
+    bytes: &[u8],
+    state: &StateDict,
+    arch: Option<&str>,
+) -> Result<Imported, ConvertError> {
     Ok(Imported {
-        left_out: torchvision::left_out(&state, &params.architecture),
-        params,
+        params: torchvision::import_state_dict(state, arch)?,
         labels: None,
         preprocessing: Preprocessing::IMAGENET,
         source: name.to_string(),
