@@ -123,6 +123,7 @@ test('a picked folder is classified, scored, explained and exported', { timeout:
     const { top, bottom } = document.getElementById('result-title').getBoundingClientRect();
     return top > -1 && bottom < innerHeight + 1;
   }), 'the opened photo is in view');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'result-title', 'the keyboard follows it');
   assert.deepEqual(page.uploads, [], 'nothing left the page');
 });
 

@@ -8,6 +8,7 @@ use xai_explain::evidence::VERSION;
 use xai_explain::render::{overlay, Colormap};
 use yew::prelude::*;
 
+use super::use_focus_handoff;
 use crate::canvas::{download, paint, report_card};
 use crate::state::{Explained, GalleryPhoto, Look, Question};
 
@@ -50,6 +51,7 @@ fn share_href(fragment: &str) -> String {
 #[function_component(ResultView)]
 pub fn result_view(props: &ResultProps) -> Html {
     let (photo_canvas, overlay_canvas) = (use_node_ref(), use_node_ref());
+    let (title, cancel) = use_focus_handoff(props.progress.is_some());
     // Painting is cheap and runs on the map already read back: a new look never reaches the
     // network.
     {
@@ -101,7 +103,9 @@ pub fn result_view(props: &ResultProps) -> Html {
     let pending = props.shown.as_ref().is_none_or(|s| s.key.question != props.question).then_some("pending");
     html! {
         <section class="result panel" aria-labelledby="result-title">
-            <h2 id="result-title">{ "3. What the network looked at" }</h2>
+            // Focusable, to take the keyboard's place when Cancel goes, or a photo is opened from
+            // the audit far below.
+            <h2 id="result-title" ref={title} tabindex="-1">{ "3. What the network looked at" }</h2>
             <div class="images">
                 <figure>
                     <canvas ref={photo_canvas} data-testid="photo" role="img" aria-label="the photo, cropped to 224 x 224"></canvas>
@@ -119,7 +123,7 @@ pub fn result_view(props: &ResultProps) -> Html {
                     <span data-testid="analysis-progress" role="status">
                         { format!("{}: {done} of {of} channels, each a pass of the network", props.question.method) }
                     </span>
-                    <button data-testid="analysis-cancel" onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
+                    <button data-testid="analysis-cancel" ref={cancel} onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
                 </p>
             }
             if let Some(shown) = &props.shown {

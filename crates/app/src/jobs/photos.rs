@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use wasm_bindgen::JsCast;
 use xai_explain::dff::ActivationRows;
 use xai_explain::CamMethod;
 use yew::platform::spawn_local;
@@ -47,6 +48,10 @@ impl Jobs {
             let document = web_sys::window().and_then(|window| window.document());
             if let Some(result) = document.and_then(|document| document.get_element_by_id("result-title")) {
                 result.scroll_into_view();
+                // The keyboard follows: its next Tab is in the photo's view, not the table.
+                if let Some(title) = result.dyn_ref::<web_sys::HtmlElement>() {
+                    let _ = title.focus();
+                }
             }
         }
     }
