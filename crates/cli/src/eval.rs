@@ -1,7 +1,7 @@
 //! `xai eval`: how faithful each method's maps are to the network, per photo and on average,
 //! as a table or as evidence (one JSON object per photo and method).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         // Every method explains the top class of the one shared pass.
         let class = each[0][0].class;
         let mut scorer = pollster::block_on(Scorer::new(&model.net, &input, class))?;
-        let name = crate::shown(Path::new(path.file_name().unwrap_or_default()));
+        let name = crate::shown_name(path);
         for ((method, mut analyses), totals) in methods.iter().zip(each).zip(&mut totals) {
             let analysis = analyses.remove(0);
             let scores = pollster::block_on(scorer.scores(method.name(), analysis.map.clone()))?;

@@ -194,7 +194,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let (class, prob) = (analyses[0].class, analyses[0].probability());
         let label = crate::printable(model.labels.name(class).unwrap_or_default());
         if let Some(sheet) = &mut sheet {
-            let name = crate::shown(Path::new(path.file_name().unwrap_or_default()));
+            let name = crate::shown_name(path);
             sheet.add_row(&format!("{name}: {class} {label} ({prob:.3})"));
         }
         // One overlay at a time: at a large photo's resolution, each weighs tens of megabytes.

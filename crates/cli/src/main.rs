@@ -40,6 +40,11 @@ pub fn shown(path: &std::path::Path) -> String {
     printable(&path_text(path))
 }
 
+/// A file's name, without its folders, as a line of output shows it.
+pub fn shown_name(path: &std::path::Path) -> String {
+    shown(std::path::Path::new(path.file_name().unwrap_or_default()))
+}
+
 /// A path as text, whatever its bytes: those that are not UTF-8 (a name in another system's
 /// encoding) are written as `\xE9`, where `to_string_lossy` made each one '\u{FFFD}', and two
 /// names one.

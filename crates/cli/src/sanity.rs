@@ -87,7 +87,7 @@ fn check_photo(
     let results = pollster::block_on(check.run())?;
     let label = |class: usize| printable(model.labels.name(class).unwrap_or_default());
     if !args.json {
-        let name = crate::shown(Path::new(path.file_name().unwrap_or_default()));
+        let name = crate::shown_name(path);
         let explaining = args.target.explaining();
         println!("{name}: {} (class {class}) at {layer}{explaining}, seed {}", label(class), args.seed);
         println!("Spearman rank correlation with the original map (SSIM); above {SIMILAR} the map kept its order");

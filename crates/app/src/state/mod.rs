@@ -335,7 +335,13 @@ impl AppState {
         self.photo_answer().and_then(|e| e.top5.first()).map(|p| p.class)
     }
 
+    /// Opens a photo. The photo shown, opened again (its demo clicked, its audit row, the page's
+    /// own link followed), stays as it is, with its answer, comparison and checks; after an
+    /// error it is asked again.
     fn add_photo(&mut self, photo: NewPhoto) {
+        if self.error.is_none() && self.current.as_ref().is_some_and(|c| c.source == photo.source) {
+            return;
+        }
         self.next_photo += 1;
         let photo =
             Rc::new(GalleryPhoto { id: self.next_photo, name: photo.name, crop: photo.crop, source: photo.source });
@@ -449,16 +455,9 @@ impl AppState {
                 self.notice = Some(notice);
                 self.forget_device_jobs("WebGPU stopped working");
             }
-            // The photo shown, opened again (its demo clicked, its audit row), stays as it is,
-            // with its answer, comparison and checks; after an error it is asked again.
-            Action::AddPhoto(photo)
-                if self.error.is_none() && self.current.as_ref().is_some_and(|c| c.source == photo.source) => {}
             Action::AddPhoto(photo) => self.add_photo(photo),
             Action::OpenLink(photo, settings) => {
-                // The photo shown already (the page's own link followed) keeps its answers.
-                if self.error.is_some() || self.current.as_ref().is_none_or(|c| c.source != photo.source) {
-                    self.add_photo(photo);
-                }
+                self.add_photo(photo);
                 self.link_notice = None;
                 // The top class the link names is the top class: the question answered already.
                 let top = self.top_class();
