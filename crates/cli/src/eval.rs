@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let each = pollster::block_on(each)?;
         // Every method explains the top class of the one shared pass.
         let class = each[0][0].class;
-        let mut scorer = pollster::block_on(Scorer::new(&model.net, &input, class))?;
+        let mut scorer = pollster::block_on(Scorer::new(&model.net, &input, class))?.only(&metrics);
         let name = crate::shown_name(path);
         for ((method, mut analyses), totals) in methods.iter().zip(each).zip(&mut totals) {
             let analysis = analyses.remove(0);

@@ -112,6 +112,20 @@ impl Metric {
         matches!(self, Metric::Increase | Metric::Insertion | Metric::RoadLeast | Metric::Road)
     }
 
+    /// The images of a map's scoring it reads: the photo faded by the map, a curve's inner
+    /// points, or ROAD's images (after the curves').
+    pub fn images(self) -> std::ops::Range<usize> {
+        let road = IMAGES..IMAGES + crate::road::IMAGES;
+        match self {
+            Metric::Drop | Metric::Increase => 0..1,
+            Metric::Insertion => 1..STEPS,
+            Metric::Deletion => STEPS..IMAGES,
+            Metric::RoadMost => road.start..road.start + crate::road::PERCENTILES.len(),
+            Metric::RoadLeast => road.start + crate::road::PERCENTILES.len()..road.end,
+            Metric::Road => road,
+        }
+    }
+
     /// Its value in `scores` (the increase as 100 or 0, so that it averages to a percentage).
     pub fn value(self, scores: &Scores) -> f32 {
         let f = &scores.faithfulness;

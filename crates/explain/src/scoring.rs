@@ -8,13 +8,15 @@
 //! batches are no faster), so that the page can show how far it is and take a cancel between
 //! passes.
 
+use std::ops::Range;
+
 use burn::tensor::{Tensor, TensorData};
 use xai_model::ResNet;
 
 use crate::budget::images_per_pass_on;
 use crate::imputation::impute;
 use crate::map::Map;
-use crate::metrics::{self, class_probabilities, faithfulness_from, faithfulness_images, Baseline, Scores};
+use crate::metrics::{self, class_probabilities, faithfulness_from, faithfulness_images, Baseline, Metric, Scores};
 use crate::readback::{read_floats, ReadbackError};
 use crate::road::{self, kept_pixels, road_from};
 
@@ -28,6 +30,8 @@ pub struct Scorer<'a> {
     /// it adds.
     photo: Vec<f32>,
     noise: f32,
+    /// The images each map is scored on: all of them, or only those some metrics read.
+    images: Vec<Range<usize>>,
     scored: Vec<(&'static str, Map, Scores)>,
 }
 
@@ -47,7 +51,24 @@ impl<'a> Scorer<'a> {
     ) -> Result<Self, ReadbackError> {
         let baseline = Baseline::of(net, input, class).await?;
         let photo = read_floats(input.clone()).await?;
-        Ok(Self { net, input, class, baseline, photo, noise, scored: Vec::new() })
+        let images = vec![0..metrics::IMAGES + road::IMAGES];
+        Ok(Self { net, input, class, baseline, photo, noise, images, scored: Vec::new() })
+    }
+
+    /// Scores only what `wanted` read (`xai eval --metric drop` needs one image of the 49), the
+    /// other scores NaN.
+    pub fn only(mut self, wanted: &[Metric]) -> Self {
+        let mut images: Vec<Range<usize>> = wanted.iter().map(|m| m.images()).collect();
+        images.sort_by_key(|range| range.start);
+        images.dedup_by(|later, earlier| {
+            let overlap = later.start <= earlier.end;
+            if overlap {
+                earlier.end = earlier.end.max(later.end);
+            }
+            overlap
+        });
+        self.images = images;
+        self
     }
 
     /// The method whose map, scored before, has the saliency of `map`, and its scores.
@@ -69,7 +90,9 @@ impl<'a> Scorer<'a> {
             curves: faithfulness_images(self.input, map),
             kept: kept_pixels(map, height, width),
             imputed: Vec::new(),
-            probabilities: Vec::new(),
+            probabilities: vec![f32::NAN; metrics::IMAGES + road::IMAGES],
+            next: self.images.first().map_or(0, |range| range.start),
+            scored: 0,
         }
     }
 
@@ -98,35 +121,41 @@ pub struct MapScoring<'a> {
     /// ROAD's images imputed for the next pass (only those, so that a large photo's 18 are
     /// never held at once).
     imputed: Vec<Vec<f32>>,
+    /// The class's probability on each image, NaN on those not scored.
     probabilities: Vec<f32>,
+    /// The next image to score, and how many have been.
+    next: usize,
+    scored: usize,
 }
 
 impl MapScoring<'_> {
     /// Images scored, of how many.
     pub fn progress(&self) -> (usize, usize) {
-        (self.probabilities.len(), metrics::IMAGES + road::IMAGES)
+        (self.scored, self.scorer.images.iter().map(ExactSizeIterator::len).sum())
     }
 
     /// The next step: a pass, or in the page one of the imputations ROAD's next pass needs
     /// (natively they all run at once, over the cores); after the last pass (and at any step
     /// after it), the scores.
     pub async fn step(&mut self) -> Result<Option<Scores>, ReadbackError> {
-        let Scorer { net, class, .. } = *self.scorer;
-        let (done, total) = self.progress();
-        if done == total {
+        let Scorer { net, class, ref images, .. } = *self.scorer;
+        let (scored, total) = self.progress();
+        if scored == total {
             return Ok(Some(self.scores()));
         }
         let [_, channels, height, width] = self.curves.dims();
         let device = self.curves.device();
         // A pass never spans two curves (the dimmed photo goes with insertion's, ROAD's two
         // orders are one), so that on a GPU each curve is one batch.
-        let curve_ends = [1 + (metrics::STEPS - 1), metrics::IMAGES, total];
-        let curve_end = curve_ends.into_iter().find(|&end| end > done).unwrap_or(total);
-        let end = done + images_per_pass_on(&device, height, width, curve_end - done);
-        let batch = if done < metrics::IMAGES {
-            self.curves.clone().slice_dim(0, done..end)
+        let start = self.next;
+        let range = images.iter().find(|range| range.contains(&start)).expect("an image left");
+        let curve_ends = [1 + (metrics::STEPS - 1), metrics::IMAGES, range.end];
+        let curve_end = curve_ends.into_iter().find(|&end| end > start).unwrap_or(range.end).min(range.end);
+        let end = start + images_per_pass_on(&device, height, width, curve_end - start);
+        let batch = if start < metrics::IMAGES {
+            self.curves.clone().slice_dim(0, start..end)
         } else {
-            let (first, last) = (done - metrics::IMAGES, end - metrics::IMAGES);
+            let (first, last) = (start - metrics::IMAGES, end - metrics::IMAGES);
             self.impute(first, last);
             if self.imputed.len() < last - first {
                 return Ok(None);
@@ -134,8 +163,11 @@ impl MapScoring<'_> {
             let pixels = self.imputed.drain(..).flatten().collect();
             Tensor::from_data(TensorData::new(pixels, [last - first, channels, height, width]), &device)
         };
-        self.probabilities.extend(class_probabilities(net, batch, class).await?);
-        Ok((end == total).then(|| self.scores()))
+        let probabilities = class_probabilities(net, batch, class).await?;
+        self.probabilities[start..end].copy_from_slice(&probabilities);
+        self.scored += end - start;
+        self.next = images.iter().find(|range| range.end > end).map_or(end, |range| range.start.max(end));
+        Ok((self.scored == total).then(|| self.scores()))
     }
 
     fn scores(&self) -> Scores {
@@ -183,5 +215,26 @@ mod tests {
         assert_eq!(scorer.scored_like(&other), None);
         let other_scores = pollster::block_on(scorer.scores("b", other)).unwrap();
         assert_ne!(other_scores.faithfulness, scores.faithfulness);
+    }
+
+    #[test]
+    fn only_the_images_some_metrics_read_are_scored_and_give_their_scores() {
+        let (net, input) = (network(), photos(1));
+        let map = Map::new(2, 2, vec![0.0, 1.0, 2.0, 3.0]);
+        let mut all = pollster::block_on(Scorer::new(&net, &input, 3)).unwrap();
+        let every = pollster::block_on(all.scores("a", map.clone())).unwrap();
+        let wanted = [Metric::Insertion, Metric::RoadLeast, Metric::Drop];
+        let mut some = pollster::block_on(Scorer::new(&net, &input, 3)).unwrap().only(&wanted);
+        assert_eq!(some.map(&map).progress(), (0, 1 + (metrics::STEPS - 1) + road::PERCENTILES.len()));
+        let scores = pollster::block_on(some.scores("a", map)).unwrap();
+        for metric in Metric::ALL {
+            let (value, expected) = (metric.value(&scores), metric.value(&every));
+            if wanted.contains(&metric) {
+                // (Not bit for bit: the passes group the images otherwise.)
+                assert!((value - expected).abs() < 1e-4, "{}: {value} against {expected}", metric.name());
+            } else if metric != Metric::Increase {
+                assert!(value.is_nan(), "{} scored", metric.name());
+            }
+        }
     }
 }
