@@ -75,9 +75,7 @@ pub fn entries(paths: &[String], labels: &Labels, imagenet_ids: Option<&str>, re
                 })
             }
             [folder, inner, ..] => {
-                if deeper.insert(format!("{folder}/{inner}")) {
-                    report.note(format!("folder '{folder}/{inner}' is deeper than class/photo: skipped"));
-                }
+                deeper.insert(format!("{folder}/{inner}"));
                 continue;
             }
         };
@@ -85,6 +83,14 @@ pub fn entries(paths: &[String], labels: &Labels, imagenet_ids: Option<&str>, re
             report.note(format!("two files at '{path}': both classified"));
         }
         entries.push(Entry { index, path: path.to_string(), truth });
+    }
+    // One note for them all: a class folder of raw files a level down may hold hundreds.
+    match (deeper.len(), deeper.first()) {
+        (1, Some(folder)) => report.note(format!("folder '{folder}' is deeper than class/photo: skipped")),
+        (count, Some(folder)) => {
+            report.note(format!("{count} folders deeper than class/photo skipped, such as '{folder}'"))
+        }
+        _ => {}
     }
     entries
 }
@@ -132,9 +138,8 @@ mod tests {
             [
                 "3 files not named as photos (.jpg, .jpeg, .png, .webp, .gif, .bmp) left out, such as 'README'",
                 "folder 'dogs' names no class of the model: its photos have no true class",
-                "folder 'dogs/raw' is deeper than class/photo: skipped",
                 "two files at 'tabby/b.jpg': both classified",
-                "folder 'tabby/x' is deeper than class/photo: skipped",
+                "2 folders deeper than class/photo skipped, such as 'dogs/raw'",
             ]
         );
     }

@@ -107,7 +107,7 @@ pub fn render(report: &Report, labels: &Labels, title: &str, pictures: &Pictures
                 html,
                 "<figure>{image}<figcaption>{}<br>{} {:.1}% (true: {truth})</figcaption></figure>",
                 escape(&p.path),
-                label(&first.label),
+                name(first.class),
                 100.0 * first.prob
             );
         }

@@ -26,9 +26,9 @@ pub fn shown_label(label: &str) -> String {
     label.replace('_', " ")
 }
 
-/// A class's name as the report writes it.
+/// A class's name as the report writes it, told apart from another of the same name.
 pub fn class_name(labels: &Labels, class: usize) -> String {
-    shown_label(labels.name(class).unwrap_or("?"))
+    shown_label(&labels.distinct_name(class).unwrap_or_else(|| "?".into()))
 }
 
 /// A photo's cells, as text (the filter reads them).
@@ -37,7 +37,7 @@ pub fn cells(photo: &Photo, labels: &Labels) -> [String; 5] {
     [
         photo.path.clone(),
         photo.truth.map_or(String::new(), |c| class_name(labels, c)),
-        first.map_or(String::new(), |p| shown_label(&p.label)),
+        first.map_or(String::new(), |p| class_name(labels, p.class)),
         first.map_or(String::new(), |p| format!("{:.4}", p.prob)),
         photo.right().map_or(String::new(), |r| if r { "yes" } else { "no" }.into()),
     ]

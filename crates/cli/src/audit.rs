@@ -48,12 +48,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let mut report = Report::default();
     let (files, paths) = list(&args.dir, &mut report)?;
+    // The report of an earlier run, written into the folder, is not one of its files.
+    let (files, paths): (Vec<PathBuf>, Vec<String>) =
+        files.into_iter().zip(paths).filter(|(file, _)| !crate::out::same_file(file, &args.out)).unzip();
     let entries = entries(&paths, &model.labels, Some(xai_audit::IMAGENET_IDS), &mut report);
     if entries.is_empty() {
         let why = report.notes.first().map(|note| format!(" ({note})")).unwrap_or_default();
         bail!("{}: no photos in it or in its class folders{why}", args.dir.display());
     }
-    // (A report from an earlier run, in the folder, is not a photo: it may be written again.)
     let weights = args.model.weights_file();
     let inputs = entries.iter().map(|e| files[e.index].as_path()).chain(weights.as_deref());
     crate::out::refuse_clash([args.out.as_path()], inputs, "an input")?;
@@ -126,6 +128,7 @@ fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::Relaxed) {
+            crate::out::remove_made_folders();
             std::process::exit(130);
         }
     })
@@ -139,11 +142,8 @@ fn photo(entry: &Entry) -> Photo {
 
 /// A photo's crop, or why not: said as the page says it, without the path (the report names it).
 fn read(model: &Model, file: &Path) -> Result<image::RgbImage, String> {
-    model.read_image(file).map_err(|error| {
-        let line = crate::one_line(&error);
-        let named = format!("{}: ", file.display());
-        line.strip_prefix(&named).map_or(line.clone(), str::to_string)
-    })
+    // The first cause is the file's path.
+    model.read_image(file).map_err(|error| crate::causes_in_one_line(error.chain().skip(1)))
 }
 
 /// The folder's files and their paths inside it: its own files and its subfolders' files. A
@@ -232,7 +232,7 @@ fn class_concepts(
 
 fn summary(report: &Report, model: &Model, out: &Path) {
     let percent = |share: Option<f64>| share.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s));
-    let label = |class: usize| printable(model.labels.name(class).unwrap_or("?"));
+    let label = |class: usize| printable(&model.labels.distinct_name(class).unwrap_or_else(|| "?".into()));
     println!(
         "{} ({} with a true class), {} not classified",
         counted(report.photos.len(), "photo", "photos"),

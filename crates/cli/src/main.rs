@@ -21,9 +21,13 @@ mod target;
 use std::process::ExitCode;
 
 /// A name from a file (a class name, say) as a terminal can show it: control characters, which
-/// could forge lines or recolour the terminal, are escaped.
+/// could forge lines or recolour the terminal, are escaped, and so are the invisible ones that
+/// reorder or hide text (bidirectional overrides: 'bad\u{202e}gnp.txt' reads "badtxt.png").
 pub fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    let hidden = |c: char| matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    text.chars()
+        .map(|c| if c.is_control() || hidden(c) { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
 }
 
 /// A method's name, or `all`, as --method takes it: a wrong one is a usage error that lists the
@@ -60,8 +64,13 @@ pub fn path_text(path: &std::path::Path) -> String {
 /// An error and its causes on one line, "what: why", each said once: many errors name their
 /// cause in their own message too, and a decoder's message may end in a newline.
 pub fn one_line(error: &anyhow::Error) -> String {
+    causes_in_one_line(error.chain())
+}
+
+/// Causes, outermost first, on one line as [`one_line`] writes an error's.
+pub fn causes_in_one_line<'a>(causes: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut line = String::new();
-    for cause in error.chain() {
+    for cause in causes {
         let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
         if !text.is_empty() && !line.contains(&text) {
             if !line.is_empty() {
@@ -161,7 +170,28 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("xai: {}", one_line(&error));
-            ExitCode::FAILURE
+            if is_usage_error(&error) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// An option that only the model can refuse (a class it does not have, CAM below layer4): a
+/// usage error as clap's are, exit 2, though found once the model is read.
+fn is_usage_error(error: &anyhow::Error) -> bool {
+    use xai_explain::pipeline::CamError;
+    error.chain().filter_map(|cause| cause.downcast_ref::<CamError>()).any(|error| {
+        matches!(
+            error,
+            CamError::UnknownMethod(_)
+                | CamError::Layer { .. }
+                | CamError::Class { .. }
+                | CamError::Targets { .. }
+                | CamError::NoOwnPasses(_)
+                | CamError::VersusItself(_)
+        )
+    })
 }

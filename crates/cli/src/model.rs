@@ -104,7 +104,7 @@ impl Model {
     /// Reads and decodes one image file at its own resolution.
     pub fn read_photo(&self, path: &Path) -> Result<image::RgbImage> {
         let bytes = read_file(path, Ceiling::Photo)?;
-        photo::decode_image(&bytes).with_context(|| path.display().to_string())
+        photo::decode_image(&bytes).with_context(|| crate::shown(path))
     }
 
     /// The logits of one cropped image, one per class.

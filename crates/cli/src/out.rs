@@ -43,12 +43,16 @@ pub fn writable(path: &Path) -> Result<(), String> {
     make_folder(folder).map_err(|e| format!("{shown}: cannot make the folder {}: {e}", crate::shown(folder)))?;
     // A link counts as there, even one to nothing: it is not removed below.
     let existed = path.symlink_metadata().is_ok();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| format!("{shown}: {e}"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    // A named pipe that nothing reads would block the open (and the run) for ever.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path).map_err(|e| match e.raw_os_error() {
+        #[cfg(unix)]
+        Some(libc::ENXIO) => format!("{shown}: a named pipe that nothing reads"),
+        _ => format!("{shown}: {e}"),
+    })?;
     if !existed {
         let _ = std::fs::remove_file(path);
     }
@@ -57,7 +61,7 @@ pub fn writable(path: &Path) -> Result<(), String> {
 
 /// Whether two paths name one file: the same file on disk (hard links too) when both are
 /// there, else the same [`place`].
-fn same_file(a: &Path, b: &Path) -> bool {
+pub fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     if let (Ok(a), Ok(b)) = (a.metadata(), b.metadata()) {
         use std::os::unix::fs::MetadataExt;

@@ -72,5 +72,5 @@ pub fn read_file(path: &Path, ceiling: Ceiling) -> Result<Vec<u8>> {
         }
         ceiling.read_from(std::fs::File::open(path)?, metadata.len())
     };
-    read().with_context(|| path.display().to_string())
+    read().with_context(|| crate::shown(path))
 }

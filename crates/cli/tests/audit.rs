@@ -115,6 +115,16 @@ fn a_folder_with_nothing_to_classify_and_a_missing_one_are_errors() {
     assert!(!output.status.success() && said.contains("none of the photos could be classified"), "{said}");
     assert!(dir.with_extension("html").exists(), "the report is written");
     std::fs::remove_file(dir.with_extension("html")).unwrap();
+    // A name with two spaces is said by its name in the folder all the same, and the report
+    // written into the folder is none of its files when the audit runs again.
+    std::fs::write(dir.join("empty  twice.png"), b"").unwrap();
+    let (weights, inside) = (weights("int8").display().to_string(), dir.join("audit.html").display().to_string());
+    for _ in 0..2 {
+        let output = xai(&["audit", &dir.display().to_string(), "--weights", &weights, "--out", &inside]);
+        let summary = stdout(&output);
+        assert!(summary.contains("not classified: empty  twice.png: the file is empty\n"), "{summary}");
+        assert!(!summary.contains("not named as photos"), "{summary}");
+    }
     let output = audit(&dir.join("absent"), &[]);
     assert!(!output.status.success());
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));

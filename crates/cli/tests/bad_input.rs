@@ -354,6 +354,13 @@ fn unknown_options_name_the_valid_values() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    // An output that is a named pipe nothing reads is refused (opening it waited for ever).
+    let fifo = std::env::temp_dir().join(format!("xai-out-fifo-{}.html", std::process::id()));
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let output = xai(&["audit", "x", "-o", fifo.to_str().unwrap()]);
+    std::fs::remove_file(fifo).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(common::stderr(&output).contains("a named pipe that nothing reads"), "{}", common::stderr(&output));
 }
 
 #[test]

@@ -233,7 +233,7 @@ fn bad_explanation_options_name_the_valid_values() {
         let output = xai(&args);
         let stderr = common::stderr(&output);
         assert!(
-            !output.status.success() && stderr.lines().count() == 1 && stderr.contains(expected),
+            output.status.code() == Some(2) && stderr.lines().count() == 1 && stderr.contains(expected),
             "{args:?}: {stderr}"
         );
     }
@@ -288,5 +288,16 @@ fn eval_scores_every_method_from_one_pass_as_evidence() {
             "{method}: {scores}"
         );
         assert!(scores["road"]["combined"].as_f64().unwrap() > 0.0, "{method}: {scores}");
+    }
+    // One metric asked for scores only the images it reads, to the same value.
+    for (metric, score) in [
+        ("deletion", &lines[0]["scores"]["deletion"]),
+        ("road-least", &lines[0]["scores"]["road"]["least_relevant_first"]),
+    ] {
+        let output = xai(&["eval", &coffee, "--metric", metric, "--weights", &weights]);
+        let stdout = common::stdout(&output);
+        let row = stdout.lines().find(|l| l.starts_with("coffee.png")).expect("the photo's row");
+        let value: f64 = row.split_whitespace().last().unwrap().parse().unwrap();
+        assert!((value - score.as_f64().unwrap()).abs() < 1e-3, "{metric}: {value} against {score}");
     }
 }

@@ -127,6 +127,15 @@ impl Labels {
         self.0.get(class).map(String::as_str)
     }
 
+    /// The class's name, with its number where another class has the same one (ImageNet has two
+    /// "crane"s, a bird and a machine, and two "maillot"s): a line that names two classes must
+    /// not read "crane taken for crane".
+    pub fn distinct_name(&self, class: usize) -> Option<String> {
+        let name = self.name(class)?;
+        let shared = self.0.iter().filter(|other| *other == name).nth(1).is_some();
+        Some(if shared { format!("{name} (class {class})") } else { name.to_string() })
+    }
+
     /// The `k` most probable classes of one logit vector, most probable first.
     pub fn top(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
         self.top_of_probabilities(&softmax(logits), k)
@@ -221,6 +230,13 @@ mod tests {
         assert_eq!(Labels::from_file_bytes(&lines(MAX_CLASSES + 1)), Err(LabelsError::TooMany(MAX_CLASSES + 1)));
         let list = format!("[{}\"a\"]", "\"a\",".repeat(MAX_CLASSES));
         assert_eq!(Labels::from_file_bytes(list.as_bytes()), Err(LabelsError::TooMany(MAX_CLASSES + 1)));
+    }
+
+    #[test]
+    fn a_name_two_classes_share_is_told_apart_by_number() {
+        let labels = Labels::from_json(br#"["crane", "Crane", "crane"]"#).unwrap();
+        let names: Vec<_> = (0..4).map(|class| labels.distinct_name(class)).collect();
+        assert_eq!(names, [Some("crane (class 0)".into()), Some("Crane".into()), Some("crane (class 2)".into()), None]);
     }
 
     #[test]

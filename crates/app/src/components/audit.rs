@@ -151,7 +151,7 @@ fn summary(audit: &Rc<Audit>, props: &AuditProps) -> Html {
                     }
                     <figcaption>
                         { &photo.path }<br/>
-                        { format!("{} {:.1}% (true: {})", first.label.replace('_', " "), 100.0 * first.prob,
+                        { format!("{} {:.1}% (true: {})", name(labels, first.class), 100.0 * first.prob,
                             photo.truth.map_or(String::new(), |c| name(labels, c))) }
                     </figcaption>
                 </button>
