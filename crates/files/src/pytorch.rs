@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
 use safetensors::{Dtype, SafeTensors};
+use zip::read::{ArchiveOffset, Config};
 use zip::ZipArchive;
 
 use crate::pickle::{self, PickleError, StorageType, TensorRef};
@@ -71,7 +72,11 @@ impl<'a> Archive<'a> {
         if bytes.starts_with(&[0x80]) {
             return Err(ReadError::Legacy);
         }
-        let zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::Pytorch(e.to_string()))?;
+        // torch.save's zip starts the file. Left to guess where the zip starts, the zip crate
+        // took the second directory entry for it when the first is as long as the zip64 records
+        // torch writes after the directory (76 bytes: a model saved as a 21-character name).
+        let config = Config { archive_offset: ArchiveOffset::Known(0) };
+        let zip = ZipArchive::with_config(config, Cursor::new(bytes)).map_err(|e| ReadError::Pytorch(e.to_string()))?;
         let pickle = zip
             .file_names()
             .filter_map(Result::ok)
