@@ -90,10 +90,7 @@ impl Photo {
     }
 }
 
-/// A count and its noun, singular for one: "1 photo", "7 photos".
-pub fn counted(count: usize, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
-}
+pub use xai_files::counted;
 
 /// The note of a report stopped midway (`how`: cancelled, stopped by Ctrl-C): how far it got,
 /// and that what came after is not in it.

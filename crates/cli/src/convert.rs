@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use xai_model::convert::{self, Imported, Kind, Overrides};
-use xai_model::{keras, npm, torchvision, InputSize, Labels, Precision, Preprocessing};
+use xai_model::{counted, keras, npm, torchvision, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
 use crate::read::{read_file, Ceiling};
@@ -110,6 +110,7 @@ fn file_name(path: &Path) -> String {
 
 /// The model with its parameters, the class names it brings (if any), its default
 /// preprocessing and its origin; and the tensors of the file no layer reads.
+/// The model read from the source, and notes on what of the file it leaves out.
 fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
     let arch = (args.arch != "auto").then_some(args.arch.as_str());
     let keras = |package: npm::Package, sha256: String| -> Result<_> {
@@ -139,8 +140,27 @@ fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
         Kind::Pytorch | Kind::Safetensors => {
             let state = convert::torchvision_state_dict(&bytes)?;
             let imported = convert::import_state_dict(&file_name(&args.source), &bytes, &state, arch)?;
+            let mut notes = Vec::new();
             let left_out = torchvision::left_out(&state, &imported.params.architecture);
-            Ok((imported, left_out))
+            if let Some(first) = left_out.first() {
+                notes.push(format!(
+                    "{} of the file no ResNet layer reads left out, such as '{}': if the model uses them, its answers here differ",
+                    counted(left_out.len(), "tensor", "tensors"),
+                    crate::printable(first)
+                ));
+            }
+            let copies = torchvision::roots(&state);
+            if let (Some(kept), true) = (torchvision::root(&state), copies.len() > 1) {
+                let others: Vec<String> =
+                    copies.iter().filter(|c| **c != kept).map(|c| format!("'{}'", crate::printable(c))).collect();
+                notes.push(format!(
+                    "the file holds the network {} times (an EMA copy?): converted '{}', not {}",
+                    copies.len(),
+                    crate::printable(kept),
+                    others.join(", ")
+                ));
+            }
+            Ok((imported, notes))
         }
     }
 }
@@ -149,7 +169,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let inputs = [Some(args.source.as_path()), args.labels.as_deref()];
     crate::out::refuse_clash([args.out.as_path()], inputs.into_iter().flatten(), "an input")?;
     let context = || args.source.display().to_string();
-    let (imported, left_out) = import(&args).with_context(context)?;
+    let (imported, notes) = import(&args).with_context(context)?;
     let labels = match &args.labels {
         Some(path) => Some(read_file(path, Ceiling::Labels)?),
         None => None,
@@ -175,12 +195,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.precision.name(),
         bytes.len() as f64 / 1e6,
     );
-    if let Some(first) = left_out.first() {
-        let tensors = xai_audit::counted(left_out.len(), "tensor", "tensors");
-        eprintln!(
-            "xai: note: {tensors} of the file no ResNet layer reads left out, such as '{}': if the model uses them, its answers here differ",
-            crate::printable(first)
-        );
+    for note in notes {
+        eprintln!("xai: note: {note}");
     }
     Ok(ExitCode::SUCCESS)
 }

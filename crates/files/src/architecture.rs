@@ -38,7 +38,7 @@ pub struct Architecture {
 }
 
 /// Every architecture xai-lens reads, with ImageNet's 1000 classes.
-pub const VARIANTS: [Architecture; 10] = [
+pub const VARIANTS: [Architecture; 11] = [
     variant("resnet50-keras-v1", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Keras),
     variant("resnet18", Block::Basic, [2, 2, 2, 2], 1, 64, Layout::Torchvision),
     variant("resnet34", Block::Basic, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
@@ -49,6 +49,7 @@ pub const VARIANTS: [Architecture; 10] = [
     variant("wide_resnet101_2", Block::Bottleneck, [3, 4, 23, 3], 1, 128, Layout::Torchvision),
     variant("resnext50_32x4d", Block::Bottleneck, [3, 4, 6, 3], 32, 4, Layout::Torchvision),
     variant("resnext101_32x8d", Block::Bottleneck, [3, 4, 23, 3], 32, 8, Layout::Torchvision),
+    variant("resnext101_64x4d", Block::Bottleneck, [3, 4, 23, 3], 64, 4, Layout::Torchvision),
 ];
 
 const fn variant(
@@ -299,6 +300,7 @@ mod tests {
             ("wide_resnet101_2", 126_886_696),
             ("resnext50_32x4d", 25_028_904),
             ("resnext101_32x8d", 88_791_336),
+            ("resnext101_64x4d", 83_455_272),
         ] {
             let arch = Architecture::named(name, 1000).unwrap();
             assert_eq!(parameters(&arch) + batch_norm_affine(&arch), count, "{name}");

@@ -19,3 +19,8 @@ pub use labels::{Labels, Prediction};
 pub use photo::{ImageError, InputSize};
 pub use preprocessing::Preprocessing;
 pub use weights::{ModelInfo, NetworkParams, Precision, WeightsError, WeightsInfo};
+
+/// A count and its noun, singular for one: "1 photo", "7 photos".
+pub fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}

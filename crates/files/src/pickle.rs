@@ -95,6 +95,10 @@ pub enum PickleError {
     NotPlainData(String),
     #[error("the pickle is damaged at byte {at}: {what}")]
     Damaged { at: usize, what: String },
+    #[error(
+        "tensors stored as {0}, which xai does not read: save floating-point weights (the model before quantization; model.float() of a float8 one)"
+    )]
+    StorageType(String),
     #[error("the pickle nests containers more than {MAX_DEPTH} deep or holds over {MAX_TENSORS} tensors")]
     TooDeep,
     #[error(
@@ -119,6 +123,8 @@ enum Callable {
     RebuildTensor,
     RebuildParameter,
     Storage(StorageType),
+    /// One of torch's storages of another element type (quantized, float8): [`Machine::unread_storage`].
+    UnreadStorage,
     /// Any other name: never called, what it makes is [`Node::Opaque`].
     Other,
 }
@@ -161,6 +167,8 @@ struct Machine<'a> {
     arena: Vec<Node>,
     /// The first name not known, for the error when no tensor is found outside what it made.
     unknown: Option<String>,
+    /// The first of torch's storage types that holds no floating-point weights we read.
+    unread_storage: Option<String>,
 }
 
 /// Parses a pickle and returns the tensors reachable through dicts, named by their keys joined
@@ -174,6 +182,7 @@ pub fn tensors(bytes: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
         memo: HashMap::new(),
         arena: Vec::new(),
         unknown: None,
+        unread_storage: None,
     };
     let root = machine.run()?;
     let mut found = Vec::new();
@@ -293,13 +302,23 @@ impl Machine<'_> {
             ("collections", "OrderedDict") => Some(Callable::OrderedDict),
             ("torch._utils", "_rebuild_tensor_v2") => Some(Callable::RebuildTensor),
             ("torch._utils", "_rebuild_parameter") => Some(Callable::RebuildParameter),
-            ("torch", storage) => StorageType::from_name(storage).map(Callable::Storage),
+            ("torch", storage) if storage.ends_with("Storage") => Some(
+                StorageType::from_name(storage)
+                    .map_or_else(|| self.unread(format!("torch.{storage}")), Callable::Storage),
+            ),
+            // What torch saves float8 tensors in, their type given apart.
+            ("torch.storage", "UntypedStorage") => Some(self.unread("torch.storage.UntypedStorage (float8?)".into())),
             _ => None,
         };
         known.unwrap_or_else(|| {
             self.unknown.get_or_insert_with(|| format!("{module}.{name}"));
             Callable::Other
         })
+    }
+
+    fn unread(&mut self, storage: String) -> Callable {
+        self.unread_storage.get_or_insert(storage);
+        Callable::UnreadStorage
     }
 
     /// An object made from a class (`NEWOBJ`, `INST`, `OBJ`): a dict from `OrderedDict`, else
@@ -405,14 +424,20 @@ impl Machine<'_> {
         let [Value::Str(kind), storage_type, Value::Str(key), _location, len, ..] = fields.as_slice() else {
             return self.damaged("a persistent id that is not a storage");
         };
-        let (Some(Node::Callable(Callable::Storage(dtype))), Some(len)) = (self.node(storage_type), usize_of(len))
-        else {
+        let (Some(Node::Callable(callable)), Some(len)) = (self.node(storage_type), usize_of(len)) else {
             return self.damaged("a storage of unknown type or length");
+        };
+        let dtype = match *callable {
+            Callable::Storage(dtype) => dtype,
+            Callable::UnreadStorage => {
+                return Err(PickleError::StorageType(self.unread_storage.clone().unwrap_or_default()))
+            }
+            _ => return self.damaged("a storage of unknown type"),
         };
         if &**kind != "storage" {
             return self.damaged(format!("a persistent id of kind {kind}"));
         }
-        self.push_node(Node::Storage { dtype: *dtype, key: key.to_string(), len });
+        self.push_node(Node::Storage { dtype, key: key.to_string(), len });
         Ok(())
     }
 

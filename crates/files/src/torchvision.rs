@@ -43,6 +43,10 @@ pub enum ImportError {
     Head(String),
     #[error("tensor '{0}' is missing")]
     Missing(String),
+    #[error("no head: tensor 'fc.weight' is missing (is fc an nn.Identity, the head another module? xai reads the ResNet's own fc)")]
+    NoHead,
+    #[error("{0}: xai reads torchvision's plain ResNets")]
+    NotPlain(String),
     #[error("tensor '{name}' has shape {found:?}, expected {expected:?} for a {architecture}")]
     WrongShape { name: String, found: Vec<usize>, expected: Vec<usize>, architecture: &'static str },
     #[error("tensor '{0}' holds NaN or infinite values")]
@@ -55,14 +59,25 @@ fn supported() -> String {
     variant_names().into_iter().filter(|n| !n.contains("keras")).collect::<Vec<_>>().join(", ")
 }
 
-/// The prefix in front of the model's own names: `state_dict.`, `model.` or
-/// `model_state_dict.` in a training checkpoint, `module.` from DataParallel, or none.
-fn root(state: &StateDict) -> Option<&str> {
-    let head = state
+/// The prefixes in front of each network's own names: `state_dict.`, `model.` or
+/// `model_state_dict.` in a training checkpoint, `module.` from DataParallel, or none; a
+/// checkpoint may hold a second copy (`ema.`, `model_ema.`).
+pub fn roots(state: &StateDict) -> Vec<&str> {
+    let heads: Vec<&str> = state
         .keys()
         .filter_map(|k| k.strip_suffix("fc.weight"))
-        .find(|p| state.contains_key(&format!("{p}conv1.weight")));
-    head.or_else(|| state.keys().find_map(|k| k.strip_suffix("layer1.0.conv1.weight")))
+        .filter(|p| state.contains_key(&format!("{p}conv1.weight")))
+        .collect();
+    match heads.is_empty() {
+        true => state.keys().filter_map(|k| k.strip_suffix("layer1.0.conv1.weight")).collect(),
+        false => heads,
+    }
+}
+
+/// The network converted: the first not named an EMA copy (the one trained), else the first.
+pub fn root(state: &StateDict) -> Option<&str> {
+    let roots = roots(state);
+    roots.iter().find(|p| !p.to_ascii_lowercase().contains("ema")).or(roots.first()).copied()
 }
 
 /// What a state dict that is not a ResNet looks like, for the error message.
@@ -71,7 +86,7 @@ fn look_of(state: &StateDict) -> String {
     if has("denseblock") {
         "a DenseNet".into()
     } else if has("features.") && has("classifier.") {
-        "a VGG or AlexNet (layers named 'features.N' and 'classifier.N')".into()
+        "a VGG, AlexNet, MobileNet, EfficientNet or ConvNeXt (layers named 'features' and 'classifier')".into()
     } else if has("patch_embed") || has("class_token") || has("encoder.layers") {
         "a vision transformer".into()
     } else if has("inverted_residual") || has("features.1.conv") {
@@ -85,13 +100,109 @@ fn look_of(state: &StateDict) -> String {
 }
 
 /// The state dict's names without their prefix, a head of one Linear in a Sequential read as
-/// `fc` ([`sequential_head`]).
+/// `fc` ([`sequential_head`]), a Linear after the ResNet folded into it ([`head_after`]).
 fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
+    if let Some(why) = saved_in_parts(state) {
+        return Err(ImportError::NotPlain(why));
+    }
     let prefix = root(state).ok_or_else(|| ImportError::NotResNet(look_of(state)))?;
-    let mut state: StateDict =
+    let mut own: StateDict =
         state.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect();
-    sequential_head(&mut state)?;
-    Ok(state)
+    if let Some(why) = not_plain(&own) {
+        return Err(ImportError::NotPlain(why));
+    }
+    sequential_head(&mut own)?;
+    head_after(state, prefix, &mut own)?;
+    Ok(own)
+}
+
+/// Weights saved as the parts they are computed from, which a ResNet's layers do not read.
+fn saved_in_parts(state: &StateDict) -> Option<String> {
+    let has = |part: &str| state.keys().any(|k| k.contains(part));
+    if has(".weight_orig") {
+        Some("a pruned network, its weights saved as weight_orig and weight_mask: make the pruning permanent (torch.nn.utils.prune.remove on each pruned layer) and save the state_dict again".into())
+    } else if has(".parametrizations.") {
+        Some("weights under parametrizations (weight norm?): remove them (torch.nn.utils.parametrize.remove_parametrizations) and save the state_dict again".into())
+    } else {
+        None
+    }
+}
+
+/// What makes an unprefixed state dict another network than a plain ResNet, though named as one:
+/// a deep stem, shortcuts that average-pool, tensors inside the blocks that a ResNet's do not
+/// have (squeeze-excitation, attention), which a ResNet's layers would answer without.
+fn not_plain(state: &StateDict) -> Option<String> {
+    if state.contains_key("conv1.0.weight") {
+        return Some("a deep stem of three convolutions (ResNet-C or -D, as timm's resnet50d)".into());
+    }
+    if state.keys().any(|k| k.contains(".downsample.2.")) {
+        return Some("shortcuts that average-pool before their convolution (ResNet-D, as timm's avg_down)".into());
+    }
+    let plain = |part: &str| matches!(part, "conv1" | "conv2" | "conv3" | "bn1" | "bn2" | "bn3" | "downsample");
+    let foreign: Vec<&String> =
+        state.keys().filter(|k| k.starts_with("layer") && !k.split('.').nth(2).is_some_and(plain)).collect();
+    let first = foreign.first()?;
+    Some(format!(
+        "{} inside the blocks that a ResNet's do not have, such as '{first}' (squeeze-excitation or attention, as in SE-ResNets)",
+        crate::counted(foreign.len(), "tensor", "tensors")
+    ))
+}
+
+/// `nn.Sequential(resnet, nn.Linear(classes, k))`, a head put after the ResNet's own, saved as
+/// `0.fc.weight` and `1.weight`: with nothing between them the two Linears are one, folded into
+/// `fc` (W = W1 W0, b = W1 b0 + b1). Anything between (a ReLU at `1`, the Linear at `2`), or
+/// more after it, is refused.
+fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<(), ImportError> {
+    // The ResNet's place in its Sequential: `0.` or `model.0.`.
+    let Some(place) = prefix.strip_suffix('.') else { return Ok(()) };
+    let (parent, index) = place.rsplit_once('.').map_or(("", place), |(parent, index)| (parent, index));
+    let Ok(index) = index.parse::<usize>() else { return Ok(()) };
+    let parent = if parent.is_empty() { String::new() } else { format!("{parent}.") };
+    let after: BTreeSet<usize> = state
+        .keys()
+        .filter_map(|k| k.strip_prefix(&parent)?.split_once('.')?.0.parse::<usize>().ok())
+        .filter(|&i| i > index)
+        .collect();
+    if after.is_empty() {
+        return Ok(());
+    }
+    let next = index + 1;
+    let linear = state.get(&format!("{parent}{next}.weight")).filter(|_| after.len() == 1 && after.contains(&next));
+    let (Some(linear), Some(fc)) = (linear, own.get("fc.weight")) else {
+        let layers = after.iter().map(|i| format!("'{parent}{i}'")).collect::<Vec<_>>().join(", ");
+        return Err(ImportError::NotPlain(format!(
+            "layers after the ResNet ({layers}): only one Linear right after its fc is read"
+        )));
+    };
+    let (&[outputs, inner], &[classes, features]) = (linear.shape.as_slice(), fc.shape.as_slice()) else {
+        return Err(ImportError::NotPlain(format!("a layer after the ResNet ('{parent}{next}') that is not a Linear")));
+    };
+    if inner != classes {
+        let (name, found) = (format!("{parent}{next}.weight"), linear.shape.clone());
+        return Err(ImportError::WrongShape { name, found, expected: vec![outputs, classes], architecture: "head" });
+    }
+    let bias = |name: &str, len: usize| state.get(name).map_or(vec![0.0; len], |b| b.values.clone());
+    let (fc_bias, linear_bias) =
+        (bias(&format!("{prefix}fc.bias"), classes), bias(&format!("{parent}{next}.bias"), outputs));
+    // In f64: a thousand products a weight.
+    let row = |o: usize| &linear.values[o * classes..(o + 1) * classes];
+    let mut weight = vec![0.0; outputs * features];
+    for (o, folded) in weight.chunks_exact_mut(features).enumerate() {
+        for f in 0..features {
+            let sum: f64 =
+                row(o).iter().enumerate().map(|(c, w)| f64::from(*w) * f64::from(fc.values[c * features + f])).sum();
+            folded[f] = sum as f32;
+        }
+    }
+    let bias = (0..outputs)
+        .map(|o| {
+            let sum: f64 = row(o).iter().zip(&fc_bias).map(|(w, b)| f64::from(*w) * f64::from(*b)).sum();
+            (sum + f64::from(linear_bias[o])) as f32
+        })
+        .collect();
+    own.insert("fc.weight".into(), FloatTensor { shape: vec![outputs, features], values: weight });
+    own.insert("fc.bias".into(), FloatTensor { shape: vec![outputs], values: bias });
+    Ok(())
 }
 
 /// The tensors of the model's own (under its prefix: not a checkpoint's optimizer state) that no
@@ -154,7 +265,7 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
             (inner / per_group, per_group)
         }
     };
-    let classes = shape(state, "fc.weight")?[0];
+    let classes = state.get("fc.weight").ok_or(ImportError::NoHead)?.shape[0];
     if classes == 0 {
         return Err(ImportError::NoClasses);
     }
@@ -215,7 +326,7 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
     let architecture = match (arch, found) {
         (None, found) => found?,
         (Some(asked), found) => {
-            let classes = shape(&state, "fc.weight")?[0];
+            let classes = state.get("fc.weight").ok_or(ImportError::NoHead)?.shape[0];
             let named = Architecture::named(asked, classes)
                 .filter(|a| a.layout == Layout::Torchvision)
                 .ok_or_else(|| ImportError::UnknownArchitecture(asked.into()))?;
@@ -232,7 +343,7 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
         .iter()
         .map(|spec| folded_conv(&state, spec, &architecture))
         .collect::<Result<Vec<_>, _>>()?;
-    let fc_weight = state.get("fc.weight").ok_or_else(|| ImportError::Missing("fc.weight".into()))?;
+    let fc_weight = state.get("fc.weight").ok_or(ImportError::NoHead)?;
     let expected = [architecture.classes, architecture.features()];
     if fc_weight.shape != expected {
         let (found, expected) = (fc_weight.shape.clone(), expected.to_vec());
@@ -353,5 +464,65 @@ mod tests {
         let mut two = dropout.clone();
         two.insert("fc.3.weight".into(), FloatTensor { shape: vec![3, 3], values: vec![0.0; 9] });
         assert_eq!(import_state_dict(&two, None), Err(ImportError::Head("fc.1, fc.3".into())));
+        let mut headless = resnet18.clone();
+        headless.retain(|name, _| !name.starts_with("fc."));
+        assert_eq!(import_state_dict(&headless, None), Err(ImportError::NoHead));
+    }
+
+    #[test]
+    fn networks_named_as_resnets_but_computing_more_are_refused() {
+        let resnet18 = state_dict(&Architecture::named("resnet18", 3).unwrap(), "");
+        let tensor = FloatTensor { shape: vec![4], values: vec![1.0; 4] };
+        let refused = |names: &[&str], removed: &[&str]| {
+            let mut state = resnet18.clone();
+            names.iter().for_each(|name| drop(state.insert(name.to_string(), tensor.clone())));
+            removed.iter().for_each(|name| drop(state.remove(*name)));
+            match import_state_dict(&state, None) {
+                Err(ImportError::NotPlain(why)) => why,
+                other => panic!("{names:?}: {other:?}"),
+            }
+        };
+        let se = refused(&["layer1.0.se.fc1.weight", "layer1.0.se.fc1.bias", "layer3.1.se.fc2.bias"], &[]);
+        assert!(se.starts_with("3 tensors inside the blocks") && se.contains("'layer1.0.se.fc1.bias'"), "{se}");
+        assert!(refused(&["conv1.0.weight"], &["conv1.weight"]).contains("deep stem"));
+        assert!(refused(&["layer2.0.downsample.2.weight"], &[]).contains("average-pool"));
+        assert!(refused(&["layer2.0.conv1.weight_orig", "layer2.0.conv1.weight_mask"], &["layer2.0.conv1.weight"])
+            .contains("torch.nn.utils.prune.remove"));
+        assert!(refused(&["fc.parametrizations.weight.original0"], &["fc.weight"]).contains("remove_parametrizations"));
+    }
+
+    #[test]
+    fn a_linear_after_the_resnet_is_folded_into_its_head() {
+        let architecture = Architecture::named("resnet18", 3).unwrap();
+        let mut state = state_dict(&architecture, "model.0.");
+        state.insert("model.0.fc.bias".into(), FloatTensor { shape: vec![3], values: vec![1.0, 2.0, 3.0] });
+        // Linear(3, 2) after the ResNet's fc (every weight 0.1, so each feature sums to 0.1 x row).
+        let linear = FloatTensor { shape: vec![2, 3], values: vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5] };
+        state.insert("model.1.weight".into(), linear);
+        state.insert("model.1.bias".into(), FloatTensor { shape: vec![2], values: vec![10.0, 20.0] });
+        let params = import_state_dict(&state, None).unwrap();
+        assert_eq!(params.architecture.classes, 2);
+        let features = architecture.features();
+        assert_eq!(params.fc.weight.len(), 2 * features);
+        assert!(params.fc.weight[..features].iter().all(|w| w.abs() < 1e-7), "(1 - 1) x 0.1");
+        assert!(params.fc.weight[features..].iter().all(|w| (w - 0.15).abs() < 1e-7), "1.5 x 0.1");
+        assert_eq!(params.fc.bias, [1.0 - 3.0 + 10.0, 3.0 + 20.0]);
+        // Anything between the two (a ReLU at 1, the Linear at 2) makes them another network.
+        for param in ["weight", "bias"] {
+            let tensor = state.remove(&format!("model.1.{param}")).unwrap();
+            state.insert(format!("model.2.{param}"), tensor);
+        }
+        let error = import_state_dict(&state, None).unwrap_err().to_string();
+        assert!(error.contains("layers after the ResNet ('model.2')"), "{error}");
+    }
+
+    #[test]
+    fn of_two_copies_of_the_network_the_trained_one_is_read() {
+        let architecture = Architecture::named("resnet18", 3).unwrap();
+        let mut state = state_dict(&architecture, "ema.");
+        state.extend(state_dict(&architecture, "model."));
+        state.get_mut("model.fc.bias").unwrap().values[0] = 5.0;
+        assert_eq!(roots(&state), ["ema.", "model."]);
+        assert_eq!(import_state_dict(&state, None).unwrap().fc.bias[0], 5.0);
     }
 }

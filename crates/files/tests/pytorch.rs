@@ -97,3 +97,12 @@ fn a_tensor_larger_than_its_storage_is_refused_without_allocating_it() {
     let missing = read_pth(&archive(&one_tensor_pickle(6, 2), &[])).unwrap_err().to_string();
     assert!(error.contains("tensor 'w'") && missing.contains("data/0"), "{missing}");
 }
+
+#[test]
+fn weights_of_a_type_not_read_are_named_with_what_to_do() {
+    let pickle = one_tensor_pickle(6, 2);
+    let at = pickle.windows(12).position(|w| w == b"FloatStorage").unwrap();
+    let float8 = [&pickle[..at], b"Float8_e4m3fnStorage", &pickle[at + 12..]].concat();
+    let error = read_pth(&archive(&float8, &[("0", &[0u8; 6])])).unwrap_err().to_string();
+    assert!(error.contains("stored as torch.Float8_e4m3fnStorage") && error.contains("model.float()"), "{error}");
+}

@@ -6,7 +6,7 @@ pub mod resnet;
 
 pub use resnet::{ResNet, CASCADE};
 pub use xai_files::{
-    architecture, convert, keras, labels, npm, photo, preprocessing, pytorch, torchvision, weights, Architecture,
-    ImageError, InputSize, Labels, Layer, ModelInfo, NetworkParams, Precision, Prediction, Preprocessing, WeightsError,
-    WeightsInfo,
+    architecture, convert, counted, keras, labels, npm, photo, preprocessing, pytorch, torchvision, weights,
+    Architecture, ImageError, InputSize, Labels, Layer, ModelInfo, NetworkParams, Precision, Prediction, Preprocessing,
+    WeightsError, WeightsInfo,
 };
