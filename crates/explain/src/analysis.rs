@@ -30,7 +30,7 @@ impl Analysis {
 
     /// The probability of the explained class.
     pub fn probability(&self) -> f32 {
-        xai_model::labels::softmax(&self.logits)[self.class]
+        xai_model::labels::probabilities(&self.logits)[self.class]
     }
 }
 

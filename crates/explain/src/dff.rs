@@ -6,7 +6,6 @@
 //! the FC head; each row of H is where that concept lies. One factorisation over several photos
 //! makes the same concept light up in all of them.
 
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use xai_model::{Labels, Layer, ResNet};
 use xai_nmf::{Factors, Matrix};
@@ -141,7 +140,7 @@ pub async fn concepts_of(
         .collect();
     let concept_vectors: Vec<f32> = w_t.iter().enumerate().map(|(i, v)| v + offset[i % c]).collect();
     let concept_vectors = Tensor::<2>::from_data(TensorData::new(concept_vectors, [options.k, c]), &device);
-    let probabilities = softmax(net.classify_pooled(concept_vectors), 1);
+    let probabilities = xai_model::probabilities(net.classify_pooled(concept_vectors));
     let [_, classes] = probabilities.dims();
     let probabilities = read(probabilities).await?;
 

@@ -13,7 +13,6 @@
 //! photo shares ([`Baseline`]); `crate::scoring` runs the rest, the altered copies of the photo,
 //! in batches.
 
-use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::map::Map;
@@ -171,7 +170,7 @@ pub(crate) async fn class_probabilities(
     batch: Tensor<4>,
     class: usize,
 ) -> Result<Vec<f32>, ReadbackError> {
-    read_floats(softmax(net.forward(batch), 1).slice_dim(1, class..class + 1)).await
+    read_floats(xai_model::probabilities(net.forward(batch)).slice_dim(1, class..class + 1)).await
 }
 
 /// Trapezoidal area under evenly spaced points over [0, 1].

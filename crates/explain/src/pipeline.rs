@@ -4,7 +4,7 @@
 //! project on the first principal component), then ReLU. A method is one small definition of
 //! its weights: see `methods/`.
 
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::relu;
 use burn::tensor::{Tensor, TensorData};
 use xai_model::{Layer, ResNet};
 
@@ -121,7 +121,7 @@ fn target_weights(target: &Target, logits: Tensor<2>) -> Result<(Tensor<2>, Tens
             mask.clone() - one_hot(&vec![other; n])?
         }
         Score::Probability => {
-            let probabilities = softmax(logits, 1);
+            let probabilities = xai_model::probabilities(logits);
             let own = (probabilities.clone() * mask.clone()).sum_dim(1);
             (mask.clone() - probabilities) * own
         }
@@ -313,6 +313,24 @@ mod tests {
             closed.logits.into_data().assert_approx_eq::<f32>(&auto.logits.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
             closed.mask.into_data().assert_eq(&auto.mask.into_data(), true);
         }
+    }
+
+    #[test]
+    fn a_head_of_one_output_is_explained_through_its_sigmoid() {
+        // A binary classifier's softmax is 1 whatever its logit, and its gradient 0.
+        use xai_model::{Architecture, NetworkParams, Preprocessing, ResNet};
+        let architecture = Architecture { classes: 1, ..Architecture::keras_resnet50() };
+        let net =
+            ResNet::new(&NetworkParams::patterned(architecture), Preprocessing::Caffe, &burn::tensor::Device::flex());
+        let activations = net.features(photos(2), Layer::Layer4);
+        let target = Target::TOP_CLASS.scoring(Score::Probability);
+        let (_, closed) = logits_and_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
+        let (_, autodiff) = autodiff_gradients(&net, &activations, Layer::Layer4, &target).unwrap();
+        let largest = closed.clone().abs().max().into_scalar::<f32>();
+        assert!(largest > 0.0, "the gradients are not all zero");
+        closed
+            .into_data()
+            .assert_approx_eq::<f32>(&autodiff.into_data(), Tolerance::rel_abs(1e-4, 1e-4 * largest as f64));
     }
 
     #[test]

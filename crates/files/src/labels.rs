@@ -138,7 +138,7 @@ impl Labels {
 
     /// The `k` most probable classes of one logit vector, most probable first.
     pub fn top(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
-        self.top_of_probabilities(&softmax(logits), k)
+        self.top_of_probabilities(&probabilities(logits), k)
     }
 
     /// The `k` most probable classes of one probability vector, most probable first.
@@ -170,8 +170,12 @@ fn in_order(pairs: impl ExactSizeIterator<Item = (Option<usize>, String)>) -> Re
     names.into_iter().collect::<Option<Vec<_>>>().ok_or(LabelsError::Keys(last))
 }
 
-/// Numerically stable softmax.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
+/// Each class's probability: the logits' softmax (numerically stable), or for a head of one output
+/// (a binary classifier trained with a sigmoid, whose softmax is 1 for every photo) its sigmoid.
+pub fn probabilities(logits: &[f32]) -> Vec<f32> {
+    if let [logit] = logits {
+        return vec![1.0 / (1.0 + (-logit).exp())];
+    }
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
     let sum: f32 = exp.iter().sum();
@@ -230,6 +234,15 @@ mod tests {
         assert_eq!(Labels::from_file_bytes(&lines(MAX_CLASSES + 1)), Err(LabelsError::TooMany(MAX_CLASSES + 1)));
         let list = format!("[{}\"a\"]", "\"a\",".repeat(MAX_CLASSES));
         assert_eq!(Labels::from_file_bytes(list.as_bytes()), Err(LabelsError::TooMany(MAX_CLASSES + 1)));
+    }
+
+    #[test]
+    fn one_output_is_a_sigmoids_probability() {
+        let labels = Labels::numbered(1);
+        let top = labels.top(&[2.0], 5);
+        assert_eq!(top.len(), 1);
+        assert!((top[0].prob - 0.880_797).abs() < 1e-6, "{}", top[0].prob);
+        assert_eq!(probabilities(&[0.0, 0.0]), [0.5, 0.5]);
     }
 
     #[test]

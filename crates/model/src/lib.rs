@@ -5,6 +5,19 @@
 pub mod resnet;
 
 pub use resnet::{ResNet, CASCADE};
+
+use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::Tensor;
+
+/// Each class's probability from logits `[N, classes]`: their softmax, or for a head of one
+/// output (a binary classifier trained with a sigmoid, whose softmax is 1 for every photo) its
+/// sigmoid, as [`labels::probabilities`] on the host.
+pub fn probabilities(logits: Tensor<2>) -> Tensor<2> {
+    match logits.dims()[1] {
+        1 => sigmoid(logits),
+        _ => softmax(logits, 1),
+    }
+}
 pub use xai_files::{
     architecture, convert, counted, keras, labels, npm, photo, preprocessing, pytorch, torchvision, weights,
     Architecture, ImageError, InputSize, Labels, Layer, ModelInfo, NetworkParams, Precision, Prediction, Preprocessing,

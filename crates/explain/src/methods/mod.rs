@@ -14,7 +14,6 @@ mod xgradcam;
 
 use std::ops::Range;
 
-use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
 use xai_model::{Layer, ResNet};
 
@@ -59,7 +58,7 @@ impl MethodInputs<'_> {
     /// logit or a contrast is linear in the logits; the probability is not.
     fn scores(&self, logits: Tensor<2>, images: Range<usize>) -> Tensor<1> {
         let scored = match self.score {
-            Score::Probability => softmax(logits, 1) * self.class_mask.clone().slice_dim(0, images),
+            Score::Probability => xai_model::probabilities(logits) * self.class_mask.clone().slice_dim(0, images),
             Score::Logit | Score::Versus(_) => logits * self.target.clone().slice_dim(0, images),
         };
         scored.sum_dim(1).flatten(0, 1)
