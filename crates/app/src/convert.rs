@@ -11,8 +11,12 @@ use crate::state::StoredModel;
 /// holds about three copies of it in the tab's memory.
 pub const MAX_MODEL_BYTES: f64 = 600e6;
 
-/// The weight file to keep, and how the page lists it.
-pub fn convert_model(name: &str, bytes: &[u8], labels: Option<Vec<u8>>) -> Result<(Vec<u8>, StoredModel), String> {
+/// The weight file to keep, how the page lists it, and notes on what of the file it leaves out.
+pub fn convert_model(
+    name: &str,
+    bytes: &[u8],
+    labels: Option<Vec<u8>>,
+) -> Result<(Vec<u8>, StoredModel, Vec<String>), String> {
     if convert::sniff(bytes).map_err(|e| e.to_string())? == Kind::Converted {
         if labels.is_some() {
             return Err(
@@ -27,9 +31,9 @@ pub fn convert_model(name: &str, bytes: &[u8], labels: Option<Vec<u8>>) -> Resul
             architecture: params.architecture.name.into(),
             classes: params.architecture.classes,
         };
-        return Ok((bytes.to_vec(), stored));
+        return Ok((bytes.to_vec(), stored, Vec::new()));
     }
-    let imported = convert::import_torchvision(name, bytes, None).map_err(|e| e.to_string())?;
+    let (imported, notes) = convert::import_torchvision(name, bytes, None).map_err(|e| e.to_string())?;
     let overrides = Overrides { labels, ..Overrides::default() };
     let info = convert::model_info(&imported, &overrides).map_err(|e| e.to_string())?;
     let params = &imported.params;
@@ -39,7 +43,7 @@ pub fn convert_model(name: &str, bytes: &[u8], labels: Option<Vec<u8>>) -> Resul
         architecture: params.architecture.name.into(),
         classes: params.architecture.classes,
     };
-    Ok((params.to_safetensors(Precision::F32, &info), stored))
+    Ok((params.to_safetensors(Precision::F32, &info), stored, notes))
 }
 
 #[cfg(test)]
@@ -52,13 +56,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let pth = std::fs::read(xai_fixtures::rebuild("resnet18", "resnet18.pth", &dir)).unwrap();
         let labels = std::fs::read(xai_fixtures::dir().join("labels.txt")).unwrap();
-        let (weights, stored) = convert_model("mine.pth", &pth, Some(labels.clone())).unwrap();
+        let (weights, stored, notes) = convert_model("mine.pth", &pth, Some(labels.clone())).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
         assert_eq!((stored.architecture.as_str(), stored.classes), ("resnet18", 7));
         assert_eq!(stored.sha256, convert::sha256_hex(&pth));
         let (_, info) = NetworkParams::from_safetensors(&weights).unwrap();
         assert_eq!((info.precision, info.model.labels.name(0)), (Precision::F32, Some("cat")));
         // The converted file, loaded in turn, is the same entry.
-        let (again, same) = convert_model("renamed.safetensors", &weights, None).unwrap();
+        let (again, same, _) = convert_model("renamed.safetensors", &weights, None).unwrap();
         assert_eq!((again, same), (weights.clone(), stored));
         assert!(convert_model("x.safetensors", &weights, Some(labels)).unwrap_err().contains("--labels"));
         let wrong = convert_model("mine.pth", &pth, Some(b"a\nb\n".to_vec())).unwrap_err();

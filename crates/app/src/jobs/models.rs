@@ -306,7 +306,7 @@ impl Jobs {
             let converted = convert_model(&name, &bytes, labels);
             let ms = now_ms() - start;
             drop(bytes);
-            let (weights, stored) = match converted {
+            let (weights, stored, notes) = match converted {
                 Ok(converted) if current() => converted,
                 Ok(_) => return,
                 Err(error) => return jobs.send(failed(error)),
@@ -329,7 +329,7 @@ impl Jobs {
             if unkept.is_some() {
                 store::hold_for_this_visit(&stored.sha256, weights);
             }
-            jobs.send(Action::Converted { model: stored.clone(), ms, unkept });
+            jobs.send(Action::Converted { model: stored.clone(), ms, unkept, notes });
             jobs.use_model(Some(stored));
         });
     }

@@ -112,6 +112,8 @@ pub enum Action {
         ms: f64,
         /// Why the browser would not keep it, if it would not: it is used for this visit only.
         unkept: Option<String>,
+        /// What of the file the model leaves out.
+        notes: Vec<String>,
     },
     ConvertFailed(String),
     ConvertCancelled,
@@ -435,8 +437,8 @@ impl AppState {
             Action::ModelsListed(models) => self.own_models = models,
             Action::WantModel(model) => self.wanted = Some(model),
             Action::Converting(step) => self.conversion = Conversion::Running(step),
-            Action::Converted { model, ms, unkept } => {
-                self.conversion = Conversion::Done { name: model.name.clone(), ms, unkept: unkept.clone() };
+            Action::Converted { model, ms, unkept, notes } => {
+                self.conversion = Conversion::Done { name: model.name.clone(), ms, unkept: unkept.clone(), notes };
                 // The same file converted again (with other class names, say) replaces the first.
                 if unkept.is_none() {
                     self.own_models.retain(|m| m.sha256 != model.sha256);

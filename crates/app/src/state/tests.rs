@@ -282,20 +282,21 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
     let state = ready().after(Action::AddPhoto(photo("chelsea"))).after(Action::SetClass(Some(900)));
     let state = state.after(Action::Converting("Converting".into()));
     assert_eq!(state.conversion, Conversion::Running("Converting".into()));
-    let state = state.after(Action::Converted { model: mine.clone(), ms: 900.0, unkept: None });
+    let state = state.after(Action::Converted { model: mine.clone(), ms: 900.0, unkept: None, notes: Vec::new() });
     // Converting the same file again replaces it in the list.
-    let state = state.after(Action::Converted { model: mine.clone(), ms: 800.0, unkept: None });
+    let state = state.after(Action::Converted { model: mine.clone(), ms: 800.0, unkept: None, notes: Vec::new() });
     assert_eq!(
         (state.own_models.len(), &state.conversion),
-        (1, &Conversion::Done { name: "mine.pth".into(), ms: 800.0, unkept: None })
+        (1, &Conversion::Done { name: "mine.pth".into(), ms: 800.0, unkept: None, notes: Vec::new() })
     );
     // One the browser would not keep is used, not listed as kept.
     let big = own_model("big.pth", 'b');
     let no_room = Some("no room left".to_string());
-    let unkept = state.clone().after(Action::Converted { model: big, ms: 700.0, unkept: no_room.clone() });
+    let unkept =
+        state.clone().after(Action::Converted { model: big, ms: 700.0, unkept: no_room.clone(), notes: Vec::new() });
     assert_eq!(
         (unkept.own_models.len(), &unkept.conversion),
-        (1, &Conversion::Done { name: "big.pth".into(), ms: 700.0, unkept: no_room })
+        (1, &Conversion::Done { name: "big.pth".into(), ms: 700.0, unkept: no_room, notes: Vec::new() })
     );
     let before = state.analysis_key().unwrap();
     let state = state.after(Action::SwitchModel(Some(mine.clone())));

@@ -113,6 +113,8 @@ pub enum Conversion {
         ms: f64,
         /// Why the browser would not keep it, if it would not.
         unkept: Option<String>,
+        /// What of the file the model leaves out.
+        notes: Vec<String>,
     },
     Failed(String),
 }
