@@ -51,7 +51,7 @@ impl<'a> Scorer<'a> {
     ) -> Result<Self, ReadbackError> {
         let baseline = Baseline::of(net, input, class).await?;
         let photo = read_floats(input.clone()).await?;
-        let images = vec![0..metrics::IMAGES + road::IMAGES];
+        let images = std::iter::once(0..metrics::IMAGES + road::IMAGES).collect();
         Ok(Self { net, input, class, baseline, photo, noise, images, scored: Vec::new() })
     }
 

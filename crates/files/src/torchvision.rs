@@ -188,10 +188,10 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
     let row = |o: usize| &linear.values[o * classes..(o + 1) * classes];
     let mut weight = vec![0.0; outputs * features];
     for (o, folded) in weight.chunks_exact_mut(features).enumerate() {
-        for f in 0..features {
+        for (f, folded) in folded.iter_mut().enumerate() {
             let sum: f64 =
                 row(o).iter().enumerate().map(|(c, w)| f64::from(*w) * f64::from(fc.values[c * features + f])).sum();
-            folded[f] = sum as f32;
+            *folded = sum as f32;
         }
     }
     let bias = (0..outputs)
