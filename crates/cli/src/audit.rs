@@ -48,9 +48,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let mut report = Report::default();
     let (files, paths) = list(&args.dir, &mut report)?;
-    // The report of an earlier run, written into the folder, is not one of its files.
+    // The report of an earlier run, written into the folder, is not one of its files (a photo
+    // that the report's name links to is, and is refused below).
+    let earlier_report =
+        |file: &Path| file.extension().is_some_and(|e| e == "html") && crate::out::same_file(file, &args.out);
     let (files, paths): (Vec<PathBuf>, Vec<String>) =
-        files.into_iter().zip(paths).filter(|(file, _)| !crate::out::same_file(file, &args.out)).unzip();
+        files.into_iter().zip(paths).filter(|(file, _)| !earlier_report(file)).unzip();
     let entries = entries(&paths, &model.labels, Some(xai_audit::IMAGENET_IDS), &mut report);
     if entries.is_empty() {
         let why = report.notes.first().map(|note| format!(" ({note})")).unwrap_or_default();

@@ -55,8 +55,8 @@ impl<'a> Scorer<'a> {
         Ok(Self { net, input, class, baseline, photo, noise, images, scored: Vec::new() })
     }
 
-    /// Scores only what `wanted` read (`xai eval --metric drop` needs one image of the 49), the
-    /// other scores NaN.
+    /// Scores only what `wanted` read (`xai eval --metric drop` needs one image of the 49); the
+    /// other scores are not measured (NaN, and for drop and increase 0 and false).
     pub fn only(mut self, wanted: &[Metric]) -> Self {
         let mut images: Vec<Range<usize>> = wanted.iter().map(|m| m.images()).collect();
         images.sort_by_key(|range| range.start);

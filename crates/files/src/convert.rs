@@ -121,10 +121,15 @@ fn left_out_notes(state: &StateDict, architecture: &Architecture) -> Vec<String>
     }
     let copies = torchvision::roots(state);
     if let (Some(kept), true) = (torchvision::root(state), copies.len() > 1) {
-        let others: Vec<String> = copies.iter().filter(|c| **c != kept).map(|c| format!("'{c}'")).collect();
+        let shown = |prefix: &str| match prefix {
+            "" => "the one at the top level".to_string(),
+            prefix => format!("'{prefix}'"),
+        };
+        let others: Vec<String> = copies.iter().filter(|c| **c != kept).map(|c| shown(c)).collect();
         notes.push(format!(
-            "the file holds the network {} times (an EMA copy?): converted '{kept}', not {}",
+            "the file holds the network {} times (an EMA copy?): converted {}, not {}",
             copies.len(),
+            shown(kept),
             others.join(", ")
         ));
     }

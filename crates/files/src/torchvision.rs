@@ -74,10 +74,15 @@ pub fn roots(state: &StateDict) -> Vec<&str> {
     }
 }
 
-/// The network converted: the first not named an EMA copy (the one trained), else the first.
+/// The network converted: of those with BatchNorm statistics (not a mirror of its names, such as
+/// saved gradients), the first not named an EMA copy (the one trained), else the first.
 pub fn root(state: &StateDict) -> Option<&str> {
     let roots = roots(state);
-    roots.iter().find(|p| !p.to_ascii_lowercase().contains("ema")).or(roots.first()).copied()
+    let whole: Vec<&str> =
+        roots.iter().copied().filter(|p| state.contains_key(&format!("{p}bn1.running_mean"))).collect();
+    let roots = if whole.is_empty() { roots } else { whole };
+    let ema = |p: &str| p.to_ascii_lowercase().split(['.', '_']).any(|word| word == "ema");
+    roots.iter().find(|p| !ema(p)).or(roots.first()).copied()
 }
 
 /// What a state dict that is not a ResNet looks like, for the error message.
@@ -150,40 +155,76 @@ fn not_plain(state: &StateDict) -> Option<String> {
 
 /// `nn.Sequential(resnet, nn.Linear(classes, k))`, a head put after the ResNet's own, saved as
 /// `0.fc.weight` and `1.weight`: with nothing between them the two Linears are one, folded into
-/// `fc` (W = W1 W0, b = W1 b0 + b1). Anything between (a ReLU at `1`, the Linear at `2`), or
-/// more after it, is refused.
+/// `fc` (W = W1 W0, b = W1 b0 + b1); after a ResNet whose fc is an Identity, the Linear is its
+/// fc. Layers with weights before it (a normalisation), between, or more after are refused; other
+/// copies of the network beside it (an ensemble's) are not its layers.
 fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<(), ImportError> {
     // The ResNet's place in its Sequential: `0.` or `model.0.`.
     let Some(place) = prefix.strip_suffix('.') else { return Ok(()) };
     let (parent, index) = place.rsplit_once('.').map_or(("", place), |(parent, index)| (parent, index));
     let Ok(index) = index.parse::<usize>() else { return Ok(()) };
     let parent = if parent.is_empty() { String::new() } else { format!("{parent}.") };
-    let after: BTreeSet<usize> = state
+    let networks = roots(state);
+    let layers: BTreeSet<usize> = state
         .keys()
         .filter_map(|k| k.strip_prefix(&parent)?.split_once('.')?.0.parse::<usize>().ok())
-        .filter(|&i| i > index)
+        .filter(|&i| i != index && !networks.contains(&format!("{parent}{i}.").as_str()))
         .collect();
-    if after.is_empty() {
-        return Ok(());
+    let named = |layers: Vec<&usize>| layers.iter().map(|i| format!("'{parent}{i}'")).collect::<Vec<_>>().join(", ");
+    let before: Vec<&usize> = layers.range(..index).collect();
+    if !before.is_empty() {
+        return Err(ImportError::NotPlain(format!(
+            "layers with weights before the ResNet ({}): save the ResNet's state_dict alone (and give --mean and --std if one normalises)",
+            named(before)
+        )));
     }
     let next = index + 1;
-    let linear = state.get(&format!("{parent}{next}.weight")).filter(|_| after.len() == 1 && after.contains(&next));
-    let (Some(linear), Some(fc)) = (linear, own.get("fc.weight")) else {
-        let layers = after.iter().map(|i| format!("'{parent}{i}'")).collect::<Vec<_>>().join(", ");
+    let after: Vec<&usize> = layers.range(next..).collect();
+    let linear = match after[..] {
+        [] => return Ok(()),
+        [&only] if only == next => state.get(&format!("{parent}{next}.weight")),
+        _ => None,
+    };
+    let Some(linear) = linear else {
         return Err(ImportError::NotPlain(format!(
-            "layers after the ResNet ({layers}): only one Linear right after its fc is read"
+            "layers after the ResNet ({}): only one Linear right after it is read",
+            named(after)
         )));
     };
-    let (&[outputs, inner], &[classes, features]) = (linear.shape.as_slice(), fc.shape.as_slice()) else {
+    let linear_bias = state.get(&format!("{parent}{next}.bias"));
+    let wrong = |name: String, found: &[usize], expected: Vec<usize>| {
+        Err(ImportError::WrongShape { name, found: found.to_vec(), expected, architecture: "head after the ResNet" })
+    };
+    let &[outputs, inner] = linear.shape.as_slice() else {
         return Err(ImportError::NotPlain(format!("a layer after the ResNet ('{parent}{next}') that is not a Linear")));
     };
-    if inner != classes {
-        let (name, found) = (format!("{parent}{next}.weight"), linear.shape.clone());
-        return Err(ImportError::WrongShape { name, found, expected: vec![outputs, classes], architecture: "head" });
+    if let Some(bias) = linear_bias.filter(|b| b.shape != [outputs]) {
+        return wrong(format!("{parent}{next}.bias"), &bias.shape, vec![outputs]);
     }
-    let bias = |name: &str, len: usize| state.get(name).map_or(vec![0.0; len], |b| b.values.clone());
-    let (fc_bias, linear_bias) =
-        (bias(&format!("{prefix}fc.bias"), classes), bias(&format!("{parent}{next}.bias"), outputs));
+    let Some(fc) = own.get("fc.weight") else {
+        // fc = nn.Identity: the Linear is the head.
+        own.insert("fc.weight".into(), linear.clone());
+        own.extend(linear_bias.map(|bias| ("fc.bias".to_string(), bias.clone())));
+        return Ok(());
+    };
+    let &[classes, features] = fc.shape.as_slice() else {
+        return wrong("fc.weight".into(), &fc.shape, vec![inner, 0]);
+    };
+    if inner != classes {
+        return wrong(format!("{parent}{next}.weight"), &linear.shape, vec![outputs, classes]);
+    }
+    let fc_bias = own.get("fc.bias").map_or(vec![0.0; classes], |b| b.values.clone());
+    if fc_bias.len() != classes {
+        return wrong("fc.bias".into(), &[fc_bias.len()], vec![classes]);
+    }
+    // Memory the file justifies: a Linear(1, 10^6) after a head of one class would fold into
+    // 8 GB.
+    if (outputs as u64) * (features as u64) > 32 * (linear.values.len() + fc.values.len()) as u64 {
+        return Err(ImportError::NotPlain(format!(
+            "a Linear after the ResNet ('{parent}{next}') of {outputs} outputs from {classes}: far larger folded than saved"
+        )));
+    }
+    let linear_bias = linear_bias.map_or(vec![0.0; outputs], |b| b.values.clone());
     // In f64: a thousand products a weight.
     let row = |o: usize| &linear.values[o * classes..(o + 1) * classes];
     let mut weight = vec![0.0; outputs * features];
@@ -209,7 +250,12 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
 /// layer of `architecture` reads: a second head or a branch of another network, which the
 /// converted model leaves out, and whose answers it will not give.
 pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
-    let Ok(state) = strip(state) else { return Vec::new() };
+    let Ok(own) = strip(state) else { return Vec::new() };
+    // Another copy of the network under the one read (`ema.` beside a state dict's own names) is
+    // said as such, not tensor by tensor.
+    let kept = root(state).unwrap_or_default();
+    let copies: Vec<&str> =
+        roots(state).into_iter().filter(|r| *r != kept).filter_map(|r| r.strip_prefix(kept)).collect();
     let mut read: HashSet<String> = ["fc.weight", "fc.bias"].map(String::from).into();
     for spec in architecture.conv_specs() {
         read.extend(["weight", "bias"].map(|p| format!("{}.{p}", spec.name)));
@@ -218,7 +264,22 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
             ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map(|p| format!("{bn}.{p}")),
         );
     }
-    let mut left: Vec<String> = state.into_keys().filter(|name| !read.contains(name)).collect();
+    let mut left: Vec<String> = own
+        .into_keys()
+        .filter(|name| !read.contains(name) && !copies.iter().any(|copy| name.starts_with(copy)))
+        .collect();
+    // And the layers beside it (`classifier.weight` beside `backbone.`: a head of the model's
+    // own, which it may pass the ResNet's answers through), by their full names.
+    let parent = kept.strip_suffix('.').map(|p| p.rsplit_once('.').map_or("", |(parent, _)| parent));
+    if let Some(parent) = parent.map(|p| if p.is_empty() { String::new() } else { format!("{p}.") }) {
+        let networks = roots(state);
+        let beside = state.keys().filter(|k| {
+            k.starts_with(&parent)
+                && (k.ends_with(".weight") || k.ends_with(".bias"))
+                && !networks.iter().any(|network| k.starts_with(network))
+        });
+        left.extend(beside.cloned());
+    }
     left.sort();
     left
 }
@@ -252,6 +313,15 @@ fn shape<'a>(state: &'a StateDict, name: &str) -> Result<&'a [usize], ImportErro
     state.get(name).map(|t| t.shape.as_slice()).ok_or_else(|| ImportError::Missing(name.into()))
 }
 
+/// The classes the head scores: the rows of `fc.weight`, a matrix.
+fn head_classes(state: &StateDict) -> Result<usize, ImportError> {
+    match state.get("fc.weight").map(|w| w.shape.as_slice()) {
+        None => Err(ImportError::NoHead),
+        Some(&[classes, _]) => Ok(classes),
+        Some(shape) => Err(ImportError::NotPlain(format!("a head ('fc.weight') of shape {shape:?}, not a matrix"))),
+    }
+}
+
 /// Recognises the variant from the names and shapes of an unprefixed state dict.
 fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
     let block = if state.contains_key("layer1.0.conv3.weight") { Block::Bottleneck } else { Block::Basic };
@@ -265,7 +335,7 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
             (inner / per_group, per_group)
         }
     };
-    let classes = state.get("fc.weight").ok_or(ImportError::NoHead)?.shape[0];
+    let classes = head_classes(state)?;
     if classes == 0 {
         return Err(ImportError::NoClasses);
     }
@@ -326,7 +396,7 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
     let architecture = match (arch, found) {
         (None, found) => found?,
         (Some(asked), found) => {
-            let classes = state.get("fc.weight").ok_or(ImportError::NoHead)?.shape[0];
+            let classes = head_classes(&state)?;
             let named = Architecture::named(asked, classes)
                 .filter(|a| a.layout == Layout::Torchvision)
                 .ok_or_else(|| ImportError::UnknownArchitecture(asked.into()))?;
@@ -517,6 +587,48 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_head_after_the_resnet_is_read_from_what_the_resnet_s_own_became() {
+        let architecture = Architecture::named("resnet18", 3).unwrap();
+        let linear = FloatTensor { shape: vec![2, 3], values: vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5] };
+        let bias = |values: Vec<f32>| FloatTensor { shape: vec![values.len()], values };
+        // fc = Sequential(Dropout, Linear), then a Linear: the fold reads the renamed fc's bias.
+        let mut state = state_dict(&architecture, "0.");
+        for param in ["weight", "bias"] {
+            let tensor = state.remove(&format!("0.fc.{param}")).unwrap();
+            state.insert(format!("0.fc.1.{param}"), tensor);
+        }
+        state.insert("0.fc.1.bias".into(), bias(vec![1.0, 2.0, 3.0]));
+        state.insert("1.weight".into(), linear.clone());
+        state.insert("1.bias".into(), bias(vec![10.0, 20.0]));
+        assert_eq!(import_state_dict(&state, None).unwrap().fc.bias, [8.0, 23.0]);
+        // A bias of the wrong length is refused, not read past its end.
+        state.insert("1.bias".into(), bias(vec![10.0]));
+        assert!(matches!(import_state_dict(&state, None), Err(ImportError::WrongShape { .. })));
+        // After a ResNet whose fc is an Identity, the Linear is its head.
+        let mut identity = state_dict(&architecture, "0.");
+        identity.retain(|name, _| !name.starts_with("0.fc."));
+        let features = architecture.features();
+        identity.insert("1.weight".into(), FloatTensor { shape: vec![2, features], values: vec![0.5; 2 * features] });
+        let params = import_state_dict(&identity, None).unwrap();
+        assert_eq!((params.architecture.classes, params.fc.weight[0], params.fc.bias.clone()), (2, 0.5, vec![0.0; 2]));
+        // A layer with weights before the ResNet (a normalisation) is refused.
+        let mut before = state_dict(&architecture, "1.");
+        before.insert("0.mean".into(), bias(vec![0.5; 3]));
+        let error = import_state_dict(&before, None).unwrap_err().to_string();
+        assert!(error.contains("layers with weights before the ResNet ('0')"), "{error}");
+        // Networks side by side (an ensemble, a model per fold) are copies, not layers.
+        let mut ensemble = state_dict(&architecture, "0.");
+        ensemble.extend(state_dict(&architecture, "1."));
+        assert_eq!(import_state_dict(&ensemble, None).unwrap().architecture, architecture);
+        // Folded, a Linear may not ask for far more memory than the file holds.
+        let one = Architecture::named("resnet18", 1).unwrap();
+        let mut huge = state_dict(&one, "0.");
+        huge.insert("1.weight".into(), FloatTensor { shape: vec![100_000, 1], values: vec![1.0; 100_000] });
+        let error = import_state_dict(&huge, None).unwrap_err().to_string();
+        assert!(error.contains("far larger folded than saved"), "{error}");
+    }
+
+    #[test]
     fn of_two_copies_of_the_network_the_trained_one_is_read() {
         let architecture = Architecture::named("resnet18", 3).unwrap();
         let mut state = state_dict(&architecture, "ema.");
@@ -524,5 +636,20 @@ pub(crate) mod tests {
         state.get_mut("model.fc.bias").unwrap().values[0] = 5.0;
         assert_eq!(roots(&state), ["ema.", "model."]);
         assert_eq!(import_state_dict(&state, None).unwrap().fc.bias[0], 5.0);
+        // "ema" as a word, not inside one; a mirror of the names without BatchNorm's statistics
+        // (saved gradients) is no copy.
+        let mut schema = state_dict(&architecture, "ema.");
+        schema.extend(state_dict(&architecture, "schema."));
+        assert_eq!(root(&schema), Some("schema."));
+        let mut grads = state_dict(&architecture, "model.");
+        let mirror = state_dict(&architecture, "grads.").into_iter().filter(|(name, _)| !name.contains("running_"));
+        grads.extend(mirror);
+        assert_eq!(root(&grads), Some("model."));
+        assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
+        // A Linear beside the network, which the model may pass its answers through, is named.
+        let mut beside = state_dict(&architecture, "backbone.");
+        beside.insert("classifier.weight".into(), FloatTensor { shape: vec![2, 3], values: vec![0.0; 6] });
+        beside.insert("optimizer.state.0.exp_avg".into(), FloatTensor { shape: vec![1], values: vec![0.0] });
+        assert_eq!(left_out(&beside, &architecture), ["classifier.weight"]);
     }
 }

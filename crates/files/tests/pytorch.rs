@@ -100,9 +100,14 @@ fn a_tensor_larger_than_its_storage_is_refused_without_allocating_it() {
 
 #[test]
 fn weights_of_a_type_not_read_are_named_with_what_to_do() {
+    // As torch writes a quantized tensor's storage, and a float8 one's (its type given apart).
     let pickle = one_tensor_pickle(6, 2);
-    let at = pickle.windows(12).position(|w| w == b"FloatStorage").unwrap();
-    let float8 = [&pickle[..at], b"Float8_e4m3fnStorage", &pickle[at + 12..]].concat();
-    let error = read_pth(&archive(&float8, &[("0", &[0u8; 6])])).unwrap_err().to_string();
-    assert!(error.contains("stored as torch.Float8_e4m3fnStorage") && error.contains("model.float()"), "{error}");
+    let at = pickle.windows(19).position(|w| w == b"torch\nFloatStorage\n").unwrap();
+    for (storage, named) in
+        [(&b"torch\nQInt8Storage\n"[..], "torch.QInt8Storage"), (b"torch.storage\nUntypedStorage\n", "float8")]
+    {
+        let other = [&pickle[..at], storage, &pickle[at + 19..]].concat();
+        let error = read_pth(&archive(&other, &[("0", &[0u8; 6])])).unwrap_err().to_string();
+        assert!(error.contains(named) && error.contains("model.float()"), "{error}");
+    }
 }
