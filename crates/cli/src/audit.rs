@@ -94,9 +94,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     progress.finish();
     let by_path: HashMap<&str, &Path> = entries.iter().map(|e| (e.path.as_str(), files[e.index].as_path())).collect();
-    let mut pictures = Pictures { overlays: overlays(&model, &by_path, &report, &stop), ..Pictures::default() };
-    class_concepts(&model, &by_path, &mut report, &mut pictures, &stop);
-    let stopped = stop.load(Ordering::Relaxed);
+    let (overlays, overlays_done) = overlays(&model, &by_path, &report, &stop);
+    let mut pictures = Pictures { overlays, ..Pictures::default() };
+    let concepts_done = class_concepts(&model, &by_path, &mut report, &mut pictures, &stop);
+    // A Ctrl-C after the last of the work stopped nothing.
+    let all_done = report.photos.len() == entries.len() && overlays_done && concepts_done;
+    let stopped = stop.load(Ordering::Relaxed) && !all_done;
     if stopped {
         let how = failure.as_ref().map_or("stopped by Ctrl-C".into(), |why| format!("stopped by an error ({why})"));
         report.note(stopped_note(&how, report.photos.len(), entries.len()));
@@ -186,38 +189,46 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, bool)>> {
     Ok(entries)
 }
 
-/// The overlays of the photos the report lists, by path (their maps came with the classes).
+/// The overlays of the photos the report lists, by path (their maps came with the classes), and
+/// whether they were all made before a stop.
 fn overlays(
     model: &Model,
     files: &HashMap<&str, &Path>,
     report: &Report,
     stop: &AtomicBool,
-) -> HashMap<String, String> {
+) -> (HashMap<String, String>, bool) {
     let listed = report.confident_mistakes().into_iter().chain(report.unsure_right_answers());
     let mut overlays = HashMap::new();
-    for photo in listed.take_while(|_| !stop.load(Ordering::Relaxed)) {
+    for photo in listed {
+        if stop.load(Ordering::Relaxed) {
+            return (overlays, false);
+        }
         let Some(Ok(crop)) = files.get(photo.path.as_str()).map(|file| model.read_image(file)) else { continue };
         if let Some(map) = &photo.map {
             overlays.insert(photo.path.clone(), png_data_url(&compute::overlay(&crop, map)));
         }
     }
-    overlays
+    (overlays, true)
 }
 
-/// The concepts each predicted class's photos share, with their example regions.
+/// The concepts each predicted class's photos share, with their example regions; whether every
+/// class had its turn before a stop.
 fn class_concepts(
     model: &Model,
     files: &HashMap<&str, &Path>,
     report: &mut Report,
     pictures: &mut Pictures,
     stop: &AtomicBool,
-) {
+) -> bool {
     let samples: Vec<(usize, Vec<String>)> = report
         .concept_samples()
         .into_iter()
         .map(|(class, photos)| (class, photos.iter().map(|p| p.path.clone()).collect()))
         .collect();
-    for (class, paths) in samples.into_iter().take_while(|_| !stop.load(Ordering::Relaxed)) {
+    for (class, paths) in samples {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
         let photos: Vec<(String, image::RgbImage)> = paths
             .into_iter()
             .filter_map(|path| Some((path.clone(), model.read_image(files.get(path.as_str())?).ok()?)))
@@ -231,6 +242,7 @@ fn class_concepts(
             report.concepts.push(concepts);
         }
     }
+    true
 }
 
 fn summary(report: &Report, model: &Model, out: &Path) {
