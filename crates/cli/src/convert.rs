@@ -109,8 +109,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The model with its parameters, the class names it brings (if any), its default
-/// preprocessing and its origin; and the tensors of the file no layer reads.
-/// The model read from the source, and notes on what of the file it leaves out.
+/// preprocessing and its origin; and notes on what of the file it leaves out.
 fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
     let arch = (args.arch != "auto").then_some(args.arch.as_str());
     let keras = |package: npm::Package, sha256: String| -> Result<_> {

@@ -160,10 +160,8 @@ fn not_plain(state: &StateDict) -> Option<String> {
 /// copies of the network beside it (an ensemble's) are not its layers.
 fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<(), ImportError> {
     // The ResNet's place in its Sequential: `0.` or `model.0.`.
-    let Some(place) = prefix.strip_suffix('.') else { return Ok(()) };
-    let (parent, index) = place.rsplit_once('.').map_or(("", place), |(parent, index)| (parent, index));
+    let Some((parent, index)) = place(prefix) else { return Ok(()) };
     let Ok(index) = index.parse::<usize>() else { return Ok(()) };
-    let parent = if parent.is_empty() { String::new() } else { format!("{parent}.") };
     let networks = roots(state);
     let layers: BTreeSet<usize> = state
         .keys()
@@ -250,12 +248,12 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
 /// layer of `architecture` reads: a second head or a branch of another network, which the
 /// converted model leaves out, and whose answers it will not give.
 pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
-    let Ok(own) = strip(state) else { return Vec::new() };
+    // By name only: the tensors are not copied (the page converts models of 500 MB).
+    let Some(kept) = root(state) else { return Vec::new() };
+    let networks = roots(state);
     // Another copy of the network under the one read (`ema.` beside a state dict's own names) is
     // said as such, not tensor by tensor.
-    let kept = root(state).unwrap_or_default();
-    let copies: Vec<&str> =
-        roots(state).into_iter().filter(|r| *r != kept).filter_map(|r| r.strip_prefix(kept)).collect();
+    let copies: Vec<&str> = networks.iter().filter(|r| **r != kept).filter_map(|r| r.strip_prefix(kept)).collect();
     let mut read: HashSet<String> = ["fc.weight", "fc.bias"].map(String::from).into();
     for spec in architecture.conv_specs() {
         read.extend(["weight", "bias"].map(|p| format!("{}.{p}", spec.name)));
@@ -264,17 +262,23 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
             ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map(|p| format!("{bn}.{p}")),
         );
     }
-    let mut left: Vec<String> = own
-        .into_keys()
-        .filter(|name| !read.contains(name) && !copies.iter().any(|copy| name.starts_with(copy)))
+    // A Sequential head (`fc.1.weight`) was read as fc ([`sequential_head`]).
+    let sequential_head = !state.contains_key(&format!("{kept}fc.weight"));
+    let mut left: Vec<String> = state
+        .keys()
+        .filter_map(|k| k.strip_prefix(kept))
+        .filter(|name| !read.contains(*name) && !copies.iter().any(|copy| name.starts_with(copy)))
+        .filter(|name| !(sequential_head && name.starts_with("fc.")))
+        .map(String::from)
         .collect();
     // And the layers beside it (`classifier.weight` beside `backbone.`: a head of the model's
-    // own, which it may pass the ResNet's answers through), by their full names.
-    let parent = kept.strip_suffix('.').map(|p| p.rsplit_once('.').map_or("", |(parent, _)| parent));
-    if let Some(parent) = parent.map(|p| if p.is_empty() { String::new() } else { format!("{p}.") }) {
-        let networks = roots(state);
+    // own, which it may pass the ResNet's answers through), by their full names. Numbered ones
+    // are a Sequential's around it, which the import read or refused ([`head_after`]).
+    if let Some((parent, _)) = place(kept) {
         let beside = state.keys().filter(|k| {
-            k.starts_with(&parent)
+            k.strip_prefix(&parent)
+                .and_then(|rest| rest.split('.').next())
+                .is_some_and(|first| first.parse::<usize>().is_err())
                 && (k.ends_with(".weight") || k.ends_with(".bias"))
                 && !networks.iter().any(|network| k.starts_with(network))
         });
@@ -282,6 +286,14 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     }
     left.sort();
     left
+}
+
+/// Where a network's prefix sits: `model.0.` is `0` of `model.`, `backbone.` is `backbone` of
+/// the top level; the top level itself is nowhere.
+fn place(prefix: &str) -> Option<(String, &str)> {
+    let place = prefix.strip_suffix('.')?;
+    let (parent, name) = place.rsplit_once('.').map_or(("", place), |(parent, name)| (parent, name));
+    Some((if parent.is_empty() { String::new() } else { format!("{parent}.") }, name))
 }
 
 /// `fc = nn.Sequential(nn.Dropout(p), nn.Linear(...))`, a common fine-tuning head, saved as
@@ -600,7 +612,9 @@ pub(crate) mod tests {
         state.insert("0.fc.1.bias".into(), bias(vec![1.0, 2.0, 3.0]));
         state.insert("1.weight".into(), linear.clone());
         state.insert("1.bias".into(), bias(vec![10.0, 20.0]));
-        assert_eq!(import_state_dict(&state, None).unwrap().fc.bias, [8.0, 23.0]);
+        let params = import_state_dict(&state, None).unwrap();
+        assert_eq!(params.fc.bias, [8.0, 23.0]);
+        assert_eq!(left_out(&state, &params.architecture), Vec::<String>::new(), "the folded Linear is read");
         // A bias of the wrong length is refused, not read past its end.
         state.insert("1.bias".into(), bias(vec![10.0]));
         assert!(matches!(import_state_dict(&state, None), Err(ImportError::WrongShape { .. })));
