@@ -2,7 +2,8 @@
 //! bottleneck resnext50_32x4d), saved as a `.pth` state dict, a `.safetensors` and a
 //! DataParallel training checkpoint, converted by `xai convert` and run by every command, against
 //! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py); the sanity
-//! checks and the folder audit run on them too.
+//! checks and the folder audit run on them too. And a resnet18 saved with the normalisation it
+//! applies to its input.
 
 mod common;
 
@@ -53,6 +54,15 @@ fn logits(line: &Value) -> Vec<f64> {
     line["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
 }
 
+/// Our logits against float64 torch's, within a thousandth of the largest.
+fn assert_close(ours: &[f64], theirs: &[f64], what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}");
+    let scale = theirs.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let worst = ours.iter().zip(theirs).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+    println!("{what}: largest logit difference {worst:.2e} of {scale:.2}");
+    assert!(worst <= 1e-3 * scale, "{what}: {worst} against logits up to {scale}");
+}
+
 fn check_model(arch: &str) {
     let reference = reference();
     let expected = &reference["models"][arch]["images"];
@@ -68,12 +78,8 @@ fn check_model(arch: &str) {
     let pth = converted(&format!("{arch}.pth"), "f32");
     let lines = classify(&pth);
     for (line, name) in lines.iter().zip(PHOTOS) {
-        let (ours, theirs) = (logits(line), flatten(&Value::Array(vec![expected[name]["logits"].clone()])));
-        assert_eq!(ours.len(), 7);
-        let scale = theirs.iter().fold(0f64, |m, v| m.max(v.abs()));
-        let worst = ours.iter().zip(&theirs).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
-        println!("{arch} {name}: largest logit difference {worst:.2e} of {scale:.2}");
-        assert!(worst <= 1e-3 * scale, "{arch} {name}: {worst} against logits up to {scale}");
+        let theirs = flatten(&Value::Array(vec![expected[name]["logits"].clone()]));
+        assert_close(&logits(line), &theirs, &format!("{arch} {name}"));
         assert_eq!(line["top"][0]["class"], expected[name]["class"], "{arch} {name}");
         assert_eq!(line["top"][0]["label"], reference["labels"][expected[name]["class"].as_u64().unwrap() as usize]);
     }
@@ -136,6 +142,26 @@ fn check_model(arch: &str) {
     assert_eq!(photos.len(), PHOTOS.len());
     for photo in &photos {
         assert_eq!(photo["truth"], photo["top5"][0]["class"], "{photo}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `nn.Sequential(Normalize(mean, std), resnet18)` saved whole: converted with its own statistics
+/// (not ImageNet's), its logits are torch's on the photos' pixels in [0, 1].
+#[test]
+fn a_resnet_saved_with_the_normalisation_it_applies() {
+    let reference = reference();
+    let expected = &reference["models"]["resnet18"]["normalized"];
+    let dir = scratch("normalized");
+    let (source, out) = (rebuild("resnet18", "resnet18-normalized.pth", &dir), dir.join("normalized.safetensors"));
+    let output =
+        xai(&["convert", &source.display().to_string(), "--precision", "f32", "-o", &out.display().to_string()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let note = "normalisation read from '0': mean [0.5, 0.45, 0.4], std [0.25, 0.25, 0.3]";
+    assert!(stderr(&output).contains(note), "{}", stderr(&output));
+    for (line, name) in classify(&out).iter().zip(PHOTOS) {
+        let theirs = flatten(&Value::Array(vec![expected["logits"][name].clone()]));
+        assert_close(&logits(line), &theirs, &format!("normalised resnet18 {name}"));
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -89,22 +89,30 @@ pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Str
 }
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`); `arch` names the
-/// variant, `None` recognises it. Its preprocessing is torchvision's ImageNet normalisation.
-/// With it, notes on what of the file the model leaves out, for the user.
+/// variant, `None` recognises it. Its preprocessing is the normalisation saved beside the network
+/// ([`torchvision::normalization`]), else torchvision's ImageNet one. With it, notes for the user
+/// on what of the file the model reads beside the network and what it leaves out.
 pub fn import_torchvision(
     name: &str,
     bytes: &[u8],
     arch: Option<&str>,
 ) -> Result<(Imported, Vec<String>), ConvertError> {
     let state = torchvision_state_dict(bytes)?;
-    let imported = Imported {
-        params: torchvision::import_state_dict(&state, arch)?,
-        labels: None,
-        preprocessing: Preprocessing::IMAGENET,
-        source: name.to_string(),
-        source_sha256: sha256_hex(bytes),
-    };
-    let notes = left_out_notes(&state, &imported.params.architecture);
+    let params = torchvision::import_state_dict(&state, arch)?;
+    let normalization = torchvision::normalization(&state)?;
+    let mut notes = Vec::new();
+    if let Some(n) = &normalization {
+        let scaled = if n.scaled { ", saved for pixels in [0, 255]" } else { "" };
+        notes.push(format!(
+            "the model's normalisation read from '{}': mean {:?}, std {:?} on pixels in [0, 1]{scaled}",
+            n.module, n.mean, n.std
+        ));
+    }
+    notes.extend(left_out_notes(&state, &params.architecture));
+    let preprocessing =
+        normalization.map_or(Preprocessing::IMAGENET, |n| Preprocessing::Normalize { mean: n.mean, std: n.std });
+    let imported =
+        Imported { params, labels: None, preprocessing, source: name.to_string(), source_sha256: sha256_hex(bytes) };
     Ok((imported, notes))
 }
 

@@ -134,11 +134,21 @@ fn saved_in_parts(state: &StateDict) -> Option<String> {
 }
 
 /// What makes an unprefixed state dict another network than a plain ResNet, though named as one:
-/// a deep stem, shortcuts that average-pool, tensors inside the blocks that a ResNet's do not
-/// have (squeeze-excitation, attention), which a ResNet's layers would answer without.
+/// a deep stem, a small one, shortcuts that average-pool, tensors inside the blocks that a
+/// ResNet's do not have (squeeze-excitation, attention), which a ResNet's layers would answer
+/// without.
 fn not_plain(state: &StateDict) -> Option<String> {
     if state.contains_key("conv1.0.weight") {
         return Some("a deep stem of three convolutions (ResNet-C or -D, as timm's resnet50d)".into());
+    }
+    // CIFAR's recipe: conv1 = Conv2d(3, 64, 3, 1, 1), maxpool = Identity. The weights show the
+    // kernel, not the stride or the pooling, which the answers depend on.
+    if let Some(&[_, _, kernel, _]) = state.get("conv1.weight").map(|w| w.shape.as_slice())
+        && kernel != 7
+    {
+        return Some(format!(
+            "a stem of a {kernel}x{kernel} convolution (a CIFAR-style ResNet?), where torchvision's is 7x7 with stride 2 and max pooling"
+        ));
     }
     if state.keys().any(|k| k.contains(".downsample.2.")) {
         return Some("shortcuts that average-pool before their convolution (ResNet-D, as timm's avg_down)".into());
@@ -156,8 +166,9 @@ fn not_plain(state: &StateDict) -> Option<String> {
 /// `nn.Sequential(resnet, nn.Linear(classes, k))`, a head put after the ResNet's own, saved as
 /// `0.fc.weight` and `1.weight`: with nothing between them the two Linears are one, folded into
 /// `fc` (W = W1 W0, b = W1 b0 + b1); after a ResNet whose fc is an Identity, the Linear is its
-/// fc. Layers with weights before it (a normalisation), between, or more after are refused; other
-/// copies of the network beside it (an ensemble's) are not its layers.
+/// fc. A normalisation before it is read as the model's preprocessing ([`normalization`]); other
+/// layers with weights before it, between, or more after are refused; other copies of the network
+/// beside it (an ensemble's) are not its layers.
 fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<(), ImportError> {
     // The ResNet's place in its Sequential: `0.` or `model.0.`.
     let Some((parent, index)) = place(prefix) else { return Ok(()) };
@@ -169,7 +180,8 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
         .filter(|&i| i != index && !networks.contains(&format!("{parent}{i}.").as_str()))
         .collect();
     let named = |layers: Vec<&usize>| layers.iter().map(|i| format!("'{parent}{i}'")).collect::<Vec<_>>().join(", ");
-    let before: Vec<&usize> = layers.range(..index).collect();
+    let normalising: Vec<String> = normalizers(state, prefix).into_iter().map(|(module, ..)| module).collect();
+    let before: Vec<&usize> = layers.range(..index).filter(|i| !normalising.contains(&i.to_string())).collect();
     if !before.is_empty() {
         return Err(ImportError::NotPlain(format!(
             "layers with weights before the ResNet ({}): save the ResNet's state_dict alone (and give --mean and --std if one normalises)",
@@ -294,6 +306,76 @@ fn place(prefix: &str) -> Option<(String, &str)> {
     let place = prefix.strip_suffix('.')?;
     let (parent, name) = place.rsplit_once('.').map_or(("", place), |(parent, name)| (parent, name));
     Some((if parent.is_empty() { String::new() } else { format!("{parent}.") }, name))
+}
+
+/// A normalisation saved with the network, read as the model's preprocessing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalization {
+    /// Its module, as the file names it (`0`, `module.normalizer`).
+    pub module: String,
+    /// For pixels in [0, 1], as torchvision's `Normalize` takes them.
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    /// Saved for pixels in [0, 255] (a mean above 1), and divided by 255.
+    pub scaled: bool,
+}
+
+/// The modules beside the network at `prefix` that normalise its input: a mean and a std of three
+/// values each and nothing else, as `nn.Sequential(Normalize(mean, std), resnet)` saves them
+/// (`0.mean`, `0.std`), or the robustness library (`normalizer.new_mean` beside `model.`). In a
+/// Sequential, only those before the network. Each as (module's name under the parent, mean, std).
+fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a FloatTensor, &'a FloatTensor)> {
+    let Some((parent, index)) = place(prefix) else { return Vec::new() };
+    let mut modules: BTreeMap<&str, Vec<(&str, &FloatTensor)>> = BTreeMap::new();
+    for (name, tensor) in state.iter().filter_map(|(k, t)| Some((k.strip_prefix(&parent)?, t))) {
+        if let Some((module, inner)) = name.split_once('.') {
+            modules.entry(module).or_default().push((inner, tensor));
+        }
+    }
+    let before = |module: &str| match (module.parse::<usize>(), index.parse::<usize>()) {
+        (Ok(module), Ok(network)) => module < network,
+        _ => true,
+    };
+    let named = |tensors: &[(&str, &'a FloatTensor)], ending: &str| {
+        let found = tensors.iter().find(|(name, tensor)| {
+            let name = name.to_ascii_lowercase();
+            name.ends_with(ending) && !name.ends_with("running_mean") && tensor.values.len() == 3
+        });
+        found.map(|(_, tensor)| *tensor)
+    };
+    modules
+        .into_iter()
+        .filter(|(module, tensors)| tensors.len() == 2 && before(module))
+        .filter_map(|(module, tensors)| Some((module.to_string(), named(&tensors, "mean")?, named(&tensors, "std")?)))
+        .collect()
+}
+
+/// The normalisation saved beside the network converted, if any: a module of only a mean and a
+/// std of three values each (`nn.Sequential(Normalize(mean, std), resnet)`, the robustness
+/// library's `normalizer`).
+pub fn normalization(state: &StateDict) -> Result<Option<Normalization>, ImportError> {
+    let Some(kept) = root(state) else { return Ok(None) };
+    let found = normalizers(state, kept);
+    let Some((module, mean, std)) = found.first() else { return Ok(None) };
+    let module = format!("{}{module}", place(kept).map(|(parent, _)| parent).unwrap_or_default());
+    // The robustness library saves one for the model and one for its attacker: the same.
+    if found.iter().any(|(_, m, s)| m.values != mean.values || s.values != std.values) {
+        return Err(ImportError::NotPlain(format!(
+            "normalisations that differ beside the network ('{module}' and others): give the one the model uses with --mean and --std"
+        )));
+    }
+    let three = |t: &FloatTensor| [t.values[0], t.values[1], t.values[2]];
+    let (mean, std) = (three(mean), three(std));
+    let finite = mean.iter().chain(&std).all(|v| v.is_finite());
+    if !finite || std.iter().any(|s| *s <= 0.0) || mean.iter().any(|m| *m > 255.0) {
+        return Err(ImportError::NotPlain(format!(
+            "a normalisation ('{module}') of mean {mean:?} and std {std:?}, which no pixels take: give the model's with --mean and --std"
+        )));
+    }
+    // A mean above 1 is of pixels in [0, 255].
+    let scaled = mean.iter().any(|m| *m > 1.0);
+    let scale = if scaled { 255.0 } else { 1.0 };
+    Ok(Some(Normalization { module, mean: mean.map(|m| m / scale), std: std.map(|s| s / scale), scaled }))
 }
 
 /// `fc = nn.Sequential(nn.Dropout(p), nn.Linear(...))`, a common fine-tuning head, saved as
@@ -567,6 +649,10 @@ pub(crate) mod tests {
         let se = refused(&["layer1.0.se.fc1.weight", "layer1.0.se.fc1.bias", "layer3.1.se.fc2.bias"], &[]);
         assert!(se.starts_with("3 tensors inside the blocks") && se.contains("'layer1.0.se.fc1.bias'"), "{se}");
         assert!(refused(&["conv1.0.weight"], &["conv1.weight"]).contains("deep stem"));
+        let small = FloatTensor { shape: vec![64, 3, 3, 3], values: vec![0.0; 64 * 27] };
+        let mut cifar = resnet18.clone();
+        cifar.insert("conv1.weight".into(), small);
+        assert!(matches!(import_state_dict(&cifar, None), Err(ImportError::NotPlain(why)) if why.contains("3x3")));
         assert!(refused(&["layer2.0.downsample.2.weight"], &[]).contains("average-pool"));
         assert!(refused(&["layer2.0.conv1.weight_orig", "layer2.0.conv1.weight_mask"], &["layer2.0.conv1.weight"])
             .contains("torch.nn.utils.prune.remove"));
@@ -625,7 +711,7 @@ pub(crate) mod tests {
         identity.insert("1.weight".into(), FloatTensor { shape: vec![2, features], values: vec![0.5; 2 * features] });
         let params = import_state_dict(&identity, None).unwrap();
         assert_eq!((params.architecture.classes, params.fc.weight[0], params.fc.bias.clone()), (2, 0.5, vec![0.0; 2]));
-        // A layer with weights before the ResNet (a normalisation) is refused.
+        // A layer with weights before the ResNet (here a mean without its std) is refused.
         let mut before = state_dict(&architecture, "1.");
         before.insert("0.mean".into(), bias(vec![0.5; 3]));
         let error = import_state_dict(&before, None).unwrap_err().to_string();
@@ -640,6 +726,35 @@ pub(crate) mod tests {
         huge.insert("1.weight".into(), FloatTensor { shape: vec![100_000, 1], values: vec![1.0; 100_000] });
         let error = import_state_dict(&huge, None).unwrap_err().to_string();
         assert!(error.contains("far larger folded than saved"), "{error}");
+    }
+
+    #[test]
+    fn a_normalisation_saved_beside_the_network_is_read() {
+        let architecture = Architecture::named("resnet18", 3).unwrap();
+        let three = |shape: Vec<usize>, values: [f32; 3]| FloatTensor { shape, values: values.to_vec() };
+        // nn.Sequential(Normalize(mean, std), resnet), its buffers of shape [1, 3, 1, 1].
+        let mut state = state_dict(&architecture, "1.");
+        state.insert("0.mean".into(), three(vec![1, 3, 1, 1], [0.5, 0.4, 0.3]));
+        state.insert("0.std".into(), three(vec![1, 3, 1, 1], [0.2, 0.2, 0.25]));
+        assert_eq!(import_state_dict(&state, None).unwrap().architecture, architecture);
+        let read = Normalization { module: "0".into(), mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.25], scaled: false };
+        assert_eq!(normalization(&state).unwrap(), Some(read));
+        assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
+        // The robustness library's, for pixels in [0, 255], and its attacker's copy of it.
+        let mut robust = state_dict(&architecture, "module.model.");
+        robust.extend(state_dict(&architecture, "module.attacker.model."));
+        for owner in ["module.normalizer.", "module.attacker.normalize."] {
+            robust.insert(format!("{owner}new_mean"), three(vec![3, 1, 1], [123.675, 116.28, 103.53]));
+            robust.insert(format!("{owner}new_std"), three(vec![3, 1, 1], [58.395, 57.12, 57.375]));
+        }
+        let read = normalization(&robust).unwrap().unwrap();
+        assert!(read.scaled && (read.mean[0] - 0.485).abs() < 1e-6 && (read.std[2] - 0.225).abs() < 1e-6, "{read:?}");
+        // One that no pixels take is refused; a mean alone is a layer before the ResNet.
+        state.insert("0.std".into(), three(vec![3], [0.2, 0.0, 0.25]));
+        assert!(normalization(&state).unwrap_err().to_string().contains("which no pixels take"));
+        state.remove("0.std");
+        assert!(matches!(import_state_dict(&state, None), Err(ImportError::NotPlain(_))));
+        assert_eq!(normalization(&state_dict(&architecture, "")).unwrap(), None);
     }
 
     #[test]
