@@ -27,7 +27,7 @@ pub fn picked(files: &FileList) -> Folder {
     let mut found = Vec::with_capacity(files.length() as usize);
     for file in (0..files.length()).filter_map(|i| files.get(i)) {
         let relative = Reflect::get(&file, &"webkitRelativePath".into()).ok().and_then(|p| p.as_string());
-        let relative = relative.filter(|p| !p.is_empty()).unwrap_or_else(|| file.name());
+        let relative = xai_model::printable(&relative.filter(|p| !p.is_empty()).unwrap_or_else(|| file.name()));
         let (top, path) = relative.split_once('/').unwrap_or(("", relative.as_str()));
         if folder.is_empty() {
             folder = top.to_string();
@@ -97,7 +97,7 @@ fn is_directory(entry: &JsValue) -> bool {
 }
 
 fn name(entry: &JsValue) -> String {
-    Reflect::get(entry, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default()
+    xai_model::printable(&Reflect::get(entry, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default())
 }
 
 /// A callback-style call (`method(onSuccess, onError)`) as a future.

@@ -20,15 +20,7 @@ mod target;
 
 use std::process::ExitCode;
 
-/// A name from a file (a class name, say) as a terminal can show it: control characters, which
-/// could forge lines or recolour the terminal, are escaped, and so are the invisible ones that
-/// reorder or hide text (bidirectional overrides: 'bad\u{202e}gnp.txt' reads "badtxt.png").
-pub fn printable(text: &str) -> String {
-    let hidden = |c: char| matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
-    text.chars()
-        .map(|c| if c.is_control() || hidden(c) { c.escape_default().to_string() } else { c.to_string() })
-        .collect()
-}
+pub use xai_model::printable;
 
 /// A method's name, or `all`, as --method takes it: a wrong one is a usage error that lists the
 /// valid names.

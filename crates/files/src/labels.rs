@@ -114,6 +114,12 @@ impl Labels {
         }
     }
 
+    /// The names as a page shows them ([`crate::printable`]): its folder audit matches folders,
+    /// whose names it shows so too, against them.
+    pub fn printable(&self) -> Self {
+        Self::new(self.0.iter().map(|name| crate::printable(name)).collect()).unwrap_or_else(|_| self.clone())
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

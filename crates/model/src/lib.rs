@@ -19,7 +19,7 @@ pub fn probabilities(logits: Tensor<2>) -> Tensor<2> {
     }
 }
 pub use xai_files::{
-    architecture, convert, counted, keras, labels, npm, photo, preprocessing, pytorch, torchvision, weights,
+    architecture, convert, counted, keras, labels, npm, photo, preprocessing, printable, pytorch, torchvision, weights,
     Architecture, ImageError, InputSize, Labels, Layer, ModelInfo, NetworkParams, Precision, Prediction, Preprocessing,
     WeightsError, WeightsInfo,
 };

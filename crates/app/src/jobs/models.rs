@@ -50,6 +50,9 @@ async fn load_engine(
             }
         }
     };
+    // Class names as the page shows them, once for every view of them.
+    let mut info = info;
+    info.model.labels = info.model.labels.printable();
     Ok((Engine { net, info, backend, device, own }, cached))
 }
 
@@ -274,7 +277,7 @@ impl Jobs {
         let jobs = self.clone();
         spawn_local(async move {
             let current = || jobs.memory.conversions.get() == conversion;
-            let name = model.name();
+            let name = xai_model::printable(&model.name());
             let failed = |error: String| Action::ConvertFailed(format!("{name}: {error}"));
             if model.size() > MAX_MODEL_BYTES {
                 let mb = MAX_MODEL_BYTES / 1e6;
@@ -289,11 +292,14 @@ impl Jobs {
             let labels = match &labels {
                 Some(file) if file.size() > MAX_LABELS_BYTES as f64 => {
                     let mb = MAX_LABELS_BYTES / 1_000_000;
-                    return jobs.send(failed(format!("{}: over {mb} MB, more than class names take", file.name())));
+                    return jobs.send(failed(format!(
+                        "{}: over {mb} MB, more than class names take",
+                        xai_model::printable(&file.name())
+                    )));
                 }
                 Some(file) => match file_bytes(file).await {
                     Ok(bytes) => Some(bytes),
-                    Err(error) => return jobs.send(failed(format!("{}: {error}", file.name()))),
+                    Err(error) => return jobs.send(failed(format!("{}: {error}", xai_model::printable(&file.name())))),
                 },
                 None => None,
             };

@@ -59,7 +59,7 @@ impl Jobs {
     fn open_file(&self, file: web_sys::File) {
         let (jobs, open) = (self.clone(), new_run(&self.memory.opens));
         spawn_local(async move {
-            let name = file.name();
+            let name = xai_model::printable(&file.name());
             let opened = match photo::file_bytes(&file).await {
                 Ok(bytes) => photo::upload(&name, &bytes),
                 Err(error) => Err(format!("{name}: {error}")),
