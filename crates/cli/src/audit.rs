@@ -33,7 +33,9 @@ pub struct Args {
     #[arg(short, long, default_value = "audit.html", value_parser = crate::out::html)]
     out: PathBuf,
     /// One JSON object per photo on stdout as its batch is classified (path, true class, top
-    /// five, where the network looked, or the error), instead of the summary.
+    /// five, where the network looked, or the error), instead of the summary. The path is the
+    /// file's exact name (bytes that are not UTF-8 written as \xE9), where the report and the
+    /// summary escape what a screen would obey or hide.
     #[arg(long)]
     json: bool,
     /// Photos per pass of the network (1 to 256); default: as many as the memory budget
@@ -83,17 +85,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 break;
             }
         };
-        for photo in photos {
+        for (photo, entry) in photos.into_iter().zip(chunk) {
             // Streamed, so that a pipe sees each batch as it is classified.
             if args.json {
-                progress.println(&photo.json_line());
+                progress.println(&exact_json_line(&photo, &files[entry.index], &args.dir));
             }
             report.add(photo);
         }
         progress.advance(chunk.len() as u64);
     }
     progress.finish();
-    let by_path: HashMap<&str, &Path> = entries.iter().map(|e| (e.path.as_str(), files[e.index].as_path())).collect();
+    let by_path = by_path(&entries, &files);
     let (overlays, overlays_done) = overlays(&model, &by_path, &report, &stop);
     let mut pictures = Pictures { overlays, ..Pictures::default() };
     let concepts_done = class_concepts(&model, &by_path, &mut report, &mut pictures, &stop);
@@ -142,6 +144,13 @@ fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
+/// The photo's JSON line with its path as the file names it inside `dir`, for a script to open.
+fn exact_json_line(photo: &Photo, file: &Path, dir: &Path) -> String {
+    let exact = crate::path_text(file.strip_prefix(dir).unwrap_or(file));
+    let exact = if std::path::MAIN_SEPARATOR == '/' { exact } else { exact.replace(std::path::MAIN_SEPARATOR, "/") };
+    Photo { path: exact, ..photo.clone() }.json_line()
+}
+
 fn photo(entry: &Entry) -> Photo {
     Photo { path: entry.path.clone(), truth: entry.truth, top5: Vec::new(), map: None, error: None }
 }
@@ -187,6 +196,20 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, bool)>> {
         .collect();
     entries.sort();
     Ok(entries)
+}
+
+/// Each photo's file by its path in the report; a path two files share (a name not UTF-8 and one
+/// spelling its escape, noted by `entries`) is neither's, so that no overlay shows the other.
+fn by_path<'a>(entries: &'a [Entry], files: &'a [PathBuf]) -> HashMap<&'a str, &'a Path> {
+    let mut by_path = HashMap::new();
+    let mut shared = Vec::new();
+    for entry in entries {
+        if by_path.insert(entry.path.as_str(), files[entry.index].as_path()).is_some() {
+            shared.push(entry.path.as_str());
+        }
+    }
+    by_path.retain(|path, _| !shared.contains(path));
+    by_path
 }
 
 /// The overlays of the photos the report lists, by path (their maps came with the classes), and

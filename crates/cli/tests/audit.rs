@@ -24,7 +24,8 @@ fn folder() -> PathBuf {
     // Mistakes: chelsea is an Egyptian cat to the network, not a tabby; the rocket no espresso.
     put("tabby/chelsea.png", &photo("chelsea"));
     put("espresso/rocket.png", &photo("rocket"));
-    put("my photos/astronaut.png", &photo("astronaut"));
+    // A name that reorders itself on screen: "astrognp.naut".
+    put("my photos/astro\u{202e}naut.png", &photo("astronaut"));
     put("astronaut.png", &photo("astronaut"));
     put("Egyptian_cat/deeper/chelsea.png", &photo("chelsea"));
     std::fs::write(dir.join("espresso/notes.txt"), "not a photo").unwrap();
@@ -57,7 +58,7 @@ fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
             "astronaut.png",
             "espresso/broken.png",
             "espresso/rocket.png",
-            "my photos/astronaut.png",
+            "my photos/astro\u{202e}naut.png",
             "n07920052/coffee.png",
             "tabby/chelsea.png",
         ]
@@ -98,6 +99,8 @@ fn a_folder_is_counted_scored_and_reported_with_its_bad_files() {
     let html = std::fs::read_to_string(html_path).unwrap();
     assert!(html.contains("Accuracy 50.0%") && html.contains("data:image/png;base64,"), "overlays inline");
     assert!(html.contains("What the photos of each class share"), "concepts in the report");
+    // The JSON gives a script the exact name; the report, for people, escapes it.
+    assert!(html.contains("my photos/astro\\u{202e}naut.png") && !html.contains('\u{202e}'), "escaped in the report");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
