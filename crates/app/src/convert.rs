@@ -33,7 +33,7 @@ pub fn convert_model(
         };
         return Ok((bytes.to_vec(), stored, Vec::new()));
     }
-    let (imported, notes) = convert::import_torchvision(name, bytes, None).map_err(|e| e.to_string())?;
+    let (imported, notes) = convert::import_torchvision(name, bytes, None, None).map_err(|e| e.to_string())?;
     let overrides = Overrides { labels, ..Overrides::default() };
     let info = convert::model_info(&imported, &overrides).map_err(|e| e.to_string())?;
     let params = &imported.params;

