@@ -146,6 +146,32 @@ fn check_model(arch: &str) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A class name with an invisible character (U+200B) matches its folder in an audit, both shown
+/// escaped: the folder's photo has that class for its true one.
+#[test]
+fn a_class_named_with_an_invisible_character_matches_its_folder() {
+    let dir = scratch("invisible");
+    let labels = dir.join("labels.txt");
+    std::fs::write(&labels, "c\u{200b}at\ncoffee\nrocket\nastronaut\ndog\nbicycle\ntree\n").unwrap();
+    let (source, weights) = (rebuild("resnet18", "resnet18.pth", &dir), dir.join("invisible.safetensors"));
+    let [source, labels, weights] = [source, labels, weights].map(|p| p.display().to_string());
+    let output = xai(&["convert", &source, "--labels", &labels, "-o", &weights]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let folder = dir.join("audit");
+    std::fs::create_dir_all(folder.join("c\u{200b}at")).unwrap();
+    std::fs::copy(photo("chelsea"), folder.join("c\u{200b}at/chelsea.png")).unwrap();
+    let out = dir.join("audit.html").display().to_string();
+    let output = xai(&["audit", &folder.display().to_string(), "--weights", &weights, "--out", &out, "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let photo: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(
+        (photo["path"].as_str(), photo["truth"].as_u64()),
+        (Some("c\u{200b}at/chelsea.png"), Some(0)),
+        "{photo}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// `nn.Sequential(Normalize(mean, std), resnet18)` saved whole: converted with its own statistics
 /// (not ImageNet's), its logits are torch's on the photos' pixels in [0, 1].
 #[test]
