@@ -1,7 +1,7 @@
 // A visitor's own model in the page (on the CPU fallback): a torchvision resnet18 with seven
 // classes, as torch.save wrote it (cargo xtask test rebuilds it from the committed fixture into
 // OWN_MODEL_DIR), converted in the page, kept across a reload, shared by a link that names it,
-// and never uploaded.
+// and never uploaded. And one trained on 32 px photos as the CIFAR recipe does.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -150,6 +150,18 @@ test('a model the browser has no room to keep is used for the visit, and said no
   await runDemo(full, 'chelsea');
   assert.equal(await prediction(full), 'cat');
   await full.close();
+});
+
+test('a CIFAR model is read with its stem and given the photos at its own size', { timeout: 600_000 }, async () => {
+  await addModel(page, 'resnet18-cifar.pth', 'labels.txt');
+  await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet18-cifar.pth'),
+    null, { timeout: 300_000 });
+  assert.match(await text(page, 'model-name'), /resnet18 \(3x3 stem of stride 1, no max pooling\), 7 classes/);
+  assert.match(await text(page, 'conversion'), /read as the CIFAR recipe, for 32 x 32 photos/);
+  const notices = await page.locator('.notice').allTextContents();
+  assert.ok(notices.some((n) => n.includes('This model takes 32 x 32 photos')), notices.join(' | '));
+  await runDemo(page, 'chelsea');
+  assert.equal(await prediction(page), 'cat');
 });
 
 test('nothing was uploaded: no request left the origin, and none had a body', () => {

@@ -144,6 +144,7 @@ fn test() -> Result {
     let own_model = std::env::temp_dir().join("xai-lens-e2e-own-model");
     std::fs::create_dir_all(&own_model).map_err(|e| e.to_string())?;
     xai_fixtures::rebuild("resnet18", "resnet18.pth", &own_model);
+    xai_fixtures::rebuild("resnet18-cifar", "resnet18-cifar.pth", &own_model);
     std::fs::copy(xai_fixtures::dir().join("labels.txt"), own_model.join("labels.txt")).map_err(|e| e.to_string())?;
     run(Command::new("npm")
         .args(["test"])

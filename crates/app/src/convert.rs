@@ -2,7 +2,7 @@
 //! (at full precision, so the explanations are the model's own), or a file `xai convert`
 //! already made, checked and taken as it is. Plain Rust, so it is tested natively.
 
-use xai_model::convert::{self, Kind, Overrides};
+use xai_model::convert::{self, Given, Kind, Overrides};
 use xai_model::{NetworkParams, Precision};
 
 use crate::state::StoredModel;
@@ -28,19 +28,19 @@ pub fn convert_model(
         let stored = StoredModel {
             name: info.model.source,
             sha256: info.model.source_sha256,
-            architecture: params.architecture.name.into(),
+            architecture: params.architecture.to_string(),
             classes: params.architecture.classes,
         };
         return Ok((bytes.to_vec(), stored, Vec::new()));
     }
-    let (imported, notes) = convert::import_torchvision(name, bytes, None, None).map_err(|e| e.to_string())?;
+    let (imported, notes) = convert::import_torchvision(name, bytes, &Given::default()).map_err(|e| e.to_string())?;
     let overrides = Overrides { labels, ..Overrides::default() };
     let info = convert::model_info(&imported, &overrides).map_err(|e| e.to_string())?;
     let params = &imported.params;
     let stored = StoredModel {
         name: name.into(),
         sha256: imported.source_sha256.clone(),
-        architecture: params.architecture.name.into(),
+        architecture: params.architecture.to_string(),
         classes: params.architecture.classes,
     };
     Ok((params.to_safetensors(Precision::F32, &info), stored, notes))
@@ -48,6 +48,8 @@ pub fn convert_model(
 
 #[cfg(test)]
 mod tests {
+    use xai_model::architecture::Stem;
+
     use super::*;
 
     #[test]
@@ -69,6 +71,19 @@ mod tests {
         let wrong = convert_model("mine.pth", &pth, Some(b"a\nb\n".to_vec())).unwrap_err();
         assert!(wrong.contains("2 class names for a head of 7 classes"), "{wrong}");
         assert!(convert_model("photo.png", b"\x89PNG\r\n\x1a\n", None).unwrap_err().contains("not a model file"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_cifar_model_keeps_its_stem_and_size() {
+        let dir = std::env::temp_dir().join(format!("xai-app-convert-cifar-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pth = std::fs::read(xai_fixtures::rebuild("resnet18-cifar", "resnet18-cifar.pth", &dir)).unwrap();
+        let (weights, stored, notes) = convert_model("cifar.pth", &pth, None).unwrap();
+        assert_eq!(stored.architecture, "resnet18 (3x3 stem of stride 1, no max pooling)");
+        assert!(notes[0].starts_with("read as the CIFAR recipe, for 32 x 32 photos"), "{notes:?}");
+        let (params, info) = NetworkParams::from_safetensors(&weights).unwrap();
+        assert_eq!((params.architecture.stem, info.model.input_size.get()), (Stem::CIFAR, 32));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -4,6 +4,8 @@
 
 use burn::tensor::Device;
 use burn::tensor::Tensor;
+use image::imageops::{self, FilterType};
+use image::RgbImage;
 use wasm_bindgen::{JsCast, JsValue};
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::dff::{concepts_of, ActivationRows, DffError, DffOptions, NmfOn};
@@ -110,6 +112,20 @@ pub fn now_ms() -> f64 {
 }
 
 impl Engine {
+    /// The network's input from the page's crops (224 px), resized to the size the model was
+    /// converted for where that is another (32 px for a CIFAR model).
+    pub fn input(&self, crops: &[RgbImage]) -> Tensor<4> {
+        let side = self.info.model.input_size.get();
+        match crops.iter().all(|crop| crop.dimensions() == (side, side)) {
+            true => self.net.input(crops),
+            false => {
+                let resized: Vec<RgbImage> =
+                    crops.iter().map(|crop| imageops::resize(crop, side, side, FilterType::Triangle)).collect();
+                self.net.input(&resized)
+            }
+        }
+    }
+
     /// Classifies the photo and explains the asked (or top-1) class with `method`, which needs no
     /// passes of its own, in one pass of the network.
     pub async fn analyse(
@@ -119,7 +135,7 @@ impl Engine {
         method: &dyn CamMethod,
     ) -> Result<Explained, Failure> {
         let question = &key.question;
-        let input = self.net.input(std::slice::from_ref(&photo.crop));
+        let input = self.input(std::slice::from_ref(&photo.crop));
         let target = question.target();
         let start = now_ms();
         let request = CamRequest { layer: question.layer, target: &target, method, eigen_smooth: false };
@@ -135,7 +151,7 @@ impl Engine {
 
     /// Every one-pass method's map of the photo for the key's layer and class, from one pass.
     pub async fn compare(&self, photo: &GalleryPhoto, key: CompareKey) -> Result<Comparison, Failure> {
-        let input = self.net.input(std::slice::from_ref(&photo.crop));
+        let input = self.input(std::slice::from_ref(&photo.crop));
         let target = key.target();
         let methods = xai_explain::methods::one_pass(key.layer);
         let start = now_ms();

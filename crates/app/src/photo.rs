@@ -30,10 +30,11 @@ pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
     fetch::file_bytes(file).await
 }
 
-/// A photo file's crop for the network, as an audit reads it (no JPEG: it is not shared).
-pub async fn crop_of_file(file: &web_sys::File) -> Result<RgbImage, String> {
+/// A photo file's crop for the network at `side`, as an audit reads it (no JPEG: it is not
+/// shared).
+pub async fn crop_of_file(file: &web_sys::File, side: InputSize) -> Result<RgbImage, String> {
     let image = decode_image(&file_bytes(file).await?).map_err(|e| e.to_string())?;
-    Ok(center_crop(&image, InputSize::STANDARD))
+    Ok(center_crop(&image, side))
 }
 
 /// The visitor's photo: decoded, cropped, and passed through the JPEG its share link carries,

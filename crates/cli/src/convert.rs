@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use xai_model::convert::{self, Imported, Kind, Overrides};
+use xai_model::convert::{self, Given, Imported, Kind, Overrides};
 use xai_model::{keras, npm, preprocessing, InputSize, Labels, Precision, Preprocessing};
 
 use crate::model::parse_input_size;
@@ -38,9 +38,18 @@ pub struct Args {
     /// (0.229,0.224,0.225).
     #[arg(long, value_parser = parse_std, requires = "mean", allow_hyphen_values = true)]
     std: Option<[f32; 3]>,
-    /// The input size the model was trained at, used by default when explaining.
-    #[arg(long, default_value_t = 224, value_parser = parse_input_size)]
-    input_size: u32,
+    /// The stem's stride, which the weights do not show; default: 2 after a 7x7 stem
+    /// (torchvision's), 1 after a 3x3 one (the CIFAR recipe's).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    stem_stride: Option<u8>,
+    /// Whether max pooling follows the stem (yes or no), which the weights do not show; default:
+    /// yes after a 7x7 stem, no after a 3x3 one (`maxpool = nn.Identity()`).
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    max_pool: Option<bool>,
+    /// The input size the model was trained at, used by default when explaining; default: 32
+    /// for the CIFAR recipe's stem, else 224.
+    #[arg(long, value_parser = parse_input_size)]
+    input_size: Option<u32>,
     /// int8 (a quarter of the size, the same top-1 on the test photos) or f32.
     #[arg(long, default_value = "int8")]
     precision: Precision,
@@ -118,6 +127,9 @@ fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
         if arch.is_some_and(|a| a != "resnet50-keras-v1") {
             bail!("this is Keras' ResNet-50: --arch must be auto or resnet50-keras-v1");
         }
+        if args.stem_stride.is_some() || args.max_pool.is_some() {
+            bail!("this is Keras' ResNet-50, whose stem is known: leave out --stem-stride and --max-pool");
+        }
         let params = keras::import_tfjs(&package.model_files)?;
         let labels = package.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
         let source = package.name.unwrap_or_else(|| file_name(&args.source));
@@ -139,7 +151,13 @@ fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
         Kind::KerasTarball => keras(npm::read_tarball(&bytes)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
         Kind::Pytorch | Kind::Safetensors => {
-            Ok(convert::import_torchvision(&file_name(&args.source), &bytes, arch, args.mean.zip(args.std))?)
+            let given = Given {
+                arch,
+                normalize: args.mean.zip(args.std),
+                stem_stride: args.stem_stride.map(usize::from),
+                max_pool: args.max_pool,
+            };
+            Ok(convert::import_torchvision(&file_name(&args.source), &bytes, &given)?)
         }
     }
 }
@@ -153,8 +171,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(path) => Some(read_file(path, Ceiling::Labels)?),
         None => None,
     };
-    let overrides =
-        Overrides { labels, normalize: args.mean.zip(args.std), input_size: InputSize::new(args.input_size)? };
+    let input_size = args.input_size.map(InputSize::new).transpose()?;
+    let overrides = Overrides { labels, normalize: args.mean.zip(args.std), input_size };
     let model = convert::model_info(&imported, &overrides).with_context(|| match &args.labels {
         Some(labels) => format!("{} with {}", context(), labels.display()),
         None => context(),
@@ -167,7 +185,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     println!(
         "{}: {}, {} ({}{}), {}, {:.1} MB",
         crate::shown(&args.out),
-        params.architecture.name,
+        params.architecture,
         xai_audit::counted(classes, "class", "classes"),
         first.join(", "),
         if names.len() > first.len() { ", ..." } else { "" },

@@ -22,7 +22,7 @@ pub struct ModelArgs {
     weights: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
-    /// Side of the square network input, a multiple of 32 from 64 to 1024; default: the model's
+    /// Side of the square network input, a multiple of 32 from 32 to 1024; default: the model's
     /// own (224 unless converted with another).
     #[arg(long, value_parser = parse_input_size)]
     input_size: Option<u32>,

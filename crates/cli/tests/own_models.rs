@@ -3,7 +3,7 @@
 //! DataParallel training checkpoint, converted by `xai convert` and run by every command, against
 //! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py); the sanity
 //! checks and the folder audit run on them too. And a resnet18 saved with the normalisation it
-//! applies to its input.
+//! applies to its input, and one as the CIFAR recipe trains it, on 32 px photos.
 
 mod common;
 
@@ -14,6 +14,8 @@ use serde_json::Value;
 use xai_fixtures::{rebuild, reference};
 
 const PHOTOS: [&str; 4] = ["chelsea", "coffee", "rocket", "astronaut"];
+/// resnet18 with a 3x3 stem of stride 1 and no max pooling, trained on the photos at 32 px.
+const CIFAR: &str = "resnet18-cifar";
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xai-own-models-{}-{name}", std::process::id()));
@@ -25,7 +27,16 @@ fn photo(name: &str) -> String {
     fixtures().join(format!("images/{name}.png")).display().to_string()
 }
 
-fn convert(source: &Path, precision: &str, out: &Path) -> String {
+/// The photo as `arch` was trained on it: at 32 px for the CIFAR model.
+fn photo_for(arch: &str, name: &str) -> String {
+    match arch {
+        CIFAR => fixtures().join(format!("images/32/{name}.png")).display().to_string(),
+        _ => photo(name),
+    }
+}
+
+/// What `xai convert` prints, and its notes.
+fn convert(source: &Path, precision: &str, out: &Path) -> (String, String) {
     let labels = xai_fixtures::dir().join("labels.txt");
     let output = xai(&[
         "convert",
@@ -38,13 +49,13 @@ fn convert(source: &Path, precision: &str, out: &Path) -> String {
         &out.display().to_string(),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    stdout(&output)
+    (stdout(&output), stderr(&output))
 }
 
 /// Each photo's classification, as `xai classify --json` prints it.
-fn classify(weights: &Path) -> Vec<Value> {
+fn classify(weights: &Path, arch: &str) -> Vec<Value> {
     let mut args = vec!["classify".to_string(), "--json".into(), "--weights".into(), weights.display().to_string()];
-    args.extend(PHOTOS.map(photo));
+    args.extend(PHOTOS.map(|name| photo_for(arch, name)));
     let output = xai(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(output.status.success(), "{}", stderr(&output));
     stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -63,20 +74,20 @@ fn assert_close(ours: &[f64], theirs: &[f64], what: &str) {
     assert!(worst <= 1e-3 * scale, "{what}: {worst} against logits up to {scale}");
 }
 
-fn check_model(arch: &str) {
+/// The model of `file` converted at `precision`, said to be `arch`'s network with its 7 classes.
+fn converted(dir: &Path, model: &str, file: &str, precision: &str, network: &str) -> (PathBuf, String) {
+    let out = dir.join(format!("{file}-{precision}.safetensors"));
+    let (said, notes) = convert(&rebuild(model, file, dir), precision, &out);
+    assert!(said.contains(&format!("{network}, 7 classes (cat, coffee, rocket, astronaut, ...)")), "{said}");
+    (out, notes)
+}
+
+/// The f32 conversion's logits and class names against float64 torch, the int8 one's top-1s,
+/// and the f32 one's maps at layer3 and layer4 against pytorch-grad-cam. Its classifications.
+fn check_against_torch(arch: &str, f32_weights: &Path, int8_weights: &Path) -> Vec<Value> {
     let reference = reference();
     let expected = &reference["models"][arch]["images"];
-    let dir = scratch(arch);
-    let converted = |file: &str, precision: &str| {
-        let out = dir.join(format!("{file}-{precision}.safetensors"));
-        let said = convert(&rebuild(arch, file, &dir), precision, &out);
-        assert!(said.contains(&format!("{arch}, 7 classes (cat, coffee, rocket, astronaut, ...)")), "{said}");
-        out
-    };
-
-    // Logits of the f32 conversion against float64 torch, and the class names.
-    let pth = converted(&format!("{arch}.pth"), "f32");
-    let lines = classify(&pth);
+    let lines = classify(f32_weights, arch);
     for (line, name) in lines.iter().zip(PHOTOS) {
         let theirs = flatten(&Value::Array(vec![expected[name]["logits"].clone()]));
         assert_close(&logits(line), &theirs, &format!("{arch} {name}"));
@@ -84,26 +95,17 @@ fn check_model(arch: &str) {
         assert_eq!(line["top"][0]["label"], reference["labels"][expected[name]["class"].as_u64().unwrap() as usize]);
     }
 
-    // The same model from a .safetensors and from a DataParallel checkpoint.
-    for file in [format!("{arch}.safetensors"), format!("{arch}-checkpoint.pth")] {
-        let same = classify(&converted(&file, "f32"));
-        for (a, b) in same.iter().zip(&lines) {
-            assert_eq!(logits(a), logits(b), "{file}");
-        }
-    }
-
     // int8 keeps every top-1.
-    let int8 = classify(&converted(&format!("{arch}.pth"), "int8"));
-    for (line, name) in int8.iter().zip(PHOTOS) {
+    for (line, name) in classify(int8_weights, arch).iter().zip(PHOTOS) {
         assert_eq!(line["top"][0]["class"], expected[name]["class"], "{arch} {name} in int8");
     }
 
-    // Maps at layer3 and layer4 against pytorch-grad-cam.
-    let weights = pth.display().to_string();
+    let weights = f32_weights.display().to_string();
     for name in PHOTOS {
         for (key, map) in expected[name]["maps"].as_object().unwrap() {
             let (method, layer) = key.split_once('@').unwrap();
-            let args = ["explain", &photo(name), "--weights", &weights, "--method", method, "--layer", layer, "--json"];
+            let photo = photo_for(arch, name);
+            let args = ["explain", &photo, "--weights", &weights, "--method", method, "--layer", layer, "--json"];
             let output = xai(&args);
             assert!(output.status.success(), "{}", stderr(&output));
             let ours: Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -116,8 +118,27 @@ fn check_model(arch: &str) {
             assert!(r >= 0.999, "{arch} {name} {key}: r = {r}");
         }
     }
+    lines
+}
+
+fn check_model(arch: &str) {
+    let reference = reference();
+    let expected = &reference["models"][arch]["images"];
+    let dir = scratch(arch);
+    let converted = |file: &str, precision: &str| converted(&dir, arch, file, precision, arch).0;
+    let pth = converted(&format!("{arch}.pth"), "f32");
+    let lines = check_against_torch(arch, &pth, &converted(&format!("{arch}.pth"), "int8"));
+
+    // The same model from a .safetensors and from a DataParallel checkpoint.
+    for file in [format!("{arch}.safetensors"), format!("{arch}-checkpoint.pth")] {
+        let same = classify(&converted(&file, "f32"), arch);
+        for (a, b) in same.iter().zip(&lines) {
+            assert_eq!(logits(a), logits(b), "{file}");
+        }
+    }
 
     // The sanity checks run on its head and layers: a random class among its own seven.
+    let weights = pth.display().to_string();
     let output = xai(&["sanity", &photo("chelsea"), "--weights", &weights, "--method", "gradcam", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -185,7 +206,7 @@ fn a_resnet_saved_with_the_normalisation_it_applies() {
     assert!(output.status.success(), "{}", stderr(&output));
     let note = "normalisation read from '0': mean [0.5, 0.45, 0.4], std [0.25, 0.25, 0.3]";
     assert!(stderr(&output).contains(note), "{}", stderr(&output));
-    for (line, name) in classify(&out).iter().zip(PHOTOS) {
+    for (line, name) in classify(&out, "resnet18").iter().zip(PHOTOS) {
         let theirs = flatten(&Value::Array(vec![expected["logits"][name].clone()]));
         assert_close(&logits(line), &theirs, &format!("normalised resnet18 {name}"));
     }
@@ -193,6 +214,36 @@ fn a_resnet_saved_with_the_normalisation_it_applies() {
     let (source, out) = (source.display().to_string(), out.display().to_string());
     let output = xai(&["convert", &source, "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5", "-o", &out]);
     assert!(stderr(&output).contains("--mean and --std replace the normalisation saved in '0'"), "{}", stderr(&output));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// resnet18 as the CIFAR recipe trains it, on 32 px photos: read as such from its 3x3 stem (and
+/// said to be), explained at 32 px by default; a stem given otherwise is the one converted.
+#[test]
+fn a_cifar_resnet18_on_32_px_photos() {
+    let dir = scratch(CIFAR);
+    let network = "resnet18 (3x3 stem of stride 1, no max pooling)";
+    let (f32_weights, notes) = converted(&dir, CIFAR, "resnet18-cifar.pth", "f32", network);
+    assert!(notes.contains("read as the CIFAR recipe, for 32 x 32 photos"), "{notes}");
+    let (int8_weights, _) = converted(&dir, CIFAR, "resnet18-cifar.pth", "int8", network);
+    check_against_torch(CIFAR, &f32_weights, &int8_weights);
+
+    // With max pooling after the stem, as given, layer4's map is half as wide.
+    let source = dir.join("resnet18-cifar.pth").display().to_string();
+    let pooled = dir.join("pooled.safetensors").display().to_string();
+    let output = xai(&["convert", &source, "--max-pool", "yes", "--input-size", "32", "-o", &pooled]);
+    assert!(
+        stderr(&output).contains("the stem as given: 3x3 stem of stride 1, then max pooling"),
+        "{}",
+        stderr(&output)
+    );
+    let side = |weights: &str| {
+        let output = xai(&["explain", &photo_for(CIFAR, "chelsea"), "--weights", weights, "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let explained: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        explained["map"].as_array().unwrap().len()
+    };
+    assert_eq!((side(&f32_weights.display().to_string()), side(&pooled)), (4, 2));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

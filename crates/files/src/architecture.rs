@@ -6,6 +6,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
+use crate::photo::InputSize;
+
 /// A residual block: two 3x3 convolutions, or 1x1 reduce, 3x3 (grouped), 1x1 expand by 4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Block {
@@ -22,6 +26,54 @@ pub enum Layout {
     Torchvision,
 }
 
+/// The convolution before the four stages, and the max pooling after it where there is one. The
+/// weights show its kernel, not its stride nor whether it pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stem {
+    pub kernel: usize,
+    pub stride: usize,
+    pub max_pool: bool,
+}
+
+impl Stem {
+    /// ImageNet's (torchvision's and Keras'): 7x7, stride 2, then a 3x3 max pool of stride 2.
+    pub const IMAGENET: Stem = Stem { kernel: 7, stride: 2, max_pool: true };
+    /// The CIFAR recipe for 32 px photos: `conv1 = Conv2d(3, 64, 3, 1, 1)`, `maxpool = Identity`.
+    pub const CIFAR: Stem = Stem { kernel: 3, stride: 1, max_pool: false };
+
+    /// The stem a kernel of this size is, as its recipe has it: ImageNet's for 7x7, CIFAR's for
+    /// 3x3; `None` for any other (or for a kernel of even size, which pads unevenly).
+    pub fn of_kernel(kernel: usize) -> Option<Stem> {
+        match kernel {
+            7 => Some(Stem::IMAGENET),
+            3 => Some(Stem::CIFAR),
+            _ => None,
+        }
+    }
+
+    /// Whether a weight file's stem is one the network can run: an odd kernel up to 7, stride 1
+    /// or 2.
+    pub fn is_valid(&self) -> bool {
+        self.kernel % 2 == 1 && self.kernel <= 7 && (1..=2).contains(&self.stride)
+    }
+
+    /// The photo size the recipe trains at: 32 for CIFAR's, 224 for any other.
+    pub fn input_size(&self) -> InputSize {
+        if *self == Stem::CIFAR {
+            InputSize::CIFAR
+        } else {
+            InputSize::STANDARD
+        }
+    }
+}
+
+impl fmt::Display for Stem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pool = if self.max_pool { "then max pooling" } else { "no max pooling" };
+        write!(f, "{k}x{k} stem of stride {}, {pool}", self.stride, k = self.kernel)
+    }
+}
+
 /// One network of the family, with its head's number of classes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Architecture {
@@ -34,7 +86,19 @@ pub struct Architecture {
     pub groups: usize,
     pub width_per_group: usize,
     pub layout: Layout,
+    pub stem: Stem,
     pub classes: usize,
+}
+
+/// Its name, and its stem where that is not ImageNet's: `resnet18 (3x3 stem of stride 1, no max
+/// pooling)`.
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.stem {
+            Stem::IMAGENET => f.write_str(self.name),
+            stem => write!(f, "{} ({stem})", self.name),
+        }
+    }
 }
 
 /// Every architecture xai-lens reads, with ImageNet's 1000 classes.
@@ -60,7 +124,7 @@ const fn variant(
     width_per_group: usize,
     layout: Layout,
 ) -> Architecture {
-    Architecture { name, block, blocks, groups, width_per_group, layout, classes: 1000 }
+    Architecture { name, block, blocks, groups, width_per_group, layout, stem: Stem::IMAGENET, classes: 1000 }
 }
 
 /// The names `--arch` accepts.
@@ -142,9 +206,19 @@ impl Architecture {
         }
     }
 
-    /// The stem: a 7x7/2 conv padded by 3 (then ReLU and a 3x3/2 max pool).
+    /// The stem's convolution, padded to keep the size (then ReLU, and a 3x3/2 max pool where
+    /// [`Stem::max_pool`] says).
     pub fn stem_spec(&self) -> ConvSpec {
-        ConvSpec { name: "conv1".into(), in_channels: 3, out_channels: 64, kernel: 7, stride: 2, padding: 3, groups: 1 }
+        let Stem { kernel, stride, .. } = self.stem;
+        ConvSpec {
+            name: "conv1".into(),
+            in_channels: 3,
+            out_channels: 64,
+            kernel,
+            stride,
+            padding: kernel / 2,
+            groups: 1,
+        }
     }
 
     /// Every block of every stage, in forward order.
@@ -221,7 +295,7 @@ impl Architecture {
 }
 
 /// Where explanations hook the network, in torchvision's naming: `layerN` is the output of stage
-/// N (after its last block's add and ReLU): 56, 28, 14 and 7 px at 224 input.
+/// N (after its last block's add and ReLU).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Layer {
     Layer1,
@@ -236,11 +310,6 @@ impl Layer {
     /// Index of the stage, 0 to 3.
     pub fn stage_index(self) -> usize {
         self as usize
-    }
-
-    /// Spatial size of this layer's maps for a square input of `input_size` pixels.
-    pub fn map_size(self, input_size: usize) -> usize {
-        input_size / (4 << self.stage_index())
     }
 }
 
@@ -327,7 +396,17 @@ mod tests {
     fn layers_parse_and_print() {
         assert_eq!("layer3".parse::<Layer>(), Ok(Layer::Layer3));
         assert!("layer5".parse::<Layer>().unwrap_err().contains("layer1, layer2"));
-        assert_eq!(Layer::Layer4.map_size(224), 7);
-        assert_eq!(Layer::Layer1.map_size(448), 112);
+    }
+
+    #[test]
+    fn a_stem_other_than_imagenets_is_named() {
+        let mut arch = Architecture::named("resnet18", 10).unwrap();
+        assert_eq!(arch.to_string(), "resnet18");
+        arch.stem = Stem::of_kernel(3).unwrap();
+        assert_eq!(arch.stem_spec().weight_shape(), [64, 3, 3, 3]);
+        assert_eq!((arch.stem_spec().stride, arch.stem_spec().padding), (1, 1));
+        assert_eq!(arch.to_string(), "resnet18 (3x3 stem of stride 1, no max pooling)");
+        assert_eq!(Stem::of_kernel(5), None);
+        assert!(!Stem { kernel: 4, stride: 1, max_pool: false }.is_valid());
     }
 }

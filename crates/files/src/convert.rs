@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::architecture::Architecture;
+use crate::architecture::{Architecture, Stem};
 use crate::labels::{Labels, LabelsError};
 use crate::photo::InputSize;
 use crate::preprocessing::{rounded, Preprocessing};
@@ -88,21 +88,41 @@ pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Str
     format!("{:x}", hasher.finalize())
 }
 
-/// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`); `arch` names the
-/// variant, `None` recognises it. Its preprocessing is the normalisation saved beside the network
-/// ([`torchvision::normalization`]), else torchvision's ImageNet one, unless the user `gives`
-/// one ([`Overrides::normalize`], applied by [`model_info`]). With it, notes for the user on what
-/// of the file the model reads beside the network and what it leaves out.
-pub fn import_torchvision(
-    name: &str,
-    bytes: &[u8],
-    arch: Option<&str>,
-    gives: Option<([f32; 3], [f32; 3])>,
-) -> Result<(Imported, Vec<String>), ConvertError> {
+/// What the user says of a PyTorch model where its file is silent or says otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Given<'a> {
+    /// The variant; `None` recognises it.
+    pub arch: Option<&'a str>,
+    /// Mean and std on RGB in [0, 1], in place of a saved normalisation (applied by
+    /// [`model_info`], as [`Overrides::normalize`]).
+    pub normalize: Option<([f32; 3], [f32; 3])>,
+    /// The stem's stride, and whether max pooling follows it, which the weights do not show.
+    pub stem_stride: Option<usize>,
+    pub max_pool: Option<bool>,
+}
+
+/// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`). Its preprocessing is
+/// the normalisation saved beside the network ([`torchvision::normalization`]), else
+/// torchvision's ImageNet one; its stem's stride and pooling its kernel's recipe's; unless the
+/// user `given` others. With it, notes for the user on what of the file the model reads beside
+/// the network, what it takes for granted, and what it leaves out.
+pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Imported, Vec<String>), ConvertError> {
     let state = torchvision_state_dict(bytes)?;
-    let params = torchvision::import_state_dict(&state, arch)?;
+    let mut params = torchvision::import_state_dict(&state, given.arch)?;
     let mut notes = Vec::new();
-    let normalization = match gives {
+    let stem = &mut params.architecture.stem;
+    let recipe = *stem;
+    stem.stride = given.stem_stride.unwrap_or(stem.stride);
+    stem.max_pool = given.max_pool.unwrap_or(stem.max_pool);
+    if *stem != recipe {
+        notes.push(format!("the stem as given: {stem}"));
+    } else if *stem != Stem::IMAGENET && given.stem_stride.is_none() && given.max_pool.is_none() {
+        notes.push(format!(
+            "read as the CIFAR recipe, for {size} x {size} photos: a {stem} (if the model was trained otherwise, say so with --stem-stride and --max-pool)",
+            size = stem.input_size().get()
+        ));
+    }
+    let normalization = match given.normalize {
         None => torchvision::normalization(&state)?,
         Some(_) => {
             if let Ok(Some(saved)) = torchvision::normalization(&state) {
@@ -173,7 +193,8 @@ pub struct Overrides {
     pub labels: Option<Vec<u8>>,
     /// Per-channel mean and std on RGB in [0, 1].
     pub normalize: Option<([f32; 3], [f32; 3])>,
-    pub input_size: InputSize,
+    /// Default: the one its stem's recipe trains at ([`Stem::input_size`]).
+    pub input_size: Option<InputSize>,
 }
 
 /// The model's class names (its own, the user's, or `class 0`..), preprocessing and origin,
@@ -196,7 +217,7 @@ pub fn model_info(imported: &Imported, overrides: &Overrides) -> Result<ModelInf
     Ok(ModelInfo {
         labels,
         preprocessing,
-        input_size: overrides.input_size,
+        input_size: overrides.input_size.unwrap_or(imported.params.architecture.stem.input_size()),
         source: imported.source.clone(),
         source_sha256: imported.source_sha256.clone(),
     })

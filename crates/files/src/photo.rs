@@ -74,7 +74,7 @@ pub enum ImageError {
     WebpSide { width: u32, height: u32 },
     #[error("the image could not be decoded (truncated or corrupt?): {0}")]
     Corrupt(String),
-    #[error("input size {0} is not supported (a multiple of 32 from 64 to 1024)")]
+    #[error("input size {0} is not supported (a multiple of 32 from 32 to 1024)")]
     InputSize(u32),
 }
 
@@ -84,10 +84,13 @@ pub enum ImageError {
 pub struct InputSize(u32);
 
 impl InputSize {
+    /// ImageNet's.
     pub const STANDARD: InputSize = InputSize(224);
+    /// CIFAR's photos.
+    pub const CIFAR: InputSize = InputSize(32);
 
     pub fn new(size: u32) -> Result<Self, ImageError> {
-        if size.is_multiple_of(32) && (64..=1024).contains(&size) {
+        if size.is_multiple_of(32) && (32..=1024).contains(&size) {
             Ok(Self(size))
         } else {
             Err(ImageError::InputSize(size))
@@ -229,7 +232,7 @@ mod tests {
     #[test]
     fn input_sizes_are_multiples_of_32() {
         assert!(InputSize::new(448).is_ok());
-        assert!(InputSize::new(100).is_err());
+        assert!(InputSize::new(32).is_ok() && InputSize::new(100).is_err());
         assert!(InputSize::new(2048).is_err());
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, VARIANTS};
+use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, Stem, VARIANTS};
 use crate::preprocessing::{rounded, MEANS, STDS};
 use crate::weights::{LayerParams, NetworkParams};
 
@@ -138,20 +138,18 @@ fn saved_in_parts(state: &StateDict) -> Option<String> {
 }
 
 /// What makes an unprefixed state dict another network than a plain ResNet, though named as one:
-/// a deep stem, a small one, shortcuts that average-pool, tensors inside the blocks that a
+/// a deep stem, a stem of another kernel than 7x7 or 3x3, shortcuts that average-pool, tensors inside the blocks that a
 /// ResNet's do not have (squeeze-excitation, attention), which a ResNet's layers would answer
 /// without.
 fn not_plain(state: &StateDict) -> Option<String> {
     if state.contains_key("conv1.0.weight") {
         return Some("a deep stem of three convolutions (ResNet-C or -D, as timm's resnet50d)".into());
     }
-    // CIFAR's recipe: conv1 = Conv2d(3, 64, 3, 1, 1), maxpool = Identity. The weights show the
-    // kernel, not the stride or the pooling, which the answers depend on.
     if let Some(&[_, _, kernel, _]) = state.get("conv1.weight").map(|w| w.shape.as_slice())
-        && kernel != 7
+        && Stem::of_kernel(kernel).is_none()
     {
         return Some(format!(
-            "a stem of a {kernel}x{kernel} convolution (a CIFAR-style ResNet?), where torchvision's is 7x7 with stride 2 and max pooling"
+            "a stem of a {kernel}x{kernel} convolution, where torchvision's is 7x7 and the CIFAR recipe's 3x3"
         ));
     }
     if state.keys().any(|k| k.contains(".downsample.2.")) {
@@ -454,6 +452,15 @@ fn head_classes(state: &StateDict) -> Result<usize, ImportError> {
     }
 }
 
+/// The stem as its recipe has it for the kernel of `conv1` (7x7 or 3x3, [`not_plain`] refuses
+/// others); ImageNet's where `conv1` is missing or no 4-D kernel, which reading it then says.
+fn stem(state: &StateDict) -> Stem {
+    match state.get("conv1.weight").map(|w| w.shape.as_slice()) {
+        Some(&[_, _, kernel, _]) => Stem::of_kernel(kernel).unwrap_or(Stem::IMAGENET),
+        _ => Stem::IMAGENET,
+    }
+}
+
 /// Recognises the variant from the names and shapes of an unprefixed state dict.
 fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
     let block = if state.contains_key("layer1.0.conv3.weight") { Block::Bottleneck } else { Block::Basic };
@@ -525,7 +532,7 @@ fn folded_conv(state: &StateDict, spec: &ConvSpec, architecture: &Architecture) 
 pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<NetworkParams, ImportError> {
     let state = strip(state)?;
     let found = detect(&state);
-    let architecture = match (arch, found) {
+    let mut architecture = match (arch, found) {
         (None, found) => found?,
         (Some(asked), found) => {
             let classes = head_classes(&state)?;
@@ -540,6 +547,7 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
             }
         }
     };
+    architecture.stem = stem(&state);
     let convs = architecture
         .conv_specs()
         .iter()
@@ -687,10 +695,14 @@ pub(crate) mod tests {
         let se = refused(&["layer1.0.se.fc1.weight", "layer1.0.se.fc1.bias", "layer3.1.se.fc2.bias"], &[]);
         assert!(se.starts_with("3 tensors inside the blocks") && se.contains("'layer1.0.se.fc1.bias'"), "{se}");
         assert!(refused(&["conv1.0.weight"], &["conv1.weight"]).contains("deep stem"));
-        let small = FloatTensor { shape: vec![64, 3, 3, 3], values: vec![0.0; 64 * 27] };
-        let mut cifar = resnet18.clone();
-        cifar.insert("conv1.weight".into(), small);
-        assert!(matches!(import_state_dict(&cifar, None), Err(ImportError::NotPlain(why)) if why.contains("3x3")));
+        let stem = |kernel| {
+            let mut state = resnet18.clone();
+            let weight = FloatTensor { shape: vec![64, 3, kernel, kernel], values: vec![0.01; 192 * kernel * kernel] };
+            state.insert("conv1.weight".into(), weight);
+            import_state_dict(&state, None)
+        };
+        assert_eq!(stem(3).unwrap().architecture.stem, Stem::CIFAR);
+        assert!(matches!(stem(5), Err(ImportError::NotPlain(why)) if why.contains("a stem of a 5x5 convolution")));
         assert!(refused(&["layer2.0.downsample.2.weight"], &[]).contains("average-pool"));
         assert!(refused(&["layer2.0.conv1.weight_orig", "layer2.0.conv1.weight_mask"], &["layer2.0.conv1.weight"])
             .contains("torch.nn.utils.prune.remove"));

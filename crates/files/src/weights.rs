@@ -8,7 +8,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::architecture::{variant_names, Architecture};
+use crate::architecture::{variant_names, Architecture, Stem};
 use crate::labels::Labels;
 use crate::photo::InputSize;
 use crate::preprocessing::Preprocessing;
@@ -141,7 +141,11 @@ fn sorted_header(mut file: Vec<u8>) -> Vec<u8> {
 
 /// The metadata a file carries beside `checksum`, as (key, value).
 fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo) -> Vec<(&'static str, String)> {
-    vec![
+    // ImageNet's stem goes without saying, so the files made before stems were written stay
+    // byte for byte (and checksum for checksum) what they were.
+    let stem = (architecture.stem != Stem::IMAGENET)
+        .then(|| ("stem", serde_json::to_string(&architecture.stem).expect("plain data serialises")));
+    let mut fields = vec![
         ("format", FORMAT.into()),
         ("format_version", FORMAT_VERSION.into()),
         ("architecture", architecture.name.into()),
@@ -152,7 +156,9 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
         ("precision", precision.name().into()),
         ("source", model.source.clone()),
         ("source_sha256", model.source_sha256.clone()),
-    ]
+    ];
+    fields.extend(stem);
+    fields
 }
 
 /// Symmetric per-output-channel quantization: each row maps its largest magnitude to 127.
@@ -277,8 +283,14 @@ impl NetworkParams {
             .filter(|c| *c > 0)
             .ok_or_else(|| bad("classes", "not a positive number".into()))?;
         let name = field("architecture").unwrap_or_default();
-        let architecture = Architecture::named(&name, classes)
+        let mut architecture = Architecture::named(&name, classes)
             .ok_or_else(|| bad("architecture", format!("'{name}' is none of {}", variant_names().join(", "))))?;
+        if let Some(stem) = field("stem") {
+            architecture.stem = serde_json::from_str(&stem)
+                .ok()
+                .filter(Stem::is_valid)
+                .ok_or_else(|| bad("stem", "not a kernel of 1, 3, 5 or 7 with a stride of 1 or 2".into()))?;
+        }
         let precision = field("precision")
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| bad("precision", "neither int8 nor f32".into()))?;
@@ -292,7 +304,7 @@ impl NetworkParams {
         let input_size = field("input_size")
             .and_then(|s| s.parse().ok())
             .and_then(|s| InputSize::new(s).ok())
-            .ok_or_else(|| bad("input_size", "not a multiple of 32 from 64 to 1024".into()))?;
+            .ok_or_else(|| bad("input_size", "not a multiple of 32 from 32 to 1024".into()))?;
 
         let stored = field("checksum").unwrap_or_default();
         let actual = checksum(
@@ -381,6 +393,22 @@ mod tests {
         assert_eq!(read, params);
         assert_eq!((read_info.precision, read_info.model), (Precision::F32, info()));
         assert!(read_info.checksum.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn a_stem_other_than_imagenets_is_written_and_read() {
+        let mut architecture = Architecture::named("resnet18", 3).unwrap();
+        architecture.stem = Stem::CIFAR;
+        let params = NetworkParams::patterned(architecture.clone());
+        let (read, _) = NetworkParams::from_safetensors(&params.to_safetensors(Precision::F32, &info())).unwrap();
+        assert_eq!(read, params);
+        // ImageNet's is not written at all.
+        let plain = resnet18().to_safetensors(Precision::F32, &info());
+        assert!(!plain.windows(6).any(|w| w == b"\"stem\""));
+        architecture.stem = Stem { kernel: 4, stride: 1, max_pool: false };
+        let bytes = NetworkParams::patterned(architecture).to_safetensors(Precision::F32, &info());
+        let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
+        assert!(error.starts_with("metadata 'stem' is not valid"), "{error}");
     }
 
     #[test]

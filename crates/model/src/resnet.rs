@@ -281,9 +281,15 @@ impl ResNet {
     /// The head: preprocessed input [N, 3, S, S] to the activations of `layer`.
     pub fn features(&self, input: Tensor<4>, layer: Layer) -> Tensor<4> {
         let x = self.stem.forward(input, true);
+        let x = if self.architecture.stem.max_pool { self.stem_pool(x) } else { x };
+        self.run_stages(x, 0..=layer.stage_index())
+    }
+
+    /// The stem's 3x3 max pool of stride 2.
+    fn stem_pool(&self, x: Tensor<4>) -> Tensor<4> {
         // Keras pads with zeros before the pool; after a ReLU that equals ignoring the border.
         let (kernel, stride, padding) = (3, 2, 1);
-        let x = match self.stem.host_kernel().is_some() && !x.is_autodiff() {
+        match self.stem.host_kernel().is_some() && !x.is_autodiff() {
             true => on_host(x, |input, shape| xai_conv::max_pool(input, shape, Geometry { kernel, stride, padding })),
             false => {
                 let mut pool = MaxPoolOptions::new([kernel; 2]);
@@ -291,8 +297,7 @@ impl ResNet {
                 pool.padding = [(padding, padding); 2];
                 max_pool2d(x, pool)
             }
-        };
-        self.run_stages(x, 0..=layer.stage_index())
+        }
     }
 
     /// The tail: activations of `layer` to logits `[N, classes]`.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use xai_audit::html::png_data_url;
 use xai_audit::{compute, Photo as AuditedPhoto, Report};
-use xai_model::InputSize;
 use yew::platform::spawn_local;
 
 use super::{let_the_page_paint, new_run, Jobs};
@@ -45,16 +44,18 @@ impl Jobs {
             let by_path = entries.iter().filter_map(|e| Some((e.path.clone(), files[e.index].1.clone()?))).collect();
             jobs.memory.audited_files.replace(by_path);
             drop(files);
+            // At the model's own size, as `xai audit` reads them.
+            let side = engine.info.model.input_size;
             let read = |path: String| {
                 let file = jobs.memory.audited_files.borrow().get(&path).cloned();
-                async move { photo::crop_of_file(&file.ok_or("the browser could not read it")?).await }
+                async move { photo::crop_of_file(&file.ok_or("the browser could not read it")?, side).await }
             };
             let failed = |failure: Failure| {
                 let text = jobs.failure_text(&engine, failure).unwrap_or_else(|| "the page moved to the CPU".into());
                 Action::AuditEnded(run, Some(AuditStage::Stopped(text)))
             };
-            let side = InputSize::STANDARD.get() as usize;
-            for chunk in entries.chunks(compute::photos_per_pass(side, engine.backend == Backend::WebGpu)) {
+            let on_gpu = engine.backend == Backend::WebGpu;
+            for chunk in entries.chunks(compute::photos_per_pass(side.get() as usize, on_gpu)) {
                 let_the_page_paint().await;
                 if !current() {
                     return;

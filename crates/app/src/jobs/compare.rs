@@ -23,7 +23,7 @@ impl Jobs {
                 let class = comparison.class;
                 let maps: Vec<_> = comparison.methods.iter().map(|m| (m.method, m.map.clone())).collect();
                 jobs.send(Action::ComparedMaps(key.clone(), Ok(comparison)));
-                let input = engine.net.input(std::slice::from_ref(&photo.crop));
+                let input = engine.input(std::slice::from_ref(&photo.crop));
                 let mut scorer = Scorer::new(&engine.net, &input, class).await.map_err(Failure::Device)?;
                 for (method, map) in maps {
                     if !jobs.score(&mut scorer, &key, method, map, &current).await? {
@@ -53,7 +53,7 @@ impl Jobs {
         let jobs = self.clone();
         spawn_local(async move {
             let finished = async {
-                let input = engine.net.input(std::slice::from_ref(&photo.crop));
+                let input = engine.input(std::slice::from_ref(&photo.crop));
                 let target = key.target();
                 let mut scorer = Scorer::new(&engine.net, &input, class).await.map_err(Failure::Device)?;
                 for (method, map) in unscored {

@@ -56,13 +56,13 @@ async fn load_engine(
     Ok((Engine { net, info, backend, device, own }, cached))
 }
 
-/// The page crops every photo to 224 x 224; a model converted for another input size would
-/// answer differently here than in `xai`, which says so.
+/// The page shows every photo at 224 x 224; a model converted for another size is given each one
+/// resized to its own ([`Engine::input`]), which says so.
 fn input_size_notice(engine: &Engine) -> Option<Notice> {
     let size = engine.info.model.input_size.get();
     (size != InputSize::STANDARD.get()).then(|| Notice {
         text: format!(
-            "This model was converted for {size} x {size} photos, but the page shows it 224 x 224 crops, so its classes and maps can differ from `xai`'s."
+            "This model takes {size} x {size} photos: the page shows each at 224 x 224 and gives the model a copy resized to {size} x {size}, so its answers can differ slightly from `xai`'s, which resizes the original."
         ),
         details: None,
     })

@@ -114,7 +114,7 @@ impl Jobs {
         current: &dyn Fn() -> bool,
     ) -> Result<Option<Explained>, Failure> {
         let start = now_ms();
-        let input = engine.net.input(std::slice::from_ref(&photo.crop));
+        let input = engine.input(std::slice::from_ref(&photo.crop));
         let target = key.question.target();
         let steps = engine.channel_by_channel(&input, key.question.layer, &target, method)?;
         let progress = |done, of| self.send(Action::AnalysisProgressed(key.clone(), done, of));
@@ -130,7 +130,7 @@ impl Jobs {
         let jobs = self.clone();
         spawn_local(async move {
             let crops: Vec<_> = key.photos.iter().map(|p| p.crop.clone()).collect();
-            let input = engine.net.input(&crops);
+            let input = engine.input(&crops);
             // On the CPU a pass holds the page: a photo a pass, the page painted between them.
             // WebGPU's passes only queue work, whose launches cost: every photo in one pass.
             let per_pass = if engine.backend == Backend::Cpu { 1 } else { crops.len() };
