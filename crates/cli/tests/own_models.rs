@@ -218,7 +218,8 @@ fn a_resnet_saved_with_the_normalisation_it_applies() {
 }
 
 /// resnet18 as the CIFAR recipe trains it, on 32 px photos: read as such from its 3x3 stem (and
-/// said to be), explained at 32 px by default; a stem given otherwise is the one converted.
+/// said to be), explained at 32 px by default, under torchvision's names or pytorch-cifar's; a
+/// stem given otherwise is the one converted.
 #[test]
 fn a_cifar_resnet18_on_32_px_photos() {
     let dir = scratch(CIFAR);
@@ -226,7 +227,14 @@ fn a_cifar_resnet18_on_32_px_photos() {
     let (f32_weights, notes) = converted(&dir, CIFAR, "resnet18-cifar.pth", "f32", network);
     assert!(notes.contains("read as the CIFAR recipe, for 32 x 32 photos"), "{notes}");
     let (int8_weights, _) = converted(&dir, CIFAR, "resnet18-cifar.pth", "int8", network);
-    check_against_torch(CIFAR, &f32_weights, &int8_weights);
+    let lines = check_against_torch(CIFAR, &f32_weights, &int8_weights);
+
+    // The same network as kuangliu's pytorch-cifar names it (`shortcut`, `linear`).
+    let (kuangliu, notes) = converted(&dir, CIFAR, "resnet18-cifar-kuangliu.pth", "f32", network);
+    assert!(!notes.contains("left out"), "{notes}");
+    for (a, b) in classify(&kuangliu, CIFAR).iter().zip(&lines) {
+        assert_eq!(logits(a), logits(b));
+    }
 
     // With max pooling after the stem, as given, layer4's map is half as wide.
     let source = dir.join("resnet18-cifar.pth").display().to_string();

@@ -115,14 +115,36 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
         return Err(ImportError::NotPlain(why));
     }
     let prefix = root(state).ok_or_else(|| ImportError::NotResNet(look_of(state)))?;
-    let mut own: StateDict =
-        state.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect();
+    let cifar_names = pytorch_cifar_names(|name| state.contains_key(&format!("{prefix}{name}")));
+    let mut own: StateDict = state
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix(prefix)?;
+            Some((if cifar_names { torchvision_name(name) } else { name.to_string() }, v.clone()))
+        })
+        .collect();
     if let Some(why) = not_plain(&own) {
         return Err(ImportError::NotPlain(why));
     }
     sequential_head(&mut own)?;
     head_after(state, prefix, &mut own)?;
     Ok(own)
+}
+
+/// Whether a network (`has` one of its own names) is named as kuangliu's pytorch-cifar names its
+/// ResNets, the most copied CIFAR ones: torchvision's layers, with the projection shortcuts
+/// named `shortcut` and the head `linear`.
+fn pytorch_cifar_names(has: impl Fn(&str) -> bool) -> bool {
+    has("linear.weight") && !has("fc.weight")
+}
+
+/// A pytorch-cifar name as torchvision's: `layer2.0.shortcut.1.bias` is
+/// `layer2.0.downsample.1.bias`, `linear.weight` is `fc.weight`.
+fn torchvision_name(name: &str) -> String {
+    match name.strip_prefix("linear.") {
+        Some(param) => format!("fc.{param}"),
+        None => name.replacen(".shortcut.", ".downsample.", 1),
+    }
 }
 
 /// Weights saved as the parts they are computed from, which a ResNet's layers do not read.
@@ -144,6 +166,15 @@ fn saved_in_parts(state: &StateDict) -> Option<String> {
 fn not_plain(state: &StateDict) -> Option<String> {
     if state.contains_key("conv1.0.weight") {
         return Some("a deep stem of three convolutions (ResNet-C or -D, as timm's resnet50d)".into());
+    }
+    if state.contains_key("conv1.weight")
+        && !state.contains_key("bn1.weight")
+        && state.contains_key("layer1.0.bn1.weight")
+    {
+        return Some(
+            "a pre-activation ResNet (BatchNorm and ReLU before each convolution, as PreActResNet), where a plain one's come after"
+                .into(),
+        );
     }
     if let Some(&[_, _, kernel, _]) = state.get("conv1.weight").map(|w| w.shape.as_slice())
         && Stem::of_kernel(kernel).is_none()
@@ -278,10 +309,12 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     }
     // A Sequential head (`fc.1.weight`) was read as fc ([`sequential_head`]).
     let sequential_head = !state.contains_key(&format!("{kept}fc.weight"));
+    let cifar_names = pytorch_cifar_names(|name| state.contains_key(&format!("{kept}{name}")));
+    let is_read = |name: &str| read.contains(&if cifar_names { torchvision_name(name) } else { name.to_string() });
     let mut left: Vec<String> = state
         .keys()
         .filter_map(|k| k.strip_prefix(kept))
-        .filter(|name| !read.contains(*name) && !copies.iter().any(|copy| name.starts_with(copy)))
+        .filter(|name| !is_read(name) && !copies.iter().any(|copy| name.starts_with(copy)))
         .filter(|name| !(sequential_head && name.starts_with("fc.")))
         .map(String::from)
         .collect();
@@ -474,6 +507,11 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
             (inner / per_group, per_group)
         }
     };
+    if blocks[3] == 0 && blocks[..3].iter().all(|&b| b > 0) {
+        return Err(ImportError::NotPlain(
+            "three stages of blocks, not four (a CIFAR ResNet-20, -32, -44, -56 or -110, as in He et al.'s section 4.2)".into(),
+        ));
+    }
     let classes = head_classes(state)?;
     if classes == 0 {
         return Err(ImportError::NoClasses);
@@ -616,6 +654,27 @@ pub(crate) mod tests {
             let params = import_state_dict(&state_dict(&resnet18, prefix), None).unwrap();
             assert_eq!(params.architecture, resnet18, "{prefix}");
         }
+    }
+
+    #[test]
+    fn pytorch_cifars_names_are_torchvisions_layers() {
+        let resnet18 = Architecture::named("resnet18", 7).unwrap();
+        let state = state_dict(&resnet18, "module.");
+        let renamed = |k: &String| k.replace(".downsample.", ".shortcut.").replace("fc.", "linear.");
+        let kuangliu: StateDict = state.iter().map(|(k, v)| (renamed(k), v.clone())).collect();
+        assert!(kuangliu.contains_key("module.layer2.0.shortcut.1.running_var"));
+        assert_eq!(import_state_dict(&kuangliu, None), import_state_dict(&state, None));
+        assert_eq!(left_out(&kuangliu, &resnet18), Vec::<String>::new());
+        // A pre-activation ResNet's BatchNorms come before its convolutions: no bn1 after conv1.
+        let mut preact = kuangliu;
+        preact.retain(|k, _| !k.starts_with("module.bn1."));
+        let error = import_state_dict(&preact, None).unwrap_err().to_string();
+        assert!(error.contains("a pre-activation ResNet"), "{error}");
+        // He et al.'s CIFAR ResNets have three stages.
+        let mut three = state;
+        three.retain(|k, _| !k.starts_with("module.layer4."));
+        let error = import_state_dict(&three, None).unwrap_err().to_string();
+        assert!(error.contains("three stages of blocks"), "{error}");
     }
 
     #[test]
