@@ -157,7 +157,7 @@ test('a CIFAR model is read with its stem and given the photos at its own size',
   await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet18-cifar.pth'),
     null, { timeout: 300_000 });
   assert.match(await text(page, 'model-name'), /resnet18 \(3x3 stem of stride 1, no max pooling\), 7 classes/);
-  assert.match(await text(page, 'conversion'), /read as the CIFAR recipe, for 32 x 32 photos/);
+  assert.match(await text(page, 'conversion'), /the stem read as the CIFAR recipe's/);
   const notices = await page.locator('.notice').allTextContents();
   assert.ok(notices.some((n) => n.includes('This model takes 32 x 32 photos')), notices.join(' | '));
   await runDemo(page, 'chelsea');

@@ -81,7 +81,7 @@ mod tests {
         let pth = std::fs::read(xai_fixtures::rebuild("resnet18-cifar", "resnet18-cifar.pth", &dir)).unwrap();
         let (weights, stored, notes) = convert_model("cifar.pth", &pth, None).unwrap();
         assert_eq!(stored.architecture, "resnet18 (3x3 stem of stride 1, no max pooling)");
-        assert!(notes[0].starts_with("read as the CIFAR recipe, for 32 x 32 photos"), "{notes:?}");
+        assert!(notes[0].starts_with("the stem read as the CIFAR recipe's"), "{notes:?}");
         let (params, info) = NetworkParams::from_safetensors(&weights).unwrap();
         assert_eq!((params.architecture.stem, info.model.input_size.get()), (Stem::CIFAR, 32));
         std::fs::remove_dir_all(dir).unwrap();

@@ -44,10 +44,10 @@ pub struct Args {
     stem_stride: Option<u8>,
     /// Whether max pooling follows the stem (yes or no), which the weights do not show; default:
     /// yes after a 7x7 stem, no after a 3x3 one (`maxpool = nn.Identity()`).
-    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new(), hide_possible_values = true)]
     max_pool: Option<bool>,
     /// The input size the model was trained at, used by default when explaining; default: 32
-    /// for the CIFAR recipe's stem, else 224.
+    /// after a 3x3 stem (CIFAR's), else 224.
     #[arg(long, value_parser = parse_input_size)]
     input_size: Option<u32>,
     /// int8 (a quarter of the size, the same top-1 on the test photos) or f32.
@@ -182,8 +182,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::write(&args.out, &bytes).with_context(|| args.out.display().to_string())?;
     let names = model.labels.names();
     let first: Vec<String> = names.iter().take(4).map(|n| crate::printable(n)).collect();
+    let size = model.input_size.get();
     println!(
-        "{}: {}, {} ({}{}), {}, {:.1} MB",
+        "{}: {}, {} ({}{}), {}, {:.1} MB{}",
         crate::shown(&args.out),
         params.architecture,
         xai_audit::counted(classes, "class", "classes"),
@@ -191,6 +192,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if names.len() > first.len() { ", ..." } else { "" },
         args.precision.name(),
         bytes.len() as f64 / 1e6,
+        if size == InputSize::STANDARD.get() { String::new() } else { format!(", for {size} x {size} photos") },
     );
     for note in notes {
         eprintln!("xai: note: {}", crate::printable(&note));

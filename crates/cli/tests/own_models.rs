@@ -225,7 +225,7 @@ fn a_cifar_resnet18_on_32_px_photos() {
     let dir = scratch(CIFAR);
     let network = "resnet18 (3x3 stem of stride 1, no max pooling)";
     let (f32_weights, notes) = converted(&dir, CIFAR, "resnet18-cifar.pth", "f32", network);
-    assert!(notes.contains("read as the CIFAR recipe, for 32 x 32 photos"), "{notes}");
+    assert!(notes.contains("the stem read as the CIFAR recipe's"), "{notes}");
     let (int8_weights, _) = converted(&dir, CIFAR, "resnet18-cifar.pth", "int8", network);
     let lines = check_against_torch(CIFAR, &f32_weights, &int8_weights);
 
@@ -236,10 +236,11 @@ fn a_cifar_resnet18_on_32_px_photos() {
         assert_eq!(logits(a), logits(b));
     }
 
-    // With max pooling after the stem, as given, layer4's map is half as wide.
+    // With max pooling after the stem, as given, layer4's map is half as wide (still at 32 px).
     let source = dir.join("resnet18-cifar.pth").display().to_string();
     let pooled = dir.join("pooled.safetensors").display().to_string();
-    let output = xai(&["convert", &source, "--max-pool", "yes", "--input-size", "32", "-o", &pooled]);
+    let output = xai(&["convert", &source, "--max-pool", "yes", "-o", &pooled]);
+    assert!(stdout(&output).contains("for 32 x 32 photos"), "{}", stdout(&output));
     assert!(
         stderr(&output).contains("the stem as given: 3x3 stem of stride 1, then max pooling"),
         "{}",

@@ -57,9 +57,10 @@ impl Stem {
         self.kernel % 2 == 1 && self.kernel <= 7 && (1..=2).contains(&self.stride)
     }
 
-    /// The photo size the recipe trains at: 32 for CIFAR's, 224 for any other.
+    /// The photo size its kernel's recipe trains at: 32 after a 3x3 stem (CIFAR's, whatever its
+    /// stride and pooling), 224 after any other.
     pub fn input_size(&self) -> InputSize {
-        if *self == Stem::CIFAR {
+        if self.kernel == 3 {
             InputSize::CIFAR
         } else {
             InputSize::STANDARD

@@ -118,8 +118,7 @@ pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Im
         notes.push(format!("the stem as given: {stem}"));
     } else if *stem != Stem::IMAGENET && given.stem_stride.is_none() && given.max_pool.is_none() {
         notes.push(format!(
-            "read as the CIFAR recipe, for {size} x {size} photos: a {stem} (if the model was trained otherwise, say so with --stem-stride and --max-pool)",
-            size = stem.input_size().get()
+            "the stem read as the CIFAR recipe's: a {stem} (if the model was trained otherwise, say so with --stem-stride and --max-pool)"
         ));
     }
     let normalization = match given.normalize {

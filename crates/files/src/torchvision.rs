@@ -98,6 +98,8 @@ fn look_of(state: &StateDict) -> String {
         "a VGG, AlexNet, MobileNet, EfficientNet or ConvNeXt (layers named 'features' and 'classifier')".into()
     } else if has("patch_embed") || has("class_token") || has("encoder.layers") {
         "a vision transformer".into()
+    } else if has("block1.layer.0.") {
+        "a Wide ResNet as CIFAR code names it ('block1.layer.0'), where torchvision's wide_resnet names its stages 'layer1' to 'layer4'".into()
     } else if has("inverted_residual") || has("features.1.conv") {
         "a MobileNet".into()
     } else if state.is_empty() {
@@ -115,14 +117,9 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
         return Err(ImportError::NotPlain(why));
     }
     let prefix = root(state).ok_or_else(|| ImportError::NotResNet(look_of(state)))?;
-    let cifar_names = pytorch_cifar_names(|name| state.contains_key(&format!("{prefix}{name}")));
-    let mut own: StateDict = state
-        .iter()
-        .filter_map(|(k, v)| {
-            let name = k.strip_prefix(prefix)?;
-            Some((if cifar_names { torchvision_name(name) } else { name.to_string() }, v.clone()))
-        })
-        .collect();
+    let torchvision_name = torchvision_namer(state, prefix);
+    let mut own: StateDict =
+        state.iter().filter_map(|(k, v)| Some((torchvision_name(k.strip_prefix(prefix)?), v.clone()))).collect();
     if let Some(why) = not_plain(&own) {
         return Err(ImportError::NotPlain(why));
     }
@@ -131,19 +128,18 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
     Ok(own)
 }
 
-/// Whether a network (`has` one of its own names) is named as kuangliu's pytorch-cifar names its
-/// ResNets, the most copied CIFAR ones: torchvision's layers, with the projection shortcuts
-/// named `shortcut` and the head `linear`.
-fn pytorch_cifar_names(has: impl Fn(&str) -> bool) -> bool {
-    has("linear.weight") && !has("fc.weight")
-}
-
-/// A pytorch-cifar name as torchvision's: `layer2.0.shortcut.1.bias` is
-/// `layer2.0.downsample.1.bias`, `linear.weight` is `fc.weight`.
-fn torchvision_name(name: &str) -> String {
-    match name.strip_prefix("linear.") {
-        Some(param) => format!("fc.{param}"),
-        None => name.replacen(".shortcut.", ".downsample.", 1),
+/// The network's own names (under `prefix`) as torchvision's, where it names them as kuangliu's
+/// pytorch-cifar does, the most copied CIFAR ResNets: torchvision's layers, the projection
+/// shortcuts named `shortcut` (`layer2.0.shortcut.1.bias` is `layer2.0.downsample.1.bias`) and
+/// the head `linear` (`linear.weight` is `fc.weight`), each where torchvision's name is not used.
+fn torchvision_namer(state: &StateDict, prefix: &str) -> impl Fn(&str) -> String + use<> {
+    let own = || state.keys().filter_map(|k| k.strip_prefix(prefix));
+    let shortcut = !own().any(|k| k.contains(".downsample.")) && own().any(|k| k.contains(".shortcut."));
+    let linear = !own().any(|k| k.starts_with("fc.")) && own().any(|k| k.starts_with("linear."));
+    move |name: &str| match name.strip_prefix("linear.") {
+        Some(param) if linear => format!("fc.{param}"),
+        _ if shortcut => name.replacen(".shortcut.", ".downsample.", 1),
+        _ => name.to_string(),
     }
 }
 
@@ -309,8 +305,8 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     }
     // A Sequential head (`fc.1.weight`) was read as fc ([`sequential_head`]).
     let sequential_head = !state.contains_key(&format!("{kept}fc.weight"));
-    let cifar_names = pytorch_cifar_names(|name| state.contains_key(&format!("{kept}{name}")));
-    let is_read = |name: &str| read.contains(&if cifar_names { torchvision_name(name) } else { name.to_string() });
+    let torchvision_name = torchvision_namer(state, kept);
+    let is_read = |name: &str| read.contains(&torchvision_name(name));
     let mut left: Vec<String> = state
         .keys()
         .filter_map(|k| k.strip_prefix(kept))
@@ -507,6 +503,9 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
             (inner / per_group, per_group)
         }
     };
+    if blocks == [0; 4] {
+        return Err(ImportError::NotResNet(look_of(state)));
+    }
     if blocks[3] == 0 && blocks[..3].iter().all(|&b| b > 0) {
         return Err(ImportError::NotPlain(
             "three stages of blocks, not four (a CIFAR ResNet-20, -32, -44, -56 or -110, as in He et al.'s section 4.2)".into(),
@@ -581,6 +580,8 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
                 Ok(found) if found.name != named.name => {
                     return Err(ImportError::OtherArchitecture { found: found.name, asked: asked.into() });
                 }
+                // What no variant is (three stages, another network) is none asked for either.
+                Err(error @ (ImportError::NotPlain(_) | ImportError::NotResNet(_))) => return Err(error),
                 _ => named,
             }
         }
@@ -665,6 +666,10 @@ pub(crate) mod tests {
         assert!(kuangliu.contains_key("module.layer2.0.shortcut.1.running_var"));
         assert_eq!(import_state_dict(&kuangliu, None), import_state_dict(&state, None));
         assert_eq!(left_out(&kuangliu, &resnet18), Vec::<String>::new());
+        // Its shortcuts' names with torchvision's head, as some copies have it.
+        let shortcuts: StateDict =
+            state.iter().map(|(k, v)| (k.replace(".downsample.", ".shortcut."), v.clone())).collect();
+        assert_eq!(import_state_dict(&shortcuts, None), import_state_dict(&state, None));
         // A pre-activation ResNet's BatchNorms come before its convolutions: no bn1 after conv1.
         let mut preact = kuangliu;
         preact.retain(|k, _| !k.starts_with("module.bn1."));
@@ -673,8 +678,15 @@ pub(crate) mod tests {
         // He et al.'s CIFAR ResNets have three stages.
         let mut three = state;
         three.retain(|k, _| !k.starts_with("module.layer4."));
-        let error = import_state_dict(&three, None).unwrap_err().to_string();
-        assert!(error.contains("three stages of blocks"), "{error}");
+        for arch in [None, Some("resnet18")] {
+            let error = import_state_dict(&three, arch).unwrap_err().to_string();
+            assert!(error.contains("three stages of blocks"), "{error}");
+        }
+        // And Wide ResNets as CIFAR code names them, by their names.
+        let block = |k: String| (1..4).fold(k, |k, n| k.replace(&format!("layer{n}."), &format!("block{n}.layer.")));
+        let wide: StateDict = three.into_iter().map(|(k, v)| (block(k), v)).collect();
+        let error = import_state_dict(&wide, None).unwrap_err().to_string();
+        assert!(error.contains("a Wide ResNet as CIFAR code names it"), "{error}");
     }
 
     #[test]
