@@ -1,8 +1,10 @@
-//! A `.safetensors` state dict, and the torchvision import over what it holds: the network, the
-//! normalisation saved beside it, the tensors it leaves out.
+//! A `.safetensors` state dict, and the torchvision import over what it holds (under
+//! transformers' names too): the network, the normalisation saved beside it, the tensors it
+//! leaves out.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
     if let Ok(state) = xai_files::pytorch::read_safetensors(bytes) {
+        let (state, _) = xai_files::torchvision::from_hugging_face(state);
         if let Ok(params) = xai_files::torchvision::import_state_dict(&state, None) {
             let _ = xai_files::torchvision::left_out(&state, &params.architecture);
         }

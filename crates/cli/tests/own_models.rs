@@ -3,7 +3,8 @@
 //! DataParallel training checkpoint, converted by `xai convert` and run by every command, against
 //! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py); the sanity
 //! checks and the folder audit run on them too. And a resnet18 saved with the normalisation it
-//! applies to its input, and one as the CIFAR recipe trains it, on 32 px photos.
+//! applies to its input, one as Hugging Face transformers saves it, and one as the CIFAR recipe
+//! trains it, on 32 px photos.
 
 mod common;
 
@@ -253,6 +254,30 @@ fn a_cifar_resnet18_on_32_px_photos() {
         explained["map"].as_array().unwrap().len()
     };
     assert_eq!((side(&f32_weights.display().to_string()), side(&pooled)), (4, 2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// resnet18 as Hugging Face transformers saves it (`save_pretrained`: `model.safetensors` under
+/// its own names, the class names in `config.json`): torch's logits and maps, as torchvision's.
+#[test]
+fn a_hugging_face_resnet18_with_its_config() {
+    let dir = scratch("hf");
+    let config = xai_fixtures::dir().join("resnet18-hf-config.json").display().to_string();
+    let convert = |precision: &str| {
+        let (source, out) = (rebuild("resnet18", "resnet18-hf.safetensors", &dir), dir.join(format!("hf-{precision}")));
+        let [source, out] = [source, out].map(|p| p.display().to_string());
+        let output = xai(&["convert", &source, "--labels", &config, "--precision", precision, "-o", &out]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stdout(&output).contains("resnet18, 7 classes (cat, coffee, rocket, astronaut, ...)"),
+            "{}",
+            stdout(&output)
+        );
+        assert!(stderr(&output).contains("a Hugging Face transformers ResNet"), "{}", stderr(&output));
+        assert!(!stderr(&output).contains("left out"), "{}", stderr(&output));
+        PathBuf::from(out)
+    };
+    check_against_torch("resnet18", &convert("f32"), &convert("int8"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -107,9 +107,14 @@ pub struct Given<'a> {
 /// user `given` others. With it, notes for the user on what of the file the model reads beside
 /// the network, what it takes for granted, and what it leaves out.
 pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Imported, Vec<String>), ConvertError> {
-    let state = torchvision_state_dict(bytes)?;
+    let (state, hugging_face) = torchvision::from_hugging_face(torchvision_state_dict(bytes)?);
     let mut params = torchvision::import_state_dict(&state, given.arch)?;
     let mut notes = Vec::new();
+    if hugging_face {
+        notes.push(
+            "a Hugging Face transformers ResNet, read as torchvision's: its class names are in its config.json, which the class names file can be".into(),
+        );
+    }
     let stem = &mut params.architecture.stem;
     let recipe = *stem;
     stem.stride = given.stem_stride.unwrap_or(stem.stride);

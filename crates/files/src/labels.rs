@@ -7,7 +7,7 @@ pub enum LabelsError {
     #[error("labels file is not valid JSON: {0}")]
     Json(String),
     #[error(
-        "labels file is JSON but none of the shapes read: a list of names, {{\"0\": \"cat\"}}, {{\"cat\": 0}} (class_to_idx) or {{\"0\": [\"n02123045\", \"tabby\"]}}"
+        "labels file is JSON but none of the shapes read: a list of names, {{\"0\": \"cat\"}}, {{\"cat\": 0}} (class_to_idx), {{\"0\": [\"n02123045\", \"tabby\"]}} or a Hugging Face config.json's id2label"
     )]
     Shape,
     #[error("labels file holds no class names")]
@@ -51,7 +51,15 @@ impl Labels {
     /// deserializer for each shape.
     pub fn from_json(bytes: &[u8]) -> Result<Self, LabelsError> {
         let json: Value = serde_json::from_slice(bytes).map_err(|e| LabelsError::Json(e.to_string()))?;
+        Self::from_value(json)
+    }
+
+    fn from_value(json: Value) -> Result<Self, LabelsError> {
         let names = match json {
+            // A Hugging Face model's config.json: its id2label, {"0": "tench"}.
+            Value::Object(mut config) if config.get("id2label").is_some_and(Value::is_object) => {
+                return Self::from_value(config.remove("id2label").expect("just looked"));
+            }
             Value::Array(names) => {
                 names.into_iter().map(|name| text(name).ok_or(LabelsError::Shape)).collect::<Result<_, _>>()?
             }
@@ -227,6 +235,8 @@ mod tests {
         let index = br#"{"1": ["n02084071", "dog"], "0": ["n02121808", "cat"]}"#;
         assert_eq!(Labels::from_file_bytes(index).unwrap().names(), names);
         assert_eq!(Labels::from_json(br#"{"cat": 0, "dog": 0}"#), Err(LabelsError::Keys(1)));
+        let config = br#"{"architectures": ["ResNetForImageClassification"], "id2label": {"1": "dog", "0": "cat"}}"#;
+        assert_eq!(Labels::from_file_bytes(config).unwrap().names(), names);
         // Valid JSON of another shape is said to be so, with the shapes read.
         assert_eq!(Labels::from_json(br#"{"cat": true}"#), Err(LabelsError::Shape));
         assert!(matches!(Labels::from_json(b"[\"cat\""), Err(LabelsError::Json(_))));

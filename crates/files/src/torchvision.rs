@@ -128,6 +128,54 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
     Ok(own)
 }
 
+/// A Hugging Face transformers ResNet (`ResNetForImageClassification`, as the Hub and its
+/// Trainer save it) under torchvision's names, which are its layers': `resnet.embedder.embedder`
+/// is the stem (`conv1`, `bn1`), `resnet.encoder.stages.S.layers.B.layer.I` block B's conv I+1
+/// of stage S+1, its `shortcut` the block's `downsample`, `classifier.1` the `fc`; the network
+/// sits where its `resnet.` was (`model.resnet.` is read as `model.`). Whether it was one; any
+/// other state dict is given back as it is.
+pub fn from_hugging_face(state: StateDict) -> (StateDict, bool) {
+    const STEM: &str = "embedder.embedder.convolution.weight";
+    let Some(network) = state.keys().find_map(|k| k.strip_suffix(STEM)).map(String::from) else {
+        return (state, false);
+    };
+    let parent = network.strip_suffix("resnet.").unwrap_or(&network).to_string();
+    let renamed = state.into_iter().map(|(k, v)| (hugging_face_name(&k, &network, &parent).unwrap_or(k), v)).collect();
+    (renamed, true)
+}
+
+/// torchvision's name for a tensor of a Hugging Face ResNet at `network` under `parent`, if it
+/// is one of its layers'.
+fn hugging_face_name(key: &str, network: &str, parent: &str) -> Option<String> {
+    if let Some(param) = key.strip_prefix(parent).and_then(|k| k.strip_prefix("classifier.1.")) {
+        return Some(format!("{parent}fc.{param}"));
+    }
+    let parts: Vec<&str> = key.strip_prefix(network)?.split('.').collect();
+    let next = |index: &str| index.parse::<usize>().ok()?.checked_add(1);
+    let name = match parts[..] {
+        ["embedder", "embedder", "convolution", param] => format!("conv1.{param}"),
+        ["embedder", "embedder", "normalization", param] => format!("bn1.{param}"),
+        ["encoder", "stages", stage, "layers", block, "shortcut", module, param] => {
+            let part = match module {
+                "convolution" => 0,
+                "normalization" => 1,
+                _ => return None,
+            };
+            format!("layer{}.{block}.downsample.{part}.{param}", next(stage)?)
+        }
+        ["encoder", "stages", stage, "layers", block, "layer", conv, module, param] => {
+            let kind = match module {
+                "convolution" => "conv",
+                "normalization" => "bn",
+                _ => return None,
+            };
+            format!("layer{}.{block}.{kind}{}.{param}", next(stage)?, next(conv)?)
+        }
+        _ => return None,
+    };
+    Some(format!("{parent}{name}"))
+}
+
 /// The network's own names (under `prefix`) as torchvision's, where it names them as kuangliu's
 /// pytorch-cifar does, the most copied CIFAR ResNets: torchvision's layers, the projection
 /// shortcuts named `shortcut` (`layer2.0.shortcut.1.bias` is `layer2.0.downsample.1.bias`) and
@@ -655,6 +703,38 @@ pub(crate) mod tests {
             let params = import_state_dict(&state_dict(&resnet18, prefix), None).unwrap();
             assert_eq!(params.architecture, resnet18, "{prefix}");
         }
+    }
+
+    #[test]
+    fn hugging_faces_names_are_torchvisions_layers() {
+        let tensor = FloatTensor { shape: vec![1], values: vec![1.0] };
+        let names = [
+            "model.resnet.embedder.embedder.convolution.weight",
+            "model.resnet.embedder.embedder.normalization.running_mean",
+            "model.resnet.encoder.stages.1.layers.0.shortcut.normalization.running_var",
+            "model.resnet.encoder.stages.3.layers.2.layer.2.convolution.weight",
+            "model.classifier.1.bias",
+            "model.resnet.encoder.stages.x.layers.0.layer.0.convolution.weight",
+            "optimizer.state",
+        ];
+        let state: StateDict = names.iter().map(|n| (n.to_string(), tensor.clone())).collect();
+        let (renamed, hugging_face) = from_hugging_face(state.clone());
+        let renamed: Vec<&str> = renamed.keys().map(String::as_str).collect();
+        assert!(hugging_face);
+        assert_eq!(
+            renamed,
+            [
+                "model.bn1.running_mean",
+                "model.conv1.weight",
+                "model.fc.bias",
+                "model.layer2.0.downsample.1.running_var",
+                "model.layer4.2.conv3.weight",
+                "model.resnet.encoder.stages.x.layers.0.layer.0.convolution.weight",
+                "optimizer.state",
+            ]
+        );
+        let torchvision = state_dict(&Architecture::named("resnet18", 2).unwrap(), "");
+        assert_eq!(from_hugging_face(torchvision.clone()), (torchvision, false));
     }
 
     #[test]
