@@ -122,7 +122,7 @@ fn file_name(path: &Path) -> String {
 
 /// The model with its parameters, the class names it brings (if any), its default
 /// preprocessing and its origin; and notes on what of the file it leaves out.
-fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
+fn import(args: &Args, labels: Option<&[u8]>) -> Result<(Imported, Vec<String>)> {
     let arch = (args.arch != "auto").then_some(args.arch.as_str());
     let keras = |package: npm::Package, sha256: String| -> Result<_> {
         if arch.is_some_and(|a| a != "resnet50-keras-v1") {
@@ -157,6 +157,7 @@ fn import(args: &Args) -> Result<(Imported, Vec<String>)> {
                 normalize: args.mean.zip(args.std),
                 stem_stride: args.stem_stride.map(usize::from),
                 max_pool: args.max_pool,
+                labels,
             };
             Ok(convert::import_torchvision(&file_name(&args.source), &bytes, &given)?)
         }
@@ -167,11 +168,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let inputs = [Some(args.source.as_path()), args.labels.as_deref()];
     crate::out::refuse_clash([args.out.as_path()], inputs.into_iter().flatten(), "an input")?;
     let context = || args.source.display().to_string();
-    let (imported, notes) = import(&args).with_context(context)?;
     let labels = match &args.labels {
         Some(path) => Some(read_file(path, Ceiling::Labels)?),
         None => None,
     };
+    let (imported, notes) = import(&args, labels.as_deref()).with_context(context)?;
     let input_size = args.input_size.map(InputSize::new).transpose()?;
     let overrides = Overrides { labels, normalize: args.mean.zip(args.std), input_size };
     let model = convert::model_info(&imported, &overrides).with_context(|| match &args.labels {

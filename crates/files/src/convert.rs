@@ -29,6 +29,8 @@ pub enum ConvertError {
     CaffeNormalize,
     #[error("the std must be positive, not {0:?}")]
     Std([f32; 3]),
+    #[error("its config.json sets {0}, which torchvision's ResNets do not: xai reads those")]
+    HuggingFace(String),
     #[error("this is already an xai-lens weight file: use it as it is")]
     AlreadyConverted,
     #[error(
@@ -99,6 +101,9 @@ pub struct Given<'a> {
     /// The stem's stride, and whether max pooling follows it, which the weights do not show.
     pub stem_stride: Option<usize>,
     pub max_pool: Option<bool>,
+    /// The class names file: for a Hugging Face model, its config.json, whose settings are then
+    /// checked.
+    pub labels: Option<&'a [u8]>,
 }
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`). Its preprocessing is
@@ -111,9 +116,13 @@ pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Im
     let mut params = torchvision::import_state_dict(&state, given.arch)?;
     let mut notes = Vec::new();
     if hugging_face {
-        notes.push(
-            "a Hugging Face transformers ResNet, read as torchvision's: its class names are in its config.json, which the class names file can be".into(),
-        );
+        match given.labels.and_then(hugging_face_settings) {
+            Some(unlike) if !unlike.is_empty() => return Err(ConvertError::HuggingFace(unlike.join(", "))),
+            Some(_) => {}
+            None => notes.push(
+                "a Hugging Face transformers ResNet, read as torchvision's without its config.json: give that as the class names, for their names and to check its settings".into(),
+            ),
+        }
     }
     let stem = &mut params.architecture.stem;
     let recipe = *stem;
@@ -150,6 +159,28 @@ pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Im
     let imported =
         Imported { params, labels: None, preprocessing, source: name.to_string(), source_sha256: sha256_hex(bytes) };
     Ok((imported, notes))
+}
+
+/// What a Hugging Face ResNet's config.json sets that torchvision's ResNets do not compute (and
+/// its weights do not show); `None` where the bytes are no such config.
+fn hugging_face_settings(bytes: &[u8]) -> Option<Vec<String>> {
+    let config: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if config.get("model_type")? != "resnet" {
+        return None;
+    }
+    let mut unlike = Vec::new();
+    if let Some(activation) = config.get("hidden_act").filter(|a| *a != "relu") {
+        unlike.push(format!("hidden_act {activation}"));
+    }
+    for key in ["downsample_in_bottleneck", "downsample_in_first_stage"] {
+        if config.get(key) == Some(&serde_json::Value::Bool(true)) {
+            unlike.push(format!("{key} true"));
+        }
+    }
+    if let Some(size) = config.get("embedding_size").filter(|s| *s != 64) {
+        unlike.push(format!("embedding_size {size}"));
+    }
+    Some(unlike)
 }
 
 /// What of a state dict the converted model leaves out: tensors beside the network (a second

@@ -131,24 +131,31 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
 /// A Hugging Face transformers ResNet (`ResNetForImageClassification`, as the Hub and its
 /// Trainer save it) under torchvision's names, which are its layers': `resnet.embedder.embedder`
 /// is the stem (`conv1`, `bn1`), `resnet.encoder.stages.S.layers.B.layer.I` block B's conv I+1
-/// of stage S+1, its `shortcut` the block's `downsample`, `classifier.1` the `fc`; the network
-/// sits where its `resnet.` was (`model.resnet.` is read as `model.`). Whether it was one; any
-/// other state dict is given back as it is.
+/// of stage S+1, its `shortcut` the block's `downsample`, its `classifier` (a Sequential of a
+/// Flatten and a Linear) the `fc`; the network sits where its `resnet.` was (`model.resnet.` is
+/// read as `model.`), each copy of it (a model and its EMA copy) in its place. Whether it was
+/// one; any other state dict is given back as it is.
 pub fn from_hugging_face(state: StateDict) -> (StateDict, bool) {
     const STEM: &str = "embedder.embedder.convolution.weight";
-    let Some(network) = state.keys().find_map(|k| k.strip_suffix(STEM)).map(String::from) else {
+    let mut networks: Vec<String> = state.keys().filter_map(|k| k.strip_suffix(STEM)).map(String::from).collect();
+    if networks.is_empty() {
         return (state, false);
-    };
-    let parent = network.strip_suffix("resnet.").unwrap_or(&network).to_string();
-    let renamed = state.into_iter().map(|(k, v)| (hugging_face_name(&k, &network, &parent).unwrap_or(k), v)).collect();
+    }
+    // The longest first: `ema.resnet.` before `resnet.`, whose parent is a prefix of both.
+    networks.sort_by_key(|network| std::cmp::Reverse(network.len()));
+    let renamed = state
+        .into_iter()
+        .map(|(k, v)| (networks.iter().find_map(|network| hugging_face_name(&k, network)).unwrap_or(k), v))
+        .collect();
     (renamed, true)
 }
 
-/// torchvision's name for a tensor of a Hugging Face ResNet at `network` under `parent`, if it
-/// is one of its layers'.
-fn hugging_face_name(key: &str, network: &str, parent: &str) -> Option<String> {
-    if let Some(param) = key.strip_prefix(parent).and_then(|k| k.strip_prefix("classifier.1.")) {
-        return Some(format!("{parent}fc.{param}"));
+/// torchvision's name for a tensor of the Hugging Face ResNet at `network`, or of the classifier
+/// beside it, if it is one of theirs.
+fn hugging_face_name(key: &str, network: &str) -> Option<String> {
+    let parent = network.strip_suffix("resnet.").unwrap_or(network);
+    if let Some(rest) = key.strip_prefix(parent).and_then(|k| k.strip_prefix("classifier.")) {
+        return Some(format!("{parent}fc.{rest}"));
     }
     let parts: Vec<&str> = key.strip_prefix(network)?.split('.').collect();
     let next = |index: &str| index.parse::<usize>().ok()?.checked_add(1);
@@ -709,6 +716,8 @@ pub(crate) mod tests {
     fn hugging_faces_names_are_torchvisions_layers() {
         let tensor = FloatTensor { shape: vec![1], values: vec![1.0] };
         let names = [
+            "ema_model.resnet.embedder.embedder.convolution.weight",
+            "ema_model.classifier.1.weight",
             "model.resnet.embedder.embedder.convolution.weight",
             "model.resnet.embedder.embedder.normalization.running_mean",
             "model.resnet.encoder.stages.1.layers.0.shortcut.normalization.running_var",
@@ -724,9 +733,11 @@ pub(crate) mod tests {
         assert_eq!(
             renamed,
             [
+                "ema_model.conv1.weight",
+                "ema_model.fc.1.weight",
                 "model.bn1.running_mean",
                 "model.conv1.weight",
-                "model.fc.bias",
+                "model.fc.1.bias",
                 "model.layer2.0.downsample.1.running_var",
                 "model.layer4.2.conv3.weight",
                 "model.resnet.encoder.stages.x.layers.0.layer.0.convolution.weight",
