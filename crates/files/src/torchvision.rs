@@ -211,9 +211,9 @@ fn saved_in_parts(state: &StateDict) -> Option<String> {
 }
 
 /// What makes an unprefixed state dict another network than a plain ResNet, though named as one:
-/// a deep stem, a stem of another kernel than 7x7 or 3x3, shortcuts that average-pool, tensors inside the blocks that a
-/// ResNet's do not have (squeeze-excitation, attention), which a ResNet's layers would answer
-/// without.
+/// a deep stem, pre-activation blocks, a stem of another kernel than 7x7 or 3x3, shortcuts that
+/// average-pool, tensors inside the blocks that a ResNet's do not have (squeeze-excitation,
+/// attention), which a ResNet's layers would answer without.
 fn not_plain(state: &StateDict) -> Option<String> {
     if state.contains_key("conv1.0.weight") {
         return Some("a deep stem of three convolutions (ResNet-C or -D, as timm's resnet50d)".into());
