@@ -3,8 +3,8 @@
 //! DataParallel training checkpoint, converted by `xai convert` and run by every command, against
 //! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py); the sanity
 //! checks and the folder audit run on them too. And a resnet18 saved with the normalisation it
-//! applies to its input, one as Hugging Face transformers saves it, and one as the CIFAR recipe
-//! trains it, on 32 px photos.
+//! applies to its input, one as Hugging Face transformers saves it, one as a backbone and a head
+//! beside it, and one as the CIFAR recipe trains it, on 32 px photos.
 
 mod common;
 
@@ -291,6 +291,21 @@ fn a_hugging_face_resnet18_with_its_config() {
     let output = xai(&["convert", &source, "--labels", &other.display().to_string(), "-o", &out]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("its config.json sets downsample_in_bottleneck true"), "{}", stderr(&output));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// resnet18 as mmpretrain saves a classifier: the ResNet without its fc as `backbone`, a Linear
+/// beside it as `head.fc`, in a checkpoint's `state_dict`. The same logits as the resnet18's.
+#[test]
+fn a_backbone_and_the_linear_beside_it() {
+    let dir = scratch("backbone");
+    let (whole, _) = converted(&dir, "resnet18", "resnet18.pth", "f32", "resnet18");
+    let (split, notes) = converted(&dir, "resnet18", "resnet18-backbone.pth", "f32", "resnet18");
+    assert!(notes.contains("the head read from 'state_dict.head.fc'"), "{notes}");
+    assert!(!notes.contains("left out"), "{notes}");
+    for (a, b) in classify(&split, "resnet18").iter().zip(&classify(&whole, "resnet18")) {
+        assert_eq!(logits(a), logits(b));
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -44,7 +44,9 @@ pub enum ImportError {
     Head(String),
     #[error("tensor '{0}' is missing")]
     Missing(String),
-    #[error("no head: tensor 'fc.weight' is missing (is fc an nn.Identity, the head another module? xai reads the ResNet's own fc)")]
+    #[error(
+        "no head: tensor 'fc.weight' is missing (is fc an nn.Identity, the head another module? xai reads the ResNet's own fc, or the one Linear beside it)"
+    )]
     NoHead,
     #[error("{0}: xai reads torchvision's plain ResNets")]
     NotPlain(String),
@@ -125,7 +127,36 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
     }
     sequential_head(&mut own)?;
     head_after(state, prefix, &mut own)?;
+    if let Some(module) = head_beside(state) {
+        for param in ["weight", "bias"] {
+            own.extend(state.get(&format!("{module}.{param}")).map(|t| (format!("fc.{param}"), t.clone())));
+        }
+    }
     Ok(own)
+}
+
+/// The head of a model made of a ResNet without one of its own (no `fc`, or an Identity) and a
+/// Linear beside it, as mmpretrain (`backbone.` and `head.fc.`) and many training scripts
+/// (`backbone.` and `classifier.`) save them: the one module with a weight beside the network,
+/// a matrix. Its name (`head.fc`).
+pub fn head_beside(state: &StateDict) -> Option<String> {
+    let prefix = root(state)?;
+    let torchvision_name = torchvision_namer(state, prefix);
+    if state.keys().filter_map(|k| k.strip_prefix(prefix)).any(|k| torchvision_name(k).starts_with("fc.")) {
+        return None;
+    }
+    // A Sequential's layer after it is read by [`head_after`].
+    let (parent, place) = place(prefix)?;
+    if place.parse::<usize>().is_ok() {
+        return None;
+    }
+    let networks = roots(state);
+    let beside = |k: &&String| k.starts_with(&parent) && !networks.iter().any(|network| k.starts_with(network));
+    let weights: Vec<&String> = state.keys().filter(beside).filter(|k| k.ends_with(".weight")).collect();
+    match weights[..] {
+        [only] if state[only].shape.len() == 2 => only.strip_suffix(".weight").map(String::from),
+        _ => None,
+    }
 }
 
 /// A Hugging Face transformers ResNet (`ResNetForImageClassification`, as the Hub and its
@@ -376,6 +407,7 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     // network's or a copy's): one that names them otherwise (`mu`, `sigma`) or holds more, which
     // ImageNet's stand in for.
     if let Some((parent, _)) = place(kept) {
+        let head = head_beside(state).map(|module| format!("{module}."));
         let read: Vec<String> = networks
             .iter()
             .flat_map(|network| {
@@ -395,7 +427,7 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
                 .is_some_and(|first| first.parse::<usize>().is_err())
                 && (k.ends_with(".weight") || k.ends_with(".bias") || statistic(k))
                 && !networks.iter().any(|network| k.starts_with(network))
-                && !read.iter().any(|module| k.starts_with(module))
+                && !read.iter().chain(&head).any(|module| k.starts_with(module))
         });
         left.extend(beside.cloned());
     }
@@ -839,6 +871,27 @@ pub(crate) mod tests {
         let mut headless = resnet18.clone();
         headless.retain(|name, _| !name.starts_with("fc."));
         assert_eq!(import_state_dict(&headless, None), Err(ImportError::NoHead));
+    }
+
+    #[test]
+    fn the_one_linear_beside_a_headless_resnet_is_its_head() {
+        let resnet18 = Architecture::named("resnet18", 3).unwrap();
+        let mut state = state_dict(&resnet18, "state_dict.backbone.");
+        let head: Vec<(String, FloatTensor)> = state
+            .extract_if(.., |k, _| k.contains(".fc."))
+            .map(|(k, v)| (k.replace("backbone.fc", "head.fc"), v))
+            .collect();
+        state.extend(head);
+        state.insert("optimizer.state.0.exp_avg".into(), FloatTensor { shape: vec![2, 2], values: vec![0.0; 4] });
+        assert_eq!(head_beside(&state).as_deref(), Some("state_dict.head.fc"));
+        assert_eq!(import_state_dict(&state, None), import_state_dict(&state_dict(&resnet18, ""), None));
+        assert_eq!(left_out(&state, &resnet18), Vec::<String>::new());
+        // Beside a network with a head of its own, or with more than one, it is not.
+        let mut two = state.clone();
+        two.insert("state_dict.aux.weight".into(), FloatTensor { shape: vec![3, 512], values: vec![0.0; 1536] });
+        assert_eq!(head_beside(&two), None);
+        assert_eq!(import_state_dict(&two, None), Err(ImportError::NoHead));
+        assert_eq!(head_beside(&state_dict(&resnet18, "backbone.")), None);
     }
 
     #[test]
