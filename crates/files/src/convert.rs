@@ -153,7 +153,7 @@ pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Im
             rounded(n.std)
         ));
     }
-    if let Some(head) = torchvision::head_beside(&state) {
+    if let Ok(Some(head)) = torchvision::head_beside(&state) {
         notes.push(format!("the head read from '{head}', the one Linear beside the network"));
     }
     notes.extend(left_out_notes(&state, &params.architecture));

@@ -48,6 +48,10 @@ pub enum ImportError {
         "no head: tensor 'fc.weight' is missing (is fc an nn.Identity, the head another module? xai reads the ResNet's own fc, or the one Linear beside it)"
     )]
     NoHead,
+    #[error(
+        "no head of its own ('fc'), and beside it {count} tensors that are not one Linear's, such as '{first}': xai reads the ResNet's own fc, or the one Linear beside it"
+    )]
+    HeadBeside { count: usize, first: String },
     #[error("{0}: xai reads torchvision's plain ResNets")]
     NotPlain(String),
     #[error("tensor '{name}' has shape {found:?}, expected {expected:?} for a {architecture}")]
@@ -127,9 +131,15 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
     }
     sequential_head(&mut own)?;
     head_after(state, prefix, &mut own)?;
-    if let Some(module) = head_beside(state) {
-        for param in ["weight", "bias"] {
-            own.extend(state.get(&format!("{module}.{param}")).map(|t| (format!("fc.{param}"), t.clone())));
+    if !own.contains_key("fc.weight") {
+        match head_beside(state) {
+            Ok(None) => {} // said missing where the head is read
+            Ok(Some(module)) => {
+                for param in ["weight", "bias"] {
+                    own.extend(state.get(&format!("{module}.{param}")).map(|t| (format!("fc.{param}"), t.clone())));
+                }
+            }
+            Err(beside) => return Err(ImportError::HeadBeside { count: beside.len(), first: beside[0].clone() }),
         }
     }
     Ok(own)
@@ -137,25 +147,41 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
 
 /// The head of a model made of a ResNet without one of its own (no `fc`, or an Identity) and a
 /// Linear beside it, as mmpretrain (`backbone.` and `head.fc.`) and many training scripts
-/// (`backbone.` and `classifier.`) save them: the one module with a weight beside the network,
-/// a matrix. Its name (`head.fc`).
-pub fn head_beside(state: &StateDict) -> Option<String> {
-    let prefix = root(state)?;
+/// (`backbone.` and `classifier.`) save them: `Ok` with its name (`head.fc`) where all that
+/// sits beside the network (but a normalisation read) is one matrix `weight` and its `bias`,
+/// else `Err` with what does (a cosine head's scale, a BatchNorm's statistics, a second layer);
+/// `Ok(None)` where the network has a head of its own, or nothing beside it.
+pub fn head_beside(state: &StateDict) -> Result<Option<String>, Vec<&String>> {
+    let Some(prefix) = root(state) else { return Ok(None) };
     let torchvision_name = torchvision_namer(state, prefix);
     if state.keys().filter_map(|k| k.strip_prefix(prefix)).any(|k| torchvision_name(k).starts_with("fc.")) {
-        return None;
+        return Ok(None);
     }
     // A Sequential's layer after it is read by [`head_after`].
-    let (parent, place) = place(prefix)?;
-    if place.parse::<usize>().is_ok() {
-        return None;
-    }
+    let Some((parent, _)) = place(prefix).filter(|(_, place)| place.parse::<usize>().is_err()) else {
+        return Ok(None);
+    };
     let networks = roots(state);
-    let beside = |k: &&String| k.starts_with(&parent) && !networks.iter().any(|network| k.starts_with(network));
-    let weights: Vec<&String> = state.keys().filter(beside).filter(|k| k.ends_with(".weight")).collect();
-    match weights[..] {
-        [only] if state[only].shape.len() == 2 => only.strip_suffix(".weight").map(String::from),
-        _ => None,
+    let normalising: Vec<String> =
+        normalizers(state, prefix).into_iter().map(|(module, ..)| format!("{parent}{module}.")).collect();
+    let beside: Vec<&String> = state
+        .keys()
+        .filter(|k| {
+            k.starts_with(&parent)
+                && !networks.iter().any(|network| k.starts_with(network))
+                && !normalising.iter().any(|module| k.starts_with(module))
+        })
+        .collect();
+    let Some(module) = beside.iter().find_map(|k| k.strip_suffix(".weight")) else {
+        return if beside.is_empty() { Ok(None) } else { Err(beside) };
+    };
+    let linear = state[&format!("{module}.weight")].shape.len() == 2
+        && state.get(&format!("{module}.bias")).is_none_or(|bias| bias.shape.len() == 1)
+        && beside.iter().all(|k| k.strip_prefix(module).is_some_and(|p| p == ".weight" || p == ".bias"));
+    if linear {
+        Ok(Some(module.to_string()))
+    } else {
+        Err(beside)
     }
 }
 
@@ -407,7 +433,7 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     // network's or a copy's): one that names them otherwise (`mu`, `sigma`) or holds more, which
     // ImageNet's stand in for.
     if let Some((parent, _)) = place(kept) {
-        let head = head_beside(state).map(|module| format!("{module}."));
+        let head = head_beside(state).ok().flatten().map(|module| format!("{module}."));
         let read: Vec<String> = networks
             .iter()
             .flat_map(|network| {
@@ -419,6 +445,7 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
             let last = k.rsplit('.').next().unwrap_or(k).to_ascii_lowercase();
             matches!(last.as_str(), "mean" | "std" | "mu" | "sigma")
                 || last.ends_with("_mean")
+                || last.ends_with("_var")
                 || last.ends_with("_std")
         };
         let beside = state.keys().filter(|k| {
@@ -883,15 +910,19 @@ pub(crate) mod tests {
             .collect();
         state.extend(head);
         state.insert("optimizer.state.0.exp_avg".into(), FloatTensor { shape: vec![2, 2], values: vec![0.0; 4] });
-        assert_eq!(head_beside(&state).as_deref(), Some("state_dict.head.fc"));
+        assert_eq!(head_beside(&state), Ok(Some("state_dict.head.fc".to_string())));
         assert_eq!(import_state_dict(&state, None), import_state_dict(&state_dict(&resnet18, ""), None));
         assert_eq!(left_out(&state, &resnet18), Vec::<String>::new());
-        // Beside a network with a head of its own, or with more than one, it is not.
-        let mut two = state.clone();
-        two.insert("state_dict.aux.weight".into(), FloatTensor { shape: vec![3, 512], values: vec![0.0; 1536] });
-        assert_eq!(head_beside(&two), None);
-        assert_eq!(import_state_dict(&two, None), Err(ImportError::NoHead));
-        assert_eq!(head_beside(&state_dict(&resnet18, "backbone.")), None);
+        // Beside a network with a head of its own, nothing is; beside one without, more than one
+        // Linear (a second layer, a cosine head's scale, a BatchNorm's statistics) is refused.
+        assert_eq!(head_beside(&state_dict(&resnet18, "backbone.")), Ok(None));
+        let tensor = |shape: Vec<usize>| FloatTensor { values: vec![0.0; shape.iter().product()], shape };
+        for (name, shape) in [("state_dict.aux.weight", vec![3, 512]), ("state_dict.head.scale", vec![1])] {
+            let mut more = state.clone();
+            more.insert(name.into(), tensor(shape));
+            let error = import_state_dict(&more, None);
+            assert!(matches!(error, Err(ImportError::HeadBeside { count: 3, .. })), "{name}: {error:?}");
+        }
     }
 
     #[test]
