@@ -1,7 +1,8 @@
 // A visitor's own model in the page (on the CPU fallback): a torchvision resnet18 with seven
 // classes, as torch.save wrote it (cargo xtask test rebuilds it from the committed fixture into
 // OWN_MODEL_DIR), converted in the page, kept across a reload, shared by a link that names it,
-// and never uploaded. And one trained on 32 px photos as the CIFAR recipe does.
+// and never uploaded. And ones trained on 32 px photos as the CIFAR recipe does: a resnet18, and
+// He et al.'s three-stage ResNet-20 as pytorch_resnet_cifar10 saves it.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -160,6 +161,21 @@ test('a CIFAR model is read with its stem and given the photos at its own size',
   assert.match(await text(page, 'conversion'), /the stem read as the CIFAR recipe's/);
   const notices = await page.locator('.notice').allTextContents();
   assert.ok(notices.some((n) => n.includes('This model takes 32 x 32 photos')), notices.join(' | '));
+  await runDemo(page, 'chelsea');
+  assert.equal(await prediction(page), 'cat');
+});
+
+test('a CIFAR ResNet-20 of three stages is explained at its own layers', { timeout: 600_000 }, async () => {
+  await addModel(page, 'resnet20-cifar-a.pth', 'labels.txt');
+  await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet20-cifar-a.pth'),
+    null, { timeout: 300_000 });
+  assert.match(await text(page, 'model-name'), /resnet20 \(zero-padding shortcuts\), 7 classes/);
+  assert.match(await text(page, 'conversion'), /its shortcuts read as zero-padding/);
+  // Three layers, the last one chosen, its maps 8 x 8 for the 32 px photos the model takes.
+  assert.deepEqual(await page.$$eval('[data-testid=layer] option', (options) => options.map((o) => o.value)),
+    ['layer1', 'layer2', 'layer3']);
+  assert.equal(await page.inputValue('[data-testid=layer]'), 'layer3');
+  assert.match(await page.textContent('#layer-hint'), /^8 x 8: the features the class decision is made from/);
   await runDemo(page, 'chelsea');
   assert.equal(await prediction(page), 'cat');
 });

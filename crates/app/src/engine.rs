@@ -126,6 +126,12 @@ impl Engine {
         }
     }
 
+    /// The model's layers, each with the side of its maps.
+    pub fn layers(&self) -> Vec<(Layer, usize)> {
+        let (architecture, input) = (self.net.architecture(), self.info.model.input_size.get() as usize);
+        architecture.layers().iter().map(|&layer| (layer, architecture.map_side(layer, input))).collect()
+    }
+
     /// Classifies the photo and explains the asked (or top-1) class with `method`, which needs no
     /// passes of its own, in one pass of the network.
     pub async fn analyse(
@@ -153,7 +159,7 @@ impl Engine {
     pub async fn compare(&self, photo: &GalleryPhoto, key: CompareKey) -> Result<Comparison, Failure> {
         let input = self.input(std::slice::from_ref(&photo.crop));
         let target = key.target();
-        let methods = xai_explain::methods::one_pass(key.layer);
+        let methods = xai_explain::methods::one_pass(key.layer, self.net.last_layer());
         let start = now_ms();
         let analyses = xai_explain::analyse_each(&self.net, &input, key.layer, &target, &methods, false).await?;
         let maps_ms = now_ms() - start;

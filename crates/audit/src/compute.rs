@@ -7,7 +7,7 @@ use xai_explain::budget::CPU_IMAGES_PER_PASS;
 use xai_explain::dff::{factorize_concepts, DffError, DffOptions};
 use xai_explain::render::{concept_region, overlay as paint_overlay, Colormap};
 use xai_explain::{method, CamError, CamRequest, Map, Target};
-use xai_model::{Labels, Layer, ResNet};
+use xai_model::{Labels, ResNet};
 
 use crate::{ClassConcepts, MapSummary, Photo, SharedConcept, CLASS_CONCEPTS};
 
@@ -17,7 +17,8 @@ pub fn photos_per_pass(side: usize, on_gpu: bool) -> usize {
     xai_explain::budget::images_per_pass(side, side, if on_gpu { 16 } else { CPU_IMAGES_PER_PASS })
 }
 
-/// Classifies the photos that were read, with their Grad-CAM maps at layer4 from the same pass
+/// Classifies the photos that were read, with their Grad-CAM maps at the last layer (layer4, a
+/// CIFAR ResNet's layer3) from the same pass
 /// (there its gradients have a closed form: no backward pass), and gives every photo back in
 /// order: each `Err` becomes the photo's error.
 pub async fn classify(
@@ -37,7 +38,7 @@ pub async fn classify(
         return Ok(photos);
     }
     let request = CamRequest {
-        layer: Layer::Layer4,
+        layer: net.last_layer(),
         target: &Target::TOP_CLASS,
         method: method("gradcam")?,
         eigen_smooth: false,

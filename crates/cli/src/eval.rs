@@ -24,9 +24,9 @@ pub struct Args {
     #[arg(long, default_value = "gradcam", value_parser = crate::method_name)]
     method: String,
     /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
-    /// class is decided from).
-    #[arg(long, default_value = "layer4")]
-    layer: Layer,
+    /// class is decided from); default: the last (layer4, layer3 in a CIFAR ResNet).
+    #[arg(long)]
+    layer: Option<Layer>,
     /// One metric (drop, increase, deletion, insertion, road-most, road-least, road); default:
     /// all of them (JSON has every score).
     #[arg(long, value_parser = parse_metric, conflicts_with = "json")]
@@ -44,8 +44,9 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let methods = xai_explain::methods_named(&args.method, args.layer)?;
     let model = args.model.load()?;
+    let layer = args.layer.unwrap_or(model.net.last_layer());
+    let methods = xai_explain::methods_named(&args.method, layer, model.net.last_layer())?;
     let metrics: Vec<Metric> = match args.metric {
         Some(metric) => vec![metric],
         None => Metric::ALL.to_vec(),
@@ -60,7 +61,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let Some(crop) = or_say(model.read_image(path), &mut failed) else { continue };
         scored += 1;
         let input = model.net.input(std::slice::from_ref(&crop));
-        let each = xai_explain::analyse_each(&model.net, &input, args.layer, &Target::TOP_CLASS, &methods, false);
+        let each = xai_explain::analyse_each(&model.net, &input, layer, &Target::TOP_CLASS, &methods, false);
         let each = pollster::block_on(each)?;
         // Every method explains the top class of the one shared pass.
         let class = each[0][0].class;
@@ -80,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                         analysis.class,
                         &Target::TOP_CLASS,
                         *method,
-                        args.layer,
+                        layer,
                         analysis.map,
                     )
                     .named(&crate::path_text(path))

@@ -11,7 +11,7 @@ use xai_audit::counted;
 use xai_explain::channels::ChannelByChannel;
 use xai_explain::render::{overlay, Colormap};
 use xai_explain::{smooth, Analysis, CamMethod, CamRequest, Target};
-use xai_model::ResNet;
+use xai_model::{Layer, ResNet};
 
 use crate::model::{or_say, Model, ModelArgs};
 use crate::progress::Progress;
@@ -76,7 +76,7 @@ fn parse_alpha(s: &str) -> Result<f32, String> {
 
 /// Where each photo's overlay of each method goes, `[photo][method]`: checked before any work,
 /// so that no overlay overwrites another made in the same run.
-fn overlay_paths(args: &Args, methods: &[&dyn CamMethod]) -> Result<Vec<Vec<PathBuf>>> {
+fn overlay_paths(args: &Args, methods: &[&dyn CamMethod], layer: Layer) -> Result<Vec<Vec<PathBuf>>> {
     if let Some(out) = &args.out {
         if args.images.len() > 1 || methods.len() > 1 {
             bail!("--out names one overlay: for several photos or methods, give --out-dir");
@@ -92,7 +92,7 @@ fn overlay_paths(args: &Args, methods: &[&dyn CamMethod]) -> Result<Vec<Vec<Path
         for method in methods {
             // The photo's own bytes: a name in another encoding stays that name.
             let mut name = stem.to_os_string();
-            name.push(format!("-{}-{}.png", method.name(), args.target.layer));
+            name.push(format!("-{}-{layer}.png", method.name()));
             let path = dir.join(name);
             if let Some(other) = written.insert(path.clone(), image) {
                 bail!(
@@ -127,7 +127,7 @@ fn channel_by_channel(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> R
 /// Each method's analysis of one photo's input: one shared pass, or a method's own passes.
 fn analyses(args: &Args, model: &Model, methods: &[&dyn CamMethod], input: &Tensor<4>) -> Result<Vec<Analysis>> {
     let target = args.target.target();
-    let (layer, eigen_smooth) = (args.target.layer, args.eigen_smooth);
+    let (layer, eigen_smooth) = (args.target.layer(&model.net), args.eigen_smooth);
     let mut analyses = match methods {
         [method] if method.channel_scoring().is_some() => {
             let request = CamRequest { layer, target: &target, method: *method, eigen_smooth };
@@ -150,9 +150,11 @@ fn analyses(args: &Args, model: &Model, methods: &[&dyn CamMethod], input: &Tens
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let methods = xai_explain::methods_named(&args.method, args.target.layer)?;
+    let model = args.model.load()?;
+    let layer = args.target.layer(&model.net);
+    let methods = xai_explain::methods_named(&args.method, layer, model.net.last_layer())?;
     let one_by_one = !args.json && (args.sheet.is_none() || args.out_dir.is_some());
-    let overlays = if one_by_one { Some(overlay_paths(&args, &methods)?) } else { None };
+    let overlays = if one_by_one { Some(overlay_paths(&args, &methods, layer)?) } else { None };
     let weights = args.model.weights_file();
     let inputs = args.images.iter().chain(&weights).map(PathBuf::as_path);
     let overlay_files = overlays.iter().flatten().flatten().map(PathBuf::as_path);
@@ -165,8 +167,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         crate::out::make_folder(dir).with_context(|| dir.display().to_string())?;
     }
     let mut sheet = args.sheet.as_ref().map(|_| Sheet::new(&methods.iter().map(|m| m.name()).collect::<Vec<_>>()));
-    let model = args.model.load()?;
-    let (layer, score, explaining) = (args.target.layer, args.target.target().score, args.target.explaining());
+    let (score, explaining) = (args.target.target().score, args.target.explaining());
     let mut failed = false;
     for (i, path) in args.images.iter().enumerate() {
         let Some(photo) = or_say(model.read_photo(path), &mut failed) else { continue };

@@ -171,7 +171,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// An option that only the model can refuse (a class it does not have, CAM below layer4): a
+/// An option that only the model can refuse (a class or layer it does not have, CAM below its
+/// last layer): a
 /// usage error as clap's are, exit 2, though found once the model is read.
 fn is_usage_error(error: &anyhow::Error) -> bool {
     use xai_explain::pipeline::CamError;
@@ -180,6 +181,7 @@ fn is_usage_error(error: &anyhow::Error) -> bool {
             error,
             CamError::UnknownMethod(_)
                 | CamError::Layer { .. }
+                | CamError::NoLayer(_)
                 | CamError::Class { .. }
                 | CamError::Targets { .. }
                 | CamError::NoOwnPasses(_)

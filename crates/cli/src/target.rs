@@ -3,14 +3,14 @@
 //! another class).
 
 use xai_explain::{Score, Target};
-use xai_model::Layer;
+use xai_model::{Layer, ResNet};
 
 #[derive(clap::Args)]
 pub struct TargetArgs {
     /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
-    /// class is decided from).
-    #[arg(long, default_value = "layer4")]
-    pub layer: Layer,
+    /// class is decided from); default: the last (layer4, layer3 in a CIFAR ResNet).
+    #[arg(long)]
+    layer: Option<Layer>,
     /// Class to explain, by number (0-999 for ImageNet; as many as your model has); default: the
     /// top-1 class.
     #[arg(long)]
@@ -24,6 +24,11 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// The layer asked for, else the network's last.
+    pub fn layer(&self, net: &ResNet) -> Layer {
+        self.layer.unwrap_or(net.last_layer())
+    }
+
     pub fn target(&self) -> Target {
         let score = match (self.versus, self.probability) {
             (Some(other), _) => Score::Versus(other),

@@ -17,6 +17,11 @@ use xai_fixtures::{rebuild, reference};
 const PHOTOS: [&str; 4] = ["chelsea", "coffee", "rocket", "astronaut"];
 /// resnet18 with a 3x3 stem of stride 1 and no max pooling, trained on the photos at 32 px.
 const CIFAR: &str = "resnet18-cifar";
+/// He et al.'s three-stage CIFAR ResNet-20, on the photos at 32 px: with projection shortcuts
+/// under torchvision's names (chenyaofo's pytorch-cifar-models), and with zero-padding ones
+/// (option A) as akamaster's pytorch_resnet_cifar10 names it.
+const RESNET20: &str = "resnet20-cifar";
+const RESNET20_A: &str = "resnet20-cifar-a";
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xai-own-models-{}-{name}", std::process::id()));
@@ -28,10 +33,10 @@ fn photo(name: &str) -> String {
     fixtures().join(format!("images/{name}.png")).display().to_string()
 }
 
-/// The photo as `arch` was trained on it: at 32 px for the CIFAR model.
+/// The photo as `arch` was trained on it: at 32 px for the CIFAR models.
 fn photo_for(arch: &str, name: &str) -> String {
     match arch {
-        CIFAR => fixtures().join(format!("images/32/{name}.png")).display().to_string(),
+        CIFAR | RESNET20 | RESNET20_A => fixtures().join(format!("images/32/{name}.png")).display().to_string(),
         _ => photo(name),
     }
 }
@@ -84,7 +89,7 @@ fn converted(dir: &Path, model: &str, file: &str, precision: &str, network: &str
 }
 
 /// The f32 conversion's logits and class names against float64 torch, the int8 one's top-1s,
-/// and the f32 one's maps at layer3 and layer4 against pytorch-grad-cam. Its classifications.
+/// and the f32 one's maps at the last two layers against pytorch-grad-cam. Its classifications.
 fn check_against_torch(arch: &str, f32_weights: &Path, int8_weights: &Path) -> Vec<Value> {
     let reference = reference();
     let expected = &reference["models"][arch]["images"];
@@ -254,6 +259,34 @@ fn a_cifar_resnet18_on_32_px_photos() {
         explained["map"].as_array().unwrap().len()
     };
     assert_eq!((side(&f32_weights.display().to_string()), side(&pooled)), (4, 2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// He et al.'s CIFAR ResNet-20, of three stages: read as such with either shortcut, explained at
+/// its last layer (layer3) by default, and asked in vain for a layer4.
+#[test]
+fn cifar_resnet20s_of_three_stages() {
+    let dir = scratch("resnet20");
+    for (arch, network) in [(RESNET20, "resnet20"), (RESNET20_A, "resnet20 (zero-padding shortcuts)")] {
+        let file = format!("{arch}.pth");
+        let (f32_weights, notes) = converted(&dir, arch, &file, "f32", network);
+        assert!(!notes.contains("stem read as"), "{notes}");
+        assert_eq!(notes.contains("shortcuts read as zero-padding"), arch == RESNET20_A, "{notes}");
+        let (int8_weights, _) = converted(&dir, arch, &file, "int8", network);
+        check_against_torch(arch, &f32_weights, &int8_weights);
+
+        let weights = f32_weights.display().to_string();
+        let photo = photo_for(arch, "chelsea");
+        let output = xai(&["explain", &photo, "--weights", &weights, "--method", "cam", "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let explained: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!((explained["layer"].as_str(), explained["map"].as_array().unwrap().len()), (Some("layer3"), 8));
+        let output = xai(&["explain", &photo, "--weights", &weights, "--layer", "layer4"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(stderr(&output).contains("a resnet20 has no layer4: its layers are layer1, layer2, layer3"));
+        let output = xai(&["dff", &photo, &photo_for(arch, "coffee"), "--weights", &weights, "-k", "2", "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

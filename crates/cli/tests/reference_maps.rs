@@ -225,7 +225,7 @@ fn bad_explanation_options_name_the_valid_values() {
         (vec!["explain", &chelsea, "--method", "nope"], "valid: gradcam, gradcam++"),
         (vec!["explain", &chelsea, "--layer", "layer9"], "valid: layer1, layer2, layer3, layer4"),
         (vec!["explain", &chelsea, "--class", "1000"], "valid: 0 to 999"),
-        (vec!["explain", &chelsea, "--method", "cam", "--layer", "layer3"], "layer4 only"),
+        (vec!["explain", &chelsea, "--method", "cam", "--layer", "layer3"], "the last layer only, layer4 here"),
         (vec!["dff", &chelsea, "-k", "40"], "valid: 1 to 16"),
     ] {
         let mut args = args;

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use xai_conv::{convolve, Geometry, Kernel};
-use xai_files::architecture::{Architecture, ConvSpec};
+use xai_files::architecture::{Architecture, ConvSpec, Shortcut};
 
 /// One convolution as the network runs it: its input's shape, geometry and output channels, and
 /// what it adds to its tiles.
@@ -80,7 +80,7 @@ fn network() -> Vec<(Case, usize)> {
     add(stem);
     for (s, stage) in architecture.block_specs().iter().enumerate() {
         for block in stage {
-            if let Some(spec) = &block.shortcut {
+            if let Shortcut::Projection(spec) = &block.shortcut {
                 add(Case::new(s + 1, spec, shape, false, false));
             }
             for (i, spec) in block.main.iter().enumerate() {

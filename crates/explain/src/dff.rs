@@ -7,7 +7,7 @@
 //! makes the same concept light up in all of them.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use xai_model::{Labels, Layer, ResNet};
+use xai_model::{Labels, ResNet};
 use xai_nmf::{Factors, Matrix};
 
 use crate::budget::images_per_pass;
@@ -205,7 +205,7 @@ impl<'a> ActivationRows<'a> {
         let n = self.input.dims()[0];
         if self.done < n {
             let end = (self.done + self.per_pass).min(n);
-            let activations = self.net.features(self.input.clone().slice_dim(0, self.done..end), Layer::Layer4);
+            let activations = self.net.features(self.input.clone().slice_dim(0, self.done..end), self.net.last_layer());
             let [images, c, h, w] = activations.dims();
             self.size = [h, w];
             self.parts.push(activations.permute([0, 2, 3, 1]).reshape([images * h * w, c]));

@@ -68,8 +68,10 @@ impl std::fmt::Display for Score {
 pub enum CamError {
     #[error("unknown method '{0}' (valid: {names})", names = methods::names().join(", "))]
     UnknownMethod(String),
-    #[error("{method} is defined at layer4 only (it uses the FC weights)")]
-    Layer { method: &'static str },
+    #[error("{method} is defined at the last layer only, {last} here (it uses the FC weights, which score it)")]
+    Layer { method: &'static str, last: Layer },
+    #[error("{0}")]
+    NoLayer(String),
     #[error("class {class} does not exist (valid: 0 to {last})", last = classes - 1)]
     Class { class: usize, classes: usize },
     #[error("{classes} target classes for {images} images: give one per image")]
@@ -147,11 +149,12 @@ pub struct CamRequest<'a> {
     pub eigen_smooth: bool,
 }
 
-/// The method called `name`, or with `all` every method one shared pass explains at `layer`
-/// (all but Score-CAM and Ablation-CAM), as the CLI's `--method` takes them.
-pub fn methods_named(name: &str, layer: Layer) -> Result<Vec<&'static dyn CamMethod>, CamError> {
+/// The method called `name`, or with `all` every method one shared pass explains at `layer` of
+/// a network whose last layer is `last` (all but Score-CAM and Ablation-CAM), as the CLI's
+/// `--method` takes them.
+pub fn methods_named(name: &str, layer: Layer, last: Layer) -> Result<Vec<&'static dyn CamMethod>, CamError> {
     match name {
-        "all" => Ok(methods::one_pass(layer)),
+        "all" => Ok(methods::one_pass(layer, last)),
         name => Ok(vec![method(name)?]),
     }
 }
@@ -173,8 +176,8 @@ impl Targeted {
 /// The logits and target, and d(score)/dA `[N, C, H, W]` for the target of each image, from
 /// `activations` of `layer`.
 ///
-/// At layer4 the gradient has a closed form, since only the global average pool and the FC
-/// layer follow: dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs (and a score that is
+/// At the last layer (layer4, or a CIFAR ResNet's layer3) the gradient has a closed form, since
+/// only the global average pool and the FC layer follow: dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs (and a score that is
 /// not a logit only weighs the FC rows differently, by d(score)/d(logits)). Elsewhere the network
 /// is split at the layer and the tail is differentiated with burn's autodiff.
 fn logits_and_gradients(
@@ -183,7 +186,7 @@ fn logits_and_gradients(
     layer: Layer,
     target: &Target,
 ) -> Result<(Targeted, Tensor<4>), CamError> {
-    if layer == Layer::Layer4 {
+    if layer == net.last_layer() {
         let [n, c, h, w] = activations.dims();
         let targeted = Targeted::new(net.logits_from(activations.clone(), layer), target)?;
         let rows = fc_rows(net, targeted.weights.clone());
@@ -219,6 +222,7 @@ pub(crate) fn method_inputs<'a>(
     target: &Target,
     gradients: bool,
 ) -> Result<MethodInputs<'a>, CamError> {
+    net.architecture().check_layer(layer).map_err(CamError::NoLayer)?;
     let activations = net.features(input.clone(), layer);
     let (targeted, gradients) = if gradients {
         let (targeted, gradients) = logits_and_gradients(net, &activations, layer, target)?;
@@ -276,8 +280,9 @@ pub fn explain_each(
     methods: &[&dyn CamMethod],
     eigen_smooth: bool,
 ) -> Result<Vec<Explanation>, CamError> {
-    if let Some(method) = methods.iter().find(|method| !method.supports(layer)) {
-        return Err(CamError::Layer { method: method.name() });
+    let last = net.last_layer();
+    if let Some(method) = methods.iter().find(|method| !method.supports(layer, last)) {
+        return Err(CamError::Layer { method: method.name(), last });
     }
     let gradients = methods.iter().any(|method| method.needs_gradients());
     let inputs = method_inputs(net, input, layer, target, gradients)?;
@@ -381,6 +386,6 @@ mod tests {
         let absent = Target::TOP_CLASS.scoring(Score::Versus(1000));
         assert!(matches!(explain(&net, &photos(1), request(&absent)), Err(CamError::Class { class: 1000, .. })));
         let cam = CamRequest { method: method("cam").unwrap(), ..request(&Target::TOP_CLASS) };
-        assert!(matches!(explain(&net, &photos(1), cam), Err(CamError::Layer { method: "cam" })));
+        assert!(matches!(explain(&net, &photos(1), cam), Err(CamError::Layer { method: "cam", last: Layer::Layer4 })));
     }
 }

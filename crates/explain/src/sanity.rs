@@ -3,7 +3,7 @@
 //!
 //! - Model parameter randomization (section 4, "cascading"): the network's parts are
 //!   re-initialised one after another from the top (the FC head, layer4, ..., the stem,
-//!   [`xai_model::CASCADE`]) and each time the map of the same class is compared with the
+//!   [`xai_model::Architecture::cascade`]) and each time the map of the same class is compared with the
 //!   original. A method that passes changes a lot.
 //! - Random logit (section 5's data randomization, in the form Sixt et al. and Quantus use
 //!   without retraining): the map of a random other class against the map of the explained class,
@@ -16,7 +16,7 @@
 use burn::tensor::Tensor;
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use serde::Serialize;
-use xai_model::{Layer, ResNet, CASCADE};
+use xai_model::{Layer, ResNet};
 
 use crate::analysis::{analyse_each, Analysis};
 use crate::map::Map;
@@ -87,8 +87,7 @@ impl Sanity {
         if self.blank {
             return "fails both tests: the map is the same everywhere, so it shows nothing that could depend on the network or the class".into();
         }
-        let parts =
-            |down_to: &str| if down_to == CASCADE[0] { down_to.to_string() } else { format!("fc to {down_to}") };
+        let parts = |down_to: &str| if down_to == "fc" { down_to.to_string() } else { format!("fc to {down_to}") };
         let cascade = match self.cascade_failure() {
             None => {
                 format!("passes the randomization test (the map changes once {} are random)", parts(self.decided_by))
@@ -128,8 +127,10 @@ pub struct SanityCheck<'a> {
 }
 
 impl<'a> SanityCheck<'a> {
-    /// The cascade's parts, then the random logit.
-    pub const STEPS: usize = CASCADE.len() + 1;
+    /// The cascade's parts (six, five for a CIFAR ResNet), then the random logit.
+    pub fn steps(&self) -> usize {
+        self.net.architecture().cascade().len() + 1
+    }
 
     /// Explains `target` with the learned network: the maps every step compares with. `seed`
     /// draws the random weights and the random class, so a check always gives the same numbers.
@@ -167,17 +168,17 @@ impl<'a> SanityCheck<'a> {
 
     /// How many steps are done.
     pub fn done(&self) -> usize {
-        self.cascade.first().map_or(Self::STEPS, Vec::len)
+        self.cascade.first().map_or(self.steps(), Vec::len)
     }
 
     /// Runs the next step; after the last, every method's result.
     pub async fn step(&mut self) -> Result<Option<Vec<Sanity>>, CamError> {
-        let part = self.done();
-        if part < CASCADE.len() {
+        let (part, parts) = (self.done(), self.net.architecture().cascade());
+        if part < parts.len() {
             let net = self.randomized.take().unwrap_or_else(|| self.net.clone()).with_random_part(part, self.seed);
             let maps = maps(&net, self.input, self.layer, self.target(self.class()), self.methods).await?;
             for ((cascade, original), map) in self.cascade.iter_mut().zip(&self.references).zip(&maps) {
-                cascade.push(Randomized { down_to: CASCADE[part], similarity: original.similarity(map) });
+                cascade.push(Randomized { down_to: parts[part], similarity: original.similarity(map) });
             }
             self.randomized = Some(net);
             return Ok(None);
@@ -190,10 +191,9 @@ impl<'a> SanityCheck<'a> {
         });
         let class = random_other_class(&excluded, self.net.classes(), self.seed);
         let maps = maps(self.net, self.input, self.layer, self.target(class), self.methods).await?;
-        let decided_by = CASCADE.iter().find(|part| **part == self.layer.to_string()).expect("every layer is a part");
         let results = self.cascade.drain(..).zip(&self.references).zip(&maps).map(|((cascade, original), map)| {
             let random_logit = RandomLogit { class, similarity: original.similarity(map) };
-            Sanity::new(cascade, decided_by, random_logit, original.is_blank())
+            Sanity::new(cascade, self.layer.name(), random_logit, original.is_blank())
         });
         Ok(Some(results.collect()))
     }
@@ -271,6 +271,7 @@ mod tests {
 
     #[test]
     fn a_map_that_is_the_same_everywhere_fails_both_checks() {
+        use xai_model::Architecture;
         // A network whose maps are all zeros: every comparison sees a "change" (a constant map
         // correlates 0 with anything), which must not read as a pass.
         let blank = Map::new(7, 7, vec![0.0; 49]);
@@ -278,7 +279,8 @@ mod tests {
         assert!(reference.is_blank());
         let step = |down_to| Randomized { down_to, similarity: reference.similarity(&blank) };
         let random_logit = RandomLogit { class: 1, similarity: reference.similarity(&blank) };
-        let sanity = Sanity::new(CASCADE.iter().map(|part| step(*part)).collect(), "layer4", random_logit, true);
+        let parts = Architecture::keras_resnet50().cascade();
+        let sanity = Sanity::new(parts.into_iter().map(step).collect(), "layer4", random_logit, true);
         assert!(!sanity.passes_randomization() && !sanity.passes_random_logit());
         assert!(sanity.verdict.starts_with("fails both tests: the map is the same everywhere"), "{}", sanity.verdict);
         let varied = Map::new(7, 7, (0..49).map(|i| i as f32).collect());
@@ -296,7 +298,7 @@ mod tests {
         assert_eq!(results.len(), 2);
         for sanity in &results {
             let parts: Vec<&str> = sanity.cascade.iter().map(|step| step.down_to).collect();
-            assert_eq!(parts, CASCADE);
+            assert_eq!(parts, ["fc", "layer4", "layer3", "layer2", "layer1", "conv1"]);
             assert_ne!(sanity.random_logit.class, 3);
         }
         // EigenCAM ignores the class and the head: randomizing the FC layer leaves its map as it

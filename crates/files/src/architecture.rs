@@ -1,6 +1,7 @@
 //! The ResNet family as data: He et al., "Deep Residual Learning for Image Recognition" (CVPR
 //! 2016), Table 1, with the wide (Zagoruyko & Komodakis 2016) and ResNeXt (Xie et al. 2017)
-//! variants as torchvision builds them, and Keras' ResNet-50. BatchNorm is folded into each
+//! variants as torchvision builds them, Keras' ResNet-50, and the paper's three-stage CIFAR
+//! ResNets (section 4.2: ResNet-20 to -1202). BatchNorm is folded into each
 //! convolution when a model is converted, so every conv here has a bias.
 
 use std::fmt;
@@ -26,7 +27,27 @@ pub enum Layout {
     Torchvision,
 }
 
-/// The convolution before the four stages, and the max pooling after it where there is one. The
+/// How a block's shortcut changes the shape where its main path does (a stage's first block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shortcuts {
+    /// A 1x1 convolution of the block's stride (He et al.'s option B, torchvision's `downsample`).
+    Projection,
+    /// Every stride-th pixel, its channels padded with zeros evenly on both sides: no weights
+    /// (option A, the paper's for CIFAR, as akamaster's pytorch_resnet_cifar10 builds it).
+    ZeroPadding,
+}
+
+impl fmt::Display for Shortcuts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Shortcuts::Projection => "projection shortcuts",
+            Shortcuts::ZeroPadding => "zero-padding shortcuts",
+        })
+    }
+}
+
+/// The convolution before the stages, and the max pooling after it where there is one. The
 /// weights show its kernel, not its stride nor whether it pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stem {
@@ -81,29 +102,37 @@ pub struct Architecture {
     /// The name in weight files and on the command line (`resnet50`, `resnet50-keras-v1`).
     pub name: &'static str,
     pub block: Block,
-    /// Blocks in each of the four stages.
+    /// Blocks in each of the four stages; the CIFAR ResNets have three (none in the fourth).
     pub blocks: [usize; 4],
+    /// Channels of the stem and the first stage (64; 16 in the CIFAR ResNets), doubled at each
+    /// stage after it.
+    pub base_width: usize,
     /// Groups of the 3x3 convs (ResNeXt's cardinality) and channels per group at stage 1.
     pub groups: usize,
     pub width_per_group: usize,
     pub layout: Layout,
     pub stem: Stem,
+    pub shortcuts: Shortcuts,
     pub classes: usize,
 }
 
-/// Its name, and its stem where that is not ImageNet's: `resnet18 (3x3 stem of stride 1, no max
-/// pooling)`.
+/// Its name, with its stem and shortcuts where they are not its recipe's: `resnet18 (3x3 stem of
+/// stride 1, no max pooling)`, `resnet20 (zero-padding shortcuts)`.
 impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.stem {
-            Stem::IMAGENET => f.write_str(self.name),
-            stem => write!(f, "{} ({stem})", self.name),
+        let recipe = Architecture::named(self.name, self.classes);
+        let stem = (recipe.as_ref().map(|r| r.stem) != Some(self.stem)).then(|| self.stem.to_string());
+        let shortcuts = (self.shortcuts != Shortcuts::Projection).then(|| self.shortcuts.to_string());
+        let notes: Vec<String> = stem.into_iter().chain(shortcuts).collect();
+        match notes.is_empty() {
+            true => f.write_str(self.name),
+            false => write!(f, "{} ({})", self.name, notes.join(", ")),
         }
     }
 }
 
-/// Every architecture xai-lens reads, with ImageNet's 1000 classes.
-pub const VARIANTS: [Architecture; 11] = [
+/// Every architecture xai-lens reads: ImageNet's with its 1000 classes, CIFAR's with 10.
+pub const VARIANTS: [Architecture; 17] = [
     variant("resnet50-keras-v1", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Keras),
     variant("resnet18", Block::Basic, [2, 2, 2, 2], 1, 64, Layout::Torchvision),
     variant("resnet34", Block::Basic, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
@@ -115,6 +144,12 @@ pub const VARIANTS: [Architecture; 11] = [
     variant("resnext50_32x4d", Block::Bottleneck, [3, 4, 6, 3], 32, 4, Layout::Torchvision),
     variant("resnext101_32x8d", Block::Bottleneck, [3, 4, 23, 3], 32, 8, Layout::Torchvision),
     variant("resnext101_64x4d", Block::Bottleneck, [3, 4, 23, 3], 64, 4, Layout::Torchvision),
+    cifar("resnet20", 3),
+    cifar("resnet32", 5),
+    cifar("resnet44", 7),
+    cifar("resnet56", 9),
+    cifar("resnet110", 18),
+    cifar("resnet1202", 200),
 ];
 
 const fn variant(
@@ -125,7 +160,35 @@ const fn variant(
     width_per_group: usize,
     layout: Layout,
 ) -> Architecture {
-    Architecture { name, block, blocks, groups, width_per_group, layout, stem: Stem::IMAGENET, classes: 1000 }
+    Architecture {
+        name,
+        block,
+        blocks,
+        base_width: 64,
+        groups,
+        width_per_group,
+        layout,
+        stem: Stem::IMAGENET,
+        shortcuts: Shortcuts::Projection,
+        classes: 1000,
+    }
+}
+
+/// He et al.'s CIFAR ResNet of depth 6n + 2: a 3x3 stem of 16 channels, three stages of `n`
+/// basic blocks (16, 32 and 64 channels), no max pooling, 32 px photos.
+const fn cifar(name: &'static str, n: usize) -> Architecture {
+    Architecture {
+        name,
+        block: Block::Basic,
+        blocks: [n, n, n, 0],
+        base_width: 16,
+        groups: 1,
+        width_per_group: 64,
+        layout: Layout::Torchvision,
+        stem: Stem::CIFAR,
+        shortcuts: Shortcuts::Projection,
+        classes: 10,
+    }
 }
 
 /// The names `--arch` accepts.
@@ -152,17 +215,33 @@ impl ConvSpec {
     }
 }
 
-/// The convolutions of one block, ReLU between them, and the projection shortcut where the
-/// shape changes.
+/// The convolutions of one block, ReLU between them, and its shortcut.
 #[derive(Debug, Clone)]
 pub struct BlockSpec {
     pub main: Vec<ConvSpec>,
-    pub shortcut: Option<ConvSpec>,
+    pub shortcut: Shortcut,
+}
+
+/// A block's shortcut: its input as it is, or changed to the main path's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shortcut {
+    Identity,
+    Projection(ConvSpec),
+    /// Every `stride`-th pixel, with `before` zero channels in front and `after` behind.
+    ZeroPadding {
+        stride: usize,
+        before: usize,
+        after: usize,
+    },
 }
 
 impl BlockSpec {
     pub fn convs(&self) -> impl Iterator<Item = &ConvSpec> {
-        self.main.iter().chain(self.shortcut.as_ref())
+        let projection = match &self.shortcut {
+            Shortcut::Projection(spec) => Some(spec),
+            Shortcut::Identity | Shortcut::ZeroPadding { .. } => None,
+        };
+        self.main.iter().chain(projection)
     }
 }
 
@@ -184,19 +263,59 @@ impl Architecture {
         }
     }
 
+    /// Its number of stages: four, or three in the CIFAR ResNets.
+    pub fn stages(&self) -> usize {
+        self.blocks.iter().take_while(|&&b| b > 0).count()
+    }
+
+    /// The layers explanations can hook: each stage's output.
+    pub fn layers(&self) -> &'static [Layer] {
+        &Layer::ALL[..self.stages()]
+    }
+
+    /// The last stage's output, which the head pools: the layer explanations default to.
+    pub fn last_layer(&self) -> Layer {
+        Layer::ALL[self.stages() - 1]
+    }
+
+    /// `layer`, if the network has it, else why not.
+    pub fn check_layer(&self, layer: Layer) -> Result<Layer, String> {
+        match self.layers().contains(&layer) {
+            true => Ok(layer),
+            false => Err(format!(
+                "a {} has no {layer}: its layers are {}",
+                self.name,
+                self.layers().iter().map(Layer::to_string).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// The parts of the network from the top down, in the order the model randomization test
+    /// re-initialises them ([`cascade`]).
+    pub fn cascade(&self) -> Vec<&'static str> {
+        cascade(self.last_layer())
+    }
+
+    /// The side of `layer`'s maps for photos of `input` pixels a side: halved by each stride (a
+    /// convolution padded to keep the size gives ceil(size / stride) pixels, as the pooling does).
+    pub fn map_side(&self, layer: Layer, input: usize) -> usize {
+        let pooled = input.div_ceil(self.stem.stride).div_ceil(if self.stem.max_pool { 2 } else { 1 });
+        (0..layer.stage_index()).fold(pooled, |side, _| side.div_ceil(2))
+    }
+
     /// Output channels of stage `s` (0 to 3).
     pub fn stage_channels(&self, s: usize) -> usize {
-        (64 << s) * self.expansion()
+        (self.base_width << s) * self.expansion()
     }
 
     /// Channels inside a bottleneck of stage `s` (torchvision's `width`).
     fn inner_channels(&self, s: usize) -> usize {
-        (64 << s) * self.width_per_group / 64 * self.groups
+        (self.base_width << s) * self.width_per_group / 64 * self.groups
     }
 
     /// Channels of the last stage, pooled into the head.
     pub fn features(&self) -> usize {
-        self.stage_channels(3)
+        self.stage_channels(self.stages() - 1)
     }
 
     /// The head's name: `fc1000` in Keras, `fc` in torchvision.
@@ -214,7 +333,7 @@ impl Architecture {
         ConvSpec {
             name: "conv1".into(),
             in_channels: 3,
-            out_channels: 64,
+            out_channels: self.base_width,
             kernel,
             stride,
             padding: kernel / 2,
@@ -224,8 +343,8 @@ impl Architecture {
 
     /// Every block of every stage, in forward order.
     pub fn block_specs(&self) -> Vec<Vec<BlockSpec>> {
-        let mut in_channels = 64;
-        (0..4)
+        let mut in_channels = self.base_width;
+        (0..self.stages())
             .map(|s| {
                 (0..self.blocks[s])
                     .map(|b| {
@@ -272,18 +391,25 @@ impl Architecture {
                 ]
             }
         };
-        let shortcut = (stride != 1 || cin != out).then(|| ConvSpec {
-            name: match self.layout {
-                Layout::Keras => format!("res{}{}_branch1", s + 2, char::from(b'a' + b as u8)),
-                Layout::Torchvision => format!("layer{}.{b}.downsample.0", s + 1),
-            },
-            in_channels: cin,
-            out_channels: out,
-            kernel: 1,
-            stride,
-            padding: 0,
-            groups: 1,
-        });
+        let shortcut = match (stride != 1 || cin != out, self.shortcuts) {
+            (false, _) => Shortcut::Identity,
+            (true, Shortcuts::Projection) => Shortcut::Projection(ConvSpec {
+                name: match self.layout {
+                    Layout::Keras => format!("res{}{}_branch1", s + 2, char::from(b'a' + b as u8)),
+                    Layout::Torchvision => format!("layer{}.{b}.downsample.0", s + 1),
+                },
+                in_channels: cin,
+                out_channels: out,
+                kernel: 1,
+                stride,
+                padding: 0,
+                groups: 1,
+            }),
+            (true, Shortcuts::ZeroPadding) => {
+                let before = (out - cin) / 2;
+                Shortcut::ZeroPadding { stride, before, after: out - cin - before }
+            }
+        };
         BlockSpec { main, shortcut }
     }
 
@@ -293,6 +419,13 @@ impl Architecture {
         specs.extend(self.block_specs().iter().flatten().flat_map(|b| b.convs().cloned()));
         specs
     }
+}
+
+/// The parts of a network whose last layer is `last`, from the top down, in the order the model
+/// randomization test re-initialises them: the head, each stage, the stem.
+pub fn cascade(last: Layer) -> Vec<&'static str> {
+    let stages = Layer::ALL[..=last.stage_index()].iter().rev().map(|layer| layer.name());
+    std::iter::once("fc").chain(stages).chain(["conv1"]).collect()
 }
 
 /// Where explanations hook the network, in torchvision's naming: `layerN` is the output of stage
@@ -312,11 +445,16 @@ impl Layer {
     pub fn stage_index(self) -> usize {
         self as usize
     }
+
+    /// `layer1` to `layer4`.
+    pub fn name(self) -> &'static str {
+        ["layer1", "layer2", "layer3", "layer4"][self.stage_index()]
+    }
 }
 
 impl fmt::Display for Layer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "layer{}", self.stage_index() + 1)
+        f.write_str(self.name())
     }
 }
 
@@ -384,13 +522,46 @@ mod tests {
         let strides: Vec<usize> = block.main.iter().map(|c| c.stride).collect();
         assert_eq!(strides, [1, 2, 1]);
         assert_eq!(block.main[1].name, "layer2.0.conv2");
-        assert_eq!(block.shortcut.as_ref().unwrap().name, "layer2.0.downsample.0");
+        assert!(matches!(&block.shortcut, Shortcut::Projection(spec) if spec.name == "layer2.0.downsample.0"));
         assert_eq!((arch.features(), arch.fc_name()), (2048, "fc"));
         let resnext = Architecture::named("resnext50_32x4d", 10).unwrap();
         assert_eq!(resnext.block_specs()[0][0].main[1].weight_shape(), [128, 4, 3, 3]);
         let basic = Architecture::named("resnet18", 10).unwrap();
-        assert!(basic.block_specs()[0][0].shortcut.is_none());
+        assert_eq!(basic.block_specs()[0][0].shortcut, Shortcut::Identity);
         assert_eq!(basic.features(), 512);
+    }
+
+    #[test]
+    fn cifar_resnets_have_three_stages_of_16_to_64_channels() {
+        // akamaster's pytorch_resnet_cifar10 counts (option A: no shortcut weights), 10 classes.
+        for (name, count) in [
+            ("resnet20", 269_722),
+            ("resnet32", 464_154),
+            ("resnet44", 658_586),
+            ("resnet56", 853_018),
+            ("resnet110", 1_727_962),
+            ("resnet1202", 19_421_274),
+        ] {
+            let arch = Architecture { shortcuts: Shortcuts::ZeroPadding, ..Architecture::named(name, 10).unwrap() };
+            assert_eq!(parameters(&arch) + batch_norm_affine(&arch), count, "{name}");
+        }
+        let arch = Architecture::named("resnet20", 10).unwrap();
+        assert_eq!((arch.stages(), arch.features(), arch.last_layer()), (3, 64, Layer::Layer3));
+        assert_eq!(arch.cascade(), ["fc", "layer3", "layer2", "layer1", "conv1"]);
+        assert_eq!((arch.stem, arch.stem.input_size().get()), (Stem::CIFAR, 32));
+        assert!(arch.check_layer(Layer::Layer4).unwrap_err().contains("its layers are layer1, layer2, layer3"));
+        let padded = Architecture { shortcuts: Shortcuts::ZeroPadding, ..arch.clone() };
+        assert_eq!(padded.block_specs()[2][0].shortcut, Shortcut::ZeroPadding { stride: 2, before: 16, after: 16 });
+        assert_eq!(padded.to_string(), "resnet20 (zero-padding shortcuts)");
+        assert!(
+            matches!(&arch.block_specs()[1][0].shortcut, Shortcut::Projection(spec) if spec.weight_shape() == [32, 16, 1, 1])
+        );
+        assert_eq!(arch.to_string(), "resnet20");
+        let resnet50 = Architecture::named("resnet50", 10).unwrap();
+        assert_eq!(resnet50.cascade(), ["fc", "layer4", "layer3", "layer2", "layer1", "conv1"]);
+        let sides = |a: &Architecture, input| Layer::ALL.map(|layer| a.map_side(layer, input));
+        assert_eq!((sides(&resnet50, 224), sides(&resnet50, 225)), ([56, 28, 14, 7], [57, 29, 15, 8]));
+        assert_eq!(sides(&arch, 32)[..3], [32, 16, 8]);
     }
 
     #[test]

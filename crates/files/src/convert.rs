@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::architecture::{Architecture, Stem};
+use crate::architecture::{Architecture, Shortcuts, Stem};
 use crate::labels::{Labels, LabelsError};
 use crate::photo::InputSize;
 use crate::preprocessing::{rounded, Preprocessing};
@@ -125,13 +125,19 @@ pub fn import_torchvision(
             ),
         }
     }
+    // A 3x3 stem is the CIFAR recipe's guessed from its kernel, except in He et al.'s CIFAR
+    // ResNets, whose recipe it is.
+    let guessed = Architecture::named(params.architecture.name, 1).is_some_and(|a| a.stem != Stem::CIFAR);
+    if params.architecture.shortcuts == Shortcuts::ZeroPadding {
+        notes.push("no projection weights where a stage begins: its shortcuts read as zero-padding (He et al.'s option A, as pytorch_resnet_cifar10 builds them: every second pixel, zero channels added evenly on both sides)".into());
+    }
     let stem = &mut params.architecture.stem;
     let recipe = *stem;
     stem.stride = given.stem_stride.unwrap_or(stem.stride);
     stem.max_pool = given.max_pool.unwrap_or(stem.max_pool);
     if *stem != recipe {
         notes.push(format!("the stem as given: {stem}"));
-    } else if recipe == Stem::CIFAR && given.stem_stride.is_none() && given.max_pool.is_none() {
+    } else if recipe == Stem::CIFAR && guessed && given.stem_stride.is_none() && given.max_pool.is_none() {
         notes.push(format!(
             "the stem read as the CIFAR recipe's: a {stem} (if the model was trained otherwise, say so with --stem-stride and --max-pool)"
         ));

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, Stem, VARIANTS};
+use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, Shortcuts, Stem, VARIANTS};
 use crate::preprocessing::{rounded, MEANS, STDS};
 use crate::weights::{LayerParams, NetworkParams};
 
@@ -620,11 +620,6 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
     if blocks == [0; 4] {
         return Err(ImportError::NotResNet(look_of(state)));
     }
-    if blocks[3] == 0 && blocks[..3].iter().all(|&b| b > 0) {
-        return Err(ImportError::NotPlain(
-            "three stages of blocks, not four (a CIFAR ResNet-20, -32, -44, -56 or -110, as in He et al.'s section 4.2)".into(),
-        ));
-    }
     let classes = head_classes(state)?;
     if classes == 0 {
         return Err(ImportError::NoClasses);
@@ -637,6 +632,17 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
         })
         .map(|v| Architecture { classes, ..v.clone() })
         .ok_or(ImportError::UnknownVariant { block, blocks, groups, width })
+}
+
+/// How the shortcuts of `variant` change shape: zero-padding in a CIFAR ResNet without
+/// projection weights where its second stage begins (He et al.'s option A, for which the paper
+/// made them), else projections (missing ones are said missing where they are read).
+fn shortcuts(state: &StateDict, variant: &Architecture) -> Shortcuts {
+    let cifar = variant.stages() == 3;
+    match cifar && !state.keys().any(|k| k.starts_with("layer2.0.downsample.")) {
+        true => Shortcuts::ZeroPadding,
+        false => Shortcuts::Projection,
+    }
 }
 
 /// Name of the BatchNorm after a conv: `conv1` -> `bn1`, `layer1.0.conv2` -> `layer1.0.bn2`,
@@ -701,6 +707,7 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
         }
     };
     architecture.stem = stem(&state);
+    architecture.shortcuts = shortcuts(&state, &architecture);
     let convs = architecture
         .conv_specs()
         .iter()
@@ -825,18 +832,38 @@ pub(crate) mod tests {
         preact.retain(|k, _| !k.starts_with("module.bn1."));
         let error = import_state_dict(&preact, None).unwrap_err().to_string();
         assert!(error.contains("a pre-activation ResNet"), "{error}");
-        // He et al.'s CIFAR ResNets have three stages.
+        // Three stages are He et al.'s CIFAR ResNets, of 16 to 64 channels: not a resnet18's.
         let mut three = state;
         three.retain(|k, _| !k.starts_with("module.layer4."));
-        for arch in [None, Some("resnet18")] {
-            let error = import_state_dict(&three, arch).unwrap_err().to_string();
-            assert!(error.contains("three stages of blocks"), "{error}");
-        }
+        let error = import_state_dict(&three, None).unwrap_err().to_string();
+        assert!(error.contains("blocks [2, 2, 2, 0] with 1 groups of 64 channels is none"), "{error}");
         // And Wide ResNets as CIFAR code names them, by their names.
         let block = |k: String| (1..4).fold(k, |k, n| k.replace(&format!("layer{n}."), &format!("block{n}.layer.")));
         let wide: StateDict = three.into_iter().map(|(k, v)| (block(k), v)).collect();
         let error = import_state_dict(&wide, None).unwrap_err().to_string();
         assert!(error.contains("a Wide ResNet as CIFAR code names it"), "{error}");
+    }
+
+    #[test]
+    fn cifar_resnets_are_read_with_their_shortcuts() {
+        // chenyaofo's pytorch-cifar-models and torchdistill: torchvision's names and projections.
+        let resnet56 = Architecture::named("resnet56", 10).unwrap();
+        let projections = state_dict(&resnet56, "");
+        assert!(projections.contains_key("layer3.0.downsample.1.running_var"));
+        let read = import_state_dict(&projections, None).unwrap();
+        assert_eq!(read.architecture, resnet56);
+        // akamaster's pytorch_resnet_cifar10 (option A, trained with DataParallel): no shortcut
+        // weights, its head `linear`.
+        let padded = Architecture { shortcuts: Shortcuts::ZeroPadding, ..Architecture::named("resnet20", 10).unwrap() };
+        let akamaster: StateDict =
+            state_dict(&padded, "module.").into_iter().map(|(k, v)| (k.replace(".fc.", ".linear."), v)).collect();
+        assert!(akamaster.keys().all(|k| !k.contains("downsample") && !k.contains("fc")));
+        let read = import_state_dict(&akamaster, None).unwrap();
+        assert_eq!((read.architecture.to_string(), read.convs.len()), ("resnet20 (zero-padding shortcuts)".into(), 19));
+        assert_eq!(left_out(&akamaster, &read.architecture), Vec::<String>::new());
+        assert_eq!(import_state_dict(&akamaster, Some("resnet20")), Ok(read));
+        let error = import_state_dict(&akamaster, Some("resnet32")).unwrap_err().to_string();
+        assert!(error.contains("holds a resnet20, not the resnet32"), "{error}");
     }
 
     #[test]

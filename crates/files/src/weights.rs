@@ -8,7 +8,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::architecture::{variant_names, Architecture, Stem};
+use crate::architecture::{variant_names, Architecture, Shortcuts, Stem};
 use crate::labels::Labels;
 use crate::photo::InputSize;
 use crate::preprocessing::Preprocessing;
@@ -145,6 +145,8 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
     // byte for byte (and checksum for checksum) what they were.
     let stem = (architecture.stem != Stem::IMAGENET)
         .then(|| ("stem", serde_json::to_string(&architecture.stem).expect("plain data serialises")));
+    let shortcuts = (architecture.shortcuts != Shortcuts::Projection)
+        .then(|| ("shortcuts", serde_json::to_string(&architecture.shortcuts).expect("plain data serialises")));
     let mut fields = vec![
         ("format", FORMAT.into()),
         ("format_version", FORMAT_VERSION.into()),
@@ -158,6 +160,7 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
         ("source_sha256", model.source_sha256.clone()),
     ];
     fields.extend(stem);
+    fields.extend(shortcuts);
     fields
 }
 
@@ -291,6 +294,10 @@ impl NetworkParams {
                 .filter(Stem::is_valid)
                 .ok_or_else(|| bad("stem", "not a kernel of 1, 3, 5 or 7 with a stride of 1 or 2".into()))?;
         }
+        if let Some(shortcuts) = field("shortcuts") {
+            architecture.shortcuts = serde_json::from_str(&shortcuts)
+                .map_err(|_| bad("shortcuts", "neither \"projection\" nor \"zero-padding\"".into()))?;
+        }
         let precision = field("precision")
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| bad("precision", "neither int8 nor f32".into()))?;
@@ -409,6 +416,18 @@ mod tests {
         let bytes = NetworkParams::patterned(architecture).to_safetensors(Precision::F32, &info());
         let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
         assert!(error.starts_with("metadata 'stem' is not valid"), "{error}");
+    }
+
+    #[test]
+    fn a_cifar_resnet_and_its_zero_padding_shortcuts_are_written_and_read() {
+        let architecture =
+            Architecture { shortcuts: Shortcuts::ZeroPadding, ..Architecture::named("resnet20", 3).unwrap() };
+        let params = NetworkParams::patterned(architecture);
+        let bytes = params.to_safetensors(Precision::Int8, &info());
+        assert!(bytes.windows(11).any(|w| w == b"\"shortcuts\""));
+        let (read, _) = NetworkParams::from_safetensors(&bytes).unwrap();
+        assert_eq!(read.architecture, params.architecture);
+        assert!(!resnet18().to_safetensors(Precision::F32, &info()).windows(11).any(|w| w == b"\"shortcuts\""));
     }
 
     #[test]

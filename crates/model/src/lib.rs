@@ -4,7 +4,7 @@
 
 pub mod resnet;
 
-pub use resnet::{ResNet, CASCADE};
+pub use resnet::ResNet;
 
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::Tensor;

@@ -14,7 +14,7 @@ use burn::tensor::{s, Device, Tensor, TensorData};
 use image::RgbImage;
 use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, Normal, Uniform};
-use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer};
+use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer, Shortcut};
 use xai_files::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
 use xai_files::Preprocessing;
 
@@ -172,25 +172,57 @@ fn random_conv(spec: &ConvSpec, rng: &mut StdRng, device: &Device) -> Conv {
     Conv::new(spec, &LayerParams { weight, bias: vec![0.0; spec.out_channels] }, device)
 }
 
-/// A residual block: its convolutions with a ReLU between them, plus the shortcut (a 1x1
-/// projection where the shape changes), then the ReLU of the sum.
+/// A residual block: its convolutions with a ReLU between them, plus the shortcut (where the
+/// shape changes, a 1x1 projection or the input zero-padded), then the ReLU of the sum.
 #[derive(Debug, Clone)]
 struct Block {
     main: Vec<Conv>,
-    shortcut: Option<Conv>,
+    shortcut: BlockShortcut,
+}
+
+#[derive(Debug, Clone)]
+enum BlockShortcut {
+    Identity,
+    Projection(Box<Conv>),
+    ZeroPadding { stride: usize, before: usize, after: usize },
 }
 
 impl Block {
+    fn new(spec: &BlockSpec, mut conv: impl FnMut(&ConvSpec) -> Conv) -> Self {
+        let main = spec.main.iter().map(&mut conv).collect();
+        let shortcut = match &spec.shortcut {
+            Shortcut::Identity => BlockShortcut::Identity,
+            Shortcut::Projection(projection) => BlockShortcut::Projection(conv(projection).into()),
+            &Shortcut::ZeroPadding { stride, before, after } => BlockShortcut::ZeroPadding { stride, before, after },
+        };
+        Self { main, shortcut }
+    }
+
+    fn projection(&self) -> Option<&Conv> {
+        match &self.shortcut {
+            BlockShortcut::Projection(conv) => Some(conv),
+            BlockShortcut::Identity | BlockShortcut::ZeroPadding { .. } => None,
+        }
+    }
+
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let kernels: Option<Vec<&Kernel>> = self.main.iter().chain(&self.shortcut).map(Conv::host_kernel).collect();
+        let kernels: Option<Vec<&Kernel>> = self.main.iter().chain(self.projection()).map(Conv::host_kernel).collect();
         if let (Some(kernels), false) = (kernels, x.is_autodiff()) {
             return self.forward_on_host(x, &kernels);
         }
         let (last, first) = self.main.split_last().expect("a block has convolutions");
         let inner = first.iter().fold(x.clone(), |y, conv| conv.forward(y, true));
         let shortcut = match &self.shortcut {
-            Some(projection) => projection.forward(x, false),
-            None => x,
+            BlockShortcut::Identity => x,
+            BlockShortcut::Projection(projection) => projection.forward(x, false),
+            &BlockShortcut::ZeroPadding { stride, before, after } => {
+                let step = stride as isize;
+                let kept = x.slice(s![.., .., ..;step, ..;step]);
+                let [n, _, h, w] = kept.dims();
+                let device = kept.device();
+                let zeros = |channels: usize| Tensor::zeros([n, channels, h, w], &device);
+                Tensor::cat(vec![zeros(before), kept, zeros(after)], 1)
+            }
         };
         rectified(last.forward(inner, false) + shortcut)
     }
@@ -206,18 +238,17 @@ impl Block {
                 let (y, shape) = xai_conv::convolve(&y, shape, kernel, None, true);
                 (Cow::Owned(y), shape)
             });
-            let shortcut = match projection.first() {
-                Some(kernel) => Cow::Owned(xai_conv::convolve(input, shape, kernel, None, false).0),
-                None => Cow::Borrowed(input),
+            let shortcut = match (projection.first(), &self.shortcut) {
+                (Some(kernel), _) => Cow::Owned(xai_conv::convolve(input, shape, kernel, None, false).0),
+                (None, &BlockShortcut::ZeroPadding { stride, before, after }) => {
+                    Cow::Owned(xai_conv::zero_padded(input, shape, stride, before, after).0)
+                }
+                (None, _) => Cow::Borrowed(input),
             };
             xai_conv::convolve(&inner, inner_shape, last, Some(&shortcut), true)
         })
     }
 }
-
-/// The parts of the network from the top down, in the order the model randomization test
-/// re-initialises them ([`ResNet::with_random_part`]): the head, each stage, the stem.
-pub const CASCADE: [&str; 6] = ["fc", "layer4", "layer3", "layer2", "layer1", "conv1"];
 
 /// A ResNet ready for inference on one device, with the preprocessing it was trained with.
 #[derive(Debug, Clone)]
@@ -238,11 +269,11 @@ impl ResNet {
         let mut convs = params.convs.iter();
         let mut conv = |spec: &ConvSpec| Conv::new(spec, convs.next().expect("one params per conv"), device);
         let stem = conv(&architecture.stem_spec());
-        let mut block = |b: &BlockSpec| Block {
-            main: b.main.iter().map(&mut conv).collect(),
-            shortcut: b.shortcut.as_ref().map(&mut conv),
-        };
-        let stages = architecture.block_specs().iter().map(|blocks| blocks.iter().map(&mut block).collect()).collect();
+        let stages = architecture
+            .block_specs()
+            .iter()
+            .map(|blocks| blocks.iter().map(|b| Block::new(b, &mut conv)).collect())
+            .collect();
         let (classes, features) = (architecture.classes, architecture.features());
         Self {
             architecture,
@@ -278,7 +309,18 @@ impl ResNet {
         &self.device
     }
 
-    /// The head: preprocessed input [N, 3, S, S] to the activations of `layer`.
+    /// What it is: its stages, channels, stem and shortcuts.
+    pub fn architecture(&self) -> &Architecture {
+        &self.architecture
+    }
+
+    /// The last stage's output, which the head pools: where explanations look by default.
+    pub fn last_layer(&self) -> Layer {
+        self.architecture.last_layer()
+    }
+
+    /// The head: preprocessed input [N, 3, S, S] to the activations of `layer`, one of
+    /// [`Architecture::layers`].
     pub fn features(&self, input: Tensor<4>, layer: Layer) -> Tensor<4> {
         let x = self.stem.forward(input, true);
         let x = if self.architecture.stem.max_pool { self.stem_pool(x) } else { x };
@@ -306,7 +348,7 @@ impl ResNet {
         self.classify_pooled(last.mean_dims(&[2, 3]).flatten(1, 3))
     }
 
-    /// The FC head on globally pooled layer4 features `[N, features]`.
+    /// The FC head on the last stage's globally pooled features `[N, features]`.
     pub fn classify_pooled(&self, pooled: Tensor<2>) -> Tensor<2> {
         // [classes, features] x [features, N]: on flex as fast as the other way round for one
         // image, and 2.3x faster for five (DFF's concepts) or eight (docs/benchmarks.md).
@@ -321,17 +363,19 @@ impl ResNet {
 
     /// Logits `[N, classes]` for a preprocessed batch [N, 3, S, S].
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
-        self.logits_from(self.features(input, Layer::Layer4), Layer::Layer4)
+        let last = self.last_layer();
+        self.logits_from(self.features(input, last), last)
     }
 
-    /// Part `part` of [`CASCADE`] re-initialised as torchvision initialises a new ResNet (each
+    /// Part `part` of [`Architecture::cascade`] re-initialised as torchvision initialises a new ResNet (each
     /// convolution's weight from N(0, 2 / fan_out), its folded BatchNorm the identity, so no
     /// bias; the FC layer's weight and bias from U(+-1 / sqrt(features))), drawn from `seed`.
     /// The rest keeps its learned weights. For Adebayo et al.'s model randomization test.
     pub fn with_random_part(mut self, part: usize, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(part as u64));
         let device = self.device.clone();
-        match CASCADE[part] {
+        let cascade = self.architecture.cascade();
+        match cascade[part] {
             "fc" => {
                 let (classes, features) = (self.architecture.classes, self.architecture.features());
                 let bound = 1.0 / (features as f32).sqrt();
@@ -346,16 +390,10 @@ impl ResNet {
             }
             "conv1" => self.stem = random_conv(&self.architecture.stem_spec(), &mut rng, &device),
             _ => {
-                let stage = CASCADE.len() - 2 - part;
+                let stage = cascade.len() - 2 - part;
                 let mut conv = |spec: &ConvSpec| random_conv(spec, &mut rng, &device);
                 let blocks = self.architecture.block_specs().swap_remove(stage);
-                self.stages[stage] = blocks
-                    .iter()
-                    .map(|b| Block {
-                        main: b.main.iter().map(&mut conv).collect(),
-                        shortcut: b.shortcut.as_ref().map(&mut conv),
-                    })
-                    .collect();
+                self.stages[stage] = blocks.iter().map(|b| Block::new(b, &mut conv)).collect();
             }
         }
         self

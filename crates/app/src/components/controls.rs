@@ -13,6 +13,8 @@ use crate::state::{Action, Look, Question};
 #[derive(Properties, PartialEq)]
 pub struct ControlsProps {
     pub question: Question,
+    /// The model's layers, each with the side of its maps.
+    pub layers: Vec<(Layer, usize)>,
     pub look: Look,
     /// The classes a contrast can name (the top five but the explained one), with their labels.
     pub others: Vec<(usize, String)>,
@@ -45,14 +47,15 @@ fn score_summary(score: Score) -> &'static str {
     }
 }
 
-/// What each layer's map shows, for a 224 px photo.
-fn layer_summary(layer: Layer) -> &'static str {
-    match layer {
-        Layer::Layer1 => "56 x 56: edges and textures; fine detail, little about the class.",
-        Layer::Layer2 => "28 x 28: patterns and small parts.",
-        Layer::Layer3 => "14 x 14: object parts; sharper than layer4 and still class-specific.",
-        Layer::Layer4 => "7 x 7: the features the class decision is made from; coarse but most faithful.",
-    }
+/// What a layer's map of `side` x `side` shows, in a network whose last layer is `last`.
+fn layer_summary(layer: Layer, side: usize, last: Layer) -> String {
+    let shows = match layer {
+        _ if layer == last => "the features the class decision is made from; coarse but most faithful.",
+        Layer::Layer1 => "edges and textures; fine detail, little about the class.",
+        Layer::Layer2 => "patterns and small parts.",
+        Layer::Layer3 | Layer::Layer4 => "object parts; sharper than the last layer and still class-specific.",
+    };
+    format!("{side} x {side}: {shows}")
 }
 
 /// A callback that reads a select's or an input's value and turns it into an action.
@@ -91,6 +94,8 @@ fn use_select_value(value: String) -> NodeRef {
 #[function_component(Controls)]
 pub fn controls(props: &ControlsProps) -> Html {
     let Question { method, layer, .. } = &props.question;
+    let last = props.layers.last().map_or(Layer::Layer4, |(layer, _)| *layer);
+    let side = props.layers.iter().find(|(l, _)| l == layer).map_or(0, |(_, side)| *side);
     let summary = xai_explain::method(method).map(|m| m.summary()).unwrap_or_default();
     let on_method = on_value::<Event>(&props.dispatch, |v| Some(Action::SetMethod(v)));
     let on_layer = on_value::<Event>(&props.dispatch, |v| v.parse().ok().map(Action::SetLayer));
@@ -115,18 +120,18 @@ pub fn controls(props: &ControlsProps) -> Html {
             <label for="method">{ "Method" }</label>
             <select ref={method_select} id="method" data-testid="method" onchange={on_method} aria-describedby="method-hint">
                 { for xai_explain::all_methods().iter().map(|m| html! {
-                    <option value={m.name()} selected={method == m.name()} disabled={!m.supports(*layer)}>{ m.name() }</option>
+                    <option value={m.name()} selected={method == m.name()} disabled={!m.supports(*layer, last)}>{ m.name() }</option>
                 }) }
             </select>
             <p class="hint" id="method-hint">{ summary }</p>
             <label for="layer">{ "Layer" }</label>
             <select ref={layer_select} id="layer" data-testid="layer" onchange={on_layer} aria-describedby="layer-hint">
-                { for Layer::ALL.iter().map(|l| {
-                    let allowed = xai_explain::method(method).map_or(true, |m| m.supports(*l));
+                { for props.layers.iter().map(|(l, _)| {
+                    let allowed = xai_explain::method(method).map_or(true, |m| m.supports(*l, last));
                     html! { <option value={l.to_string()} selected={layer == l} disabled={!allowed}>{ l.to_string() }</option> }
                 }) }
             </select>
-            <p class="hint" id="layer-hint">{ layer_summary(*layer) }</p>
+            <p class="hint" id="layer-hint">{ layer_summary(*layer, side, last) }</p>
             <label for="score">{ "Explain" }</label>
             <select ref={score_select} id="score" data-testid="score" onchange={on_score} aria-describedby="score-hint">
                 { for [Score::Logit, Score::Probability].into_iter().map(|s| html! {

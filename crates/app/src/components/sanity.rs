@@ -4,8 +4,7 @@
 
 use std::rc::Rc;
 
-use xai_explain::sanity::{Sanity, SanityCheck, SIMILAR};
-use xai_model::CASCADE;
+use xai_explain::sanity::{Sanity, SIMILAR};
 use yew::prelude::*;
 
 use super::use_focus_handoff;
@@ -17,6 +16,8 @@ pub struct SanityProps {
     pub report: Option<Rc<SanityReport>>,
     /// Steps done, while a check runs.
     pub running: Option<usize>,
+    /// The parts of the model its randomization goes through, from the top down.
+    pub cascade: Vec<&'static str>,
     pub enabled: bool,
     pub on_check: Callback<()>,
     pub on_cancel: Callback<()>,
@@ -32,9 +33,9 @@ fn plot_y(similarity: f32) -> f32 {
     (1.0 - similarity.clamp(-1.0, 1.0)) / 2.0 * PLOT_HEIGHT
 }
 
-/// A polyline through `values`, one per cascade step, left to right.
-fn polyline(values: impl Iterator<Item = f32>) -> String {
-    let step = PLOT_WIDTH / CASCADE.len() as f32;
+/// A polyline through `values`, one per cascade step of `steps`, left to right.
+fn polyline(values: impl Iterator<Item = f32>, steps: usize) -> String {
+    let step = PLOT_WIDTH / steps as f32;
     // The first point is the original map against itself: 1.
     std::iter::once(1.0)
         .chain(values)
@@ -47,8 +48,9 @@ fn polyline(values: impl Iterator<Item = f32>) -> String {
 /// Rank correlation (solid) and SSIM (dashed) against randomization depth, with the verdict's
 /// threshold as a faint line.
 fn plot(method: &str, sanity: &Sanity) -> Html {
-    let spearman = polyline(sanity.cascade.iter().map(|s| s.similarity.spearman));
-    let ssim = polyline(sanity.cascade.iter().map(|s| s.similarity.ssim));
+    let steps = sanity.cascade.len();
+    let spearman = polyline(sanity.cascade.iter().map(|s| s.similarity.spearman), steps);
+    let ssim = polyline(sanity.cascade.iter().map(|s| s.similarity.ssim), steps);
     let threshold = plot_y(SIMILAR);
     let last = sanity.cascade.last().map_or(1.0, |s| s.similarity.spearman);
     html! {
@@ -72,7 +74,8 @@ fn cell(testid: String, spearman: f32, ssim: f32, deciding: bool) -> Html {
 }
 
 fn row(method: &'static str, sanity: &Sanity) -> Html {
-    let decided = CASCADE.iter().position(|p| *p == sanity.decided_by).map_or(CASCADE.len(), |i| i + 1);
+    let parts = &sanity.cascade;
+    let decided = parts.iter().position(|p| p.down_to == sanity.decided_by).map_or(parts.len(), |i| i + 1);
     let steps = sanity.cascade.iter().enumerate().map(|(i, step)| {
         let s = step.similarity;
         cell(format!("sanity-{method}-{}", step.down_to), s.spearman, s.ssim, i < decided)
@@ -108,9 +111,9 @@ pub fn sanity_panel(props: &SanityProps) -> Html {
                     onclick={props.on_check.reform(|_| ())}>{ "Run sanity checks" }</button>
                 if let Some(done) = props.running {
                     <span data-testid="sanity-progress" role="status">
-                        { match CASCADE.get(done) {
-                            Some(part) => format!("Step {} of {}: randomizing {part}", done + 1, SanityCheck::STEPS),
-                            None => format!("Step {} of {}: a random class", done + 1, SanityCheck::STEPS),
+                        { match props.cascade.get(done) {
+                            Some(part) => format!("Step {} of {}: randomizing {part}", done + 1, props.cascade.len() + 1),
+                            None => format!("Step {} of {}: a random class", done + 1, props.cascade.len() + 1),
                         } }
                     </span>
                     <button data-testid="sanity-cancel" ref={cancel} onclick={props.on_cancel.reform(|_| ())}>{ "Cancel" }</button>
@@ -134,7 +137,7 @@ pub fn sanity_panel(props: &SanityProps) -> Html {
                                 <th scope="col">{ "Method" }</th>
                                 <th scope="col" title="Rank correlation (solid) and SSIM (dashed) from the original map \
                                     to conv1 randomized; the faint line is the threshold">{ "Plot" }</th>
-                                { for CASCADE.iter().map(|part| html! {
+                                { for props.cascade.iter().map(|part| html! {
                                     <th scope="col" title={format!("Randomized from fc down to {part}")}>{ format!("to {part}") }</th>
                                 }) }
                                 <th scope="col" title="The map of a random other class">{ "Random class" }</th>

@@ -8,7 +8,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use xai_explain::readback::ReadbackError;
 use xai_model::labels::MAX_FILE_BYTES as MAX_LABELS_BYTES;
-use xai_model::{InputSize, ResNet, WeightsError};
+use xai_model::{InputSize, Layer, ResNet, WeightsError};
 use xai_share::Shared;
 use yew::platform::spawn_local;
 
@@ -177,7 +177,8 @@ impl Jobs {
         }
         match loaded {
             Ok((engine, cached)) => {
-                let (classes, model_notice) = (engine.info.model.labels.len(), input_size_notice(&engine));
+                let (classes, model_notice, layers) =
+                    (engine.info.model.labels.len(), input_size_notice(&engine), engine.layers());
                 self.engine_ready(engine);
                 let ms = now_ms() - start;
                 let ready = Action::ModelReady {
@@ -188,6 +189,7 @@ impl Jobs {
                     model_notice,
                     own: own.clone(),
                     classes,
+                    layers,
                 };
                 self.send(ready);
                 // A link that waited for this model opens now.
@@ -240,7 +242,8 @@ impl Jobs {
     async fn open_link(&self, hash: &str) {
         let opened = async {
             let link = Shared::from_fragment(hash).map_err(|e| e.to_string())?;
-            let settings = settings_from_link(&link)?;
+            let last = self.memory.ready_engine.borrow().as_ref().map_or(Layer::Layer4, |e| e.net.last_layer());
+            let settings = settings_from_link(&link, last)?;
             Ok::<_, String>((photo::from_link(&link.photo).await?, settings))
         };
         match opened.await {
@@ -386,7 +389,8 @@ impl Jobs {
             }
             match loaded {
                 Ok((cpu, cached)) => {
-                    let (classes, model_notice) = (cpu.info.model.labels.len(), input_size_notice(&cpu));
+                    let (classes, model_notice, layers) =
+                        (cpu.info.model.labels.len(), input_size_notice(&cpu), cpu.layers());
                     jobs.engine_ready(cpu);
                     let ms = now_ms() - start;
                     jobs.send(Action::ModelReady {
@@ -397,6 +401,7 @@ impl Jobs {
                         model_notice,
                         own,
                         classes,
+                        layers,
                     });
                 }
                 Err(error) => jobs.send(Action::ModelFailed(format!("could not move to the CPU: {error}"))),

@@ -31,13 +31,17 @@ impl AppState {
     }
 }
 
-/// A share link's settings, checked as a whole against what the page offers: a method at a
-/// layer where it is not defined is refused, like an unknown name.
-pub fn settings_from_link(link: &Shared) -> Result<LinkSettings, String> {
+/// A share link's settings, checked as a whole against what the page offers with a model whose
+/// last layer is `last`: a layer it does not have, or a method at a layer where it is not
+/// defined, is refused, like an unknown name.
+pub fn settings_from_link(link: &Shared, last: Layer) -> Result<LinkSettings, String> {
     let invalid = |e: String| format!("share link: {e}");
     let method = xai_explain::method(&link.method).map_err(|e| invalid(e.to_string()))?;
     let layer: Layer = link.layer.parse().map_err(invalid)?;
-    if !method.supports(layer) {
+    if layer > last {
+        return Err(invalid(format!("this model has no {layer}: its last layer is {last}")));
+    }
+    if !method.supports(layer, last) {
         return Err(invalid(format!("{} is not defined at {layer}", method.name())));
     }
     let score = match (link.versus, link.probability) {

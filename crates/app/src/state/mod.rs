@@ -39,6 +39,8 @@ pub struct AppState {
     pub model_number: u64,
     /// How many classes the loaded model tells apart.
     pub classes: usize,
+    /// Its layers, each with the side of its maps.
+    pub layers: Vec<(Layer, usize)>,
     /// What the page says about its device (why it runs on the CPU).
     pub notice: Option<Notice>,
     /// What it says about the model in use (converted for another size): gone with it.
@@ -100,6 +102,8 @@ pub enum Action {
         /// The visitor's own model, or `None` for the built-in one.
         own: Option<StoredModel>,
         classes: usize,
+        /// Its layers, each with the side of its maps.
+        layers: Vec<(Layer, usize)>,
     },
     /// Another model is being loaded: the built-in one (`None`) or the visitor's own.
     SwitchModel(Option<StoredModel>),
@@ -196,6 +200,8 @@ impl Default for AppState {
             wanted: None,
             model_number: 0,
             classes: 0,
+            // The built-in ResNet-50's at 224 px, until a model is ready.
+            layers: Layer::ALL.into_iter().zip([56, 28, 14, 7]).collect(),
             notice: None,
             model_notice: None,
             link_notice: None,
@@ -383,6 +389,11 @@ impl AppState {
         self.using = own;
     }
 
+    /// The model's last layer, which the head pools.
+    pub fn last_layer(&self) -> Layer {
+        self.layers.last().map_or(Layer::Layer4, |(layer, _)| *layer)
+    }
+
     /// A link may name a class the model does not have (it was edited, or made with another
     /// model): the top class is explained instead, and the visitor told why.
     fn forget_missing_classes(&mut self) {
@@ -414,10 +425,15 @@ impl AppState {
                     self.model = ModelState::Loading { loaded, total };
                 }
             }
-            Action::ModelReady { backend, ms, cached, notice, model_notice, own, classes } => {
+            Action::ModelReady { backend, ms, cached, notice, model_notice, own, classes, layers } => {
                 self.model = ModelState::Ready { backend, ms, cached };
                 self.model_number += 1;
                 self.classes = classes;
+                self.layers = layers;
+                // A CIFAR ResNet ends at layer3: what was asked of layer4 is asked of it.
+                if self.question.layer > self.last_layer() {
+                    self.question.layer = self.last_layer();
+                }
                 if notice.is_some() {
                     self.notice = notice;
                 }
@@ -503,9 +519,10 @@ impl AppState {
             Action::CancelAnalysis => {
                 // The last method answered, if it needs no passes of its own and is defined at the
                 // layer chosen since.
-                let layer = self.question.layer;
-                let fits =
-                    |name: &String| xai_explain::method(name).is_ok_and(|m| !m.runs_own_passes() && m.supports(layer));
+                let (layer, last) = (self.question.layer, self.last_layer());
+                let fits = |name: &String| {
+                    xai_explain::method(name).is_ok_and(|m| !m.runs_own_passes() && m.supports(layer, last))
+                };
                 let last = self.explained.as_ref().map(|e| &e.key.question.method).filter(|m| fits(m));
                 self.question.method = last.cloned().unwrap_or_else(|| Question::default().method);
             }

@@ -4,7 +4,8 @@ use image::RgbImage;
 use xai_explain::sanity::{RandomLogit, Randomized, Sanity};
 use xai_explain::similarity::Similarity;
 use xai_explain::Map;
-use xai_model::{Prediction, CASCADE};
+use xai_model::architecture::cascade;
+use xai_model::Prediction;
 use xai_share::{ModelRef, Photo as PhotoSource, Shared};
 
 use super::*;
@@ -22,6 +23,7 @@ fn ready() -> Rc<AppState> {
         model_notice: None,
         own: None,
         classes: 1000,
+        layers: AppState::default().layers,
     };
     Rc::new(AppState::default()).after(ready)
 }
@@ -149,9 +151,30 @@ fn a_lost_device_reloads_and_asks_again() {
         model_notice: None,
         own: None,
         classes: 1000,
+        layers: AppState::default().layers,
     });
     assert_ne!(state.analysis_key(), Some(before));
     assert_eq!(state.notice.as_ref().map(|n| n.text.as_str()), Some("moved"));
+}
+
+#[test]
+fn a_model_of_three_stages_is_asked_of_its_last_layer() {
+    let cifar = Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: false,
+        notice: None,
+        model_notice: None,
+        own: None,
+        classes: 10,
+        layers: vec![(Layer::Layer1, 32), (Layer::Layer2, 16), (Layer::Layer3, 8)],
+    };
+    let state = ready().after(cifar);
+    assert_eq!((state.question.layer, state.last_layer()), (Layer::Layer3, Layer::Layer3));
+    // There CAM is defined at layer3, and a link to layer4 names what the model lacks.
+    assert!(settings_from_link(&link("cam", "layer3"), Layer::Layer3).is_ok());
+    let error = settings_from_link(&link("gradcam", "layer4"), Layer::Layer3).unwrap_err();
+    assert!(error.contains("this model has no layer4: its last layer is layer3"), "{error}");
 }
 
 fn link(method: &str, layer: &str) -> Shared {
@@ -172,7 +195,7 @@ fn link(method: &str, layer: &str) -> Shared {
 
 #[test]
 fn links_are_checked_as_a_whole() {
-    let settings = settings_from_link(&link("gradcam++", "layer3")).unwrap();
+    let settings = settings_from_link(&link("gradcam++", "layer3"), Layer::Layer4).unwrap();
     let question = Question { method: "gradcam++".into(), layer: Layer::Layer3, class: Some(281), score: Score::Logit };
     let look = Look { colormap: Colormap::Turbo, opacity: 60 };
     assert_eq!(settings, LinkSettings { question, look, k: 4, compare: false });
@@ -181,11 +204,11 @@ fn links_are_checked_as_a_whole() {
         ("nope", "layer4", "unknown method 'nope'"),
         ("gradcam", "layer9", "unknown layer 'layer9'"),
     ] {
-        let error = settings_from_link(&link(method, layer)).unwrap_err();
+        let error = settings_from_link(&link(method, layer), Layer::Layer4).unwrap_err();
         assert!(error.starts_with("share link: ") && error.contains(expected), "{error}");
     }
     let bad_colormap = Shared { colormap: "plasma".into(), ..link("gradcam", "layer4") };
-    assert!(settings_from_link(&bad_colormap).unwrap_err().contains("unknown colormap"));
+    assert!(settings_from_link(&bad_colormap, Layer::Layer4).unwrap_err().contains("unknown colormap"));
 }
 
 #[test]
@@ -201,7 +224,7 @@ fn a_shared_view_opens_as_it_was_shared() {
     let state = state.after(Action::ComparedMaps(compare.clone(), Ok(comparison(compare))));
     let fragment = state.share_fragment().unwrap();
     let shared = Shared::from_fragment(&fragment).unwrap();
-    let settings = settings_from_link(&shared).unwrap();
+    let settings = settings_from_link(&shared, Layer::Layer4).unwrap();
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings));
     assert_eq!(opened.question, Question { class: Some(285), ..state.question.clone() });
     assert_eq!(opened.question.score, Score::Versus(281));
@@ -214,19 +237,24 @@ fn a_shared_view_opens_as_it_was_shared() {
     // Another photo opened before the link's comparison could start: it is not compared.
     assert!(!opened.after(Action::AddPhoto(photo("coffee"))).compare_on_open);
     // The page's own link followed in its tab: the photo, its answer and comparison stay.
-    let again = state.clone().after(Action::OpenLink(photo("chelsea"), settings_from_link(&shared).unwrap()));
+    let again =
+        state.clone().after(Action::OpenLink(photo("chelsea"), settings_from_link(&shared, Layer::Layer4).unwrap()));
     assert_eq!((again.current.as_ref().map(|p| p.id), again.gallery.len()), (Some(1), 1));
     assert!(again.compared().is_some() && !again.compare_on_open);
 }
 
 #[test]
 fn a_link_to_a_class_the_model_lacks_explains_the_top_class_and_says_why() {
-    let settings = settings_from_link(&Shared { class: Some(5000), versus: Some(1000), ..link("gradcam", "layer4") });
+    let settings = settings_from_link(
+        &Shared { class: Some(5000), versus: Some(1000), ..link("gradcam", "layer4") },
+        Layer::Layer4,
+    );
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings.unwrap()));
     assert_eq!((opened.question.class, opened.question.score), (None, Score::Logit));
     let notice = opened.link_notice.clone().unwrap().text;
     assert!(notice.contains("class 5000 and 1000") && notice.contains("0 to 999"), "{notice}");
-    let fine = settings_from_link(&Shared { class: Some(999), versus: Some(3), ..link("gradcam", "layer4") });
+    let fine =
+        settings_from_link(&Shared { class: Some(999), versus: Some(3), ..link("gradcam", "layer4") }, Layer::Layer4);
     let opened = ready().after(Action::OpenLink(photo("chelsea"), fine.unwrap()));
     assert_eq!(
         (opened.question.class, opened.question.score, &opened.link_notice),
@@ -245,9 +273,11 @@ fn the_device_s_notice_stays_and_the_model_s_goes_with_it() {
         model_notice,
         own: None,
         classes: 1000,
+        layers: AppState::default().layers,
     };
     let state = Rc::new(AppState::default()).after(loaded(notice("no GPU"), notice("for 299 x 299")));
-    let settings = settings_from_link(&Shared { class: Some(5000), ..link("gradcam", "layer4") }).unwrap();
+    let settings =
+        settings_from_link(&Shared { class: Some(5000), ..link("gradcam", "layer4") }, Layer::Layer4).unwrap();
     let state = state.after(Action::OpenLink(photo("chelsea"), settings));
     assert!(state.link_notice.as_ref().unwrap().text.contains("class 5000"));
     assert_eq!(state.model_notice, notice("for 299 x 299"), "both are said");
@@ -310,6 +340,7 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
         model_notice: None,
         own: Some(mine.clone()),
         classes: 1000,
+        layers: AppState::default().layers,
     });
     // Another head: the ImageNet class asked before is dropped, and the photo is asked again.
     let key = state.analysis_key().unwrap();
@@ -334,6 +365,7 @@ fn a_link_to_a_missing_model_waits_for_it() {
         model_notice: None,
         own: Some(own_model("x.pth", 'c')),
         classes: 1000,
+        layers: AppState::default().layers,
     };
     let state = state.after(other);
     assert!(state.wanted.is_some());
@@ -345,6 +377,7 @@ fn a_link_to_a_missing_model_waits_for_it() {
         model_notice: None,
         own: Some(own_model("mine.pth", 'b')),
         classes: 1000,
+        layers: AppState::default().layers,
     };
     assert_eq!(state.clone().after(right).wanted, None);
     let failed = state.after(Action::ConvertFailed("not a ResNet".into()));
@@ -414,7 +447,7 @@ fn sorting_keeps_the_choice() {
 
 fn report(key: CompareKey) -> SanityReport {
     let similarity = Similarity { spearman: 0.2, ssim: 0.3 };
-    let cascade = CASCADE.iter().map(|&down_to| Randomized { down_to, similarity }).collect();
+    let cascade = cascade(Layer::Layer4).into_iter().map(|down_to| Randomized { down_to, similarity }).collect();
     let sanity = Sanity {
         cascade,
         decided_by: "layer4",

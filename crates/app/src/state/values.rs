@@ -213,10 +213,11 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// The methods that run passes of their own (Ablation-CAM, Score-CAM) not in it yet.
-    pub fn missing_own_passes(&self) -> Vec<&'static dyn CamMethod> {
+    /// The methods that run passes of their own (Ablation-CAM, Score-CAM) not in it yet, for a
+    /// model whose last layer is `last`.
+    pub fn missing_own_passes(&self, last: Layer) -> Vec<&'static dyn CamMethod> {
         let present = |name: &str| self.methods.iter().any(|m| m.method == name);
-        let own = xai_explain::all_methods().iter().filter(|m| m.runs_own_passes() && m.supports(self.key.layer));
+        let own = xai_explain::all_methods().iter().filter(|m| m.runs_own_passes() && m.supports(self.key.layer, last));
         // Ablation-CAM first: at layer4 it takes seconds, Score-CAM minutes.
         let mut missing: Vec<&'static dyn CamMethod> = own.filter(|m| !present(m.name())).copied().collect();
         missing.sort_by_key(|m| m.name() != "ablationcam");

@@ -1,5 +1,3 @@
-use xai_model::Layer;
-
 use super::{CamMethod, CamWeights, MethodInputs};
 
 /// CAM: Zhou et al., "Learning Deep Features for Discriminative Localization" (CVPR 2016),
@@ -12,7 +10,7 @@ impl CamMethod for Cam {
     }
 
     fn summary(&self) -> &'static str {
-        "The FC head's weights on layer4, the original CAM: layer4 only."
+        "The FC head's weights on the last layer (layer4, or layer3 of a CIFAR ResNet), the original CAM: that layer only."
     }
 
     fn needs_gradients(&self) -> bool {
@@ -23,7 +21,7 @@ impl CamMethod for Cam {
         CamWeights::PerChannel(s.target_fc_rows())
     }
 
-    fn supports(&self, layer: Layer) -> bool {
-        layer == Layer::Layer4
+    fn last_layer_only(&self) -> bool {
+        true
     }
 }

@@ -96,9 +96,13 @@ pub trait CamMethod: Sync {
     fn always_projects(&self) -> bool {
         false
     }
-    /// Layers the method is defined at (CAM needs the FC weights, which score layer4 only).
-    fn supports(&self, _layer: Layer) -> bool {
-        true
+    /// Whether it is defined at the last layer only, the one the FC head scores (CAM).
+    fn last_layer_only(&self) -> bool {
+        false
+    }
+    /// Whether it is defined at `layer` of a network whose last layer is `last`.
+    fn supports(&self, layer: Layer, last: Layer) -> bool {
+        !self.last_layer_only() || layer == last
     }
     /// Whether it runs passes of its own beyond the shared one (hundreds, for Score-CAM and
     /// Ablation-CAM): the compare view runs those only on request.
@@ -160,9 +164,10 @@ pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|m| m.name()).collect()
 }
 
-/// The methods one shared pass explains at `layer`, in the UI's order.
-pub fn one_pass(layer: Layer) -> Vec<&'static dyn CamMethod> {
-    ALL.iter().copied().filter(|m| !m.runs_own_passes() && m.supports(layer)).collect()
+/// The methods one shared pass explains at `layer` of a network whose last layer is `last`, in
+/// the UI's order.
+pub fn one_pass(layer: Layer, last: Layer) -> Vec<&'static dyn CamMethod> {
+    ALL.iter().copied().filter(|m| !m.runs_own_passes() && m.supports(layer, last)).collect()
 }
 
 /// The method called `name`, if there is one.
