@@ -132,7 +132,8 @@ fn conversion_line(props: &ConversionLineProps) -> Html {
             <p class="conversion" data-testid="conversion" data-ms={format!("{ms:.0}")} role="status">
                 { format!("Converted {name} in {:.1} s.", ms / 1000.0) }
                 if let Some(why) = unkept {
-                    { format!(" It is used until another model is chosen or this page is closed, not kept: {why}.") }
+                    // The browser's own message may end with a full stop already.
+                    { format!(" It is used until another model is chosen or this page is closed, not kept: {}.", why.trim_end_matches('.')) }
                 }
                 for note in notes {
                     { format!(" Note: {note}.") }
