@@ -23,14 +23,15 @@ pub struct Args {
     /// Timed runs per case, after one warm-up run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     runs: u16,
-    /// Also time Score-CAM (one run: it makes 2048 forward passes at layer4).
+    /// Also time Score-CAM at the last layer (one run: ResNet-50 makes 2048 forward passes at
+    /// layer4).
     #[arg(long)]
     scorecam: bool,
     /// Also time the forward pass of this many copies of the photo at once (2 to 64;
     /// `forward_batchN`).
     #[arg(long, value_parser = clap::value_parser!(u16).range(2..=64))]
     batch: Option<u16>,
-    /// Also time DFF's NMF alone (k = 5) on the layer4 activations of this many copies of the
+    /// Also time DFF's NMF alone (k = 5) on the last layer's activations of this many copies of the
     /// photo: on the host, on one core and on every core (`nmf_one_core_N`, `nmf_every_core_N`,
     /// with the activations' readback), and on the GPU (`nmf_gpu_N`, with `--backend wgpu`):
     /// where every core, and the GPU, start to pay. Comma-separated.
@@ -104,13 +105,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
         pollster::block_on(factorize_activations(a.clone(), options, on)).map(drop).map_err(Into::into)
     };
     let batch = args.batch.map(|n| (format!("forward_batch{n}"), net.input(&vec![crop.clone(); usize::from(n)])));
+    // At the last layer (layer4; a CIFAR ResNet's layer3), where the gradient has a closed form,
+    // and the one before it, where it takes a backward pass.
+    let last = net.last_layer();
+    let before = Layer::ALL[last.stage_index() - 1];
+    let names = [
+        format!("gradcam_{last}"),
+        format!("gradcam_{before}"),
+        format!("gradcam++_{last}"),
+        format!("compare_maps_{last}"),
+        format!("compare_maps_{before}"),
+        format!("scorecam_{last}"),
+    ];
     let mut cases: Vec<Case> = vec![
         ("forward", runs, Box::new(|| forward(&input))),
-        ("gradcam_layer4", runs, Box::new(|| cam("gradcam", Layer::Layer4))),
-        ("gradcam_layer3", runs, Box::new(|| cam("gradcam", Layer::Layer3))),
-        ("gradcam++_layer4", runs, Box::new(|| cam("gradcam++", Layer::Layer4))),
-        ("compare_maps_layer4", runs, Box::new(|| compare(Layer::Layer4))),
-        ("compare_maps_layer3", runs, Box::new(|| compare(Layer::Layer3))),
+        (&names[0], runs, Box::new(|| cam("gradcam", last))),
+        (&names[1], runs, Box::new(|| cam("gradcam", before))),
+        (&names[2], runs, Box::new(|| cam("gradcam++", last))),
+        (&names[3], runs, Box::new(|| compare(last))),
+        (&names[4], runs, Box::new(|| compare(before))),
         (
             "dff_k5",
             runs,
@@ -134,7 +147,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     if args.scorecam {
-        cases.push(("scorecam_layer4", 1, Box::new(|| cam("scorecam", Layer::Layer4))));
+        cases.push((&names[5], 1, Box::new(|| cam("scorecam", last))));
     }
     if !args.json {
         println!("{:<20} {:>10} {:>10} {:>10} {:>10}", "case", "median ms", "min", "max", "x forward");

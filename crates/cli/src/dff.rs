@@ -15,7 +15,8 @@ use crate::model::ModelArgs;
 use crate::progress::Progress;
 
 #[derive(clap::Args)]
-/// Factorise the photos' layer4 features into k concepts shared by all of them.
+/// Factorise the photos' features at the network's last layer (layer4) into k concepts shared by
+/// all of them.
 pub struct Args {
     /// The photos (PNG, JPEG, WebP, GIF, BMP).
     #[arg(required = true)]

@@ -24,7 +24,8 @@ pub struct Args {
     #[arg(long, default_value = "gradcam", value_parser = crate::method_name)]
     method: String,
     /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
-    /// class is decided from); default: the last (layer4, layer3 in a CIFAR ResNet).
+    /// class is decided from); default: the network's last (layer3 in He et al.'s three-stage
+    /// CIFAR ResNets).
     #[arg(long)]
     layer: Option<Layer>,
     /// One metric (drop, increase, deletion, insertion, road-most, road-least, road); default:
@@ -45,7 +46,7 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
-    let layer = args.layer.unwrap_or(model.net.last_layer());
+    let layer = crate::target::layer_of(args.layer, &model.net)?;
     let methods = xai_explain::methods_named(&args.method, layer, model.net.last_layer())?;
     let metrics: Vec<Metric> = match args.metric {
         Some(metric) => vec![metric],

@@ -127,7 +127,7 @@ fn channel_by_channel(net: &ResNet, input: &Tensor<4>, request: CamRequest) -> R
 /// Each method's analysis of one photo's input: one shared pass, or a method's own passes.
 fn analyses(args: &Args, model: &Model, methods: &[&dyn CamMethod], input: &Tensor<4>) -> Result<Vec<Analysis>> {
     let target = args.target.target();
-    let (layer, eigen_smooth) = (args.target.layer(&model.net), args.eigen_smooth);
+    let (layer, eigen_smooth) = (args.target.layer(&model.net)?, args.eigen_smooth);
     let mut analyses = match methods {
         [method] if method.channel_scoring().is_some() => {
             let request = CamRequest { layer, target: &target, method: *method, eigen_smooth };
@@ -151,7 +151,7 @@ fn analyses(args: &Args, model: &Model, methods: &[&dyn CamMethod], input: &Tens
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
-    let layer = args.target.layer(&model.net);
+    let layer = args.target.layer(&model.net)?;
     let methods = xai_explain::methods_named(&args.method, layer, model.net.last_layer())?;
     let one_by_one = !args.json && (args.sheet.is_none() || args.out_dir.is_some());
     let overlays = if one_by_one { Some(overlay_paths(&args, &methods, layer)?) } else { None };

@@ -41,7 +41,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
-    let methods = xai_explain::methods_named(&args.method, args.target.layer(&model.net), model.net.last_layer())?;
+    let methods = xai_explain::methods_named(&args.method, args.target.layer(&model.net)?, model.net.last_layer())?;
     // Per method, its checks on every photo read.
     let mut checks: Vec<Vec<Sanity>> = vec![Vec::new(); methods.len()];
     let mut failed = false;
@@ -79,7 +79,7 @@ fn check_photo(
     path: &Path,
     crop: &image::RgbImage,
 ) -> Result<Vec<Sanity>> {
-    let layer = args.target.layer(&model.net);
+    let layer = args.target.layer(&model.net)?;
     let input = model.net.input(std::slice::from_ref(crop));
     let target = args.target.target();
     let check = pollster::block_on(SanityCheck::start(&model.net, &input, layer, &target, methods, args.seed))?;

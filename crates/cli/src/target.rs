@@ -2,13 +2,14 @@
 //! (or the top-1), and which of its scores (the logit, the probability, or the contrast with
 //! another class).
 
-use xai_explain::{Score, Target};
+use xai_explain::{CamError, Score, Target};
 use xai_model::{Layer, ResNet};
 
 #[derive(clap::Args)]
 pub struct TargetArgs {
     /// The layer explained: layer1 (56 x 56 at 224 px) to layer4 (7 x 7: the features the
-    /// class is decided from); default: the last (layer4, layer3 in a CIFAR ResNet).
+    /// class is decided from); default: the network's last (layer3 in He et al.'s three-stage
+    /// CIFAR ResNets).
     #[arg(long)]
     layer: Option<Layer>,
     /// Class to explain, by number (0-999 for ImageNet; as many as your model has); default: the
@@ -23,10 +24,16 @@ pub struct TargetArgs {
     probability: bool,
 }
 
+/// `asked`, if the network has it, else the network's last layer.
+pub fn layer_of(asked: Option<Layer>, net: &ResNet) -> Result<Layer, CamError> {
+    let layer = asked.unwrap_or(net.last_layer());
+    net.architecture().check_layer(layer).map_err(CamError::NoLayer)
+}
+
 impl TargetArgs {
     /// The layer asked for, else the network's last.
-    pub fn layer(&self, net: &ResNet) -> Layer {
-        self.layer.unwrap_or(net.last_layer())
+    pub fn layer(&self, net: &ResNet) -> Result<Layer, CamError> {
+        layer_of(self.layer, net)
     }
 
     pub fn target(&self) -> Target {

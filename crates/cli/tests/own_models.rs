@@ -272,6 +272,7 @@ fn cifar_resnet20s_of_three_stages() {
         let (f32_weights, notes) = converted(&dir, arch, &file, "f32", network);
         assert!(!notes.contains("stem read as"), "{notes}");
         assert_eq!(notes.contains("shortcuts read as zero-padding"), arch == RESNET20_A, "{notes}");
+        assert!(notes.contains("if it was trained with CIFAR-10's (mean 0.4914"), "{notes}");
         let (int8_weights, _) = converted(&dir, arch, &file, "int8", network);
         check_against_torch(arch, &f32_weights, &int8_weights);
 
@@ -281,9 +282,11 @@ fn cifar_resnet20s_of_three_stages() {
         assert!(output.status.success(), "{}", stderr(&output));
         let explained: Value = serde_json::from_str(&stdout(&output)).unwrap();
         assert_eq!((explained["layer"].as_str(), explained["map"].as_array().unwrap().len()), (Some("layer3"), 8));
-        let output = xai(&["explain", &photo, "--weights", &weights, "--layer", "layer4"]);
-        assert_eq!(output.status.code(), Some(2));
-        assert!(stderr(&output).contains("a resnet20 has no layer4: its layers are layer1, layer2, layer3"));
+        for command in ["explain", "eval", "sanity"] {
+            let output = xai(&[command, &photo, "--weights", &weights, "--layer", "layer4"]);
+            assert_eq!((output.status.code(), stdout(&output).as_str()), (Some(2), ""), "{command}");
+            assert!(stderr(&output).contains("a resnet20 has no layer4: its layers are layer1, layer2, layer3"));
+        }
         let output = xai(&["dff", &photo, &photo_for(arch, "coffee"), "--weights", &weights, "-k", "2", "--json"]);
         assert!(output.status.success(), "{}", stderr(&output));
     }

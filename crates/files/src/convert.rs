@@ -160,6 +160,10 @@ pub fn import_torchvision(
             rounded(n.std)
         ));
     }
+    // The CIFAR recipe's models are as often trained on CIFAR's own statistics as on ImageNet's.
+    if normalization.is_none() && overrides.normalize.is_none() && params.architecture.stem == Stem::CIFAR {
+        notes.push("the photos normalised with ImageNet's statistics, as nothing in the file says otherwise: if it was trained with CIFAR-10's (mean 0.4914, 0.4822, 0.4465, std 0.2470, 0.2435, 0.2616, or 0.2023, 0.1994, 0.2010), convert it with --mean and --std".into());
+    }
     if let Ok(Some(head)) = torchvision::head_beside(&state) {
         notes.push(format!("the head read from '{head}', the one Linear beside the network"));
     }

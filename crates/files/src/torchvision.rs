@@ -27,11 +27,8 @@ pub type StateDict = BTreeMap<String, FloatTensor>;
 pub enum ImportError {
     #[error("not a torchvision ResNet: it looks like {0}. Supported: {supported}", supported = supported())]
     NotResNet(String),
-    #[error(
-        "a ResNet of {block:?} blocks {blocks:?} with {groups} groups of {width} channels is none of the supported variants ({supported})",
-        supported = supported()
-    )]
-    UnknownVariant { block: Block, blocks: [usize; 4], groups: usize, width: usize },
+    #[error("a ResNet of {0} is none of the supported variants ({supported})", supported = supported())]
+    UnknownVariant(String),
     #[error("the file holds a {found}, not the {asked} asked for with --arch")]
     OtherArchitecture { found: &'static str, asked: String },
     #[error("unknown architecture '{0}' (valid: {supported})", supported = supported())]
@@ -620,6 +617,8 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
     if blocks == [0; 4] {
         return Err(ImportError::NotResNet(look_of(state)));
     }
+    // The stem's channels tell He et al.'s CIFAR ResNets (16) from a three-stage resnet18 (64).
+    let base = state.get("conv1.weight").and_then(|w| w.shape.first().copied());
     let classes = head_classes(state)?;
     if classes == 0 {
         return Err(ImportError::NoClasses);
@@ -629,17 +628,28 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
         .find(|v| {
             v.layout == Layout::Torchvision
                 && (v.block, v.blocks, v.groups, v.width_per_group) == (block, blocks, groups, width)
+                && base.is_none_or(|base| base == v.base_width)
         })
         .map(|v| Architecture { classes, ..v.clone() })
-        .ok_or(ImportError::UnknownVariant { block, blocks, groups, width })
+        .ok_or_else(|| {
+            let stages: Vec<usize> = blocks.into_iter().take_while(|&b| b > 0).collect();
+            let mut shape = match block {
+                Block::Basic => format!("basic blocks {stages:?}"),
+                Block::Bottleneck => {
+                    format!("bottleneck blocks {stages:?} ({groups} groups of {width} channels at first)")
+                }
+            };
+            shape.extend(base.map(|base| format!(" after a stem of {base} channels")));
+            ImportError::UnknownVariant(shape)
+        })
 }
 
-/// How the shortcuts of `variant` change shape: zero-padding in a CIFAR ResNet without
-/// projection weights where its second stage begins (He et al.'s option A, for which the paper
-/// made them), else projections (missing ones are said missing where they are read).
+/// How the shortcuts of `variant` change shape: zero-padding in a CIFAR ResNet without any
+/// projection weights (He et al.'s option A, for which the paper made them), else projections
+/// (where some are missing, they are said missing where they are read).
 fn shortcuts(state: &StateDict, variant: &Architecture) -> Shortcuts {
     let cifar = variant.stages() == 3;
-    match cifar && !state.keys().any(|k| k.starts_with("layer2.0.downsample.")) {
+    match cifar && !state.keys().any(|k| k.contains(".downsample.")) {
         true => Shortcuts::ZeroPadding,
         false => Shortcuts::Projection,
     }
@@ -836,7 +846,7 @@ pub(crate) mod tests {
         let mut three = state;
         three.retain(|k, _| !k.starts_with("module.layer4."));
         let error = import_state_dict(&three, None).unwrap_err().to_string();
-        assert!(error.contains("blocks [2, 2, 2, 0] with 1 groups of 64 channels is none"), "{error}");
+        assert!(error.contains("a ResNet of basic blocks [2, 2, 2] after a stem of 64 channels is none"), "{error}");
         // And Wide ResNets as CIFAR code names them, by their names.
         let block = |k: String| (1..4).fold(k, |k, n| k.replace(&format!("layer{n}."), &format!("block{n}.layer.")));
         let wide: StateDict = three.into_iter().map(|(k, v)| (block(k), v)).collect();
@@ -852,6 +862,10 @@ pub(crate) mod tests {
         assert!(projections.contains_key("layer3.0.downsample.1.running_var"));
         let read = import_state_dict(&projections, None).unwrap();
         assert_eq!(read.architecture, resnet56);
+        // One stage's projection missing is a file cut short, not option A.
+        let mut cut = projections.clone();
+        cut.retain(|k, _| !k.starts_with("layer2.0.downsample."));
+        assert_eq!(import_state_dict(&cut, None), Err(ImportError::Missing("layer2.0.downsample.0.weight".into())));
         // akamaster's pytorch_resnet_cifar10 (option A, trained with DataParallel): no shortcut
         // weights, its head `linear`.
         let padded = Architecture { shortcuts: Shortcuts::ZeroPadding, ..Architecture::named("resnet20", 10).unwrap() };

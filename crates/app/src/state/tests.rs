@@ -14,18 +14,22 @@ fn photo(name: &str) -> NewPhoto {
     NewPhoto { name: name.into(), crop: RgbImage::new(4, 4), source: PhotoSource::Demo(name.into()) }
 }
 
-fn ready() -> Rc<AppState> {
-    let ready = Action::ModelReady {
+/// A model of `classes` classes and these layers, ready on the CPU.
+fn model_ready(classes: usize, layers: Vec<(Layer, usize)>) -> Action {
+    Action::ModelReady {
         backend: "CPU",
         ms: 1.0,
         cached: false,
         notice: None,
         model_notice: None,
         own: None,
-        classes: 1000,
-        layers: AppState::default().layers,
-    };
-    Rc::new(AppState::default()).after(ready)
+        classes,
+        layers,
+    }
+}
+
+fn ready() -> Rc<AppState> {
+    Rc::new(AppState::default()).after(model_ready(1000, AppState::default().layers))
 }
 
 fn explained(key: AnalysisKey, class: usize) -> Explained {
@@ -159,17 +163,7 @@ fn a_lost_device_reloads_and_asks_again() {
 
 #[test]
 fn a_model_of_three_stages_is_asked_of_its_last_layer() {
-    let cifar = Action::ModelReady {
-        backend: "CPU",
-        ms: 1.0,
-        cached: false,
-        notice: None,
-        model_notice: None,
-        own: None,
-        classes: 10,
-        layers: vec![(Layer::Layer1, 32), (Layer::Layer2, 16), (Layer::Layer3, 8)],
-    };
-    let state = ready().after(cifar);
+    let state = ready().after(model_ready(10, vec![(Layer::Layer1, 32), (Layer::Layer2, 16), (Layer::Layer3, 8)]));
     assert_eq!((state.question.layer, state.last_layer()), (Layer::Layer3, Layer::Layer3));
     // There CAM is defined at layer3, and a link to layer4 names what the model lacks.
     assert!(settings_from_link(&link("cam", "layer3"), Layer::Layer3).is_ok());
