@@ -335,8 +335,9 @@ impl Jobs {
                 }
                 return;
             }
-            if unkept.is_some() {
-                store::hold_for_this_visit(&stored.sha256, weights);
+            match unkept {
+                Some(_) => store::hold_for_this_visit(&stored.sha256, weights),
+                None => store::hand_to_next_load(&stored.sha256, weights),
             }
             jobs.send(Action::Converted { model: stored.clone(), ms, unkept, notes });
             jobs.use_model(Some(stored));
