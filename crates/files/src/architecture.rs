@@ -120,8 +120,7 @@ pub struct Architecture {
 /// stride 1, no max pooling)`, `resnet20 (zero-padding shortcuts)`.
 impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let recipe = Architecture::named(self.name, self.classes);
-        let stem = (recipe.as_ref().map(|r| r.stem) != Some(self.stem)).then(|| self.stem.to_string());
+        let stem = (self.recipe_stem() != self.stem).then(|| self.stem.to_string());
         let shortcuts = (self.shortcuts != Shortcuts::Projection).then(|| self.shortcuts.to_string());
         let notes: Vec<String> = stem.into_iter().chain(shortcuts).collect();
         match notes.is_empty() {
@@ -261,6 +260,11 @@ impl Architecture {
             Block::Basic => 1,
             Block::Bottleneck => 4,
         }
+    }
+
+    /// The stem its variant is made with: CIFAR's for He et al.'s CIFAR ResNets, else ImageNet's.
+    pub fn recipe_stem(&self) -> Stem {
+        Architecture::named(self.name, self.classes).map_or(Stem::IMAGENET, |variant| variant.stem)
     }
 
     /// Its number of stages: four, or three in the CIFAR ResNets.
