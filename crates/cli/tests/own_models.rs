@@ -22,6 +22,10 @@ const CIFAR: &str = "resnet18-cifar";
 /// (option A) as akamaster's pytorch_resnet_cifar10 names it.
 const RESNET20: &str = "resnet20-cifar";
 const RESNET20_A: &str = "resnet20-cifar-a";
+/// Pre-activation ResNets, on the photos at 32 px: kuangliu's PreActResNet18 (pytorch-cifar's
+/// names) and a Wide ResNet WRN-16-4 as RobustBench names it (a BatchNorm before its head).
+const PREACT: &str = "preact-resnet18-cifar";
+const WRN: &str = "wrn-16-4-cifar";
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xai-own-models-{}-{name}", std::process::id()));
@@ -36,7 +40,9 @@ fn photo(name: &str) -> String {
 /// The photo as `arch` was trained on it: at 32 px for the CIFAR models.
 fn photo_for(arch: &str, name: &str) -> String {
     match arch {
-        CIFAR | RESNET20 | RESNET20_A => fixtures().join(format!("images/32/{name}.png")).display().to_string(),
+        CIFAR | RESNET20 | RESNET20_A | PREACT | WRN => {
+            fixtures().join(format!("images/32/{name}.png")).display().to_string()
+        }
         _ => photo(name),
     }
 }
@@ -287,6 +293,26 @@ fn cifar_resnet20s_of_three_stages() {
             assert_eq!((output.status.code(), stdout(&output).as_str()), (Some(2), ""), "{command}");
             assert!(stderr(&output).contains("a resnet20 has no layer4: its layers are layer1, layer2, layer3"));
         }
+        let output = xai(&["dff", &photo, &photo_for(arch, "coffee"), "--weights", &weights, "-k", "2", "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Pre-activation ResNets, read under their codes' names: logits and maps at their last two
+/// layers as torch's (the Wide ResNet's last one after the BatchNorm and ReLU before its head),
+/// and the sanity checks and DFF, which re-initialise and factorise them.
+#[test]
+fn pre_activation_resnets_of_pytorch_cifar_and_robustbench() {
+    let dir = scratch("preact");
+    for (arch, network) in [(PREACT, "preact_resnet18"), (WRN, "wrn-16-4")] {
+        let file = format!("{arch}.pth");
+        let (f32_weights, _) = converted(&dir, arch, &file, "f32", network);
+        let (int8_weights, _) = converted(&dir, arch, &file, "int8", network);
+        check_against_torch(arch, &f32_weights, &int8_weights);
+        let (weights, photo) = (f32_weights.display().to_string(), photo_for(arch, "chelsea"));
+        let output = xai(&["sanity", &photo, "--weights", &weights, "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
         let output = xai(&["dff", &photo, &photo_for(arch, "coffee"), "--weights", &weights, "-k", "2", "--json"]);
         assert!(output.status.success(), "{}", stderr(&output));
     }

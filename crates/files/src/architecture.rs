@@ -1,8 +1,12 @@
 //! The ResNet family as data: He et al., "Deep Residual Learning for Image Recognition" (CVPR
 //! 2016), Table 1, with the wide (Zagoruyko & Komodakis 2016) and ResNeXt (Xie et al. 2017)
-//! variants as torchvision builds them, Keras' ResNet-50, and the paper's three-stage CIFAR
-//! ResNets (section 4.2: ResNet-20 to -1202). BatchNorm is folded into each
-//! convolution when a model is converted, so every conv here has a bias.
+//! variants as torchvision builds them, Keras' ResNet-50, the paper's three-stage CIFAR
+//! ResNets (section 4.2: ResNet-20 to -1202), and pre-activation ResNets (He et al., "Identity
+//! Mappings in Deep Residual Networks", ECCV 2016) as the CIFAR codes build them: kuangliu's
+//! PreActResNets and the Wide ResNets of RobustBench. BatchNorm is folded into each
+//! convolution when a model is converted, so every conv here has a bias; a BatchNorm with no
+//! convolution right before it (a pre-activation block's first) is the depthwise 1x1
+//! convolution it is at inference.
 
 use std::fmt;
 use std::str::FromStr;
@@ -89,6 +93,18 @@ impl Stem {
     }
 }
 
+/// Where a network's BatchNorms and ReLUs sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// After each convolution, and a ReLU after each block's sum (He et al. 2015; torchvision's).
+    PostActivation,
+    /// Before each convolution (He et al. 2016): a block's input goes through BatchNorm and ReLU
+    /// into its convolutions and its projection, its sum is its output as it is, and the stem has
+    /// neither. `head_norm`: a BatchNorm and ReLU after the last stage, before the pooling (the
+    /// Wide ResNets'), which the last layer's activations are then taken after.
+    PreActivation { head_norm: bool },
+}
+
 impl fmt::Display for Stem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pool = if self.max_pool { "then max pooling" } else { "no max pooling" };
@@ -104,25 +120,34 @@ pub struct Architecture {
     pub block: Block,
     /// Blocks in each of the four stages; the CIFAR ResNets have three (none in the fourth).
     pub blocks: [usize; 4],
-    /// Channels of the stem and the first stage (64; 16 in the CIFAR ResNets), doubled at each
-    /// stage after it.
+    /// Channels of the first stage (64; 16 in the CIFAR ResNets, 16 times the widening in the
+    /// Wide ResNets), doubled at each stage after it.
     pub base_width: usize,
+    /// Channels of the stem: the first stage's, but 16 in the Wide ResNets.
+    pub stem_width: usize,
     /// Groups of the 3x3 convs (ResNeXt's cardinality) and channels per group at stage 1.
     pub groups: usize,
     pub width_per_group: usize,
     pub layout: Layout,
     pub stem: Stem,
     pub shortcuts: Shortcuts,
+    pub order: Order,
     pub classes: usize,
 }
 
-/// Its name, with its stem and shortcuts where they are not its recipe's: `resnet18 (3x3 stem of
-/// stride 1, no max pooling)`, `resnet20 (zero-padding shortcuts)`.
+/// Its name, with its stem, shortcuts and BatchNorm before the head where they are not its
+/// recipe's: `resnet18 (3x3 stem of stride 1, no max pooling)`, `resnet20 (zero-padding
+/// shortcuts)`, `preact_resnet18 (a BatchNorm before the head)`.
 impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stem = (self.recipe_stem() != self.stem).then(|| self.stem.to_string());
+        let recipe = self.recipe();
+        let stem = (recipe.stem != self.stem).then(|| self.stem.to_string());
         let shortcuts = (self.shortcuts != Shortcuts::Projection).then(|| self.shortcuts.to_string());
-        let notes: Vec<String> = stem.into_iter().chain(shortcuts).collect();
+        let head_norm = (recipe.order != self.order).then(|| match self.head_norm_spec() {
+            Some(_) => "a BatchNorm before the head".to_string(),
+            None => "no BatchNorm before the head".to_string(),
+        });
+        let notes: Vec<String> = stem.into_iter().chain(shortcuts).chain(head_norm).collect();
         match notes.is_empty() {
             true => f.write_str(self.name),
             false => write!(f, "{} ({})", self.name, notes.join(", ")),
@@ -131,7 +156,7 @@ impl fmt::Display for Architecture {
 }
 
 /// Every architecture xai-lens reads: ImageNet's with its 1000 classes, CIFAR's with 10.
-pub const VARIANTS: [Architecture; 17] = [
+pub const VARIANTS: [Architecture; 31] = [
     variant("resnet50-keras-v1", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Keras),
     variant("resnet18", Block::Basic, [2, 2, 2, 2], 1, 64, Layout::Torchvision),
     variant("resnet34", Block::Basic, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
@@ -149,6 +174,20 @@ pub const VARIANTS: [Architecture; 17] = [
     cifar("resnet56", 9),
     cifar("resnet110", 18),
     cifar("resnet1202", 200),
+    preact("preact_resnet18", Block::Basic, [2, 2, 2, 2]),
+    preact("preact_resnet34", Block::Basic, [3, 4, 6, 3]),
+    preact("preact_resnet50", Block::Bottleneck, [3, 4, 6, 3]),
+    preact("preact_resnet101", Block::Bottleneck, [3, 4, 23, 3]),
+    preact("preact_resnet152", Block::Bottleneck, [3, 8, 36, 3]),
+    wide("wrn-16-4", 2, 4),
+    wide("wrn-16-8", 2, 8),
+    wide("wrn-28-4", 4, 4),
+    wide("wrn-28-10", 4, 10),
+    wide("wrn-34-10", 5, 10),
+    wide("wrn-34-20", 5, 20),
+    wide("wrn-40-2", 6, 2),
+    wide("wrn-40-4", 6, 4),
+    wide("wrn-70-16", 11, 16),
 ];
 
 const fn variant(
@@ -164,11 +203,13 @@ const fn variant(
         block,
         blocks,
         base_width: 64,
+        stem_width: 64,
         groups,
         width_per_group,
         layout,
         stem: Stem::IMAGENET,
         shortcuts: Shortcuts::Projection,
+        order: Order::PostActivation,
         classes: 1000,
     }
 }
@@ -181,12 +222,46 @@ const fn cifar(name: &'static str, n: usize) -> Architecture {
         block: Block::Basic,
         blocks: [n, n, n, 0],
         base_width: 16,
+        stem_width: 16,
         groups: 1,
         width_per_group: 64,
         layout: Layout::Torchvision,
         stem: Stem::CIFAR,
         shortcuts: Shortcuts::Projection,
+        order: Order::PostActivation,
         classes: 10,
+    }
+}
+
+/// kuangliu's pytorch-cifar PreActResNet: torchvision's stages of pre-activation blocks after a
+/// 3x3 stem of 64 channels (no BatchNorm nor ReLU), no BatchNorm before the pooling, 32 px photos.
+const fn preact(name: &'static str, block: Block, blocks: [usize; 4]) -> Architecture {
+    Architecture {
+        name,
+        block,
+        blocks,
+        base_width: 64,
+        stem_width: 64,
+        groups: 1,
+        width_per_group: 64,
+        layout: Layout::Torchvision,
+        stem: Stem::CIFAR,
+        shortcuts: Shortcuts::Projection,
+        order: Order::PreActivation { head_norm: false },
+        classes: 10,
+    }
+}
+
+/// Zagoruyko & Komodakis' Wide ResNet WRN-(6n + 4)-k for CIFAR, as RobustBench builds it: a 3x3
+/// stem of 16 channels, three stages of `n` pre-activation basic blocks of 16k, 32k and 64k
+/// channels, a BatchNorm and ReLU before the pooling, 32 px photos.
+const fn wide(name: &'static str, n: usize, k: usize) -> Architecture {
+    Architecture {
+        base_width: 16 * k,
+        stem_width: 16,
+        blocks: [n, n, n, 0],
+        order: Order::PreActivation { head_norm: true },
+        ..preact(name, Block::Basic, [0; 4])
     }
 }
 
@@ -195,7 +270,8 @@ pub fn variant_names() -> Vec<&'static str> {
     VARIANTS.iter().map(|v| v.name).collect()
 }
 
-/// A convolution as the weight file names it; BatchNorm is already folded in.
+/// A convolution as the weight file names it; BatchNorm is already folded in. A BatchNorm alone
+/// is one too ([`ConvSpec::batch_norm`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvSpec {
     pub name: String,
@@ -208,15 +284,36 @@ pub struct ConvSpec {
 }
 
 impl ConvSpec {
+    /// A BatchNorm with no convolution before it to fold into, as the depthwise 1x1 convolution
+    /// it is at inference: a scale (the weight) and a shift (the bias) per channel.
+    pub fn batch_norm(name: String, channels: usize) -> Self {
+        ConvSpec {
+            name,
+            in_channels: channels,
+            out_channels: channels,
+            kernel: 1,
+            stride: 1,
+            padding: 0,
+            groups: channels,
+        }
+    }
+
+    /// Whether it is a BatchNorm alone: no other convolution of the family is depthwise 1x1.
+    pub fn is_batch_norm(&self) -> bool {
+        self.kernel == 1 && self.groups == self.in_channels && self.groups == self.out_channels && self.groups > 1
+    }
+
     /// Weight shape in burn's and PyTorch's OIHW layout (I per group).
     pub fn weight_shape(&self) -> [usize; 4] {
         [self.out_channels, self.in_channels / self.groups, self.kernel, self.kernel]
     }
 }
 
-/// The convolutions of one block, ReLU between them, and its shortcut.
+/// The convolutions of one block, ReLU between them, and its shortcut; in a pre-activation
+/// block, the BatchNorm (then a ReLU) its input goes through first.
 #[derive(Debug, Clone)]
 pub struct BlockSpec {
+    pub norm: Option<ConvSpec>,
     pub main: Vec<ConvSpec>,
     pub shortcut: Shortcut,
 }
@@ -240,7 +337,7 @@ impl BlockSpec {
             Shortcut::Projection(spec) => Some(spec),
             Shortcut::Identity | Shortcut::ZeroPadding { .. } => None,
         };
-        self.main.iter().chain(projection)
+        self.norm.iter().chain(&self.main).chain(projection)
     }
 }
 
@@ -262,9 +359,10 @@ impl Architecture {
         }
     }
 
-    /// The stem its variant is made with: CIFAR's for He et al.'s CIFAR ResNets, else ImageNet's.
-    pub fn recipe_stem(&self) -> Stem {
-        Architecture::named(self.name, self.classes).map_or(Stem::IMAGENET, |variant| variant.stem)
+    /// Its variant as made by its recipe, whatever its stem, shortcuts or BatchNorm before the
+    /// head.
+    pub fn recipe(&self) -> Architecture {
+        Architecture::named(self.name, self.classes).unwrap_or_else(|| self.clone())
     }
 
     /// Its number of stages: four, or three in the CIFAR ResNets.
@@ -317,6 +415,17 @@ impl Architecture {
         (self.base_width << s) * self.width_per_group / 64 * self.groups
     }
 
+    /// Whether its blocks are pre-activation ones ([`Order::PreActivation`]).
+    pub fn is_preactivation(&self) -> bool {
+        matches!(self.order, Order::PreActivation { .. })
+    }
+
+    /// The BatchNorm (then a ReLU) after the last stage, before the pooling, where there is one.
+    pub fn head_norm_spec(&self) -> Option<ConvSpec> {
+        matches!(self.order, Order::PreActivation { head_norm: true })
+            .then(|| ConvSpec::batch_norm("norm".into(), self.features()))
+    }
+
     /// Channels of the last stage, pooled into the head.
     pub fn features(&self) -> usize {
         self.stage_channels(self.stages() - 1)
@@ -337,7 +446,7 @@ impl Architecture {
         ConvSpec {
             name: "conv1".into(),
             in_channels: 3,
-            out_channels: self.base_width,
+            out_channels: self.stem_width,
             kernel,
             stride,
             padding: kernel / 2,
@@ -347,7 +456,7 @@ impl Architecture {
 
     /// Every block of every stage, in forward order.
     pub fn block_specs(&self) -> Vec<Vec<BlockSpec>> {
-        let mut in_channels = self.base_width;
+        let mut in_channels = self.stem_width;
         (0..self.stages())
             .map(|s| {
                 (0..self.blocks[s])
@@ -414,13 +523,16 @@ impl Architecture {
                 Shortcut::ZeroPadding { stride, before, after: out - cin - before }
             }
         };
-        BlockSpec { main, shortcut }
+        let norm = self.is_preactivation().then(|| ConvSpec::batch_norm(format!("layer{}.{b}.bn1", s + 1), cin));
+        BlockSpec { norm, main, shortcut }
     }
 
-    /// Every conv of the network in forward order: the stem, then each block's.
+    /// Every conv of the network in forward order: the stem, then each block's, then the
+    /// BatchNorm before the head where there is one.
     pub fn conv_specs(&self) -> Vec<ConvSpec> {
         let mut specs = vec![self.stem_spec()];
         specs.extend(self.block_specs().iter().flatten().flat_map(|b| b.convs().cloned()));
+        specs.extend(self.head_norm_spec());
         specs
     }
 }
@@ -433,7 +545,9 @@ pub fn cascade(last: Layer) -> Vec<&'static str> {
 }
 
 /// Where explanations hook the network, in torchvision's naming: `layerN` is the output of stage
-/// N (after its last block's add and ReLU).
+/// N (after its last block's add and ReLU; in a pre-activation network, its add, and for the
+/// last stage of one with a BatchNorm before its head, after that BatchNorm and ReLU: what the
+/// head pools).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Layer {
     Layer1,
@@ -566,6 +680,50 @@ mod tests {
         let sides = |a: &Architecture, input| Layer::ALL.map(|layer| a.map_side(layer, input));
         assert_eq!((sides(&resnet50, 224), sides(&resnet50, 225)), ([56, 28, 14, 7], [57, 29, 15, 8]));
         assert_eq!(sides(&arch, 32)[..3], [32, 16, 8]);
+    }
+
+    #[test]
+    fn pre_activation_resnets_have_their_codes_parameter_counts() {
+        // Besides each BatchNorm alone (scale and shift, in `parameters` and `norms` here), the
+        // BatchNorm after each convolution of a block but its last, folded into it.
+        let batch_norms = |arch: &Architecture| -> usize {
+            let blocks = arch.block_specs();
+            let folded = blocks.iter().flatten().flat_map(|b| &b.main[..b.main.len() - 1]).map(|c| 2 * c.out_channels);
+            let norms = arch.conv_specs().into_iter().filter(ConvSpec::is_batch_norm).map(|s| s.out_channels);
+            folded.chain(norms).sum()
+        };
+        // kuangliu's pytorch-cifar and RobustBench's WideResNet, counted by torch, 10 classes.
+        for (name, count) in [
+            ("preact_resnet18", 11_171_146),
+            ("preact_resnet34", 21_279_306),
+            ("preact_resnet50", 23_509_066),
+            ("preact_resnet101", 42_501_194),
+            ("preact_resnet152", 58_144_842),
+            ("wrn-16-4", 2_748_890),
+            ("wrn-28-10", 36_479_194),
+            ("wrn-34-10", 46_160_474),
+            ("wrn-40-2", 2_243_546),
+            ("wrn-70-16", 266_796_506),
+        ] {
+            let arch = Architecture::named(name, 10).unwrap();
+            assert_eq!(parameters(&arch) + batch_norms(&arch), count, "{name}");
+        }
+        let wrn = Architecture::named("wrn-28-10", 10).unwrap();
+        let first = &wrn.block_specs()[0][0];
+        assert_eq!(
+            first.norm.as_ref().map(|n| (n.name.as_str(), n.weight_shape())),
+            Some(("layer1.0.bn1", [16, 1, 1, 1]))
+        );
+        assert!(
+            matches!(&first.shortcut, Shortcut::Projection(p) if p.weight_shape() == [160, 16, 1, 1] && p.stride == 1)
+        );
+        assert_eq!(wrn.conv_specs().last().map(|s| (s.name.as_str(), s.out_channels)), Some(("norm", 640)));
+        assert_eq!((wrn.last_layer(), wrn.stem_spec().out_channels), (Layer::Layer3, 16));
+        let preact = Architecture::named("preact_resnet18", 10).unwrap();
+        assert_eq!((preact.head_norm_spec(), preact.stem), (None, Stem::CIFAR));
+        assert!(
+            !preact.stem_spec().is_batch_norm() && preact.block_specs()[3][1].norm.as_ref().unwrap().is_batch_norm()
+        );
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub fn import_torchvision(
     }
     // A 3x3 stem is the CIFAR recipe's guessed from its kernel, except in He et al.'s CIFAR
     // ResNets, whose recipe it is.
-    let guessed = params.architecture.recipe_stem() != Stem::CIFAR;
+    let guessed = params.architecture.recipe().stem != Stem::CIFAR;
     if params.architecture.shortcuts == Shortcuts::ZeroPadding {
         notes.push("no projection weights where a stage begins: its shortcuts read as zero-padding (He et al.'s option A, as pytorch_resnet_cifar10 builds them: every second pixel, zero channels added evenly on both sides)".into());
     }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, Shortcuts, Stem, VARIANTS};
+use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, Order, Shortcuts, Stem, VARIANTS};
 use crate::preprocessing::{rounded, MEANS, STDS};
 use crate::weights::{LayerParams, NetworkParams};
 
@@ -101,8 +101,6 @@ fn look_of(state: &StateDict) -> String {
         "a VGG, AlexNet, MobileNet, EfficientNet or ConvNeXt (layers named 'features' and 'classifier')".into()
     } else if has("patch_embed") || has("class_token") || has("encoder.layers") {
         "a vision transformer".into()
-    } else if has("block1.layer.0.") {
-        "a Wide ResNet as CIFAR code names it ('block1.layer.0'), where torchvision's wide_resnet names its stages 'layer1' to 'layer4'".into()
     } else if has("inverted_residual") || has("features.1.conv") {
         "a MobileNet".into()
     } else if state.is_empty() {
@@ -240,16 +238,34 @@ fn hugging_face_name(key: &str, network: &str) -> Option<String> {
 /// The network's own names (under `prefix`) as torchvision's, where it names them as kuangliu's
 /// pytorch-cifar does, the most copied CIFAR ResNets: torchvision's layers, the projection
 /// shortcuts named `shortcut` (`layer2.0.shortcut.1.bias` is `layer2.0.downsample.1.bias`) and
-/// the head `linear` (`linear.weight` is `fc.weight`), each where torchvision's name is not used.
+/// the head `linear` (`linear.weight` is `fc.weight`), each where torchvision's name is not used;
+/// a BatchNorm before the head named `bn` (Wong et al.'s PreActResNet18, for fast adversarial
+/// training) is `norm`; or as RobustBench's Wide ResNets do: `block2.layer.0.conv1` is
+/// `layer2.0.conv1`, its `convShortcut` is `downsample.0`, and the BatchNorm before the head,
+/// `bn1`, is `norm`.
 fn torchvision_namer(state: &StateDict, prefix: &str) -> impl Fn(&str) -> String + use<> {
     let own = || state.keys().filter_map(|k| k.strip_prefix(prefix));
     let shortcut = !own().any(|k| k.contains(".downsample.")) && own().any(|k| k.contains(".shortcut."));
     let linear = !own().any(|k| k.starts_with("fc.")) && own().any(|k| k.starts_with("linear."));
-    move |name: &str| match name.strip_prefix("linear.") {
-        Some(param) if linear => format!("fc.{param}"),
+    let wide = !own().any(|k| k.starts_with("layer1.")) && own().any(|k| k.starts_with("block1.layer."));
+    move |name: &str| match (name.strip_prefix("linear."), name.strip_prefix("bn.")) {
+        (Some(param), _) if linear => format!("fc.{param}"),
+        (_, Some(param)) => format!("norm.{param}"),
         _ if shortcut => name.replacen(".shortcut.", ".downsample.", 1),
+        _ if wide => wide_resnet_name(name),
         _ => name.to_string(),
     }
+}
+
+/// A RobustBench Wide ResNet's name as torchvision's ([`torchvision_namer`]).
+fn wide_resnet_name(name: &str) -> String {
+    if let Some(param) = name.strip_prefix("bn1.") {
+        return format!("norm.{param}");
+    }
+    let Some((stage, rest)) = name.strip_prefix("block").and_then(|n| n.split_once(".layer.")) else {
+        return name.to_string();
+    };
+    format!("layer{stage}.{}", rest.replacen(".convShortcut.", ".downsample.0.", 1))
 }
 
 /// Weights saved as the parts they are computed from, which a ResNet's layers do not read.
@@ -265,21 +281,24 @@ fn saved_in_parts(state: &StateDict) -> Option<String> {
 }
 
 /// What makes an unprefixed state dict another network than a plain ResNet, though named as one:
-/// a deep stem, pre-activation blocks, a stem of another kernel than 7x7 or 3x3, shortcuts that
-/// average-pool, tensors inside the blocks that a ResNet's do not have (squeeze-excitation,
-/// attention), which a ResNet's layers would answer without.
+/// a deep stem, a pre-activation one with a BatchNorm after its stem, a stem of another kernel
+/// than 7x7 or 3x3, shortcuts that average-pool, tensors
+/// inside the blocks that a ResNet's do not have (squeeze-excitation, attention), which a
+/// ResNet's layers would answer without.
 fn not_plain(state: &StateDict) -> Option<String> {
     if state.contains_key("conv1.0.weight") {
         return Some("a deep stem of three convolutions (ResNet-C or -D, as timm's resnet50d)".into());
     }
-    if state.contains_key("conv1.weight")
-        && !state.contains_key("bn1.weight")
-        && state.contains_key("layer1.0.bn1.weight")
+    // A pre-activation block's first BatchNorm has its input's channels, a plain one's its first
+    // conv's output's: they differ where a block changes the channels.
+    let preactivated = |block: &str| {
+        let channels = |name: &str| state.get(&format!("{block}.{name}.weight")).map(|t| t.shape.as_slice());
+        matches!((channels("bn1"), channels("conv1")), (Some(&[bn]), Some(&[out, cin, ..])) if bn == cin && bn != out)
+    };
+    if state.contains_key("bn1.weight")
+        && state.keys().filter_map(|k| k.strip_suffix(".conv1.weight")).any(preactivated)
     {
-        return Some(
-            "a pre-activation ResNet (BatchNorm and ReLU before each convolution, as PreActResNet), where a plain one's come after"
-                .into(),
-        );
+        return Some("a pre-activation ResNet with a BatchNorm after its stem (as fb.resnet.torch's preresnet), where kuangliu's PreActResNets and the Wide ResNets have none".into());
     }
     if let Some(&[_, _, kernel, _]) = state.get("conv1.weight").map(|w| w.shape.as_slice())
         && Stem::of_kernel(kernel).is_none()
@@ -407,9 +426,9 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     let mut read: HashSet<String> = ["fc.weight", "fc.bias"].map(String::from).into();
     for spec in architecture.conv_specs() {
         read.extend(["weight", "bias"].map(|p| format!("{}.{p}", spec.name)));
-        let bn = batch_norm_name(&spec.name);
+        let batch_norm = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"];
         read.extend(
-            ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map(|p| format!("{bn}.{p}")),
+            batch_norm_name(&spec, architecture).into_iter().flat_map(|bn| batch_norm.map(|p| format!("{bn}.{p}"))),
         );
     }
     // A Sequential head (`fc.1.weight`) was read as fc ([`sequential_head`]).
@@ -617,8 +636,16 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
     if blocks == [0; 4] {
         return Err(ImportError::NotResNet(look_of(state)));
     }
-    // The stem's channels tell He et al.'s CIFAR ResNets (16) from a three-stage resnet18 (64).
-    let base = state.get("conv1.weight").and_then(|w| w.shape.first().copied());
+    // A stem without a BatchNorm of its own, before blocks with them: pre-activation ones.
+    let order = match !state.contains_key("bn1.weight") && state.contains_key("layer1.0.bn1.weight") {
+        true => Order::PreActivation { head_norm: state.contains_key("norm.weight") },
+        false => Order::PostActivation,
+    };
+    // The stem's channels tell He et al.'s CIFAR ResNets (16) from a three-stage resnet18 (64),
+    // the first stage's a Wide ResNet's widening.
+    let channels = |name: &str| state.get(name).and_then(|w| w.shape.first().copied());
+    let stem_width = channels("conv1.weight");
+    let base = (block == Block::Basic).then(|| channels("layer1.0.conv1.weight")).flatten();
     let classes = head_classes(state)?;
     if classes == 0 {
         return Err(ImportError::NoClasses);
@@ -628,18 +655,26 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
         .find(|v| {
             v.layout == Layout::Torchvision
                 && (v.block, v.blocks, v.groups, v.width_per_group) == (block, blocks, groups, width)
+                && v.is_preactivation() == matches!(order, Order::PreActivation { .. })
+                && stem_width.is_none_or(|stem| stem == v.stem_width)
                 && base.is_none_or(|base| base == v.base_width)
         })
-        .map(|v| Architecture { classes, ..v.clone() })
+        .map(|v| Architecture { classes, order, ..v.clone() })
         .ok_or_else(|| {
             let stages: Vec<usize> = blocks.into_iter().take_while(|&b| b > 0).collect();
+            let kind = match order {
+                Order::PostActivation => "",
+                Order::PreActivation { head_norm: false } => "pre-activation ",
+                Order::PreActivation { head_norm: true } => "pre-activation (BatchNorm before the head) ",
+            };
             let mut shape = match block {
-                Block::Basic => format!("basic blocks {stages:?}"),
+                Block::Basic => format!("{kind}basic blocks {stages:?}"),
                 Block::Bottleneck => {
-                    format!("bottleneck blocks {stages:?} ({groups} groups of {width} channels at first)")
+                    format!("{kind}bottleneck blocks {stages:?} ({groups} groups of {width} channels at first)")
                 }
             };
-            shape.extend(base.map(|base| format!(" after a stem of {base} channels")));
+            shape.extend(base.map(|base| format!(" of {base} channels at first")));
+            shape.extend(stem_width.map(|stem| format!(" after a stem of {stem} channels")));
             ImportError::UnknownVariant(shape)
         })
 }
@@ -655,15 +690,29 @@ fn shortcuts(state: &StateDict, variant: &Architecture) -> Shortcuts {
     }
 }
 
-/// Name of the BatchNorm after a conv: `conv1` -> `bn1`, `layer1.0.conv2` -> `layer1.0.bn2`,
-/// `layer2.0.downsample.0` -> `layer2.0.downsample.1`.
-fn batch_norm_name(conv: &str) -> String {
-    match conv.strip_suffix("downsample.0") {
-        Some(block) => format!("{block}downsample.1"),
-        None => match conv.rsplit_once("conv") {
-            Some((block, number)) => format!("{block}bn{number}"),
-            None => format!("{conv}.bn"),
-        },
+/// Name of the BatchNorm folded into a conv: the one after it, `conv1` -> `bn1`,
+/// `layer1.0.conv2` -> `layer1.0.bn2`, `layer2.0.downsample.0` -> `layer2.0.downsample.1`. In a
+/// pre-activation network, the one before the block's next conv (`layer1.0.conv1` ->
+/// `layer1.0.bn2`), none after its last, its projection or the stem; a BatchNorm alone is itself.
+fn batch_norm_name(spec: &ConvSpec, architecture: &Architecture) -> Option<String> {
+    if spec.is_batch_norm() {
+        return Some(spec.name.clone());
+    }
+    if let Some(block) = spec.name.strip_suffix("downsample.0") {
+        return (!architecture.is_preactivation()).then(|| format!("{block}downsample.1"));
+    }
+    let (block, number) = spec.name.rsplit_once("conv")?;
+    let number: usize = number.parse().ok()?;
+    match architecture.is_preactivation() {
+        false => Some(format!("{block}bn{number}")),
+        true if block.is_empty() => None,
+        true => {
+            let last = match architecture.block {
+                Block::Basic => 2,
+                Block::Bottleneck => 3,
+            };
+            (number < last).then(|| format!("{block}bn{}", number + 1))
+        }
     }
 }
 
@@ -680,16 +729,27 @@ fn folded_conv(state: &StateDict, spec: &ConvSpec, architecture: &Architecture) 
         Ok(&tensor.values)
     };
     let out = spec.out_channels;
-    let kernel = get(format!("{}.weight", spec.name), &spec.weight_shape())?;
-    let bn = batch_norm_name(&spec.name);
+    // A BatchNorm alone is folded into the identity.
+    let identity = vec![1.0; out];
+    let kernel = match spec.is_batch_norm() {
+        true => &identity,
+        false => get(format!("{}.weight", spec.name), &spec.weight_shape())?,
+    };
+    let conv_bias = match spec.is_batch_norm() {
+        true => None,
+        false => state.get(&format!("{}.bias", spec.name)).map(|t| t.values.as_slice()),
+    };
+    let bias = |c: usize| conv_bias.map_or(0.0, |b| b[c]);
+    let Some(bn) = batch_norm_name(spec, architecture) else {
+        return Ok(LayerParams { weight: kernel.to_vec(), bias: (0..out).map(bias).collect() });
+    };
     let [gamma, beta, mean, var] =
         ["weight", "bias", "running_mean", "running_var"].map(|p| get(format!("{bn}.{p}"), &[out]));
     let (gamma, beta, mean, var) = (gamma?, beta?, mean?, var?);
-    let conv_bias = state.get(&format!("{}.bias", spec.name)).map(|t| t.values.as_slice());
     let scale: Vec<f32> = (0..out).map(|c| gamma[c] / (var[c] + BATCH_NORM_EPSILON).sqrt()).collect();
     let per_channel = kernel.len() / out;
     let weight = kernel.iter().enumerate().map(|(i, w)| w * scale[i / per_channel]).collect();
-    let bias = (0..out).map(|c| (conv_bias.map_or(0.0, |b| b[c]) - mean[c]) * scale[c] + beta[c]).collect();
+    let bias = (0..out).map(|c| (bias(c) - mean[c]) * scale[c] + beta[c]).collect();
     let params = LayerParams { weight, bias };
     params.is_finite().then_some(params).ok_or(ImportError::BadBatchNorm(bn))
 }
@@ -710,6 +770,7 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
                 Ok(found) if found.name != named.name => {
                     return Err(ImportError::OtherArchitecture { found: found.name, asked: asked.into() });
                 }
+                Ok(found) => found,
                 // What no variant is (three stages, another network) is none asked for either.
                 Err(error @ (ImportError::NotPlain(_) | ImportError::NotResNet(_))) => return Err(error),
                 _ => named,
@@ -763,8 +824,10 @@ pub(crate) mod tests {
         let tensor = |shape: Vec<usize>, value: f32| FloatTensor { values: vec![value; shape.iter().product()], shape };
         let mut state = StateDict::new();
         for spec in architecture.conv_specs() {
-            state.insert(format!("{prefix}{}.weight", spec.name), tensor(spec.weight_shape().to_vec(), 0.01));
-            let bn = batch_norm_name(&spec.name);
+            if !spec.is_batch_norm() {
+                state.insert(format!("{prefix}{}.weight", spec.name), tensor(spec.weight_shape().to_vec(), 0.01));
+            }
+            let Some(bn) = batch_norm_name(&spec, architecture) else { continue };
             for (param, value) in [("weight", 2.0), ("bias", 0.5), ("running_mean", 0.0), ("running_var", 1.0)] {
                 state.insert(format!("{prefix}{bn}.{param}"), tensor(vec![spec.out_channels], value));
             }
@@ -837,21 +900,75 @@ pub(crate) mod tests {
         let shortcuts: StateDict =
             state.iter().map(|(k, v)| (k.replace(".downsample.", ".shortcut."), v.clone())).collect();
         assert_eq!(import_state_dict(&shortcuts, None), import_state_dict(&state, None));
-        // A pre-activation ResNet's BatchNorms come before its convolutions: no bn1 after conv1.
-        let mut preact = kuangliu;
-        preact.retain(|k, _| !k.starts_with("module.bn1."));
-        let error = import_state_dict(&preact, None).unwrap_err().to_string();
-        assert!(error.contains("a pre-activation ResNet"), "{error}");
         // Three stages are He et al.'s CIFAR ResNets, of 16 to 64 channels: not a resnet18's.
         let mut three = state;
         three.retain(|k, _| !k.starts_with("module.layer4."));
         let error = import_state_dict(&three, None).unwrap_err().to_string();
-        assert!(error.contains("a ResNet of basic blocks [2, 2, 2] after a stem of 64 channels is none"), "{error}");
-        // And Wide ResNets as CIFAR code names them, by their names.
-        let block = |k: String| (1..4).fold(k, |k, n| k.replace(&format!("layer{n}."), &format!("block{n}.layer.")));
-        let wide: StateDict = three.into_iter().map(|(k, v)| (block(k), v)).collect();
-        let error = import_state_dict(&wide, None).unwrap_err().to_string();
-        assert!(error.contains("a Wide ResNet as CIFAR code names it"), "{error}");
+        assert!(
+            error.contains(
+                "a ResNet of basic blocks [2, 2, 2] of 64 channels at first after a stem of 64 channels is none"
+            ),
+            "{error}"
+        );
+        // Or the same with BatchNorm and ReLU before the head: a Wide ResNet, by its widths.
+        let mut head_norm = three;
+        head_norm.extend(
+            state_dict(&Architecture::named("wrn-16-4", 7).unwrap(), "module.")
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("module.norm.")),
+        );
+        head_norm.retain(|k, _| !k.starts_with("module.bn1."));
+        let error = import_state_dict(&head_norm, None).unwrap_err().to_string();
+        assert!(error.contains("none of the supported variants"), "{error}");
+        // A pre-activation one with a BatchNorm after its stem, by its blocks' BatchNorms.
+        let mut stem_norm = state_dict(&Architecture::named("preact_resnet18", 7).unwrap(), "");
+        stem_norm.extend(state_dict(&resnet18, "").into_iter().filter(|(k, _)| k.starts_with("bn1.")));
+        let error = import_state_dict(&stem_norm, None).unwrap_err().to_string();
+        assert!(error.contains("a pre-activation ResNet with a BatchNorm after its stem"), "{error}");
+    }
+
+    #[test]
+    fn pre_activation_resnets_are_read_as_their_codes_name_them() {
+        // kuangliu's PreActResNet18: no BatchNorm after the stem, each block's before its convs.
+        let preact = Architecture::named("preact_resnet18", 7).unwrap();
+        let state = state_dict(&preact, "module.");
+        let renamed = |k: &String| k.replace(".downsample.", ".shortcut.").replace("fc.", "linear.");
+        let kuangliu: StateDict = state.iter().map(|(k, v)| (renamed(k), v.clone())).collect();
+        assert!(
+            kuangliu.contains_key("module.layer2.0.shortcut.0.weight") && !kuangliu.contains_key("module.bn1.weight")
+        );
+        let params = import_state_dict(&kuangliu, None).unwrap();
+        assert_eq!((&params.architecture, left_out(&kuangliu, &preact)), (&preact, Vec::new()));
+        // Its first block: bn1 alone (scale 2 / sqrt(1 + eps), shift 0.5), conv1 with bn2 folded,
+        // conv2 as it is (the next block's bn1 follows it).
+        let scale = 2.0 / (1.0 + BATCH_NORM_EPSILON).sqrt();
+        let first: Vec<(f32, f32)> = params.convs[1..4].iter().map(|c| (c.weight[0], c.bias[0])).collect();
+        assert_eq!(first, [(scale, 0.5), (0.01 * scale, 0.5), (0.01, 0.0)]);
+        assert_eq!(params.convs[0].weight[0], 0.01); // the stem, no BatchNorm
+                                                     // Wong et al.'s (fast adversarial training): a BatchNorm and ReLU before the head, `bn`.
+        let wong = Architecture { order: Order::PreActivation { head_norm: true }, ..preact.clone() };
+        let renamed = |k: &String| renamed(k).replace("module.norm.", "module.bn.");
+        let state: StateDict = state_dict(&wong, "module.").iter().map(|(k, v)| (renamed(k), v.clone())).collect();
+        assert!(state.contains_key("module.bn.running_var"));
+        let params = import_state_dict(&state, Some("preact_resnet18")).unwrap();
+        assert_eq!((&params.architecture, left_out(&state, &wong)), (&wong, Vec::new()));
+        // RobustBench's Wide ResNets: `block1.layer.0`, `convShortcut`, the BatchNorm before the
+        // head `bn1`.
+        let wrn = Architecture::named("wrn-28-10", 10).unwrap();
+        let robustbench = |k: &String| match k.strip_prefix("norm.") {
+            Some(param) => format!("bn1.{param}"),
+            None => {
+                let k = k.replacen(".downsample.0.", ".convShortcut.", 1);
+                (1..4).fold(k, |k, n| k.replacen(&format!("layer{n}."), &format!("block{n}.layer."), 1))
+            }
+        };
+        let state: StateDict = state_dict(&wrn, "").iter().map(|(k, v)| (robustbench(k), v.clone())).collect();
+        assert!(state.contains_key("block1.layer.0.convShortcut.weight") && state.contains_key("bn1.running_var"));
+        let params = import_state_dict(&state, None).unwrap();
+        assert_eq!((&params.architecture, left_out(&state, &wrn)), (&wrn, Vec::new()));
+        assert_eq!(params.convs.last().map(|norm| norm.weight.len()), Some(640));
+        let error = import_state_dict(&state, Some("wrn-28-4")).unwrap_err().to_string();
+        assert!(error.contains("holds a wrn-28-10, not the wrn-28-4"), "{error}");
     }
 
     #[test]
@@ -887,8 +1004,9 @@ pub(crate) mod tests {
         let scale = 2.0 / (1.0 + BATCH_NORM_EPSILON).sqrt();
         assert_eq!(params.convs[0].weight[0], 0.01 * scale);
         assert_eq!(params.convs[0].bias[0], 0.5);
-        assert_eq!(batch_norm_name("layer3.1.conv2"), "layer3.1.bn2");
-        assert_eq!(batch_norm_name("layer3.0.downsample.0"), "layer3.0.downsample.1");
+        let spec = |name: &str| ConvSpec { name: name.into(), ..architecture.stem_spec() };
+        assert_eq!(batch_norm_name(&spec("layer3.1.conv2"), &architecture).unwrap(), "layer3.1.bn2");
+        assert_eq!(batch_norm_name(&spec("layer3.0.downsample.0"), &architecture).unwrap(), "layer3.0.downsample.1");
     }
 
     #[test]

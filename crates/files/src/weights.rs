@@ -8,7 +8,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::architecture::{variant_names, Architecture, Shortcuts, Stem};
+use crate::architecture::{variant_names, Architecture, Order, Shortcuts, Stem};
 use crate::labels::Labels;
 use crate::photo::InputSize;
 use crate::preprocessing::Preprocessing;
@@ -147,6 +147,9 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
         .then(|| ("stem", serde_json::to_string(&architecture.stem).expect("plain data serialises")));
     let shortcuts = (architecture.shortcuts != Shortcuts::Projection)
         .then(|| ("shortcuts", serde_json::to_string(&architecture.shortcuts).expect("plain data serialises")));
+    // Only where it is not its variant's: Wong et al.'s PreActResNet18 has one, kuangliu's not.
+    let head_norm = (architecture.order != architecture.recipe().order)
+        .then(|| ("head_norm", architecture.head_norm_spec().is_some().to_string()));
     let mut fields = vec![
         ("format", FORMAT.into()),
         ("format_version", FORMAT_VERSION.into()),
@@ -161,6 +164,7 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
     ];
     fields.extend(stem);
     fields.extend(shortcuts);
+    fields.extend(head_norm);
     fields
 }
 
@@ -294,6 +298,13 @@ impl NetworkParams {
                 .filter(Stem::is_valid)
                 .ok_or_else(|| bad("stem", "not a kernel of 1, 3, 5 or 7 with a stride of 1 or 2".into()))?;
         }
+        if let Some(head_norm) = field("head_norm") {
+            let head_norm = head_norm.parse().map_err(|_| bad("head_norm", "neither true nor false".into()))?;
+            if !architecture.is_preactivation() {
+                return Err(bad("head_norm", format!("a {name} has no pre-activation blocks")));
+            }
+            architecture.order = Order::PreActivation { head_norm };
+        }
         if let Some(shortcuts) = field("shortcuts") {
             architecture.shortcuts = serde_json::from_str(&shortcuts)
                 .map_err(|_| bad("shortcuts", "neither \"projection\" nor \"zero-padding\"".into()))?;
@@ -416,6 +427,26 @@ mod tests {
         let bytes = NetworkParams::patterned(architecture).to_safetensors(Precision::F32, &info());
         let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
         assert!(error.starts_with("metadata 'stem' is not valid"), "{error}");
+    }
+
+    #[test]
+    fn pre_activation_networks_and_their_batch_norm_before_the_head_are_written_and_read() {
+        for (name, head_norm) in [("preact_resnet18", false), ("preact_resnet18", true), ("wrn-16-4", true)] {
+            let architecture =
+                Architecture { order: Order::PreActivation { head_norm }, ..Architecture::named(name, 3).unwrap() };
+            let params = NetworkParams::patterned(architecture);
+            let bytes = params.to_safetensors(Precision::F32, &info());
+            // Written only where it is not the variant's.
+            assert_eq!(bytes.windows(11).any(|w| w == b"\"head_norm\""), name == "preact_resnet18" && head_norm);
+            assert_eq!(NetworkParams::from_safetensors(&bytes).unwrap().0, params, "{name}");
+            // In int8 a BatchNorm alone (one weight a channel) keeps its scale within rounding.
+            let (read, _) = NetworkParams::from_safetensors(&params.to_safetensors(Precision::Int8, &info())).unwrap();
+            let norm = |p: &NetworkParams| p.convs[1].weight.clone();
+            assert!(norm(&read).iter().zip(norm(&params)).all(|(a, b)| (a - b).abs() <= 1e-6 * b.abs()), "{name}");
+        }
+        let named = Architecture::named("preact_resnet18", 3).unwrap();
+        let with_norm = Architecture { order: Order::PreActivation { head_norm: true }, ..named };
+        assert_eq!(with_norm.to_string(), "preact_resnet18 (a BatchNorm before the head)");
     }
 
     #[test]

@@ -164,18 +164,56 @@ fn shifted_copies(x: Tensor<4>) -> Tensor<3> {
     Tensor::cat(copies.collect(), 1)
 }
 
-/// A convolution as torchvision initialises it (see [`ResNet::with_random_part`]).
-fn random_conv(spec: &ConvSpec, rng: &mut StdRng, device: &Device) -> Conv {
+/// A BatchNorm alone, then a ReLU (a pre-activation block's first, and a Wide ResNet's before its
+/// head): each channel scaled and shifted, on the host on flex where no gradient is taken.
+#[derive(Debug, Clone)]
+struct BatchNorm {
+    /// The scale as `weight`, the shift as `bias`, for the host.
+    params: Arc<LayerParams>,
+    scale: Tensor<4>,
+    shift: Tensor<4>,
+}
+
+impl BatchNorm {
+    fn new(params: &LayerParams, device: &Device) -> Self {
+        let channels = params.bias.len();
+        let per_channel =
+            |values: &[f32]| Tensor::from_data(TensorData::new(values.to_vec(), [1, channels, 1, 1]), device);
+        Self { scale: per_channel(&params.weight), shift: per_channel(&params.bias), params: params.clone().into() }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match x.device() == Device::flex() && !x.is_autodiff() {
+            true => on_host(x, |input, shape| (self.on_host(input, shape), shape)),
+            false => rectified(x * self.scale.clone() + self.shift.clone()),
+        }
+    }
+
+    fn on_host(&self, x: &[f32], shape: [usize; 4]) -> Vec<f32> {
+        xai_conv::scaled_rectified(x, shape, &self.params.weight, &self.params.bias)
+    }
+}
+
+/// A layer's parameters as torchvision initialises a new ResNet's (see
+/// [`ResNet::with_random_part`]): a convolution's weight from N(0, 2 / fan_out), its folded
+/// BatchNorm the identity, so no bias; a BatchNorm alone the identity.
+fn random_params(spec: &ConvSpec, rng: &mut StdRng) -> LayerParams {
+    let bias = vec![0.0; spec.out_channels];
+    if spec.is_batch_norm() {
+        return LayerParams { weight: vec![1.0; spec.out_channels], bias };
+    }
     let shape = spec.weight_shape();
     let normal = Normal::new(0.0, (2.0 / (shape[0] * shape[2] * shape[3]) as f32).sqrt()).expect("a positive spread");
-    let weight = normal.sample_iter(rng).take(shape.iter().product()).collect();
-    Conv::new(spec, &LayerParams { weight, bias: vec![0.0; spec.out_channels] }, device)
+    LayerParams { weight: normal.sample_iter(rng).take(shape.iter().product()).collect(), bias }
 }
 
 /// A residual block: its convolutions with a ReLU between them, plus the shortcut (where the
-/// shape changes, a 1x1 projection or the input zero-padded), then the ReLU of the sum.
+/// shape changes, a 1x1 projection or the input zero-padded), then the ReLU of the sum. A
+/// pre-activation block ([`BatchNorm`] first) adds its convolutions to its input as it is and
+/// projects the normalised one; its sum is its output.
 #[derive(Debug, Clone)]
 struct Block {
+    norm: Option<BatchNorm>,
     main: Vec<Conv>,
     shortcut: BlockShortcut,
 }
@@ -188,14 +226,17 @@ enum BlockShortcut {
 }
 
 impl Block {
-    fn new(spec: &BlockSpec, mut conv: impl FnMut(&ConvSpec) -> Conv) -> Self {
+    /// The block of `spec`, each layer's parameters from `params`, in [`BlockSpec::convs`]' order.
+    fn new<'a>(spec: &BlockSpec, mut params: impl FnMut(&ConvSpec) -> Cow<'a, LayerParams>, device: &Device) -> Self {
+        let norm = spec.norm.as_ref().map(|norm| BatchNorm::new(&params(norm), device));
+        let mut conv = |spec: &ConvSpec| Conv::new(spec, &params(spec), device);
         let main = spec.main.iter().map(&mut conv).collect();
         let shortcut = match &spec.shortcut {
             Shortcut::Identity => BlockShortcut::Identity,
             Shortcut::Projection(projection) => BlockShortcut::Projection(conv(projection).into()),
             &Shortcut::ZeroPadding { stride, before, after } => BlockShortcut::ZeroPadding { stride, before, after },
         };
-        Self { main, shortcut }
+        Self { norm, main, shortcut }
     }
 
     fn projection(&self) -> Option<&Conv> {
@@ -211,10 +252,11 @@ impl Block {
             return self.forward_on_host(x, &kernels);
         }
         let (last, first) = self.main.split_last().expect("a block has convolutions");
-        let inner = first.iter().fold(x.clone(), |y, conv| conv.forward(y, true));
+        let normalised = self.norm.as_ref().map_or_else(|| x.clone(), |norm| norm.forward(x.clone()));
+        let inner = first.iter().fold(normalised.clone(), |y, conv| conv.forward(y, true));
         let shortcut = match &self.shortcut {
             BlockShortcut::Identity => x,
-            BlockShortcut::Projection(projection) => projection.forward(x, false),
+            BlockShortcut::Projection(projection) => projection.forward(normalised, false),
             &BlockShortcut::ZeroPadding { stride, before, after } => {
                 let step = stride as isize;
                 let kept = x.slice(s![.., .., ..;step, ..;step]);
@@ -224,7 +266,11 @@ impl Block {
                 Tensor::cat(vec![zeros(before), kept, zeros(after)], 1)
             }
         };
-        rectified(last.forward(inner, false) + shortcut)
+        let sum = last.forward(inner, false) + shortcut;
+        match self.norm {
+            Some(_) => sum,
+            None => rectified(sum),
+        }
     }
 
     /// The block on the host (`kernels`: its main convolutions, then its projection if any): the
@@ -234,18 +280,20 @@ impl Block {
         let (main, projection) = kernels.split_at(self.main.len());
         let (last, first) = main.split_last().expect("a block has convolutions");
         on_host(x, |input, shape| {
-            let (inner, inner_shape) = first.iter().fold((Cow::Borrowed(input), shape), |(y, shape), kernel| {
+            let normalised =
+                self.norm.as_ref().map_or(Cow::Borrowed(input), |norm| Cow::Owned(norm.on_host(input, shape)));
+            let (inner, inner_shape) = first.iter().fold((Cow::Borrowed(&*normalised), shape), |(y, shape), kernel| {
                 let (y, shape) = xai_conv::convolve(&y, shape, kernel, None, true);
                 (Cow::Owned(y), shape)
             });
             let shortcut = match (projection.first(), &self.shortcut) {
-                (Some(kernel), _) => Cow::Owned(xai_conv::convolve(input, shape, kernel, None, false).0),
+                (Some(kernel), _) => Cow::Owned(xai_conv::convolve(&normalised, shape, kernel, None, false).0),
                 (None, &BlockShortcut::ZeroPadding { stride, before, after }) => {
                     Cow::Owned(xai_conv::zero_padded(input, shape, stride, before, after).0)
                 }
                 (None, _) => Cow::Borrowed(input),
             };
-            xai_conv::convolve(&inner, inner_shape, last, Some(&shortcut), true)
+            xai_conv::convolve(&inner, inner_shape, last, Some(&shortcut), self.norm.is_none())
         })
     }
 }
@@ -257,6 +305,8 @@ pub struct ResNet {
     preprocessing: Preprocessing,
     stem: Conv,
     stages: Vec<Vec<Block>>,
+    /// The BatchNorm and ReLU after the last stage, where there is one (Wide ResNets').
+    head_norm: Option<BatchNorm>,
     /// FC weight as `[classes, features]`, as the weight file stores it.
     fc_weight: Tensor<2>,
     fc_bias: Tensor<1>,
@@ -267,19 +317,21 @@ impl ResNet {
     pub fn new(params: &NetworkParams, preprocessing: Preprocessing, device: &Device) -> Self {
         let architecture = params.architecture.clone();
         let mut convs = params.convs.iter();
-        let mut conv = |spec: &ConvSpec| Conv::new(spec, convs.next().expect("one params per conv"), device);
-        let stem = conv(&architecture.stem_spec());
+        let mut next = |_: &ConvSpec| Cow::Borrowed(convs.next().expect("one params per conv"));
+        let stem = Conv::new(&architecture.stem_spec(), &next(&architecture.stem_spec()), device);
         let stages = architecture
             .block_specs()
             .iter()
-            .map(|blocks| blocks.iter().map(|b| Block::new(b, &mut conv)).collect())
+            .map(|blocks| blocks.iter().map(|b| Block::new(b, &mut next, device)).collect())
             .collect();
+        let head_norm = architecture.head_norm_spec().map(|spec| BatchNorm::new(&next(&spec), device));
         let (classes, features) = (architecture.classes, architecture.features());
         Self {
             architecture,
             preprocessing,
             stem,
             stages,
+            head_norm,
             fc_weight: Tensor::from_data(TensorData::new(params.fc.weight.clone(), [classes, features]), device),
             fc_bias: Tensor::from_data(TensorData::new(params.fc.bias.clone(), [classes]), device),
             device: device.clone(),
@@ -322,9 +374,19 @@ impl ResNet {
     /// The head: preprocessed input [N, 3, S, S] to the activations of `layer`, one of
     /// [`Architecture::layers`].
     pub fn features(&self, input: Tensor<4>, layer: Layer) -> Tensor<4> {
-        let x = self.stem.forward(input, true);
+        // A pre-activation network's stem has no ReLU: its blocks' BatchNorms come first.
+        let x = self.stem.forward(input, !self.architecture.is_preactivation());
         let x = if self.architecture.stem.max_pool { self.stem_pool(x) } else { x };
-        self.run_stages(x, 0..=layer.stage_index())
+        let x = self.run_stages(x, 0..=layer.stage_index());
+        match layer == self.last_layer() {
+            true => self.head_normalised(x),
+            false => x,
+        }
+    }
+
+    /// The last stage's output through the BatchNorm and ReLU before the head, where there is one.
+    fn head_normalised(&self, x: Tensor<4>) -> Tensor<4> {
+        self.head_norm.as_ref().map_or(x.clone(), |norm| norm.forward(x))
     }
 
     /// The stem's 3x3 max pool of stride 2.
@@ -344,7 +406,10 @@ impl ResNet {
 
     /// The tail: activations of `layer` to logits `[N, classes]`.
     pub fn logits_from(&self, activations: Tensor<4>, layer: Layer) -> Tensor<2> {
-        let last = self.run_stages(activations, layer.stage_index() + 1..self.stages.len());
+        let last = match layer == self.last_layer() {
+            true => activations,
+            false => self.head_normalised(self.run_stages(activations, layer.stage_index() + 1..self.stages.len())),
+        };
         self.classify_pooled(last.mean_dims(&[2, 3]).flatten(1, 3))
     }
 
@@ -367,10 +432,11 @@ impl ResNet {
         self.logits_from(self.features(input, last), last)
     }
 
-    /// Part `part` of [`Architecture::cascade`] re-initialised as torchvision initialises a new ResNet (each
-    /// convolution's weight from N(0, 2 / fan_out), its folded BatchNorm the identity, so no
-    /// bias; the FC layer's weight and bias from U(+-1 / sqrt(features))), drawn from `seed`.
-    /// The rest keeps its learned weights. For Adebayo et al.'s model randomization test.
+    /// Part `part` of [`Architecture::cascade`] re-initialised as torchvision initialises a new
+    /// ResNet (each convolution's weight from N(0, 2 / fan_out), each BatchNorm the identity, the
+    /// one before the head with the last stage; the FC layer's weight and bias from
+    /// U(+-1 / sqrt(features))), drawn from `seed`. The rest keeps its learned weights. For
+    /// Adebayo et al.'s model randomization test.
     pub fn with_random_part(mut self, part: usize, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(part as u64));
         let device = self.device.clone();
@@ -388,12 +454,19 @@ impl ResNet {
                 self.fc_weight = Tensor::from_data(TensorData::new(weight, [classes, features]), &device);
                 self.fc_bias = Tensor::from_data(TensorData::new(draw(classes), [classes]), &device);
             }
-            "conv1" => self.stem = random_conv(&self.architecture.stem_spec(), &mut rng, &device),
+            "conv1" => {
+                let spec = self.architecture.stem_spec();
+                self.stem = Conv::new(&spec, &random_params(&spec, &mut rng), &device);
+            }
             _ => {
                 let stage = cascade.len() - 2 - part;
-                let mut conv = |spec: &ConvSpec| random_conv(spec, &mut rng, &device);
+                let mut params = |spec: &ConvSpec| Cow::Owned(random_params(spec, &mut rng));
                 let blocks = self.architecture.block_specs().swap_remove(stage);
-                self.stages[stage] = blocks.iter().map(|b| Block::new(b, &mut conv)).collect();
+                self.stages[stage] = blocks.iter().map(|b| Block::new(b, &mut params, &device)).collect();
+                if stage + 1 == self.stages.len() {
+                    self.head_norm =
+                        self.architecture.head_norm_spec().map(|spec| BatchNorm::new(&params(&spec), &device));
+                }
             }
         }
         self

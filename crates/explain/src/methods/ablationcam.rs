@@ -40,8 +40,10 @@ impl ChannelScoring for AblationCam {
     fn scores(&self, s: &MethodInputs, i: usize, channels: Range<usize>) -> Tensor<1> {
         let [_, c, h, w] = s.activations.dims();
         let (start, count) = (channels.start, channels.len());
-        // Row r keeps every channel but start + r. The layer follows a ReLU, so its minimum is 0
-        // and pytorch-grad-cam ablates with 0 too.
+        // Row r keeps every channel but start + r, the paper's ablation. pytorch-grad-cam's is
+        // the same where the layer's minimum is 0 (after a ReLU: every layer of a plain ResNet);
+        // where it can be negative (a pre-activation network's sums) it sets row r of each batch
+        // of 32 to (r + 1) * 1e7 below the minimum, an artefact of its batches not copied here.
         let keep: Vec<f32> = (0..count * c).map(|k| if k % c == start + k / c { 0.0 } else { 1.0 }).collect();
         let keep = Tensor::<4>::from_data(TensorData::new(keep, [count, c, 1, 1]), s.net.device());
         let ablated = s.activations.clone().slice_dim(0, i..i + 1).expand([count, c, h, w]) * keep;
