@@ -424,9 +424,9 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     // said as such, not tensor by tensor.
     let copies: Vec<&str> = networks.iter().filter(|r| **r != kept).filter_map(|r| r.strip_prefix(kept)).collect();
     let mut read: HashSet<String> = ["fc.weight", "fc.bias"].map(String::from).into();
+    let batch_norm = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"];
     for spec in architecture.conv_specs() {
         read.extend(["weight", "bias"].map(|p| format!("{}.{p}", spec.name)));
-        let batch_norm = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"];
         read.extend(
             batch_norm_name(&spec, architecture).into_iter().flat_map(|bn| batch_norm.map(|p| format!("{bn}.{p}"))),
         );

@@ -318,7 +318,8 @@ impl ResNet {
         let architecture = params.architecture.clone();
         let mut convs = params.convs.iter();
         let mut next = |_: &ConvSpec| Cow::Borrowed(convs.next().expect("one params per conv"));
-        let stem = Conv::new(&architecture.stem_spec(), &next(&architecture.stem_spec()), device);
+        let stem_spec = architecture.stem_spec();
+        let stem = Conv::new(&stem_spec, &next(&stem_spec), device);
         let stages = architecture
             .block_specs()
             .iter()
@@ -386,7 +387,10 @@ impl ResNet {
 
     /// The last stage's output through the BatchNorm and ReLU before the head, where there is one.
     fn head_normalised(&self, x: Tensor<4>) -> Tensor<4> {
-        self.head_norm.as_ref().map_or(x.clone(), |norm| norm.forward(x))
+        match &self.head_norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        }
     }
 
     /// The stem's 3x3 max pool of stride 2.
