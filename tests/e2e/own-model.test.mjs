@@ -165,6 +165,33 @@ test('a CIFAR model is read with its stem and given the photos at its own size',
   assert.equal(await prediction(page), 'cat');
 });
 
+test('the conversion options say what the weights do not, and a slip in them is refused', { timeout: 600_000 }, async () => {
+  await page.click('[data-testid=conversion-options] summary');
+  await page.fill('[data-testid=option-mean]', '125, 123, 114');
+  await page.fill('[data-testid=option-std]', '0.2470, 0.2435, 0.2616');
+  await addModel(page, 'resnet18-cifar.pth', 'labels.txt');
+  await page.waitForSelector('[data-testid=conversion-error]', { timeout: 60_000 });
+  assert.match(await text(page, 'conversion-error'), /^resnet18-cifar\.pth: the mean '125, 123, 114': each must be from 0 to 1.*divide values of 0 to 255 by 255/);
+  // CIFAR-10's statistics, the recipe's stem said outright and a size of its own: nothing is
+  // left for the page to guess, so the conversion has no note.
+  await page.fill('[data-testid=option-mean]', '0.4914, 0.4822, 0.4465');
+  await page.selectOption('[data-testid=option-stem-stride]', '1');
+  await page.selectOption('[data-testid=option-max-pool]', 'no');
+  await page.fill('[data-testid=option-input-size]', '64');
+  await page.click('[data-testid=add-model]');
+  await page.waitForSelector('[data-testid=conversion][data-ms]', { timeout: 300_000 });
+  assert.match(await text(page, 'conversion'), /^Converted resnet18-cifar\.pth in [0-9.]+ s\.$/);
+  await page.waitForFunction(() => [...document.querySelectorAll('.notice')].some((n) => n.textContent.includes('takes 64 x 64 photos')),
+    null, { timeout: 300_000 });
+  assert.match(await text(page, 'model-name'), /resnet18 \(3x3 stem of stride 1, no max pooling\), 7 classes/);
+  await runDemo(page, 'coffee');
+  const labels = readFileSync(join(dir, 'labels.txt'), 'utf8').split('\n').filter(Boolean);
+  assert.ok(labels.includes(await prediction(page)), labels.join(', '));
+  // They were this file's: the next one starts from the defaults.
+  assert.deepEqual(await Promise.all(['mean', 'std', 'stem-stride', 'max-pool', 'input-size']
+    .map((option) => page.inputValue(`[data-testid=option-${option}]`))), ['', '', '', '', '']);
+});
+
 test('a CIFAR ResNet-20 of three stages is explained at its own layers', { timeout: 600_000 }, async () => {
   await addModel(page, 'resnet20-cifar-a.pth', 'labels.txt');
   await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet20-cifar-a.pth'),

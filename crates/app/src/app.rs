@@ -175,7 +175,7 @@ pub fn app() -> Html {
                     <ModelsPanel own_models={state.own_models.clone()} using={state.using.clone()}
                         conversion={state.conversion.clone()} enabled={ready}
                         on_use={Callback::from({ let jobs = jobs.clone(); move |own| jobs.use_model(own) })}
-                        on_add={Callback::from({ let jobs = jobs.clone(); move |(model, labels)| jobs.add_model(model, labels) })}
+                        on_add={Callback::from({ let jobs = jobs.clone(); move |(model, labels, options)| jobs.add_model(model, labels, options) })}
                         on_cancel={Callback::from({ let jobs = jobs.clone(); move |()| jobs.cancel_conversion() })}
                         on_delete={Callback::from({ let jobs = jobs.clone(); move |model| jobs.delete_model(model) })} />
                 </div>

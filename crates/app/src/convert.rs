@@ -1,9 +1,10 @@
 //! A visitor's model file, made into a model of the page: the same conversion as `xai convert`
-//! (at full precision, so the explanations are the model's own), or a file `xai convert`
-//! already made, checked and taken as it is. Plain Rust, so it is tested natively.
+//! (at full precision, so the explanations are the model's own), with what the visitor says of
+//! the model in the conversion options, or a file `xai convert` already made, checked and taken
+//! as it is. Plain Rust, so it is tested natively.
 
 use xai_model::convert::{self, Given, Kind, Overrides};
-use xai_model::{NetworkParams, Precision};
+use xai_model::{preprocessing, InputSize, NetworkParams, Precision};
 
 use crate::state::StoredModel;
 
@@ -11,16 +12,69 @@ use crate::state::StoredModel;
 /// holds about three copies of it in the tab's memory.
 pub const MAX_MODEL_BYTES: f64 = 600e6;
 
+/// The conversion options as the visitor left them: what the weights do not show of how the
+/// model was trained, as `xai convert`'s --mean, --std, --stem-stride, --max-pool and
+/// --input-size say it. Each empty (`None`) keeps what the file says, else the default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Options {
+    pub mean: String,
+    pub std: String,
+    pub stem_stride: Option<usize>,
+    pub max_pool: Option<bool>,
+    pub input_size: String,
+}
+
+/// The options, read and checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Settings {
+    given: Given<'static>,
+    normalize: Option<([f32; 3], [f32; 3])>,
+    input_size: Option<InputSize>,
+}
+
+impl Options {
+    /// Checked before the file is read, so a typing slip costs no 500 MB read.
+    pub fn read(&self) -> Result<Settings, String> {
+        let given = Given { arch: None, stem_stride: self.stem_stride, max_pool: self.max_pool };
+        let (mean, std) = (self.mean.trim(), self.std.trim());
+        let normalize = match (mean.is_empty(), std.is_empty()) {
+            (true, true) => None,
+            (false, false) => Some((
+                preprocessing::parse_mean(mean).map_err(|e| format!("the mean {e}"))?,
+                preprocessing::parse_std(std).map_err(|e| format!("the std {e}"))?,
+            )),
+            (false, true) => return Err("a mean is given without its std: give both, or neither".into()),
+            (true, false) => return Err("a std is given without its mean: give both, or neither".into()),
+        };
+        let input_size = match self.input_size.trim() {
+            "" => None,
+            size => Some(
+                size.parse::<u32>()
+                    .map_err(|_| format!("the input size '{size}' is not a whole number of pixels"))
+                    .and_then(|size| InputSize::new(size).map_err(|e| e.to_string()))?,
+            ),
+        };
+        Ok(Settings { given, normalize, input_size })
+    }
+}
+
+impl Settings {
+    fn is_default(&self) -> bool {
+        *self == Settings::default()
+    }
+}
+
 /// The weight file to keep, how the page lists it, and notes on what of the file it leaves out.
 pub fn convert_model(
     name: &str,
     bytes: &[u8],
     labels: Option<Vec<u8>>,
+    settings: Settings,
 ) -> Result<(Vec<u8>, StoredModel, Vec<String>), String> {
     if convert::sniff(bytes).map_err(|e| e.to_string())? == Kind::Converted {
-        if labels.is_some() {
+        if labels.is_some() || !settings.is_default() {
             return Err(
-                "a converted file carries its class names: convert it again with --labels to change them".into()
+                "a file made by xai convert carries its class names and preprocessing: give them with the model's own file instead".into()
             );
         }
         let (params, info) = NetworkParams::from_safetensors(bytes).map_err(|e| e.to_string())?;
@@ -33,9 +87,9 @@ pub fn convert_model(
         };
         return Ok((bytes.to_vec(), stored, Vec::new()));
     }
-    let overrides = Overrides { labels, ..Overrides::default() };
+    let overrides = Overrides { labels, normalize: settings.normalize, input_size: settings.input_size };
     let (imported, notes) =
-        convert::import_torchvision(name, bytes, &Given::default(), &overrides).map_err(|e| e.to_string())?;
+        convert::import_torchvision(name, bytes, &settings.given, &overrides).map_err(|e| e.to_string())?;
     let info = convert::model_info(&imported, &overrides).map_err(|e| e.to_string())?;
     let params = &imported.params;
     let stored = StoredModel {
@@ -50,6 +104,7 @@ pub fn convert_model(
 #[cfg(test)]
 mod tests {
     use xai_model::architecture::Stem;
+    use xai_model::Preprocessing;
 
     use super::*;
 
@@ -59,19 +114,20 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let pth = std::fs::read(xai_fixtures::rebuild("resnet18", "resnet18.pth", &dir)).unwrap();
         let labels = std::fs::read(xai_fixtures::dir().join("labels.txt")).unwrap();
-        let (weights, stored, notes) = convert_model("mine.pth", &pth, Some(labels.clone())).unwrap();
+        let (weights, stored, notes) = convert_model("mine.pth", &pth, Some(labels.clone()), Settings::default()).unwrap();
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!((stored.architecture.as_str(), stored.classes), ("resnet18", 7));
         assert_eq!(stored.sha256, convert::sha256_hex(&pth));
         let (_, info) = NetworkParams::from_safetensors(&weights).unwrap();
         assert_eq!((info.precision, info.model.labels.name(0)), (Precision::F32, Some("cat")));
         // The converted file, loaded in turn, is the same entry.
-        let (again, same, _) = convert_model("renamed.safetensors", &weights, None).unwrap();
+        let (again, same, _) = convert_model("renamed.safetensors", &weights, None, Settings::default()).unwrap();
         assert_eq!((again, same), (weights.clone(), stored));
-        assert!(convert_model("x.safetensors", &weights, Some(labels)).unwrap_err().contains("--labels"));
-        let wrong = convert_model("mine.pth", &pth, Some(b"a\nb\n".to_vec())).unwrap_err();
+        let relabelled = convert_model("x.safetensors", &weights, Some(labels), Settings::default());
+        assert!(relabelled.unwrap_err().contains("carries its class names and preprocessing"));
+        let wrong = convert_model("mine.pth", &pth, Some(b"a\nb\n".to_vec()), Settings::default()).unwrap_err();
         assert!(wrong.contains("2 class names for a head of 7 classes"), "{wrong}");
-        assert!(convert_model("photo.png", b"\x89PNG\r\n\x1a\n", None).unwrap_err().contains("not a model file"));
+        assert!(convert_model("photo.png", b"\x89PNG\r\n\x1a\n", None, Settings::default()).unwrap_err().contains("not a model file"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -80,11 +136,51 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xai-app-convert-cifar-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let pth = std::fs::read(xai_fixtures::rebuild("resnet18-cifar", "resnet18-cifar.pth", &dir)).unwrap();
-        let (weights, stored, notes) = convert_model("cifar.pth", &pth, None).unwrap();
+        let (weights, stored, notes) = convert_model("cifar.pth", &pth, None, Settings::default()).unwrap();
         assert_eq!(stored.architecture, "resnet18 (3x3 stem of stride 1, no max pooling)");
         assert!(notes[0].starts_with("the stem read as the CIFAR recipe's"), "{notes:?}");
         let (params, info) = NetworkParams::from_safetensors(&weights).unwrap();
         assert_eq!((params.architecture.stem, info.model.input_size.get()), (Stem::CIFAR, 32));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_options_say_what_the_weights_do_not() {
+        let dir = std::env::temp_dir().join(format!("xai-app-convert-options-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pth = std::fs::read(xai_fixtures::rebuild("resnet18-cifar", "resnet18-cifar.pth", &dir)).unwrap();
+        let options = Options {
+            mean: "0.4914, 0.4822,0.4465".into(),
+            std: " 0.2470,0.2435,0.2616 ".into(),
+            stem_stride: Some(2),
+            max_pool: Some(true),
+            input_size: "64".into(),
+        };
+        let (weights, stored, notes) = convert_model("cifar.pth", &pth, None, options.read().unwrap()).unwrap();
+        assert_eq!(stored.architecture, "resnet18 (3x3 stem of stride 2, then max pooling)");
+        assert_eq!(notes, ["the stem as given: 3x3 stem of stride 2, then max pooling"]);
+        let (params, info) = NetworkParams::from_safetensors(&weights).unwrap();
+        assert_eq!((params.architecture.stem.stride, params.architecture.stem.max_pool), (2, true));
+        let cifar10 = Preprocessing::Normalize { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] };
+        assert_eq!((info.model.preprocessing, info.model.input_size.get()), (cifar10, 64));
+        // A file xai convert made keeps what it was made with.
+        let refused = convert_model("made.safetensors", &weights, None, options.read().unwrap()).unwrap_err();
+        assert!(refused.contains("give them with the model's own file"), "{refused}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn options_mistyped_are_refused_before_the_file_is_read() {
+        let refused = |options: Options| options.read().unwrap_err();
+        let mean = |mean: &str, std: &str| Options { mean: mean.into(), std: std.into(), ..Options::default() };
+        assert_eq!(refused(mean("0.5,0.5,0.5", "")), "a mean is given without its std: give both, or neither");
+        assert_eq!(refused(mean("", "0.2,0.2,0.2")), "a std is given without its mean: give both, or neither");
+        assert_eq!(refused(mean("0.5,0.5", "0.2,0.2,0.2")), "the mean '0.5,0.5' is not three numbers such as 0.5,0.5,0.5");
+        assert!(refused(mean("125,123,114", "0.2,0.2,0.2")).contains("divide values of 0 to 255 by 255"));
+        assert!(refused(mean("0.5,0.5,0.5", "0,0.2,0.2")).starts_with("the std '0,0.2,0.2': each must be from 0.01 to 1"));
+        let size = |size: &str| Options { input_size: size.into(), ..Options::default() };
+        assert_eq!(refused(size("big")), "the input size 'big' is not a whole number of pixels");
+        assert!(refused(size("50")).contains("a multiple of 32 from 32 to 1024"));
+        assert_eq!(Options::default().read().unwrap(), Settings::default());
     }
 }

@@ -35,11 +35,11 @@ pub struct Args {
     /// Per-channel mean the model was trained with, on RGB in [0, 1]; default: the normalisation
     /// saved with the network (a layer before it of a mean and a std), else ImageNet's
     /// (0.485,0.456,0.406). Give --std with it.
-    #[arg(long, value_parser = parse_mean, requires = "std", allow_hyphen_values = true)]
+    #[arg(long, value_parser = preprocessing::parse_mean, requires = "std", allow_hyphen_values = true)]
     mean: Option<[f32; 3]>,
     /// Per-channel standard deviation; default: the one saved with the network, else ImageNet's
     /// (0.229,0.224,0.225).
-    #[arg(long, value_parser = parse_std, requires = "mean", allow_hyphen_values = true)]
+    #[arg(long, value_parser = preprocessing::parse_std, requires = "mean", allow_hyphen_values = true)]
     std: Option<[f32; 3]>,
     /// The stem's stride, which the weights do not show; default: 2 after a 7x7 stem
     /// (torchvision's), 1 after a 3x3 one (the CIFAR recipe's).
@@ -59,33 +59,6 @@ pub struct Args {
     /// Output weight file.
     #[arg(short, long, value_parser = crate::out::file)]
     out: PathBuf,
-}
-
-fn parse_triple(s: &str) -> Result<[f32; 3], String> {
-    let values: Vec<f32> =
-        s.split(',').map(|v| v.trim().parse::<f32>()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
-    <[f32; 3]>::try_from(values)
-        .ok()
-        .filter(|v| v.iter().all(|x| x.is_finite()))
-        .ok_or_else(|| format!("'{s}' is not three numbers such as 0.5,0.5,0.5"))
-}
-
-/// Values of RGB in [0, 1] are asked for; 0-255 ones (128, 64) would convert a model that
-/// answers every photo wrongly, without a word.
-const ON_UNIT_RGB: &str = "of RGB in [0, 1] (divide values of 0 to 255 by 255)";
-
-/// A mean: three numbers, each in [0, 1].
-fn parse_mean(s: &str) -> Result<[f32; 3], String> {
-    let mean = parse_triple(s)?;
-    let fits = mean.iter().all(|x| preprocessing::MEANS.contains(x));
-    fits.then_some(mean).ok_or_else(|| format!("'{s}': each must be from 0 to 1, {ON_UNIT_RGB}"))
-}
-
-/// A std: three numbers, each from 0.01 to 1 (photos are divided by them: ImageNet's are 0.22).
-fn parse_std(s: &str) -> Result<[f32; 3], String> {
-    let std = parse_triple(s)?;
-    let fits = std.iter().all(|x| preprocessing::STDS.contains(x));
-    fits.then_some(std).ok_or_else(|| format!("'{s}': each must be from 0.01 to 1, {ON_UNIT_RGB}"))
 }
 
 /// Reads the package's model directory as the tarball's is read: `model.json` and the shards

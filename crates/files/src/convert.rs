@@ -91,7 +91,7 @@ pub fn sha256_hex_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Str
 }
 
 /// What the user says of a PyTorch network's shape where its weights are silent.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Given<'a> {
     /// The variant; `None` recognises it.
     pub arch: Option<&'a str>,
@@ -139,14 +139,14 @@ pub fn import_torchvision(
         notes.push(format!("the stem as given: {stem}"));
     } else if recipe == Stem::CIFAR && guessed && given.stem_stride.is_none() && given.max_pool.is_none() {
         notes.push(format!(
-            "the stem read as the CIFAR recipe's: a {stem} (if the model was trained otherwise, say so with --stem-stride and --max-pool)"
+            "the stem read as the CIFAR recipe's: a {stem} (if the model was trained otherwise, give its stem's stride and max pooling: --stem-stride and --max-pool, or the page's conversion options)"
         ));
     }
     let normalization = match overrides.normalize {
         None => torchvision::normalization(&state)?,
         Some(_) => {
             if let Ok(Some(saved)) = torchvision::normalization(&state) {
-                notes.push(format!("--mean and --std replace the normalisation saved in '{}'", saved.module));
+                notes.push(format!("the mean and std given replace the normalisation saved in '{}'", saved.module));
             }
             None
         }
@@ -162,7 +162,7 @@ pub fn import_torchvision(
     }
     // The CIFAR recipe's models are as often trained on CIFAR's own statistics as on ImageNet's.
     if normalization.is_none() && overrides.normalize.is_none() && params.architecture.stem == Stem::CIFAR {
-        notes.push("the photos normalised with ImageNet's statistics, as nothing in the file says otherwise: if it was trained with CIFAR-10's (mean 0.4914, 0.4822, 0.4465, std 0.2470, 0.2435, 0.2616, or 0.2023, 0.1994, 0.2010), convert it with --mean and --std".into());
+        notes.push("the photos normalised with ImageNet's statistics, as nothing in the file says otherwise: if it was trained with CIFAR-10's (mean 0.4914, 0.4822, 0.4465, std 0.2470, 0.2435, 0.2616, or 0.2023, 0.1994, 0.2010), give those as its mean and std (--mean and --std, or the page's conversion options)".into());
     }
     if let Ok(Some(head)) = torchvision::head_beside(&state) {
         notes.push(format!("the head read from '{head}', the one Linear beside the network"));

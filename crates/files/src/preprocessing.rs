@@ -9,6 +9,36 @@ use serde::{Deserialize, Serialize};
 pub const MEANS: std::ops::RangeInclusive<f32> = 0.0..=1.0;
 pub const STDS: std::ops::RangeInclusive<f32> = 0.01..=1.0;
 
+/// Three numbers, such as `0.4914, 0.4822, 0.4465`.
+fn parse_triple(s: &str) -> Result<[f32; 3], String> {
+    let values: Vec<f32> =
+        s.split(',').map(|v| v.trim().parse::<f32>()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    <[f32; 3]>::try_from(values)
+        .ok()
+        .filter(|v| v.iter().all(|x| x.is_finite()))
+        .ok_or_else(|| format!("'{s}' is not three numbers such as 0.5,0.5,0.5"))
+}
+
+/// Values of RGB in [0, 1] are asked for; 0-255 ones (128, 64) would convert a model that
+/// answers every photo wrongly, without a word.
+const ON_UNIT_RGB: &str = "of RGB in [0, 1] (divide values of 0 to 255 by 255)";
+
+/// A mean as the user gives it (`xai convert --mean`, the page's conversion options): three
+/// numbers, each in [0, 1].
+pub fn parse_mean(s: &str) -> Result<[f32; 3], String> {
+    let mean = parse_triple(s)?;
+    let fits = mean.iter().all(|x| MEANS.contains(x));
+    fits.then_some(mean).ok_or_else(|| format!("'{s}': each must be from 0 to 1, {ON_UNIT_RGB}"))
+}
+
+/// A std as the user gives it: three numbers, each from 0.01 to 1 (photos are divided by them:
+/// ImageNet's are 0.22).
+pub fn parse_std(s: &str) -> Result<[f32; 3], String> {
+    let std = parse_triple(s)?;
+    let fits = std.iter().all(|x| STDS.contains(x));
+    fits.then_some(std).ok_or_else(|| format!("'{s}': each must be from 0.01 to 1, {ON_UNIT_RGB}"))
+}
+
 /// Three statistics as a note shows them, to four decimals: f32's 0.224 is 0.22399999.
 pub(crate) fn rounded(values: [f32; 3]) -> String {
     let shown = values.map(|v| (f64::from(v) * 1e4).round() / 1e4);

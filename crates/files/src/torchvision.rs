@@ -57,7 +57,7 @@ pub enum ImportError {
     NotFinite(String),
     #[error("BatchNorm '{0}' folds into NaN or infinite weights: is a running_var negative?")]
     BadBatchNorm(String),
-    #[error("{0}: give the statistics the model takes with `xai convert --mean R,G,B --std R,G,B`")]
+    #[error("{0}: give the mean and std the model takes (`xai convert --mean R,G,B --std R,G,B`, or the page's conversion options)")]
     Normalization(String),
 }
 
@@ -341,7 +341,7 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
     let before: Vec<&usize> = layers.range(..index).filter(|i| !normalising.contains(&i.to_string())).collect();
     if !before.is_empty() {
         return Err(ImportError::NotPlain(format!(
-            "layers with weights before the ResNet ({}): save the ResNet's state_dict alone (and give --mean and --std if one normalises)",
+            "layers with weights before the ResNet ({}): save the ResNet's state_dict alone (and give its mean and std if one normalises)",
             named(before)
         )));
     }

@@ -13,7 +13,7 @@ use xai_share::Shared;
 use yew::platform::spawn_local;
 
 use super::{let_the_page_paint, new_run, Jobs, WEIGHTS_URL};
-use crate::convert::{convert_model, MAX_MODEL_BYTES};
+use crate::convert::{convert_model, Options, MAX_MODEL_BYTES};
 use crate::engine::{now_ms, pick_device, Backend, Engine};
 use crate::fetch::{fetch_weights, file_bytes, forget_weights};
 use crate::photo;
@@ -272,10 +272,10 @@ impl Jobs {
         });
     }
 
-    /// Converts a model file the visitor picked (with its class names, if given), keeps it in
-    /// this browser and uses it. Steps are reported as they start; `cancel_conversion` stops it
+    /// Converts a model file the visitor picked (with its class names, if given, and what the
+    /// conversion options say), keeps it in this browser and uses it. Steps are reported as they start; `cancel_conversion` stops it
     /// between them.
-    pub fn add_model(&self, model: web_sys::File, labels: Option<web_sys::File>) {
+    pub fn add_model(&self, model: web_sys::File, labels: Option<web_sys::File>, options: Options) {
         let conversion = new_run(&self.memory.conversions);
         let jobs = self.clone();
         spawn_local(async move {
@@ -287,6 +287,10 @@ impl Jobs {
                 return jobs
                     .send(failed(format!("the file is over {mb:.0} MB; convert it with `xai convert` instead")));
             }
+            let settings = match options.read() {
+                Ok(settings) => settings,
+                Err(error) => return jobs.send(failed(error)),
+            };
             jobs.send(Action::Converting(format!("Reading {name} ({:.1} MB)", model.size() / 1e6)));
             let bytes = match file_bytes(&model).await {
                 Ok(bytes) => bytes,
@@ -312,7 +316,7 @@ impl Jobs {
             jobs.send(Action::Converting(format!("Converting {name}")));
             let_the_page_paint().await;
             let start = now_ms();
-            let converted = convert_model(&name, &bytes, labels);
+            let converted = convert_model(&name, &bytes, labels, settings);
             let ms = now_ms() - start;
             drop(bytes);
             let (weights, stored, notes) = match converted {
