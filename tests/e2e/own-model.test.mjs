@@ -190,6 +190,22 @@ test('the conversion options say what the weights do not, and a slip in them is 
   // They were this file's: the next one starts from the defaults.
   assert.deepEqual(await Promise.all(['mean', 'std', 'stem-stride', 'max-pool', 'input-size']
     .map((option) => page.inputValue(`[data-testid=option-${option}]`))), ['', '', '', '', '']);
+  // Its share link says how it was converted; where the file is converted otherwise, the
+  // visitor is told what the link's view was made with.
+  const link = await page.getAttribute('[data-testid=share]', 'href');
+  assert.ok(link.includes('&model_setup=0.4914,0.4822,0.4465,0.247,0.2435,0.2616,1,0,64&'), link);
+  const fresh = record(await openPage(browser, link));
+  await fresh.waitForSelector('[data-testid=wanted-model]', { timeout: 300_000 });
+  assert.match(await text(fresh, 'wanted-model'),
+    /its conversion options set for mean 0\.4914, 0\.4822, 0\.4465 and std 0\.247, 0\.2435, 0\.2616, stem stride 1 with no max pooling, 64 x 64 photos, to see/);
+  await ready(fresh);
+  await addModel(fresh, 'resnet18-cifar.pth', 'labels.txt');
+  await fresh.waitForFunction(() => [...document.querySelectorAll('.notice')].some((n) => n.textContent.includes('here it is converted for')),
+    null, { timeout: 300_000 });
+  const notices = await fresh.locator('.notice').allTextContents();
+  assert.ok(notices.some((n) => n.includes('here it is converted for mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225, stem stride 1 with no max pooling, 32 x 32 photos')),
+    notices.join(' | '));
+  await fresh.close();
 });
 
 test('a CIFAR ResNet-20 of three stages is explained at its own layers', { timeout: 600_000 }, async () => {

@@ -13,6 +13,7 @@ use xai_explain::readback::ReadbackError;
 use xai_explain::{Analysis, CamError, CamMethod, CamRequest, Concepts, Target};
 use xai_model::Layer;
 use xai_model::{ResNet, WeightsInfo};
+use xai_share::Setup;
 
 use crate::state::{AnalysisKey, CompareKey, Compared, Comparison, Explained, GalleryPhoto, StoredModel};
 
@@ -112,6 +113,18 @@ pub fn now_ms() -> f64 {
 }
 
 impl Engine {
+    /// How the visitor's own model was converted, which its share links carry; `None` for the
+    /// built-in one, whose conversion is the page's.
+    pub fn setup(&self) -> Option<Setup> {
+        let stem = self.net.architecture().stem;
+        self.own.as_ref().map(|_| Setup {
+            preprocessing: self.info.model.preprocessing,
+            stem_stride: stem.stride,
+            max_pool: stem.max_pool,
+            input_size: self.info.model.input_size,
+        })
+    }
+
     /// The network's input from the page's crops (224 px), resized to the size the model was
     /// converted for where that is another (32 px for a CIFAR model).
     pub fn input(&self, crops: &[RgbImage]) -> Tensor<4> {

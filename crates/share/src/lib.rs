@@ -9,12 +9,14 @@ use std::io::Cursor;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use image::RgbImage;
+use xai_files::preprocessing::{MEANS, STDS};
+use xai_files::{InputSize, Preprocessing};
 
 /// Links longer than this are refused before any decoding (a 224x224 JPEG needs about 25 KB).
 pub const MAX_FRAGMENT: usize = 200_000;
 const VERSION: &str = "1";
 /// Every key a link may hold.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "v",
     "method",
     "layer",
@@ -27,6 +29,7 @@ const KEYS: [&str; 13] = [
     "photo",
     "model",
     "model_name",
+    "model_setup",
     "compare",
 ];
 /// The largest class index a link may name (a model has at most 1,000,000 classes: the
@@ -50,6 +53,70 @@ pub struct ModelRef {
     pub name: String,
     /// Lowercase hex.
     pub sha256: String,
+    /// How the file was converted; `None` in links made before links said it.
+    pub setup: Option<Setup>,
+}
+
+/// What a model's answers depend on beside its file, which converting the same file otherwise
+/// (the conversion options, `xai convert`'s flags) changes: its preprocessing, its stem's stride
+/// and pooling, the size of its photos.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setup {
+    pub preprocessing: Preprocessing,
+    pub stem_stride: usize,
+    pub max_pool: bool,
+    pub input_size: InputSize,
+}
+
+impl Setup {
+    /// As a link holds it: the mean and std (or `caffe`), the stride, the pooling (1 or 0) and
+    /// the size, by commas. f32's shortest text reads back as the same number.
+    fn to_field(self) -> String {
+        let preprocessing = match self.preprocessing {
+            Preprocessing::Caffe => "caffe".to_string(),
+            Preprocessing::Normalize { mean, std } => {
+                mean.iter().chain(&std).map(f32::to_string).collect::<Vec<_>>().join(",")
+            }
+        };
+        let (stride, pool, size) = (self.stem_stride, u8::from(self.max_pool), self.input_size.get());
+        format!("{preprocessing},{stride},{pool},{size}")
+    }
+
+    fn from_field(field: &str) -> Option<Setup> {
+        let values: Vec<&str> = field.split(',').collect();
+        let (preprocessing, rest) = match values.as_slice() {
+            ["caffe", rest @ ..] => (Preprocessing::Caffe, rest),
+            [statistics @ .., _, _, _] if statistics.len() == 6 => {
+                let numbers: Vec<f32> = statistics.iter().map(|v| v.parse().ok()).collect::<Option<_>>()?;
+                let (mean, std) = ([numbers[0], numbers[1], numbers[2]], [numbers[3], numbers[4], numbers[5]]);
+                if !mean.iter().all(|m| MEANS.contains(m)) || !std.iter().all(|s| STDS.contains(s)) {
+                    return None;
+                }
+                (Preprocessing::Normalize { mean, std }, &values[6..])
+            }
+            _ => return None,
+        };
+        let (stem_stride, max_pool, input_size) = match rest {
+            [stride @ ("1" | "2"), pool @ ("0" | "1"), size] => {
+                (stride.parse().ok()?, *pool == "1", InputSize::new(size.parse().ok()?).ok()?)
+            }
+            _ => return None,
+        };
+        Some(Setup { preprocessing, stem_stride, max_pool, input_size })
+    }
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let three = |v: [f32; 3]| v.map(|x| x.to_string()).join(", ");
+        match self.preprocessing {
+            Preprocessing::Caffe => write!(f, "Keras' caffe preprocessing")?,
+            Preprocessing::Normalize { mean, std } => write!(f, "mean {} and std {}", three(mean), three(std))?,
+        }
+        let pool = if self.max_pool { "max pooling" } else { "no max pooling" };
+        let size = self.input_size.get();
+        write!(f, ", stem stride {} with {pool}, {size} x {size} photos", self.stem_stride)
+    }
 }
 
 /// Everything needed to reproduce a view.
@@ -125,6 +192,9 @@ impl Shared {
         if let Some(model) = &self.model {
             let name = URL_SAFE_NO_PAD.encode(&model.name);
             write!(fragment, "&model={}&model_name={name}", model.sha256).expect("writing to a String");
+            if let Some(setup) = model.setup {
+                write!(fragment, "&model_setup={}", setup.to_field()).expect("writing to a String");
+            }
         }
         if let Some(class) = self.class {
             write!(fragment, "&class={class}").expect("writing to a String");
@@ -199,10 +269,17 @@ impl Shared {
                 if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                     return Err(damaged("bad 'model'"));
                 }
-                Some(ModelRef { name, sha256: sha256.to_string() })
+                let setup = match fields.get("model_setup") {
+                    None => None,
+                    Some(field) => Some(Setup::from_field(field).ok_or_else(|| damaged("bad 'model_setup'"))?),
+                };
+                Some(ModelRef { name, sha256: sha256.to_string(), setup })
             }
             _ => return Err(damaged("'model' and 'model_name' go together")),
         };
+        if model.is_none() && fields.contains_key("model_setup") {
+            return Err(damaged("'model_setup' without 'model'"));
+        }
         let optional = |key: &str, max: usize| fields.contains_key(key).then(|| number(key, max)).transpose();
         // A flag is present as "1" or absent.
         let flag = |key: &str| match fields.get(key) {
@@ -261,9 +338,14 @@ mod tests {
         assert_eq!(Shared::from_fragment(&fragment), Ok(jpeg));
         let top = Shared { class: None, ..demo.clone() };
         assert_eq!(Shared::from_fragment(&top.to_fragment()).unwrap().class, None);
-        let model = ModelRef { name: "dermatology résnet & co.pth".into(), sha256: "ab".repeat(32) };
-        let own = Shared { model: Some(model), ..demo.clone() };
+        let model = ModelRef { name: "dermatology résnet & co.pth".into(), sha256: "ab".repeat(32), setup: None };
+        let own = Shared { model: Some(model.clone()), ..demo.clone() };
         assert_eq!(Shared::from_fragment(&own.to_fragment()), Ok(own));
+        // How it was converted, to the last bit of each statistic.
+        for setup in [cifar10(), Setup { preprocessing: Preprocessing::Caffe, ..cifar10() }] {
+            let own = Shared { model: Some(ModelRef { setup: Some(setup), ..model.clone() }), ..demo.clone() };
+            assert_eq!(Shared::from_fragment(&own.to_fragment()), Ok(own));
+        }
         // A head of ImageNet-21k's size, or larger: its classes are linked too.
         let large = Shared { class: Some(999_999), versus: Some(21_842), ..demo.clone() };
         assert_eq!(Shared::from_fragment(&large.to_fragment()), Ok(large));
@@ -271,6 +353,25 @@ mod tests {
         assert_eq!(Shared::from_fragment(&contrast.to_fragment()), Ok(contrast));
         let probability = Shared { probability: true, ..demo };
         assert_eq!(Shared::from_fragment(&probability.to_fragment()), Ok(probability));
+    }
+
+    fn cifar10() -> Setup {
+        Setup {
+            preprocessing: Preprocessing::Normalize { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] },
+            stem_stride: 1,
+            max_pool: false,
+            input_size: InputSize::new(64).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_setup_reads_as_the_conversion_options_say_it() {
+        let setup = cifar10();
+        assert_eq!(setup.to_field(), "0.4914,0.4822,0.4465,0.247,0.2435,0.2616,1,0,64");
+        assert_eq!(
+            setup.to_string(),
+            "mean 0.4914, 0.4822, 0.4465 and std 0.247, 0.2435, 0.2616, stem stride 1 with no max pooling, 64 x 64 photos"
+        );
     }
 
     #[test]
@@ -315,9 +416,27 @@ mod tests {
             (format!("{good}&compare=2"), "bad 'compare'"),
             (format!("{good}&versus=285&probability=1"), "do not go together"),
             (format!("{good}&versus=1000000"), "bad 'versus'"),
+            (format!("{good}&model_setup=caffe,2,1,224"), "'model_setup' without 'model'"),
         ] {
             let error = Shared::from_fragment(&bad).unwrap_err().to_string();
             assert!(error.contains(expected), "{bad:.60}: {error}");
+        }
+        // A setup no conversion makes: statistics of pixels in [0, 255], a std of 0, a stride of
+        // 3, a size not a multiple of 32, a field short or long.
+        let own = format!("{good}&model={}&model_name=bmFtZQ", "a".repeat(64));
+        for setup in [
+            "128,128,128,0.2,0.2,0.2,2,1,224",
+            "0.5,0.5,0.5,0,0.2,0.2,2,1,224",
+            "0.5,0.5,0.5,0.2,0.2,NaN,2,1,224",
+            "caffe,3,1,224",
+            "caffe,2,2,224",
+            "caffe,2,1,100",
+            "caffe,2,1",
+            "0.5,0.5,0.5,0.2,0.2,0.2,0.2,2,1,224",
+            "",
+        ] {
+            let error = Shared::from_fragment(&format!("{own}&model_setup={setup}")).unwrap_err().to_string();
+            assert!(error.contains("bad 'model_setup'"), "{setup}: {error}");
         }
     }
 }

@@ -54,7 +54,11 @@ pub fn header(props: &HeaderProps) -> Html {
                     } else {
                         "which this browser does not have"
                     } }
-                    { ". Load that file under \"Use your own model\" to see the view." }
+                    if let Some(setup) = &wanted.setup {
+                        { format!(". Load that file under \"Use your own model\", its conversion options set for {setup}, to see the view.") }
+                    } else {
+                        { ". Load that file under \"Use your own model\" to see the view." }
+                    }
                 </p>
             }
             { for props.notice.iter().chain(&props.model_notice).chain(&props.link_notice).map(|notice| html! {

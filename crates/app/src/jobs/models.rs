@@ -177,8 +177,8 @@ impl Jobs {
         }
         match loaded {
             Ok((engine, cached)) => {
-                let (classes, model_notice, layers) =
-                    (engine.info.model.labels.len(), input_size_notice(&engine), engine.layers());
+                let (classes, model_notice, layers, setup) =
+                    (engine.info.model.labels.len(), input_size_notice(&engine), engine.layers(), engine.setup());
                 self.engine_ready(engine);
                 let ms = now_ms() - start;
                 let ready = Action::ModelReady {
@@ -188,6 +188,7 @@ impl Jobs {
                     notice,
                     model_notice,
                     own: own.clone(),
+                    setup,
                     classes,
                     layers,
                 };
@@ -394,8 +395,8 @@ impl Jobs {
             }
             match loaded {
                 Ok((cpu, cached)) => {
-                    let (classes, model_notice, layers) =
-                        (cpu.info.model.labels.len(), input_size_notice(&cpu), cpu.layers());
+                    let (classes, model_notice, layers, setup) =
+                        (cpu.info.model.labels.len(), input_size_notice(&cpu), cpu.layers(), cpu.setup());
                     jobs.engine_ready(cpu);
                     let ms = now_ms() - start;
                     jobs.send(Action::ModelReady {
@@ -405,6 +406,7 @@ impl Jobs {
                         notice: None,
                         model_notice,
                         own,
+                        setup,
                         classes,
                         layers,
                     });

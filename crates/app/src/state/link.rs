@@ -12,7 +12,7 @@ impl AppState {
     pub fn share_fragment(&self) -> Option<String> {
         let (photo, shown) = (self.current.as_ref()?, self.shown()?);
         let link = Shared {
-            model: self.using.as_ref().map(|m| ModelRef { name: m.name.clone(), sha256: m.sha256.clone() }),
+            model: self.using.as_ref().map(|m| ModelRef { name: m.name.clone(), sha256: m.sha256.clone(), setup: self.setup }),
             photo: photo.source.clone(),
             method: self.question.method.clone(),
             layer: self.question.layer.to_string(),
@@ -54,5 +54,6 @@ pub fn settings_from_link(link: &Shared, last: Layer) -> Result<LinkSettings, St
         look: Look { colormap: link.colormap.parse().map_err(invalid)?, opacity: link.opacity },
         k: link.k.clamp(1, 16),
         compare: link.compare,
+        setup: link.model.as_ref().and_then(|m| m.setup),
     })
 }

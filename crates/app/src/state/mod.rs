@@ -16,7 +16,7 @@ use xai_explain::metrics::{Metric, Scores};
 use xai_explain::render::Colormap;
 use xai_explain::{Concepts, Score};
 use xai_model::Layer;
-use xai_share::ModelRef;
+use xai_share::{ModelRef, Setup};
 
 pub use link::settings_from_link;
 pub use values::*;
@@ -30,6 +30,8 @@ pub struct AppState {
     pub model: ModelState,
     /// The visitor's own model in use; `None` is the built-in one.
     pub using: Option<StoredModel>,
+    /// How the own model loaded was converted; `None` while one loads, and for the built-in one.
+    pub setup: Option<Setup>,
     /// The visitor's own models kept in this browser.
     pub own_models: Vec<StoredModel>,
     pub conversion: Conversion,
@@ -101,6 +103,8 @@ pub enum Action {
         model_notice: Option<Notice>,
         /// The visitor's own model, or `None` for the built-in one.
         own: Option<StoredModel>,
+        /// How the own model was converted, which its share links say.
+        setup: Option<Setup>,
         classes: usize,
         /// Its layers, each with the side of its maps.
         layers: Vec<(Layer, usize)>,
@@ -195,6 +199,7 @@ impl Default for AppState {
         Self {
             model: ModelState::Loading { loaded: 0, total: None },
             using: None,
+            setup: None,
             own_models: Vec::new(),
             conversion: Conversion::Idle,
             wanted: None,
@@ -418,6 +423,22 @@ impl AppState {
         }
     }
 
+    /// A link made with the same file converted otherwise (other conversion options) shows
+    /// other answers: the visitor is told how to see the link's.
+    fn say_other_setup(&mut self, linked: Option<Setup>) {
+        let (Some(linked), Some(ours)) = (linked, self.setup) else { return };
+        if linked == ours {
+            return;
+        }
+        let name = self.using.as_ref().map_or("", |m| m.name.as_str());
+        let text = format!(
+            "This link was made with {name} converted for {linked}; here it is converted for {ours}, so its answers can differ: convert the file again with the link's conversion options to see what the link shows."
+        );
+        // After a class the model lacks, said first.
+        let said = self.link_notice.take().map(|n| format!("{} ", n.text)).unwrap_or_default();
+        self.link_notice = Some(Notice { text: format!("{said}{text}"), details: None });
+    }
+
     fn apply(&mut self, action: Action) {
         match action {
             Action::ModelProgress { loaded, total } => {
@@ -425,8 +446,9 @@ impl AppState {
                     self.model = ModelState::Loading { loaded, total };
                 }
             }
-            Action::ModelReady { backend, ms, cached, notice, model_notice, own, classes, layers } => {
+            Action::ModelReady { backend, ms, cached, notice, model_notice, own, setup, classes, layers } => {
                 self.model = ModelState::Ready { backend, ms, cached };
+                self.setup = setup;
                 self.model_number += 1;
                 self.classes = classes;
                 self.layers = layers;
@@ -445,6 +467,7 @@ impl AppState {
             }
             Action::SwitchModel(own) => {
                 self.model = ModelState::Loading { loaded: 0, total: None };
+                self.setup = None;
                 self.model_notice = None;
                 self.link_notice = None;
                 self.forget_device_jobs("another model was chosen");
@@ -486,6 +509,7 @@ impl AppState {
                 // A comparison shown already is not made again.
                 self.compare_on_open = settings.compare && self.compared().is_none();
                 self.forget_missing_classes();
+                self.say_other_setup(settings.setup);
             }
             Action::SetMethod(method) => self.question.method = method,
             Action::SetLayer(layer) => self.question.layer = layer,

@@ -23,6 +23,7 @@ fn model_ready(classes: usize, layers: Vec<(Layer, usize)>) -> Action {
         notice: None,
         model_notice: None,
         own: None,
+        setup: None,
         classes,
         layers,
     }
@@ -154,6 +155,7 @@ fn a_lost_device_reloads_and_asks_again() {
         notice: None,
         model_notice: None,
         own: None,
+        setup: None,
         classes: 1000,
         layers: AppState::default().layers,
     });
@@ -192,7 +194,7 @@ fn links_are_checked_as_a_whole() {
     let settings = settings_from_link(&link("gradcam++", "layer3"), Layer::Layer4).unwrap();
     let question = Question { method: "gradcam++".into(), layer: Layer::Layer3, class: Some(281), score: Score::Logit };
     let look = Look { colormap: Colormap::Turbo, opacity: 60 };
-    assert_eq!(settings, LinkSettings { question, look, k: 4, compare: false });
+    assert_eq!(settings, LinkSettings { question, look, k: 4, compare: false, setup: None });
     for (method, layer, expected) in [
         ("cam", "layer3", "cam is not defined at layer3"),
         ("nope", "layer4", "unknown method 'nope'"),
@@ -266,6 +268,7 @@ fn the_device_s_notice_stays_and_the_model_s_goes_with_it() {
         notice,
         model_notice,
         own: None,
+        setup: None,
         classes: 1000,
         layers: AppState::default().layers,
     };
@@ -333,6 +336,7 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
         notice: None,
         model_notice: None,
         own: Some(mine.clone()),
+        setup: None,
         classes: 1000,
         layers: AppState::default().layers,
     });
@@ -341,14 +345,14 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
     assert_eq!((key.question.class, key.model == before.model), (None, false));
     let state = state.after(Action::Analysed(Ok(explained(key, 3))));
     let link = Shared::from_fragment(&state.share_fragment().unwrap()).unwrap();
-    assert_eq!(link.model, Some(ModelRef { name: "mine.pth".into(), sha256: mine.sha256.clone() }));
+    assert_eq!(link.model, Some(ModelRef { name: "mine.pth".into(), sha256: mine.sha256.clone(), setup: None }));
     let state = state.after(Action::ModelDeleted(mine.sha256.clone()));
     assert!(state.own_models.is_empty());
 }
 
 #[test]
 fn a_link_to_a_missing_model_waits_for_it() {
-    let wanted = ModelRef { name: "mine.pth".into(), sha256: "b".repeat(64) };
+    let wanted = ModelRef { name: "mine.pth".into(), sha256: "b".repeat(64), setup: None };
     let state = ready().after(Action::WantModel(wanted.clone()));
     assert_eq!(state.wanted.as_ref(), Some(&wanted));
     let other = Action::ModelReady {
@@ -358,6 +362,7 @@ fn a_link_to_a_missing_model_waits_for_it() {
         notice: None,
         model_notice: None,
         own: Some(own_model("x.pth", 'c')),
+        setup: None,
         classes: 1000,
         layers: AppState::default().layers,
     };
@@ -370,6 +375,7 @@ fn a_link_to_a_missing_model_waits_for_it() {
         notice: None,
         model_notice: None,
         own: Some(own_model("mine.pth", 'b')),
+        setup: None,
         classes: 1000,
         layers: AppState::default().layers,
     };
@@ -632,4 +638,47 @@ fn a_new_question_keeps_the_photo_s_last_answer_shown_until_it_is_answered() {
     assert_eq!(failed.photo_answer(), None);
     // Another photo has no answer yet: nothing of the last photo's is shown.
     assert_eq!(state.after(Action::AddPhoto(photo("coffee"))).photo_answer(), None);
+}
+
+#[test]
+fn a_link_says_how_its_model_was_converted_and_a_model_converted_otherwise_is_told() {
+    use xai_model::{InputSize, Preprocessing};
+    let cifar = Setup {
+        preprocessing: Preprocessing::Normalize { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] },
+        stem_stride: 1,
+        max_pool: false,
+        input_size: InputSize::new(32).unwrap(),
+    };
+    let mine = own_model("mine.pth", 'a');
+    let loaded = |setup| Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: true,
+        notice: None,
+        model_notice: None,
+        own: Some(mine.clone()),
+        setup: Some(setup),
+        classes: 7,
+        layers: AppState::default().layers,
+    };
+    let state = Rc::new(AppState::default()).after(loaded(cifar)).after(Action::AddPhoto(photo("chelsea")));
+    let key = state.analysis_key().unwrap();
+    let state = state.after(Action::Analysed(Ok(explained(key, 3))));
+    let shared = Shared::from_fragment(&state.share_fragment().unwrap()).unwrap();
+    assert_eq!(shared.model.as_ref().and_then(|m| m.setup), Some(cifar));
+    // The same setup opens quietly; the same file converted with ImageNet's statistics is told.
+    let open = |state: Rc<AppState>| {
+        let settings = settings_from_link(&shared, Layer::Layer4).unwrap();
+        state.after(Action::OpenLink(photo("coffee"), settings)).link_notice.clone()
+    };
+    assert_eq!(open(state.clone()), None);
+    let imagenet = Setup { preprocessing: Preprocessing::IMAGENET, ..cifar };
+    let other = open(state.after(Action::SwitchModel(Some(mine.clone()))).after(loaded(imagenet))).unwrap();
+    assert!(
+        other.text.starts_with(
+            "This link was made with mine.pth converted for mean 0.4914, 0.4822, 0.4465 and std 0.247, 0.2435, 0.2616, stem stride 1 with no max pooling, 32 x 32 photos; here it is converted for mean 0.485,"
+        ),
+        "{}",
+        other.text
+    );
 }

@@ -74,6 +74,8 @@ pub struct LinkSettings {
     pub k: usize,
     /// Open the comparison of every method too.
     pub compare: bool,
+    /// How the link's own model was converted, where the link says.
+    pub setup: Option<xai_share::Setup>,
 }
 
 /// The model: downloading, ready on a backend, or failed.
