@@ -114,7 +114,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let pth = std::fs::read(xai_fixtures::rebuild("resnet18", "resnet18.pth", &dir)).unwrap();
         let labels = std::fs::read(xai_fixtures::dir().join("labels.txt")).unwrap();
-        let (weights, stored, notes) = convert_model("mine.pth", &pth, Some(labels.clone()), Settings::default()).unwrap();
+        let (weights, stored, notes) =
+            convert_model("mine.pth", &pth, Some(labels.clone()), Settings::default()).unwrap();
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!((stored.architecture.as_str(), stored.classes), ("resnet18", 7));
         assert_eq!(stored.sha256, convert::sha256_hex(&pth));
@@ -127,7 +128,9 @@ mod tests {
         assert!(relabelled.unwrap_err().contains("carries its class names and preprocessing"));
         let wrong = convert_model("mine.pth", &pth, Some(b"a\nb\n".to_vec()), Settings::default()).unwrap_err();
         assert!(wrong.contains("2 class names for a head of 7 classes"), "{wrong}");
-        assert!(convert_model("photo.png", b"\x89PNG\r\n\x1a\n", None, Settings::default()).unwrap_err().contains("not a model file"));
+        assert!(convert_model("photo.png", b"\x89PNG\r\n\x1a\n", None, Settings::default())
+            .unwrap_err()
+            .contains("not a model file"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -175,9 +178,14 @@ mod tests {
         let mean = |mean: &str, std: &str| Options { mean: mean.into(), std: std.into(), ..Options::default() };
         assert_eq!(refused(mean("0.5,0.5,0.5", "")), "a mean is given without its std: give both, or neither");
         assert_eq!(refused(mean("", "0.2,0.2,0.2")), "a std is given without its mean: give both, or neither");
-        assert_eq!(refused(mean("0.5,0.5", "0.2,0.2,0.2")), "the mean '0.5,0.5' is not three numbers such as 0.5,0.5,0.5");
+        assert_eq!(
+            refused(mean("0.5,0.5", "0.2,0.2,0.2")),
+            "the mean '0.5,0.5' is not three numbers such as 0.5,0.5,0.5"
+        );
         assert!(refused(mean("125,123,114", "0.2,0.2,0.2")).contains("divide values of 0 to 255 by 255"));
-        assert!(refused(mean("0.5,0.5,0.5", "0,0.2,0.2")).starts_with("the std '0,0.2,0.2': each must be from 0.01 to 1"));
+        assert!(
+            refused(mean("0.5,0.5,0.5", "0,0.2,0.2")).starts_with("the std '0,0.2,0.2': each must be from 0.01 to 1")
+        );
         let size = |size: &str| Options { input_size: size.into(), ..Options::default() };
         assert_eq!(refused(size("big")), "the input size 'big' is not a whole number of pixels");
         assert!(refused(size("50")).contains("a multiple of 32 from 32 to 1024"));

@@ -225,7 +225,11 @@ fn a_resnet_saved_with_the_normalisation_it_applies() {
     // Statistics given on the command line replace the file's, and it says so.
     let (source, out) = (source.display().to_string(), out.display().to_string());
     let output = xai(&["convert", &source, "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5", "-o", &out]);
-    assert!(stderr(&output).contains("the mean and std given replace the normalisation saved in '0'"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the mean and std given replace the normalisation saved in '0'"),
+        "{}",
+        stderr(&output)
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

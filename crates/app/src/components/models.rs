@@ -148,19 +148,20 @@ fn conversion_options(props: &ConversionOptionsProps) -> Html {
                 placeholder={placeholder.to_string()} value={value.to_string()} {oninput}/></label>
         }
     };
-    let choice = |label: &str, testid: &str, choices: [(&str, &str); 3], chosen: &str, change: fn(&mut Options, String)| {
-        let edit = edit(change);
-        let onchange = Callback::from(move |e: Event| edit(e.target_unchecked_into::<HtmlSelectElement>().value()));
-        html! {
-            <label>{ label }
-                <select data-testid={testid.to_string()} {onchange}>
-                    { for choices.iter().map(|(value, shown)| html! {
-                        <option value={value.to_string()} selected={*value == chosen}>{ *shown }</option>
-                    }) }
-                </select>
-            </label>
-        }
-    };
+    let choice =
+        |label: &str, testid: &str, choices: [(&str, &str); 3], chosen: &str, change: fn(&mut Options, String)| {
+            let edit = edit(change);
+            let onchange = Callback::from(move |e: Event| edit(e.target_unchecked_into::<HtmlSelectElement>().value()));
+            html! {
+                <label>{ label }
+                    <select data-testid={testid.to_string()} {onchange}>
+                        { for choices.iter().map(|(value, shown)| html! {
+                            <option value={value.to_string()} selected={*value == chosen}>{ *shown }</option>
+                        }) }
+                    </select>
+                </label>
+            }
+        };
     let options = &props.options;
     let stride = options.stem_stride.map(|s| s.to_string()).unwrap_or_default();
     let pool = match options.max_pool {

@@ -12,7 +12,11 @@ impl AppState {
     pub fn share_fragment(&self) -> Option<String> {
         let (photo, shown) = (self.current.as_ref()?, self.shown()?);
         let link = Shared {
-            model: self.using.as_ref().map(|m| ModelRef { name: m.name.clone(), sha256: m.sha256.clone(), setup: self.setup }),
+            model: self.using.as_ref().map(|m| ModelRef {
+                name: m.name.clone(),
+                sha256: m.sha256.clone(),
+                setup: self.setup,
+            }),
             photo: photo.source.clone(),
             method: self.question.method.clone(),
             layer: self.question.layer.to_string(),

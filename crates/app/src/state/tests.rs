@@ -29,6 +29,21 @@ fn model_ready(classes: usize, layers: Vec<(Layer, usize)>) -> Action {
     }
 }
 
+/// The visitor's own model of `classes` classes, converted as `setup` says, ready on the CPU.
+fn own_ready(own: StoredModel, setup: Option<Setup>, classes: usize) -> Action {
+    Action::ModelReady {
+        backend: "CPU",
+        ms: 1.0,
+        cached: true,
+        notice: None,
+        model_notice: None,
+        own: Some(own),
+        setup,
+        classes,
+        layers: AppState::default().layers,
+    }
+}
+
 fn ready() -> Rc<AppState> {
     Rc::new(AppState::default()).after(model_ready(1000, AppState::default().layers))
 }
@@ -329,17 +344,7 @@ fn an_own_model_is_listed_used_shared_and_deleted() {
     let state = state.after(Action::SwitchModel(Some(mine.clone())));
     // Shown as chosen while it loads.
     assert_eq!((state.status(), state.analysis_key(), state.using.as_ref()), (Status::Loading, None, Some(&mine)));
-    let state = state.after(Action::ModelReady {
-        backend: "CPU",
-        ms: 1.0,
-        cached: true,
-        notice: None,
-        model_notice: None,
-        own: Some(mine.clone()),
-        setup: None,
-        classes: 1000,
-        layers: AppState::default().layers,
-    });
+    let state = state.after(own_ready(mine.clone(), None, 1000));
     // Another head: the ImageNet class asked before is dropped, and the photo is asked again.
     let key = state.analysis_key().unwrap();
     assert_eq!((key.question.class, key.model == before.model), (None, false));
@@ -355,30 +360,10 @@ fn a_link_to_a_missing_model_waits_for_it() {
     let wanted = ModelRef { name: "mine.pth".into(), sha256: "b".repeat(64), setup: None };
     let state = ready().after(Action::WantModel(wanted.clone()));
     assert_eq!(state.wanted.as_ref(), Some(&wanted));
-    let other = Action::ModelReady {
-        backend: "CPU",
-        ms: 1.0,
-        cached: true,
-        notice: None,
-        model_notice: None,
-        own: Some(own_model("x.pth", 'c')),
-        setup: None,
-        classes: 1000,
-        layers: AppState::default().layers,
-    };
+    let other = own_ready(own_model("x.pth", 'c'), None, 1000);
     let state = state.after(other);
     assert!(state.wanted.is_some());
-    let right = Action::ModelReady {
-        backend: "CPU",
-        ms: 1.0,
-        cached: true,
-        notice: None,
-        model_notice: None,
-        own: Some(own_model("mine.pth", 'b')),
-        setup: None,
-        classes: 1000,
-        layers: AppState::default().layers,
-    };
+    let right = own_ready(own_model("mine.pth", 'b'), None, 1000);
     assert_eq!(state.clone().after(right).wanted, None);
     let failed = state.after(Action::ConvertFailed("not a ResNet".into()));
     assert_eq!(failed.conversion, Conversion::Failed("not a ResNet".into()));
@@ -650,17 +635,7 @@ fn a_link_says_how_its_model_was_converted_and_a_model_converted_otherwise_is_to
         input_size: InputSize::new(32).unwrap(),
     };
     let mine = own_model("mine.pth", 'a');
-    let loaded = |setup| Action::ModelReady {
-        backend: "CPU",
-        ms: 1.0,
-        cached: true,
-        notice: None,
-        model_notice: None,
-        own: Some(mine.clone()),
-        setup: Some(setup),
-        classes: 7,
-        layers: AppState::default().layers,
-    };
+    let loaded = |setup| own_ready(mine.clone(), Some(setup), 7);
     let state = Rc::new(AppState::default()).after(loaded(cifar)).after(Action::AddPhoto(photo("chelsea")));
     let key = state.analysis_key().unwrap();
     let state = state.after(Action::Analysed(Ok(explained(key, 3))));
