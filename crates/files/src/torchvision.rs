@@ -113,14 +113,14 @@ fn look_of(state: &StateDict) -> String {
 
 /// The state dict's names without their prefix, a head of one Linear in a Sequential read as
 /// `fc` ([`sequential_head`]), a Linear after the ResNet folded into it ([`head_after`]).
-fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
+fn strip(state: &StateDict) -> Result<(StateDict, Naming), ImportError> {
     if let Some(why) = saved_in_parts(state) {
         return Err(ImportError::NotPlain(why));
     }
     let prefix = root(state).ok_or_else(|| ImportError::NotResNet(look_of(state)))?;
-    let torchvision_name = torchvision_namer(state, prefix);
+    let naming = Naming::of(state, prefix);
     let mut own: StateDict =
-        state.iter().filter_map(|(k, v)| Some((torchvision_name(k.strip_prefix(prefix)?), v.clone()))).collect();
+        state.iter().filter_map(|(k, v)| Some((naming.torchvision(k.strip_prefix(prefix)?), v.clone()))).collect();
     if let Some(why) = not_plain(&own) {
         return Err(ImportError::NotPlain(why));
     }
@@ -137,7 +137,7 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
             Err(beside) => return Err(ImportError::HeadBeside { count: beside.len(), first: beside[0].clone() }),
         }
     }
-    Ok(own)
+    Ok((own, naming))
 }
 
 /// The head of a model made of a ResNet without one of its own (no `fc`, or an Identity) and a
@@ -148,8 +148,8 @@ fn strip(state: &StateDict) -> Result<StateDict, ImportError> {
 /// `Ok(None)` where the network has a head of its own, or nothing beside it.
 pub fn head_beside(state: &StateDict) -> Result<Option<String>, Vec<&String>> {
     let Some(prefix) = root(state) else { return Ok(None) };
-    let torchvision_name = torchvision_namer(state, prefix);
-    if state.keys().filter_map(|k| k.strip_prefix(prefix)).any(|k| torchvision_name(k).starts_with("fc.")) {
+    let naming = Naming::of(state, prefix);
+    if state.keys().filter_map(|k| k.strip_prefix(prefix)).any(|k| naming.torchvision(k).starts_with("fc.")) {
         return Ok(None);
     }
     // A Sequential's layer after it is read by [`head_after`].
@@ -235,29 +235,62 @@ fn hugging_face_name(key: &str, network: &str) -> Option<String> {
     Some(format!("{parent}{name}"))
 }
 
-/// The network's own names (under `prefix`) as torchvision's, where it names them as kuangliu's
-/// pytorch-cifar does, the most copied CIFAR ResNets: torchvision's layers, the projection
+/// How the network names its own tensors (under `prefix`) against torchvision's names, where it
+/// names them as kuangliu's pytorch-cifar does, the most copied CIFAR ResNets: torchvision's layers, the projection
 /// shortcuts named `shortcut` (`layer2.0.shortcut.1.bias` is `layer2.0.downsample.1.bias`) and
 /// the head `linear` (`linear.weight` is `fc.weight`), each where torchvision's name is not used;
 /// a BatchNorm before the head named `bn` (Wong et al.'s PreActResNet18, for fast adversarial
 /// training) is `norm`; or as RobustBench's Wide ResNets do: `block2.layer.0.conv1` is
 /// `layer2.0.conv1`, its `convShortcut` is `downsample.0`, and the BatchNorm before the head,
 /// `bn1`, is `norm`.
-fn torchvision_namer(state: &StateDict, prefix: &str) -> impl Fn(&str) -> String + use<> {
-    let own = || state.keys().filter_map(|k| k.strip_prefix(prefix));
-    let shortcut = !own().any(|k| k.contains(".downsample.")) && own().any(|k| k.contains(".shortcut."));
-    let linear = !own().any(|k| k.starts_with("fc.")) && own().any(|k| k.starts_with("linear."));
-    let wide = !own().any(|k| k.starts_with("layer1.")) && own().any(|k| k.starts_with("block1.layer."));
-    move |name: &str| match (name.strip_prefix("linear."), name.strip_prefix("bn.")) {
-        (Some(param), _) if linear => format!("fc.{param}"),
-        (_, Some(param)) => format!("norm.{param}"),
-        _ if shortcut => name.replacen(".shortcut.", ".downsample.", 1),
-        _ if wide => wide_resnet_name(name),
-        _ => name.to_string(),
+struct Naming {
+    /// The network's prefix in the file (`module.`).
+    prefix: String,
+    shortcut: bool,
+    linear: bool,
+    wide: bool,
+}
+
+impl Naming {
+    fn of(state: &StateDict, prefix: &str) -> Naming {
+        let own = || state.keys().filter_map(|k| k.strip_prefix(prefix));
+        Naming {
+            prefix: prefix.to_string(),
+            shortcut: !own().any(|k| k.contains(".downsample.")) && own().any(|k| k.contains(".shortcut.")),
+            linear: !own().any(|k| k.starts_with("fc.")) && own().any(|k| k.starts_with("linear.")),
+            wide: !own().any(|k| k.starts_with("layer1.")) && own().any(|k| k.starts_with("block1.layer.")),
+        }
+    }
+
+    /// A name of the file's, its prefix off, as torchvision's.
+    fn torchvision(&self, name: &str) -> String {
+        match (name.strip_prefix("linear."), name.strip_prefix("bn.")) {
+            (Some(param), _) if self.linear => format!("fc.{param}"),
+            (_, Some(param)) => format!("norm.{param}"),
+            _ if self.shortcut => name.replacen(".shortcut.", ".downsample.", 1),
+            _ if self.wide => wide_resnet_name(name),
+            _ => name.to_string(),
+        }
+    }
+
+    /// A torchvision name (of a tensor or a module) as the file has it, or would have it where
+    /// it is missing, prefix on: what an error names.
+    fn file(&self, name: &str) -> String {
+        // `fc` and `fc.weight`, not `fcn.weight`.
+        let module = |module: &str| name.strip_prefix(module).filter(|rest| rest.is_empty() || rest.starts_with('.'));
+        let own = match (module("fc"), module("norm")) {
+            (Some(rest), _) if self.linear => format!("linear{rest}"),
+            (_, Some(rest)) if self.wide => format!("bn1{rest}"),
+            (_, Some(rest)) => format!("bn{rest}"),
+            _ if self.shortcut => name.replacen(".downsample.", ".shortcut.", 1),
+            _ if self.wide => wide_resnet_file_name(name),
+            _ => name.to_string(),
+        };
+        format!("{}{own}", self.prefix)
     }
 }
 
-/// A RobustBench Wide ResNet's name as torchvision's ([`torchvision_namer`]).
+/// A RobustBench Wide ResNet's name as torchvision's ([`Naming`]).
 fn wide_resnet_name(name: &str) -> String {
     if let Some(param) = name.strip_prefix("bn1.") {
         return format!("norm.{param}");
@@ -266,6 +299,29 @@ fn wide_resnet_name(name: &str) -> String {
         return name.to_string();
     };
     format!("layer{stage}.{}", rest.replacen(".convShortcut.", ".downsample.0.", 1))
+}
+
+/// And back (the BatchNorm before the head is [`Naming::file`]'s).
+fn wide_resnet_file_name(name: &str) -> String {
+    let Some((stage, rest)) = name.strip_prefix("layer").and_then(|n| n.split_once('.')) else {
+        return name.to_string();
+    };
+    format!("block{stage}.layer.{}", rest.replacen(".downsample.0.", ".convShortcut.", 1))
+}
+
+impl ImportError {
+    /// The error with the tensor or module it names as the file names it.
+    fn in_file_names(self, naming: &Naming) -> ImportError {
+        match self {
+            ImportError::Missing(name) => ImportError::Missing(naming.file(&name)),
+            ImportError::WrongShape { name, found, expected, architecture } => {
+                ImportError::WrongShape { name: naming.file(&name), found, expected, architecture }
+            }
+            ImportError::NotFinite(name) => ImportError::NotFinite(naming.file(&name)),
+            ImportError::BadBatchNorm(name) => ImportError::BadBatchNorm(naming.file(&name)),
+            other => other,
+        }
+    }
 }
 
 /// Weights saved as the parts they are computed from, which a ResNet's layers do not read.
@@ -433,8 +489,8 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     }
     // A Sequential head (`fc.1.weight`) was read as fc ([`sequential_head`]).
     let sequential_head = !state.contains_key(&format!("{kept}fc.weight"));
-    let torchvision_name = torchvision_namer(state, kept);
-    let is_read = |name: &str| read.contains(&torchvision_name(name));
+    let naming = Naming::of(state, kept);
+    let is_read = |name: &str| read.contains(&naming.torchvision(name));
     let mut left: Vec<String> = state
         .keys()
         .filter_map(|k| k.strip_prefix(kept))
@@ -755,14 +811,19 @@ fn folded_conv(state: &StateDict, spec: &ConvSpec, architecture: &Architecture) 
 }
 
 /// The network's parameters from a state dict, BatchNorm folded. `arch` names the variant;
-/// `None` recognises it.
+/// `None` recognises it. What is wrong with a tensor is said by the file's name for it.
 pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<NetworkParams, ImportError> {
-    let state = strip(state)?;
-    let found = detect(&state);
+    let (state, naming) = strip(state)?;
+    import_named(&state, arch).map_err(|error| error.in_file_names(&naming))
+}
+
+/// [`import_state_dict`] of a state dict in torchvision's names, prefix off.
+fn import_named(state: &StateDict, arch: Option<&str>) -> Result<NetworkParams, ImportError> {
+    let found = detect(state);
     let mut architecture = match (arch, found) {
         (None, found) => found?,
         (Some(asked), found) => {
-            let classes = head_classes(&state)?;
+            let classes = head_classes(state)?;
             let named = Architecture::named(asked, classes)
                 .filter(|a| a.layout == Layout::Torchvision)
                 .ok_or_else(|| ImportError::UnknownArchitecture(asked.into()))?;
@@ -777,12 +838,12 @@ pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<Networ
             }
         }
     };
-    architecture.stem = stem(&state);
-    architecture.shortcuts = shortcuts(&state, &architecture);
+    architecture.stem = stem(state);
+    architecture.shortcuts = shortcuts(state, &architecture);
     let convs = architecture
         .conv_specs()
         .iter()
-        .map(|spec| folded_conv(&state, spec, &architecture))
+        .map(|spec| folded_conv(state, spec, &architecture))
         .collect::<Result<Vec<_>, _>>()?;
     let fc_weight = state.get("fc.weight").ok_or(ImportError::NoHead)?;
     let expected = [architecture.classes, architecture.features()];
@@ -896,6 +957,19 @@ pub(crate) mod tests {
         assert!(kuangliu.contains_key("module.layer2.0.shortcut.1.running_var"));
         assert_eq!(import_state_dict(&kuangliu, None), import_state_dict(&state, None));
         assert_eq!(left_out(&kuangliu, &resnet18), Vec::<String>::new());
+        // What is wrong with a tensor is said by the file's name for it, a missing one's too.
+        let naming = Naming::of(&kuangliu, "module.");
+        assert!(kuangliu.keys().all(|k| naming.file(&naming.torchvision(&k["module.".len()..])) == *k));
+        let mut cut = kuangliu.clone();
+        cut.retain(|k, _| !k.starts_with("module.layer2.0.shortcut."));
+        assert_eq!(
+            import_state_dict(&cut, None),
+            Err(ImportError::Missing("module.layer2.0.shortcut.0.weight".into()))
+        );
+        let mut wrong = kuangliu.clone();
+        wrong.get_mut("module.linear.weight").unwrap().shape = vec![7, 256];
+        let error = import_state_dict(&wrong, None).unwrap_err().to_string();
+        assert!(error.starts_with("tensor 'module.linear.weight' has shape [7, 256]"), "{error}");
         // Its shortcuts' names with torchvision's head, as some copies have it.
         let shortcuts: StateDict =
             state.iter().map(|(k, v)| (k.replace(".downsample.", ".shortcut."), v.clone())).collect();
@@ -950,6 +1024,8 @@ pub(crate) mod tests {
         let renamed = |k: &String| renamed(k).replace("module.norm.", "module.bn.");
         let state: StateDict = state_dict(&wong, "module.").iter().map(|(k, v)| (renamed(k), v.clone())).collect();
         assert!(state.contains_key("module.bn.running_var"));
+        let naming = Naming::of(&state, "module.");
+        assert!(state.keys().all(|k| naming.file(&naming.torchvision(&k["module.".len()..])) == *k));
         let params = import_state_dict(&state, Some("preact_resnet18")).unwrap();
         assert_eq!((&params.architecture, left_out(&state, &wong)), (&wong, Vec::new()));
         // RobustBench's Wide ResNets: `block1.layer.0`, `convShortcut`, the BatchNorm before the
@@ -964,6 +1040,17 @@ pub(crate) mod tests {
         };
         let state: StateDict = state_dict(&wrn, "").iter().map(|(k, v)| (robustbench(k), v.clone())).collect();
         assert!(state.contains_key("block1.layer.0.convShortcut.weight") && state.contains_key("bn1.running_var"));
+        let naming = Naming::of(&state, "");
+        assert!(state.keys().all(|k| naming.file(&naming.torchvision(k)) == *k));
+        let mut cut = state.clone();
+        cut.remove("block3.layer.0.convShortcut.weight");
+        assert_eq!(
+            import_state_dict(&cut, None),
+            Err(ImportError::Missing("block3.layer.0.convShortcut.weight".into()))
+        );
+        let mut negative = state.clone();
+        negative.get_mut("block2.layer.1.bn1.running_var").unwrap().values[0] = -1.0;
+        assert_eq!(import_state_dict(&negative, None), Err(ImportError::BadBatchNorm("block2.layer.1.bn1".into())));
         let params = import_state_dict(&state, None).unwrap();
         assert_eq!((&params.architecture, left_out(&state, &wrn)), (&wrn, Vec::new()));
         assert_eq!(params.convs.last().map(|norm| norm.weight.len()), Some(640));
