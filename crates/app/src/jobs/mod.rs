@@ -92,8 +92,8 @@ pub struct JobsMemory {
     /// The model in use once it is ready, `None` while another loads: for a job that starts
     /// later than the click that asked for it (an audit, once its dropped folder is listed).
     ready_engine: RefCell<Option<Rc<Engine>>>,
-    /// Count photos opened: a slow one (a demo fetched, a large file read) opened before a
-    /// quicker one never replaces it.
+    /// Count photos opened, a link's too: a slow one (a demo fetched, a large file read) opened
+    /// before a quicker one never replaces it.
     opens: Cell<u64>,
     /// Count analyses, so that one running passes of its own stops when a newer one starts.
     analyses: Cell<u64>,

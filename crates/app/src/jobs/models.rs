@@ -240,14 +240,21 @@ impl Jobs {
         });
     }
 
+    /// Opens a link's photo and settings, unless another photo was opened since it began: a
+    /// demo clicked just before a link pasted (its photo still on its way) does not take over.
     async fn open_link(&self, hash: &str) {
+        let open = new_run(&self.memory.opens);
         let opened = async {
             let link = Shared::from_fragment(hash).map_err(|e| e.to_string())?;
             let last = self.memory.ready_engine.borrow().as_ref().map_or(Layer::Layer4, |e| e.net.last_layer());
             let settings = settings_from_link(&link, last)?;
             Ok::<_, String>((photo::from_link(&link.photo).await?, settings))
         };
-        match opened.await {
+        let opened = opened.await;
+        if self.memory.opens.get() != open {
+            return;
+        }
+        match opened {
             Ok((photo, settings)) => self.send(Action::OpenLink(photo, settings)),
             Err(error) => self.send(Action::Error(error)),
         }
