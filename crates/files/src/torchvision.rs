@@ -157,8 +157,7 @@ pub fn head_beside(state: &StateDict) -> Result<Option<String>, Vec<&String>> {
         return Ok(None);
     };
     let networks = roots(state);
-    let normalising: Vec<String> =
-        normalizers(state, prefix).into_iter().map(|(module, ..)| format!("{parent}{module}.")).collect();
+    let normalising: Vec<String> = normalizers(state, prefix).into_iter().map(|(module, ..)| module + ".").collect();
     let beside: Vec<&String> = state
         .keys()
         .filter(|k| {
@@ -394,7 +393,8 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
         .collect();
     let named = |layers: Vec<&usize>| layers.iter().map(|i| format!("'{parent}{i}'")).collect::<Vec<_>>().join(", ");
     let normalising: Vec<String> = normalizers(state, prefix).into_iter().map(|(module, ..)| module).collect();
-    let before: Vec<&usize> = layers.range(..index).filter(|i| !normalising.contains(&i.to_string())).collect();
+    let before: Vec<&usize> =
+        layers.range(..index).filter(|i| !normalising.contains(&format!("{parent}{i}"))).collect();
     if !before.is_empty() {
         return Err(ImportError::NotPlain(format!(
             "layers with weights before the ResNet ({}): save the ResNet's state_dict alone (and give its mean and std if one normalises)",
@@ -490,7 +490,13 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     // A Sequential head (`fc.1.weight`) was read as fc ([`sequential_head`]).
     let sequential_head = !state.contains_key(&format!("{kept}fc.weight"));
     let naming = Naming::of(state, kept);
-    let is_read = |name: &str| read.contains(&naming.torchvision(name));
+    // A normalisation read, inside the network or beside it, the network's or a copy's.
+    let normalising: Vec<String> = networks
+        .iter()
+        .flat_map(|network| normalizers(state, network).into_iter().map(|(module, ..)| module + "."))
+        .collect();
+    let normalises = |k: &str| normalising.iter().any(|module| k.starts_with(module));
+    let is_read = |name: &str| read.contains(&naming.torchvision(name)) || normalises(&format!("{kept}{name}"));
     let mut left: Vec<String> = state
         .keys()
         .filter_map(|k| k.strip_prefix(kept))
@@ -501,18 +507,10 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     // And the layers beside it (`classifier.weight` beside `backbone.`: a head of the model's
     // own, which it may pass the ResNet's answers through), by their full names. Numbered ones
     // are a Sequential's around it, which the import read or refused ([`head_after`]).
-    // So are statistics beside it that are not a normalisation read ([`normalizers`], the
-    // network's or a copy's): one that names them otherwise (`mu`, `sigma`) or holds more, which
-    // ImageNet's stand in for.
+    // So are statistics beside it that are not a normalisation read: ones named otherwise (`mu`,
+    // `sigma`) or holding more, which ImageNet's stand in for.
     if let Some((parent, _)) = place(kept) {
         let head = head_beside(state).ok().flatten().map(|module| format!("{module}."));
-        let read: Vec<String> = networks
-            .iter()
-            .flat_map(|network| {
-                let parent = place(network).map(|(parent, _)| parent).unwrap_or_default();
-                normalizers(state, network).into_iter().map(move |(module, ..)| format!("{parent}{module}."))
-            })
-            .collect();
         let statistic = |k: &str| {
             let last = k.rsplit('.').next().unwrap_or(k).to_ascii_lowercase();
             matches!(last.as_str(), "mean" | "std" | "mu" | "sigma")
@@ -526,7 +524,8 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
                 .is_some_and(|first| first.parse::<usize>().is_err())
                 && (k.ends_with(".weight") || k.ends_with(".bias") || statistic(k))
                 && !networks.iter().any(|network| k.starts_with(network))
-                && !read.iter().chain(&head).any(|module| k.starts_with(module))
+                && !normalises(k)
+                && !head.as_ref().is_some_and(|module| k.starts_with(module))
         });
         left.extend(beside.cloned());
     }
@@ -558,25 +557,31 @@ pub struct Normalization {
     pub scaled: bool,
 }
 
-/// The modules beside the network at `prefix` that normalise its input: a mean and a std of three
+/// The modules that normalise the input of the network at `prefix`: a mean and a std of three
 /// values each (`mean` and `std`, or the robustness library's `new_mean` and `new_std`) and
 /// nothing else, before the network in a Sequential (`0.mean`), or named as a normalisation
-/// beside it (`normalize.mean`, the robustness library's `normalizer.new_mean`); a module that
-/// is neither may be applied after the network (a calibration). Each as (module's name under the
-/// parent, mean, std).
+/// beside it (`normalize.mean`, the robustness library's `normalizer.new_mean`) or inside it (a
+/// ResNet subclass's `self.normalize`); a module that is neither may be applied after the
+/// network (a calibration). Each as (module's full name, mean, std).
 fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a FloatTensor, &'a FloatTensor)> {
-    let Some((parent, index)) = place(prefix) else { return Vec::new() };
-    let mut modules: BTreeMap<&str, Vec<(&str, &FloatTensor)>> = BTreeMap::new();
-    for (name, tensor) in state.iter().filter_map(|(k, t)| Some((k.strip_prefix(&parent)?, t))) {
-        if let Some((module, inner)) = name.split_once('.') {
-            modules.entry(module).or_default().push((inner, tensor));
+    let mut modules: BTreeMap<String, Vec<(&str, &FloatTensor)>> = BTreeMap::new();
+    let mut group = |parent: &str, takes: &dyn Fn(&str) -> bool| {
+        for (name, tensor) in state.iter().filter_map(|(k, t)| Some((k.strip_prefix(parent)?, t))) {
+            if let Some((module, inner)) = name.split_once('.').filter(|(module, _)| takes(module)) {
+                modules.entry(format!("{parent}{module}")).or_default().push((inner, tensor));
+            }
         }
-    }
-    let before = |module: &str| match (module.parse::<usize>(), index.parse::<usize>()) {
-        (Ok(module), Ok(network)) => module < network,
-        (Ok(_), Err(_)) => false,
-        (Err(_), _) => module.to_ascii_lowercase().contains("norm"),
     };
+    let named_norm = |module: &str| module.to_ascii_lowercase().contains("norm");
+    group(prefix, &named_norm);
+    if let Some((parent, index)) = place(prefix) {
+        let before = |module: &str| match (module.parse::<usize>(), index.parse::<usize>()) {
+            (Ok(module), Ok(network)) => module < network,
+            (Ok(_), Err(_)) => false,
+            (Err(_), _) => named_norm(module),
+        };
+        group(&parent, &before);
+    }
     let named = |tensors: &[(&str, &'a FloatTensor)], names: [&str; 2]| {
         let found = tensors
             .iter()
@@ -585,26 +590,25 @@ fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a Float
     };
     modules
         .into_iter()
-        .filter(|(module, tensors)| tensors.len() == 2 && before(module))
+        .filter(|(_, tensors)| tensors.len() == 2)
         .filter_map(|(module, tensors)| {
             let mean = named(&tensors, ["mean", "new_mean"])?;
-            Some((module.to_string(), mean, named(&tensors, ["std", "new_std"])?))
+            Some((module, mean, named(&tensors, ["std", "new_std"])?))
         })
         .collect()
 }
 
-/// The normalisation saved beside the network converted ([`Normalization`]), if any. Another
+/// The normalisation saved with the network converted ([`Normalization`]), if any. Another
 /// copy of the network (the robustness library's attacker's) must bring the same.
 pub fn normalization(state: &StateDict) -> Result<Option<Normalization>, ImportError> {
     let Some(kept) = root(state) else { return Ok(None) };
-    let parent = place(kept).map(|(parent, _)| parent).unwrap_or_default();
     let found = normalizers(state, kept);
     let named = |found: &[(String, &FloatTensor, &FloatTensor)]| {
-        found.iter().map(|(module, ..)| format!("'{parent}{module}'")).collect::<Vec<_>>().join(", ")
+        found.iter().map(|(module, ..)| format!("'{module}'")).collect::<Vec<_>>().join(", ")
     };
     let (module, mean, std) = match &found[..] {
         [] => return Ok(None),
-        [(module, mean, std)] => (format!("{parent}{module}"), *mean, *std),
+        [(module, mean, std)] => (module.clone(), *mean, *std),
         _ => return Err(ImportError::Normalization(format!("normalisations one after another ({})", named(&found)))),
     };
     let copies = roots(state).into_iter().filter(|r| *r != kept).flat_map(|r| normalizers(state, r));
@@ -1271,7 +1275,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_normalisation_saved_beside_the_network_is_read() {
+    fn a_normalisation_saved_with_the_network_is_read() {
         let architecture = Architecture::named("resnet18", 3).unwrap();
         let three = |shape: Vec<usize>, values: [f32; 3]| FloatTensor { shape, values: values.to_vec() };
         let with = |mut state: StateDict, module: &str, names: [&str; 2], mean: [f32; 3], std: [f32; 3]| {
@@ -1285,6 +1289,15 @@ pub(crate) mod tests {
             let state = with(state_dict(&architecture, network), "0.", ["mean", "std"], mean, std);
             assert_eq!(import_state_dict(&state, None).unwrap().architecture, architecture);
             let read = Normalization { module: "0".into(), mean, std, scaled: false };
+            assert_eq!(normalization(&state).unwrap(), Some(read), "{network}");
+            assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
+        }
+        // A ResNet subclass's own `self.normalize`, saved inside the network, also in a DataParallel.
+        for network in ["", "module."] {
+            let state =
+                with(state_dict(&architecture, network), &format!("{network}normalize."), ["mean", "std"], mean, std);
+            assert_eq!(import_state_dict(&state, None).unwrap().architecture, architecture);
+            let read = Normalization { module: format!("{network}normalize"), mean, std, scaled: false };
             assert_eq!(normalization(&state).unwrap(), Some(read), "{network}");
             assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
         }
@@ -1322,6 +1335,9 @@ pub(crate) mod tests {
         // network not named as a normalisation (a calibration after it), statistics under other
         // names; one of them alone before the network is a layer of its own, refused.
         let calibration = with(state_dict(&architecture, "net."), "calib.", ["mean", "std"], mean, std);
+        let inside = with(state_dict(&architecture, ""), "", ["mu", "sigma"], mean, std);
+        assert_eq!(normalization(&inside).unwrap(), None);
+        assert_eq!(left_out(&inside, &architecture), ["mu", "sigma"]);
         let inverse = with(state_dict(&architecture, "net."), "normalize.", ["mu", "inv_std"], mean, std);
         for (state, first) in [(calibration, "calib.mean"), (inverse, "normalize.inv_std")] {
             assert_eq!(normalization(&state).unwrap(), None);
