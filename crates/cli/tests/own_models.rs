@@ -4,7 +4,8 @@
 //! float64 torch and pytorch-grad-cam 1.5.7 (tests/fixtures/torchvision_models.py); the sanity
 //! checks and the folder audit run on them too. And a resnet18 saved with the normalisation it
 //! applies to its input, one as Hugging Face transformers saves it, one as a backbone and a head
-//! beside it, and one as the CIFAR recipe trains it, on 32 px photos.
+//! beside it, one rebuilt from its children in a Sequential, and one as the CIFAR recipe trains
+//! it, on 32 px photos.
 
 mod common;
 
@@ -370,6 +371,34 @@ fn a_backbone_and_the_linear_beside_it() {
     assert!(notes.contains("the head read from 'state_dict.head.fc'"), "{notes}");
     assert!(!notes.contains("left out"), "{notes}");
     for (a, b) in classify(&split, "resnet18").iter().zip(&classify(&whole, "resnet18")) {
+        assert_eq!(logits(a), logits(b));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// resnet18 rebuilt from its children, as fine-tuning scripts make one
+/// (`nn.Sequential(*list(resnet.children())[:-1], nn.Flatten(), nn.Linear(512, 7))`), saved with
+/// safetensors: its layers named by their place. The same logits as the resnet18's.
+#[test]
+fn a_resnet_rebuilt_from_its_children() {
+    let dir = scratch("children");
+    let (whole, _) = converted(&dir, "resnet18", "resnet18.pth", "f32", "resnet18");
+    // The same file with its tensors renamed: a safetensors header is JSON of names to places.
+    let bytes = std::fs::read(rebuild("resnet18", "resnet18.safetensors", &dir)).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Map<String, Value> = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let header: serde_json::Map<String, Value> =
+        header.into_iter().map(|(name, place)| (xai_fixtures::child_name(&name), place)).collect();
+    let mut header = serde_json::to_vec(&header).unwrap();
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let children = dir.join("children.safetensors");
+    let file = [&(header.len() as u64).to_le_bytes()[..], &header, &bytes[8 + header_len..]].concat();
+    std::fs::write(&children, file).unwrap();
+    let out = dir.join("children-f32.safetensors");
+    let (said, notes) = convert(&children, "f32", &out);
+    assert!(said.contains("resnet18, 7 classes"), "{said}");
+    assert!(notes.is_empty(), "{notes}");
+    for (a, b) in classify(&out, "resnet18").iter().zip(&classify(&whole, "resnet18")) {
         assert_eq!(logits(a), logits(b));
     }
     std::fs::remove_dir_all(dir).unwrap();

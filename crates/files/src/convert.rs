@@ -114,6 +114,7 @@ pub fn import_torchvision(
     overrides: &Overrides,
 ) -> Result<(Imported, Vec<String>), ConvertError> {
     let (state, hugging_face) = torchvision::from_hugging_face(torchvision_state_dict(bytes)?);
+    let state = torchvision::from_children(state)?;
     let mut params = torchvision::import_state_dict(&state, given.arch)?;
     let mut notes = Vec::new();
     if hugging_face {

@@ -201,6 +201,61 @@ pub fn from_hugging_face(state: StateDict) -> (StateDict, bool) {
     (renamed, true)
 }
 
+/// A ResNet rebuilt from its children in a Sequential, as fine-tuning scripts often make one
+/// (`nn.Sequential(*list(resnet.children())[:-1], nn.Flatten(), nn.Linear(512, k))`), under
+/// torchvision's names: its `0` is `conv1`, its `1` `bn1`, its stages of blocks, in a row after
+/// them (`4` to `7`), `layer1` on, and the one Linear after those `fc`. Any other state dict is
+/// given back as it is; a Sequential with more layers of weights after the blocks is refused.
+pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
+    // Each as (the module's name in the file, its name in torchvision's ResNet).
+    let mut renames: Vec<(String, String)> = Vec::new();
+    for sequential in state.keys().filter_map(|k| k.strip_suffix("0.weight")) {
+        let is_stem = sequential.is_empty() || sequential.ends_with('.');
+        let is_stem = is_stem
+            && state[&format!("{sequential}0.weight")].shape.len() == 4
+            && state.contains_key(&format!("{sequential}1.running_mean"));
+        if !is_stem {
+            continue;
+        }
+        let children: BTreeSet<usize> =
+            state.keys().filter_map(|k| k.strip_prefix(sequential)?.split_once('.')?.0.parse().ok()).collect();
+        let blocks: Vec<usize> = children
+            .iter()
+            .copied()
+            .filter(|i| state.contains_key(&format!("{sequential}{i}.0.conv1.weight")))
+            .collect();
+        // The stem's ReLU and max pool hold no tensors: the blocks come next, in a row.
+        let (Some(&first), Some(&last)) = (blocks.first(), blocks.last()) else { continue };
+        let in_a_row = last - first + 1 == blocks.len() && (3..=4).contains(&blocks.len());
+        if !in_a_row || children.range(2..first).next().is_some() {
+            continue;
+        }
+        renames.push((format!("{sequential}0."), format!("{sequential}conv1.")));
+        renames.push((format!("{sequential}1."), format!("{sequential}bn1.")));
+        for (stage, block) in blocks.iter().enumerate() {
+            renames.push((format!("{sequential}{block}."), format!("{sequential}layer{}.", stage + 1)));
+        }
+        match children.range(last + 1..).collect::<Vec<_>>()[..] {
+            [] => {} // a head beside the Sequential, read or refused as one
+            [head] if state.get(&format!("{sequential}{head}.weight")).is_some_and(|w| w.shape.len() == 2) => {
+                renames.push((format!("{sequential}{head}."), format!("{sequential}fc.")));
+            }
+            ref after => {
+                let named: Vec<String> = after.iter().map(|i| format!("'{sequential}{i}'")).collect();
+                return Err(ImportError::NotPlain(format!(
+                    "layers with weights after the ResNet's blocks in its Sequential ({}): only one Linear after them is read",
+                    named.join(", ")
+                )));
+            }
+        }
+    }
+    let renamed = |k: String| match renames.iter().find(|(from, _)| k.starts_with(from.as_str())) {
+        Some((from, to)) => format!("{to}{}", &k[from.len()..]),
+        None => k,
+    };
+    Ok(state.into_iter().map(|(k, v)| (renamed(k), v)).collect())
+}
+
 /// torchvision's name for a tensor of the Hugging Face ResNet at `network`, or of the classifier
 /// beside it, if it is one of theirs.
 fn hugging_face_name(key: &str, network: &str) -> Option<String> {
@@ -950,6 +1005,41 @@ pub(crate) mod tests {
         );
         let torchvision = state_dict(&Architecture::named("resnet18", 2).unwrap(), "");
         assert_eq!(from_hugging_face(torchvision.clone()), (torchvision, false));
+    }
+
+    #[test]
+    fn a_resnet_rebuilt_from_its_children_in_a_sequential_is_read() {
+        // nn.Sequential(*list(resnet.children())[:-1], nn.Flatten(), nn.Linear(...)): the
+        // children in torchvision's order, the stem's ReLU and max pool (2, 3) holding nothing.
+        use xai_fixtures::child_name as as_child;
+        let resnet18 = Architecture::named("resnet18", 7).unwrap();
+        for prefix in ["", "model."] {
+            let torchvision = state_dict(&resnet18, prefix);
+            let children: StateDict =
+                state_dict(&resnet18, "").into_iter().map(|(k, v)| (format!("{prefix}{}", as_child(&k)), v)).collect();
+            assert_eq!(from_children(children).unwrap(), torchvision, "{prefix}");
+        }
+        // fastai's: the body `0.`, its head beside it (`1.`) of two Linears, refused by name.
+        let body: StateDict = state_dict(&resnet18, "")
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("fc."))
+            .map(|(k, v)| (format!("0.{}", as_child(&k)), v))
+            .collect();
+        let mut fastai = body.clone();
+        for linear in ["1.4.weight", "1.8.weight"] {
+            fastai.insert(linear.into(), FloatTensor { shape: vec![7, 512], values: vec![0.0; 7 * 512] });
+        }
+        let error = import_state_dict(&from_children(fastai).unwrap(), None).unwrap_err().to_string();
+        assert!(error.contains("layers after the ResNet ('1')"), "{error}");
+        // Layers of weights after the blocks but one Linear are refused; a torchvision state dict
+        // is given back as it is.
+        let mut two: StateDict = body.into_iter().map(|(k, v)| (k["0.".len()..].to_string(), v)).collect();
+        two.insert("8.weight".into(), FloatTensor { shape: vec![7, 512], values: vec![0.0; 7 * 512] });
+        two.insert("10.weight".into(), FloatTensor { shape: vec![7, 7], values: vec![0.0; 49] });
+        let error = from_children(two).unwrap_err().to_string();
+        assert!(error.contains("after the ResNet's blocks in its Sequential ('8', '10')"), "{error}");
+        let torchvision = state_dict(&resnet18, "module.");
+        assert_eq!(from_children(torchvision.clone()).unwrap(), torchvision);
     }
 
     #[test]
