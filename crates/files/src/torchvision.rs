@@ -224,10 +224,11 @@ pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
             .copied()
             .filter(|i| state.contains_key(&format!("{sequential}{i}.0.conv1.weight")))
             .collect();
-        // The stem's ReLU and max pool hold no tensors: the blocks come next, in a row.
+        // After the stem's BatchNorm, its ReLU and max pool hold no tensors: the blocks come
+        // next, in a row.
         let (Some(&first), Some(&last)) = (blocks.first(), blocks.last()) else { continue };
-        let in_a_row = last - first + 1 == blocks.len() && (3..=4).contains(&blocks.len());
-        if !in_a_row || children.range(2..first).next().is_some() {
+        let in_a_row = last - first == blocks.len() - 1 && (3..=4).contains(&blocks.len());
+        if first < 2 || !in_a_row || children.range(2..first).next().is_some() {
             continue;
         }
         renames.push((format!("{sequential}0."), format!("{sequential}conv1.")));
@@ -235,7 +236,7 @@ pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
         for (stage, block) in blocks.iter().enumerate() {
             renames.push((format!("{sequential}{block}."), format!("{sequential}layer{}.", stage + 1)));
         }
-        match children.range(last + 1..).collect::<Vec<_>>()[..] {
+        match children.iter().filter(|&&i| i > last).collect::<Vec<_>>()[..] {
             [] => {} // a head beside the Sequential, read or refused as one
             [head] if state.get(&format!("{sequential}{head}.weight")).is_some_and(|w| w.shape.len() == 2) => {
                 renames.push((format!("{sequential}{head}."), format!("{sequential}fc.")));
@@ -1040,6 +1041,11 @@ pub(crate) mod tests {
         assert!(error.contains("after the ResNet's blocks in its Sequential ('8', '10')"), "{error}");
         let torchvision = state_dict(&resnet18, "module.");
         assert_eq!(from_children(torchvision.clone()).unwrap(), torchvision);
+        // Nor are blocks where the stem's BatchNorm should be.
+        let child =
+            |k: String| k.replace("module.layer", "").replace("module.conv1.", "0.").replace("module.bn1.", "1.");
+        let odd: StateDict = torchvision.into_iter().map(|(k, v)| (child(k), v)).collect();
+        assert_eq!(from_children(odd.clone()).unwrap(), odd);
     }
 
     #[test]
