@@ -210,8 +210,7 @@ pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
     // Each as (the module's name in the file, its name in torchvision's ResNet).
     let mut renames: Vec<(String, String)> = Vec::new();
     for sequential in state.keys().filter_map(|k| k.strip_suffix("0.weight")) {
-        let is_stem = sequential.is_empty() || sequential.ends_with('.');
-        let is_stem = is_stem
+        let is_stem = (sequential.is_empty() || sequential.ends_with('.'))
             && state[&format!("{sequential}0.weight")].shape.len() == 4
             && state.contains_key(&format!("{sequential}1.running_mean"));
         if !is_stem {
@@ -291,13 +290,13 @@ fn hugging_face_name(key: &str, network: &str) -> Option<String> {
 }
 
 /// How the network names its own tensors (under `prefix`) against torchvision's names, where it
-/// names them as kuangliu's pytorch-cifar does, the most copied CIFAR ResNets: torchvision's layers, the projection
-/// shortcuts named `shortcut` (`layer2.0.shortcut.1.bias` is `layer2.0.downsample.1.bias`) and
-/// the head `linear` (`linear.weight` is `fc.weight`), each where torchvision's name is not used;
-/// a BatchNorm before the head named `bn` (Wong et al.'s PreActResNet18, for fast adversarial
-/// training) is `norm`; or as RobustBench's Wide ResNets do: `block2.layer.0.conv1` is
-/// `layer2.0.conv1`, its `convShortcut` is `downsample.0`, and the BatchNorm before the head,
-/// `bn1`, is `norm`.
+/// names them as kuangliu's pytorch-cifar does, the most copied CIFAR ResNets: torchvision's
+/// layers, the projection shortcuts named `shortcut` (`layer2.0.shortcut.1.bias` is
+/// `layer2.0.downsample.1.bias`) and the head `linear` (`linear.weight` is `fc.weight`), each
+/// where torchvision's name is not used; a BatchNorm before the head named `bn` (Wong et al.'s
+/// PreActResNet18, for fast adversarial training) is `norm`; or as RobustBench's Wide ResNets
+/// do: `block2.layer.0.conv1` is `layer2.0.conv1`, its `convShortcut` is `downsample.0`, and the
+/// BatchNorm before the head, `bn1`, is `norm`.
 struct Naming {
     /// The network's prefix in the file (`module.`).
     prefix: String,

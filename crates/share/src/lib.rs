@@ -9,7 +9,7 @@ use std::io::Cursor;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use image::RgbImage;
-use xai_files::preprocessing::{MEANS, STDS};
+use xai_files::preprocessing::{parse_mean, parse_std};
 use xai_files::{InputSize, Preprocessing};
 
 /// Links longer than this are refused before any decoding (a 224x224 JPEG needs about 25 KB).
@@ -87,11 +87,9 @@ impl Setup {
         let (preprocessing, rest) = match values.as_slice() {
             ["caffe", rest @ ..] => (Preprocessing::Caffe, rest),
             [statistics @ .., _, _, _] if statistics.len() == 6 => {
-                let numbers: Vec<f32> = statistics.iter().map(|v| v.parse().ok()).collect::<Option<_>>()?;
-                let (mean, std) = ([numbers[0], numbers[1], numbers[2]], [numbers[3], numbers[4], numbers[5]]);
-                if !mean.iter().all(|m| MEANS.contains(m)) || !std.iter().all(|s| STDS.contains(s)) {
-                    return None;
-                }
+                // Checked as the conversion options check them: no conversion makes others.
+                let mean = parse_mean(&statistics[..3].join(",")).ok()?;
+                let std = parse_std(&statistics[3..].join(",")).ok()?;
                 (Preprocessing::Normalize { mean, std }, &values[6..])
             }
             _ => return None,

@@ -281,8 +281,8 @@ impl Jobs {
     }
 
     /// Converts a model file the visitor picked (with its class names, if given, and what the
-    /// conversion options say), keeps it in this browser and uses it. Steps are reported as they start; `cancel_conversion` stops it
-    /// between them.
+    /// conversion options say), keeps it in this browser and uses it. Steps are reported as they
+    /// start; `cancel_conversion` stops it between them.
     pub fn add_model(&self, model: web_sys::File, labels: Option<web_sys::File>, options: Options) {
         let conversion = new_run(&self.memory.conversions);
         let jobs = self.clone();
