@@ -101,8 +101,10 @@ pub enum Order {
     /// Before each convolution (He et al. 2016): a block's input goes through BatchNorm and ReLU
     /// into its convolutions and its projection, its sum is its output as it is, and the stem has
     /// neither. `head_norm`: a BatchNorm and ReLU after the last stage, before the pooling (the
-    /// Wide ResNets'), which the last layer's activations are then taken after.
-    PreActivation { head_norm: bool },
+    /// Wide ResNets'), which the last layer's activations are then taken after. `projects_input`:
+    /// a projection reads the block's input as it came (bearpaw's pytorch-classification), not
+    /// pre-activated (kuangliu's pytorch-cifar, RobustBench's Wide ResNets).
+    PreActivation { head_norm: bool, projects_input: bool },
 }
 
 impl fmt::Display for Stem {
@@ -143,11 +145,15 @@ impl fmt::Display for Architecture {
         let recipe = self.recipe();
         let stem = (recipe.stem != self.stem).then(|| self.stem.to_string());
         let shortcuts = (self.shortcuts != Shortcuts::Projection).then(|| self.shortcuts.to_string());
-        let head_norm = (recipe.order != self.order).then(|| match self.head_norm_spec() {
-            Some(_) => "a BatchNorm before the head".to_string(),
-            None => "no BatchNorm before the head".to_string(),
+        let head_norm = (recipe.has_head_norm() != self.has_head_norm()).then(|| match self.has_head_norm() {
+            true => "a BatchNorm before the head".to_string(),
+            false => "no BatchNorm before the head".to_string(),
         });
-        let notes: Vec<String> = stem.into_iter().chain(shortcuts).chain(head_norm).collect();
+        let projects = (recipe.projects_input() != self.projects_input()).then(|| match self.projects_input() {
+            true => "projections of the block's input".to_string(),
+            false => "projections of the pre-activated input".to_string(),
+        });
+        let notes: Vec<String> = stem.into_iter().chain(shortcuts).chain(head_norm).chain(projects).collect();
         match notes.is_empty() {
             true => f.write_str(self.name),
             false => write!(f, "{} ({})", self.name, notes.join(", ")),
@@ -156,7 +162,7 @@ impl fmt::Display for Architecture {
 }
 
 /// Every architecture xai-lens reads: ImageNet's with its 1000 classes, CIFAR's with 10.
-pub const VARIANTS: [Architecture; 31] = [
+pub const VARIANTS: [Architecture; 35] = [
     variant("resnet50-keras-v1", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Keras),
     variant("resnet18", Block::Basic, [2, 2, 2, 2], 1, 64, Layout::Torchvision),
     variant("resnet34", Block::Basic, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
@@ -174,6 +180,10 @@ pub const VARIANTS: [Architecture; 31] = [
     cifar("resnet56", 9),
     cifar("resnet110", 18),
     cifar("resnet1202", 200),
+    cifar_bottleneck("resnet164", 18, Order::PostActivation),
+    cifar_bottleneck("resnet1001", 111, Order::PostActivation),
+    cifar_bottleneck("preact_resnet164", 18, Order::PreActivation { head_norm: true, projects_input: true }),
+    cifar_bottleneck("preact_resnet1001", 111, Order::PreActivation { head_norm: true, projects_input: true }),
     preact("preact_resnet18", Block::Basic, [2, 2, 2, 2]),
     preact("preact_resnet34", Block::Basic, [3, 4, 6, 3]),
     preact("preact_resnet50", Block::Bottleneck, [3, 4, 6, 3]),
@@ -233,6 +243,15 @@ const fn cifar(name: &'static str, n: usize) -> Architecture {
     }
 }
 
+/// He et al.'s deeper CIFAR ResNets of depth 9n + 2 ("Identity Mappings", section 4.3: ResNet-164
+/// and -1001), as bearpaw's pytorch-classification builds them: He et al.'s CIFAR ResNet with
+/// bottleneck blocks (16, 32 and 64 channels inside, four times that out), post-activation or
+/// pre-activation with a BatchNorm and ReLU before the pooling and projections of the block's
+/// input.
+const fn cifar_bottleneck(name: &'static str, n: usize, order: Order) -> Architecture {
+    Architecture { block: Block::Bottleneck, order, ..cifar(name, n) }
+}
+
 /// kuangliu's pytorch-cifar PreActResNet: torchvision's stages of pre-activation blocks after a
 /// 3x3 stem of 64 channels (no BatchNorm nor ReLU), no BatchNorm before the pooling, 32 px photos.
 const fn preact(name: &'static str, block: Block, blocks: [usize; 4]) -> Architecture {
@@ -247,7 +266,7 @@ const fn preact(name: &'static str, block: Block, blocks: [usize; 4]) -> Archite
         layout: Layout::Torchvision,
         stem: Stem::CIFAR,
         shortcuts: Shortcuts::Projection,
-        order: Order::PreActivation { head_norm: false },
+        order: Order::PreActivation { head_norm: false, projects_input: false },
         classes: 10,
     }
 }
@@ -260,7 +279,7 @@ const fn wide(name: &'static str, n: usize, k: usize) -> Architecture {
         base_width: 16 * k,
         stem_width: 16,
         blocks: [n, n, n, 0],
-        order: Order::PreActivation { head_norm: true },
+        order: Order::PreActivation { head_norm: true, projects_input: false },
         ..preact(name, Block::Basic, [0; 4])
     }
 }
@@ -310,12 +329,14 @@ impl ConvSpec {
 }
 
 /// The convolutions of one block, ReLU between them, and its shortcut; in a pre-activation
-/// block, the BatchNorm (then a ReLU) its input goes through first.
+/// block, the BatchNorm (then a ReLU) its input goes through first, and whether its projection
+/// reads the input as it came instead ([`Order::PreActivation`]).
 #[derive(Debug, Clone)]
 pub struct BlockSpec {
     pub norm: Option<ConvSpec>,
     pub main: Vec<ConvSpec>,
     pub shortcut: Shortcut,
+    pub projects_input: bool,
 }
 
 /// A block's shortcut: its input as it is, or changed to the main path's shape.
@@ -420,10 +441,19 @@ impl Architecture {
         matches!(self.order, Order::PreActivation { .. })
     }
 
+    /// Whether a BatchNorm and ReLU come after the last stage, before the pooling.
+    pub fn has_head_norm(&self) -> bool {
+        matches!(self.order, Order::PreActivation { head_norm: true, .. })
+    }
+
+    /// Whether its pre-activation blocks project their input as it came, not pre-activated.
+    pub fn projects_input(&self) -> bool {
+        matches!(self.order, Order::PreActivation { projects_input: true, .. })
+    }
+
     /// The BatchNorm (then a ReLU) after the last stage, before the pooling, where there is one.
     pub fn head_norm_spec(&self) -> Option<ConvSpec> {
-        matches!(self.order, Order::PreActivation { head_norm: true })
-            .then(|| ConvSpec::batch_norm("norm".into(), self.features()))
+        self.has_head_norm().then(|| ConvSpec::batch_norm("norm".into(), self.features()))
     }
 
     /// Channels of the last stage, pooled into the head.
@@ -524,7 +554,7 @@ impl Architecture {
             }
         };
         let norm = self.is_preactivation().then(|| ConvSpec::batch_norm(format!("layer{}.{b}.bn1", s + 1), cin));
-        BlockSpec { norm, main, shortcut }
+        BlockSpec { norm, main, shortcut, projects_input: self.projects_input() }
     }
 
     /// Every conv of the network in forward order: the stem, then each block's, then the
@@ -663,6 +693,12 @@ mod tests {
             let arch = Architecture { shortcuts: Shortcuts::ZeroPadding, ..Architecture::named(name, 10).unwrap() };
             assert_eq!(parameters(&arch) + batch_norm_affine(&arch), count, "{name}");
         }
+        // bearpaw's pytorch-classification of bottlenecks (projections), counted by torch.
+        for (name, count) in [("resnet164", 1_704_154), ("resnet1001", 10_328_602)] {
+            let arch = Architecture::named(name, 10).unwrap();
+            assert_eq!(parameters(&arch) + batch_norm_affine(&arch), count, "{name}");
+            assert_eq!((arch.stages(), arch.features(), arch.stem_width), (3, 256, 16));
+        }
         let arch = Architecture::named("resnet20", 10).unwrap();
         assert_eq!((arch.stages(), arch.features(), arch.last_layer()), (3, 64, Layer::Layer3));
         assert_eq!(arch.cascade(), ["fc", "layer3", "layer2", "layer1", "conv1"]);
@@ -704,6 +740,9 @@ mod tests {
             ("wrn-34-10", 46_160_474),
             ("wrn-40-2", 2_243_546),
             ("wrn-70-16", 266_796_506),
+            // bearpaw's pytorch-classification (`preresnet`, projections of the blocks' input).
+            ("preact_resnet164", 1_703_258),
+            ("preact_resnet1001", 10_327_706),
         ] {
             let arch = Architecture::named(name, 10).unwrap();
             assert_eq!(parameters(&arch) + batch_norms(&arch), count, "{name}");

@@ -316,6 +316,14 @@ impl Naming {
         }
     }
 
+    /// Whether the file names its projections as the codes whose pre-activation blocks project
+    /// their input pre-activated do (kuangliu's `shortcut`, RobustBench's `convShortcut`), not
+    /// torchvision's `downsample`, as bearpaw's pytorch-classification does, whose blocks
+    /// project it as it came.
+    fn pre_activated_projections(&self) -> bool {
+        self.shortcut || self.wide
+    }
+
     /// A name of the file's, its prefix off, as torchvision's.
     fn torchvision(&self, name: &str) -> String {
         match (name.strip_prefix("linear."), name.strip_prefix("bn.")) {
@@ -736,31 +744,33 @@ fn stem(state: &StateDict) -> Stem {
 }
 
 /// Recognises the variant from the names and shapes of an unprefixed state dict.
-fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
+fn detect(state: &StateDict, naming: &Naming) -> Result<Architecture, ImportError> {
     let block = if state.contains_key("layer1.0.conv3.weight") { Block::Bottleneck } else { Block::Basic };
     let blocks =
         [1, 2, 3, 4].map(|s| (0..).take_while(|b| state.contains_key(&format!("layer{s}.{b}.conv1.weight"))).count());
-    let (groups, width) = match block {
-        Block::Basic => (1, 64),
+    // A bottleneck's groups, and their channels in the first stage.
+    let (groups, per_group) = match block {
+        Block::Basic => (1, None),
         Block::Bottleneck => {
-            let inner = shape(state, "layer1.0.conv1.weight")?[0];
+            let inner = shape(state, "layer1.0.conv1.weight")?.first().copied().unwrap_or(0);
             let per_group = shape(state, "layer1.0.conv2.weight")?.get(1).copied().unwrap_or(0).max(1);
-            (inner / per_group, per_group)
+            (inner / per_group, Some(per_group))
         }
     };
     if blocks == [0; 4] {
         return Err(ImportError::NotResNet(look_of(state)));
     }
     // A stem without a BatchNorm of its own, before blocks with them: pre-activation ones.
-    let order = match !state.contains_key("bn1.weight") && state.contains_key("layer1.0.bn1.weight") {
-        true => Order::PreActivation { head_norm: state.contains_key("norm.weight") },
-        false => Order::PostActivation,
-    };
+    let preactivation = !state.contains_key("bn1.weight") && state.contains_key("layer1.0.bn1.weight");
+    let head_norm = state.contains_key("norm.weight");
     // The stem's channels tell He et al.'s CIFAR ResNets (16) from a three-stage resnet18 (64),
     // the first stage's a Wide ResNet's widening.
     let channels = |name: &str| state.get(name).and_then(|w| w.shape.first().copied());
     let stem_width = channels("conv1.weight");
-    let base = (block == Block::Basic).then(|| channels("layer1.0.conv1.weight")).flatten();
+    let base = match block {
+        Block::Basic => channels("layer1.0.conv1.weight"),
+        Block::Bottleneck => channels("layer1.0.conv3.weight").map(|out| out / 4),
+    };
     let classes = head_classes(state)?;
     if classes == 0 {
         return Err(ImportError::NoClasses);
@@ -769,22 +779,32 @@ fn detect(state: &StateDict) -> Result<Architecture, ImportError> {
         .iter()
         .find(|v| {
             v.layout == Layout::Torchvision
-                && (v.block, v.blocks, v.groups, v.width_per_group) == (block, blocks, groups, width)
-                && v.is_preactivation() == matches!(order, Order::PreActivation { .. })
+                && (v.block, v.blocks, v.groups) == (block, blocks, groups)
+                && per_group.is_none_or(|width| width == v.base_width * v.width_per_group / 64)
+                && v.is_preactivation() == preactivation
                 && stem_width.is_none_or(|stem| stem == v.stem_width)
                 && base.is_none_or(|base| base == v.base_width)
         })
-        .map(|v| Architecture { classes, order, ..v.clone() })
+        .map(|v| {
+            // Its recipe's projections, but where the file names them as a code that projects
+            // the pre-activated input.
+            let projects_input = v.projects_input() && !naming.pre_activated_projections();
+            let order = match preactivation {
+                true => Order::PreActivation { head_norm, projects_input },
+                false => Order::PostActivation,
+            };
+            Architecture { classes, order, ..v.clone() }
+        })
         .ok_or_else(|| {
             let stages: Vec<usize> = blocks.into_iter().take_while(|&b| b > 0).collect();
-            let kind = match order {
-                Order::PostActivation => "",
-                Order::PreActivation { head_norm: false } => "pre-activation ",
-                Order::PreActivation { head_norm: true } => "pre-activation (BatchNorm before the head) ",
+            let kind = match (preactivation, head_norm) {
+                (false, _) => "",
+                (true, false) => "pre-activation ",
+                (true, true) => "pre-activation (BatchNorm before the head) ",
             };
-            let mut shape = match block {
-                Block::Basic => format!("{kind}basic blocks {stages:?}"),
-                Block::Bottleneck => {
+            let mut shape = match per_group {
+                None => format!("{kind}basic blocks {stages:?}"),
+                Some(width) => {
                     format!("{kind}bottleneck blocks {stages:?} ({groups} groups of {width} channels at first)")
                 }
             };
@@ -873,12 +893,12 @@ fn folded_conv(state: &StateDict, spec: &ConvSpec, architecture: &Architecture) 
 /// `None` recognises it. What is wrong with a tensor is said by the file's name for it.
 pub fn import_state_dict(state: &StateDict, arch: Option<&str>) -> Result<NetworkParams, ImportError> {
     let (state, naming) = strip(state)?;
-    import_named(&state, arch).map_err(|error| error.in_file_names(&naming))
+    import_named(&state, &naming, arch).map_err(|error| error.in_file_names(&naming))
 }
 
-/// [`import_state_dict`] of a state dict in torchvision's names, prefix off.
-fn import_named(state: &StateDict, arch: Option<&str>) -> Result<NetworkParams, ImportError> {
-    let found = detect(state);
+/// [`import_state_dict`] of a state dict in torchvision's names, prefix off, as `naming` renamed it.
+fn import_named(state: &StateDict, naming: &Naming, arch: Option<&str>) -> Result<NetworkParams, ImportError> {
+    let found = detect(state, naming);
     let mut architecture = match (arch, found) {
         (None, found) => found?,
         (Some(asked), found) => {
@@ -1117,9 +1137,11 @@ pub(crate) mod tests {
         let scale = 2.0 / (1.0 + BATCH_NORM_EPSILON).sqrt();
         let first: Vec<(f32, f32)> = params.convs[1..4].iter().map(|c| (c.weight[0], c.bias[0])).collect();
         assert_eq!(first, [(scale, 0.5), (0.01 * scale, 0.5), (0.01, 0.0)]);
-        assert_eq!(params.convs[0].weight[0], 0.01); // the stem, no BatchNorm
-                                                     // Wong et al.'s (fast adversarial training): a BatchNorm and ReLU before the head, `bn`.
-        let wong = Architecture { order: Order::PreActivation { head_norm: true }, ..preact.clone() };
+        // The stem, no BatchNorm.
+        assert_eq!(params.convs[0].weight[0], 0.01);
+        // Wong et al.'s (fast adversarial training): a BatchNorm and ReLU before the head, `bn`.
+        let wong =
+            Architecture { order: Order::PreActivation { head_norm: true, projects_input: false }, ..preact.clone() };
         let renamed = |k: &String| renamed(k).replace("module.norm.", "module.bn.");
         let state: StateDict = state_dict(&wong, "module.").iter().map(|(k, v)| (renamed(k), v.clone())).collect();
         assert!(state.contains_key("module.bn.running_var"));
@@ -1155,6 +1177,36 @@ pub(crate) mod tests {
         assert_eq!(params.convs.last().map(|norm| norm.weight.len()), Some(640));
         let error = import_state_dict(&state, Some("wrn-28-4")).unwrap_err().to_string();
         assert!(error.contains("holds a wrn-28-10, not the wrn-28-4"), "{error}");
+    }
+
+    #[test]
+    fn the_deeper_cifar_resnets_of_bottleneck_blocks_are_read_as_bearpaw_names_them() {
+        // pytorch-classification's `resnet`: He et al.'s CIFAR ResNet of bottlenecks, torchvision's
+        // names, projections with BatchNorm.
+        let resnet164 = Architecture::named("resnet164", 10).unwrap();
+        let state = state_dict(&resnet164, "module.");
+        assert!(state.contains_key("module.layer1.0.downsample.1.running_var"));
+        assert_eq!(import_state_dict(&state, None).unwrap().architecture, resnet164);
+        // Its `preresnet`: no BatchNorm after the stem, `bn` before the head, and projections of
+        // the blocks' input as it came, named `downsample.0`.
+        let preact = Architecture::named("preact_resnet164", 10).unwrap();
+        assert!(preact.projects_input() && preact.block_specs()[0][0].projects_input);
+        let bearpaw = |k: &String| k.replace("norm.", "bn.");
+        let state: StateDict = state_dict(&preact, "").iter().map(|(k, v)| (bearpaw(k), v.clone())).collect();
+        assert!(state.contains_key("layer3.0.downsample.0.weight") && state.contains_key("bn.running_var"));
+        let params = import_state_dict(&state, None).unwrap();
+        assert_eq!((&params.architecture, left_out(&state, &preact)), (&preact, Vec::new()));
+        // The same blocks under kuangliu's names project them pre-activated.
+        let kuangliu: StateDict =
+            state.iter().map(|(k, v)| (k.replace(".downsample.", ".shortcut."), v.clone())).collect();
+        let read = import_state_dict(&kuangliu, None).unwrap().architecture;
+        assert_eq!(read.to_string(), "preact_resnet164 (projections of the pre-activated input)");
+        // Other depths are no variant.
+        let mut shallower = state.clone();
+        shallower.retain(|k, _| !k.starts_with("layer3.17."));
+        let error = import_state_dict(&shallower, None).unwrap_err().to_string();
+        let shape = "bottleneck blocks [18, 18, 17] (1 groups of 16 channels at first) of 16 channels at first";
+        assert!(error.contains(&format!("pre-activation (BatchNorm before the head) {shape}")), "{error}");
     }
 
     #[test]

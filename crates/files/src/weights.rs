@@ -148,8 +148,11 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
     let shortcuts = (architecture.shortcuts != Shortcuts::Projection)
         .then(|| ("shortcuts", serde_json::to_string(&architecture.shortcuts).expect("plain data serialises")));
     // Only where it is not its variant's: Wong et al.'s PreActResNet18 has one, kuangliu's not.
-    let head_norm = (architecture.order != architecture.recipe().order)
-        .then(|| ("head_norm", architecture.head_norm_spec().is_some().to_string()));
+    let recipe = architecture.recipe();
+    let head_norm = (architecture.has_head_norm() != recipe.has_head_norm())
+        .then(|| ("head_norm", architecture.has_head_norm().to_string()));
+    let projects_input = (architecture.projects_input() != recipe.projects_input())
+        .then(|| ("projects_input", architecture.projects_input().to_string()));
     let mut fields = vec![
         ("format", FORMAT.into()),
         ("format_version", FORMAT_VERSION.into()),
@@ -165,6 +168,7 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
     fields.extend(stem);
     fields.extend(shortcuts);
     fields.extend(head_norm);
+    fields.extend(projects_input);
     fields
 }
 
@@ -298,12 +302,13 @@ impl NetworkParams {
                 .filter(Stem::is_valid)
                 .ok_or_else(|| bad("stem", "not a kernel of 1, 3, 5 or 7 with a stride of 1 or 2".into()))?;
         }
-        if let Some(head_norm) = field("head_norm") {
-            let head_norm = head_norm.parse().map_err(|_| bad("head_norm", "neither true nor false".into()))?;
-            if !architecture.is_preactivation() {
-                return Err(bad("head_norm", format!("a {name} has no pre-activation blocks")));
-            }
-            architecture.order = Order::PreActivation { head_norm };
+        for key in ["head_norm", "projects_input"] {
+            let Some(value) = field(key) else { continue };
+            let value = value.parse().map_err(|_| bad(key, "neither true nor false".into()))?;
+            let Order::PreActivation { head_norm, projects_input } = &mut architecture.order else {
+                return Err(bad(key, format!("a {name} has no pre-activation blocks")));
+            };
+            *if key == "head_norm" { head_norm } else { projects_input } = value;
         }
         if let Some(shortcuts) = field("shortcuts") {
             architecture.shortcuts = serde_json::from_str(&shortcuts)
@@ -431,13 +436,20 @@ mod tests {
 
     #[test]
     fn pre_activation_networks_and_their_batch_norm_before_the_head_are_written_and_read() {
-        for (name, head_norm) in [("preact_resnet18", false), ("preact_resnet18", true), ("wrn-16-4", true)] {
-            let architecture =
-                Architecture { order: Order::PreActivation { head_norm }, ..Architecture::named(name, 3).unwrap() };
-            let params = NetworkParams::patterned(architecture);
+        for (name, head_norm, projects_input) in [
+            ("preact_resnet18", false, false),
+            ("preact_resnet18", true, false),
+            ("wrn-16-4", true, false),
+            ("preact_resnet164", true, true),
+            ("preact_resnet164", true, false),
+        ] {
+            let order = Order::PreActivation { head_norm, projects_input };
+            let params = NetworkParams::patterned(Architecture { order, ..Architecture::named(name, 3).unwrap() });
             let bytes = params.to_safetensors(Precision::F32, &info());
             // Written only where it is not the variant's.
-            assert_eq!(bytes.windows(11).any(|w| w == b"\"head_norm\""), name == "preact_resnet18" && head_norm);
+            let written = |key: &[u8]| bytes.windows(key.len()).any(|w| w == key);
+            assert_eq!(written(b"\"head_norm\""), name == "preact_resnet18" && head_norm);
+            assert_eq!(written(b"\"projects_input\""), name == "preact_resnet164" && !projects_input);
             assert_eq!(NetworkParams::from_safetensors(&bytes).unwrap().0, params, "{name}");
             // In int8 a BatchNorm alone (one weight a channel) keeps its scale within rounding.
             let (read, _) = NetworkParams::from_safetensors(&params.to_safetensors(Precision::Int8, &info())).unwrap();
@@ -445,7 +457,8 @@ mod tests {
             assert!(norm(&read).iter().zip(norm(&params)).all(|(a, b)| (a - b).abs() <= 1e-6 * b.abs()), "{name}");
         }
         let named = Architecture::named("preact_resnet18", 3).unwrap();
-        let with_norm = Architecture { order: Order::PreActivation { head_norm: true }, ..named };
+        let with_norm =
+            Architecture { order: Order::PreActivation { head_norm: true, projects_input: false }, ..named };
         assert_eq!(with_norm.to_string(), "preact_resnet18 (a BatchNorm before the head)");
     }
 

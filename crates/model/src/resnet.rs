@@ -210,12 +210,14 @@ fn random_params(spec: &ConvSpec, rng: &mut StdRng) -> LayerParams {
 /// A residual block: its convolutions with a ReLU between them, plus the shortcut (where the
 /// shape changes, a 1x1 projection or the input zero-padded), then the ReLU of the sum. A
 /// pre-activation block ([`BatchNorm`] first) adds its convolutions to its input as it is and
-/// projects the normalised one; its sum is its output.
+/// projects the normalised one, or the input itself where `projects_input`; its sum is its
+/// output.
 #[derive(Debug, Clone)]
 struct Block {
     norm: Option<BatchNorm>,
     main: Vec<Conv>,
     shortcut: BlockShortcut,
+    projects_input: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -236,7 +238,7 @@ impl Block {
             Shortcut::Projection(projection) => BlockShortcut::Projection(conv(projection).into()),
             &Shortcut::ZeroPadding { stride, before, after } => BlockShortcut::ZeroPadding { stride, before, after },
         };
-        Self { norm, main, shortcut }
+        Self { norm, main, shortcut, projects_input: spec.projects_input }
     }
 
     fn projection(&self) -> Option<&Conv> {
@@ -256,6 +258,7 @@ impl Block {
         let inner = first.iter().fold(normalised.clone(), |y, conv| conv.forward(y, true));
         let shortcut = match &self.shortcut {
             BlockShortcut::Identity => x,
+            BlockShortcut::Projection(projection) if self.projects_input => projection.forward(x, false),
             BlockShortcut::Projection(projection) => projection.forward(normalised, false),
             &BlockShortcut::ZeroPadding { stride, before, after } => {
                 let step = stride as isize;
@@ -287,7 +290,10 @@ impl Block {
                 (Cow::Owned(y), shape)
             });
             let shortcut = match (projection.first(), &self.shortcut) {
-                (Some(kernel), _) => Cow::Owned(xai_conv::convolve(&normalised, shape, kernel, None, false).0),
+                (Some(kernel), _) => {
+                    let projected = if self.projects_input { input } else { &normalised };
+                    Cow::Owned(xai_conv::convolve(projected, shape, kernel, None, false).0)
+                }
                 (None, &BlockShortcut::ZeroPadding { stride, before, after }) => {
                     Cow::Owned(xai_conv::zero_padded(input, shape, stride, before, after).0)
                 }
