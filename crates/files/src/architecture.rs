@@ -1,9 +1,10 @@
 //! The ResNet family as data: He et al., "Deep Residual Learning for Image Recognition" (CVPR
 //! 2016), Table 1, with the wide (Zagoruyko & Komodakis 2016) and ResNeXt (Xie et al. 2017)
 //! variants as torchvision builds them, Keras' ResNet-50, the paper's three-stage CIFAR
-//! ResNets (section 4.2: ResNet-20 to -1202), and pre-activation ResNets (He et al., "Identity
-//! Mappings in Deep Residual Networks", ECCV 2016) as the CIFAR codes build them: kuangliu's
-//! PreActResNets and the Wide ResNets of RobustBench. BatchNorm is folded into each
+//! ResNets (section 4.2: ResNet-20 to -1202) and their deeper kin of bottlenecks (ResNet-164 and
+//! -1001), and pre-activation ResNets (He et al., "Identity Mappings in Deep Residual Networks",
+//! ECCV 2016) as the CIFAR codes build them: kuangliu's PreActResNets, the Wide ResNets of
+//! RobustBench and bearpaw's PreResNets. BatchNorm is folded into each
 //! convolution when a model is converted, so every conv here has a bias; a BatchNorm with no
 //! convolution right before it (a pre-activation block's first) is the depthwise 1x1
 //! convolution it is at inference.
