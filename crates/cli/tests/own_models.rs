@@ -342,6 +342,24 @@ fn pre_activation_resnets_of_pytorch_cifar_and_robustbench() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The Wide ResNet with its normalisation as its own bare buffers, `mu` and `sigma`, as
+/// RobustBench's Hendrycks2020AugMix WRN saves it: read as the model's preprocessing, nothing
+/// left out, torch's logits on the photos' pixels.
+#[test]
+fn a_wide_resnet_normalising_with_its_own_mu_and_sigma() {
+    let reference = reference();
+    let expected = &reference["models"][WRN]["normalized"];
+    let dir = scratch("mu-sigma");
+    let (out, notes) = converted(&dir, WRN, &format!("{WRN}-mu-sigma.pth"), "f32", "wrn-16-4");
+    let note = "normalisation read from 'mu and sigma': mean [0.5, 0.45, 0.4], std [0.25, 0.25, 0.3]";
+    assert!(notes.contains(note) && !notes.contains("left out"), "{notes}");
+    for (line, name) in classify(&out, WRN).iter().zip(PHOTOS) {
+        let theirs = flatten(&Value::Array(vec![expected["logits"][name].clone()]));
+        assert_close(&logits(line), &theirs, &format!("{WRN} normalising itself, {name}"));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The deeper CIFAR ResNets of bottlenecks, read under bearpaw's names: logits and maps at layer2
 /// and layer3 as torch's (the pre-activation one's layer3 after its head's BatchNorm and ReLU).
 #[test]

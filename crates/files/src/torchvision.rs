@@ -157,13 +157,13 @@ pub fn head_beside(state: &StateDict) -> Result<Option<String>, Vec<&String>> {
         return Ok(None);
     };
     let networks = roots(state);
-    let normalising: Vec<String> = normalizers(state, prefix).into_iter().map(|(module, ..)| module + ".").collect();
+    let normalising: HashSet<&str> = normalizers(state, prefix).into_iter().flat_map(|saved| saved.keys).collect();
     let beside: Vec<&String> = state
         .keys()
         .filter(|k| {
             k.starts_with(&parent)
                 && !networks.iter().any(|network| k.starts_with(network))
-                && !normalising.iter().any(|module| k.starts_with(module))
+                && !normalising.contains(k.as_str())
         })
         .collect();
     let Some(module) = beside.iter().find_map(|k| k.strip_suffix(".weight")) else {
@@ -455,7 +455,7 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
         .filter(|&i| i != index && !networks.contains(&format!("{parent}{i}.").as_str()))
         .collect();
     let named = |layers: Vec<&usize>| layers.iter().map(|i| format!("'{parent}{i}'")).collect::<Vec<_>>().join(", ");
-    let normalising: Vec<String> = normalizers(state, prefix).into_iter().map(|(module, ..)| module).collect();
+    let normalising: Vec<String> = normalizers(state, prefix).into_iter().map(|saved| saved.place).collect();
     let before: Vec<&usize> =
         layers.range(..index).filter(|i| !normalising.contains(&format!("{parent}{i}"))).collect();
     if !before.is_empty() {
@@ -554,11 +554,9 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     let sequential_head = !state.contains_key(&format!("{kept}fc.weight"));
     let naming = Naming::of(state, kept);
     // A normalisation read, inside the network or beside it, the network's or a copy's.
-    let normalising: Vec<String> = networks
-        .iter()
-        .flat_map(|network| normalizers(state, network).into_iter().map(|(module, ..)| module + "."))
-        .collect();
-    let normalises = |k: &str| normalising.iter().any(|module| k.starts_with(module));
+    let normalising: HashSet<&str> =
+        networks.iter().flat_map(|network| normalizers(state, network)).flat_map(|saved| saved.keys).collect();
+    let normalises = |k: &str| normalising.contains(k);
     let is_read = |name: &str| read.contains(&naming.torchvision(name)) || normalises(&format!("{kept}{name}"));
     let mut left: Vec<String> = state
         .keys()
@@ -570,8 +568,8 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     // And the layers beside it (`classifier.weight` beside `backbone.`: a head of the model's
     // own, which it may pass the ResNet's answers through), by their full names. Numbered ones
     // are a Sequential's around it, which the import read or refused ([`head_after`]).
-    // So are statistics beside it that are not a normalisation read: ones named otherwise (`mu`,
-    // `sigma`) or holding more, which ImageNet's stand in for.
+    // So are statistics beside it that are not a normalisation read: ones named otherwise
+    // (`inv_std`) or holding more, which ImageNet's stand in for.
     if let Some((parent, _)) = place(kept) {
         let head = head_beside(state).ok().flatten().map(|module| format!("{module}."));
         let statistic = |k: &str| {
@@ -611,7 +609,8 @@ fn place(prefix: &str) -> Option<(String, &str)> {
 /// A normalisation saved with the network, read as the model's preprocessing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalization {
-    /// Its module, as the file names it (`0`, `module.normalizer`).
+    /// Its module, as the file names it (`0`, `module.normalizer`), or its tensors where they
+    /// are bare (`mu and sigma`).
     pub module: String,
     /// For pixels in [0, 1], as torchvision's `Normalize` takes them.
     pub mean: [f32; 3],
@@ -620,18 +619,35 @@ pub struct Normalization {
     pub scaled: bool,
 }
 
-/// The modules that normalise the input of the network at `prefix`: a mean and a std of three
-/// values each (`mean` and `std`, or the robustness library's `new_mean` and `new_std`) and
-/// nothing else, before the network in a Sequential (`0.mean`), or named as a normalisation
-/// beside it (`normalize.mean`, the robustness library's `normalizer.new_mean`) or inside it (a
-/// ResNet subclass's `self.normalize`); a module that is neither may be applied after the
-/// network (a calibration). Each as (module's full name, mean, std).
-fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a FloatTensor, &'a FloatTensor)> {
-    let mut modules: BTreeMap<String, Vec<(&str, &FloatTensor)>> = BTreeMap::new();
+/// A normalisation the file saves: its module (`0`, `module.normalizer`), or its two tensors
+/// where they are bare (`mu and sigma`), and the keys and tensors of its mean and std.
+struct Saved<'a> {
+    place: String,
+    keys: [&'a str; 2],
+    mean: &'a FloatTensor,
+    std: &'a FloatTensor,
+}
+
+/// The normalisations of the input of the network at `prefix`: a mean and a std of three values
+/// each (`mean` and `std`, the robustness library's `new_mean` and `new_std`, or `mu` and `sigma`)
+/// and nothing else, in a module before the network in a Sequential (`0.mean`), or named as a
+/// normalisation beside it (`normalize.mean`, the robustness library's `normalizer.new_mean`) or
+/// inside it (a ResNet subclass's `self.normalize`); or bare, as a ResNet subclass's own buffers
+/// (`self.mu`, as RobustBench's Hendrycks2020AugMix WRN saves them) or a wrapper's beside it. A
+/// module that is neither may be applied after the network (a calibration).
+fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<Saved<'a>> {
+    // Each module's tensors by its full name; the bare tensors of a level by the level's prefix
+    // (`` or `module.`), which no module's name is.
+    let mut groups: BTreeMap<String, Vec<(&'a str, &'a str, &'a FloatTensor)>> = BTreeMap::new();
     let mut group = |parent: &str, takes: &dyn Fn(&str) -> bool| {
-        for (name, tensor) in state.iter().filter_map(|(k, t)| Some((k.strip_prefix(parent)?, t))) {
-            if let Some((module, inner)) = name.split_once('.').filter(|(module, _)| takes(module)) {
-                modules.entry(format!("{parent}{module}")).or_default().push((inner, tensor));
+        for (key, tensor) in state {
+            let Some(name) = key.strip_prefix(parent) else { continue };
+            match name.split_once('.') {
+                Some((module, inner)) if takes(module) => {
+                    groups.entry(format!("{parent}{module}")).or_default().push((key, inner, tensor));
+                }
+                Some(_) => {}
+                None => groups.entry(parent.to_string()).or_default().push((key, name, tensor)),
             }
         }
     };
@@ -645,18 +661,21 @@ fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a Float
         };
         group(&parent, &before);
     }
-    let named = |tensors: &[(&str, &'a FloatTensor)], names: [&str; 2]| {
+    let named = |tensors: &[(&'a str, &'a str, &'a FloatTensor)], names: [&str; 3]| {
         let found = tensors
             .iter()
-            .find(|(name, tensor)| names.contains(&name.to_ascii_lowercase().as_str()) && tensor.values.len() == 3);
-        found.map(|(_, tensor)| *tensor)
+            .find(|(_, name, tensor)| names.contains(&name.to_ascii_lowercase().as_str()) && tensor.values.len() == 3);
+        found.map(|&(key, _, tensor)| (key, tensor))
     };
-    modules
+    groups
         .into_iter()
         .filter(|(_, tensors)| tensors.len() == 2)
-        .filter_map(|(module, tensors)| {
-            let mean = named(&tensors, ["mean", "new_mean"])?;
-            Some((module, mean, named(&tensors, ["std", "new_std"])?))
+        .filter_map(|(group, tensors)| {
+            let (mean_key, mean) = named(&tensors, ["mean", "new_mean", "mu"])?;
+            let (std_key, std) = named(&tensors, ["std", "new_std", "sigma"])?;
+            let bare = group.is_empty() || group.ends_with('.');
+            let place = if bare { format!("{mean_key} and {std_key}") } else { group };
+            Some(Saved { place, keys: [mean_key, std_key], mean, std })
         })
         .collect()
 }
@@ -666,16 +685,14 @@ fn normalizers<'a>(state: &'a StateDict, prefix: &str) -> Vec<(String, &'a Float
 pub fn normalization(state: &StateDict) -> Result<Option<Normalization>, ImportError> {
     let Some(kept) = root(state) else { return Ok(None) };
     let found = normalizers(state, kept);
-    let named = |found: &[(String, &FloatTensor, &FloatTensor)]| {
-        found.iter().map(|(module, ..)| format!("'{module}'")).collect::<Vec<_>>().join(", ")
-    };
+    let named = |found: &[Saved]| found.iter().map(|saved| format!("'{}'", saved.place)).collect::<Vec<_>>().join(", ");
     let (module, mean, std) = match &found[..] {
         [] => return Ok(None),
-        [(module, mean, std)] => (module.clone(), *mean, *std),
+        [saved] => (saved.place.clone(), saved.mean, saved.std),
         _ => return Err(ImportError::Normalization(format!("normalisations one after another ({})", named(&found)))),
     };
     let copies = roots(state).into_iter().filter(|r| *r != kept).flat_map(|r| normalizers(state, r));
-    if copies.into_iter().any(|(_, m, s)| m.values != mean.values || s.values != std.values) {
+    if copies.into_iter().any(|copy| copy.mean.values != mean.values || copy.std.values != std.values) {
         return Err(ImportError::Normalization(format!(
             "the copies of the network normalise differently ('{module}' and another)"
         )));
@@ -1448,6 +1465,21 @@ pub(crate) mod tests {
             assert_eq!(normalization(&state).unwrap(), Some(read), "{network}");
             assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
         }
+        // Bare buffers: a ResNet subclass's own `self.mu` and `self.sigma` (RobustBench's
+        // Hendrycks2020AugMix WRN), also in a DataParallel, or a wrapper's beside its `model`.
+        for (network, level, names) in
+            [("", "", ["mu", "sigma"]), ("module.", "module.", ["mu", "sigma"]), ("model.", "", ["mu", "std"])]
+        {
+            let state = with(state_dict(&architecture, network), level, names, mean, std);
+            let place = format!("{level}{} and {level}{}", names[0], names[1]);
+            let read = Normalization { module: place, mean, std, scaled: false };
+            assert_eq!(normalization(&state).unwrap(), Some(read), "{network}");
+            assert_eq!(left_out(&state, &architecture), Vec::<String>::new());
+        }
+        // More bare tensors than the two are no normalisation.
+        let mut three_bare = with(state_dict(&architecture, ""), "", ["mu", "sigma"], mean, std);
+        three_bare.insert("temperature".into(), FloatTensor { shape: vec![1], values: vec![1.0] });
+        assert_eq!(normalization(&three_bare).unwrap(), None);
         // The robustness library's, for pixels in [0, 255], and its attacker's copy of it; the
         // model is read, not the attacker's copy.
         let mut robust = state_dict(&architecture, "module.model.");
@@ -1482,9 +1514,6 @@ pub(crate) mod tests {
         // network not named as a normalisation (a calibration after it), statistics under other
         // names; one of them alone before the network is a layer of its own, refused.
         let calibration = with(state_dict(&architecture, "net."), "calib.", ["mean", "std"], mean, std);
-        let inside = with(state_dict(&architecture, ""), "", ["mu", "sigma"], mean, std);
-        assert_eq!(normalization(&inside).unwrap(), None);
-        assert_eq!(left_out(&inside, &architecture), ["mu", "sigma"]);
         let inverse = with(state_dict(&architecture, "net."), "normalize.", ["mu", "inv_std"], mean, std);
         for (state, first) in [(calibration, "calib.mean"), (inverse, "normalize.inv_std")] {
             assert_eq!(normalization(&state).unwrap(), None);
