@@ -100,6 +100,16 @@ fn converted(dir: &Path, model: &str, file: &str, precision: &str, network: &str
     (out, notes)
 }
 
+/// The logits of `arch` saved with the normalisation it applies, converted to `weights`, against
+/// float64 torch's on the photos' pixels.
+fn check_normalised_logits(arch: &str, weights: &Path) {
+    let expected = &reference()["models"][arch]["normalized"];
+    for (line, name) in classify(weights, arch).iter().zip(PHOTOS) {
+        let theirs = flatten(&Value::Array(vec![expected["logits"][name].clone()]));
+        assert_close(&logits(line), &theirs, &format!("{arch} normalising itself, {name}"));
+    }
+}
+
 /// The f32 conversion's logits and class names against float64 torch, the int8 one's top-1s,
 /// and the f32 one's maps at the last two layers against pytorch-grad-cam. Its classifications.
 fn check_against_torch(arch: &str, f32_weights: &Path, int8_weights: &Path) -> Vec<Value> {
@@ -228,8 +238,6 @@ fn a_class_named_with_an_invisible_character_matches_its_folder() {
 /// (not ImageNet's), its logits are torch's on the photos' pixels in [0, 1].
 #[test]
 fn a_resnet_saved_with_the_normalisation_it_applies() {
-    let reference = reference();
-    let expected = &reference["models"]["resnet18"]["normalized"];
     let dir = scratch("normalized");
     let (source, out) = (rebuild("resnet18", "resnet18-normalized.pth", &dir), dir.join("normalized.safetensors"));
     let output =
@@ -237,10 +245,7 @@ fn a_resnet_saved_with_the_normalisation_it_applies() {
     assert!(output.status.success(), "{}", stderr(&output));
     let note = "normalisation read from '0': mean [0.5, 0.45, 0.4], std [0.25, 0.25, 0.3]";
     assert!(stderr(&output).contains(note), "{}", stderr(&output));
-    for (line, name) in classify(&out, "resnet18").iter().zip(PHOTOS) {
-        let theirs = flatten(&Value::Array(vec![expected["logits"][name].clone()]));
-        assert_close(&logits(line), &theirs, &format!("normalised resnet18 {name}"));
-    }
+    check_normalised_logits("resnet18", &out);
     // Statistics given on the command line replace the file's, and it says so.
     let (source, out) = (source.display().to_string(), out.display().to_string());
     let output = xai(&["convert", &source, "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5", "-o", &out]);
@@ -347,16 +352,11 @@ fn pre_activation_resnets_of_pytorch_cifar_and_robustbench() {
 /// left out, torch's logits on the photos' pixels.
 #[test]
 fn a_wide_resnet_normalising_with_its_own_mu_and_sigma() {
-    let reference = reference();
-    let expected = &reference["models"][WRN]["normalized"];
     let dir = scratch("mu-sigma");
     let (out, notes) = converted(&dir, WRN, &format!("{WRN}-mu-sigma.pth"), "f32", "wrn-16-4");
     let note = "normalisation read from 'mu and sigma': mean [0.5, 0.45, 0.4], std [0.25, 0.25, 0.3]";
     assert!(notes.contains(note) && !notes.contains("left out"), "{notes}");
-    for (line, name) in classify(&out, WRN).iter().zip(PHOTOS) {
-        let theirs = flatten(&Value::Array(vec![expected["logits"][name].clone()]));
-        assert_close(&logits(line), &theirs, &format!("{WRN} normalising itself, {name}"));
-    }
+    check_normalised_logits(WRN, &out);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

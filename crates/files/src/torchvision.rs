@@ -557,11 +557,11 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
     let normalising: HashSet<&str> =
         networks.iter().flat_map(|network| normalizers(state, network)).flat_map(|saved| saved.keys).collect();
     let normalises = |k: &str| normalising.contains(k);
-    let is_read = |name: &str| read.contains(&naming.torchvision(name)) || normalises(&format!("{kept}{name}"));
     let mut left: Vec<String> = state
         .keys()
+        .filter(|k| !normalises(k))
         .filter_map(|k| k.strip_prefix(kept))
-        .filter(|name| !is_read(name) && !copies.iter().any(|copy| name.starts_with(copy)))
+        .filter(|name| !read.contains(&naming.torchvision(name)) && !copies.iter().any(|copy| name.starts_with(copy)))
         .filter(|name| !(sequential_head && name.starts_with("fc.")))
         .map(String::from)
         .collect();
