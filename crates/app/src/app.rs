@@ -114,7 +114,7 @@ pub fn app() -> Html {
             if let (Some(engine), Some(photo), Some(comparison)) =
                 (engine.clone(), state.current.clone(), state.compared())
             {
-                jobs.compare_own_passes(engine, photo, comparison, comparison.missing_own_passes(state.last_layer()));
+                jobs.compare_own_passes(engine, photo, comparison, comparison.missing_own_passes(state.tail()));
             }
         })
     };
@@ -171,7 +171,7 @@ pub fn app() -> Html {
                 <div class="side">
                     <PhotoPicker enabled={ready} on_demo={Callback::from({ let jobs = jobs.clone(); move |name| jobs.open_demo(name) })}
                         on_files={Callback::from({ let jobs = jobs.clone(); move |files| jobs.open_files(files) })} />
-                    <Controls question={state.question.clone()} layers={state.layers.clone()} look={state.look} others={state.contrast_classes()} dispatch={dispatch.clone()} />
+                    <Controls question={state.question.clone()} layers={state.layers.clone()} tail={state.tail()} look={state.look} others={state.contrast_classes()} dispatch={dispatch.clone()} />
                     <ModelsPanel own_models={state.own_models.clone()} using={state.using.clone()}
                         conversion={state.conversion.clone()} enabled={ready}
                         on_use={Callback::from({ let jobs = jobs.clone(); move |own| jobs.use_model(own) })}
@@ -185,7 +185,7 @@ pub fn app() -> Html {
                     progress={state.analysis_progress()} on_cancel={dispatch.reform(|()| Action::CancelAnalysis)} />
             </div>
             <ComparePanel photo={state.current.clone()} comparison={state.compared().cloned()} running={state.comparing.is_some()}
-                progress={state.compare_progress} on_own_passes={on_own_passes} last_layer={state.last_layer()}
+                progress={state.compare_progress} on_own_passes={on_own_passes} tail={state.tail()}
                 sort={state.sort} look={state.look} enabled={ready} dispatch={dispatch.clone()}
                 on_compare={on_compare} on_cancel={on_cancel_compare} on_report={on_report.clone()} />
             <SanityPanel report={state.checked().cloned()} running={state.checking.as_ref().map(|(_, done)| *done)}

@@ -172,7 +172,7 @@ impl Engine {
     pub async fn compare(&self, photo: &GalleryPhoto, key: CompareKey) -> Result<Comparison, Failure> {
         let input = self.input(std::slice::from_ref(&photo.crop));
         let target = key.target();
-        let methods = xai_explain::methods::one_pass(key.layer, self.net.last_layer());
+        let methods = xai_explain::methods::one_pass(key.layer, self.net.tail());
         let start = now_ms();
         let analyses = xai_explain::analyse_each(&self.net, &input, key.layer, &target, &methods, false).await?;
         let maps_ms = now_ms() - start;

@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     // The compare view's maps: every one-pass method from one shared pass.
     let compare = |layer: Layer| -> Result<()> {
-        let methods = xai_explain::methods::one_pass(layer, net.last_layer());
+        let methods = xai_explain::methods::one_pass(layer, net.tail());
         pollster::block_on(xai_explain::analyse_each(net, &input, layer, &Target::TOP_CLASS, &methods, false))?;
         Ok(())
     };

@@ -47,7 +47,7 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let layer = crate::target::layer_of(args.layer, &model.net)?;
-    let methods = xai_explain::methods_named(&args.method, layer, model.net.last_layer())?;
+    let methods = xai_explain::methods_named(&args.method, layer, model.net.tail())?;
     let metrics: Vec<Metric> = match args.metric {
         Some(metric) => vec![metric],
         None => Metric::ALL.to_vec(),

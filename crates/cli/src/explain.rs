@@ -152,7 +152,7 @@ fn analyses(args: &Args, model: &Model, methods: &[&dyn CamMethod], input: &Tens
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let layer = args.target.layer(&model.net)?;
-    let methods = xai_explain::methods_named(&args.method, layer, model.net.last_layer())?;
+    let methods = xai_explain::methods_named(&args.method, layer, model.net.tail())?;
     let one_by_one = !args.json && (args.sheet.is_none() || args.out_dir.is_some());
     let overlays = if one_by_one { Some(overlay_paths(&args, &methods, layer)?) } else { None };
     let weights = args.model.weights_file();

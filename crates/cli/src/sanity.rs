@@ -41,7 +41,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
-    let methods = xai_explain::methods_named(&args.method, args.target.layer(&model.net)?, model.net.last_layer())?;
+    let methods = xai_explain::methods_named(&args.method, args.target.layer(&model.net)?, model.net.tail())?;
     // Per method, its checks on every photo read.
     let mut checks: Vec<Vec<Sanity>> = vec![Vec::new(); methods.len()];
     let mut failed = false;

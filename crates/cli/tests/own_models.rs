@@ -32,6 +32,10 @@ const WRN: &str = "wrn-16-4-cifar";
 /// of the blocks' input as it came and a BatchNorm before its head.
 const RESNET164: &str = "resnet164-cifar";
 const PREACT164: &str = "preact-resnet164-cifar";
+/// resnet18 fine-tuned by fastai's `vision_learner` and saved by `learn.save` (its body `0.`,
+/// its head `1.`: max and average pooling, BatchNorm1d, Linear to 512, ReLU, BatchNorm1d,
+/// Linear; the optimizer's state beside).
+const FASTAI: &str = "resnet18-fastai";
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xai-own-models-{}-{name}", std::process::id()));
@@ -391,6 +395,56 @@ fn resnet164s_of_bearpaws_pytorch_classification() {
             }
         }
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// fastai's model: torch's logits and maps; CAM refused by name, as its head is not one Linear;
+/// DFF's concepts scored as torch scores a map the same at every position; the sanity checks
+/// randomizing its whole head first.
+#[test]
+fn a_resnet18_fine_tuned_by_fastai() {
+    let dir = scratch("fastai");
+    let network = "resnet18 (a head of max and average pooling and a hidden Linear of 512)";
+    let file = format!("{FASTAI}.pth");
+    let (f32_weights, notes) = converted(&dir, FASTAI, &file, "f32", network);
+    assert!(notes.contains("read as fastai's `vision_learner` head"), "{notes}");
+    assert!(!notes.contains("left out"), "{notes}");
+    let (int8_weights, _) = converted(&dir, FASTAI, &file, "int8", network);
+    check_against_torch(FASTAI, &f32_weights, &int8_weights);
+
+    let weights = f32_weights.display().to_string();
+    let chelsea = photo("chelsea");
+    let output = xai(&["explain", &chelsea, "--weights", &weights, "--method", "cam"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cam reads the weights of a head of one Linear on average pooling"),
+        "{}",
+        stderr(&output)
+    );
+    let out = dir.join("all.png").display().to_string();
+    let output = xai(&["explain", &chelsea, "--weights", &weights, "--method", "all", "--sheet", &out]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // A concept is scored as the head scores a map of its channels at every position: in torch,
+    // `model[1]` on each photo's layer4 averaged over positions.
+    let device = burn::tensor::Device::flex();
+    let (net, _) = xai_model::ResNet::from_safetensors(&std::fs::read(&f32_weights).unwrap(), &device).unwrap();
+    let expected = &reference()["models"][FASTAI]["images"];
+    for name in PHOTOS {
+        let crop = image::open(photo(name)).unwrap().to_rgb8();
+        let layer4 = net.features(net.input(&[crop]), net.last_layer());
+        let ours = net.classify_uniform(layer4.mean_dims(&[2, 3]).flatten(1, 3));
+        let ours: Vec<f64> = ours.into_data().try_to_vec::<f32>().unwrap().into_iter().map(f64::from).collect();
+        let theirs = flatten(&Value::Array(vec![expected[name]["uniform_logits"].clone()]));
+        assert_close(&ours, &theirs, &format!("{FASTAI} {name}'s channels at every position"));
+    }
+    let output = xai(&["dff", &chelsea, &photo("coffee"), "--weights", &weights, "-k", "3", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let output = xai(&["sanity", &chelsea, "--weights", &weights, "--method", "gradcam", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(evidence["sanity"]["cascade"].as_array().unwrap().len(), 6, "{evidence}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -140,7 +140,7 @@ pub async fn concepts_of(
         .collect();
     let concept_vectors: Vec<f32> = w_t.iter().enumerate().map(|(i, v)| v + offset[i % c]).collect();
     let concept_vectors = Tensor::<2>::from_data(TensorData::new(concept_vectors, [options.k, c]), &device);
-    let probabilities = xai_model::probabilities(net.classify_pooled(concept_vectors));
+    let probabilities = xai_model::probabilities(net.classify_uniform(concept_vectors));
     let [_, classes] = probabilities.dims();
     let probabilities = read(probabilities).await?;
 

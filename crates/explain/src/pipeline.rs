@@ -6,6 +6,7 @@
 
 use burn::tensor::activation::relu;
 use burn::tensor::{Tensor, TensorData};
+use xai_model::architecture::Tail;
 use xai_model::{Layer, ResNet};
 
 use crate::methods::{self, fc_rows, CamMethod, CamWeights, MethodInputs};
@@ -70,6 +71,8 @@ pub enum CamError {
     UnknownMethod(String),
     #[error("{method} is defined at the last layer only, {last} here (it uses the FC weights, which score it)")]
     Layer { method: &'static str, last: Layer },
+    #[error("{method} reads the weights of a head of one Linear on average pooling, and this model's is {head}: choose another method")]
+    Head { method: &'static str, head: String },
     #[error("{0}")]
     NoLayer(String),
     #[error("class {class} does not exist (valid: 0 to {last})", last = classes - 1)]
@@ -150,11 +153,11 @@ pub struct CamRequest<'a> {
 }
 
 /// The method called `name`, or with `all` every method one shared pass explains at `layer` of
-/// a network whose last layer is `last` (all but Score-CAM and Ablation-CAM), as the CLI's
-/// `--method` takes them.
-pub fn methods_named(name: &str, layer: Layer, last: Layer) -> Result<Vec<&'static dyn CamMethod>, CamError> {
+/// a network that ends in `tail` (all but Score-CAM and Ablation-CAM), as the CLI's `--method`
+/// takes them.
+pub fn methods_named(name: &str, layer: Layer, tail: Tail) -> Result<Vec<&'static dyn CamMethod>, CamError> {
     match name {
-        "all" => Ok(methods::one_pass(layer, last)),
+        "all" => Ok(methods::one_pass(layer, tail)),
         name => Ok(vec![method(name)?]),
     }
 }
@@ -176,20 +179,21 @@ impl Targeted {
 /// The logits and target, and d(score)/dA `[N, C, H, W]` for the target of each image, from
 /// `activations` of `layer`.
 ///
-/// At the last layer (layer4, or a CIFAR ResNet's layer3) the gradient has a closed form, since
-/// only the global average pool and the FC layer follow: dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs (and a score that is
-/// not a logit only weighs the FC rows differently, by d(score)/d(logits)). Elsewhere the network
-/// is split at the layer and the tail is differentiated with burn's autodiff.
+/// At the last layer (layer4, or a CIFAR ResNet's layer3) of a network whose head is one Linear
+/// the gradient has a closed form, since only the global average pool and the FC layer follow:
+/// dy_c/dA_k(i,j) = w_k^c / (H W), so no backward pass runs (and a score that is not a logit
+/// only weighs the FC rows differently, by d(score)/d(logits)). Elsewhere (and after fastai's
+/// head) the network is split at the layer and the tail is differentiated with burn's autodiff.
 fn logits_and_gradients(
     net: &ResNet,
     activations: &Tensor<4>,
     layer: Layer,
     target: &Target,
 ) -> Result<(Targeted, Tensor<4>), CamError> {
-    if layer == net.last_layer() {
+    if layer == net.last_layer() && net.linear_head().is_some() {
         let [n, c, h, w] = activations.dims();
         let targeted = Targeted::new(net.logits_from(activations.clone(), layer), target)?;
-        let rows = fc_rows(net, targeted.weights.clone());
+        let rows = fc_rows(net, targeted.weights.clone()).expect("the head is one Linear");
         let gradients = (rows / (h * w) as f32).reshape([n, c, 1, 1]).expand([n, c, h, w]);
         return Ok((targeted, gradients));
     }
@@ -280,9 +284,12 @@ pub fn explain_each(
     methods: &[&dyn CamMethod],
     eigen_smooth: bool,
 ) -> Result<Vec<Explanation>, CamError> {
-    let last = net.last_layer();
-    if let Some(method) = methods.iter().find(|method| !method.supports(layer, last)) {
-        return Err(CamError::Layer { method: method.name(), last });
+    let tail = net.tail();
+    if let Some(method) = methods.iter().find(|method| !method.supports(layer, tail)) {
+        return Err(match layer == tail.last {
+            true => CamError::Head { method: method.name(), head: net.architecture().head.to_string() },
+            false => CamError::Layer { method: method.name(), last: tail.last },
+        });
     }
     let gradients = methods.iter().any(|method| method.needs_gradients());
     let inputs = method_inputs(net, input, layer, target, gradients)?;
@@ -318,6 +325,41 @@ mod tests {
             closed.logits.into_data().assert_approx_eq::<f32>(&auto.logits.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
             closed.mask.into_data().assert_eq(&auto.mask.into_data(), true);
         }
+    }
+
+    #[test]
+    fn after_fastais_head_gradients_come_from_autodiff_and_cam_is_refused() {
+        use xai_model::architecture::Head;
+        use xai_model::{Architecture, NetworkParams, Preprocessing, ResNet};
+        let mut architecture = Architecture::named("resnet18", 5).unwrap();
+        architecture.head = Head { max_and_average: true, hidden: vec![64] };
+        let net = ResNet::new(
+            &NetworkParams::patterned(architecture),
+            Preprocessing::IMAGENET,
+            &burn::tensor::Device::flex(),
+        );
+        let input = photos(1);
+        let activations = net.features(input.clone(), Layer::Layer4);
+        let (_, gradients) = logits_and_gradients(&net, &activations, Layer::Layer4, &Target::TOP_CLASS).unwrap();
+        let (_, autodiff) = autodiff_gradients(&net, &activations, Layer::Layer4, &Target::TOP_CLASS).unwrap();
+        gradients.into_data().assert_eq(&autodiff.into_data(), true);
+        // A map the same at every position scores as DFF's concepts do.
+        let channels = activations.clone().mean_dims(&[2, 3]).flatten(1, 3);
+        let uniform = channels.clone().reshape([1, 512, 1, 1]).expand([1, 512, 2, 2]);
+        net.classify_uniform(channels).into_data().assert_approx_eq::<f32>(
+            &net.logits_from(uniform, Layer::Layer4).into_data(),
+            Tolerance::rel_abs(1e-5, 1e-5),
+        );
+        let cam = CamRequest {
+            layer: Layer::Layer4,
+            target: &Target::TOP_CLASS,
+            method: method("cam").unwrap(),
+            eigen_smooth: false,
+        };
+        let error = explain(&net, &input, cam).err().unwrap().to_string();
+        assert!(error.starts_with("cam reads the weights of a head of one Linear on average pooling, and this model's is a head of max and average pooling and a hidden Linear of 64"), "{error}");
+        assert!(!methods::one_pass(Layer::Layer4, net.tail()).iter().any(|m| m.name() == "cam"));
+        assert_eq!(methods::one_pass(Layer::Layer4, net.tail()).len(), 6);
     }
 
     #[test]

@@ -135,7 +135,61 @@ pub struct Architecture {
     pub stem: Stem,
     pub shortcuts: Shortcuts,
     pub order: Order,
+    /// What reads the last stage: torchvision's average pooling and one Linear, or more.
+    pub head: Head,
     pub classes: usize,
+}
+
+/// The layers after the last stage: its pooling, then Linears with a ReLU between each two, the
+/// last scoring the classes. fastai's `vision_learner` head (max and average pooling side by
+/// side, BatchNorm1d, Linear to 512, ReLU, BatchNorm1d, Linear) is one, its BatchNorms folded
+/// into the Linears after them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Head {
+    /// Each channel's maximum and its average side by side (fastai's `AdaptiveConcatPool2d`),
+    /// not its average alone.
+    pub max_and_average: bool,
+    /// The outputs of each Linear before the last (fastai's 512).
+    pub hidden: Vec<usize>,
+}
+
+impl Head {
+    /// torchvision's: average pooling and one Linear.
+    pub const LINEAR: Head = Head { max_and_average: false, hidden: Vec::new() };
+
+    /// Whether it is torchvision's, whose weights are CAM's and give the gradient in closed form.
+    pub fn is_linear(&self) -> bool {
+        *self == Head::LINEAR
+    }
+
+    /// The pooled features' width for a last stage of `channels`.
+    pub fn inputs(&self, channels: usize) -> usize {
+        if self.max_and_average {
+            2 * channels
+        } else {
+            channels
+        }
+    }
+
+    /// Each Linear's (outputs, inputs), the last scoring `classes`, after a last stage of
+    /// `channels`.
+    pub fn linears(&self, channels: usize, classes: usize) -> Vec<(usize, usize)> {
+        let outputs = self.hidden.iter().copied().chain([classes]);
+        let inputs = std::iter::once(self.inputs(channels)).chain(self.hidden.iter().copied());
+        outputs.zip(inputs).collect()
+    }
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pooling = if self.max_and_average { "max and average pooling" } else { "average pooling" };
+        let widths: Vec<String> = self.hidden.iter().map(usize::to_string).collect();
+        match widths[..] {
+            [] => write!(f, "a head of {pooling}"),
+            [ref width] => write!(f, "a head of {pooling} and a hidden Linear of {width}"),
+            _ => write!(f, "a head of {pooling} and hidden Linears of {}", widths.join(", ")),
+        }
+    }
 }
 
 /// Its name, with its stem, shortcuts and BatchNorm before the head where they are not its
@@ -154,7 +208,9 @@ impl fmt::Display for Architecture {
             true => "projections of the block's input".to_string(),
             false => "projections of the pre-activated input".to_string(),
         });
-        let notes: Vec<String> = stem.into_iter().chain(shortcuts).chain(head_norm).chain(projects).collect();
+        let head = (!self.head.is_linear()).then(|| self.head.to_string());
+        let notes: Vec<String> =
+            stem.into_iter().chain(shortcuts).chain(head_norm).chain(projects).chain(head).collect();
         match notes.is_empty() {
             true => f.write_str(self.name),
             false => write!(f, "{} ({})", self.name, notes.join(", ")),
@@ -221,6 +277,7 @@ const fn variant(
         stem: Stem::IMAGENET,
         shortcuts: Shortcuts::Projection,
         order: Order::PostActivation,
+        head: Head::LINEAR,
         classes: 1000,
     }
 }
@@ -240,6 +297,7 @@ const fn cifar(name: &'static str, n: usize) -> Architecture {
         stem: Stem::CIFAR,
         shortcuts: Shortcuts::Projection,
         order: Order::PostActivation,
+        head: Head::LINEAR,
         classes: 10,
     }
 }
@@ -250,7 +308,11 @@ const fn cifar(name: &'static str, n: usize) -> Architecture {
 /// pre-activation with a BatchNorm and ReLU before the pooling and projections of the block's
 /// input.
 const fn cifar_bottleneck(name: &'static str, n: usize, order: Order) -> Architecture {
-    Architecture { block: Block::Bottleneck, order, ..cifar(name, n) }
+    // Field by field: a const fn cannot drop the rest of a struct update (its head's Vec).
+    let mut architecture = cifar(name, n);
+    architecture.block = Block::Bottleneck;
+    architecture.order = order;
+    architecture
 }
 
 /// kuangliu's pytorch-cifar PreActResNet: torchvision's stages of pre-activation blocks after a
@@ -268,6 +330,7 @@ const fn preact(name: &'static str, block: Block, blocks: [usize; 4]) -> Archite
         stem: Stem::CIFAR,
         shortcuts: Shortcuts::Projection,
         order: Order::PreActivation { head_norm: false, projects_input: false },
+        head: Head::LINEAR,
         classes: 10,
     }
 }
@@ -276,13 +339,11 @@ const fn preact(name: &'static str, block: Block, blocks: [usize; 4]) -> Archite
 /// stem of 16 channels, three stages of `n` pre-activation basic blocks of 16k, 32k and 64k
 /// channels, a BatchNorm and ReLU before the pooling, 32 px photos.
 const fn wide(name: &'static str, n: usize, k: usize) -> Architecture {
-    Architecture {
-        base_width: 16 * k,
-        stem_width: 16,
-        blocks: [n, n, n, 0],
-        order: Order::PreActivation { head_norm: true, projects_input: false },
-        ..preact(name, Block::Basic, [0; 4])
-    }
+    let mut architecture = preact(name, Block::Basic, [n, n, n, 0]);
+    architecture.base_width = 16 * k;
+    architecture.stem_width = 16;
+    architecture.order = Order::PreActivation { head_norm: true, projects_input: false };
+    architecture
 }
 
 /// The names `--arch` accepts.
@@ -412,6 +473,11 @@ impl Architecture {
                 self.layers().iter().map(Layer::to_string).collect::<Vec<_>>().join(", ")
             )),
         }
+    }
+
+    /// What its layers lead to, which decides the methods defined at each.
+    pub fn tail(&self) -> Tail {
+        Tail { last: self.last_layer(), linear_head: self.head.is_linear() }
     }
 
     /// The parts of the network from the top down, in the order the model randomization test
@@ -565,6 +631,23 @@ impl Architecture {
         specs.extend(self.block_specs().iter().flatten().flat_map(|b| b.convs().cloned()));
         specs.extend(self.head_norm_spec());
         specs
+    }
+}
+
+/// What follows a network's layers, which decides where each method is defined: CAM reads the
+/// head's weights, so it needs the last layer and a head of one Linear on average pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    /// The last stage's output, which the head pools.
+    pub last: Layer,
+    /// Whether the head is one Linear on average pooling ([`Head::is_linear`]).
+    pub linear_head: bool,
+}
+
+impl Tail {
+    /// torchvision's head after `last`.
+    pub fn linear(last: Layer) -> Tail {
+        Tail { last, linear_head: true }
     }
 }
 

@@ -168,6 +168,12 @@ pub fn import_torchvision(
     if let Ok(Some(head)) = torchvision::head_beside(&state) {
         notes.push(format!("the head read from '{head}', the one Linear beside the network"));
     }
+    let head = &params.architecture.head;
+    if !head.is_linear() {
+        notes.push(format!(
+            "the layers after the network read as fastai's `vision_learner` head, {head}: a ReLU after each hidden Linear, the BatchNorms folded into the Linears after them, the Dropouts idle; CAM, which reads a head of one Linear on average pooling, is not defined for it"
+        ));
+    }
     notes.extend(left_out_notes(&state, &params.architecture));
     let preprocessing =
         normalization.map_or(Preprocessing::IMAGENET, |n| Preprocessing::Normalize { mean: n.mean, std: n.std });

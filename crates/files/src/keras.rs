@@ -166,7 +166,7 @@ pub fn import_tfjs(files: &HashMap<String, Vec<u8>>) -> Result<NetworkParams, Im
     let kernel = tensors.get(&format!("{fc}/kernel"), &[features, classes])?;
     let weight = (0..classes * features).map(|k| kernel[(k % features) * classes + k / features]).collect();
     let bias = tensors.get(&format!("{fc}/bias"), &[classes])?.to_vec();
-    Ok(NetworkParams { architecture, convs, fc: LayerParams { weight, bias } })
+    Ok(NetworkParams { architecture, convs, hidden: Vec::new(), fc: LayerParams { weight, bias } })
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::architecture::{variant_names, Architecture, Block, ConvSpec, Layout, Order, Shortcuts, Stem, VARIANTS};
+use crate::architecture::{
+    variant_names, Architecture, Block, ConvSpec, Head, Layout, Order, Shortcuts, Stem, VARIANTS,
+};
 use crate::preprocessing::{rounded, MEANS, STDS};
 use crate::weights::{LayerParams, NetworkParams};
 
@@ -471,6 +473,24 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
         [&only] if only == next => state.get(&format!("{parent}{next}.weight")),
         _ => None,
     };
+    if linear.is_none() && after[..] == [&next] {
+        if own.contains_key("fc.weight") {
+            return Err(ImportError::NotPlain(format!(
+                "a head of several layers ('{parent}{next}') after the ResNet's own fc: only one Linear after it is read"
+            )));
+        }
+        // Read as torchvision's names would have it, were there such: its last Linear `fc`, the
+        // others `hidden.0` on.
+        let mut linears = linears_after(state, &format!("{parent}{next}"))?;
+        let (weight, bias) = linears.pop().expect("a head has one Linear at least");
+        for (i, (weight, bias)) in linears.into_iter().enumerate() {
+            own.insert(format!("hidden.{i}.weight"), weight);
+            own.insert(format!("hidden.{i}.bias"), bias);
+        }
+        own.insert("fc.weight".into(), weight);
+        own.insert("fc.bias".into(), bias);
+        return Ok(());
+    }
     let Some(linear) = linear else {
         return Err(ImportError::NotPlain(format!(
             "layers after the ResNet ({}): only one Linear right after it is read",
@@ -530,6 +550,96 @@ fn head_after(state: &StateDict, prefix: &str, own: &mut StateDict) -> Result<()
     own.insert("fc.weight".into(), FloatTensor { shape: vec![outputs, features], values: weight });
     own.insert("fc.bias".into(), FloatTensor { shape: vec![outputs], values: bias });
     Ok(())
+}
+
+/// The Linears of a Sequential head after the ResNet (`module`), as fastai's `vision_learner`
+/// makes one: BatchNorm1d, Dropout, Linear, ReLU, BatchNorm1d, Dropout, Linear (its
+/// `create_head`; `lin_first` puts each BatchNorm after the ReLU), a ReLU after each Linear but
+/// the last. Each BatchNorm folds into the Linear after it (w' = w s, b' = b + w t, s = gamma /
+/// sqrt(var + eps), t = beta - mean s), or, last (`bn_final`), into the one before it. As
+/// (weight, bias) of each Linear, in order.
+fn linears_after(state: &StateDict, module: &str) -> Result<Vec<(FloatTensor, FloatTensor)>, ImportError> {
+    let children: BTreeSet<usize> = state
+        .keys()
+        .filter_map(|k| k.strip_prefix(module)?.strip_prefix('.')?.split_once('.')?.0.parse().ok())
+        .collect();
+    let get = |i: usize, param: &str| state.get(&format!("{module}.{i}.{param}"));
+    let wrong = |name: String, found: &[usize], expected: Vec<usize>| ImportError::WrongShape {
+        name,
+        found: found.to_vec(),
+        expected,
+        architecture: "head after the ResNet",
+    };
+    let mut linears: Vec<(FloatTensor, FloatTensor)> = Vec::new();
+    // A BatchNorm's scale and shift, waiting for the Linear after it.
+    let mut pending: Option<(usize, Vec<f64>, Vec<f64>)> = None;
+    for &i in &children {
+        if let Some(mean) = get(i, "running_mean") {
+            let n = mean.values.len();
+            let variance =
+                get(i, "running_var").ok_or_else(|| ImportError::Missing(format!("{module}.{i}.running_var")))?;
+            let param = |name: &str, default: f32| match get(i, name) {
+                Some(t) if t.values.len() == n => Ok(t.values.clone()),
+                Some(t) => Err(wrong(format!("{module}.{i}.{name}"), &t.shape, vec![n])),
+                None => Ok(vec![default; n]),
+            };
+            let (gamma, beta) = (param("weight", 1.0)?, param("bias", 0.0)?);
+            if variance.values.len() != n {
+                return Err(wrong(format!("{module}.{i}.running_var"), &variance.shape, vec![n]));
+            }
+            let scale: Vec<f64> = (0..n)
+                .map(|c| f64::from(gamma[c]) / (f64::from(variance.values[c]) + f64::from(BATCH_NORM_EPSILON)).sqrt())
+                .collect();
+            let shift = (0..n).map(|c| f64::from(beta[c]) - f64::from(mean.values[c]) * scale[c]).collect();
+            if pending.replace((i, scale, shift)).is_some() {
+                return Err(ImportError::NotPlain(format!(
+                    "two BatchNorms in a row in the head after the ResNet ('{module}')"
+                )));
+            }
+            continue;
+        }
+        let Some(weight) = get(i, "weight").filter(|w| w.shape.len() == 2) else {
+            return Err(ImportError::NotPlain(format!(
+                "a layer in the head after the ResNet ('{module}.{i}') that is neither a Linear nor a BatchNorm1d"
+            )));
+        };
+        let (outputs, inputs) = (weight.shape[0], weight.shape[1]);
+        if let Some((previous, _)) = linears.last().filter(|(w, _)| w.shape[0] != inputs) {
+            return Err(wrong(format!("{module}.{i}.weight"), &weight.shape, vec![outputs, previous.shape[0]]));
+        }
+        let mut bias: Vec<f64> = match get(i, "bias") {
+            Some(b) if b.values.len() == outputs => b.values.iter().map(|v| f64::from(*v)).collect(),
+            Some(b) => return Err(wrong(format!("{module}.{i}.bias"), &b.shape, vec![outputs])),
+            None => vec![0.0; outputs],
+        };
+        let mut folded = weight.values.clone();
+        if let Some((norm, scale, shift)) = pending.take() {
+            if scale.len() != inputs {
+                return Err(wrong(format!("{module}.{norm}.running_mean"), &[scale.len()], vec![inputs]));
+            }
+            for (row, b) in folded.chunks_exact_mut(inputs).zip(&mut bias) {
+                *b += row.iter().zip(&shift).map(|(w, t)| f64::from(*w) * t).sum::<f64>();
+                row.iter_mut().zip(&scale).for_each(|(w, s)| *w = (f64::from(*w) * s) as f32);
+            }
+        }
+        let bias = FloatTensor { shape: vec![outputs], values: bias.into_iter().map(|b| b as f32).collect() };
+        linears.push((FloatTensor { shape: weight.shape.clone(), values: folded }, bias));
+    }
+    let Some((weight, bias)) = linears.last_mut() else {
+        return Err(ImportError::NotPlain(format!("a layer after the ResNet ('{module}') with no Linear in it")));
+    };
+    if let Some((norm, scale, shift)) = pending {
+        // After the last Linear (fastai's `bn_final`), with no ReLU between.
+        let outputs = weight.shape[0];
+        if scale.len() != outputs {
+            return Err(wrong(format!("{module}.{norm}.running_mean"), &[scale.len()], vec![outputs]));
+        }
+        for (o, row) in weight.values.chunks_exact_mut(weight.shape[1]).enumerate() {
+            row.iter_mut().for_each(|w| *w = (f64::from(*w) * scale[o]) as f32);
+            bias.values[o] = (f64::from(bias.values[o]) * scale[o] + shift[o]) as f32;
+        }
+    }
+    Ok(linears)
 }
 
 /// The tensors of the model's own (under its prefix: not a checkpoint's optimizer state) that no
@@ -941,8 +1051,33 @@ fn import_named(state: &StateDict, naming: &Naming, arch: Option<&str>) -> Resul
         .iter()
         .map(|spec| folded_conv(state, spec, &architecture))
         .collect::<Result<Vec<_>, _>>()?;
+    let hidden: Vec<&FloatTensor> = (0..).map_while(|i| state.get(&format!("hidden.{i}.weight"))).collect();
+    if let Some(first) = hidden.first() {
+        // Max and average pooling side by side give twice the last stage's channels.
+        let features = architecture.features();
+        let max_and_average = first.shape[1] == 2 * features;
+        if !max_and_average && first.shape[1] != features {
+            return Err(ImportError::NotPlain(format!(
+                "the first Linear of the head after the ResNet reads {} features, where a {}'s pooling gives {features} (average) or {} (max and average, fastai's)",
+                first.shape[1],
+                architecture.name,
+                2 * features
+            )));
+        }
+        architecture.head = Head { max_and_average, hidden: hidden.iter().map(|w| w.shape[0]).collect() };
+    }
+    let hidden = hidden
+        .iter()
+        .enumerate()
+        .map(|(i, weight)| LayerParams {
+            weight: weight.values.clone(),
+            bias: state[&format!("hidden.{i}.bias")].values.clone(),
+        })
+        .collect();
     let fc_weight = state.get("fc.weight").ok_or(ImportError::NoHead)?;
-    let expected = [architecture.classes, architecture.features()];
+    let inputs =
+        architecture.head.linears(architecture.features(), architecture.classes).last().expect("a last Linear").1;
+    let expected = [architecture.classes, inputs];
     if fc_weight.shape != expected {
         let (found, expected) = (fc_weight.shape.clone(), expected.to_vec());
         return Err(ImportError::WrongShape {
@@ -969,7 +1104,7 @@ fn import_named(state: &StateDict, naming: &Naming, arch: Option<&str>) -> Resul
     if !fc.is_finite() {
         return Err(ImportError::NotFinite("fc".into()));
     }
-    Ok(NetworkParams { architecture, convs, fc })
+    Ok(NetworkParams { architecture, convs, hidden, fc })
 }
 
 #[cfg(test)]
@@ -1056,18 +1191,11 @@ pub(crate) mod tests {
                 state_dict(&resnet18, "").into_iter().map(|(k, v)| (format!("{prefix}{}", as_child(&k)), v)).collect();
             assert_eq!(from_children(children).unwrap(), torchvision, "{prefix}");
         }
-        // fastai's: the body `0.`, its head beside it (`1.`) of two Linears, refused by name.
         let body: StateDict = state_dict(&resnet18, "")
             .into_iter()
             .filter(|(k, _)| !k.starts_with("fc."))
             .map(|(k, v)| (format!("0.{}", as_child(&k)), v))
             .collect();
-        let mut fastai = body.clone();
-        for linear in ["1.4.weight", "1.8.weight"] {
-            fastai.insert(linear.into(), FloatTensor { shape: vec![7, 512], values: vec![0.0; 7 * 512] });
-        }
-        let error = import_state_dict(&from_children(fastai).unwrap(), None).unwrap_err().to_string();
-        assert!(error.contains("layers after the ResNet ('1')"), "{error}");
         // Layers of weights after the blocks but one Linear are refused; a torchvision state dict
         // is given back as it is.
         let mut two: StateDict = body.into_iter().map(|(k, v)| (k["0.".len()..].to_string(), v)).collect();
@@ -1082,6 +1210,78 @@ pub(crate) mod tests {
             |k: String| k.replace("module.layer", "").replace("module.conv1.", "0.").replace("module.bn1.", "1.");
         let odd: StateDict = torchvision.into_iter().map(|(k, v)| (child(k), v)).collect();
         assert_eq!(from_children(odd.clone()).unwrap(), odd);
+    }
+
+    /// fastai's `vision_learner` model: the body `0.` (the ResNet's children), its head `1.`:
+    /// max and average pooling (nothing saved), BatchNorm1d `1.2`, Linear `1.4` (no bias),
+    /// BatchNorm1d `1.6`, Linear `1.8`, under `model.` as `learn.save` writes it.
+    fn fastai(resnet: &Architecture, head: &[(String, Vec<usize>, f32)]) -> StateDict {
+        let mut state: StateDict = state_dict(resnet, "")
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("fc."))
+            .map(|(k, v)| (format!("model.0.{}", xai_fixtures::child_name(&k)), v))
+            .collect();
+        for (name, shape, value) in head {
+            let values = vec![*value; shape.iter().product()];
+            state.insert(format!("model.1.{name}"), FloatTensor { shape: shape.clone(), values });
+        }
+        state
+    }
+
+    #[test]
+    fn fastais_head_is_read_its_batch_norms_folded_into_its_linears() {
+        let resnet18 = Architecture::named("resnet18", 7).unwrap();
+        let norm = |i: usize, n: usize| {
+            [("weight", 2.0), ("bias", 0.5), ("running_mean", 1.0), ("running_var", 4.0 - BATCH_NORM_EPSILON)]
+                .map(|(param, value)| (format!("{i}.{param}"), vec![n], value))
+        };
+        let mut head: Vec<(String, Vec<usize>, f32)> = norm(2, 1024).into();
+        head.push(("4.weight".into(), vec![512, 1024], 0.01));
+        head.extend(norm(6, 512));
+        head.push(("8.weight".into(), vec![7, 512], 0.1));
+        let state = from_children(fastai(&resnet18, &head)).unwrap();
+        let params = import_state_dict(&state, None).unwrap();
+        assert_eq!(params.architecture.head, Head { max_and_average: true, hidden: vec![512] });
+        assert_eq!(
+            params.architecture.to_string(),
+            "resnet18 (a head of max and average pooling and a hidden Linear of 512)"
+        );
+        // s = 2 / sqrt(4) = 1, t = 0.5 - 1 x 1 = -0.5: w' = w, b' = sum of w t.
+        let (hidden, fc) = (&params.hidden[0], &params.fc);
+        assert_eq!((hidden.weight.len(), hidden.weight[0]), (512 * 1024, 0.01));
+        assert!(hidden.bias.iter().all(|b| (b + 0.01 * 0.5 * 1024.0).abs() < 1e-5), "{}", hidden.bias[0]);
+        assert!(fc.bias.iter().all(|b| (b + 0.1 * 0.5 * 512.0).abs() < 1e-4), "{}", fc.bias[0]);
+        assert_eq!(left_out(&state, &params.architecture), Vec::<String>::new());
+
+        // Without concat pooling (`concat_pool=False`), the first Linear reads the channels.
+        let mut average = head.clone();
+        average[..4].iter_mut().for_each(|(_, shape, _)| *shape = vec![512]);
+        average[4].1 = vec![512, 512];
+        let params = import_state_dict(&from_children(fastai(&resnet18, &average)).unwrap(), None).unwrap();
+        assert_eq!(params.architecture.head, Head { max_and_average: false, hidden: vec![512] });
+
+        // Widths that do not chain, and layers that are neither, are refused.
+        let refused = |head: &[(String, Vec<usize>, f32)]| {
+            import_state_dict(&from_children(fastai(&resnet18, head)).unwrap(), None).unwrap_err().to_string()
+        };
+        let mut unchained = head.clone();
+        unchained[9].1 = vec![7, 256];
+        assert!(
+            refused(&unchained).contains("'model.1.8.weight' has shape [7, 256], expected [7, 512]"),
+            "{}",
+            refused(&unchained)
+        );
+        let mut convolution = head.clone();
+        convolution[4].1 = vec![512, 1024, 1, 1];
+        assert!(refused(&convolution).contains("neither a Linear nor a BatchNorm1d"), "{}", refused(&convolution));
+        let mut wide = head.clone();
+        wide[..4].iter_mut().for_each(|(_, shape, _)| *shape = vec![768]);
+        wide[4].1 = vec![512, 768];
+        assert!(
+            refused(&wide).contains("reads 768 features, where a resnet18's pooling gives 512"),
+            "{}",
+            refused(&wide)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::architecture::{variant_names, Architecture, Order, Shortcuts, Stem};
+use crate::architecture::{variant_names, Architecture, Head, Order, Shortcuts, Stem};
 use crate::labels::Labels;
 use crate::photo::InputSize;
 use crate::preprocessing::Preprocessing;
@@ -88,7 +88,11 @@ impl LayerParams {
 pub struct NetworkParams {
     pub architecture: Architecture,
     pub convs: Vec<LayerParams>,
-    /// FC weight as `[classes, features]` (row = class), bias as `[classes]`.
+    /// The head's Linears before the last, where it has more than one ([`Head::hidden`]), each
+    /// weight `[outputs, inputs]`.
+    pub hidden: Vec<LayerParams>,
+    /// FC weight as `[classes, features]` (row = class), bias as `[classes]`: the head's last
+    /// Linear.
     pub fc: LayerParams,
 }
 
@@ -121,9 +125,15 @@ fn expected_layers(architecture: &Architecture) -> Vec<(String, Vec<usize>)> {
         .into_iter()
         .map(|s| (s.weight_shape().to_vec(), s.name))
         .map(|(shape, name)| (name, shape));
-    let fc = (architecture.fc_name().to_string(), vec![architecture.classes, architecture.features()]);
-    convs.chain(std::iter::once(fc)).collect()
+    let mut linears = architecture.head.linears(architecture.features(), architecture.classes);
+    let fc = linears.pop().map(|(classes, inputs)| (architecture.fc_name().to_string(), vec![classes, inputs]));
+    let hidden =
+        linears.into_iter().enumerate().map(|(i, (outputs, inputs))| (format!("hidden.{i}"), vec![outputs, inputs]));
+    convs.chain(hidden).chain(fc).collect()
 }
+
+/// The most Linears before the last a head may have: fastai's has one, its `lin_ftrs` a few.
+const MOST_HIDDEN: usize = 8;
 
 /// The file with its header's keys sorted. safetensors writes the metadata in its `HashMap`'s
 /// order, which changes from run to run; sorted, the same model converts to the same bytes.
@@ -153,6 +163,8 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
         .then(|| ("head_norm", architecture.has_head_norm().to_string()));
     let projects_input = (architecture.projects_input() != recipe.projects_input())
         .then(|| ("projects_input", architecture.projects_input().to_string()));
+    let head = (!architecture.head.is_linear())
+        .then(|| ("head", serde_json::to_string(&architecture.head).expect("plain data serialises")));
     let mut fields = vec![
         ("format", FORMAT.into()),
         ("format_version", FORMAT_VERSION.into()),
@@ -169,6 +181,7 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
     fields.extend(shortcuts);
     fields.extend(head_norm);
     fields.extend(projects_input);
+    fields.extend(head);
     fields
 }
 
@@ -214,7 +227,15 @@ fn checksum<'a>(
 
 impl NetworkParams {
     fn layers(&self) -> impl Iterator<Item = &LayerParams> {
-        self.convs.iter().chain(std::iter::once(&self.fc))
+        self.convs.iter().chain(&self.hidden).chain(std::iter::once(&self.fc))
+    }
+
+    /// The layers read in [`expected_layers`]' order, the convolutions, the head's hidden
+    /// Linears and its last.
+    fn from_layers(architecture: Architecture, mut layers: Vec<LayerParams>) -> Self {
+        let fc = layers.pop().expect("the FC head is the last layer");
+        let hidden = layers.split_off(layers.len() - architecture.head.hidden.len());
+        NetworkParams { architecture, convs: layers, hidden, fc }
     }
 
     /// Deterministic parameters of the right shapes, from a formula: kernels scaled by their
@@ -232,9 +253,8 @@ impl NetworkParams {
                 bias: (0..shape[0]).map(|i| 0.05 * (i as f32 * 1.3 + phase).cos()).collect(),
             }
         };
-        let mut layers: Vec<LayerParams> = expected_layers(&architecture).iter().enumerate().map(layer).collect();
-        let fc = layers.pop().expect("the FC head is the last layer");
-        NetworkParams { architecture, convs: layers, fc }
+        let layers = expected_layers(&architecture).iter().enumerate().map(layer).collect();
+        Self::from_layers(architecture, layers)
     }
 
     /// Serialises to the weight file format, with `model`'s labels, preprocessing and source.
@@ -310,6 +330,12 @@ impl NetworkParams {
             };
             *if key == "head_norm" { head_norm } else { projects_input } = value;
         }
+        if let Some(head) = field("head") {
+            architecture.head = serde_json::from_str(&head)
+                .ok()
+                .filter(|head: &Head| head.hidden.len() <= MOST_HIDDEN && !head.hidden.contains(&0))
+                .ok_or_else(|| bad("head", format!("not a pooling and at most {MOST_HIDDEN} widths of Linears")))?;
+        }
         if let Some(shortcuts) = field("shortcuts") {
             architecture.shortcuts = serde_json::from_str(&shortcuts)
                 .map_err(|_| bad("shortcuts", "neither \"projection\" nor \"zero-padding\"".into()))?;
@@ -375,7 +401,6 @@ impl NetworkParams {
             }
             layers.push(layer);
         }
-        let fc = layers.pop().expect("the FC head is the last layer");
         let model = ModelInfo {
             labels,
             preprocessing,
@@ -386,7 +411,7 @@ impl NetworkParams {
                 .ok_or_else(|| bad("source_sha256", "not a SHA-256 in lowercase hex".into()))?,
         };
         let info = WeightsInfo { precision, model, checksum: stored };
-        Ok((NetworkParams { architecture, convs: layers, fc }, info))
+        Ok((Self::from_layers(architecture, layers), info))
     }
 }
 
@@ -432,6 +457,25 @@ mod tests {
         let bytes = NetworkParams::patterned(architecture).to_safetensors(Precision::F32, &info());
         let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
         assert!(error.starts_with("metadata 'stem' is not valid"), "{error}");
+    }
+
+    #[test]
+    fn a_head_of_several_linears_is_written_and_read() {
+        let mut architecture = Architecture::named("resnet18", 3).unwrap();
+        architecture.head = Head { max_and_average: true, hidden: vec![512, 64] };
+        let params = NetworkParams::patterned(architecture.clone());
+        assert_eq!(params.hidden.iter().map(|h| h.weight.len()).collect::<Vec<_>>(), [512 * 1024, 64 * 512]);
+        assert_eq!(params.fc.weight.len(), 3 * 64);
+        for precision in [Precision::F32, Precision::Int8] {
+            let (read, _) = NetworkParams::from_safetensors(&params.to_safetensors(precision, &info())).unwrap();
+            assert_eq!((&read.architecture, read.hidden.len()), (&architecture, 2));
+        }
+        // torchvision's is not written at all; a head of no sense is refused.
+        assert!(!resnet18().to_safetensors(Precision::F32, &info()).windows(6).any(|w| w == b"\"head\""));
+        architecture.head.hidden = vec![0];
+        let bytes = NetworkParams::patterned(architecture).to_safetensors(Precision::F32, &info());
+        let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
+        assert!(error.starts_with("metadata 'head' is not valid"), "{error}");
     }
 
     #[test]

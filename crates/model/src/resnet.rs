@@ -14,7 +14,7 @@ use burn::tensor::{s, Device, Tensor, TensorData};
 use image::RgbImage;
 use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, Normal, Uniform};
-use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer, Shortcut};
+use xai_files::architecture::{Architecture, BlockSpec, ConvSpec, Layer, Shortcut, Tail};
 use xai_files::weights::{LayerParams, NetworkParams, WeightsError, WeightsInfo};
 use xai_files::Preprocessing;
 
@@ -313,6 +313,9 @@ pub struct ResNet {
     stages: Vec<Vec<Block>>,
     /// The BatchNorm and ReLU after the last stage, where there is one (Wide ResNets').
     head_norm: Option<BatchNorm>,
+    /// The head's Linears before the last, each weight `[inputs, outputs]` (the product's
+    /// layout) and bias, a ReLU after each.
+    hidden: Vec<(Tensor<2>, Tensor<1>)>,
     /// FC weight as `[classes, features]`, as the weight file stores it.
     fc_weight: Tensor<2>,
     fc_bias: Tensor<1>,
@@ -332,13 +335,24 @@ impl ResNet {
             .map(|blocks| blocks.iter().map(|b| Block::new(b, &mut next, device)).collect())
             .collect();
         let head_norm = architecture.head_norm_spec().map(|spec| BatchNorm::new(&next(&spec), device));
-        let (classes, features) = (architecture.classes, architecture.features());
+        let linears = architecture.head.linears(architecture.features(), architecture.classes);
+        let hidden = params
+            .hidden
+            .iter()
+            .zip(&linears)
+            .map(|(layer, &(outputs, inputs))| {
+                let weight = Tensor::<2>::from_data(TensorData::new(layer.weight.clone(), [outputs, inputs]), device);
+                (weight.transpose(), Tensor::from_data(TensorData::new(layer.bias.clone(), [outputs]), device))
+            })
+            .collect();
+        let (classes, features) = *linears.last().expect("a head has one Linear at least");
         Self {
             architecture,
             preprocessing,
             stem,
             stages,
             head_norm,
+            hidden,
             fc_weight: Tensor::from_data(TensorData::new(params.fc.weight.clone(), [classes, features]), device),
             fc_bias: Tensor::from_data(TensorData::new(params.fc.bias.clone(), [classes]), device),
             device: device.clone(),
@@ -376,6 +390,11 @@ impl ResNet {
     /// The last stage's output, which the head pools: where explanations look by default.
     pub fn last_layer(&self) -> Layer {
         self.architecture.last_layer()
+    }
+
+    /// What its layers lead to, which decides the methods defined at each.
+    pub fn tail(&self) -> Tail {
+        self.architecture.tail()
     }
 
     /// The head: preprocessed input [N, 3, S, S] to the activations of `layer`, one of
@@ -420,20 +439,42 @@ impl ResNet {
             true => activations,
             false => self.head_normalised(self.run_stages(activations, layer.stage_index() + 1..self.stages.len())),
         };
-        self.classify_pooled(last.mean_dims(&[2, 3]).flatten(1, 3))
+        let average = last.clone().mean_dims(&[2, 3]).flatten(1, 3);
+        match self.architecture.head.max_and_average {
+            // fastai's `AdaptiveConcatPool2d`: the maxima first.
+            true => {
+                let maxima: Tensor<3> = last.flatten(2, 3).max_dim(2);
+                self.classify_pooled(Tensor::cat(vec![maxima.flatten(1, 2), average], 1))
+            }
+            false => self.classify_pooled(average),
+        }
     }
 
-    /// The FC head on the last stage's globally pooled features `[N, features]`.
-    pub fn classify_pooled(&self, pooled: Tensor<2>) -> Tensor<2> {
+    /// The head on the last stage's globally pooled features `[N, inputs]`.
+    fn classify_pooled(&self, pooled: Tensor<2>) -> Tensor<2> {
+        let features = self
+            .hidden
+            .iter()
+            .fold(pooled, |x, (weight, bias)| relu(x.matmul(weight.clone()) + bias.clone().unsqueeze()));
         // [classes, features] x [features, N]: on flex as fast as the other way round for one
         // image, and 2.3x faster for five (DFF's concepts) or eight (docs/benchmarks.md).
-        (self.fc_weight.clone().matmul(pooled.transpose())).transpose() + self.fc_bias.clone().unsqueeze()
+        (self.fc_weight.clone().matmul(features.transpose())).transpose() + self.fc_bias.clone().unsqueeze()
+    }
+
+    /// The logits of last-stage activations the same at every position, each row of
+    /// `channels` `[N, features]` one such map's channels: what DFF's concepts score. For
+    /// torchvision's head, the FC layer on those channels.
+    pub fn classify_uniform(&self, channels: Tensor<2>) -> Tensor<2> {
+        match self.architecture.head.max_and_average {
+            true => self.classify_pooled(Tensor::cat(vec![channels.clone(), channels], 1)),
+            false => self.classify_pooled(channels),
+        }
     }
 
     /// FC weights as `[classes, features]`, PyTorch's layout: row c scores class c (the weights
-    /// of CAM).
-    pub fn fc_weight(&self) -> Tensor<2> {
-        self.fc_weight.clone()
+    /// of CAM), where the head is one Linear on average pooling (`Head::is_linear`).
+    pub fn linear_head(&self) -> Option<Tensor<2>> {
+        self.architecture.head.is_linear().then(|| self.fc_weight.clone())
     }
 
     /// Logits `[N, classes]` for a preprocessed batch [N, 3, S, S].
@@ -453,16 +494,23 @@ impl ResNet {
         let cascade = self.architecture.cascade();
         match cascade[part] {
             "fc" => {
-                let (classes, features) = (self.architecture.classes, self.architecture.features());
-                let bound = 1.0 / (features as f32).sqrt();
-                let uniform = Uniform::new_inclusive(-bound, bound).expect("a positive bound");
-                let mut draw = |len: usize| uniform.sample_iter(&mut rng).take(len).collect::<Vec<f32>>();
-                // Drawn as [features, classes], as before the weights were kept by class: the
-                // same seed gives the same network.
-                let drawn = draw(classes * features);
-                let weight = (0..classes * features).map(|i| drawn[i % features * classes + i / features]).collect();
-                self.fc_weight = Tensor::from_data(TensorData::new(weight, [classes, features]), &device);
-                self.fc_bias = Tensor::from_data(TensorData::new(draw(classes), [classes]), &device);
+                let mut linears =
+                    self.architecture.head.linears(self.architecture.features(), self.architecture.classes);
+                let (classes, features) = linears.pop().expect("a head has one Linear at least");
+                let mut linear = |outputs: usize, inputs: usize| {
+                    let bound = 1.0 / (inputs as f32).sqrt();
+                    let uniform = Uniform::new_inclusive(-bound, bound).expect("a positive bound");
+                    let mut draw = |len: usize| uniform.sample_iter(&mut rng).take(len).collect::<Vec<f32>>();
+                    // Drawn as [inputs, outputs], as before the weights were kept by class: the
+                    // same seed gives the same network.
+                    let drawn = draw(outputs * inputs);
+                    let weight = (0..outputs * inputs).map(|i| drawn[i % inputs * outputs + i / inputs]).collect();
+                    let weight = Tensor::<2>::from_data(TensorData::new(weight, [outputs, inputs]), &device);
+                    (weight, Tensor::<1>::from_data(TensorData::new(draw(outputs), [outputs]), &device))
+                };
+                let hidden: Vec<_> = linears.into_iter().map(|(outputs, inputs)| linear(outputs, inputs)).collect();
+                (self.fc_weight, self.fc_bias) = linear(classes, features);
+                self.hidden = hidden.into_iter().map(|(weight, bias)| (weight.transpose(), bias)).collect();
             }
             "conv1" => {
                 let spec = self.architecture.stem_spec();

@@ -7,7 +7,7 @@ use web_sys::HtmlCanvasElement;
 use xai_explain::metrics::Metric;
 use xai_explain::render::overlay;
 use xai_explain::Map;
-use xai_model::Layer;
+use xai_model::architecture::Tail;
 use yew::prelude::*;
 
 use super::use_focus_handoff;
@@ -24,8 +24,8 @@ pub struct CompareProps {
     pub progress: Option<CompareProgress>,
     pub sort: Option<Metric>,
     pub look: Look,
-    /// The model's last layer, where CAM is defined.
-    pub last_layer: Layer,
+    /// What the model's layers lead to: where CAM, Score-CAM and Ablation-CAM are defined.
+    pub tail: Tail,
     pub enabled: bool,
     pub dispatch: Callback<Action>,
     pub on_compare: Callback<()>,
@@ -145,7 +145,7 @@ pub fn compare_panel(props: &CompareProps) -> Html {
             <p class="actions">
                 <button data-testid="compare" ref={start} disabled={!props.enabled || props.photo.is_none() || props.running}
                     onclick={props.on_compare.reform(|_| ())}>{ "Compare all methods" }</button>
-                if let Some(missing) = props.comparison.as_ref().map(|c| c.missing_own_passes(props.last_layer)).filter(|m| !props.running && !m.is_empty()) {
+                if let Some(missing) = props.comparison.as_ref().map(|c| c.missing_own_passes(props.tail)).filter(|m| !props.running && !m.is_empty()) {
                     <button data-testid="compare-own" onclick={props.on_own_passes.reform(|_| ())}
                         title="Hundreds of passes of the network each: minutes on a CPU">
                         { format!("Add {}", missing.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and ")) }

@@ -5,6 +5,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use xai_explain::render::Colormap;
 use xai_explain::Score;
+use xai_model::architecture::Tail;
 use xai_model::Layer;
 use yew::prelude::*;
 
@@ -15,6 +16,8 @@ pub struct ControlsProps {
     pub question: Question,
     /// The model's layers, each with the side of its maps.
     pub layers: Vec<(Layer, usize)>,
+    /// What they lead to, which decides the methods defined at each.
+    pub tail: Tail,
     pub look: Look,
     /// The classes a contrast can name (the top five but the explained one), with their labels.
     pub others: Vec<(usize, String)>,
@@ -94,7 +97,7 @@ fn use_select_value(value: String) -> NodeRef {
 #[function_component(Controls)]
 pub fn controls(props: &ControlsProps) -> Html {
     let Question { method, layer, .. } = &props.question;
-    let last = props.layers.last().map_or(Layer::Layer4, |(layer, _)| *layer);
+    let (tail, last) = (props.tail, props.tail.last);
     let side = props.layers.iter().find(|(l, _)| l == layer).map_or(0, |(_, side)| *side);
     let summary = xai_explain::method(method).map(|m| m.summary()).unwrap_or_default();
     let on_method = on_value::<Event>(&props.dispatch, |v| Some(Action::SetMethod(v)));
@@ -120,14 +123,14 @@ pub fn controls(props: &ControlsProps) -> Html {
             <label for="method">{ "Method" }</label>
             <select ref={method_select} id="method" data-testid="method" onchange={on_method} aria-describedby="method-hint">
                 { for xai_explain::all_methods().iter().map(|m| html! {
-                    <option value={m.name()} selected={method == m.name()} disabled={!m.supports(*layer, last)}>{ m.name() }</option>
+                    <option value={m.name()} selected={method == m.name()} disabled={!m.supports(*layer, tail)}>{ m.name() }</option>
                 }) }
             </select>
             <p class="hint" id="method-hint">{ summary }</p>
             <label for="layer">{ "Layer" }</label>
             <select ref={layer_select} id="layer" data-testid="layer" onchange={on_layer} aria-describedby="layer-hint">
                 { for props.layers.iter().map(|(l, _)| {
-                    let allowed = xai_explain::method(method).map_or(true, |m| m.supports(*l, last));
+                    let allowed = xai_explain::method(method).map_or(true, |m| m.supports(*l, tail));
                     html! { <option value={l.to_string()} selected={layer == l} disabled={!allowed}>{ l.to_string() }</option> }
                 }) }
             </select>

@@ -7,6 +7,7 @@ use burn::tensor::Device;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use xai_explain::readback::ReadbackError;
+use xai_model::architecture::Tail;
 use xai_model::labels::MAX_FILE_BYTES as MAX_LABELS_BYTES;
 use xai_model::{InputSize, Layer, ResNet, WeightsError};
 use xai_share::Shared;
@@ -179,6 +180,7 @@ impl Jobs {
             Ok((engine, cached)) => {
                 let (classes, model_notice, layers, setup) =
                     (engine.info.model.labels.len(), input_size_notice(&engine), engine.layers(), engine.setup());
+                let linear_head = engine.net.tail().linear_head;
                 self.engine_ready(engine);
                 let ms = now_ms() - start;
                 let ready = Action::ModelReady {
@@ -191,6 +193,7 @@ impl Jobs {
                     setup,
                     classes,
                     layers,
+                    linear_head,
                 };
                 self.send(ready);
                 // A link that waited for this model opens now.
@@ -246,8 +249,8 @@ impl Jobs {
         let open = new_run(&self.memory.opens);
         let opened = async {
             let link = Shared::from_fragment(hash).map_err(|e| e.to_string())?;
-            let last = self.memory.ready_engine.borrow().as_ref().map_or(Layer::Layer4, |e| e.net.last_layer());
-            let settings = settings_from_link(&link, last)?;
+            let tail = self.memory.ready_engine.borrow().as_ref().map_or(Tail::linear(Layer::Layer4), |e| e.net.tail());
+            let settings = settings_from_link(&link, tail)?;
             Ok::<_, String>((photo::from_link(&link.photo).await?, settings))
         };
         let opened = opened.await;
@@ -404,6 +407,7 @@ impl Jobs {
                 Ok((cpu, cached)) => {
                     let (classes, model_notice, layers, setup) =
                         (cpu.info.model.labels.len(), input_size_notice(&cpu), cpu.layers(), cpu.setup());
+                    let linear_head = cpu.net.tail().linear_head;
                     jobs.engine_ready(cpu);
                     let ms = now_ms() - start;
                     jobs.send(Action::ModelReady {
@@ -416,6 +420,7 @@ impl Jobs {
                         setup,
                         classes,
                         layers,
+                        linear_head,
                     });
                 }
                 Err(error) => jobs.send(Action::ModelFailed(format!("could not move to the CPU: {error}"))),

@@ -26,7 +26,7 @@ impl Jobs {
             let failed = |error: CamError| Action::SanityEnded(key.clone(), jobs.failure_text(&engine, error.into()));
             let start = now_ms();
             let input = engine.input(std::slice::from_ref(&photo.crop));
-            let methods = xai_explain::methods::one_pass(key.layer, engine.net.last_layer());
+            let methods = xai_explain::methods::one_pass(key.layer, engine.net.tail());
             let target = key.target();
             let check = SanityCheck::start(&engine.net, &input, key.layer, &target, &methods, SANITY_SEED).await;
             let mut check = match check {

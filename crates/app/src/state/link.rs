@@ -1,6 +1,7 @@
 //! Share links: the fragment for what the page shows, and a link's settings checked as a whole.
 
 use xai_explain::Score;
+use xai_model::architecture::Tail;
 use xai_model::Layer;
 use xai_share::{ModelRef, Shared};
 
@@ -35,18 +36,22 @@ impl AppState {
     }
 }
 
-/// A share link's settings, checked as a whole against what the page offers with a model whose
-/// last layer is `last`: a layer it does not have, or a method at a layer where it is not
-/// defined, is refused, like an unknown name.
-pub fn settings_from_link(link: &Shared, last: Layer) -> Result<LinkSettings, String> {
+/// A share link's settings, checked as a whole against what the page offers with a model that
+/// ends in `tail`: a layer it does not have, or a method at a layer where it is not defined, is
+/// refused, like an unknown name.
+pub fn settings_from_link(link: &Shared, tail: Tail) -> Result<LinkSettings, String> {
+    let last = tail.last;
     let invalid = |e: String| format!("share link: {e}");
     let method = xai_explain::method(&link.method).map_err(|e| invalid(e.to_string()))?;
     let layer: Layer = link.layer.parse().map_err(invalid)?;
     if layer > last {
         return Err(invalid(format!("this model has no {layer}: its last layer is {last}")));
     }
-    if !method.supports(layer, last) {
-        return Err(invalid(format!("{} is not defined at {layer}", method.name())));
+    if !method.supports(layer, tail) {
+        return Err(invalid(match layer == last {
+            true => format!("{} reads a head of one Linear, which this model has not", method.name()),
+            false => format!("{} is not defined at {layer}", method.name()),
+        }));
     }
     let score = match (link.versus, link.probability) {
         (Some(other), _) => Score::Versus(other),

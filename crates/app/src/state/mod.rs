@@ -15,6 +15,7 @@ use std::rc::Rc;
 use xai_explain::metrics::{Metric, Scores};
 use xai_explain::render::Colormap;
 use xai_explain::{Concepts, Score};
+use xai_model::architecture::Tail;
 use xai_model::Layer;
 use xai_share::{ModelRef, Setup};
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub classes: usize,
     /// Its layers, each with the side of its maps.
     pub layers: Vec<(Layer, usize)>,
+    /// Whether its head is one Linear on average pooling, whose weights CAM reads.
+    pub linear_head: bool,
     /// What the page says about its device (why it runs on the CPU).
     pub notice: Option<Notice>,
     /// What it says about the model in use (converted for another size): gone with it.
@@ -108,6 +111,8 @@ pub enum Action {
         classes: usize,
         /// Its layers, each with the side of its maps.
         layers: Vec<(Layer, usize)>,
+        /// Whether its head is one Linear on average pooling.
+        linear_head: bool,
     },
     /// Another model is being loaded: the built-in one (`None`) or the visitor's own.
     SwitchModel(Option<StoredModel>),
@@ -207,6 +212,7 @@ impl Default for AppState {
             classes: 0,
             // The built-in ResNet-50's at 224 px, until a model is ready.
             layers: Layer::ALL.into_iter().zip([56, 28, 14, 7]).collect(),
+            linear_head: true,
             notice: None,
             model_notice: None,
             link_notice: None,
@@ -399,6 +405,11 @@ impl AppState {
         self.layers.last().map_or(Layer::Layer4, |(layer, _)| *layer)
     }
 
+    /// What the model's layers lead to, which decides the methods defined at each.
+    pub fn tail(&self) -> Tail {
+        Tail { last: self.last_layer(), linear_head: self.linear_head }
+    }
+
     /// A link may name a class the model does not have (it was edited, or made with another
     /// model): the top class is explained instead, and the visitor told why.
     fn forget_missing_classes(&mut self) {
@@ -446,12 +457,24 @@ impl AppState {
                     self.model = ModelState::Loading { loaded, total };
                 }
             }
-            Action::ModelReady { backend, ms, cached, notice, model_notice, own, setup, classes, layers } => {
+            Action::ModelReady {
+                backend,
+                ms,
+                cached,
+                notice,
+                model_notice,
+                own,
+                setup,
+                classes,
+                layers,
+                linear_head,
+            } => {
                 self.model = ModelState::Ready { backend, ms, cached };
                 self.setup = setup;
                 self.model_number += 1;
                 self.classes = classes;
                 self.layers = layers;
+                self.linear_head = linear_head;
                 // A CIFAR ResNet ends at layer3: what was asked of layer4 is asked of it.
                 if self.question.layer > self.last_layer() {
                     self.question.layer = self.last_layer();
@@ -543,9 +566,9 @@ impl AppState {
             Action::CancelAnalysis => {
                 // The last method answered, if it needs no passes of its own and is defined at the
                 // layer chosen since.
-                let (layer, last) = (self.question.layer, self.last_layer());
+                let (layer, tail) = (self.question.layer, self.tail());
                 let fits = |name: &String| {
-                    xai_explain::method(name).is_ok_and(|m| !m.runs_own_passes() && m.supports(layer, last))
+                    xai_explain::method(name).is_ok_and(|m| !m.runs_own_passes() && m.supports(layer, tail))
                 };
                 let last = self.explained.as_ref().map(|e| &e.key.question.method).filter(|m| fits(m));
                 self.question.method = last.cloned().unwrap_or_else(|| Question::default().method);

@@ -4,7 +4,7 @@ use image::RgbImage;
 use xai_explain::sanity::{RandomLogit, Randomized, Sanity};
 use xai_explain::similarity::Similarity;
 use xai_explain::Map;
-use xai_model::architecture::cascade;
+use xai_model::architecture::{cascade, Tail};
 use xai_model::Prediction;
 use xai_share::{ModelRef, Photo as PhotoSource, Shared};
 
@@ -26,6 +26,7 @@ fn model_ready(classes: usize, layers: Vec<(Layer, usize)>) -> Action {
         setup: None,
         classes,
         layers,
+        linear_head: true,
     }
 }
 
@@ -41,6 +42,7 @@ fn own_ready(own: StoredModel, setup: Option<Setup>, classes: usize) -> Action {
         setup,
         classes,
         layers: AppState::default().layers,
+        linear_head: true,
     }
 }
 
@@ -173,6 +175,7 @@ fn a_lost_device_reloads_and_asks_again() {
         setup: None,
         classes: 1000,
         layers: AppState::default().layers,
+        linear_head: true,
     });
     assert_ne!(state.analysis_key(), Some(before));
     assert_eq!(state.notice.as_ref().map(|n| n.text.as_str()), Some("moved"));
@@ -183,9 +186,22 @@ fn a_model_of_three_stages_is_asked_of_its_last_layer() {
     let state = ready().after(model_ready(10, vec![(Layer::Layer1, 32), (Layer::Layer2, 16), (Layer::Layer3, 8)]));
     assert_eq!((state.question.layer, state.last_layer()), (Layer::Layer3, Layer::Layer3));
     // There CAM is defined at layer3, and a link to layer4 names what the model lacks.
-    assert!(settings_from_link(&link("cam", "layer3"), Layer::Layer3).is_ok());
-    let error = settings_from_link(&link("gradcam", "layer4"), Layer::Layer3).unwrap_err();
+    assert!(settings_from_link(&link("cam", "layer3"), Tail::linear(Layer::Layer3)).is_ok());
+    let error = settings_from_link(&link("gradcam", "layer4"), Tail::linear(Layer::Layer3)).unwrap_err();
     assert!(error.contains("this model has no layer4: its last layer is layer3"), "{error}");
+}
+
+#[test]
+fn after_a_head_of_several_layers_cam_is_defined_nowhere() {
+    let mut fastai = model_ready(7, AppState::default().layers);
+    if let Action::ModelReady { linear_head, .. } = &mut fastai {
+        *linear_head = false;
+    }
+    let state = ready().after(fastai);
+    let cam = xai_explain::method("cam").unwrap();
+    assert!(!cam.supports(Layer::Layer4, state.tail()));
+    let error = settings_from_link(&link("cam", "layer4"), state.tail()).unwrap_err();
+    assert!(error.contains("cam reads a head of one Linear, which this model has not"), "{error}");
 }
 
 fn link(method: &str, layer: &str) -> Shared {
@@ -206,7 +222,7 @@ fn link(method: &str, layer: &str) -> Shared {
 
 #[test]
 fn links_are_checked_as_a_whole() {
-    let settings = settings_from_link(&link("gradcam++", "layer3"), Layer::Layer4).unwrap();
+    let settings = settings_from_link(&link("gradcam++", "layer3"), Tail::linear(Layer::Layer4)).unwrap();
     let question = Question { method: "gradcam++".into(), layer: Layer::Layer3, class: Some(281), score: Score::Logit };
     let look = Look { colormap: Colormap::Turbo, opacity: 60 };
     assert_eq!(settings, LinkSettings { question, look, k: 4, compare: false, setup: None });
@@ -215,11 +231,11 @@ fn links_are_checked_as_a_whole() {
         ("nope", "layer4", "unknown method 'nope'"),
         ("gradcam", "layer9", "unknown layer 'layer9'"),
     ] {
-        let error = settings_from_link(&link(method, layer), Layer::Layer4).unwrap_err();
+        let error = settings_from_link(&link(method, layer), Tail::linear(Layer::Layer4)).unwrap_err();
         assert!(error.starts_with("share link: ") && error.contains(expected), "{error}");
     }
     let bad_colormap = Shared { colormap: "plasma".into(), ..link("gradcam", "layer4") };
-    assert!(settings_from_link(&bad_colormap, Layer::Layer4).unwrap_err().contains("unknown colormap"));
+    assert!(settings_from_link(&bad_colormap, Tail::linear(Layer::Layer4)).unwrap_err().contains("unknown colormap"));
 }
 
 #[test]
@@ -235,7 +251,7 @@ fn a_shared_view_opens_as_it_was_shared() {
     let state = state.after(Action::ComparedMaps(compare.clone(), Ok(comparison(compare))));
     let fragment = state.share_fragment().unwrap();
     let shared = Shared::from_fragment(&fragment).unwrap();
-    let settings = settings_from_link(&shared, Layer::Layer4).unwrap();
+    let settings = settings_from_link(&shared, Tail::linear(Layer::Layer4)).unwrap();
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings));
     assert_eq!(opened.question, Question { class: Some(285), ..state.question.clone() });
     assert_eq!(opened.question.score, Score::Versus(281));
@@ -248,8 +264,9 @@ fn a_shared_view_opens_as_it_was_shared() {
     // Another photo opened before the link's comparison could start: it is not compared.
     assert!(!opened.after(Action::AddPhoto(photo("coffee"))).compare_on_open);
     // The page's own link followed in its tab: the photo, its answer and comparison stay.
-    let again =
-        state.clone().after(Action::OpenLink(photo("chelsea"), settings_from_link(&shared, Layer::Layer4).unwrap()));
+    let again = state
+        .clone()
+        .after(Action::OpenLink(photo("chelsea"), settings_from_link(&shared, Tail::linear(Layer::Layer4)).unwrap()));
     assert_eq!((again.current.as_ref().map(|p| p.id), again.gallery.len()), (Some(1), 1));
     assert!(again.compared().is_some() && !again.compare_on_open);
 }
@@ -258,14 +275,16 @@ fn a_shared_view_opens_as_it_was_shared() {
 fn a_link_to_a_class_the_model_lacks_explains_the_top_class_and_says_why() {
     let settings = settings_from_link(
         &Shared { class: Some(5000), versus: Some(1000), ..link("gradcam", "layer4") },
-        Layer::Layer4,
+        Tail::linear(Layer::Layer4),
     );
     let opened = ready().after(Action::OpenLink(photo("chelsea"), settings.unwrap()));
     assert_eq!((opened.question.class, opened.question.score), (None, Score::Logit));
     let notice = opened.link_notice.clone().unwrap().text;
     assert!(notice.contains("class 5000 and 1000") && notice.contains("0 to 999"), "{notice}");
-    let fine =
-        settings_from_link(&Shared { class: Some(999), versus: Some(3), ..link("gradcam", "layer4") }, Layer::Layer4);
+    let fine = settings_from_link(
+        &Shared { class: Some(999), versus: Some(3), ..link("gradcam", "layer4") },
+        Tail::linear(Layer::Layer4),
+    );
     let opened = ready().after(Action::OpenLink(photo("chelsea"), fine.unwrap()));
     assert_eq!(
         (opened.question.class, opened.question.score, &opened.link_notice),
@@ -286,10 +305,12 @@ fn the_device_s_notice_stays_and_the_model_s_goes_with_it() {
         setup: None,
         classes: 1000,
         layers: AppState::default().layers,
+        linear_head: true,
     };
     let state = Rc::new(AppState::default()).after(loaded(notice("no GPU"), notice("for 299 x 299")));
     let settings =
-        settings_from_link(&Shared { class: Some(5000), ..link("gradcam", "layer4") }, Layer::Layer4).unwrap();
+        settings_from_link(&Shared { class: Some(5000), ..link("gradcam", "layer4") }, Tail::linear(Layer::Layer4))
+            .unwrap();
     let state = state.after(Action::OpenLink(photo("chelsea"), settings));
     assert!(state.link_notice.as_ref().unwrap().text.contains("class 5000"));
     assert_eq!(state.model_notice, notice("for 299 x 299"), "both are said");
@@ -643,7 +664,7 @@ fn a_link_says_how_its_model_was_converted_and_a_model_converted_otherwise_is_to
     assert_eq!(shared.model.as_ref().and_then(|m| m.setup), Some(cifar));
     // The same setup opens quietly; the same file converted with ImageNet's statistics is told.
     let open = |state: Rc<AppState>| {
-        let settings = settings_from_link(&shared, Layer::Layer4).unwrap();
+        let settings = settings_from_link(&shared, Tail::linear(Layer::Layer4)).unwrap();
         state.after(Action::OpenLink(photo("coffee"), settings)).link_notice.clone()
     };
     assert_eq!(open(state.clone()), None);

@@ -8,6 +8,7 @@ use xai_explain::metrics::Scores;
 use xai_explain::render::Colormap;
 use xai_explain::sanity::Sanity;
 use xai_explain::{CamMethod, Map, Score, Target};
+use xai_model::architecture::Tail;
 use xai_model::{Labels, Layer, Prediction};
 use xai_share::Photo as PhotoSource;
 
@@ -216,10 +217,10 @@ pub struct Comparison {
 
 impl Comparison {
     /// The methods that run passes of their own (Ablation-CAM, Score-CAM) not in it yet, for a
-    /// model whose last layer is `last`.
-    pub fn missing_own_passes(&self, last: Layer) -> Vec<&'static dyn CamMethod> {
+    /// model that ends in `tail`.
+    pub fn missing_own_passes(&self, tail: Tail) -> Vec<&'static dyn CamMethod> {
         let present = |name: &str| self.methods.iter().any(|m| m.method == name);
-        let own = xai_explain::all_methods().iter().filter(|m| m.runs_own_passes() && m.supports(self.key.layer, last));
+        let own = xai_explain::all_methods().iter().filter(|m| m.runs_own_passes() && m.supports(self.key.layer, tail));
         // Ablation-CAM first: at layer4 it takes seconds, Score-CAM minutes.
         let mut missing: Vec<&'static dyn CamMethod> = own.filter(|m| !present(m.name())).copied().collect();
         missing.sort_by_key(|m| m.name() != "ablationcam");

@@ -18,10 +18,10 @@ impl CamMethod for Cam {
     }
 
     fn weights(&self, s: &MethodInputs) -> CamWeights {
-        CamWeights::PerChannel(s.target_fc_rows())
+        CamWeights::PerChannel(s.target_fc_rows().expect("CAM runs where the head is one Linear (`supports`)"))
     }
 
-    fn last_layer_only(&self) -> bool {
+    fn reads_the_head(&self) -> bool {
         true
     }
 }

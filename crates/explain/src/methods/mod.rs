@@ -15,6 +15,7 @@ mod xgradcam;
 use std::ops::Range;
 
 use burn::tensor::Tensor;
+use xai_model::architecture::Tail;
 use xai_model::{Layer, ResNet};
 
 use crate::budget::images_per_pass;
@@ -65,15 +66,16 @@ impl MethodInputs<'_> {
     }
 
     /// The FC weights the target gives each image, [N, C]: the class's row for a logit (the
-    /// weights of CAM), the difference of two rows for a contrast.
-    pub fn target_fc_rows(&self) -> Tensor<2> {
+    /// weights of CAM), the difference of two rows for a contrast; where the head is one Linear.
+    pub fn target_fc_rows(&self) -> Option<Tensor<2>> {
         fc_rows(self.net, self.target.clone())
     }
 }
 
-/// The FC rows [N, C] weighted by `mask` [N, classes] (a one-hot mask picks one row each).
-pub(crate) fn fc_rows(net: &ResNet, mask: Tensor<2>) -> Tensor<2> {
-    mask.matmul(net.fc_weight())
+/// The FC rows [N, C] weighted by `mask` [N, classes] (a one-hot mask picks one row each),
+/// where the head is one Linear on average pooling.
+pub(crate) fn fc_rows(net: &ResNet, mask: Tensor<2>) -> Option<Tensor<2>> {
+    net.linear_head().map(|weight| mask.matmul(weight))
 }
 
 /// How a method weights the activations before they are summed over channels.
@@ -96,13 +98,14 @@ pub trait CamMethod: Sync {
     fn always_projects(&self) -> bool {
         false
     }
-    /// Whether it is defined at the last layer only, the one the FC head scores (CAM).
-    fn last_layer_only(&self) -> bool {
+    /// Whether it weights the activations by the head's own (CAM): defined at the last layer
+    /// only, before a head of one Linear on average pooling.
+    fn reads_the_head(&self) -> bool {
         false
     }
-    /// Whether it is defined at `layer` of a network whose last layer is `last`.
-    fn supports(&self, layer: Layer, last: Layer) -> bool {
-        !self.last_layer_only() || layer == last
+    /// Whether it is defined at `layer` of a network that ends in `tail`.
+    fn supports(&self, layer: Layer, tail: Tail) -> bool {
+        !self.reads_the_head() || (layer == tail.last && tail.linear_head)
     }
     /// Whether it runs passes of its own beyond the shared one (hundreds, for Score-CAM and
     /// Ablation-CAM): the compare view runs those only on request.
@@ -164,10 +167,10 @@ pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|m| m.name()).collect()
 }
 
-/// The methods one shared pass explains at `layer` of a network whose last layer is `last`, in
-/// the UI's order.
-pub fn one_pass(layer: Layer, last: Layer) -> Vec<&'static dyn CamMethod> {
-    ALL.iter().copied().filter(|m| !m.runs_own_passes() && m.supports(layer, last)).collect()
+/// The methods one shared pass explains at `layer` of a network that ends in `tail`, in the UI's
+/// order.
+pub fn one_pass(layer: Layer, tail: Tail) -> Vec<&'static dyn CamMethod> {
+    ALL.iter().copied().filter(|m| !m.runs_own_passes() && m.supports(layer, tail)).collect()
 }
 
 /// The method called `name`, if there is one.
