@@ -135,6 +135,21 @@ mod tests {
     }
 
     #[test]
+    fn a_fastai_learner_exported_whole_brings_its_head_and_class_names() {
+        let dir = std::env::temp_dir().join(format!("xai-app-convert-fastai-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exported = xai_fixtures::rebuild("resnet18-fastai", "resnet18-fastai-export.pkl", &dir);
+        let bytes = std::fs::read(exported).unwrap();
+        let (weights, stored, notes) = convert_model("export.pkl", &bytes, None, Settings::default()).unwrap();
+        assert!(notes.iter().any(|note| note.contains("fastai's `vision_learner` head")), "{notes:?}");
+        assert_eq!((stored.classes, stored.architecture.starts_with("resnet18 (a head of max")), (7, true));
+        let (params, info) = NetworkParams::from_safetensors(&weights).unwrap();
+        assert!(!params.architecture.tail().linear_head);
+        assert_eq!(info.model.labels.names()[..3], ["cat", "coffee", "rocket"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_cifar_model_keeps_its_stem_and_size() {
         let dir = std::env::temp_dir().join(format!("xai-app-convert-cifar-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -410,10 +410,19 @@ fn a_resnet18_fine_tuned_by_fastai() {
     assert!(notes.contains("read as fastai's `vision_learner` head"), "{notes}");
     assert!(!notes.contains("left out"), "{notes}");
     let (int8_weights, _) = converted(&dir, FASTAI, &file, "int8", network);
-    check_against_torch(FASTAI, &f32_weights, &int8_weights);
+    let lines = check_against_torch(FASTAI, &f32_weights, &int8_weights);
 
     let weights = f32_weights.display().to_string();
     let chelsea = photo("chelsea");
+    // On a GPU (Mesa's lavapipe here) the max pooling too gives torch's logits.
+    let output = xai(&["classify", &chelsea, "--json", "--weights", &weights, "--backend", "wgpu"]);
+    match output.status.success() {
+        true => {
+            let line: Value = serde_json::from_str(&stdout(&output)).unwrap();
+            assert_close(&logits(&line), &logits(&lines[0]), &format!("{FASTAI} chelsea on wgpu"));
+        }
+        false => assert!(std::env::var_os("XAI_REQUIRE_WGPU").is_none(), "{}", stderr(&output)),
+    }
     let output = xai(&["explain", &chelsea, "--weights", &weights, "--method", "cam"]);
     assert!(!output.status.success());
     assert!(
@@ -445,6 +454,34 @@ fn a_resnet18_fine_tuned_by_fastai() {
     assert!(output.status.success(), "{}", stderr(&output));
     let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(evidence["sanity"]["cascade"].as_array().unwrap().len(), 6, "{evidence}");
+
+    // As `learn.export()` pickles the whole Learner: the same network, and its classes' names
+    // from its vocabulary, with no --labels.
+    let exported = rebuild(FASTAI, &format!("{FASTAI}-export.pkl"), &dir);
+    let out = dir.join("export-f32.safetensors");
+    let args = ["convert", &exported.display().to_string(), "--precision", "f32", "-o", &out.display().to_string()];
+    let output = xai(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("7 classes (cat, coffee, rocket, astronaut, ...)"), "{}", stdout(&output));
+    assert!(stderr(&output).contains("the class names read from the file's `vocab`"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("left out"), "{}", stderr(&output));
+    for (a, b) in classify(&out, FASTAI).iter().zip(&classify(&f32_weights, FASTAI)) {
+        assert_eq!(logits(a), logits(b));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// resnet18 pickled whole (`torch.save(model)`): read without running the pickle, its tensors
+/// named as its state_dict() names them. The same logits as its state dict's.
+#[test]
+fn a_whole_pickled_resnet18() {
+    let dir = scratch("whole");
+    let (state_dict, _) = converted(&dir, "resnet18", "resnet18.pth", "f32", "resnet18");
+    let (whole, notes) = converted(&dir, "resnet18", "resnet18-whole.pth", "f32", "resnet18");
+    assert!(!notes.contains("left out"), "{notes}");
+    for (a, b) in classify(&whole, "resnet18").iter().zip(&classify(&state_dict, "resnet18")) {
+        assert_eq!(logits(a), logits(b));
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -113,7 +113,8 @@ pub fn import_torchvision(
     given: &Given,
     overrides: &Overrides,
 ) -> Result<(Imported, Vec<String>), ConvertError> {
-    let (state, hugging_face) = torchvision::from_hugging_face(torchvision_state_dict(bytes)?);
+    let (state, vocab) = torchvision_state_dict(bytes)?;
+    let (state, hugging_face) = torchvision::from_hugging_face(state);
     let state = torchvision::from_children(state)?;
     let mut params = torchvision::import_state_dict(&state, given.arch)?;
     let mut notes = Vec::new();
@@ -177,8 +178,16 @@ pub fn import_torchvision(
     notes.extend(left_out_notes(&state, &params.architecture));
     let preprocessing =
         normalization.map_or(Preprocessing::IMAGENET, |n| Preprocessing::Normalize { mean: n.mean, std: n.std });
+    // A vocabulary of another length (of a text model's tokens?) names no class of this head.
+    let classes = params.architecture.classes;
+    let labels = vocab
+        .filter(|names| names.len() == classes)
+        .and_then(|names| Labels::from_json(serde_json::to_string(&names).expect("strings serialise").as_bytes()).ok());
+    if labels.is_some() && overrides.labels.is_none() {
+        notes.push("the class names read from the file's `vocab` (a fastai Learner's)".into());
+    }
     let imported =
-        Imported { params, labels: None, preprocessing, source: name.to_string(), source_sha256: sha256_hex(bytes) };
+        Imported { params, labels, preprocessing, source: name.to_string(), source_sha256: sha256_hex(bytes) };
     Ok((imported, notes))
 }
 
@@ -232,11 +241,15 @@ fn left_out_notes(state: &StateDict, architecture: &Architecture) -> Vec<String>
     notes
 }
 
-/// The state dict of a file PyTorch saved (`.pth`/`.pt` or `.safetensors`).
-fn torchvision_state_dict(bytes: &[u8]) -> Result<StateDict, ConvertError> {
+/// The state dict of a file PyTorch saved (`.pth`/`.pt` or `.safetensors`), and the class names
+/// a pickled fastai Learner keeps.
+fn torchvision_state_dict(bytes: &[u8]) -> Result<(StateDict, Option<Vec<String>>), ConvertError> {
     Ok(match sniff(bytes)? {
-        Kind::Pytorch => pytorch::read_pth(bytes)?,
-        Kind::Safetensors => pytorch::read_safetensors(bytes)?,
+        Kind::Pytorch => {
+            let pth = pytorch::read_pth(bytes)?;
+            (pth.state, pth.vocab)
+        }
+        Kind::Safetensors => (pytorch::read_safetensors(bytes)?, None),
         Kind::Converted => return Err(ConvertError::AlreadyConverted),
         Kind::KerasTarball => return Err(ConvertError::Unknown),
     })

@@ -2,11 +2,13 @@
 //! training checkpoint is made of is understood: numbers, strings, tuples, lists, sets, dicts
 //! (`collections.OrderedDict` too) and tensors (`torch._utils._rebuild_tensor_v2` over
 //! `torch.*Storage`). Any other Python name the pickle imports, such as `os.system` or a class
-//! of the training script, is never looked up or called: what it would make is an opaque value,
-//! stepped over, so a checkpoint's training arguments (torchvision's reference script saves an
-//! `argparse.Namespace` beside the weights) do not stop its weights being read. A file whose
-//! tensors are all inside such objects (a whole pickled `nn.Module`) is refused, naming the
-//! first of them.
+//! of the training script, is never looked up or called: what it would make is an object of
+//! nothing but the attributes the pickle gives it (`BUILD`), so a checkpoint's training arguments
+//! (torchvision's reference script saves an `argparse.Namespace` beside the weights) do not stop
+//! its weights being read, and a whole pickled `nn.Module` (`torch.save(model)`, or fastai's
+//! `Learner.export`, a Learner holding one) gives its tensors the names its `state_dict()`
+//! would: its `_parameters` and `_buffers`, and its `_modules`' in turn. A file with no tensor
+//! anywhere is refused, naming the first Python name it imports.
 //!
 //! burn's `pytorch-reader` does the same, but only from a file on disk, and the page has none:
 //! it holds the visitor's file as bytes.
@@ -14,7 +16,7 @@
 //! Containers live in an arena and values point into it, so a pickle that refers to one object
 //! many times (or to itself) costs one copy, and the walk over the result is bounded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// The element types of `torch.*Storage`; only the floating-point ones hold weights.
@@ -125,7 +127,7 @@ enum Callable {
     Storage(StorageType),
     /// One of torch's storages of another element type (quantized, float8): [`Machine::unread_storage`].
     UnreadStorage,
-    /// Any other name: never called, what it makes is [`Node::Opaque`].
+    /// Any other name: never called, what it makes is a [`Node::Object`].
     Other,
 }
 
@@ -154,8 +156,13 @@ enum Node {
     },
     /// Boxed: the largest kind of node, and the rarest.
     Tensor(Box<TensorRef>),
-    /// What a name the reader does not know would have made, with whatever it was given.
-    Opaque,
+    /// What a name the reader does not know would have made: only what the pickle gives it, its
+    /// attributes (`BUILD`'s state: a dict, or a dict and the `__slots__`' values) and, for a
+    /// subclass of list or dict, its items (a list's by their indices).
+    Object {
+        attributes: Option<Value>,
+        items: Vec<(Value, Value)>,
+    },
 }
 
 struct Machine<'a> {
@@ -171,9 +178,19 @@ struct Machine<'a> {
     unread_storage: Option<String>,
 }
 
-/// Parses a pickle and returns the tensors reachable through dicts, named by their keys joined
-/// with dots (`state_dict.module.conv1.weight`), in the pickle's order.
-pub fn tensors(bytes: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
+/// What a pickle holds that xai reads.
+#[derive(Debug, PartialEq)]
+pub struct Pickled {
+    /// The tensors reachable through dicts and objects, named by their keys joined with dots
+    /// (`state_dict.module.conv1.weight`), in the pickle's order.
+    pub tensors: Vec<(String, TensorRef)>,
+    /// The names in the first object attribute called `vocab` that holds a list of strings, as
+    /// fastai's `Learner.export` keeps its classes (its `Categorize` transform's `CategoryMap`).
+    pub vocab: Option<Vec<String>>,
+}
+
+/// Parses a pickle, never running it.
+pub fn read(bytes: &[u8]) -> Result<Pickled, PickleError> {
     let mut machine = Machine {
         bytes,
         at: 0,
@@ -186,10 +203,10 @@ pub fn tensors(bytes: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
     };
     let root = machine.run()?;
     let mut found = Vec::new();
-    machine.collect(&root, "", 0, &mut found)?;
+    machine.collect(&root, "", 0, &mut Walk { found: &mut found, seen: HashSet::new() })?;
     match machine.unknown {
         Some(name) if found.is_empty() => Err(PickleError::NotPlainData(name)),
-        _ => Ok(found),
+        _ => Ok(Pickled { vocab: machine.vocab(), tensors: found }),
     }
 }
 
@@ -301,7 +318,9 @@ impl Machine<'_> {
         let known = match (module, name) {
             ("collections", "OrderedDict") => Some(Callable::OrderedDict),
             ("torch._utils", "_rebuild_tensor_v2") => Some(Callable::RebuildTensor),
-            ("torch._utils", "_rebuild_parameter") => Some(Callable::RebuildParameter),
+            ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
+                Some(Callable::RebuildParameter)
+            }
             ("torch", storage) if storage.ends_with("Storage") => Some(
                 StorageType::from_name(storage)
                     .map_or_else(|| self.unread(format!("torch.{storage}")), Callable::Storage),
@@ -322,11 +341,11 @@ impl Machine<'_> {
     }
 
     /// An object made from a class (`NEWOBJ`, `INST`, `OBJ`): a dict from `OrderedDict`, else
-    /// opaque.
+    /// an object without attributes yet.
     fn instance(&mut self, class: &Value) -> Result<(), PickleError> {
         match self.node(class) {
             Some(Node::Callable(Callable::OrderedDict)) => self.push_node(Node::Dict(Vec::new())),
-            Some(Node::Callable(_)) => self.push_node(Node::Opaque),
+            Some(Node::Callable(_) | Node::Object { .. }) => self.push_node(Node::object()),
             _ => return self.damaged("an object of something not a class"),
         }
         Ok(())
@@ -338,28 +357,34 @@ impl Machine<'_> {
         let at = self.at;
         match value {
             Value::Node(index) => match self.arena.get_mut(*index) {
-                Some(node @ (Node::Dict(_) | Node::List(_))) => Ok(node),
+                Some(node @ (Node::Dict(_) | Node::List(_) | Node::Object { .. })) => Ok(node),
                 _ => Err(PickleError::Damaged { at, what: "items added to something not a dict or list".into() }),
             },
             _ => Err(PickleError::Damaged { at, what: "items added to something not a dict or list".into() }),
         }
     }
 
-    fn extend(&mut self, items: Vec<Value>) -> Result<(), PickleError> {
+    /// Adds `items` to the container on top: a list's values, or a dict's keys and values; to
+    /// an object (a subclass of either) as `keyed` says.
+    fn extend(&mut self, items: Vec<Value>, keyed: bool) -> Result<(), PickleError> {
         let target = self.top()?.clone();
         let at = self.at;
+        let pairs = |items: Vec<Value>| {
+            if !items.len().is_multiple_of(2) {
+                return Err(PickleError::Damaged { at, what: "a key without a value".into() });
+            }
+            let mut items = items.into_iter();
+            Ok(std::iter::from_fn(move || Some((items.next()?, items.next()?))))
+        };
         match self.container(&target)? {
             Node::List(list) => list.extend(items),
-            Node::Dict(dict) => {
-                if !items.len().is_multiple_of(2) {
-                    return Err(PickleError::Damaged { at, what: "a key without a value".into() });
-                }
-                let mut items = items.into_iter();
-                while let (Some(key), Some(value)) = (items.next(), items.next()) {
-                    dict.push((key, value));
-                }
+            Node::Dict(dict) => dict.extend(pairs(items)?),
+            Node::Object { items: own, .. } if keyed => own.extend(pairs(items)?),
+            Node::Object { items: own, .. } => {
+                let start = own.len() as i64;
+                own.extend((start..).map(Value::Int).zip(items));
             }
-            _ => unreachable!("container() returns dicts and lists"),
+            _ => unreachable!("container() returns dicts, lists and objects"),
         }
         Ok(())
     }
@@ -379,11 +404,14 @@ impl Machine<'_> {
     fn reduce(&mut self) -> Result<(), PickleError> {
         let args = self.pop()?;
         let callable = self.pop()?;
-        let Some(Node::Callable(callable)) = self.node(&callable) else {
-            return self.damaged("a call of a non-callable");
+        let callable = match self.node(&callable) {
+            Some(Node::Callable(callable)) => *callable,
+            // What an unknown name made (a method `getattr` fetched, say), called: never run.
+            Some(Node::Object { .. }) => Callable::Other,
+            _ => return self.damaged("a call of a non-callable"),
         };
-        if *callable == Callable::Other {
-            self.push_node(Node::Opaque);
+        if callable == Callable::Other {
+            self.push_node(Node::object());
             return Ok(());
         }
         let Some(args) = self.tuple(&args) else { return self.damaged("call arguments that are not a tuple") };
@@ -526,7 +554,7 @@ impl Machine<'_> {
                 b'd' => {
                     let items = self.pop_mark()?;
                     self.push_node(Node::Dict(Vec::new()));
-                    self.extend(items)?;
+                    self.extend(items, true)?;
                 }
                 b'a' | b's' => {
                     let count = if opcode == b'a' { 1 } else { 2 };
@@ -534,11 +562,11 @@ impl Machine<'_> {
                         return self.damaged("items added to nothing");
                     }
                     let items = self.stack.split_off(self.stack.len() - count);
-                    self.extend(items)?;
+                    self.extend(items, opcode == b's')?;
                 }
                 b'e' | b'u' => {
                     let items = self.pop_mark()?;
-                    self.extend(items)?;
+                    self.extend(items, opcode == b'u')?;
                 }
                 b'q' => {
                     let key = self.u8()?;
@@ -574,10 +602,16 @@ impl Machine<'_> {
                 b'Q' => self.persistent_id()?,
                 b'b' => {
                     // BUILD sets an object's attributes: `_metadata` on a state dict's
-                    // OrderedDict, which only the training code reads, or an opaque object's.
-                    self.pop()?;
-                    if !matches!(self.node(self.top()?), Some(Node::Dict(_) | Node::Opaque)) {
-                        return self.damaged("attributes set on something not a dict or an object");
+                    // OrderedDict, which only the training code reads, or an object's, kept.
+                    let state = self.pop()?;
+                    let at = self.at;
+                    match self.top()? {
+                        &Value::Node(index) => match &mut self.arena[index] {
+                            Node::Dict(_) => {}
+                            Node::Object { attributes, .. } => *attributes = Some(state),
+                            _ => return self.damaged("attributes set on something not a dict or an object"),
+                        },
+                        _ => return Err(PickleError::Damaged { at, what: "attributes set on a plain value".into() }),
                     }
                 }
                 0x81 => {
@@ -611,7 +645,7 @@ impl Machine<'_> {
                 0x8f => self.push_node(Node::List(Vec::new())),
                 0x90 => {
                     let items = self.pop_mark()?;
-                    self.extend(items)?;
+                    self.extend(items, false)?;
                 }
                 0x91 => {
                     let items = self.pop_mark()?;
@@ -629,33 +663,143 @@ impl Machine<'_> {
         Err(PickleError::TooLong)
     }
 
-    /// Tensors under `value`, found through dicts with string keys.
-    fn collect(
-        &self,
-        value: &Value,
-        prefix: &str,
-        depth: usize,
-        found: &mut Vec<(String, TensorRef)>,
-    ) -> Result<(), PickleError> {
-        let Some(Node::Dict(entries)) = self.node(value) else { return Ok(()) };
+    /// The strings of the first object attribute `vocab` that holds some, in the order objects
+    /// were made.
+    fn vocab(&self) -> Option<Vec<String>> {
+        self.arena.iter().find_map(|node| {
+            let Node::Object { attributes: Some(state), .. } = node else { return None };
+            let (_, vocab) =
+                self.attributes(state)?.iter().find(|(key, _)| matches!(key, Value::Str(k) if &**k == "vocab"))?;
+            self.strings(vocab, 0)
+        })
+    }
+
+    /// The strings `value` holds: a list of them, or an object holding one as its items or as
+    /// its attribute `items` (fastcore's `L`, fastai's `CategoryMap`), a few objects deep.
+    fn strings(&self, value: &Value, depth: usize) -> Option<Vec<String>> {
+        let text = |value: &Value| match value {
+            Value::Str(text) => Some(text.to_string()),
+            _ => None,
+        };
+        match self.node(value)? {
+            Node::List(items) if !items.is_empty() => items.iter().map(text).collect(),
+            Node::Object { items, .. } if !items.is_empty() => items.iter().map(|(_, v)| text(v)).collect(),
+            Node::Object { attributes: Some(state), .. } if depth < 4 => {
+                let (_, items) =
+                    self.attributes(state)?.iter().find(|(key, _)| matches!(key, Value::Str(k) if &**k == "items"))?;
+                self.strings(items, depth + 1)
+            }
+            _ => None,
+        }
+    }
+
+    /// An object's attributes from its `BUILD` state: a dict, or a dict and the `__slots__`'
+    /// values.
+    fn attributes(&self, state: &Value) -> Option<&[(Value, Value)]> {
+        let state = match self.node(state)? {
+            Node::Tuple(items) => items.first()?,
+            _ => state,
+        };
+        match self.node(state)? {
+            Node::Dict(attributes) => Some(attributes),
+            _ => None,
+        }
+    }
+
+    /// Tensors under `value`, found through dicts with string keys and objects' attributes (a
+    /// module's as its `state_dict()` names them), each dict and object walked once.
+    fn collect(&self, value: &Value, prefix: &str, depth: usize, walk: &mut Walk) -> Result<(), PickleError> {
+        let Value::Node(index) = value else { return Ok(()) };
+        let entries = match &self.arena[*index] {
+            Node::Tensor(tensor) if walk.found.len() < MAX_TENSORS => {
+                walk.found.push((prefix.strip_suffix('.').unwrap_or(prefix).to_string(), (**tensor).clone()));
+                return Ok(());
+            }
+            Node::Tensor(_) => return Err(PickleError::TooDeep),
+            Node::Dict(entries) => entries,
+            Node::Object { attributes, items } => {
+                return self.collect_object(*index, attributes, items, prefix, depth, walk)
+            }
+            _ => return Ok(()),
+        };
         if depth >= MAX_DEPTH {
             return Err(PickleError::TooDeep);
         }
+        if !walk.seen.insert(*index) {
+            return Ok(());
+        }
+        self.collect_entries(entries, prefix, depth, walk)
+    }
+
+    /// The tensors under a dict's `entries` with string or integer keys, named by them.
+    fn collect_entries(
+        &self,
+        entries: &[(Value, Value)],
+        prefix: &str,
+        depth: usize,
+        walk: &mut Walk,
+    ) -> Result<(), PickleError> {
         for (key, value) in entries {
             let key = match key {
-                Value::Str(key) => format!("{prefix}{key}"),
-                Value::Int(key) => format!("{prefix}{key}"),
+                Value::Str(key) => format!("{prefix}{key}."),
+                Value::Int(key) => format!("{prefix}{key}."),
                 _ => continue,
             };
-            match self.node(value) {
-                Some(Node::Tensor(tensor)) if found.len() < MAX_TENSORS => found.push((key, (**tensor).clone())),
-                Some(Node::Tensor(_)) => return Err(PickleError::TooDeep),
-                Some(Node::Dict(_)) => self.collect(value, &format!("{key}."), depth + 1, found)?,
-                _ => {}
+            self.collect(value, &key, depth + 1, walk)?;
+        }
+        Ok(())
+    }
+
+    /// An object's tensors: an `nn.Module`'s parameters and buffers, then its submodules' under
+    /// their names; any other's attributes and items as a dict's keys.
+    fn collect_object(
+        &self,
+        index: usize,
+        attributes: &Option<Value>,
+        items: &[(Value, Value)],
+        prefix: &str,
+        depth: usize,
+        walk: &mut Walk,
+    ) -> Result<(), PickleError> {
+        if !walk.seen.insert(index) {
+            return Ok(());
+        }
+        if depth >= MAX_DEPTH {
+            return Err(PickleError::TooDeep);
+        }
+        self.collect_entries(items, prefix, depth, walk)?;
+        let Some(attributes) = attributes.as_ref().and_then(|state| self.attributes(state)) else { return Ok(()) };
+        let attribute =
+            |name: &str| attributes.iter().find(|(key, _)| matches!(key, Value::Str(key) if &**key == name));
+        if attribute("_parameters").is_none() {
+            return self.collect_entries(attributes, prefix, depth + 1, walk);
+        }
+        for group in ["_parameters", "_buffers", "_modules"] {
+            if let Some((_, members)) = attribute(group) {
+                // Walked as the module's own dict: the group's name is no part of theirs.
+                let Some(Node::Dict(members)) = self.node(members) else { continue };
+                for (name, member) in members {
+                    let Value::Str(name) = name else { continue };
+                    self.collect(member, &format!("{prefix}{name}."), depth + 1, walk)?;
+                }
             }
         }
         Ok(())
     }
+}
+
+impl Node {
+    /// An object as made, before the pickle gives it anything.
+    fn object() -> Node {
+        Node::Object { attributes: None, items: Vec::new() }
+    }
+}
+
+/// What a walk over the pickle's objects has found, and the dicts and objects it has been
+/// through (a Learner's callbacks refer back to it; a dict may hold itself).
+struct Walk<'a> {
+    found: &'a mut Vec<(String, TensorRef)>,
+    seen: HashSet<usize>,
 }
 
 fn usize_of(value: &Value) -> Option<usize> {
@@ -668,6 +812,10 @@ fn usize_of(value: &Value) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tensors(bytes: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
+        read(bytes).map(|pickled| pickled.tensors)
+    }
 
     /// `pickle.dumps(..., protocol=2)` of what the test names, assembled by hand.
     fn pickle(body: &[u8]) -> Vec<u8> {
@@ -713,14 +861,99 @@ mod tests {
 
     #[test]
     fn self_reference_and_sharing_stay_bounded() {
-        // d = {}; d['a'] = d: the walk stops at the depth bound instead of recursing forever.
+        // d = {}; d['a'] = d: the walk goes through each dict once instead of recursing forever.
         let cycle = pickle(b"}q\x00X\x01\x00\x00\x00ah\x00s");
-        assert_eq!(tensors(&cycle), Err(PickleError::TooDeep));
+        assert_eq!(tensors(&cycle), Ok(vec![]));
         // A list shared a thousand times is one list.
         let mut shared = b"]q\x00(".to_vec();
         shared.extend(std::iter::repeat_n(*b"h\x00", 1000).flatten());
         shared.extend(b"l");
         assert_eq!(tensors(&pickle(&shared)), Ok(vec![]));
+        // Ten dicts, each holding the next under 300 keys: walked once each, not 300^10 times.
+        let mut nested = b"}q\x00".to_vec();
+        for level in 1..10u8 {
+            nested.extend([b'}', b'q', level, b'(']);
+            for key in 0..300u16 {
+                nested.extend([b'M', key as u8, (key >> 8) as u8, b'h', level - 1]);
+            }
+            nested.extend(b"u0");
+        }
+        nested.extend(b"h\x09");
+        assert_eq!(tensors(&pickle(&nested)), Ok(vec![]));
+    }
+
+    /// `cls.__new__(cls)` (NEWOBJ) with the attributes `state` (BUILD).
+    fn object(class: &[u8], state: &[u8]) -> Vec<u8> {
+        [b"c", class, b"\n)\x81".as_slice(), state, b"b"].concat()
+    }
+
+    /// An `nn.Module` of `class` pickled whole: its `__dict__`, with `parameters` (a dict's items)
+    /// and `modules` (likewise).
+    fn module(class: &[u8], parameters: &[u8], modules: &[u8]) -> Vec<u8> {
+        let dict = |items: &[u8]| [b"ccollections\nOrderedDict\n)R(".as_slice(), items, b"u"].concat();
+        let state = [
+            b"}(X\x08\x00\x00\x00training\x89X\x0b\x00\x00\x00_parameters".as_slice(),
+            &dict(parameters),
+            b"X\x08\x00\x00\x00_buffers",
+            &dict(b""),
+            b"X\x08\x00\x00\x00_modules",
+            &dict(modules),
+            b"u",
+        ]
+        .concat();
+        object(class, &state)
+    }
+
+    #[test]
+    fn a_whole_module_s_tensors_are_named_as_its_state_dict_names_them() {
+        // torch.save(model): a ResNet whose fc is a Linear with a weight and no bias, its
+        // parameters as torch pickles them (`_rebuild_parameter`).
+        let weight = [b"ctorch._utils\n_rebuild_parameter\n(".as_slice(), &tensor_of("0", 4), b"\x88)t", b"R"].concat();
+        let linear = module(
+            b"torch.nn.modules.linear\nLinear",
+            &[b"X\x06\x00\x00\x00weight", &weight[..], b"X\x04\x00\x00\x00biasN"].concat(),
+            b"",
+        );
+        let resnet =
+            module(b"torchvision.models.resnet\nResNet", b"", &[b"X\x02\x00\x00\x00fc".as_slice(), &linear].concat());
+        let found = tensors(&pickle(&resnet)).unwrap();
+        assert_eq!(
+            found.iter().map(|(name, t)| (name.as_str(), t.shape.clone())).collect::<Vec<_>>(),
+            [("fc.weight", vec![4])]
+        );
+        // fastai's Learner.export: a Learner whose `model` is the module, and whose callback
+        // refers back to it, walked once.
+        let learner = [
+            b"cfastai.learner\nLearner\n)\x81q\x00}(X\x05\x00\x00\x00model".as_slice(),
+            &resnet,
+            b"X\x03\x00\x00\x00cbs",
+            &object(b"fastai.callback.core\nTrainEvalCallback", b"}X\x05\x00\x00\x00learnh\x00s"),
+            b"ub",
+        ]
+        .concat();
+        let found = tensors(&pickle(&learner)).unwrap();
+        assert_eq!(found.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["model.fc.weight"]);
+    }
+
+    #[test]
+    fn a_fastai_learners_vocab_is_its_class_names() {
+        // Its Categorize transform's `vocab`: a CategoryMap whose `items` is an L of the names.
+        let names = b"}X\x05\x00\x00\x00items](X\x03\x00\x00\x00catX\x03\x00\x00\x00doges";
+        let list = object(b"fastcore.foundation\nL", names);
+        let map = object(
+            b"fastai.data.transforms\nCategoryMap",
+            &[b"}X\x05\x00\x00\x00items".as_slice(), &list, b"s"].concat(),
+        );
+        let categorize = object(
+            b"fastai.data.transforms\nCategorize",
+            &[b"}X\x05\x00\x00\x00vocab".as_slice(), &map, b"s"].concat(),
+        );
+        let state =
+            [b"}(X\x03\x00\x00\x00dls".as_slice(), &categorize, b"X\x01\x00\x00\x00w", &tensor_of("0", 2), b"u"]
+                .concat();
+        let pickled = read(&pickle(&object(b"fastai.learner\nLearner", &state))).unwrap();
+        assert_eq!(pickled.tensors.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["w"]);
+        assert_eq!(pickled.vocab, Some(vec!["cat".to_string(), "dog".to_string()]));
     }
 
     #[test]

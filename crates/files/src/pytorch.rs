@@ -158,9 +158,10 @@ fn gather(
 }
 
 /// A `.pth` / `.pt` file: a bare state dict, or a checkpoint that nests one (its names then
-/// keep their `state_dict.` or `module.` prefixes, which the import strips). A pickle that
-/// names anything but tensors and plain data is refused, though it would never be run.
-pub fn read_pth(bytes: &[u8]) -> Result<StateDict, ReadError> {
+/// keep their `state_dict.` or `module.` prefixes, which the import strips), or a whole model
+/// pickled (`torch.save(model)`, fastai's `Learner.export`), its tensors named as its
+/// `state_dict()` would name them. The pickle is never run; one with no tensor is refused.
+pub fn read_pth(bytes: &[u8]) -> Result<Pth, ReadError> {
     let mut archive = Archive::open(bytes)?;
     let pickle = archive.entry("data.pkl", MAX_PICKLE_BYTES)?;
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
@@ -170,8 +171,9 @@ pub fn read_pth(bytes: &[u8]) -> Result<StateDict, ReadError> {
     // the tensors hold at most one element per byte of the file, which a state dict (each
     // element stored once in two bytes or more, or shared by a few tied tensors) never reaches.
     let mut elements_left = bytes.len();
+    let pickled = pickle::read(&pickle)?;
     let tensors: Vec<_> =
-        pickle::tensors(&pickle)?.into_iter().filter_map(|(name, t)| Some((name, decoder(t.dtype)?, t))).collect();
+        pickled.tensors.into_iter().filter_map(|(name, t)| Some((name, decoder(t.dtype)?, t))).collect();
     // Of each storage, only the bytes its tensors reach are read (never more than it declares),
     // and of all storages together, at most twice the file: torch.save stores them uncompressed,
     // but a deflated entry of zeros would inflate a small file to gigabytes.
@@ -193,7 +195,15 @@ pub fn read_pth(bytes: &[u8]) -> Result<StateDict, ReadError> {
         let values = gather(name, tensor, &storages[&tensor.storage], *decode, &mut elements_left)?;
         state.insert(name.clone(), FloatTensor { shape: tensor.shape.clone(), values });
     }
-    Ok(state)
+    Ok(Pth { state, vocab: pickled.vocab })
+}
+
+/// What a `.pth` holds that xai reads.
+#[derive(Debug)]
+pub struct Pth {
+    pub state: StateDict,
+    /// The class names a whole pickled fastai Learner keeps (`Learner.export`).
+    pub vocab: Option<Vec<String>>,
 }
 
 /// A `.safetensors` file holding a state dict.

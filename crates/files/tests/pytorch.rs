@@ -13,7 +13,7 @@ fn fixture(name: &str) -> Vec<u8> {
 fn tensors_match_torch() {
     let expected: serde_json::Value = serde_json::from_slice(&fixture("pickles.json")).unwrap();
     for (file, tensors) in expected.as_object().unwrap() {
-        let state = read_pth(&fixture(&format!("pickles/{file}"))).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let state = read_pth(&fixture(&format!("pickles/{file}"))).unwrap_or_else(|e| panic!("{file}: {e}")).state;
         let tensors = tensors.as_object().unwrap();
         let mut names: Vec<_> = state.keys().collect();
         names.sort();
@@ -36,8 +36,8 @@ fn tensors_match_torch() {
 fn a_class_beside_the_weights_is_stepped_over() {
     // {"args": argparse.Namespace(lr=0.1), "w": state_dict.pth's conv.weight}, as a training
     // script saves its arguments beside the weights: never built, the weights still read.
-    let state = read_pth(&fixture("pickles/namespace.pth")).unwrap();
-    let weights = read_pth(&fixture("pickles/state_dict.pth")).unwrap();
+    let state = read_pth(&fixture("pickles/namespace.pth")).unwrap().state;
+    let weights = read_pth(&fixture("pickles/state_dict.pth")).unwrap().state;
     assert_eq!(state.keys().collect::<Vec<_>>(), ["w"]);
     assert_eq!(
         (&state["w"].shape, &state["w"].values),
@@ -89,7 +89,7 @@ fn one_tensor_pickle(declared: i32, rows: i32) -> Vec<u8> {
 fn a_tensor_larger_than_its_storage_is_refused_without_allocating_it() {
     let six_floats = [0u8; 24];
     let fine = read_pth(&archive(&one_tensor_pickle(6, 2), &[("0", &six_floats)])).unwrap();
-    assert_eq!(fine["w"].shape, [2, 3]);
+    assert_eq!(fine.state["w"].shape, [2, 3]);
     // Declares 8 GB of floats over 24 bytes: refused by reading at most the file's size.
     let huge = archive(&one_tensor_pickle(i32::MAX, i32::MAX / 3), &[("0", &six_floats)]);
     let error = read_pth(&huge).unwrap_err().to_string();

@@ -439,14 +439,14 @@ impl ResNet {
             true => activations,
             false => self.head_normalised(self.run_stages(activations, layer.stage_index() + 1..self.stages.len())),
         };
-        let average = last.clone().mean_dims(&[2, 3]).flatten(1, 3);
         match self.architecture.head.max_and_average {
             // fastai's `AdaptiveConcatPool2d`: the maxima first.
             true => {
-                let maxima: Tensor<3> = last.flatten(2, 3).max_dim(2);
+                let maxima: Tensor<3> = last.clone().flatten(2, 3).max_dim(2);
+                let average = last.mean_dims(&[2, 3]).flatten(1, 3);
                 self.classify_pooled(Tensor::cat(vec![maxima.flatten(1, 2), average], 1))
             }
-            false => self.classify_pooled(average),
+            false => self.classify_pooled(last.mean_dims(&[2, 3]).flatten(1, 3)),
         }
     }
 
