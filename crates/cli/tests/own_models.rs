@@ -464,6 +464,9 @@ fn a_resnet18_fine_tuned_by_fastai() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("7 classes (cat, coffee, rocket, astronaut, ...)"), "{}", stdout(&output));
     assert!(stderr(&output).contains("the class names read from the file's `vocab`"), "{}", stderr(&output));
+    let normalise =
+        "normalisation read from 'its fastai Normalize transform': mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]";
+    assert!(stderr(&output).contains(normalise), "{}", stderr(&output));
     assert!(!stderr(&output).contains("left out"), "{}", stderr(&output));
     for (a, b) in classify(&out, FASTAI).iter().zip(&classify(&f32_weights, FASTAI)) {
         assert_eq!(logits(a), logits(b));

@@ -6,9 +6,10 @@ use sha2::{Digest, Sha256};
 use crate::architecture::{Architecture, Shortcuts, Stem};
 use crate::labels::{Labels, LabelsError};
 use crate::photo::InputSize;
+use crate::pickle::LearnerInput;
 use crate::preprocessing::{rounded, Preprocessing};
-use crate::pytorch::{self, ReadError};
-use crate::torchvision::{self, ImportError, StateDict};
+use crate::pytorch::{self, Pth, ReadError};
+use crate::torchvision::{self, ImportError, Normalization, StateDict};
 use crate::weights::{ModelInfo, NetworkParams, FORMAT};
 
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +114,7 @@ pub fn import_torchvision(
     given: &Given,
     overrides: &Overrides,
 ) -> Result<(Imported, Vec<String>), ConvertError> {
-    let (state, vocab) = torchvision_state_dict(bytes)?;
+    let Pth { state, vocab, learner_input } = torchvision_state_dict(bytes)?;
     let (state, hugging_face) = torchvision::from_hugging_face(state);
     let state = torchvision::from_children(state)?;
     let mut params = torchvision::import_state_dict(&state, given.arch)?;
@@ -145,7 +146,7 @@ pub fn import_torchvision(
         ));
     }
     let normalization = match overrides.normalize {
-        None => torchvision::normalization(&state)?,
+        None => torchvision::normalization(&state)?.or_else(|| learner_normalization(learner_input)),
         Some(_) => {
             if let Ok(Some(saved)) = torchvision::normalization(&state) {
                 notes.push(format!("the mean and std given replace the normalisation saved in '{}'", saved.module));
@@ -241,15 +242,26 @@ fn left_out_notes(state: &StateDict, architecture: &Architecture) -> Vec<String>
     notes
 }
 
-/// The state dict of a file PyTorch saved (`.pth`/`.pt` or `.safetensors`), and the class names
-/// a pickled fastai Learner keeps.
-fn torchvision_state_dict(bytes: &[u8]) -> Result<(StateDict, Option<Vec<String>>), ConvertError> {
+/// A fastai Learner's normalisation as the model's (on fastai's pixels in [0, 1]; none is a
+/// mean of 0 and a std of 1), where its std is positive.
+fn learner_normalization(input: LearnerInput<[f32; 3]>) -> Option<Normalization> {
+    let (module, mean, std) = match input {
+        LearnerInput::Normalized { mean, std } => ("its fastai Normalize transform", mean, std),
+        LearnerInput::Unnormalized => ("its fastai transforms, none of them a Normalize", [0.0; 3], [1.0; 3]),
+        LearnerInput::NoLearner => return None,
+    };
+    let valid = std.iter().all(|s| s.is_finite() && *s > 0.0) && mean.iter().all(|m| m.is_finite());
+    valid.then(|| Normalization { module: module.into(), mean, std, scaled: false })
+}
+
+/// What a file PyTorch saved (`.pth`/`.pt` or `.safetensors`) holds: a state dict, and with a
+/// pickled fastai Learner its class names and how it normalises its input.
+fn torchvision_state_dict(bytes: &[u8]) -> Result<Pth, ConvertError> {
     Ok(match sniff(bytes)? {
-        Kind::Pytorch => {
-            let pth = pytorch::read_pth(bytes)?;
-            (pth.state, pth.vocab)
+        Kind::Pytorch => pytorch::read_pth(bytes)?,
+        Kind::Safetensors => {
+            Pth { state: pytorch::read_safetensors(bytes)?, vocab: None, learner_input: LearnerInput::NoLearner }
         }
-        Kind::Safetensors => (pytorch::read_safetensors(bytes)?, None),
         Kind::Converted => return Err(ConvertError::AlreadyConverted),
         Kind::KerasTarball => return Err(ConvertError::Unknown),
     })

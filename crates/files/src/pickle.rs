@@ -176,6 +176,8 @@ struct Machine<'a> {
     unknown: Option<String>,
     /// The first of torch's storage types that holds no floating-point weights we read.
     unread_storage: Option<String>,
+    /// Whether it names fastai's `Learner`.
+    learner: bool,
 }
 
 /// What a pickle holds that xai reads.
@@ -187,6 +189,21 @@ pub struct Pickled {
     /// The names in the first object attribute called `vocab` that holds a list of strings, as
     /// fastai's `Learner.export` keeps its classes (its `Categorize` transform's `CategoryMap`).
     pub vocab: Option<Vec<String>>,
+    /// How a pickled fastai Learner normalises its input, where the pickle is one.
+    pub learner_input: LearnerInput,
+}
+
+/// How a fastai Learner pickled whole (`Learner.export`, which keeps its DataLoaders'
+/// transforms) takes its photos.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LearnerInput<T = TensorRef> {
+    /// The pickle holds no Learner.
+    NoLearner,
+    /// Pixels in [0, 1] (fastai's `IntToFloatTensor`), minus `mean`, over `std` (its `Normalize`
+    /// transform's, three values each).
+    Normalized { mean: T, std: T },
+    /// Pixels in [0, 1] as they are: no `Normalize` among its transforms.
+    Unnormalized,
 }
 
 /// Parses a pickle, never running it.
@@ -200,13 +217,14 @@ pub fn read(bytes: &[u8]) -> Result<Pickled, PickleError> {
         arena: Vec::new(),
         unknown: None,
         unread_storage: None,
+        learner: false,
     };
     let root = machine.run()?;
     let mut found = Vec::new();
     machine.collect(&root, "", 0, &mut Walk { found: &mut found, seen: HashSet::new() })?;
     match machine.unknown {
         Some(name) if found.is_empty() => Err(PickleError::NotPlainData(name)),
-        _ => Ok(Pickled { vocab: machine.vocab(), tensors: found }),
+        _ => Ok(Pickled { vocab: machine.vocab(), learner_input: machine.learner_input(), tensors: found }),
     }
 }
 
@@ -327,6 +345,10 @@ impl Machine<'_> {
             ),
             // What torch saves float8 tensors in, their type given apart.
             ("torch.storage", "UntypedStorage") => Some(self.unread("torch.storage.UntypedStorage (float8?)".into())),
+            ("fastai.learner", "Learner") => {
+                self.learner = true;
+                None
+            }
             _ => None,
         };
         known.unwrap_or_else(|| {
@@ -661,6 +683,27 @@ impl Machine<'_> {
             }
         }
         Err(PickleError::TooLong)
+    }
+
+    /// A Learner's normalisation: the first object, not a module, with a `mean` and a `std` of
+    /// three values each (fastai's `Normalize` transform).
+    fn learner_input(&self) -> LearnerInput {
+        if !self.learner {
+            return LearnerInput::NoLearner;
+        }
+        let three = |attributes: &[(Value, Value)], name: &str| {
+            let (_, value) = attributes.iter().find(|(key, _)| matches!(key, Value::Str(k) if &**k == name))?;
+            match self.node(value)? {
+                Node::Tensor(tensor) if tensor.elements() == Some(3) => Some((**tensor).clone()),
+                _ => None,
+            }
+        };
+        let normalize = self.arena.iter().find_map(|node| {
+            let Node::Object { attributes: Some(state), .. } = node else { return None };
+            let attributes = self.attributes(state)?;
+            Some(LearnerInput::Normalized { mean: three(attributes, "mean")?, std: three(attributes, "std")? })
+        });
+        normalize.unwrap_or(LearnerInput::Unnormalized)
     }
 
     /// The strings of the first object attribute `vocab` that holds some, in the order objects

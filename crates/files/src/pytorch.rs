@@ -10,7 +10,7 @@ use safetensors::{Dtype, SafeTensors};
 use zip::read::{ArchiveOffset, Config};
 use zip::ZipArchive;
 
-use crate::pickle::{self, PickleError, StorageType, TensorRef};
+use crate::pickle::{self, LearnerInput, PickleError, StorageType, TensorRef};
 use crate::torchvision::{FloatTensor, StateDict};
 
 #[derive(Debug, thiserror::Error)]
@@ -172,8 +172,15 @@ pub fn read_pth(bytes: &[u8]) -> Result<Pth, ReadError> {
     // element stored once in two bytes or more, or shared by a few tied tensors) never reaches.
     let mut elements_left = bytes.len();
     let pickled = pickle::read(&pickle)?;
-    let tensors: Vec<_> =
+    let mut tensors: Vec<_> =
         pickled.tensors.into_iter().filter_map(|(name, t)| Some((name, decoder(t.dtype)?, t))).collect();
+    // A Learner's normalisation, read after the named tensors.
+    let named = tensors.len();
+    if let LearnerInput::Normalized { mean, std } = &pickled.learner_input {
+        let normalize = [("the Learner's Normalize mean", mean), ("the Learner's Normalize std", std)];
+        tensors.extend(normalize.into_iter().filter_map(|(name, t)| Some((name.into(), decoder(t.dtype)?, t.clone()))));
+    }
+    let mut normalizing = Vec::new();
     // Of each storage, only the bytes its tensors reach are read (never more than it declares),
     // and of all storages together, at most twice the file: torch.save stores them uncompressed,
     // but a deflated entry of zeros would inflate a small file to gigabytes.
@@ -185,7 +192,7 @@ pub fn read_pth(bytes: &[u8]) -> Result<Pth, ReadError> {
         *reach = (*reach).max(bytes);
     }
     let mut storage_bytes_left = 2 * bytes.len() as u64;
-    for (name, decode, tensor) in &tensors {
+    for (index, (name, decode, tensor)) in tensors.iter().enumerate() {
         if !storages.contains_key(&tensor.storage) {
             let limit = reached[tensor.storage.as_str()].min(storage_bytes_left);
             let entry = archive.entry(&format!("data/{}", tensor.storage), limit)?;
@@ -193,9 +200,18 @@ pub fn read_pth(bytes: &[u8]) -> Result<Pth, ReadError> {
             storages.insert(tensor.storage.clone(), entry);
         }
         let values = gather(name, tensor, &storages[&tensor.storage], *decode, &mut elements_left)?;
-        state.insert(name.clone(), FloatTensor { shape: tensor.shape.clone(), values });
+        match index < named {
+            true => _ = state.insert(name.clone(), FloatTensor { shape: tensor.shape.clone(), values }),
+            false => normalizing.extend(<[f32; 3]>::try_from(values)),
+        }
     }
-    Ok(Pth { state, vocab: pickled.vocab })
+    let learner_input = match (pickled.learner_input, &normalizing[..]) {
+        (LearnerInput::Normalized { .. }, &[mean, std]) => LearnerInput::Normalized { mean, std },
+        (LearnerInput::Unnormalized, _) => LearnerInput::Unnormalized,
+        // A mean and std of another type (integers?) say nothing we can apply.
+        _ => LearnerInput::NoLearner,
+    };
+    Ok(Pth { state, vocab: pickled.vocab, learner_input })
 }
 
 /// What a `.pth` holds that xai reads.
@@ -204,6 +220,8 @@ pub struct Pth {
     pub state: StateDict,
     /// The class names a whole pickled fastai Learner keeps (`Learner.export`).
     pub vocab: Option<Vec<String>>,
+    /// How such a Learner normalises its input: its `Normalize` transform's mean and std.
+    pub learner_input: LearnerInput<[f32; 3]>,
 }
 
 /// A `.safetensors` file holding a state dict.
