@@ -146,6 +146,10 @@ mod tests {
         let (params, info) = NetworkParams::from_safetensors(&weights).unwrap();
         assert!(!params.architecture.tail().linear_head);
         assert_eq!(info.model.labels.names()[..3], ["cat", "coffee", "rocket"]);
+        // `learn.save`'s file keeps the weights alone: the visitor is told where the names are.
+        let saved = std::fs::read(xai_fixtures::rebuild("resnet18-fastai", "resnet18-fastai.pth", &dir)).unwrap();
+        let (_, _, notes) = convert_model("model.pth", &saved, None, Settings::default()).unwrap();
+        assert!(notes.iter().any(|note| note.contains("give fastai's `learn.dls.vocab`")), "{notes:?}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

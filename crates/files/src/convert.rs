@@ -184,8 +184,11 @@ pub fn import_torchvision(
     let labels = vocab
         .filter(|names| names.len() == classes)
         .and_then(|names| Labels::from_json(serde_json::to_string(&names).expect("strings serialise").as_bytes()).ok());
-    if labels.is_some() && overrides.labels.is_none() {
-        notes.push("the class names read from the file's `vocab` (a fastai Learner's)".into());
+    match (&labels, &overrides.labels) {
+        (Some(_), None) => notes.push("the class names read from the file's `vocab` (a fastai Learner's)".into()),
+        // fastai's `learn.save` keeps the weights alone.
+        (None, None) if !head.is_linear() => notes.push("no class names in the file: give fastai's `learn.dls.vocab`, one a line, as the class names (--labels, or the page's class names file), or convert `learn.export()`'s file, which keeps them".into()),
+        _ => {}
     }
     let imported =
         Imported { params, labels, preprocessing, source: name.to_string(), source_sha256: sha256_hex(bytes) };
