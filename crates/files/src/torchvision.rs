@@ -706,11 +706,13 @@ pub fn left_out(state: &StateDict, architecture: &Architecture) -> Vec<String> {
 
 /// Where a network's prefix sits: `model.0.` is `0` of `model.`, `backbone.` is `backbone` of
 /// the top level; the top level itself is nowhere. DataParallel inside a Sequential (`1.module.`)
-/// is the layer it wraps (`1`).
+/// is the layer it wraps (`1`), and so is fastai's `TimmBody` (`0.model.`: a timm ResNet, named
+/// as torchvision's, as the body of a `vision_learner` given a timm architecture's name).
 fn place(prefix: &str) -> Option<(String, &str)> {
     let layer =
         |p: &str| p.strip_suffix('.').is_some_and(|p| p.rsplit('.').next().is_some_and(|l| l.parse::<usize>().is_ok()));
-    let prefix = prefix.strip_suffix("module.").filter(|p| layer(p)).unwrap_or(prefix);
+    let wrapped = ["module.", "model."].iter().find_map(|wrapper| prefix.strip_suffix(wrapper).filter(|p| layer(p)));
+    let prefix = wrapped.unwrap_or(prefix);
     let place = prefix.strip_suffix('.')?;
     let (parent, name) = place.rsplit_once('.').map_or(("", place), |(parent, name)| (parent, name));
     Some((if parent.is_empty() { String::new() } else { format!("{parent}.") }, name))
@@ -1242,6 +1244,15 @@ pub(crate) mod tests {
         let state = from_children(fastai(&resnet18, &head)).unwrap();
         let params = import_state_dict(&state, None).unwrap();
         assert_eq!(params.architecture.head, Head { max_and_average: true, hidden: vec![512] });
+        // With a timm body (`vision_learner(dls, 'resnet18')`): `TimmBody` holds the ResNet as
+        // its `model`, named as torchvision's, its fc an Identity.
+        let timm: StateDict = state
+            .iter()
+            .map(|(k, v)| {
+                (k.strip_prefix("model.0.").map_or(k.clone(), |own| format!("model.0.model.{own}")), v.clone())
+            })
+            .collect();
+        assert_eq!(import_state_dict(&timm, None).unwrap(), params);
         assert_eq!(
             params.architecture.to_string(),
             "resnet18 (a head of max and average pooling and a hidden Linear of 512)"
