@@ -220,11 +220,11 @@ pub fn read(bytes: &[u8]) -> Result<Pickled, PickleError> {
         learner: false,
     };
     let root = machine.run()?;
-    let mut found = Vec::new();
-    machine.collect(&root, "", 0, &mut Walk { found: &mut found, seen: HashSet::new() })?;
+    let mut walk = Walk { found: Vec::new(), seen: HashSet::new() };
+    machine.collect(&root, "", 0, &mut walk)?;
     match machine.unknown {
-        Some(name) if found.is_empty() => Err(PickleError::NotPlainData(name)),
-        _ => Ok(Pickled { vocab: machine.vocab(), learner_input: machine.learner_input(), tensors: found }),
+        Some(name) if walk.found.is_empty() => Err(PickleError::NotPlainData(name)),
+        _ => Ok(Pickled { vocab: machine.vocab(), learner_input: machine.learner_input(), tensors: walk.found }),
     }
 }
 
@@ -691,12 +691,9 @@ impl Machine<'_> {
         if !self.learner {
             return LearnerInput::NoLearner;
         }
-        let three = |attributes: &[(Value, Value)], name: &str| {
-            let (_, value) = attributes.iter().find(|(key, _)| matches!(key, Value::Str(k) if &**k == name))?;
-            match self.node(value)? {
-                Node::Tensor(tensor) if tensor.elements() == Some(3) => Some((**tensor).clone()),
-                _ => None,
-            }
+        let three = |attributes: &[(Value, Value)], name: &str| match self.node(attribute(attributes, name)?)? {
+            Node::Tensor(tensor) if tensor.elements() == Some(3) => Some((**tensor).clone()),
+            _ => None,
         };
         let normalize = self.arena.iter().find_map(|node| {
             let Node::Object { attributes: Some(state), .. } = node else { return None };
@@ -711,9 +708,7 @@ impl Machine<'_> {
     fn vocab(&self) -> Option<Vec<String>> {
         self.arena.iter().find_map(|node| {
             let Node::Object { attributes: Some(state), .. } = node else { return None };
-            let (_, vocab) =
-                self.attributes(state)?.iter().find(|(key, _)| matches!(key, Value::Str(k) if &**k == "vocab"))?;
-            self.strings(vocab, 0)
+            self.strings(attribute(self.attributes(state)?, "vocab")?, 0)
         })
     }
 
@@ -728,9 +723,7 @@ impl Machine<'_> {
             Node::List(items) if !items.is_empty() => items.iter().map(text).collect(),
             Node::Object { items, .. } if !items.is_empty() => items.iter().map(|(_, v)| text(v)).collect(),
             Node::Object { attributes: Some(state), .. } if depth < 4 => {
-                let (_, items) =
-                    self.attributes(state)?.iter().find(|(key, _)| matches!(key, Value::Str(k) if &**k == "items"))?;
-                self.strings(items, depth + 1)
+                self.strings(attribute(self.attributes(state)?, "items")?, depth + 1)
             }
             _ => None,
         }
@@ -812,13 +805,11 @@ impl Machine<'_> {
         }
         self.collect_entries(items, prefix, depth, walk)?;
         let Some(attributes) = attributes.as_ref().and_then(|state| self.attributes(state)) else { return Ok(()) };
-        let attribute =
-            |name: &str| attributes.iter().find(|(key, _)| matches!(key, Value::Str(key) if &**key == name));
-        if attribute("_parameters").is_none() {
+        if attribute(attributes, "_parameters").is_none() {
             return self.collect_entries(attributes, prefix, depth + 1, walk);
         }
         for group in ["_parameters", "_buffers", "_modules"] {
-            if let Some((_, members)) = attribute(group) {
+            if let Some(members) = attribute(attributes, group) {
                 // Walked as the module's own dict: the group's name is no part of theirs.
                 let Some(Node::Dict(members)) = self.node(members) else { continue };
                 for (name, member) in members {
@@ -831,6 +822,11 @@ impl Machine<'_> {
     }
 }
 
+/// The attribute `name` among an object's `attributes`.
+fn attribute<'a>(attributes: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
+    attributes.iter().find(|(key, _)| matches!(key, Value::Str(key) if &**key == name)).map(|(_, value)| value)
+}
+
 impl Node {
     /// An object as made, before the pickle gives it anything.
     fn object() -> Node {
@@ -840,8 +836,8 @@ impl Node {
 
 /// What a walk over the pickle's objects has found, and the dicts and objects it has been
 /// through (a Learner's callbacks refer back to it; a dict may hold itself).
-struct Walk<'a> {
-    found: &'a mut Vec<(String, TensorRef)>,
+struct Walk {
+    found: Vec<(String, TensorRef)>,
     seen: HashSet<usize>,
 }
 
