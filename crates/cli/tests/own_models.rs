@@ -5,7 +5,7 @@
 //! checks and the folder audit run on them too. And a resnet18 saved with the normalisation it
 //! applies to its input, one as Hugging Face transformers saves it, one as a backbone and a head
 //! beside it, one rebuilt from its children in a Sequential, and one as the CIFAR recipe trains
-//! it, on 32 px photos; and the CIFAR codes' ResNets under their own names.
+//! it, on 32 px photos; the CIFAR codes' ResNets under their own names; fastai's and timm's.
 
 mod common;
 
@@ -36,6 +36,10 @@ const PREACT164: &str = "preact-resnet164-cifar";
 /// its head `1.`: max and average pooling, BatchNorm1d, Linear to 512, ReLU, BatchNorm1d,
 /// Linear; the optimizer's state beside).
 const FASTAI: &str = "resnet18-fastai";
+/// timm's resnet26d (ResNet-D: a deep stem of three 3x3 convolutions, projections after an
+/// average pooling), as timm saves it: a state dict, the hub's `model.safetensors` and
+/// `config.json`, and train.py's checkpoint with its EMA copy and arguments.
+const TIMM: &str = "resnet26d-timm";
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xai-own-models-{}-{name}", std::process::id()));
@@ -469,6 +473,57 @@ fn a_resnet18_fine_tuned_by_fastai() {
     assert!(stderr(&output).contains(normalise), "{}", stderr(&output));
     assert!(!stderr(&output).contains("left out"), "{}", stderr(&output));
     for (a, b) in classify(&out, FASTAI).iter().zip(&classify(&f32_weights, FASTAI)) {
+        assert_eq!(logits(a), logits(b));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// timm's ResNet-D: torch's logits and maps (at layer3 through layer4's pooled projection, on
+/// burn's operations), int8's top-1s, on wgpu too; the hub's files, its class names and
+/// normalisation from its config.json; train.py's checkpoint, its EMA copy said and left.
+#[test]
+fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
+    let dir = scratch("timm");
+    let network = "resnet26 (deep stem of three 3x3 convolutions, 32 and 32 wide before the last, of stride 2, then max pooling, average-pooled shortcuts)";
+    let file = format!("{TIMM}.pth");
+    let (f32_weights, notes) = converted(&dir, TIMM, &file, "f32", network);
+    assert!(notes.is_empty(), "{notes}");
+    let (int8_weights, _) = converted(&dir, TIMM, &file, "int8", network);
+    let lines = check_against_torch(TIMM, &f32_weights, &int8_weights);
+
+    let weights = f32_weights.display().to_string();
+    let chelsea = photo("chelsea");
+    let output = xai(&["classify", &chelsea, "--json", "--weights", &weights, "--backend", "wgpu"]);
+    match output.status.success() {
+        true => {
+            let line: Value = serde_json::from_str(&stdout(&output)).unwrap();
+            assert_close(&logits(&line), &logits(&lines[0]), &format!("{TIMM} chelsea on wgpu"));
+        }
+        false => assert!(std::env::var_os("XAI_REQUIRE_WGPU").is_none(), "{}", stderr(&output)),
+    }
+    let output = xai(&["sanity", &chelsea, "--weights", &weights, "--method", "gradcam", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(evidence["sanity"]["cascade"].as_array().unwrap().len(), 6, "{evidence}");
+
+    // As `push_to_hf_hub` uploads it: the class names and normalisation from its config.json.
+    let config = xai_fixtures::dir().join(format!("{TIMM}-config.json")).display().to_string();
+    let hub = rebuild(TIMM, &format!("{TIMM}.safetensors"), &dir).display().to_string();
+    let out = dir.join("hub-f32.safetensors").display().to_string();
+    let output = xai(&["convert", &hub, "--labels", &config, "--precision", "f32", "-o", &out]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("7 classes (cat, coffee, rocket, astronaut, ...)"), "{}", stdout(&output));
+    let normalise = "normalisation read from 'its config.json's pretrained_cfg': mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]";
+    assert!(stderr(&output).contains(normalise), "{}", stderr(&output));
+    for (a, b) in classify(Path::new(&out), TIMM).iter().zip(&lines) {
+        assert_eq!(logits(a), logits(b));
+    }
+
+    // As train.py's CheckpointSaver writes it: beside the arguments (an argparse.Namespace,
+    // stepped over), the model and its EMA copy, of which the model is read and the copy said.
+    let (checkpoint, notes) = converted(&dir, TIMM, &format!("{TIMM}-checkpoint.pth.tar"), "f32", network);
+    assert!(notes.contains("converted 'state_dict.', not 'state_dict_ema.'"), "{notes}");
+    for (a, b) in classify(&checkpoint, TIMM).iter().zip(&lines) {
         assert_eq!(logits(a), logits(b));
     }
     std::fs::remove_dir_all(dir).unwrap();

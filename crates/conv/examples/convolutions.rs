@@ -73,7 +73,7 @@ fn network() -> Vec<(Case, usize)> {
         Some((_, count)) => *count += 1,
         None => cases.push((case, 1)),
     };
-    let stem = Case::new(0, &architecture.stem_spec(), [1, 3, 224, 224], false, true);
+    let stem = Case::new(0, &architecture.stem_specs()[0], [1, 3, 224, 224], false, true);
     let [n, c, h, w] = stem.output();
     let (h, w) = Geometry { kernel: 3, stride: 2, padding: 1 }.output(h, w); // the max pool
     let mut shape = [n, c, h, w];

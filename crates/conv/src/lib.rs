@@ -232,6 +232,29 @@ pub fn zero_padded(x: &[f32], shape: [usize; 4], stride: usize, before: usize, a
     (output, [n, out_channels, oh, ow])
 }
 
+/// Average pooling of `stride` x `stride` squares, `stride` pixels apart, in ceil mode (ResNet-D's
+/// shortcut: timm's `AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False)`): each
+/// output pixel the mean of the pixels of its square inside the images `x` (row-major [N, C, H,
+/// W] of `shape`), fewer where the border cuts it. Row-major [N, C, OH, OW], and that shape.
+pub fn average_pooled(x: &[f32], shape: [usize; 4], stride: usize) -> (Vec<f32>, [usize; 4]) {
+    let [n, c, h, w] = shape;
+    let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+    let mut output = Vec::with_capacity(n * c * oh * ow);
+    let mut sums = vec![0.0; ow];
+    for plane in x.chunks_exact(h * w) {
+        for rows in plane.chunks(stride * w) {
+            sums.fill(0.0);
+            for row in rows.chunks_exact(w) {
+                sums.iter_mut().zip(row.chunks(stride)).for_each(|(sum, square)| *sum += square.iter().sum::<f32>());
+            }
+            let height = rows.len() / w;
+            let widths = (0..ow).map(|ox| stride.min(w - ox * stride));
+            output.extend(sums.iter().zip(widths).map(|(sum, width)| sum / (height * width) as f32));
+        }
+    }
+    (output, [n, c, oh, ow])
+}
+
 /// A BatchNorm alone then a ReLU (a pre-activation block's first): `max(0, scale[c] x + shift[c])`
 /// for each value of channel c of the images `x` (row-major [N, C, H, W] of `shape`).
 pub fn scaled_rectified(x: &[f32], shape: [usize; 4], scale: &[f32], shift: &[f32]) -> Vec<f32> {
@@ -483,7 +506,7 @@ impl Phases {
 
 #[cfg(test)]
 mod tests {
-    use super::{convolve, max_pool, scaled_rectified, zero_padded, Geometry, Kernel};
+    use super::{average_pooled, convolve, max_pool, scaled_rectified, zero_padded, Geometry, Kernel};
 
     /// The definition, one product at a time, in f64.
     fn naive(x: &[f32], [n, c, h, w]: [usize; 4], weight: &[f32], bias: &[f32], g: Geometry) -> Vec<f32> {
@@ -570,6 +593,19 @@ mod tests {
         assert_eq!(channel(0, 2), [9.0, 11.0, 15.0, 17.0]);
         assert_eq!(channel(1, 2), [27.0, 29.0, 33.0, 35.0]);
         assert_eq!((channel(1, 3), channel(1, 4)), ([0.0; 4].as_slice(), [0.0; 4].as_slice()));
+    }
+
+    #[test]
+    fn average_pooling_averages_each_square_the_border_cuts_too() {
+        // One image of one 3x5 channel, numbered 0..15, pooled 2x2: the last row and column are
+        // squares the border cuts, averaged over what they hold.
+        let x: Vec<f32> = (0..15).map(|v| v as f32).collect();
+        let (pooled, shape) = average_pooled(&x, [1, 1, 3, 5], 2);
+        assert_eq!(shape, [1, 1, 2, 3]);
+        assert_eq!(pooled, [3.0, 5.0, 6.5, 10.5, 12.5, 14.0]);
+        // Two images of two 2x2 channels: one value each.
+        let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        assert_eq!(average_pooled(&x, [2, 2, 2, 2], 2), (vec![1.5, 5.5, 9.5, 13.5], [2, 2, 1, 1]));
     }
 
     #[test]

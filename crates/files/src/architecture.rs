@@ -41,6 +41,10 @@ pub enum Shortcuts {
     /// Every stride-th pixel, its channels padded with zeros evenly on both sides: no weights
     /// (option A, the paper's for CIFAR, as akamaster's pytorch_resnet_cifar10 builds it).
     ZeroPadding,
+    /// A stride x stride average pooling, then a 1x1 convolution of stride 1: ResNet-D's (He et
+    /// al., "Bag of Tricks for Image Classification", CVPR 2019; timm's `avg_down`, fastai's
+    /// xresnet), which reads every pixel where a strided 1x1 convolution skips three in four.
+    AveragePooled,
 }
 
 impl fmt::Display for Shortcuts {
@@ -48,6 +52,7 @@ impl fmt::Display for Shortcuts {
         f.write_str(match self {
             Shortcuts::Projection => "projection shortcuts",
             Shortcuts::ZeroPadding => "zero-padding shortcuts",
+            Shortcuts::AveragePooled => "average-pooled shortcuts",
         })
     }
 }
@@ -59,13 +64,25 @@ pub struct Stem {
     pub kernel: usize,
     pub stride: usize,
     pub max_pool: bool,
+    /// A deep stem's (ResNet-C and -D's, "Bag of Tricks", CVPR 2019: timm's `resnet50d`,
+    /// fastai's xresnet): two 3x3 convolutions of these widths before the stem's own 3x3, each
+    /// with its BatchNorm and ReLU, the first with the stem's stride.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deep: Option<[usize; 2]>,
 }
 
 impl Stem {
     /// ImageNet's (torchvision's and Keras'): 7x7, stride 2, then a 3x3 max pool of stride 2.
-    pub const IMAGENET: Stem = Stem { kernel: 7, stride: 2, max_pool: true };
+    pub const IMAGENET: Stem = Stem { kernel: 7, stride: 2, max_pool: true, deep: None };
     /// The CIFAR recipe for 32 px photos: `conv1 = Conv2d(3, 64, 3, 1, 1)`, `maxpool = Identity`.
-    pub const CIFAR: Stem = Stem { kernel: 3, stride: 1, max_pool: false };
+    pub const CIFAR: Stem = Stem { kernel: 3, stride: 1, max_pool: false, deep: None };
+    /// The widest a deep stem's inner convolutions are here (timm's are 32 or 64 wide).
+    pub const DEEPEST_WIDTH: usize = 1024;
+
+    /// A deep stem of inner convolutions `widths` wide, ImageNet's stride and max pooling.
+    pub fn deep(widths: [usize; 2]) -> Stem {
+        Stem { kernel: 3, deep: Some(widths), ..Stem::IMAGENET }
+    }
 
     /// The stem a kernel of this size is, as its recipe has it: ImageNet's for 7x7, CIFAR's for
     /// 3x3; `None` for any other (or for a kernel of even size, which pads unevenly).
@@ -78,15 +95,18 @@ impl Stem {
     }
 
     /// Whether a weight file's stem is one the network can run: an odd kernel up to 7, stride 1
-    /// or 2.
+    /// or 2; a deep one of 3x3 kernels and inner widths from 1 to [`Stem::DEEPEST_WIDTH`].
     pub fn is_valid(&self) -> bool {
-        self.kernel % 2 == 1 && self.kernel <= 7 && (1..=2).contains(&self.stride)
+        let deep = self
+            .deep
+            .is_none_or(|widths| self.kernel == 3 && widths.iter().all(|w| (1..=Self::DEEPEST_WIDTH).contains(w)));
+        self.kernel % 2 == 1 && self.kernel <= 7 && (1..=2).contains(&self.stride) && deep
     }
 
     /// The photo size its kernel's recipe trains at: 32 after a 3x3 stem (CIFAR's, whatever its
-    /// stride and pooling), 224 after any other.
+    /// stride and pooling), 224 after any other (a deep stem's too).
     pub fn input_size(&self) -> InputSize {
-        if self.kernel == 3 {
+        if self.kernel == 3 && self.deep.is_none() {
             InputSize::CIFAR
         } else {
             InputSize::STANDARD
@@ -111,7 +131,14 @@ pub enum Order {
 impl fmt::Display for Stem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pool = if self.max_pool { "then max pooling" } else { "no max pooling" };
-        write!(f, "{k}x{k} stem of stride {}, {pool}", self.stride, k = self.kernel)
+        match self.deep {
+            Some([first, second]) => write!(
+                f,
+                "deep stem of three 3x3 convolutions, {first} and {second} wide before the last, of stride {}, {pool}",
+                self.stride
+            ),
+            None => write!(f, "{k}x{k} stem of stride {}, {pool}", self.stride, k = self.kernel),
+        }
     }
 }
 
@@ -219,13 +246,19 @@ impl fmt::Display for Architecture {
 }
 
 /// Every architecture xai-lens reads: ImageNet's with its 1000 classes, CIFAR's with 10.
-pub const VARIANTS: [Architecture; 35] = [
+pub const VARIANTS: [Architecture; 39] = [
     variant("resnet50-keras-v1", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Keras),
+    // timm's, not torchvision's: the depths its ResNet-D models (resnet10t, resnet14t, resnet26d,
+    // resnet200d) come in.
+    variant("resnet10", Block::Basic, [1, 1, 1, 1], 1, 64, Layout::Torchvision),
+    variant("resnet14", Block::Bottleneck, [1, 1, 1, 1], 1, 64, Layout::Torchvision),
     variant("resnet18", Block::Basic, [2, 2, 2, 2], 1, 64, Layout::Torchvision),
+    variant("resnet26", Block::Bottleneck, [2, 2, 2, 2], 1, 64, Layout::Torchvision),
     variant("resnet34", Block::Basic, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
     variant("resnet50", Block::Bottleneck, [3, 4, 6, 3], 1, 64, Layout::Torchvision),
     variant("resnet101", Block::Bottleneck, [3, 4, 23, 3], 1, 64, Layout::Torchvision),
     variant("resnet152", Block::Bottleneck, [3, 8, 36, 3], 1, 64, Layout::Torchvision),
+    variant("resnet200", Block::Bottleneck, [3, 24, 36, 3], 1, 64, Layout::Torchvision),
     variant("wide_resnet50_2", Block::Bottleneck, [3, 4, 6, 3], 1, 128, Layout::Torchvision),
     variant("wide_resnet101_2", Block::Bottleneck, [3, 4, 23, 3], 1, 128, Layout::Torchvision),
     variant("resnext50_32x4d", Block::Bottleneck, [3, 4, 6, 3], 32, 4, Layout::Torchvision),
@@ -406,6 +439,12 @@ pub struct BlockSpec {
 pub enum Shortcut {
     Identity,
     Projection(ConvSpec),
+    /// Each `stride` x `stride` square averaged (ceil mode: a square the border cuts averages
+    /// what it holds), then projected ([`Shortcuts::AveragePooled`]).
+    Pooled {
+        stride: usize,
+        projection: ConvSpec,
+    },
     /// Every `stride`-th pixel, with `before` zero channels in front and `after` behind.
     ZeroPadding {
         stride: usize,
@@ -417,7 +456,7 @@ pub enum Shortcut {
 impl BlockSpec {
     pub fn convs(&self) -> impl Iterator<Item = &ConvSpec> {
         let projection = match &self.shortcut {
-            Shortcut::Projection(spec) => Some(spec),
+            Shortcut::Projection(spec) | Shortcut::Pooled { projection: spec, .. } => Some(spec),
             Shortcut::Identity | Shortcut::ZeroPadding { .. } => None,
         };
         self.norm.iter().chain(&self.main).chain(projection)
@@ -536,18 +575,27 @@ impl Architecture {
         }
     }
 
-    /// The stem's convolution, padded to keep the size (then ReLU, and a 3x3/2 max pool where
-    /// [`Stem::max_pool`] says).
-    pub fn stem_spec(&self) -> ConvSpec {
-        let Stem { kernel, stride, .. } = self.stem;
-        ConvSpec {
-            name: "conv1".into(),
-            in_channels: 3,
-            out_channels: self.stem_width,
+    /// The stem's convolutions, each padded to keep the size and followed by a ReLU (then a 3x3/2
+    /// max pool where [`Stem::max_pool`] says): one, `conv1`, or a deep stem's three, named as
+    /// timm's (`conv1.0`, `conv1.3`, `conv1.6`; their BatchNorms `conv1.1`, `conv1.4`, `bn1`).
+    pub fn stem_specs(&self) -> Vec<ConvSpec> {
+        let Stem { kernel, stride, deep, .. } = self.stem;
+        let conv = |name: &str, in_channels, out_channels, stride| ConvSpec {
+            name: name.into(),
+            in_channels,
+            out_channels,
             kernel,
             stride,
             padding: kernel / 2,
             groups: 1,
+        };
+        match deep {
+            None => vec![conv("conv1", 3, self.stem_width, stride)],
+            Some([first, second]) => vec![
+                conv("conv1.0", 3, first, stride),
+                conv("conv1.3", first, second, 1),
+                conv("conv1.6", second, self.stem_width, 1),
+            ],
         }
     }
 
@@ -601,20 +649,25 @@ impl Architecture {
                 ]
             }
         };
+        // A projection of `stride`, named as torchvision's `downsample.0`, or as timm's
+        // `downsample.1` after its average pooling (`downsample.0`, an Identity at stride 1).
+        let projection = |stride, index| ConvSpec {
+            name: match self.layout {
+                Layout::Keras => format!("res{}{}_branch1", s + 2, char::from(b'a' + b as u8)),
+                Layout::Torchvision => format!("layer{}.{b}.downsample.{index}", s + 1),
+            },
+            in_channels: cin,
+            out_channels: out,
+            kernel: 1,
+            stride,
+            padding: 0,
+            groups: 1,
+        };
         let shortcut = match (stride != 1 || cin != out, self.shortcuts) {
             (false, _) => Shortcut::Identity,
-            (true, Shortcuts::Projection) => Shortcut::Projection(ConvSpec {
-                name: match self.layout {
-                    Layout::Keras => format!("res{}{}_branch1", s + 2, char::from(b'a' + b as u8)),
-                    Layout::Torchvision => format!("layer{}.{b}.downsample.0", s + 1),
-                },
-                in_channels: cin,
-                out_channels: out,
-                kernel: 1,
-                stride,
-                padding: 0,
-                groups: 1,
-            }),
+            (true, Shortcuts::Projection) => Shortcut::Projection(projection(stride, 0)),
+            (true, Shortcuts::AveragePooled) if stride == 1 => Shortcut::Projection(projection(1, 1)),
+            (true, Shortcuts::AveragePooled) => Shortcut::Pooled { stride, projection: projection(1, 1) },
             (true, Shortcuts::ZeroPadding) => {
                 let before = (out - cin) / 2;
                 Shortcut::ZeroPadding { stride, before, after: out - cin - before }
@@ -627,7 +680,7 @@ impl Architecture {
     /// Every conv of the network in forward order: the stem, then each block's, then the
     /// BatchNorm before the head where there is one.
     pub fn conv_specs(&self) -> Vec<ConvSpec> {
-        let mut specs = vec![self.stem_spec()];
+        let mut specs = self.stem_specs();
         specs.extend(self.block_specs().iter().flatten().flat_map(|b| b.convs().cloned()));
         specs.extend(self.head_norm_spec());
         specs
@@ -841,11 +894,12 @@ mod tests {
             matches!(&first.shortcut, Shortcut::Projection(p) if p.weight_shape() == [160, 16, 1, 1] && p.stride == 1)
         );
         assert_eq!(wrn.conv_specs().last().map(|s| (s.name.as_str(), s.out_channels)), Some(("norm", 640)));
-        assert_eq!((wrn.last_layer(), wrn.stem_spec().out_channels), (Layer::Layer3, 16));
+        assert_eq!((wrn.last_layer(), wrn.stem_specs()[0].out_channels), (Layer::Layer3, 16));
         let preact = Architecture::named("preact_resnet18", 10).unwrap();
         assert_eq!((preact.head_norm_spec(), preact.stem), (None, Stem::CIFAR));
         assert!(
-            !preact.stem_spec().is_batch_norm() && preact.block_specs()[3][1].norm.as_ref().unwrap().is_batch_norm()
+            !preact.stem_specs()[0].is_batch_norm()
+                && preact.block_specs()[3][1].norm.as_ref().unwrap().is_batch_norm()
         );
     }
 
@@ -860,10 +914,10 @@ mod tests {
         let mut arch = Architecture::named("resnet18", 10).unwrap();
         assert_eq!(arch.to_string(), "resnet18");
         arch.stem = Stem::of_kernel(3).unwrap();
-        assert_eq!(arch.stem_spec().weight_shape(), [64, 3, 3, 3]);
-        assert_eq!((arch.stem_spec().stride, arch.stem_spec().padding), (1, 1));
+        assert_eq!(arch.stem_specs()[0].weight_shape(), [64, 3, 3, 3]);
+        assert_eq!((arch.stem_specs()[0].stride, arch.stem_specs()[0].padding), (1, 1));
         assert_eq!(arch.to_string(), "resnet18 (3x3 stem of stride 1, no max pooling)");
         assert_eq!(Stem::of_kernel(5), None);
-        assert!(!Stem { kernel: 4, stride: 1, max_pool: false }.is_valid());
+        assert!(!Stem { kernel: 4, stride: 1, max_pool: false, deep: None }.is_valid());
     }
 }

@@ -102,10 +102,11 @@ pub struct Given<'a> {
 }
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`). Its preprocessing is
-/// the normalisation saved beside the network ([`torchvision::normalization`]), else
-/// torchvision's ImageNet one, unless `overrides` gives one (applied by [`model_info`]); its
-/// stem's stride and pooling its kernel's recipe's unless the user `given` others; for a Hugging
-/// Face model, the settings of the config.json given as its class names are checked. With it,
+/// the normalisation saved beside the network ([`torchvision::normalization`]), or in a fastai
+/// Learner, or in a timm config.json given as its class names, else torchvision's ImageNet one,
+/// unless `overrides` gives one (applied by [`model_info`]); its stem's stride and pooling its
+/// kernel's recipe's unless the user `given` others; for a Hugging Face transformers model, the
+/// settings of the config.json given as its class names are checked. With it,
 /// notes for the user on what of the file the model reads beside the network, what it takes for
 /// granted, and what it leaves out.
 pub fn import_torchvision(
@@ -146,7 +147,9 @@ pub fn import_torchvision(
         ));
     }
     let normalization = match overrides.normalize {
-        None => torchvision::normalization(&state)?.or_else(|| learner_normalization(learner_input)),
+        None => torchvision::normalization(&state)?
+            .or_else(|| learner_normalization(learner_input))
+            .or_else(|| overrides.labels.as_deref().and_then(timm_normalization)),
         Some(_) => {
             if let Ok(Some(saved)) = torchvision::normalization(&state) {
                 notes.push(format!("the mean and std given replace the normalisation saved in '{}'", saved.module));
@@ -253,6 +256,23 @@ fn learner_normalization(input: LearnerInput<[f32; 3]>) -> Option<Normalization>
         LearnerInput::Unnormalized => ("its fastai transforms, none of them a Normalize", [0.0; 3], [1.0; 3]),
         LearnerInput::NoLearner => return None,
     };
+    checked_normalization(module, mean, std)
+}
+
+/// The normalisation a timm model's config.json (given as its class names: `push_to_hf_hub`
+/// uploads it beside the weights) says it was trained with, in its `pretrained_cfg`.
+fn timm_normalization(config: &[u8]) -> Option<Normalization> {
+    let config: serde_json::Value = serde_json::from_slice(config).ok()?;
+    let pretrained = config.get("pretrained_cfg")?;
+    let three = |key: &str| -> Option<[f32; 3]> {
+        let values = pretrained.get(key)?.as_array()?.iter().map(|v| v.as_f64().map(|v| v as f32));
+        values.collect::<Option<Vec<f32>>>()?.try_into().ok()
+    };
+    checked_normalization("its config.json's pretrained_cfg", three("mean")?, three("std")?)
+}
+
+/// A normalisation read from `module`, where its values are finite and its std positive.
+fn checked_normalization(module: &str, mean: [f32; 3], std: [f32; 3]) -> Option<Normalization> {
     let valid = std.iter().all(|s| s.is_finite() && *s > 0.0) && mean.iter().all(|m| m.is_finite());
     valid.then(|| Normalization { module: module.into(), mean, std, scaled: false })
 }

@@ -7,7 +7,7 @@ pub enum LabelsError {
     #[error("labels file is not valid JSON: {0}")]
     Json(String),
     #[error(
-        "labels file is JSON but none of the shapes read: a list of names, {{\"0\": \"cat\"}}, {{\"cat\": 0}} (class_to_idx), {{\"0\": [\"n02123045\", \"tabby\"]}} or a Hugging Face config.json's id2label"
+        "labels file is JSON but none of the shapes read: a list of names, {{\"0\": \"cat\"}}, {{\"cat\": 0}} (class_to_idx), {{\"0\": [\"n02123045\", \"tabby\"]}} or a Hugging Face config.json's id2label or label_names"
     )]
     Shape,
     #[error("labels file holds no class names")]
@@ -59,6 +59,10 @@ impl Labels {
             // A Hugging Face model's config.json: its id2label, {"0": "tench"}.
             Value::Object(mut config) if config.get("id2label").is_some_and(Value::is_object) => {
                 return Self::from_value(config.remove("id2label").expect("just looked"));
+            }
+            // A timm model's config.json (as `push_to_hf_hub` uploads it): its label_names.
+            Value::Object(mut config) if config.get("label_names").is_some_and(Value::is_array) => {
+                return Self::from_value(config.remove("label_names").expect("just looked"));
             }
             Value::Array(names) => {
                 names.into_iter().map(|name| text(name).ok_or(LabelsError::Shape)).collect::<Result<_, _>>()?
@@ -237,6 +241,8 @@ mod tests {
         assert_eq!(Labels::from_json(br#"{"cat": 0, "dog": 0}"#), Err(LabelsError::Keys(1)));
         let config = br#"{"architectures": ["ResNetForImageClassification"], "id2label": {"1": "dog", "0": "cat"}}"#;
         assert_eq!(Labels::from_file_bytes(config).unwrap().names(), names);
+        let timm = br#"{"architecture": "resnet26d", "num_classes": 2, "label_names": ["cat", "dog"]}"#;
+        assert_eq!(Labels::from_file_bytes(timm).unwrap().names(), names);
         // Valid JSON of another shape is said to be so, with the shapes read.
         assert_eq!(Labels::from_json(br#"{"cat": true}"#), Err(LabelsError::Shape));
         assert!(matches!(Labels::from_json(b"[\"cat\""), Err(LabelsError::Json(_))));

@@ -401,13 +401,22 @@ fn saved_in_parts(state: &StateDict) -> Option<String> {
 }
 
 /// What makes an unprefixed state dict another network than a plain ResNet, though named as one:
-/// a deep stem, a pre-activation one with a BatchNorm after its stem, a stem of another kernel
-/// than 7x7 or 3x3, shortcuts that average-pool, tensors
-/// inside the blocks that a ResNet's do not have (squeeze-excitation, attention), which a
-/// ResNet's layers would answer without.
+/// a pre-activation one with a BatchNorm after its stem, a stem of another kernel than 7x7 or
+/// 3x3 (a deep one of other than three 3x3s), tensors inside the blocks that a ResNet's do not
+/// have (squeeze-excitation, attention), which a ResNet's layers would answer without.
 fn not_plain(state: &StateDict) -> Option<String> {
+    let kernel = |name: &str| match state.get(name).map(|w| w.shape.as_slice()) {
+        Some(&[_, _, kernel, _]) => Some(kernel),
+        _ => None,
+    };
     if state.contains_key("conv1.0.weight") {
-        return Some("a deep stem of three convolutions (ResNet-C or -D, as timm's resnet50d)".into());
+        let kernels = DEEP_STEM.map(|conv| kernel(&format!("{conv}.weight")));
+        if kernels != [Some(3); 3] {
+            return Some(format!(
+                "a deep stem whose convolutions {} have kernels {kernels:?}, where ResNet-C and -D's (timm's resnet50d) are three 3x3s",
+                DEEP_STEM.join(", ")
+            ));
+        }
     }
     // A pre-activation block's first BatchNorm has its input's channels, a plain one's its first
     // conv's output's: they differ where a block changes the channels.
@@ -420,15 +429,12 @@ fn not_plain(state: &StateDict) -> Option<String> {
     {
         return Some("a pre-activation ResNet with a BatchNorm after its stem (as fb.resnet.torch's preresnet), where kuangliu's PreActResNets and the Wide ResNets have none".into());
     }
-    if let Some(&[_, _, kernel, _]) = state.get("conv1.weight").map(|w| w.shape.as_slice())
+    if let Some(kernel) = kernel("conv1.weight")
         && Stem::of_kernel(kernel).is_none()
     {
         return Some(format!(
             "a stem of a {kernel}x{kernel} convolution, where torchvision's is 7x7 and the CIFAR recipe's 3x3"
         ));
-    }
-    if state.keys().any(|k| k.contains(".downsample.2.")) {
-        return Some("shortcuts that average-pool before their convolution (ResNet-D, as timm's avg_down)".into());
     }
     let plain = |part: &str| matches!(part, "conv1" | "conv2" | "conv3" | "bn1" | "bn2" | "bn3" | "downsample");
     let foreign: Vec<&String> =
@@ -863,9 +869,17 @@ fn head_classes(state: &StateDict) -> Result<usize, ImportError> {
     }
 }
 
+/// A deep stem's convolutions, as timm names them (`conv1.1` and `conv1.4` are their BatchNorms).
+const DEEP_STEM: [&str; 3] = ["conv1.0", "conv1.3", "conv1.6"];
+
 /// The stem as its recipe has it for the kernel of `conv1` (7x7 or 3x3, [`not_plain`] refuses
-/// others); ImageNet's where `conv1` is missing or no 4-D kernel, which reading it then says.
+/// others), or a deep one of the widths of its first two convolutions, with ImageNet's stride and
+/// pooling; ImageNet's where `conv1` is missing or no 4-D kernel, which reading it then says.
 fn stem(state: &StateDict) -> Stem {
+    let width = |conv: &str| state.get(&format!("{conv}.weight")).and_then(|w| w.shape.first().copied());
+    if let (Some(first), Some(second)) = (width(DEEP_STEM[0]), width(DEEP_STEM[1])) {
+        return Stem::deep([first, second]);
+    }
     match state.get("conv1.weight").map(|w| w.shape.as_slice()) {
         Some(&[_, _, kernel, _]) => Stem::of_kernel(kernel).unwrap_or(Stem::IMAGENET),
         _ => Stem::IMAGENET,
@@ -895,7 +909,7 @@ fn detect(state: &StateDict, naming: &Naming) -> Result<Architecture, ImportErro
     // The stem's channels tell He et al.'s CIFAR ResNets (16) from a three-stage resnet18 (64),
     // the first stage's a Wide ResNet's widening.
     let channels = |name: &str| state.get(name).and_then(|w| w.shape.first().copied());
-    let stem_width = channels("conv1.weight");
+    let stem_width = channels("conv1.weight").or_else(|| channels(&format!("{}.weight", DEEP_STEM[2])));
     let base = match block {
         Block::Basic => channels("layer1.0.conv1.weight"),
         Block::Bottleneck => channels("layer1.0.conv3.weight").map(|out| out / 4),
@@ -944,26 +958,38 @@ fn detect(state: &StateDict, naming: &Naming) -> Result<Architecture, ImportErro
 }
 
 /// How the shortcuts of `variant` change shape: zero-padding in a CIFAR ResNet without any
-/// projection weights (He et al.'s option A, for which the paper made them), else projections
-/// (where some are missing, they are said missing where they are read).
+/// projection weights (He et al.'s option A, for which the paper made them), average-pooled
+/// where a projection's BatchNorm is `downsample.2` (timm's `avg_down`: `downsample.0` is the
+/// pooling), else projections (where some are missing, they are said missing where they are
+/// read).
 fn shortcuts(state: &StateDict, variant: &Architecture) -> Shortcuts {
     let cifar = variant.stages() == 3;
-    match cifar && !state.keys().any(|k| k.contains(".downsample.")) {
-        true => Shortcuts::ZeroPadding,
-        false => Shortcuts::Projection,
+    if state.keys().any(|k| k.contains(".downsample.2.")) {
+        Shortcuts::AveragePooled
+    } else if cifar && !state.keys().any(|k| k.contains(".downsample.")) {
+        Shortcuts::ZeroPadding
+    } else {
+        Shortcuts::Projection
     }
 }
 
 /// Name of the BatchNorm folded into a conv: the one after it, `conv1` -> `bn1`,
-/// `layer1.0.conv2` -> `layer1.0.bn2`, `layer2.0.downsample.0` -> `layer2.0.downsample.1`. In a
-/// pre-activation network, the one before the block's next conv (`layer1.0.conv1` ->
-/// `layer1.0.bn2`), none after its last, its projection or the stem; a BatchNorm alone is itself.
+/// `layer1.0.conv2` -> `layer1.0.bn2`, `layer2.0.downsample.0` -> `layer2.0.downsample.1`
+/// (after an average pooling, `downsample.1` -> `downsample.2`), a deep stem's `conv1.0` ->
+/// `conv1.1`, `conv1.3` -> `conv1.4`, `conv1.6` -> `bn1`. In a pre-activation network, the one
+/// before the block's next conv (`layer1.0.conv1` -> `layer1.0.bn2`), none after its last, its
+/// projection or the stem; a BatchNorm alone is itself.
 fn batch_norm_name(spec: &ConvSpec, architecture: &Architecture) -> Option<String> {
     if spec.is_batch_norm() {
         return Some(spec.name.clone());
     }
-    if let Some(block) = spec.name.strip_suffix("downsample.0") {
-        return (!architecture.is_preactivation()).then(|| format!("{block}downsample.1"));
+    if let Some(position) = DEEP_STEM.iter().position(|conv| *conv == spec.name) {
+        return Some(["conv1.1", "conv1.4", "bn1"][position].into());
+    }
+    for (conv, norm) in [("downsample.0", "downsample.1"), ("downsample.1", "downsample.2")] {
+        if let Some(block) = spec.name.strip_suffix(conv) {
+            return (!architecture.is_preactivation()).then(|| format!("{block}{norm}"));
+        }
     }
     let (block, number) = spec.name.rsplit_once("conv")?;
     let number: usize = number.parse().ok()?;
@@ -1470,7 +1496,7 @@ pub(crate) mod tests {
         let scale = 2.0 / (1.0 + BATCH_NORM_EPSILON).sqrt();
         assert_eq!(params.convs[0].weight[0], 0.01 * scale);
         assert_eq!(params.convs[0].bias[0], 0.5);
-        let spec = |name: &str| ConvSpec { name: name.into(), ..architecture.stem_spec() };
+        let spec = |name: &str| ConvSpec { name: name.into(), ..architecture.stem_specs()[0].clone() };
         assert_eq!(batch_norm_name(&spec("layer3.1.conv2"), &architecture).unwrap(), "layer3.1.bn2");
         assert_eq!(batch_norm_name(&spec("layer3.0.downsample.0"), &architecture).unwrap(), "layer3.0.downsample.1");
     }
@@ -1483,7 +1509,7 @@ pub(crate) mod tests {
         vgg.insert("classifier.6.weight".into(), tensor);
         let error = import_state_dict(&vgg, None).unwrap_err().to_string();
         assert!(error.starts_with("not a torchvision ResNet: it looks like a VGG"), "{error}");
-        assert!(error.contains("resnet18, resnet34, resnet50"), "{error}");
+        assert!(error.contains("resnet10, resnet14, resnet18, resnet26, resnet34"), "{error}");
 
         let empty_head = state_dict(&Architecture::named("resnet18", 0).unwrap(), "");
         assert_eq!(import_state_dict(&empty_head, None), Err(ImportError::NoClasses));
@@ -1551,6 +1577,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn resnet_d_its_deep_stem_and_average_pooled_shortcuts_are_read_in_timms_names() {
+        let resnet_d = Architecture {
+            stem: Stem::deep([32, 32]),
+            shortcuts: Shortcuts::AveragePooled,
+            ..Architecture::named("resnet26", 7).unwrap()
+        };
+        let state = state_dict(&resnet_d, "");
+        for name in
+            ["conv1.0.weight", "conv1.1.running_var", "conv1.6.weight", "bn1.weight", "layer1.0.downsample.1.weight"]
+        {
+            assert!(state.contains_key(name), "{name}");
+        }
+        // Where the stride is 1 (layer1.0), timm's pooling is an Identity: a projection alone.
+        let blocks = resnet_d.block_specs();
+        assert!(
+            matches!(&blocks[0][0].shortcut, crate::architecture::Shortcut::Projection(spec) if spec.name == "layer1.0.downsample.1")
+        );
+        assert!(
+            matches!(&blocks[1][0].shortcut, crate::architecture::Shortcut::Pooled { stride: 2, projection } if projection.stride == 1)
+        );
+        assert_eq!(state.keys().filter(|k| k.ends_with("downsample.2.weight")).count(), 4);
+        let params = import_state_dict(&state, None).unwrap();
+        assert_eq!(params.architecture, resnet_d);
+        assert_eq!(
+            resnet_d.to_string(),
+            "resnet26 (deep stem of three 3x3 convolutions, 32 and 32 wide before the last, of stride 2, then max pooling, average-pooled shortcuts)"
+        );
+        assert!(left_out(&state, &resnet_d).is_empty());
+        // A deep stem without average pooling (ResNet-C, timm's resnet50c) keeps torchvision's
+        // projections.
+        let resnet_c = Architecture { shortcuts: Shortcuts::Projection, ..resnet_d };
+        assert_eq!(import_state_dict(&state_dict(&resnet_c, ""), None).unwrap().architecture, resnet_c);
+    }
+
+    #[test]
     fn networks_named_as_resnets_but_computing_more_are_refused() {
         let resnet18 = state_dict(&Architecture::named("resnet18", 3).unwrap(), "");
         let tensor = FloatTensor { shape: vec![4], values: vec![1.0; 4] };
@@ -1574,7 +1635,6 @@ pub(crate) mod tests {
         };
         assert_eq!(stem(3).unwrap().architecture.stem, Stem::CIFAR);
         assert!(matches!(stem(5), Err(ImportError::NotPlain(why)) if why.contains("a stem of a 5x5 convolution")));
-        assert!(refused(&["layer2.0.downsample.2.weight"], &[]).contains("average-pool"));
         assert!(refused(&["layer2.0.conv1.weight_orig", "layer2.0.conv1.weight_mask"], &["layer2.0.conv1.weight"])
             .contains("torch.nn.utils.prune.remove"));
         assert!(refused(&["fc.parametrizations.weight.original0"], &["fc.weight"]).contains("remove_parametrizations"));

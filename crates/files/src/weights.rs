@@ -317,10 +317,10 @@ impl NetworkParams {
         let mut architecture = Architecture::named(&name, classes)
             .ok_or_else(|| bad("architecture", format!("'{name}' is none of {}", variant_names().join(", "))))?;
         if let Some(stem) = field("stem") {
-            architecture.stem = serde_json::from_str(&stem)
-                .ok()
-                .filter(Stem::is_valid)
-                .ok_or_else(|| bad("stem", "not a kernel of 1, 3, 5 or 7 with a stride of 1 or 2".into()))?;
+            architecture.stem = serde_json::from_str(&stem).ok().filter(Stem::is_valid).ok_or_else(|| {
+                let deep = format!("(a deep one's of 3x3s, its inner widths at most {})", Stem::DEEPEST_WIDTH);
+                bad("stem", format!("not a kernel of 1, 3, 5 or 7 with a stride of 1 or 2 {deep}"))
+            })?;
         }
         for key in ["head_norm", "projects_input"] {
             let Some(value) = field(key) else { continue };
@@ -338,7 +338,7 @@ impl NetworkParams {
         }
         if let Some(shortcuts) = field("shortcuts") {
             architecture.shortcuts = serde_json::from_str(&shortcuts)
-                .map_err(|_| bad("shortcuts", "neither \"projection\" nor \"zero-padding\"".into()))?;
+                .map_err(|_| bad("shortcuts", "none of \"projection\", \"zero-padding\", \"average-pooled\"".into()))?;
         }
         let precision = field("precision")
             .and_then(|p| p.parse().ok())
@@ -453,7 +453,7 @@ mod tests {
         // ImageNet's is not written at all.
         let plain = resnet18().to_safetensors(Precision::F32, &info());
         assert!(!plain.windows(6).any(|w| w == b"\"stem\""));
-        architecture.stem = Stem { kernel: 4, stride: 1, max_pool: false };
+        architecture.stem = Stem { kernel: 4, stride: 1, max_pool: false, deep: None };
         let bytes = NetworkParams::patterned(architecture).to_safetensors(Precision::F32, &info());
         let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
         assert!(error.starts_with("metadata 'stem' is not valid"), "{error}");
@@ -516,6 +516,24 @@ mod tests {
         let (read, _) = NetworkParams::from_safetensors(&bytes).unwrap();
         assert_eq!(read.architecture, params.architecture);
         assert!(!resnet18().to_safetensors(Precision::F32, &info()).windows(11).any(|w| w == b"\"shortcuts\""));
+    }
+
+    #[test]
+    fn resnet_d_its_deep_stem_and_average_pooled_shortcuts_are_written_and_read() {
+        let architecture = Architecture {
+            stem: Stem::deep([24, 32]),
+            shortcuts: Shortcuts::AveragePooled,
+            ..Architecture::named("resnet26", 3).unwrap()
+        };
+        let params = NetworkParams::patterned(architecture.clone());
+        for precision in [Precision::F32, Precision::Int8] {
+            let (read, _) = NetworkParams::from_safetensors(&params.to_safetensors(precision, &info())).unwrap();
+            assert_eq!(read.architecture, architecture);
+        }
+        let wider = Architecture { stem: Stem::deep([24, Stem::DEEPEST_WIDTH + 1]), ..architecture };
+        let bytes = NetworkParams::patterned(wider).to_safetensors(Precision::F32, &info());
+        let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
+        assert!(error.starts_with("metadata 'stem' is not valid"), "{error}");
     }
 
     #[test]

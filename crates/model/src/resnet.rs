@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use burn::tensor::activation::relu;
-use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{s, Device, Tensor, TensorData};
 
 use image::RgbImage;
@@ -208,7 +208,8 @@ fn random_params(spec: &ConvSpec, rng: &mut StdRng) -> LayerParams {
 }
 
 /// A residual block: its convolutions with a ReLU between them, plus the shortcut (where the
-/// shape changes, a 1x1 projection or the input zero-padded), then the ReLU of the sum. A
+/// shape changes, a 1x1 projection, average pooling then one, or the input zero-padded), then the
+/// ReLU of the sum. A
 /// pre-activation block ([`BatchNorm`] first) adds its convolutions to its input as it is and
 /// projects the normalised one, or the input itself where `projects_input`; its sum is its
 /// output.
@@ -224,6 +225,7 @@ struct Block {
 enum BlockShortcut {
     Identity,
     Projection(Box<Conv>),
+    Pooled { stride: usize, projection: Box<Conv> },
     ZeroPadding { stride: usize, before: usize, after: usize },
 }
 
@@ -236,6 +238,9 @@ impl Block {
         let shortcut = match &spec.shortcut {
             Shortcut::Identity => BlockShortcut::Identity,
             Shortcut::Projection(projection) => BlockShortcut::Projection(conv(projection).into()),
+            &Shortcut::Pooled { stride, ref projection } => {
+                BlockShortcut::Pooled { stride, projection: conv(projection).into() }
+            }
             &Shortcut::ZeroPadding { stride, before, after } => BlockShortcut::ZeroPadding { stride, before, after },
         };
         Self { norm, main, shortcut, projects_input: spec.projects_input }
@@ -243,8 +248,16 @@ impl Block {
 
     fn projection(&self) -> Option<&Conv> {
         match &self.shortcut {
-            BlockShortcut::Projection(conv) => Some(conv),
+            BlockShortcut::Projection(conv) | BlockShortcut::Pooled { projection: conv, .. } => Some(conv),
             BlockShortcut::Identity | BlockShortcut::ZeroPadding { .. } => None,
+        }
+    }
+
+    /// The stride of the average pooling before its projection, where there is one.
+    fn pooling(&self) -> Option<usize> {
+        match self.shortcut {
+            BlockShortcut::Pooled { stride, .. } => Some(stride),
+            _ => None,
         }
     }
 
@@ -260,6 +273,16 @@ impl Block {
             BlockShortcut::Identity => x,
             BlockShortcut::Projection(projection) if self.projects_input => projection.forward(x, false),
             BlockShortcut::Projection(projection) => projection.forward(normalised, false),
+            BlockShortcut::Pooled { stride, projection } => {
+                let options = AvgPoolOptions {
+                    stride: [*stride; 2],
+                    count_include_pad: false,
+                    ceil_mode: true,
+                    ..AvgPoolOptions::new([*stride; 2])
+                };
+                let input = if self.projects_input { x } else { normalised };
+                projection.forward(avg_pool2d(input, options), false)
+            }
             &BlockShortcut::ZeroPadding { stride, before, after } => {
                 let step = stride as isize;
                 let kept = x.slice(s![.., .., ..;step, ..;step]);
@@ -292,7 +315,14 @@ impl Block {
             let shortcut = match (projection.first(), &self.shortcut) {
                 (Some(kernel), _) => {
                     let projected = if self.projects_input { input } else { &normalised };
-                    Cow::Owned(xai_conv::convolve(projected, shape, kernel, None, false).0)
+                    let (pooled, shape) = match self.pooling() {
+                        Some(stride) => {
+                            let (pooled, shape) = xai_conv::average_pooled(projected, shape, stride);
+                            (Cow::Owned(pooled), shape)
+                        }
+                        None => (Cow::Borrowed(projected), shape),
+                    };
+                    Cow::Owned(xai_conv::convolve(&pooled, shape, kernel, None, false).0)
                 }
                 (None, &BlockShortcut::ZeroPadding { stride, before, after }) => {
                     Cow::Owned(xai_conv::zero_padded(input, shape, stride, before, after).0)
@@ -309,7 +339,8 @@ impl Block {
 pub struct ResNet {
     architecture: Architecture,
     preprocessing: Preprocessing,
-    stem: Conv,
+    /// The stem's convolutions, each then a ReLU (but in a pre-activation network's).
+    stem: Vec<Conv>,
     stages: Vec<Vec<Block>>,
     /// The BatchNorm and ReLU after the last stage, where there is one (Wide ResNets').
     head_norm: Option<BatchNorm>,
@@ -327,8 +358,7 @@ impl ResNet {
         let architecture = params.architecture.clone();
         let mut convs = params.convs.iter();
         let mut next = |_: &ConvSpec| Cow::Borrowed(convs.next().expect("one params per conv"));
-        let stem_spec = architecture.stem_spec();
-        let stem = Conv::new(&stem_spec, &next(&stem_spec), device);
+        let stem = architecture.stem_specs().iter().map(|spec| Conv::new(spec, &next(spec), device)).collect();
         let stages = architecture
             .block_specs()
             .iter()
@@ -401,7 +431,8 @@ impl ResNet {
     /// [`Architecture::layers`].
     pub fn features(&self, input: Tensor<4>, layer: Layer) -> Tensor<4> {
         // A pre-activation network's stem has no ReLU: its blocks' BatchNorms come first.
-        let x = self.stem.forward(input, !self.architecture.is_preactivation());
+        let rectify = !self.architecture.is_preactivation();
+        let x = self.stem.iter().fold(input, |x, conv| conv.forward(x, rectify));
         let x = if self.architecture.stem.max_pool { self.stem_pool(x) } else { x };
         let x = self.run_stages(x, 0..=layer.stage_index());
         match layer == self.last_layer() {
@@ -422,7 +453,7 @@ impl ResNet {
     fn stem_pool(&self, x: Tensor<4>) -> Tensor<4> {
         // Keras pads with zeros before the pool; after a ReLU that equals ignoring the border.
         let (kernel, stride, padding) = (3, 2, 1);
-        match self.stem.host_kernel().is_some() && !x.is_autodiff() {
+        match self.stem[0].host_kernel().is_some() && !x.is_autodiff() {
             true => on_host(x, |input, shape| xai_conv::max_pool(input, shape, Geometry { kernel, stride, padding })),
             false => {
                 let mut pool = MaxPoolOptions::new([kernel; 2]);
@@ -513,8 +544,8 @@ impl ResNet {
                 self.hidden = hidden.into_iter().map(|(weight, bias)| (weight.transpose(), bias)).collect();
             }
             "conv1" => {
-                let spec = self.architecture.stem_spec();
-                self.stem = Conv::new(&spec, &random_params(&spec, &mut rng), &device);
+                let specs = self.architecture.stem_specs();
+                self.stem = specs.iter().map(|spec| Conv::new(spec, &random_params(spec, &mut rng), &device)).collect();
             }
             _ => {
                 let stage = cascade.len() - 2 - part;
