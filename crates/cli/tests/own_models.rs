@@ -5,7 +5,8 @@
 //! checks and the folder audit run on them too. And a resnet18 saved with the normalisation it
 //! applies to its input, one as Hugging Face transformers saves it, one as a backbone and a head
 //! beside it, one rebuilt from its children in a Sequential, and one as the CIFAR recipe trains
-//! it, on 32 px photos; the CIFAR codes' ResNets under their own names; fastai's and timm's.
+//! it, on 32 px photos; the CIFAR codes' ResNets under their own names; fastai's (its xresnet
+//! too) and timm's.
 
 mod common;
 
@@ -40,6 +41,12 @@ const FASTAI: &str = "resnet18-fastai";
 /// average pooling), as timm saves it: a state dict, the hub's `model.safetensors` and
 /// `config.json`, and train.py's checkpoint with its EMA copy and arguments.
 const TIMM: &str = "resnet26d-timm";
+/// fastai's xresnet50 (its ResNet-D, an nn.Sequential) trained by `Learner(dls, xresnet50(n_out=7))`
+/// and saved by `learn.save`, and by `learn.export`.
+const XRESNET: &str = "xresnet50-fastai";
+/// ResNet-D's stem and shortcuts, as the converted model names its network.
+const RESNET_D: &str =
+    "deep stem of three 3x3 convolutions, 32 and 32 wide before the last, of stride 2, then max pooling, average-pooled shortcuts";
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xai-own-models-{}-{name}", std::process::id()));
@@ -484,11 +491,11 @@ fn a_resnet18_fine_tuned_by_fastai() {
 #[test]
 fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     let dir = scratch("timm");
-    let network = "resnet26 (deep stem of three 3x3 convolutions, 32 and 32 wide before the last, of stride 2, then max pooling, average-pooled shortcuts)";
+    let network = format!("resnet26 ({RESNET_D})");
     let file = format!("{TIMM}.pth");
-    let (f32_weights, notes) = converted(&dir, TIMM, &file, "f32", network);
+    let (f32_weights, notes) = converted(&dir, TIMM, &file, "f32", &network);
     assert!(notes.is_empty(), "{notes}");
-    let (int8_weights, _) = converted(&dir, TIMM, &file, "int8", network);
+    let (int8_weights, _) = converted(&dir, TIMM, &file, "int8", &network);
     let lines = check_against_torch(TIMM, &f32_weights, &int8_weights);
 
     let weights = f32_weights.display().to_string();
@@ -521,9 +528,37 @@ fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
 
     // As train.py's CheckpointSaver writes it: beside the arguments (an argparse.Namespace,
     // stepped over), the model and its EMA copy, of which the model is read and the copy said.
-    let (checkpoint, notes) = converted(&dir, TIMM, &format!("{TIMM}-checkpoint.pth.tar"), "f32", network);
+    let (checkpoint, notes) = converted(&dir, TIMM, &format!("{TIMM}-checkpoint.pth.tar"), "f32", &network);
     assert!(notes.contains("converted 'state_dict.', not 'state_dict_ema.'"), "{notes}");
     for (a, b) in classify(&checkpoint, TIMM).iter().zip(&lines) {
+        assert_eq!(logits(a), logits(b));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// fastai's xresnet50, read under timm's ResNet-D names: torch's logits and maps, int8's top-1s;
+/// `learn.export()`'s file gives the same logits, its class names and normalisation.
+#[test]
+fn a_fastai_xresnet50_trained_from_scratch() {
+    let dir = scratch("xresnet");
+    let network = format!("resnet50 ({RESNET_D})");
+    let file = format!("{XRESNET}.pth");
+    let (f32_weights, notes) = converted(&dir, XRESNET, &file, "f32", &network);
+    assert!(!notes.contains("left out"), "{notes}");
+    let (int8_weights, _) = converted(&dir, XRESNET, &file, "int8", &network);
+    let lines = check_against_torch(XRESNET, &f32_weights, &int8_weights);
+
+    let exported = rebuild(XRESNET, &format!("{XRESNET}-export.pkl"), &dir).display().to_string();
+    let out = dir.join("export-f32.safetensors");
+    let output = xai(&["convert", &exported, "--precision", "f32", "-o", &out.display().to_string()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&format!("{network}, 7 classes (cat, coffee, rocket, astronaut, ...)")));
+    assert!(
+        stderr(&output).contains("normalisation read from 'its fastai Normalize transform'"),
+        "{}",
+        stderr(&output)
+    );
+    for (a, b) in classify(&out, XRESNET).iter().zip(&lines) {
         assert_eq!(logits(a), logits(b));
     }
     std::fs::remove_dir_all(dir).unwrap();

@@ -206,36 +206,40 @@ pub fn from_hugging_face(state: StateDict) -> (StateDict, bool) {
 /// A ResNet rebuilt from its children in a Sequential, as fine-tuning scripts often make one
 /// (`nn.Sequential(*list(resnet.children())[:-1], nn.Flatten(), nn.Linear(512, k))`), under
 /// torchvision's names: its `0` is `conv1`, its `1` `bn1`, its stages of blocks, in a row after
-/// them (`4` to `7`), `layer1` on, and the one Linear after those `fc`. Any other state dict is
-/// given back as it is; a Sequential with more layers of weights after the blocks is refused.
+/// them (`4` to `7`), `layer1` on, and the one Linear after those `fc`. So too fastai's xresnet
+/// (an nn.Sequential itself: [`Children::XResNet`]) under timm's ResNet-D names. Any other state
+/// dict is given back as it is; a Sequential with more layers of weights after the blocks is
+/// refused.
 pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
     // Each as (the module's name in the file, its name in torchvision's ResNet).
     let mut renames: Vec<(String, String)> = Vec::new();
-    for sequential in state.keys().filter_map(|k| k.strip_suffix("0.weight")) {
-        let is_stem = (sequential.is_empty() || sequential.ends_with('.'))
-            && state[&format!("{sequential}0.weight")].shape.len() == 4
-            && state.contains_key(&format!("{sequential}1.running_mean"));
-        if !is_stem {
+    // The Sequentials whose blocks are xresnet's, renamed inside once they are `layerN`.
+    let mut xresnets: Vec<String> = Vec::new();
+    let candidates = state.keys().flat_map(|k| {
+        [(k.strip_suffix("0.weight"), Children::Torchvision), (k.strip_suffix("0.0.weight"), Children::XResNet)]
+    });
+    for (sequential, children_kind) in candidates.filter_map(|(sequential, kind)| Some((sequential?, kind))) {
+        if !(sequential.is_empty() || sequential.ends_with('.')) || !children_kind.is_stem(&state, sequential) {
             continue;
         }
         let children: BTreeSet<usize> =
             state.keys().filter_map(|k| k.strip_prefix(sequential)?.split_once('.')?.0.parse().ok()).collect();
-        let blocks: Vec<usize> = children
-            .iter()
-            .copied()
-            .filter(|i| state.contains_key(&format!("{sequential}{i}.0.conv1.weight")))
-            .collect();
-        // After the stem's BatchNorm, its ReLU and max pool hold no tensors: the blocks come
-        // next, in a row.
+        let block = children_kind.block_tensor();
+        let blocks: Vec<usize> =
+            children.iter().copied().filter(|i| state.contains_key(&format!("{sequential}{i}.{block}"))).collect();
+        // After the stem, its ReLU and max pool hold no tensors: the blocks come next, in a row.
         let (Some(&first), Some(&last)) = (blocks.first(), blocks.last()) else { continue };
+        let (stem, stem_children) = (children_kind.stem(), children_kind.stem_children());
         let in_a_row = last - first == blocks.len() - 1 && (3..=4).contains(&blocks.len());
-        if first < 2 || !in_a_row || children.range(2..first).next().is_some() {
+        if first < stem_children || !in_a_row || children.range(stem_children..first).next().is_some() {
             continue;
         }
-        renames.push((format!("{sequential}0."), format!("{sequential}conv1.")));
-        renames.push((format!("{sequential}1."), format!("{sequential}bn1.")));
+        renames.extend(stem.iter().map(|(from, to)| (format!("{sequential}{from}."), format!("{sequential}{to}."))));
         for (stage, block) in blocks.iter().enumerate() {
             renames.push((format!("{sequential}{block}."), format!("{sequential}layer{}.", stage + 1)));
+        }
+        if children_kind == Children::XResNet {
+            xresnets.push(sequential.to_string());
         }
         match children.iter().filter(|&&i| i > last).collect::<Vec<_>>()[..] {
             [] => {} // a head beside the Sequential, read or refused as one
@@ -251,11 +255,98 @@ pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
             }
         }
     }
-    let renamed = |k: String| match renames.iter().find(|(from, _)| k.starts_with(from.as_str())) {
-        Some((from, to)) => format!("{to}{}", &k[from.len()..]),
-        None => k,
+    let renamed = |k: String| {
+        let k = match renames.iter().find(|(from, _)| k.starts_with(from.as_str())) {
+            Some((from, to)) => format!("{to}{}", &k[from.len()..]),
+            None => k,
+        };
+        let xresnet = xresnets.iter().find_map(|sequential| {
+            let (block, part) = xresnet_block_part(k.strip_prefix(sequential.as_str())?)?;
+            Some(format!("{sequential}{block}.{part}"))
+        });
+        xresnet.unwrap_or(k)
     };
     Ok(state.into_iter().map(|(k, v)| (renamed(k), v)).collect())
+}
+
+/// How a Sequential of a ResNet's children names its stem and blocks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Children {
+    /// torchvision's ResNet's children: `0` conv1, `1` bn1, blocks of `conv1`, `bn1`...
+    Torchvision,
+    /// fastai's xresnet (ResNet-D, "Bag of Tricks"): a deep stem of three `ConvLayer`s (`0` to
+    /// `2`, each a conv `.0` and its BatchNorm `.1`), blocks of a `convpath` of ConvLayers and an
+    /// `idpath` (an average pooling where the stride is 2, then a ConvLayer where the channels
+    /// change).
+    XResNet,
+}
+
+impl Children {
+    /// Whether `sequential` begins with such a stem.
+    fn is_stem(self, state: &StateDict, sequential: &str) -> bool {
+        let is_conv = |name: &str| state.get(&format!("{sequential}{name}.weight")).is_some_and(|w| w.shape.len() == 4);
+        let is_norm = |name: &str| state.contains_key(&format!("{sequential}{name}.running_mean"));
+        match self {
+            Children::Torchvision => is_conv("0") && is_norm("1"),
+            Children::XResNet => {
+                ["0", "1", "2"].iter().all(|c| is_conv(&format!("{c}.0")) && is_norm(&format!("{c}.1")))
+            }
+        }
+    }
+
+    /// A tensor every block's first has, under the block's name.
+    fn block_tensor(self) -> &'static str {
+        match self {
+            Children::Torchvision => "0.conv1.weight",
+            Children::XResNet => "0.convpath.0.0.weight",
+        }
+    }
+
+    /// How many of the Sequential's first children its stem's layers with weights are.
+    fn stem_children(self) -> usize {
+        match self {
+            Children::Torchvision => 2,
+            Children::XResNet => 3,
+        }
+    }
+
+    /// The stem's modules and their names as torchvision's (a deep stem's, as timm's).
+    fn stem(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Children::Torchvision => &[("0", "conv1"), ("1", "bn1")],
+            Children::XResNet => &[
+                ("0.0", "conv1.0"),
+                ("0.1", "conv1.1"),
+                ("1.0", "conv1.3"),
+                ("1.1", "conv1.4"),
+                ("2.0", "conv1.6"),
+                ("2.1", "bn1"),
+            ],
+        }
+    }
+}
+
+/// A tensor of an xresnet's block (`layer2.0.convpath.1.0.weight`, under its Sequential) as its
+/// block and the part of it timm's ResNet-D names so: a `convpath` ConvLayer's conv `.0` is
+/// `conv2.weight`, its BatchNorm `.1` `bn2`; the `idpath` ConvLayer's (after the pooling, where
+/// there is one) `downsample.1`, its BatchNorm `downsample.2`.
+fn xresnet_block_part(name: &str) -> Option<(&str, String)> {
+    let (block, path, rest) = match (name.split_once(".convpath."), name.split_once(".idpath.")) {
+        (Some((block, rest)), _) => (block, "convpath", rest),
+        (_, Some((block, rest))) => (block, "idpath", rest),
+        _ => return None,
+    };
+    let (layer, rest) = rest.split_once('.')?;
+    let (module, param) = rest.split_once('.')?;
+    let number = || Some(layer.parse::<usize>().ok()? + 1);
+    let part = match (path, module) {
+        ("convpath", "0") => format!("conv{}.{param}", number()?),
+        ("convpath", "1") => format!("bn{}.{param}", number()?),
+        ("idpath", "0") => format!("downsample.1.{param}"),
+        ("idpath", "1") => format!("downsample.2.{param}"),
+        _ => return None,
+    };
+    Some((block, part))
 }
 
 /// torchvision's name for a tensor of the Hugging Face ResNet at `network`, or of the classifier
@@ -1238,6 +1329,72 @@ pub(crate) mod tests {
             |k: String| k.replace("module.layer", "").replace("module.conv1.", "0.").replace("module.bn1.", "1.");
         let odd: StateDict = torchvision.into_iter().map(|(k, v)| (child(k), v)).collect();
         assert_eq!(from_children(odd.clone()).unwrap(), odd);
+    }
+
+    /// A ResNet-D's tensor (in timm's names) as fastai's xresnet names it: the deep stem's three
+    /// ConvLayers `0` to `2`, the stages `4` to `7`, each block's `convpath` of ConvLayers and its
+    /// `idpath` (the ConvLayer after the pooling, `1`, where the stage's stride is 2), the
+    /// Linear `11`.
+    fn xresnet_name(name: &str) -> String {
+        let stem = [("conv1.0.", "0.0."), ("conv1.1.", "0.1."), ("conv1.3.", "1.0."), ("conv1.4.", "1.1.")];
+        let stem = stem.into_iter().chain([("conv1.6.", "2.0."), ("bn1.", "2.1."), ("fc.", "11.")]);
+        if let Some(renamed) = stem.clone().find_map(|(from, to)| Some(format!("{to}{}", name.strip_prefix(from)?))) {
+            return renamed;
+        }
+        let parts: Vec<&str> = name.splitn(4, '.').collect();
+        let [layer, block, module, param] = parts[..] else { return name.to_string() };
+        let stage: usize = layer.strip_prefix("layer").unwrap().parse().unwrap();
+        let pooled = usize::from(stage > 1);
+        let part = match module {
+            "downsample" => {
+                let (conv, param) = param.split_once('.').unwrap();
+                format!("idpath.{pooled}.{}.{param}", if conv == "1" { 0 } else { 1 })
+            }
+            _ => {
+                let (kind, number) = module.split_at(module.len() - 1);
+                let number: usize = number.parse().unwrap();
+                format!("convpath.{}.{}.{param}", number - 1, if kind == "conv" { 0 } else { 1 })
+            }
+        };
+        format!("{}.{block}.{part}", stage + 3)
+    }
+
+    #[test]
+    fn fastais_xresnet_is_read_as_resnet_d() {
+        for name in ["resnet18", "resnet50"] {
+            let resnet_d = Architecture {
+                stem: Stem::deep([32, 32]),
+                shortcuts: Shortcuts::AveragePooled,
+                ..Architecture::named(name, 7).unwrap()
+            };
+            let timm = state_dict(&resnet_d, "");
+            // `Learner(dls, xresnet50(n_out=7))`, as `learn.save` saves it.
+            let xresnet: StateDict =
+                timm.iter().map(|(k, v)| (format!("model.{}", xresnet_name(k)), v.clone())).collect();
+            assert!(xresnet.contains_key("model.5.0.idpath.1.0.weight"), "{name}");
+            let renamed = from_children(xresnet).unwrap();
+            let names = |state: &StateDict| state.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(names(&renamed), timm.keys().map(|k| format!("model.{k}")).collect::<Vec<_>>(), "{name}");
+            assert_eq!(import_state_dict(&renamed, None).unwrap().architecture, resnet_d, "{name}");
+        }
+        // `vision_learner(dls, xresnet50)`: the body (its children but the pooling and head) `0.`,
+        // fastai's head `1.`.
+        let resnet_d = Architecture {
+            stem: Stem::deep([32, 32]),
+            shortcuts: Shortcuts::AveragePooled,
+            ..Architecture::named("resnet50", 7).unwrap()
+        };
+        let mut state: StateDict = state_dict(&resnet_d, "")
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("fc."))
+            .map(|(k, v)| (format!("model.0.{}", xresnet_name(&k)), v))
+            .collect();
+        let tensor = |shape: Vec<usize>| FloatTensor { values: vec![0.01; shape.iter().product()], shape };
+        state.insert("model.1.2.weight".into(), tensor(vec![512, 4096]));
+        state.insert("model.1.4.weight".into(), tensor(vec![7, 512]));
+        let params = import_state_dict(&from_children(state).unwrap(), None).unwrap();
+        assert_eq!(params.architecture.head, Head { max_and_average: true, hidden: vec![512] });
+        assert_eq!((params.architecture.stem, params.architecture.shortcuts), (resnet_d.stem, resnet_d.shortcuts));
     }
 
     /// fastai's `vision_learner` model: the body `0.` (the ResNet's children), its head `1.`:
