@@ -14,7 +14,16 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 PICKLES = HERE.parent / "tests" / "fixtures" / "pickles"
+OWN_MODELS = HERE.parent / "tests" / "fixtures" / "torchvision"
 SEEDS = HERE / "seeds"
+# The pickles of own-model fixtures that are more than a state dict (the kernels' storages are cut
+# from the skeletons, not from the pickle), by their seeds' names.
+OBJECT_PICKLES = {
+    "resnet18-fastai-export.pkl": "fastai-learner-export.pkl",
+    "resnet18-whole.pth": "torchvision-resnet18-whole.pkl",
+    "resnet26d-timm-checkpoint.pth.tar": "timm-train-checkpoint.pkl",
+}
+BATCH_NORM = ["weight", "bias", "running_mean", "running_var"]
 
 
 def write(target, name, data):
@@ -33,6 +42,36 @@ def safetensors(tensors, metadata=None):
         header["__metadata__"] = metadata
     text = json.dumps(header).encode()
     return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+
+
+def resnet_d_names(blocks_per_stage: int) -> list:
+    """The tensors of a basic-block ResNet-D as timm names them (resnet10t for one block a stage):
+    the deep stem's three convs and their BatchNorms, projections after an average pooling."""
+    names = [f"{conv}.weight" for conv in ("conv1.0", "conv1.3", "conv1.6")]
+    names += [f"{norm}.{p}" for norm in ("conv1.1", "conv1.4", "bn1") for p in BATCH_NORM]
+    for stage in range(1, 5):
+        for block in range(blocks_per_stage):
+            prefix = f"layer{stage}.{block}."
+            names += [f"{prefix}conv{i}.weight" for i in (1, 2)]
+            names += [f"{prefix}bn{i}.{p}" for i in (1, 2) for p in BATCH_NORM]
+            if stage > 1 and block == 0:
+                names += [f"{prefix}downsample.1.weight"] + [f"{prefix}downsample.2.{p}" for p in BATCH_NORM]
+    return names + ["fc.weight", "fc.bias"]
+
+
+def xresnet_name(name: str) -> str:
+    """A ResNet-D tensor as fastai's xresnet (an nn.Sequential) names it."""
+    stem = {"conv1.0": "0.0", "conv1.1": "0.1", "conv1.3": "1.0", "conv1.4": "1.1", "conv1.6": "2.0",
+            "bn1": "2.1", "fc": "11"}
+    module, _, param = name.rpartition(".")
+    if module in stem:
+        return f"{stem[module]}.{param}"
+    layer, block, part = module.split(".", 2)
+    stage = int(layer.removeprefix("layer"))
+    if part.startswith("downsample."):
+        return f"{stage + 3}.{block}.idpath.1.{int(part[-1]) - 1}.{param}"
+    kind, number = part[:-1], int(part[-1])
+    return f"{stage + 3}.{block}.convpath.{number - 1}.{0 if kind == 'conv' else 1}.{param}"
 
 
 def npm_package():
@@ -62,6 +101,16 @@ def main():
             with zipfile.ZipFile(path) as archive:
                 pickle = next(n for n in archive.namelist() if n.endswith("data.pkl"))
                 write("pickle", path.stem + ".pkl", archive.read(pickle))
+    for skeleton, seed in OBJECT_PICKLES.items():
+        with zipfile.ZipFile(OWN_MODELS / f"{skeleton}.skeleton") as archive:
+            write("pickle", seed, archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl"))))
+    # timm's resnet10t and fastai's xresnet18 by their names, each tensor one value: the paths that
+    # recognise and rename them, small enough to mutate quickly.
+    names = resnet_d_names(1)
+    write("safetensors", "timm-resnet10t-names.safetensors", safetensors({n: ([1], [0.0]) for n in names}))
+    names = resnet_d_names(2)
+    write("safetensors", "fastai-xresnet18-names.safetensors",
+          safetensors({xresnet_name(n): ([1], [0.0]) for n in names}))
     write("safetensors", "state_dict.safetensors",
           safetensors({"conv1.weight": ([2, 3, 1, 1], [0.5] * 6), "fc.weight": ([2, 2], [1, 0, 0, 1])}))
     write("weights", "header.safetensors",

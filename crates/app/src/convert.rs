@@ -154,6 +154,27 @@ mod tests {
     }
 
     #[test]
+    fn a_timm_model_from_the_hub_brings_its_class_names_and_normalisation_in_its_config() {
+        let dir = std::env::temp_dir().join(format!("xai-app-convert-timm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let hub = std::fs::read(xai_fixtures::rebuild("resnet26d-timm", "resnet26d-timm.safetensors", &dir)).unwrap();
+        let config = std::fs::read(xai_fixtures::dir().join("resnet26d-timm-config.json")).unwrap();
+        let (weights, stored, notes) =
+            convert_model("model.safetensors", &hub, Some(config), Settings::default()).unwrap();
+        assert!(
+            stored.architecture.starts_with("resnet26 (deep stem of three 3x3 convolutions"),
+            "{}",
+            stored.architecture
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("normalisation read from 'its config.json's pretrained_cfg'"), "{notes:?}");
+        let (_, info) = NetworkParams::from_safetensors(&weights).unwrap();
+        assert_eq!(info.model.labels.names()[..3], ["cat", "coffee", "rocket"]);
+        assert_eq!(info.model.preprocessing, Preprocessing::IMAGENET);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_cifar_model_keeps_its_stem_and_size() {
         let dir = std::env::temp_dir().join(format!("xai-app-convert-cifar-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -207,7 +207,7 @@ pub fn from_hugging_face(state: StateDict) -> (StateDict, bool) {
 /// (`nn.Sequential(*list(resnet.children())[:-1], nn.Flatten(), nn.Linear(512, k))`), under
 /// torchvision's names: its `0` is `conv1`, its `1` `bn1`, its stages of blocks, in a row after
 /// them (`4` to `7`), `layer1` on, and the one Linear after those `fc`. So too fastai's xresnet
-/// (an nn.Sequential itself: [`Children::XResNet`]) under timm's ResNet-D names. Any other state
+/// (an nn.Sequential itself: `Children::XResNet`) under timm's ResNet-D names. Any other state
 /// dict is given back as it is; a Sequential with more layers of weights after the blocks is
 /// refused.
 pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
