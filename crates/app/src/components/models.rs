@@ -109,7 +109,7 @@ pub fn models_panel(props: &ModelsProps) -> Html {
             <div class="own">
                 <h3>{ "Use your own model" }</h3>
                 <p class="hint">
-                    { "A torchvision ResNet (18 to 152, wide or ResNeXt; CIFAR's too, pre-activation ones and RobustBench's Wide ResNets) with your own classes: a .pth, .pt, .pth.tar or .ckpt from torch.save (a state dict or the whole model; fastai's learn.save, or learn.export's .pkl with its class names), a .safetensors state dict (a Hugging Face model.safetensors, with its config.json for the class names), or a file made by xai convert. It is converted and kept in this browser; nothing is uploaded. Pick the files or drop them here." }
+                    { "A ResNet with your own classes (torchvision's 18 to 152, wide or ResNeXt; timm's, ResNet-D too; fastai's, xresnet too; CIFAR's, pre-activation ones and RobustBench's Wide ResNets): a .pth, .pt, .pth.tar or .ckpt from torch.save (a state dict or the whole model; fastai's learn.save, or learn.export's .pkl with its class names), a .safetensors state dict (a Hugging Face model.safetensors, transformers' or timm's, with its config.json for the class names), or a file made by xai convert. It is converted and kept in this browser; nothing is uploaded. Pick the files or drop them here." }
                 </p>
                 <label>{ "Model file" }<input ref={model_input} data-testid="model-file" type="file" accept=".pth,.pt,.tar,.ckpt,.pkl,.safetensors,.bin"/></label>
                 <label>{ "Class names (optional: one a line, or JSON)" }<input ref={labels_input} data-testid="labels-file" type="file" accept=".txt,.json"/></label>
