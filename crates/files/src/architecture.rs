@@ -236,8 +236,10 @@ impl fmt::Display for Architecture {
             false => "projections of the pre-activated input".to_string(),
         });
         let head = (!self.head.is_linear()).then(|| self.head.to_string());
+        let stem_width =
+            (recipe.stem_width != self.stem_width).then(|| format!("a stem of {} channels", self.stem_width));
         let notes: Vec<String> =
-            stem.into_iter().chain(shortcuts).chain(head_norm).chain(projects).chain(head).collect();
+            stem.into_iter().chain(stem_width).chain(shortcuts).chain(head_norm).chain(projects).chain(head).collect();
         match notes.is_empty() {
             true => f.write_str(self.name),
             false => write!(f, "{} ({})", self.name, notes.join(", ")),

@@ -1000,6 +1000,8 @@ fn detect(state: &StateDict, naming: &Naming) -> Result<Architecture, ImportErro
     // The stem's channels tell He et al.'s CIFAR ResNets (16) from a three-stage resnet18 (64),
     // the first stage's a Wide ResNet's widening.
     let channels = |name: &str| state.get(name).and_then(|w| w.shape.first().copied());
+    // A deep stem's channels are its own: timm's resnet50s doubles ResNet-D's 64.
+    let deep = state.contains_key(&format!("{}.weight", DEEP_STEM[0]));
     let stem_width = channels("conv1.weight").or_else(|| channels(&format!("{}.weight", DEEP_STEM[2])));
     let base = match block {
         Block::Basic => channels("layer1.0.conv1.weight"),
@@ -1016,7 +1018,7 @@ fn detect(state: &StateDict, naming: &Naming) -> Result<Architecture, ImportErro
                 && (v.block, v.blocks, v.groups) == (block, blocks, groups)
                 && per_group.is_none_or(|width| width == v.base_width * v.width_per_group / 64)
                 && v.is_preactivation() == preactivation
-                && stem_width.is_none_or(|stem| stem == v.stem_width)
+                && (deep || stem_width.is_none_or(|stem| stem == v.stem_width))
                 && base.is_none_or(|base| base == v.base_width)
         })
         .map(|v| {
@@ -1027,7 +1029,8 @@ fn detect(state: &StateDict, naming: &Naming) -> Result<Architecture, ImportErro
                 true => Order::PreActivation { head_norm, projects_input },
                 false => Order::PostActivation,
             };
-            Architecture { classes, order, ..v.clone() }
+            let stem_width = stem_width.filter(|_| deep).unwrap_or(v.stem_width);
+            Architecture { classes, order, stem_width, ..v.clone() }
         })
         .ok_or_else(|| {
             let stages: Vec<usize> = blocks.into_iter().take_while(|&b| b > 0).collect();
@@ -1763,9 +1766,17 @@ pub(crate) mod tests {
         );
         assert!(left_out(&state, &resnet_d).is_empty());
         // A deep stem without average pooling (ResNet-C, timm's resnet50c) keeps torchvision's
-        // projections.
+        // projections; one of 128 channels (timm's resnet50s) is its own width.
         let resnet_c = Architecture { shortcuts: Shortcuts::Projection, ..resnet_d };
         assert_eq!(import_state_dict(&state_dict(&resnet_c, ""), None).unwrap().architecture, resnet_c);
+        let resnet_s = Architecture { stem: Stem::deep([64, 64]), stem_width: 128, ..resnet_c };
+        assert_eq!(import_state_dict(&state_dict(&resnet_s, ""), None).unwrap().architecture, resnet_s);
+        assert!(
+            resnet_s
+                .to_string()
+                .ends_with("64 and 64 wide before the last, of stride 2, then max pooling, a stem of 128 channels)"),
+            "{resnet_s}"
+        );
     }
 
     #[test]

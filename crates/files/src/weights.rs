@@ -165,6 +165,9 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
         .then(|| ("projects_input", architecture.projects_input().to_string()));
     let head = (!architecture.head.is_linear())
         .then(|| ("head", serde_json::to_string(&architecture.head).expect("plain data serialises")));
+    // A deep stem twice as wide as ResNet-D's (timm's resnet50s).
+    let stem_width =
+        (architecture.stem_width != recipe.stem_width).then(|| ("stem_width", architecture.stem_width.to_string()));
     let mut fields = vec![
         ("format", FORMAT.into()),
         ("format_version", FORMAT_VERSION.into()),
@@ -182,6 +185,7 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
     fields.extend(head_norm);
     fields.extend(projects_input);
     fields.extend(head);
+    fields.extend(stem_width);
     fields
 }
 
@@ -335,6 +339,13 @@ impl NetworkParams {
                 .ok()
                 .filter(|head: &Head| head.hidden.len() <= MOST_HIDDEN && !head.hidden.contains(&0))
                 .ok_or_else(|| bad("head", format!("not a pooling and at most {MOST_HIDDEN} widths of Linears")))?;
+        }
+        if let Some(width) = field("stem_width") {
+            architecture.stem_width = width
+                .parse()
+                .ok()
+                .filter(|width| (1..=Stem::DEEPEST_WIDTH).contains(width))
+                .ok_or_else(|| bad("stem_width", format!("not a number from 1 to {}", Stem::DEEPEST_WIDTH)))?;
         }
         if let Some(shortcuts) = field("shortcuts") {
             architecture.shortcuts = serde_json::from_str(&shortcuts)
@@ -530,6 +541,10 @@ mod tests {
             let (read, _) = NetworkParams::from_safetensors(&params.to_safetensors(precision, &info())).unwrap();
             assert_eq!(read.architecture, architecture);
         }
+        // timm's resnet50s: a deep stem of 64, 64 and 128 channels.
+        let wide_stem = Architecture { stem: Stem::deep([64, 64]), stem_width: 128, ..architecture.clone() };
+        let bytes = NetworkParams::patterned(wide_stem.clone()).to_safetensors(Precision::F32, &info());
+        assert_eq!(NetworkParams::from_safetensors(&bytes).unwrap().0.architecture, wide_stem);
         let wider = Architecture { stem: Stem::deep([24, Stem::DEEPEST_WIDTH + 1]), ..architecture };
         let bytes = NetworkParams::patterned(wider).to_safetensors(Precision::F32, &info());
         let error = NetworkParams::from_safetensors(&bytes).unwrap_err().to_string();
