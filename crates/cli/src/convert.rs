@@ -110,7 +110,14 @@ fn import(args: &Args, overrides: &Overrides) -> Result<(Imported, Vec<String>)>
         let labels = package.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
         let source = package.name.unwrap_or_else(|| file_name(&args.source));
         Ok((
-            Imported { params, labels, preprocessing: Preprocessing::Caffe, source, source_sha256: sha256 },
+            Imported {
+                params,
+                labels,
+                preprocessing: Preprocessing::Caffe,
+                input_size: None,
+                source,
+                source_sha256: sha256,
+            },
             Vec::new(),
         ))
     };

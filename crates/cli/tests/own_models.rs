@@ -487,7 +487,8 @@ fn a_resnet18_fine_tuned_by_fastai() {
 
 /// timm's ResNet-D: torch's logits and maps (at layer3 through layer4's pooled projection, on
 /// burn's operations), int8's top-1s, on wgpu too; the hub's files, its class names and
-/// normalisation from its config.json; train.py's checkpoint, its EMA copy said and left.
+/// normalisation (and input size) from its config.json; train.py's checkpoint, its EMA copy said
+/// and left.
 #[test]
 fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     let dir = scratch("timm");
@@ -525,6 +526,15 @@ fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     for (a, b) in classify(Path::new(&out), TIMM).iter().zip(&lines) {
         assert_eq!(logits(a), logits(b));
     }
+    // Trained at another size, the config's is the model's (a timm ResNet's at 288 px).
+    let mut edited: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    edited["pretrained_cfg"]["input_size"] = serde_json::json!([3, 288, 288]);
+    let at_288 = dir.join("config-288.json");
+    std::fs::write(&at_288, edited.to_string()).unwrap();
+    let output = xai(&["convert", &hub, "--labels", &at_288.display().to_string(), "-o", &out]);
+    assert!(stderr(&output).contains("the input size read from its config.json's pretrained_cfg: 288 px"));
+    let (_, info) = xai_model::NetworkParams::from_safetensors(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(info.model.input_size.get(), 288);
 
     // As train.py's CheckpointSaver writes it: beside the arguments (an argparse.Namespace,
     // stepped over), the model and its EMA copy, of which the model is read and the copy said.

@@ -73,6 +73,9 @@ pub struct Imported {
     /// The class names the source brings (the Keras tarball does).
     pub labels: Option<Labels>,
     pub preprocessing: Preprocessing,
+    /// The photo size its source says it was trained at (a timm config.json's); `None`: its
+    /// stem's recipe's.
+    pub input_size: Option<InputSize>,
     /// The file name or package it came from.
     pub source: String,
     pub source_sha256: String,
@@ -146,10 +149,11 @@ pub fn import_torchvision(
             "the stem read as the CIFAR recipe's: a {stem} (if the model was trained otherwise, give its stem's stride and max pooling: --stem-stride and --max-pool, or the page's conversion options)"
         ));
     }
+    let timm = overrides.labels.as_deref().map(TimmInput::of).unwrap_or_default();
     let normalization = match overrides.normalize {
-        None => torchvision::normalization(&state)?
-            .or_else(|| learner_normalization(learner_input))
-            .or_else(|| overrides.labels.as_deref().and_then(timm_normalization)),
+        None => {
+            torchvision::normalization(&state)?.or_else(|| learner_normalization(learner_input)).or(timm.normalization)
+        }
         Some(_) => {
             if let Ok(Some(saved)) = torchvision::normalization(&state) {
                 notes.push(format!("the mean and std given replace the normalisation saved in '{}'", saved.module));
@@ -193,8 +197,12 @@ pub fn import_torchvision(
         (None, None) if !head.is_linear() => notes.push("no class names in the file: give fastai's `learn.dls.vocab`, one a line, as the class names (--labels, or the page's class names file), or convert `learn.export()`'s file, which keeps them".into()),
         _ => {}
     }
-    let imported =
-        Imported { params, labels, preprocessing, source: name.to_string(), source_sha256: sha256_hex(bytes) };
+    let input_size = timm.size.filter(|_| overrides.input_size.is_none());
+    if let Some(size) = input_size.filter(|size| *size != params.architecture.stem.input_size()) {
+        notes.push(format!("the input size read from its config.json's pretrained_cfg: {} px", size.get()));
+    }
+    let source = name.to_string();
+    let imported = Imported { params, labels, preprocessing, input_size, source, source_sha256: sha256_hex(bytes) };
     Ok((imported, notes))
 }
 
@@ -259,16 +267,39 @@ fn learner_normalization(input: LearnerInput<[f32; 3]>) -> Option<Normalization>
     checked_normalization(module, mean, std)
 }
 
-/// The normalisation a timm model's config.json (given as its class names: `push_to_hf_hub`
-/// uploads it beside the weights) says it was trained with, in its `pretrained_cfg`.
-fn timm_normalization(config: &[u8]) -> Option<Normalization> {
-    let config: serde_json::Value = serde_json::from_slice(config).ok()?;
-    let pretrained = config.get("pretrained_cfg")?;
-    let three = |key: &str| -> Option<[f32; 3]> {
-        let values = pretrained.get(key)?.as_array()?.iter().map(|v| v.as_f64().map(|v| v as f32));
-        values.collect::<Option<Vec<f32>>>()?.try_into().ok()
-    };
-    checked_normalization("its config.json's pretrained_cfg", three("mean")?, three("std")?)
+/// What a timm model's config.json (given as its class names: `push_to_hf_hub` uploads it beside
+/// the weights) says of the input it was trained on, in its `pretrained_cfg`.
+#[derive(Debug, Default)]
+struct TimmInput {
+    normalization: Option<Normalization>,
+    /// Its `input_size`, `[3, S, S]`, where S is a size the network takes.
+    size: Option<InputSize>,
+}
+
+impl TimmInput {
+    /// Nothing where the bytes are no such config.
+    fn of(config: &[u8]) -> TimmInput {
+        let config: Option<serde_json::Value> = serde_json::from_slice(config).ok();
+        let Some(pretrained) = config.as_ref().and_then(|config| config.get("pretrained_cfg")) else {
+            return TimmInput::default();
+        };
+        let numbers = |key: &str| -> Option<Vec<f64>> {
+            pretrained.get(key)?.as_array()?.iter().map(serde_json::Value::as_f64).collect()
+        };
+        let three = |key: &str| -> Option<[f32; 3]> {
+            numbers(key)?.iter().map(|v| *v as f32).collect::<Vec<_>>().try_into().ok()
+        };
+        let normalization = three("mean")
+            .zip(three("std"))
+            .and_then(|(mean, std)| checked_normalization("its config.json's pretrained_cfg", mean, std));
+        let size = match numbers("input_size").as_deref() {
+            Some(&[3.0, height, width]) if height == width && height.fract() == 0.0 && height <= u32::MAX as f64 => {
+                InputSize::new(height as u32).ok()
+            }
+            _ => None,
+        };
+        TimmInput { normalization, size }
+    }
 }
 
 /// A normalisation read from `module`, where its values are finite and its std positive.
@@ -297,7 +328,7 @@ pub struct Overrides {
     pub labels: Option<Vec<u8>>,
     /// Per-channel mean and std on RGB in [0, 1].
     pub normalize: Option<([f32; 3], [f32; 3])>,
-    /// Default: the one its stem's recipe trains at ([`Stem::input_size`]).
+    /// Default: the one its source says, else its stem's recipe trains at ([`Stem::input_size`]).
     pub input_size: Option<InputSize>,
 }
 
@@ -321,7 +352,10 @@ pub fn model_info(imported: &Imported, overrides: &Overrides) -> Result<ModelInf
     Ok(ModelInfo {
         labels,
         preprocessing,
-        input_size: overrides.input_size.unwrap_or(imported.params.architecture.stem.input_size()),
+        input_size: overrides
+            .input_size
+            .or(imported.input_size)
+            .unwrap_or(imported.params.architecture.stem.input_size()),
         source: imported.source.clone(),
         source_sha256: imported.source_sha256.clone(),
     })
@@ -352,6 +386,23 @@ mod tests {
                 "the file holds the network 2 times (an EMA or attacker's copy?): converted 'model.', not 'model_ema.'"
             ]
         );
+    }
+
+    #[test]
+    fn a_timm_config_says_how_its_input_was_normalised_and_sized() {
+        let config = |size: &str| {
+            format!(
+                r#"{{"architecture": "resnet50d", "pretrained_cfg": {{"input_size": {size}, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}}}}"#
+            )
+        };
+        let timm = TimmInput::of(config("[3, 288, 288]").as_bytes());
+        let normalization = timm.normalization.unwrap();
+        assert_eq!((normalization.mean, normalization.std, timm.size), ([0.5; 3], [0.25; 3], InputSize::new(288).ok()));
+        // A size the network does not take, or not square, is none; so is any other file.
+        for size in ["[3, 299, 299]", "[3, 256, 320]", "[1, 224, 224]", "224"] {
+            assert!(TimmInput::of(config(size).as_bytes()).size.is_none(), "{size}");
+        }
+        assert!(TimmInput::of(b"cat\ndog\n").normalization.is_none());
     }
 
     #[test]
