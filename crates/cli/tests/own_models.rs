@@ -177,6 +177,50 @@ fn check_f32_against_torch(arch: &str, f32_weights: &Path, unchecked: &[&str]) -
     lines
 }
 
+/// `model`'s `.pth` converted at f32 and int8, said to be `network`, and checked against torch
+/// ([`check_against_torch`]): the f32 weights, the conversion's notes, its classifications.
+fn pth_checked_against_torch(dir: &Path, model: &str, network: &str) -> (PathBuf, String, Vec<Value>) {
+    let file = format!("{model}.pth");
+    let (f32_weights, notes) = converted(dir, model, &file, "f32", network);
+    let (int8_weights, _) = converted(dir, model, &file, "int8", network);
+    let lines = check_against_torch(model, &f32_weights, &int8_weights);
+    (f32_weights, notes, lines)
+}
+
+/// On a GPU (Mesa's lavapipe here), chelsea's logits as `weights` gives them on flex (`line`).
+fn check_chelsea_on_wgpu(model: &str, weights: &Path, line: &Value) {
+    let weights = weights.display().to_string();
+    let output = xai(&["classify", &photo("chelsea"), "--json", "--weights", &weights, "--backend", "wgpu"]);
+    match output.status.success() {
+        true => {
+            let on_wgpu: Value = serde_json::from_str(&stdout(&output)).unwrap();
+            assert_close(&logits(&on_wgpu), &logits(line), &format!("{model} chelsea on wgpu"));
+        }
+        false => assert!(std::env::var_os("XAI_REQUIRE_WGPU").is_none(), "{}", stderr(&output)),
+    }
+}
+
+/// fastai model `model` as `learn.export()` pickles the whole Learner, converted with no class
+/// names given: its class names and normalisation read from it, and the logits of its `.pth`
+/// (`lines`).
+fn check_fastai_export(dir: &Path, model: &str, lines: &[Value]) {
+    let exported = rebuild(model, &format!("{model}-export.pkl"), dir);
+    let out = dir.join("export-f32.safetensors");
+    let args = ["convert", &exported.display().to_string(), "--precision", "f32", "-o", &out.display().to_string()];
+    let output = xai(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("7 classes (cat, coffee, rocket, astronaut, ...)"), "{}", stdout(&output));
+    let normalise =
+        "normalisation read from 'its fastai Normalize transform': mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]";
+    for said in ["the class names read from the file's `vocab`", normalise] {
+        assert!(stderr(&output).contains(said), "{}", stderr(&output));
+    }
+    assert!(!stderr(&output).contains("left out"), "{}", stderr(&output));
+    for (a, b) in classify(&out, model).iter().zip(lines) {
+        assert_eq!(logits(a), logits(b));
+    }
+}
+
 fn check_model(arch: &str) {
     let reference = reference();
     let expected = &reference["models"][arch]["images"];
@@ -416,24 +460,14 @@ fn resnet164s_of_bearpaws_pytorch_classification() {
 fn a_resnet18_fine_tuned_by_fastai() {
     let dir = scratch("fastai");
     let network = "resnet18 (a head of max and average pooling and a hidden Linear of 512)";
-    let file = format!("{FASTAI}.pth");
-    let (f32_weights, notes) = converted(&dir, FASTAI, &file, "f32", network);
+    let (f32_weights, notes, lines) = pth_checked_against_torch(&dir, FASTAI, network);
     assert!(notes.contains("read as fastai's `vision_learner` head"), "{notes}");
     assert!(!notes.contains("left out"), "{notes}");
-    let (int8_weights, _) = converted(&dir, FASTAI, &file, "int8", network);
-    let lines = check_against_torch(FASTAI, &f32_weights, &int8_weights);
+    // On a GPU the max pooling too gives torch's logits.
+    check_chelsea_on_wgpu(FASTAI, &f32_weights, &lines[0]);
 
     let weights = f32_weights.display().to_string();
     let chelsea = photo("chelsea");
-    // On a GPU (Mesa's lavapipe here) the max pooling too gives torch's logits.
-    let output = xai(&["classify", &chelsea, "--json", "--weights", &weights, "--backend", "wgpu"]);
-    match output.status.success() {
-        true => {
-            let line: Value = serde_json::from_str(&stdout(&output)).unwrap();
-            assert_close(&logits(&line), &logits(&lines[0]), &format!("{FASTAI} chelsea on wgpu"));
-        }
-        false => assert!(std::env::var_os("XAI_REQUIRE_WGPU").is_none(), "{}", stderr(&output)),
-    }
     let output = xai(&["explain", &chelsea, "--weights", &weights, "--method", "cam"]);
     assert!(!output.status.success());
     assert!(
@@ -466,22 +500,7 @@ fn a_resnet18_fine_tuned_by_fastai() {
     let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(evidence["sanity"]["cascade"].as_array().unwrap().len(), 6, "{evidence}");
 
-    // As `learn.export()` pickles the whole Learner: the same network, and its classes' names
-    // from its vocabulary, with no --labels.
-    let exported = rebuild(FASTAI, &format!("{FASTAI}-export.pkl"), &dir);
-    let out = dir.join("export-f32.safetensors");
-    let args = ["convert", &exported.display().to_string(), "--precision", "f32", "-o", &out.display().to_string()];
-    let output = xai(&args);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("7 classes (cat, coffee, rocket, astronaut, ...)"), "{}", stdout(&output));
-    assert!(stderr(&output).contains("the class names read from the file's `vocab`"), "{}", stderr(&output));
-    let normalise =
-        "normalisation read from 'its fastai Normalize transform': mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]";
-    assert!(stderr(&output).contains(normalise), "{}", stderr(&output));
-    assert!(!stderr(&output).contains("left out"), "{}", stderr(&output));
-    for (a, b) in classify(&out, FASTAI).iter().zip(&classify(&f32_weights, FASTAI)) {
-        assert_eq!(logits(a), logits(b));
-    }
+    check_fastai_export(&dir, FASTAI, &lines);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -493,22 +512,12 @@ fn a_resnet18_fine_tuned_by_fastai() {
 fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     let dir = scratch("timm");
     let network = format!("resnet26 ({RESNET_D})");
-    let file = format!("{TIMM}.pth");
-    let (f32_weights, notes) = converted(&dir, TIMM, &file, "f32", &network);
+    let (f32_weights, notes, lines) = pth_checked_against_torch(&dir, TIMM, &network);
     assert!(notes.is_empty(), "{notes}");
-    let (int8_weights, _) = converted(&dir, TIMM, &file, "int8", &network);
-    let lines = check_against_torch(TIMM, &f32_weights, &int8_weights);
+    check_chelsea_on_wgpu(TIMM, &f32_weights, &lines[0]);
 
     let weights = f32_weights.display().to_string();
     let chelsea = photo("chelsea");
-    let output = xai(&["classify", &chelsea, "--json", "--weights", &weights, "--backend", "wgpu"]);
-    match output.status.success() {
-        true => {
-            let line: Value = serde_json::from_str(&stdout(&output)).unwrap();
-            assert_close(&logits(&line), &logits(&lines[0]), &format!("{TIMM} chelsea on wgpu"));
-        }
-        false => assert!(std::env::var_os("XAI_REQUIRE_WGPU").is_none(), "{}", stderr(&output)),
-    }
     let output = xai(&["sanity", &chelsea, "--weights", &weights, "--method", "gradcam", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
@@ -552,25 +561,9 @@ fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
 fn a_fastai_xresnet50_trained_from_scratch() {
     let dir = scratch("xresnet");
     let network = format!("resnet50 ({RESNET_D})");
-    let file = format!("{XRESNET}.pth");
-    let (f32_weights, notes) = converted(&dir, XRESNET, &file, "f32", &network);
+    let (_, notes, lines) = pth_checked_against_torch(&dir, XRESNET, &network);
     assert!(!notes.contains("left out"), "{notes}");
-    let (int8_weights, _) = converted(&dir, XRESNET, &file, "int8", &network);
-    let lines = check_against_torch(XRESNET, &f32_weights, &int8_weights);
-
-    let exported = rebuild(XRESNET, &format!("{XRESNET}-export.pkl"), &dir).display().to_string();
-    let out = dir.join("export-f32.safetensors");
-    let output = xai(&["convert", &exported, "--precision", "f32", "-o", &out.display().to_string()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains(&format!("{network}, 7 classes (cat, coffee, rocket, astronaut, ...)")));
-    assert!(
-        stderr(&output).contains("normalisation read from 'its fastai Normalize transform'"),
-        "{}",
-        stderr(&output)
-    );
-    for (a, b) in classify(&out, XRESNET).iter().zip(&lines) {
-        assert_eq!(logits(a), logits(b));
-    }
+    check_fastai_export(&dir, XRESNET, &lines);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
