@@ -1167,6 +1167,14 @@ fn import_named(state: &StateDict, naming: &Naming, arch: Option<&str>) -> Resul
         }
     };
     architecture.stem = stem(state);
+    // A deep stem's widths are the file's own: none, or more than any network has, is no stem.
+    let widths = architecture.stem.deep.map(|[first, second]| [first, second, architecture.stem_width]);
+    if let Some(widths) = widths.filter(|widths| widths.iter().any(|w| !(1..=Stem::DEEPEST_WIDTH).contains(w))) {
+        return Err(ImportError::NotPlain(format!(
+            "a deep stem of {widths:?} channels, where each must be from 1 to {}",
+            Stem::DEEPEST_WIDTH
+        )));
+    }
     architecture.shortcuts = shortcuts(state, &architecture);
     let convs = architecture
         .conv_specs()
@@ -1769,8 +1777,13 @@ pub(crate) mod tests {
         // projections; one of 128 channels (timm's resnet50s) is its own width.
         let resnet_c = Architecture { shortcuts: Shortcuts::Projection, ..resnet_d };
         assert_eq!(import_state_dict(&state_dict(&resnet_c, ""), None).unwrap().architecture, resnet_c);
-        let resnet_s = Architecture { stem: Stem::deep([64, 64]), stem_width: 128, ..resnet_c };
+        let resnet_s = Architecture { stem: Stem::deep([64, 64]), stem_width: 128, ..resnet_c.clone() };
         assert_eq!(import_state_dict(&state_dict(&resnet_s, ""), None).unwrap().architecture, resnet_s);
+        // A stem of no channels is none.
+        let mut empty = state_dict(&resnet_c, "");
+        empty.insert("conv1.0.weight".into(), FloatTensor { shape: vec![0, 3, 3, 3], values: Vec::new() });
+        let error = import_state_dict(&empty, None).unwrap_err().to_string();
+        assert!(error.contains("a deep stem of [0, 32, 64] channels"), "{error}");
         assert!(
             resnet_s
                 .to_string()
