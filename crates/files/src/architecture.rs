@@ -79,6 +79,11 @@ impl Stem {
     /// The widest a deep stem's inner convolutions are here (timm's are 32 or 64 wide).
     pub const DEEPEST_WIDTH: usize = 1024;
 
+    /// Whether a deep stem's convolution can be `width` wide here.
+    pub fn is_valid_width(width: usize) -> bool {
+        (1..=Self::DEEPEST_WIDTH).contains(&width)
+    }
+
     /// A deep stem of inner convolutions `widths` wide, ImageNet's stride and max pooling.
     pub fn deep(widths: [usize; 2]) -> Stem {
         Stem { kernel: 3, deep: Some(widths), ..Stem::IMAGENET }
@@ -97,9 +102,7 @@ impl Stem {
     /// Whether a weight file's stem is one the network can run: an odd kernel up to 7, stride 1
     /// or 2; a deep one of 3x3 kernels and inner widths from 1 to [`Stem::DEEPEST_WIDTH`].
     pub fn is_valid(&self) -> bool {
-        let deep = self
-            .deep
-            .is_none_or(|widths| self.kernel == 3 && widths.iter().all(|w| (1..=Self::DEEPEST_WIDTH).contains(w)));
+        let deep = self.deep.is_none_or(|widths| self.kernel == 3 && widths.into_iter().all(Self::is_valid_width));
         self.kernel % 2 == 1 && self.kernel <= 7 && (1..=2).contains(&self.stride) && deep
     }
 

@@ -229,7 +229,13 @@ pub fn from_children(state: StateDict) -> Result<StateDict, ImportError> {
             children.iter().copied().filter(|i| state.contains_key(&format!("{sequential}{i}.{block}"))).collect();
         // After the stem, its ReLU and max pool hold no tensors: the blocks come next, in a row.
         let (Some(&first), Some(&last)) = (blocks.first(), blocks.last()) else { continue };
-        let (stem, stem_children) = (children_kind.stem(), children_kind.stem_children());
+        let stem = children_kind.stem();
+        // The stem's children: the first part of its modules' names, `0` to `2` in `2.1`.
+        let stem_children = stem
+            .iter()
+            .filter_map(|(from, _)| from.split('.').next()?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |last| last + 1);
         let in_a_row = last - first == blocks.len() - 1 && (3..=4).contains(&blocks.len());
         if first < stem_children || !in_a_row || children.range(stem_children..first).next().is_some() {
             continue;
@@ -299,14 +305,6 @@ impl Children {
         match self {
             Children::Torchvision => "0.conv1.weight",
             Children::XResNet => "0.convpath.0.0.weight",
-        }
-    }
-
-    /// How many of the Sequential's first children its stem's layers with weights are.
-    fn stem_children(self) -> usize {
-        match self {
-            Children::Torchvision => 2,
-            Children::XResNet => 3,
         }
     }
 
@@ -1169,7 +1167,7 @@ fn import_named(state: &StateDict, naming: &Naming, arch: Option<&str>) -> Resul
     architecture.stem = stem(state);
     // A deep stem's widths are the file's own: none, or more than any network has, is no stem.
     let widths = architecture.stem.deep.map(|[first, second]| [first, second, architecture.stem_width]);
-    if let Some(widths) = widths.filter(|widths| widths.iter().any(|w| !(1..=Stem::DEEPEST_WIDTH).contains(w))) {
+    if let Some(widths) = widths.filter(|widths| !widths.iter().all(|w| Stem::is_valid_width(*w))) {
         return Err(ImportError::NotPlain(format!(
             "a deep stem of {widths:?} channels, where each must be from 1 to {}",
             Stem::DEEPEST_WIDTH

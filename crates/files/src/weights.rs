@@ -344,7 +344,7 @@ impl NetworkParams {
             architecture.stem_width = width
                 .parse()
                 .ok()
-                .filter(|width| (1..=Stem::DEEPEST_WIDTH).contains(width))
+                .filter(|width| Stem::is_valid_width(*width))
                 .ok_or_else(|| bad("stem_width", format!("not a number from 1 to {}", Stem::DEEPEST_WIDTH)))?;
         }
         if let Some(shortcuts) = field("shortcuts") {

@@ -263,14 +263,6 @@ impl Block {
         }
     }
 
-    /// The stride of the average pooling before its projection, where there is one.
-    fn pooling(&self) -> Option<usize> {
-        match self.shortcut {
-            BlockShortcut::Pooled { stride, .. } => Some(stride),
-            _ => None,
-        }
-    }
-
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let kernels: Option<Vec<&Kernel>> = self.main.iter().chain(self.projection()).map(Conv::host_kernel).collect();
         if let (Some(kernels), false) = (kernels, x.is_autodiff()) {
@@ -319,14 +311,14 @@ impl Block {
             let shortcut = match (projection.first(), &self.shortcut) {
                 (Some(kernel), _) => {
                     let projected = if self.projects_input { input } else { &normalised };
-                    let (pooled, shape) = match self.pooling() {
-                        Some(stride) => {
-                            let (pooled, shape) = xai_conv::average_pooled(projected, shape, stride);
-                            (Cow::Owned(pooled), shape)
+                    let pooled = match self.shortcut {
+                        BlockShortcut::Pooled { stride, .. } => {
+                            Some(xai_conv::average_pooled(projected, shape, stride))
                         }
-                        None => (Cow::Borrowed(projected), shape),
+                        _ => None,
                     };
-                    Cow::Owned(xai_conv::convolve(&pooled, shape, kernel, None, false).0)
+                    let (projected, shape) = pooled.as_ref().map_or((projected, shape), |(p, s)| (p.as_slice(), *s));
+                    Cow::Owned(xai_conv::convolve(projected, shape, kernel, None, false).0)
                 }
                 (None, &BlockShortcut::ZeroPadding { stride, before, after }) => {
                     Cow::Owned(xai_conv::zero_padded(input, shape, stride, before, after).0)
