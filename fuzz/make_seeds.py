@@ -128,6 +128,10 @@ def main():
     write("share_link", "jpeg.txt", f"{common}&photo=jpeg:{jpeg}".encode())
     name = base64.urlsafe_b64encode(b"mine.pth").decode().rstrip("=")
     write("share_link", "model.txt", f"{common}&model={'ab' * 32}&model_name={name}&photo=demo:coffee".encode())
+    # A checkpoint's EMA copy, converted for CIFAR-10's statistics.
+    setup = "0.4914,0.4822,0.4465,0.247,0.2435,0.2616,1,0,32,ema"
+    write("share_link", "model-setup.txt",
+          f"{common}&model={'ab' * 32}&model_name={name}&model_setup={setup}&photo=demo:coffee".encode())
     package = npm_package()
     write("keras", "package.tar", package)
     write("keras", "package.tgz", gzip.compress(package, mtime=0))

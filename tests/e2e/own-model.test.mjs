@@ -2,7 +2,8 @@
 // classes, as torch.save wrote it (cargo xtask test rebuilds it from the committed fixture into
 // OWN_MODEL_DIR), converted in the page, kept across a reload, shared by a link that names it,
 // and never uploaded. And ones trained on 32 px photos as the CIFAR recipe does: a resnet18, and
-// He et al.'s three-stage ResNet-20 as pytorch_resnet_cifar10 saves it.
+// He et al.'s three-stage ResNet-20 as pytorch_resnet_cifar10 saves it. And the EMA copy in a
+// timm train.py checkpoint.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -206,6 +207,22 @@ test('the conversion options say what the weights do not, and a slip in them is 
   assert.ok(notices.some((n) => n.includes('here it is converted for mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225, stem stride 1 with no max pooling, 32 x 32 photos')),
     notices.join(' | '));
   await fresh.close();
+});
+
+test("a checkpoint's EMA copy is converted where the visitor asks for it, and its link says so", { timeout: 600_000 }, async () => {
+  if (!await page.$eval('[data-testid=conversion-options]', (options) => options.open)) {
+    await page.click('[data-testid=conversion-options] summary');
+  }
+  await page.check('[data-testid=option-ema]');
+  await addModel(page, 'resnet26d-timm-checkpoint.pth.tar', 'labels.txt');
+  await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet26d-timm-checkpoint'),
+    null, { timeout: 300_000 });
+  assert.match(await text(page, 'conversion'), /converted the file's EMA copy of the network, 'state_dict_ema\.', not 'state_dict\.'/);
+  assert.equal(await page.isChecked('[data-testid=option-ema]'), false, 'the next file starts from the defaults');
+  await runDemo(page, 'chelsea');
+  assert.equal(await prediction(page), 'cat');
+  const link = await page.getAttribute('[data-testid=share]', 'href');
+  assert.ok(/&model_setup=[^&]*,224,ema&/.test(link), link);
 });
 
 test('a CIFAR ResNet-20 of three stages is explained at its own layers', { timeout: 600_000 }, async () => {

@@ -146,6 +146,7 @@ fn test() -> Result {
     xai_fixtures::rebuild("resnet18", "resnet18.pth", &own_model);
     xai_fixtures::rebuild("resnet18-cifar", "resnet18-cifar.pth", &own_model);
     xai_fixtures::rebuild("resnet20-cifar-a", "resnet20-cifar-a.pth", &own_model);
+    xai_fixtures::rebuild("resnet26d-timm", "resnet26d-timm-checkpoint.pth.tar", &own_model);
     std::fs::copy(xai_fixtures::dir().join("labels.txt"), own_model.join("labels.txt")).map_err(|e| e.to_string())?;
     run(Command::new("npm")
         .args(["test"])

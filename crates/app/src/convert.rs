@@ -14,7 +14,8 @@ pub const MAX_MODEL_BYTES: f64 = 600e6;
 
 /// The conversion options as the visitor left them: what the weights do not show of how the
 /// model was trained, as `xai convert`'s --mean, --std, --stem-stride, --max-pool and
-/// --input-size say it. Each empty (`None`) keeps what the file says, else the default.
+/// --input-size say it, and which copy of the network to convert (--ema). Each empty (`None`,
+/// `false`) keeps what the file says, else the default.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Options {
     pub mean: String,
@@ -22,6 +23,7 @@ pub struct Options {
     pub stem_stride: Option<usize>,
     pub max_pool: Option<bool>,
     pub input_size: String,
+    pub ema: bool,
 }
 
 /// The options, read and checked.
@@ -35,7 +37,7 @@ pub struct Settings {
 impl Options {
     /// Checked before the file is read, so a typing slip costs no 500 MB read.
     pub fn read(&self) -> Result<Settings, String> {
-        let given = Given { arch: None, stem_stride: self.stem_stride, max_pool: self.max_pool };
+        let given = Given { arch: None, stem_stride: self.stem_stride, max_pool: self.max_pool, ema: self.ema };
         let (mean, std) = (self.mean.trim(), self.std.trim());
         let normalize = match (mean.is_empty(), std.is_empty()) {
             (true, true) => None,
@@ -171,6 +173,21 @@ mod tests {
         let (_, info) = NetworkParams::from_safetensors(&weights).unwrap();
         assert_eq!(info.model.labels.names()[..3], ["cat", "coffee", "rocket"]);
         assert_eq!(info.model.preprocessing, Preprocessing::IMAGENET);
+        // train.py's checkpoint: its EMA copy where the visitor asks for it, which the hub's
+        // file does not have.
+        let ema = Options { ema: true, ..Options::default() }.read().unwrap();
+        let checkpoint =
+            std::fs::read(xai_fixtures::rebuild("resnet26d-timm", "resnet26d-timm-checkpoint.pth.tar", &dir)).unwrap();
+        let (weights, _, notes) = convert_model("model_best.pth.tar", &checkpoint, None, ema).unwrap();
+        assert!(
+            notes
+                .contains(&"converted the file's EMA copy of the network, 'state_dict_ema.', not 'state_dict.'".into()),
+            "{notes:?}"
+        );
+        assert!(NetworkParams::from_safetensors(&weights).unwrap().1.model.ema);
+        let refused = convert_model("model.safetensors", &hub, None, ema).unwrap_err();
+        assert!(refused.starts_with("the file holds no EMA copy of the network"), "{refused}");
+        assert!(refused.ends_with("only the one at the top level: convert that one"), "{refused}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -198,6 +215,7 @@ mod tests {
             stem_stride: Some(2),
             max_pool: Some(true),
             input_size: "64".into(),
+            ema: false,
         };
         let (weights, stored, notes) = convert_model("cifar.pth", &pth, None, options.read().unwrap()).unwrap();
         assert_eq!(stored.architecture, "resnet18 (3x3 stem of stride 2, then max pooling)");

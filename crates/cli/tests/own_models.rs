@@ -118,10 +118,15 @@ fn converted(dir: &Path, model: &str, file: &str, precision: &str, network: &str
 /// The logits of `arch` saved with the normalisation it applies, converted to `weights`, against
 /// float64 torch's on the photos' pixels.
 fn check_normalised_logits(arch: &str, weights: &Path) {
-    let expected = &reference()["models"][arch]["normalized"];
+    let expected = &reference()["models"][arch]["normalized"]["logits"];
+    check_logits(arch, weights, expected, &format!("{arch} normalising itself"));
+}
+
+/// The logits of `weights` against float64 torch's `expected` ones, by photo.
+fn check_logits(arch: &str, weights: &Path, expected: &Value, what: &str) {
     for (line, name) in classify(weights, arch).iter().zip(PHOTOS) {
-        let theirs = flatten(&Value::Array(vec![expected["logits"][name].clone()]));
-        assert_close(&logits(line), &theirs, &format!("{arch} normalising itself, {name}"));
+        let theirs = flatten(&Value::Array(vec![expected[name].clone()]));
+        assert_close(&logits(line), &theirs, &format!("{what}, {name}"));
     }
 }
 
@@ -507,7 +512,7 @@ fn a_resnet18_fine_tuned_by_fastai() {
 /// timm's ResNet-D: torch's logits and maps (at layer3 through layer4's pooled projection, on
 /// burn's operations), int8's top-1s, on wgpu too; the hub's files, its class names and
 /// normalisation (and input size) from its config.json; train.py's checkpoint, its EMA copy said
-/// and left.
+/// and left, or converted with --ema (refused for a file without one).
 #[test]
 fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     let dir = scratch("timm");
@@ -548,10 +553,21 @@ fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     // As train.py's CheckpointSaver writes it: beside the arguments (an argparse.Namespace,
     // stepped over), the model and its EMA copy, of which the model is read and the copy said.
     let (checkpoint, notes) = converted(&dir, TIMM, &format!("{TIMM}-checkpoint.pth.tar"), "f32", &network);
-    assert!(notes.contains("converted 'state_dict.', not 'state_dict_ema.'"), "{notes}");
+    assert!(notes.contains("converted 'state_dict.', not 'state_dict_ema.' (its EMA copy instead: --ema"), "{notes}");
     for (a, b) in classify(&checkpoint, TIMM).iter().zip(&lines) {
         assert_eq!(logits(a), logits(b));
     }
+    // The EMA copy where asked for: its own logits, which lag the trained head's by up to 0.27.
+    let source = rebuild(TIMM, &format!("{TIMM}-checkpoint.pth.tar"), &dir).display().to_string();
+    let ema = dir.join("ema-f32.safetensors");
+    let output = xai(&["convert", &source, "--ema", "--precision", "f32", "-o", &ema.display().to_string()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = "converted the file's EMA copy of the network, 'state_dict_ema.', not 'state_dict.'";
+    assert!(stderr(&output).contains(said), "{}", stderr(&output));
+    check_logits(TIMM, &ema, &reference()["models"][TIMM]["ema_logits"], &format!("{TIMM}'s EMA copy"));
+    let output = xai(&["convert", &hub, "--ema", "-o", &out]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("the file holds no EMA copy of the network"), "{}", stderr(&output));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

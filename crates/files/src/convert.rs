@@ -32,6 +32,10 @@ pub enum ConvertError {
     Std([f32; 3]),
     #[error("its config.json sets {0}, which torchvision's ResNets do not: xai reads those")]
     HuggingFace(String),
+    #[error(
+        "the file holds no EMA copy of the network (under a name such as 'state_dict_ema.' or 'model_ema.'), only {0}: convert that one"
+    )]
+    NoEma(String),
     #[error("this is already an xai-lens weight file: use it as it is")]
     AlreadyConverted,
     #[error(
@@ -79,6 +83,8 @@ pub struct Imported {
     /// The file name or package it came from.
     pub source: String,
     pub source_sha256: String,
+    /// Read from the file's EMA copy of the network ([`Given::ema`]).
+    pub ema: bool,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -102,6 +108,9 @@ pub struct Given<'a> {
     /// The stem's stride, and whether max pooling follows it, which the weights do not show.
     pub stem_stride: Option<usize>,
     pub max_pool: Option<bool>,
+    /// Convert the checkpoint's EMA copy of the network (timm's `state_dict_ema`), not the one
+    /// trained.
+    pub ema: bool,
 }
 
 /// A torchvision ResNet saved by PyTorch (`.pth`/`.pt` or `.safetensors`). Its preprocessing is
@@ -121,8 +130,21 @@ pub fn import_torchvision(
     let Pth { state, vocab, learner_input } = torchvision_state_dict(bytes)?;
     let (state, hugging_face) = torchvision::from_hugging_face(state);
     let state = torchvision::from_children(state)?;
-    let mut params = torchvision::import_state_dict(&state, given.arch)?;
     let mut notes = Vec::new();
+    let state = match (given.ema, torchvision::root(&state).map(shown)) {
+        // A file with no ResNet is said to be one by the import.
+        (false, _) | (true, None) => state,
+        (true, Some(trained)) => {
+            let (state, ema, others) = torchvision::keep_ema(state).ok_or(ConvertError::NoEma(trained))?;
+            let others = match others.as_slice() {
+                [] => String::new(),
+                others => format!(", not {}", others.iter().map(|o| shown(o)).collect::<Vec<_>>().join(", ")),
+            };
+            notes.push(format!("converted the file's EMA copy of the network, {}{others}", shown(&ema)));
+            state
+        }
+    };
+    let mut params = torchvision::import_state_dict(&state, given.arch)?;
     if hugging_face {
         match overrides.labels.as_deref().and_then(hugging_face_settings) {
             Some(unlike) if !unlike.is_empty() => return Err(ConvertError::HuggingFace(unlike.join(", "))),
@@ -202,7 +224,8 @@ pub fn import_torchvision(
         notes.push(format!("the input size read from its config.json's pretrained_cfg: {} px", size.get()));
     }
     let source = name.to_string();
-    let imported = Imported { params, labels, preprocessing, input_size, source, source_sha256: sha256_hex(bytes) };
+    let source_sha256 = sha256_hex(bytes);
+    let imported = Imported { params, labels, preprocessing, input_size, source, source_sha256, ema: given.ema };
     Ok((imported, notes))
 }
 
@@ -241,19 +264,27 @@ fn left_out_notes(state: &StateDict, architecture: &Architecture) -> Vec<String>
     }
     let copies = torchvision::roots(state);
     if let (Some(kept), true) = (torchvision::root(state), copies.len() > 1) {
-        let shown = |prefix: &str| match prefix {
-            "" => "the one at the top level".to_string(),
-            prefix => format!("'{prefix}'"),
+        let others: Vec<&str> = copies.iter().copied().filter(|c| *c != kept).collect();
+        let ema = match others.iter().any(|c| torchvision::is_ema(c)) {
+            true => " (its EMA copy instead: --ema, or the page's conversion options)",
+            false => "",
         };
-        let others: Vec<String> = copies.iter().filter(|c| **c != kept).map(|c| shown(c)).collect();
         notes.push(format!(
-            "the file holds the network {} times (an EMA or attacker's copy?): converted {}, not {}",
+            "the file holds the network {} times (an EMA or attacker's copy?): converted {}, not {}{ema}",
             copies.len(),
             shown(kept),
-            others.join(", ")
+            others.iter().map(|c| shown(c)).collect::<Vec<_>>().join(", ")
         ));
     }
     notes
+}
+
+/// A copy of the network in a file, by its prefix.
+fn shown(prefix: &str) -> String {
+    match prefix {
+        "" => "the one at the top level".to_string(),
+        prefix => format!("'{prefix}'"),
+    }
 }
 
 /// A fastai Learner's normalisation as the model's (on fastai's pixels in [0, 1]; none is a
@@ -358,6 +389,7 @@ pub fn model_info(imported: &Imported, overrides: &Overrides) -> Result<ModelInf
             .unwrap_or(imported.params.architecture.stem.input_size()),
         source: imported.source.clone(),
         source_sha256: imported.source_sha256.clone(),
+        ema: imported.ema,
     })
 }
 
@@ -383,7 +415,7 @@ mod tests {
             left_out_notes(&state, &architecture),
             [
                 "1 tensor of the file no ResNet layer reads left out, such as 'aux.weight': if the model uses them, its answers here differ",
-                "the file holds the network 2 times (an EMA or attacker's copy?): converted 'model.', not 'model_ema.'"
+                "the file holds the network 2 times (an EMA or attacker's copy?): converted 'model.', not 'model_ema.' (its EMA copy instead: --ema, or the page's conversion options)"
             ]
         );
     }

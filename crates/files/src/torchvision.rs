@@ -86,12 +86,42 @@ pub fn roots(state: &StateDict) -> Vec<&str> {
 /// saved gradients), the first not named a copy (an EMA one, the robustness library's
 /// attacker's): the one trained, else the first.
 pub fn root(state: &StateDict) -> Option<&str> {
+    let roots = whole_roots(state);
+    roots.iter().find(|p| !(is_ema(p) || named(p, "attacker"))).or(roots.first()).copied()
+}
+
+/// [`roots`] with BatchNorm statistics, where any has them.
+fn whole_roots(state: &StateDict) -> Vec<&str> {
     let roots = roots(state);
     let whole: Vec<&str> =
         roots.iter().copied().filter(|p| state.contains_key(&format!("{p}bn1.running_mean"))).collect();
-    let roots = if whole.is_empty() { roots } else { whole };
-    let copy = |p: &str| p.to_ascii_lowercase().split(['.', '_']).any(|word| word == "ema" || word == "attacker");
-    roots.iter().find(|p| !copy(p)).or(roots.first()).copied()
+    match whole.is_empty() {
+        true => roots,
+        false => whole,
+    }
+}
+
+/// Whether a prefix names `word` (`state_dict_ema.` and `ema.` name "ema"; `schema.` does not).
+fn named(prefix: &str, word: &str) -> bool {
+    prefix.to_ascii_lowercase().split(['.', '_']).any(|w| w == word)
+}
+
+/// Whether a network's prefix names it an EMA copy.
+pub fn is_ema(prefix: &str) -> bool {
+    named(prefix, "ema")
+}
+
+/// The state dict with its EMA copy of the network (timm's `state_dict_ema.`, a `model_ema.`)
+/// as the one converted: the other copies' tensors (the network trained) left out, what sits
+/// beside them kept. With the copy's prefix and those left out; `None` where no copy is an EMA one.
+pub fn keep_ema(state: StateDict) -> Option<(StateDict, String, Vec<String>)> {
+    let roots: Vec<String> = roots(&state).into_iter().map(String::from).collect();
+    let ema = whole_roots(&state).into_iter().find(|p| is_ema(p))?.to_string();
+    let others: Vec<String> = roots.iter().filter(|r| **r != ema).cloned().collect();
+    // Each tensor is its longest root's: `ema.` within a model whose own names have no prefix.
+    let owner = |k: &str| roots.iter().filter(|r| k.starts_with(r.as_str())).max_by_key(|r| r.len());
+    let kept = state.into_iter().filter(|(k, _)| owner(k).is_none_or(|r| *r == ema)).collect();
+    Some((kept, ema, others))
 }
 
 /// What a state dict that is not a ResNet looks like, for the error message.
@@ -1998,5 +2028,29 @@ pub(crate) mod tests {
         beside.insert("classifier.weight".into(), FloatTensor { shape: vec![2, 3], values: vec![0.0; 6] });
         beside.insert("optimizer.state.0.exp_avg".into(), FloatTensor { shape: vec![1], values: vec![0.0] });
         assert_eq!(left_out(&beside, &architecture), ["classifier.weight"]);
+    }
+
+    #[test]
+    fn the_ema_copy_is_read_where_asked_for() {
+        let architecture = Architecture::named("resnet18", 3).unwrap();
+        let mut state = state_dict(&architecture, "model_ema.");
+        state.extend(state_dict(&architecture, "model."));
+        state.get_mut("model_ema.fc.bias").unwrap().values[0] = 5.0;
+        state.insert("optimizer.state.0.exp_avg".into(), FloatTensor { shape: vec![1], values: vec![0.0] });
+        let (kept, ema, others) = keep_ema(state).unwrap();
+        assert_eq!((ema.as_str(), others), ("model_ema.", vec!["model.".to_string()]));
+        assert_eq!(import_state_dict(&kept, None).unwrap().fc.bias[0], 5.0);
+        assert!(kept.contains_key("optimizer.state.0.exp_avg") && !kept.contains_key("model.fc.bias"));
+        // Within a model whose own names have no prefix: its tensors are the other copy's.
+        let mut nested = state_dict(&architecture, "");
+        nested.extend(state_dict(&architecture, "ema."));
+        let (kept, ema, others) = keep_ema(nested).unwrap();
+        assert_eq!((ema.as_str(), others), ("ema.", vec![String::new()]));
+        assert_eq!(roots(&kept), ["ema."]);
+        // None: a mirror without BatchNorm's statistics, or a word holding "ema", is no EMA copy.
+        let mut grads = state_dict(&architecture, "model.");
+        grads.extend(state_dict(&architecture, "ema.").into_iter().filter(|(name, _)| !name.contains("running_")));
+        assert!(keep_ema(grads).is_none());
+        assert!(keep_ema(state_dict(&architecture, "schema.")).is_none());
     }
 }

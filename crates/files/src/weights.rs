@@ -107,6 +107,8 @@ pub struct ModelInfo {
     pub source: String,
     /// SHA-256 of the file they were converted from.
     pub source_sha256: String,
+    /// Converted from the file's EMA copy of the network, not from the one trained.
+    pub ema: bool,
 }
 
 /// What a weight file says about itself, beside its tensors.
@@ -186,6 +188,7 @@ fn metadata(architecture: &Architecture, precision: Precision, model: &ModelInfo
     fields.extend(projects_input);
     fields.extend(head);
     fields.extend(stem_width);
+    fields.extend(model.ema.then(|| ("ema", "true".to_string())));
     fields
 }
 
@@ -420,6 +423,7 @@ impl NetworkParams {
             source_sha256: field("source_sha256")
                 .filter(|hash| hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
                 .ok_or_else(|| bad("source_sha256", "not a SHA-256 in lowercase hex".into()))?,
+            ema: field("ema").as_deref() == Some("true"),
         };
         let info = WeightsInfo { precision, model, checksum: stored };
         Ok((Self::from_layers(architecture, layers), info))
@@ -441,6 +445,7 @@ mod tests {
             input_size: InputSize::STANDARD,
             source: "test.pth".into(),
             source_sha256: "ab".repeat(32),
+            ema: false,
         }
     }
 
@@ -452,6 +457,12 @@ mod tests {
         assert_eq!(read, params);
         assert_eq!((read_info.precision, read_info.model), (Precision::F32, info()));
         assert!(read_info.checksum.starts_with("sha256:"));
+        // A model of a checkpoint's EMA copy says so; another model, for the same file.
+        let ema = ModelInfo { ema: true, ..info() };
+        let bytes_of_ema = params.to_safetensors(Precision::F32, &ema);
+        let (_, read_ema) = NetworkParams::from_safetensors(&bytes_of_ema).unwrap();
+        assert_eq!(read_ema.model, ema);
+        assert_ne!(read_ema.checksum, read_info.checksum);
     }
 
     #[test]

@@ -59,18 +59,21 @@ pub struct ModelRef {
 
 /// What a model's answers depend on beside its file, which converting the same file otherwise
 /// (the conversion options, `xai convert`'s flags) changes: its preprocessing, its stem's stride
-/// and pooling, the size of its photos.
+/// and pooling, the size of its photos, which copy of the network in a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Setup {
     pub preprocessing: Preprocessing,
     pub stem_stride: usize,
     pub max_pool: bool,
     pub input_size: InputSize,
+    /// The checkpoint's EMA copy of the network, not the one trained.
+    pub ema: bool,
 }
 
 impl Setup {
     /// As a link holds it: the mean and std (or `caffe`), the stride, the pooling (1 or 0) and
-    /// the size, by commas. f32's shortest text reads back as the same number.
+    /// the size, by commas, then `ema` for an EMA copy (links made before had no such choice).
+    /// f32's shortest text reads back as the same number.
     fn to_field(self) -> String {
         let preprocessing = match self.preprocessing {
             Preprocessing::Caffe => "caffe".to_string(),
@@ -79,10 +82,12 @@ impl Setup {
             }
         };
         let (stride, pool, size) = (self.stem_stride, u8::from(self.max_pool), self.input_size.get());
-        format!("{preprocessing},{stride},{pool},{size}")
+        let ema = if self.ema { ",ema" } else { "" };
+        format!("{preprocessing},{stride},{pool},{size}{ema}")
     }
 
     fn from_field(field: &str) -> Option<Setup> {
+        let (field, ema) = field.strip_suffix(",ema").map_or((field, false), |field| (field, true));
         let values: Vec<&str> = field.split(',').collect();
         let (preprocessing, rest) = match values.as_slice() {
             ["caffe", rest @ ..] => (Preprocessing::Caffe, rest),
@@ -100,7 +105,7 @@ impl Setup {
             }
             _ => return None,
         };
-        Some(Setup { preprocessing, stem_stride, max_pool, input_size })
+        Some(Setup { preprocessing, stem_stride, max_pool, input_size, ema })
     }
 }
 
@@ -113,7 +118,11 @@ impl std::fmt::Display for Setup {
         }
         let pool = if self.max_pool { "max pooling" } else { "no max pooling" };
         let size = self.input_size.get();
-        write!(f, ", stem stride {} with {pool}, {size} x {size} photos", self.stem_stride)
+        write!(f, ", stem stride {} with {pool}, {size} x {size} photos", self.stem_stride)?;
+        if self.ema {
+            write!(f, ", its EMA copy")?;
+        }
+        Ok(())
     }
 }
 
@@ -340,7 +349,9 @@ mod tests {
         let own = Shared { model: Some(model.clone()), ..demo.clone() };
         assert_eq!(Shared::from_fragment(&own.to_fragment()), Ok(own));
         // How it was converted, to the last bit of each statistic.
-        for setup in [cifar10(), Setup { preprocessing: Preprocessing::Caffe, ..cifar10() }] {
+        for setup in
+            [cifar10(), Setup { preprocessing: Preprocessing::Caffe, ..cifar10() }, Setup { ema: true, ..cifar10() }]
+        {
             let own = Shared { model: Some(ModelRef { setup: Some(setup), ..model.clone() }), ..demo.clone() };
             assert_eq!(Shared::from_fragment(&own.to_fragment()), Ok(own));
         }
@@ -359,6 +370,7 @@ mod tests {
             stem_stride: 1,
             max_pool: false,
             input_size: InputSize::new(64).unwrap(),
+            ema: false,
         }
     }
 
@@ -370,6 +382,9 @@ mod tests {
             setup.to_string(),
             "mean 0.4914, 0.4822, 0.4465 and std 0.247, 0.2435, 0.2616, stem stride 1 with no max pooling, 64 x 64 photos"
         );
+        let ema = Setup { ema: true, ..setup };
+        assert_eq!(ema.to_field(), "0.4914,0.4822,0.4465,0.247,0.2435,0.2616,1,0,64,ema");
+        assert!(ema.to_string().ends_with("64 x 64 photos, its EMA copy"), "{ema}");
     }
 
     #[test]
@@ -431,6 +446,9 @@ mod tests {
             "caffe,2,1,100",
             "caffe,2,1",
             "0.5,0.5,0.5,0.2,0.2,0.2,0.2,2,1,224",
+            "caffe,2,1,224,ema,ema",
+            "caffe,2,1,224,EMA",
+            "ema",
             "",
         ] {
             let error = Shared::from_fragment(&format!("{own}&model_setup={setup}")).unwrap_err().to_string();

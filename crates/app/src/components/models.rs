@@ -169,10 +169,14 @@ fn conversion_options(props: &ConversionOptionsProps) -> Html {
         Some(false) => "no",
         None => "",
     };
+    let ema = {
+        let edit = edit(|o, v| o.ema = v == "true");
+        Callback::from(move |e: Event| edit(e.target_unchecked_into::<HtmlInputElement>().checked().to_string()))
+    };
     html! {
         <details class="options" data-testid="conversion-options">
             <summary>{ "Conversion options" }</summary>
-            <p class="hint">{ "What the weights do not show of how the model was trained: needed only where it was trained otherwise than the defaults." }</p>
+            <p class="hint">{ "What the weights do not show of how the model was trained, and which copy of it a checkpoint's to convert: needed only where it was trained otherwise than the defaults." }</p>
             { text("Mean, of R, G, B in [0, 1] (default: the file's, else ImageNet's)", "option-mean", "0.485, 0.456, 0.406", &options.mean,
                 |o, v| o.mean = v) }
             { text("Standard deviation (default: the file's, else ImageNet's)", "option-std", "0.229, 0.224, 0.225", &options.std,
@@ -185,6 +189,10 @@ fn conversion_options(props: &ConversionOptionsProps) -> Html {
                 |o, v| o.max_pool = match v.as_str() { "yes" => Some(true), "no" => Some(false), _ => None }) }
             { text("Input size the model was trained at (pixels)", "option-input-size", "224, or 32 after a 3x3 stem", &options.input_size,
                 |o, v| o.input_size = v) }
+            <label class="check">
+                <input type="checkbox" data-testid="option-ema" checked={options.ema} onchange={ema} />
+                { "Convert the checkpoint's EMA copy of the network (timm's state_dict_ema), not the one trained" }
+            </label>
         </details>
     }
 }

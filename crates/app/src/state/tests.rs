@@ -654,6 +654,7 @@ fn a_link_says_how_its_model_was_converted_and_a_model_converted_otherwise_is_to
         stem_stride: 1,
         max_pool: false,
         input_size: InputSize::new(32).unwrap(),
+        ema: true,
     };
     let mine = own_model("mine.pth", 'a');
     let loaded = |setup| own_ready(mine.clone(), Some(setup), 7);
@@ -668,11 +669,11 @@ fn a_link_says_how_its_model_was_converted_and_a_model_converted_otherwise_is_to
         state.after(Action::OpenLink(photo("coffee"), settings)).link_notice.clone()
     };
     assert_eq!(open(state.clone()), None);
-    let imagenet = Setup { preprocessing: Preprocessing::IMAGENET, ..cifar };
+    let imagenet = Setup { preprocessing: Preprocessing::IMAGENET, ema: false, ..cifar };
     let other = open(state.after(Action::SwitchModel(Some(mine.clone()))).after(loaded(imagenet))).unwrap();
     assert!(
         other.text.starts_with(
-            "This link was made with mine.pth converted for mean 0.4914, 0.4822, 0.4465 and std 0.247, 0.2435, 0.2616, stem stride 1 with no max pooling, 32 x 32 photos; here it is converted for mean 0.485,"
+            "This link was made with mine.pth converted for mean 0.4914, 0.4822, 0.4465 and std 0.247, 0.2435, 0.2616, stem stride 1 with no max pooling, 32 x 32 photos, its EMA copy; here it is converted for mean 0.485,"
         ),
         "{}",
         other.text
