@@ -527,6 +527,7 @@ fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     assert!(output.status.success(), "{}", stderr(&output));
     let evidence: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(evidence["sanity"]["cascade"].as_array().unwrap().len(), 6, "{evidence}");
+    assert_eq!(evidence.get("model_ema"), None);
 
     // As `push_to_hf_hub` uploads it: the class names and normalisation from its config.json.
     let config = xai_fixtures::dir().join(format!("{TIMM}-config.json")).display().to_string();
@@ -565,6 +566,10 @@ fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     let said = "converted the file's EMA copy of the network, 'state_dict_ema.', not 'state_dict.'";
     assert!(stderr(&output).contains(said), "{}", stderr(&output));
     check_logits(TIMM, &ema, &reference()["models"][TIMM]["ema_logits"], &format!("{TIMM}'s EMA copy"));
+    let output = xai(&["eval", &chelsea, "--weights", &ema.display().to_string(), "--method", "gradcam", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let evidence: Value = serde_json::from_str(stdout(&output).lines().next().unwrap()).unwrap();
+    assert_eq!(evidence["model_ema"], true, "{evidence}");
     let output = xai(&["convert", &hub, "--ema", "-o", &out]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("the file holds no EMA copy of the network"), "{}", stderr(&output));

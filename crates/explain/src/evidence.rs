@@ -18,6 +18,10 @@ pub struct Evidence {
     /// Where the weights came from (a package or a file name) and that file's SHA-256.
     pub model: String,
     pub model_sha256: String,
+    /// Converted from that file's EMA copy of the network (`xai convert --ema`); left out for
+    /// the network trained.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub model_ema: bool,
     /// The converted weights: their precision ("int8" or "f32") and checksum (`sha256:` of
     /// their tensors and metadata). One source file converts to either precision, and the two
     /// answer slightly differently.
@@ -64,6 +68,7 @@ impl Evidence {
             xai_lens: VERSION,
             model: model.source.clone(),
             model_sha256: model.source_sha256.clone(),
+            model_ema: model.ema,
             precision: weights.precision.name(),
             weights_checksum: weights.checksum.clone(),
             photo: None,
