@@ -550,6 +550,12 @@ fn a_timm_resnet_d_with_its_deep_stem_and_average_pooled_shortcuts() {
     assert!(stderr(&output).contains("the input size read from its config.json's pretrained_cfg: 288 px"));
     let (_, info) = xai_model::NetworkParams::from_safetensors(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(info.model.input_size.get(), 288);
+    // timm's anti-aliased ResNets have plain ones' weights: refused by the name in the config.
+    edited["architecture"] = serde_json::json!("resnetaa50d");
+    std::fs::write(&at_288, edited.to_string()).unwrap();
+    let output = xai(&["convert", &hub, "--labels", &at_288.display().to_string(), "-o", &out]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("names timm's resnetaa50d, anti-aliased"), "{}", stderr(&output));
 
     // As train.py's CheckpointSaver writes it: beside the arguments (an argparse.Namespace,
     // stepped over), the model and its EMA copy, of which the model is read and the copy said.

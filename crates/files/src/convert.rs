@@ -33,6 +33,10 @@ pub enum ConvertError {
     #[error("its config.json sets {0}, which torchvision's ResNets do not: xai reads those")]
     HuggingFace(String),
     #[error(
+        "{0}: its weights look like a plain ResNet's, but the network computes what they do not show, which xai does not"
+    )]
+    ComputedOtherwise(String),
+    #[error(
         "the file holds no EMA copy of the network (under a name such as 'state_dict_ema.' or 'model_ema.'), only {0}: convert that one"
     )]
     NoEma(String),
@@ -127,7 +131,15 @@ pub fn import_torchvision(
     given: &Given,
     overrides: &Overrides,
 ) -> Result<(Imported, Vec<String>), ConvertError> {
-    let Pth { state, vocab, learner_input } = torchvision_state_dict(bytes)?;
+    let Pth { state, vocab, learner_input, trained_as } = torchvision_state_dict(bytes)?;
+    let mut unlike: Vec<String> = trained_as
+        .iter()
+        .filter_map(|name| Some(format!("its training arguments name timm's {name}, {}", downsampled_otherwise(name)?)))
+        .collect();
+    unlike.extend(overrides.labels.as_deref().map(timm_settings).unwrap_or_default());
+    if !unlike.is_empty() {
+        return Err(ConvertError::ComputedOtherwise(unlike.join("; ")));
+    }
     let (state, hugging_face) = torchvision::from_hugging_face(state);
     let state = torchvision::from_children(state)?;
     let mut notes = Vec::new();
@@ -251,6 +263,39 @@ fn hugging_face_settings(bytes: &[u8]) -> Option<Vec<String>> {
     Some(unlike)
 }
 
+/// How a timm ResNet of this name downsamples otherwise than by its convolutions' stride, with
+/// no weights to show it: `resnetaa*` and `resnetblur*`, which share plain ones' names.
+fn downsampled_otherwise(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    if name.starts_with("resnetaa") {
+        Some("anti-aliased (each stride taken by average pooling after its convolution)")
+    } else if name.starts_with("resnetblur") {
+        Some("blur-pooled (each stride taken by a blur filter after its convolution)")
+    } else {
+        None
+    }
+}
+
+/// What a timm model's config.json (given as its class names) says its network computes that
+/// its weights do not show: another downsampling, by its name or its `aa_layer`, or another
+/// activation, by its `act_layer`.
+fn timm_settings(bytes: &[u8]) -> Vec<String> {
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Vec::new() };
+    let mut unlike = Vec::new();
+    if let Some(name) = config.get("architecture").and_then(serde_json::Value::as_str) {
+        unlike.extend(downsampled_otherwise(name).map(|how| format!("its config.json names timm's {name}, {how}")));
+    }
+    let model_args = config.get("model_args");
+    let set = |key: &str| model_args.and_then(|args| args.get(key)).filter(|value| !value.is_null());
+    if let Some(activation) = set("act_layer").filter(|activation| *activation != "relu") {
+        unlike.push(format!("its config.json's model_args set act_layer {activation}"));
+    }
+    if let Some(pooling) = set("aa_layer") {
+        unlike.push(format!("its config.json's model_args set aa_layer {pooling}"));
+    }
+    unlike
+}
+
 /// What of a state dict the converted model leaves out: tensors beside the network (a second
 /// head), another copy of the network (an EMA one).
 fn left_out_notes(state: &StateDict, architecture: &Architecture) -> Vec<String> {
@@ -345,7 +390,8 @@ fn torchvision_state_dict(bytes: &[u8]) -> Result<Pth, ConvertError> {
     Ok(match sniff(bytes)? {
         Kind::Pytorch => pytorch::read_pth(bytes)?,
         Kind::Safetensors => {
-            Pth { state: pytorch::read_safetensors(bytes)?, vocab: None, learner_input: LearnerInput::NoLearner }
+            let state = pytorch::read_safetensors(bytes)?;
+            Pth { state, vocab: None, learner_input: LearnerInput::NoLearner, trained_as: None }
         }
         Kind::Converted => return Err(ConvertError::AlreadyConverted),
         Kind::KerasTarball => return Err(ConvertError::Unknown),
@@ -396,6 +442,51 @@ pub fn model_info(imported: &Imported, overrides: &Overrides) -> Result<ModelInf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A torch.save zip of the pickle `body` over one storage `0` of three floats.
+    fn torch_saved(body: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("archive/data.pkl", stored).unwrap();
+        zip.write_all(&crate::pickle::tests::pickle(body)).unwrap();
+        zip.start_file("archive/data/0", stored).unwrap();
+        zip.write_all(&[0; 12]).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_resnet_that_downsamples_otherwise_than_its_weights_show_is_refused_by_name() {
+        // {'state_dict': {'fc.bias': tensor}, 'args': argparse.Namespace(model=...)}, as timm's
+        // train.py saves its arguments beside the weights.
+        let checkpoint = |model: &str| {
+            let mut body = b"}(X\x0a\x00\x00\x00state_dict}X\x07\x00\x00\x00fc.bias".to_vec();
+            body.extend(crate::pickle::tests::tensor_of("0", 3));
+            body.extend(b"sX\x04\x00\x00\x00argscargparse\nNamespace\n)\x81}X\x05\x00\x00\x00model");
+            body.extend([b'X', model.len() as u8, 0, 0, 0]);
+            body.extend(model.as_bytes());
+            body.extend(b"sbu");
+            torch_saved(&body)
+        };
+        let import = |bytes: &[u8], labels: Option<&str>| {
+            let overrides = Overrides { labels: labels.map(|l| l.as_bytes().to_vec()), ..Overrides::default() };
+            import_torchvision("checkpoint.pth.tar", bytes, &Given::default(), &overrides).err().unwrap().to_string()
+        };
+        let refused = import(&checkpoint("resnetaa50d"), None);
+        assert!(refused.starts_with("its training arguments name timm's resnetaa50d, anti-aliased"), "{refused}");
+        assert!(refused.ends_with("which xai does not"), "{refused}");
+        // A name of a plain one goes on to the import (which finds no ResNet in this file).
+        assert!(import(&checkpoint("resnet50d"), None).starts_with("not a torchvision ResNet"));
+        // The hub's config.json: its name, or the settings of its model_args.
+        let plain = checkpoint("resnet50d");
+        let config = r#"{"architecture": "resnetblur50", "model_args": {"act_layer": "silu", "aa_layer": null}}"#;
+        assert_eq!(
+            import(&plain, Some(config)),
+            "its config.json names timm's resnetblur50, blur-pooled (each stride taken by a blur filter after its convolution); its config.json's model_args set act_layer \"silu\": its weights look like a plain ResNet's, but the network computes what they do not show, which xai does not"
+        );
+        let relu = r#"{"architecture": "resnet50d", "model_args": {"act_layer": "relu"}}"#;
+        assert!(import(&plain, Some(relu)).starts_with("not a torchvision ResNet"));
+    }
 
     /// A safetensors file whose header is `json` padded with spaces to `len` bytes.
     fn safetensors_of(json: &str, len: usize) -> Vec<u8> {

@@ -191,6 +191,8 @@ pub struct Pickled {
     pub vocab: Option<Vec<String>>,
     /// How a pickled fastai Learner normalises its input, where the pickle is one.
     pub learner_input: LearnerInput,
+    /// The model a training checkpoint's arguments name (`args.model`).
+    pub trained_as: Option<String>,
 }
 
 /// How a fastai Learner pickled whole (`Learner.export`, which keeps its DataLoaders'
@@ -224,7 +226,12 @@ pub fn read(bytes: &[u8]) -> Result<Pickled, PickleError> {
     machine.collect(&root, "", 0, &mut walk)?;
     match machine.unknown {
         Some(name) if walk.found.is_empty() => Err(PickleError::NotPlainData(name)),
-        _ => Ok(Pickled { vocab: machine.vocab(), learner_input: machine.learner_input(), tensors: walk.found }),
+        _ => Ok(Pickled {
+            vocab: machine.vocab(),
+            learner_input: machine.learner_input(),
+            trained_as: machine.trained_as(&root),
+            tensors: walk.found,
+        }),
     }
 }
 
@@ -703,6 +710,17 @@ impl Machine<'_> {
         normalize.unwrap_or(LearnerInput::Unnormalized)
     }
 
+    /// The model a checkpoint's training arguments name: `args.model` of the dict saved, where
+    /// timm's train.py and torchvision's reference script keep their `argparse.Namespace`.
+    fn trained_as(&self, root: &Value) -> Option<String> {
+        let Node::Dict(items) = self.node(root)? else { return None };
+        let Node::Object { attributes: Some(state), .. } = self.node(attribute(items, "args")?)? else { return None };
+        match attribute(self.attributes(state)?, "model")? {
+            Value::Str(name) => Some(name.to_string()),
+            _ => None,
+        }
+    }
+
     /// The strings of the first object attribute `vocab` that holds some, in the order objects
     /// were made.
     fn vocab(&self) -> Option<Vec<String>> {
@@ -849,7 +867,7 @@ fn usize_of(value: &Value) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn tensors(bytes: &[u8]) -> Result<Vec<(String, TensorRef)>, PickleError> {
@@ -857,7 +875,7 @@ mod tests {
     }
 
     /// `pickle.dumps(..., protocol=2)` of what the test names, assembled by hand.
-    fn pickle(body: &[u8]) -> Vec<u8> {
+    pub(crate) fn pickle(body: &[u8]) -> Vec<u8> {
         [&[0x80, 2][..], body, b"."].concat()
     }
 
@@ -873,7 +891,7 @@ mod tests {
     }
 
     /// A storage `key` of `len` floats, and a 1-D tensor over all of it.
-    fn tensor_of(key: &str, len: u8) -> Vec<u8> {
+    pub(crate) fn tensor_of(key: &str, len: u8) -> Vec<u8> {
         let mut bytes = b"ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n".to_vec();
         bytes.extend([b'X', key.len() as u8, 0, 0, 0]);
         bytes.extend(key.as_bytes());
@@ -884,18 +902,21 @@ mod tests {
 
     #[test]
     fn a_checkpoint_s_other_objects_are_stepped_over() {
-        // {'model': {'fc.bias': tensor}, 'args': argparse.Namespace(lr=0.1), 'seen': {1, 2},
-        //  'device': torch.device('cpu')}, as torchvision's reference script saves one.
+        // {'model': {'fc.bias': tensor}, 'args': argparse.Namespace(lr=0.1, model='resnet50'),
+        //  'seen': {1, 2}, 'device': torch.device('cpu')}, as torchvision's reference script
+        //  saves one: its arguments' model is read, nothing else of them.
         let mut body = b"}(X\x05\x00\x00\x00model}X\x07\x00\x00\x00fc.bias".to_vec();
         body.extend(tensor_of("0", 3));
         body.extend(
-            b"sX\x04\x00\x00\x00argscargparse\nNamespace\n)\x81}X\x02\x00\x00\x00lrG?\xb9\x99\x99\x99\x99\x99\x9asb",
+            b"sX\x04\x00\x00\x00argscargparse\nNamespace\n)\x81}X\x02\x00\x00\x00lrG?\xb9\x99\x99\x99\x99\x99\x9as",
         );
+        body.extend(b"X\x05\x00\x00\x00modelX\x08\x00\x00\x00resnet50sb");
         body.extend(b"X\x04\x00\x00\x00seen\x8f(K\x01K\x02\x90");
         body.extend(b"X\x06\x00\x00\x00devicectorch\ndevice\nX\x03\x00\x00\x00cpu\x85Ru");
         let found = tensors(&pickle(&body)).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].0.as_str(), found[0].1.shape.as_slice()), ("model.fc.bias", &[3][..]));
+        assert_eq!(read(&pickle(&body)).unwrap().trained_as.as_deref(), Some("resnet50"));
     }
 
     #[test]

@@ -211,7 +211,7 @@ pub fn read_pth(bytes: &[u8]) -> Result<Pth, ReadError> {
         // A mean and std of another type (integers?) say nothing we can apply.
         _ => LearnerInput::NoLearner,
     };
-    Ok(Pth { state, vocab: pickled.vocab, learner_input })
+    Ok(Pth { state, vocab: pickled.vocab, learner_input, trained_as: pickled.trained_as })
 }
 
 /// What a `.pth` holds that xai reads.
@@ -222,6 +222,8 @@ pub struct Pth {
     pub vocab: Option<Vec<String>>,
     /// How such a Learner normalises its input: its `Normalize` transform's mean and std.
     pub learner_input: LearnerInput<[f32; 3]>,
+    /// The model a training checkpoint's arguments name (`args.model`).
+    pub trained_as: Option<String>,
 }
 
 /// A `.safetensors` file holding a state dict.
