@@ -132,30 +132,11 @@ pub fn import_torchvision(
     overrides: &Overrides,
 ) -> Result<(Imported, Vec<String>), ConvertError> {
     let Pth { state, vocab, learner_input, trained_as } = torchvision_state_dict(bytes)?;
-    let mut unlike: Vec<String> = trained_as
-        .iter()
-        .filter_map(|name| Some(format!("its training arguments name timm's {name}, {}", downsampled_otherwise(name)?)))
-        .collect();
-    unlike.extend(overrides.labels.as_deref().map(timm_settings).unwrap_or_default());
-    if !unlike.is_empty() {
-        return Err(ConvertError::ComputedOtherwise(unlike.join("; ")));
-    }
+    refuse_computed_otherwise(trained_as.as_deref(), overrides.labels.as_deref())?;
     let (state, hugging_face) = torchvision::from_hugging_face(state);
     let state = torchvision::from_children(state)?;
     let mut notes = Vec::new();
-    let state = match (given.ema, torchvision::root(&state).map(shown)) {
-        // A file with no ResNet is said to be one by the import.
-        (false, _) | (true, None) => state,
-        (true, Some(trained)) => {
-            let (state, ema, others) = torchvision::keep_ema(state).ok_or(ConvertError::NoEma(trained))?;
-            let others = match others.as_slice() {
-                [] => String::new(),
-                others => format!(", not {}", others.iter().map(|o| shown(o)).collect::<Vec<_>>().join(", ")),
-            };
-            notes.push(format!("converted the file's EMA copy of the network, {}{others}", shown(&ema)));
-            state
-        }
-    };
+    let state = chosen_copy(state, given.ema, &mut notes)?;
     let mut params = torchvision::import_state_dict(&state, given.arch)?;
     if hugging_face {
         match overrides.labels.as_deref().and_then(hugging_face_settings) {
@@ -261,6 +242,34 @@ fn hugging_face_settings(bytes: &[u8]) -> Option<Vec<String>> {
         unlike.push(format!("embedding_size {size}"));
     }
     Some(unlike)
+}
+
+/// The state dict with the copy of the network to convert: the one trained, or its EMA copy
+/// where `ema` asks for it (said in `notes`; a file without one is refused).
+fn chosen_copy(state: StateDict, ema: bool, notes: &mut Vec<String>) -> Result<StateDict, ConvertError> {
+    let Some(trained) = torchvision::root(&state).map(shown).filter(|_| ema) else {
+        // A file with no ResNet is said to be one by the import.
+        return Ok(state);
+    };
+    let (state, ema, others) = torchvision::keep_ema(state).ok_or(ConvertError::NoEma(trained))?;
+    let others = match others.as_slice() {
+        [] => String::new(),
+        others => format!(", not {}", others.iter().map(|o| shown(o)).collect::<Vec<_>>().join(", ")),
+    };
+    notes.push(format!("converted the file's EMA copy of the network, {}{others}", shown(&ema)));
+    Ok(state)
+}
+
+/// A network its training arguments (`args.model`) or its timm config.json (given as the class
+/// names) name as computing what its weights do not show, refused.
+fn refuse_computed_otherwise(trained_as: Option<&str>, config: Option<&[u8]>) -> Result<(), ConvertError> {
+    let named = trained_as
+        .and_then(|name| Some(format!("its training arguments name timm's {name}, {}", downsampled_otherwise(name)?)));
+    let unlike: Vec<String> = named.into_iter().chain(config.map(timm_settings).unwrap_or_default()).collect();
+    match unlike.is_empty() {
+        true => Ok(()),
+        false => Err(ConvertError::ComputedOtherwise(unlike.join("; "))),
+    }
 }
 
 /// How a timm ResNet of this name downsamples otherwise than by its convolutions' stride, with
