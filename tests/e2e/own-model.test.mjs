@@ -218,6 +218,7 @@ test("a checkpoint's EMA copy is converted where the visitor asks for it, and it
   await addModel(page, 'resnet26d-timm-checkpoint.pth.tar', 'labels.txt');
   await page.waitForFunction(() => document.querySelector('[data-testid=model-name]')?.textContent.includes('resnet26d-timm-checkpoint'),
     null, { timeout: 300_000 });
+  assert.match(await text(page, 'model-name'), /shortcuts\), its EMA copy, 7 classes\)$/);
   assert.match(await text(page, 'conversion'), /converted the file's EMA copy of the network, 'state_dict_ema\.', not 'state_dict\.'/);
   assert.equal(await page.isChecked('[data-testid=option-ema]'), false, 'the next file starts from the defaults');
   await runDemo(page, 'chelsea');

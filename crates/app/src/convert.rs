@@ -81,12 +81,7 @@ pub fn convert_model(
         }
         let (params, info) = NetworkParams::from_safetensors(bytes).map_err(|e| e.to_string())?;
         // It is named by the file it was converted from, so a link finds it either way.
-        let stored = StoredModel {
-            name: info.model.source,
-            sha256: info.model.source_sha256,
-            architecture: params.architecture.to_string(),
-            classes: params.architecture.classes,
-        };
+        let stored = listed(info.model.source, info.model.source_sha256, &params, info.model.ema);
         return Ok((bytes.to_vec(), stored, Vec::new()));
     }
     let overrides = Overrides { labels, normalize: settings.normalize, input_size: settings.input_size };
@@ -94,13 +89,16 @@ pub fn convert_model(
         convert::import_torchvision(name, bytes, &settings.given, &overrides).map_err(|e| e.to_string())?;
     let info = convert::model_info(&imported, &overrides).map_err(|e| e.to_string())?;
     let params = &imported.params;
-    let stored = StoredModel {
-        name: name.into(),
-        sha256: imported.source_sha256.clone(),
-        architecture: params.architecture.to_string(),
-        classes: params.architecture.classes,
-    };
+    let stored = listed(name.into(), imported.source_sha256.clone(), params, imported.ema);
     Ok((params.to_safetensors(Precision::F32, &info), stored, notes))
+}
+
+/// How the page lists a model of `params` converted from the file `name` (its EMA copy where
+/// `ema`, which the list says) of SHA-256 `sha256`.
+fn listed(name: String, sha256: String, params: &NetworkParams, ema: bool) -> StoredModel {
+    let copy = if ema { ", its EMA copy" } else { "" };
+    let architecture = format!("{}{copy}", params.architecture);
+    StoredModel { name, sha256, architecture, classes: params.architecture.classes }
 }
 
 #[cfg(test)]
@@ -178,7 +176,8 @@ mod tests {
         let ema = Options { ema: true, ..Options::default() }.read().unwrap();
         let checkpoint =
             std::fs::read(xai_fixtures::rebuild("resnet26d-timm", "resnet26d-timm-checkpoint.pth.tar", &dir)).unwrap();
-        let (weights, _, notes) = convert_model("model_best.pth.tar", &checkpoint, None, ema).unwrap();
+        let (weights, stored, notes) = convert_model("model_best.pth.tar", &checkpoint, None, ema).unwrap();
+        assert!(stored.architecture.ends_with("average-pooled shortcuts), its EMA copy"), "{}", stored.architecture);
         assert!(
             notes
                 .contains(&"converted the file's EMA copy of the network, 'state_dict_ema.', not 'state_dict.'".into()),
