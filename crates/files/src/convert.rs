@@ -247,10 +247,11 @@ fn hugging_face_settings(bytes: &[u8]) -> Option<Vec<String>> {
 /// The state dict with the copy of the network to convert: the one trained, or its EMA copy
 /// where `ema` asks for it (said in `notes`; a file without one is refused).
 fn chosen_copy(state: StateDict, ema: bool, notes: &mut Vec<String>) -> Result<StateDict, ConvertError> {
-    let Some(trained) = torchvision::root(&state).map(shown).filter(|_| ema) else {
-        // A file with no ResNet is said to be one by the import.
+    if !ema {
         return Ok(state);
-    };
+    }
+    // A file with no ResNet is said to be one by the import.
+    let Some(trained) = torchvision::root(&state).map(shown) else { return Ok(state) };
     let (state, ema, others) = torchvision::keep_ema(state).ok_or(ConvertError::NoEma(trained))?;
     let others = match others.as_slice() {
         [] => String::new(),
